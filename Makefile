@@ -1,0 +1,61 @@
+# The workflow of the passport platform. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUN_DIR ?= .run
+export PYTHONPATH := $(CURDIR):$(CURDIR)/libs:$(CURDIR)/gen/python
+PROTOS := $(wildcard protos/passport/v1/*.proto)
+
+.PHONY: help up down logs status demo test unit integration bench protos venv provision clean
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## Python environment with pinned dependencies
+
+gen/python/.stamp: $(VENV)/.installed $(PROTOS)
+	rm -rf gen/python && mkdir -p gen/python
+	$(PY) -m grpc_tools.protoc -Iprotos --python_out=gen/python --grpc_python_out=gen/python $(PROTOS)
+	touch gen/python/passport/__init__.py gen/python/passport/v1/__init__.py $@
+
+protos: gen/python/.stamp ## generate the Python code of protos/ into gen/python (the only place)
+
+provision: ## fetch/build Kafka and FerretDB into the cache (~/.cache/passport-platform)
+	deploy/local/provision.sh
+
+up: venv protos provision ## start Kafka, FerretDB, the five services and the gateway; seed demo data
+	$(PY) -m deploy.local.stack up --run-dir $(RUN_DIR)
+
+down: ## stop everything `make up` started
+	$(PY) -m deploy.local.stack down --run-dir $(RUN_DIR)
+
+status: ## show what is running
+	$(PY) -m deploy.local.stack status --run-dir $(RUN_DIR)
+
+logs: ## follow the logs of the running stack
+	tail -n 20 -F $(RUN_DIR)/logs/*.log
+
+demo: ## drive the applicant journey against the running stack
+	$(PY) -m deploy.local.demo
+
+unit: venv protos ## unit tests (no servers)
+	$(PY) -m pytest -q tests/unit
+
+integration: venv protos provision ## integration tests against real Kafka and FerretDB they start themselves
+	$(PY) -m pytest -q tests/integration
+
+test: venv protos provision ## all tests: unit, then integration
+	$(PY) -m pytest -q tests/unit tests/integration
+
+bench: venv protos provision ## benchmarks; prints a table
+	$(PY) -m tests.bench.run
+
+clean: down ## remove generated code and the run directory (not the cache)
+	rm -rf gen $(RUN_DIR)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Provisions the local servers the platform runs on, from the package registries only, into a
+# cache outside the checkout keyed by version, so a fresh clone reuses them instead of rebuilding:
+#   $PASSPORT_CACHE/kafka-4.3.1/lib/*.jar     Apache Kafka broker jars (Maven Central)
+#   $PASSPORT_CACHE/ferretdb-v1.24.2/localferretdb   FerretDB embedded in a tiny Go main
+# Prints nothing but errors when everything is already there.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cache="${PASSPORT_CACHE:-$HOME/.cache/passport-platform}"
+kafka_version=4.3.1
+ferretdb_version=v1.24.2
+mkdir -p "$cache"
+
+kafka_dir="$cache/kafka-$kafka_version"
+if [ ! -f "$kafka_dir/.complete" ]; then
+  echo "provision: collecting Apache Kafka $kafka_version jars from Maven Central (once)" >&2
+  rm -rf "$kafka_dir.tmp" && mkdir -p "$kafka_dir.tmp/lib"
+  (cd "$here/kafka" && mvn -q -B dependency:copy-dependencies -DoutputDirectory="$kafka_dir.tmp/lib")
+  rm -rf "$kafka_dir" && mv "$kafka_dir.tmp" "$kafka_dir" && touch "$kafka_dir/.complete"
+fi
+
+ferret_dir="$cache/ferretdb-$ferretdb_version"
+if [ ! -x "$ferret_dir/localferretdb" ]; then
+  echo "provision: building FerretDB $ferretdb_version from the Go module proxy (once)" >&2
+  mkdir -p "$ferret_dir"
+  (cd "$here/ferretdb" && CGO_ENABLED=0 go build -tags ferretdb_no_postgresql -o "$ferret_dir/localferretdb.tmp" .)
+  mv "$ferret_dir/localferretdb.tmp" "$ferret_dir/localferretdb"
+fi

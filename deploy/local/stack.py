@@ -1,0 +1,334 @@
+"""The local stack: Kafka (KRaft), FerretDB, the five services and the gateway as background
+processes on loopback, with their data, logs and process ids in one run directory.
+
+    python -m deploy.local.stack up|down|status --run-dir .run [--port-offset N]
+
+Integration tests use the same class with their own run directory and port offset, so they
+never touch the data of `make up`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("PASSPORT_CACHE", Path.home() / ".cache" / "passport-platform"))
+KAFKA_LIB = CACHE / "kafka-4.3.1" / "lib"
+FERRETDB_BIN = CACHE / "ferretdb-v1.24.2" / "localferretdb"
+
+SERVICES = ["booking", "payment", "biometrics-capture", "notification", "complaint"]
+MODULES = {s: "services." + s.replace("-", "_") for s in SERVICES}
+
+# Demo secrets for a local stack only; a cluster takes them from Kubernetes Secrets.
+LOCAL_SECRETS = {
+    "JWT_SECRET": "local-dev-jwt-secret-change-me-in-production-0123456789",
+    "BANK_CALLBACK_SECRET": "local-dev-bank-secret",
+    "BIOMETRICS_ENCRYPTION_KEYS": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+}
+DEMO_STAFF = [
+    {"role": "OFFICER", "email": "officer@tbk.imigrasi.example", "password": "Officer-Demo-2026!",
+     "full_name": "Demo Officer TBK", "office_id": "TBK"},
+    {"role": "SUPERVISOR", "email": "supervisor@tbk.imigrasi.example", "password": "Supervisor-Demo-2026!",
+     "full_name": "Demo Supervisor TBK", "office_id": "TBK"},
+]
+
+
+@dataclass
+class Ports:
+    offset: int = 0
+    booking_replicas: int = 1
+
+    @property
+    def kafka(self): return 9092 + self.offset
+    @property
+    def kafka_controller(self): return 9093 + self.offset
+    @property
+    def mongo(self): return 27017 + self.offset
+    @property
+    def gateway(self): return int(os.environ.get("GATEWAY_PORT", 8080)) if self.offset == 0 else 8080 + self.offset
+
+    def grpc(self, service: str, replica: int = 0) -> int:
+        return 50051 + SERVICES.index(service) + 10 * replica + self.offset
+
+    def metrics(self, service: str, replica: int = 0) -> int:
+        return 9101 + SERVICES.index(service) + 10 * replica + self.offset
+
+    def address(self, service: str) -> str:
+        replicas = self.booking_replicas if service == "booking" else 1
+        return ",".join(f"127.0.0.1:{self.grpc(service, r)}" for r in range(replicas))
+
+
+@dataclass
+class Stack:
+    run_dir: Path
+    ports: Ports = field(default_factory=Ports)
+    gateway_workers: int = 4
+    extra_env: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.run_dir = Path(self.run_dir).resolve()
+        for sub in ("logs", "pids", "data/kafka", "data/ferretdb"):
+            (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
+
+    # -- environment handed to every platform process ---------------------------------------
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env.update(LOCAL_SECRETS)
+        env.update({
+            "PYTHONPATH": f"{REPO}:{REPO / 'libs'}:{REPO / 'gen' / 'python'}",
+            "PYTHONUNBUFFERED": "1",
+            "MONGO_URI": f"mongodb://127.0.0.1:{self.ports.mongo}/",
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports.kafka}",
+            "RUN_DIR": str(self.run_dir),
+        })
+        for s in SERVICES:
+            env[f"{s.upper().replace('-', '_')}_ADDR"] = self.ports.address(s)
+        env.update(self.extra_env)
+        return env
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.gateway}"
+
+    # -- processes ---------------------------------------------------------------------------
+    def _pidfile(self, name: str) -> Path:
+        return self.run_dir / "pids" / f"{name}.pid"
+
+    def running(self, name: str) -> int | None:
+        """The recorded pid, if that process is alive and is still the one we started."""
+        try:
+            pid = int(self._pidfile(name).read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+        return pid if str(self.run_dir) in cmdline or f"--run-marker={self.run_dir}" in cmdline else None
+
+    def start(self, name: str, argv: list[str], env: dict | None = None) -> None:
+        if self.running(name):
+            return
+        log = open(self.run_dir / "logs" / f"{name}.log", "ab")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+                                env=env or self.env(), start_new_session=True)
+        self._pidfile(name).write_text(str(proc.pid))
+
+    def stop(self, name: str, timeout_s: float = 15) -> None:
+        pid = self.running(name)
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and not _zombie(pid):
+                time.sleep(0.1)
+            if Path(f"/proc/{pid}").exists() and not _zombie(pid):
+                os.killpg(pid, signal.SIGKILL)
+        self._pidfile(name).unlink(missing_ok=True)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, as a crash would (fault tests)."""
+        pid = self.running(name)
+        if pid:
+            os.killpg(pid, signal.SIGKILL)
+            while Path(f"/proc/{pid}").exists() and not _zombie(pid):
+                time.sleep(0.05)
+        self._pidfile(name).unlink(missing_ok=True)
+
+    # -- servers -----------------------------------------------------------------------------
+    def start_ferretdb(self) -> None:
+        self.start("ferretdb", [str(FERRETDB_BIN), "-listen", f"127.0.0.1:{self.ports.mongo}",
+                                "-dir", str(self.run_dir / "data" / "ferretdb")])
+        _wait_port(self.ports.mongo, "FerretDB", 30)
+
+    def start_kafka(self) -> None:
+        data = self.run_dir / "data" / "kafka"
+        props = data / "server.properties"
+        props.write_text("\n".join([
+            "process.roles=broker,controller", "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.ports.kafka_controller}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.ports.kafka},CONTROLLER://127.0.0.1:{self.ports.kafka_controller}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.ports.kafka}",
+            "controller.listener.names=CONTROLLER", "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={data / 'logs'}", "num.partitions=3",
+            "offsets.topic.replication.factor=1", "offsets.topic.num.partitions=10",
+            "transaction.state.log.replication.factor=1", "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1", "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=true", "",
+        ]))
+        (data / "log4j2.yaml").write_text(_LOG4J2)
+        classpath = f"{KAFKA_LIB}/*"
+        if not (data / "logs" / "meta.properties").exists():
+            cluster_id = subprocess.run(
+                ["java", "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
+                check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            subprocess.run(["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+                            "-c", str(props), "--ignore-formatted"], check=True, capture_output=True)
+        self.start("kafka", ["java", "-Xms256m", "-Xmx512m", "-XX:+UseG1GC",
+                             f"-Dlog4j2.configurationFile={data / 'log4j2.yaml'}",
+                             f"-Dkafka.logs.dir={self.run_dir / 'logs'}",
+                             "-cp", classpath, "kafka.Kafka", str(props)])
+        _wait_port(self.ports.kafka, "Kafka", 90)
+        self.wait_kafka_ready()
+
+    def wait_kafka_ready(self, timeout_s: float = 90) -> None:
+        from kafka import KafkaAdminClient
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{self.ports.kafka}",
+                                         request_timeout_ms=5000)
+                admin.list_topics()
+                admin.close()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("Kafka did not become ready; see logs/kafka.log")
+                time.sleep(0.5)
+
+    def start_service(self, service: str, replica: int = 0) -> None:
+        name = service if replica == 0 else f"{service}-{replica}"
+        env = self.env()
+        env["GRPC_PORT"] = str(self.ports.grpc(service, replica))
+        env["METRICS_PORT"] = str(self.ports.metrics(service, replica))
+        self.start(name, [sys.executable, "-m", MODULES[service], f"--run-marker={self.run_dir}"], env)
+
+    def start_gateway(self) -> None:
+        prom_dir = self.run_dir / "prometheus-gateway"  # prometheus_client multiprocess files
+        if not self.running("gateway"):
+            for f in prom_dir.glob("*.db"):
+                f.unlink()
+        prom_dir.mkdir(exist_ok=True)
+        env = self.env()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(prom_dir)
+        self.start("gateway", [
+            str(Path(sys.executable).parent / "gunicorn"), "--workers", str(self.gateway_workers),
+            "--worker-class", "gthread", "--threads", "8", "--bind", f"127.0.0.1:{self.ports.gateway}",
+            "--graceful-timeout", "10", "--timeout", "30", "--access-logfile", "-",
+            "--access-logformat", '{"access":"%(m)s %(U)s","status":%(s)s,"ms":%(M)s,"request_id":"%({x-request-id}o)s"}',
+            "--config", "python:services.gateway.gunicorn_conf",
+            f"--env=RUN_MARKER={self.run_dir}", "services.gateway.wsgi:app"], env)
+
+    def wait_healthy(self, timeout_s: float = 60) -> None:
+        from servicekit.grpcserver import wait_healthy
+        for s in SERVICES:
+            replicas = self.ports.booking_replicas if s == "booking" else 1
+            for r in range(replicas):
+                if not wait_healthy(f"127.0.0.1:{self.ports.grpc(s, r)}", timeout_s):
+                    raise RuntimeError(f"{s} did not become healthy; see {self.run_dir}/logs/{s}.log")
+        _wait_http(f"{self.gateway_url}/readyz", timeout_s)
+
+    def up(self) -> None:
+        self.start_ferretdb()
+        self.start_kafka()
+        for s in SERVICES:
+            replicas = self.ports.booking_replicas if s == "booking" else 1
+            for r in range(replicas):
+                self.start_service(s, r)
+        self.start_gateway()
+        self.wait_healthy()
+
+    def down(self) -> None:
+        for name in sorted(p.stem for p in (self.run_dir / "pids").glob("*.pid")):
+            if name not in ("kafka", "ferretdb"):
+                self.stop(name)
+        self.stop("kafka", 30)
+        self.stop("ferretdb")
+
+    def seed_demo(self) -> list[dict]:
+        """Demo staff accounts (idempotent); offices and slots are the booking service's own data."""
+        out = subprocess.run([sys.executable, "-m", "services.booking.cli", "ensure-staff",
+                              json.dumps(DEMO_STAFF)], env=self.env(), cwd=REPO,
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"seeding staff failed: {out.stderr.strip()}")
+        return DEMO_STAFF
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _wait_port(port: int, what: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not open port {port}")
+
+
+def _wait_http(url: str, timeout_s: float) -> None:
+    import urllib.request
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer 200")
+
+
+_LOG4J2 = """Configuration:
+  Appenders:
+    Console:
+      name: STDOUT
+      PatternLayout:
+        Pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: WARN
+      AppenderRef:
+        - ref: STDOUT
+    Logger:
+      - name: kafka.server.KafkaServer
+        level: INFO
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--run-dir", default=".run")
+    parser.add_argument("--port-offset", type=int, default=0)
+    args = parser.parse_args()
+    stack = Stack(Path(args.run_dir), Ports(offset=args.port_offset))
+    if args.command == "up":
+        print(f"starting the stack; data and logs in {stack.run_dir}", flush=True)
+        stack.up()
+        staff = stack.seed_demo()
+        print(f"\nPassport platform is up.\n  Gateway:  {stack.gateway_url}\n"
+              f"  API docs: {stack.gateway_url}/docs\n  Metrics:  {stack.gateway_url}/metrics\n"
+              f"  Logs:     make logs   (files in {stack.run_dir}/logs)\n\nDemo staff accounts:")
+        for s in staff:
+            print(f"  {s['role']:<10} {s['email']:<34} {s['password']}  (office {s['office_id']})")
+        print("\nApplicants register themselves (POST /v1/accounts); `make demo` does it for you.")
+    elif args.command == "down":
+        stack.down()
+        print("stopped")
+    else:
+        names = sorted(p.stem for p in (stack.run_dir / "pids").glob("*.pid"))
+        for n in names:
+            print(f"  {n:<20} {'running pid ' + str(stack.running(n)) if stack.running(n) else 'not running'}")
+        if not names:
+            print("  nothing started")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Domain errors, and their passage over gRPC to the gateway's problem+json answers.
+
+A service raises DomainError(kind, problem, detail); the gRPC server turns it into a status code
+plus trailing metadata naming the problem; the gateway turns that into RFC 9457 problem+json.
+"""
+from __future__ import annotations
+
+import json
+
+import grpc
+
+# kind -> gRPC status code. The gateway maps codes back to HTTP statuses.
+KINDS = {
+    "invalid": grpc.StatusCode.INVALID_ARGUMENT,        # 422
+    "not_found": grpc.StatusCode.NOT_FOUND,             # 404
+    "conflict": grpc.StatusCode.FAILED_PRECONDITION,    # 409
+    "exists": grpc.StatusCode.ALREADY_EXISTS,           # 409
+    "unauthenticated": grpc.StatusCode.UNAUTHENTICATED, # 401
+    "forbidden": grpc.StatusCode.PERMISSION_DENIED,     # 403
+    "busy": grpc.StatusCode.RESOURCE_EXHAUSTED,         # 429
+    "unavailable": grpc.StatusCode.UNAVAILABLE,         # 503
+}
+
+PROBLEM_KEY = "x-problem-type"
+ERRORS_KEY = "x-problem-errors"
+
+
+class DomainError(Exception):
+    """A rule said no. `problem` is the stable slug of the problem type (e.g. "slot-full")."""
+
+    def __init__(self, kind: str, problem: str, detail: str, errors: list[dict] | None = None):
+        if kind not in KINDS:
+            raise ValueError(f"unknown error kind {kind}")
+        super().__init__(detail)
+        self.kind, self.problem, self.detail, self.errors = kind, problem, detail, errors or []
+
+
+def invalid(detail: str, field: str | None = None, problem: str = "validation-error") -> DomainError:
+    errors = [{"field": field, "message": detail}] if field else []
+    return DomainError("invalid", problem, detail, errors)
+
+
+def abort_with(context: grpc.ServicerContext, err: DomainError):
+    metadata = [(PROBLEM_KEY, err.problem)]
+    if err.errors:
+        metadata.append((ERRORS_KEY, json.dumps(err.errors)))
+    context.set_trailing_metadata(metadata)
+    context.abort(KINDS[err.kind], err.detail)
+
+
+def problem_of(rpc_error: grpc.RpcError) -> tuple[str | None, list[dict]]:
+    """The problem slug and field errors a service attached to a failed call, if any."""
+    problem, errors = None, []
+    for key, value in (rpc_error.trailing_metadata() or ()):
+        if key == PROBLEM_KEY:
+            problem = value
+        elif key == ERRORS_KEY:
+            errors = json.loads(value)
+    return problem, errors

@@ -1,0 +1,164 @@
+"""The gRPC server every service runs: health and reflection, correlation ids, RED metrics,
+domain-error mapping, background workers, and a graceful stop on SIGTERM."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from concurrent import futures
+from typing import Callable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from servicekit import log, metrics
+from servicekit.errors import KINDS, DomainError, abort_with
+
+logger = logging.getLogger("servicekit.grpc")
+
+CORRELATION_KEY = "x-correlation-id"
+
+
+class _ObservingInterceptor(grpc.ServerInterceptor):
+    """Wraps every unary handler: correlation id in, RED metrics out, DomainError -> status."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        service, _, method = handler_call_details.method.lstrip("/").rpartition("/")
+        inner = handler.unary_unary
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        cid = metadata.get(CORRELATION_KEY, "")
+
+        def observed(request, context):
+            token = log.correlation_id.set(cid)
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                return inner(request, context)
+            except DomainError as err:
+                code = KINDS[err.kind]
+                abort_with(context, err)
+            except Exception as exc:  # abort() raises too: keep its code
+                code = context.code() or grpc.StatusCode.INTERNAL
+                if code == grpc.StatusCode.INTERNAL and not isinstance(exc, grpc.RpcError):
+                    logger.exception("unhandled error in %s", method)
+                    context.abort(grpc.StatusCode.INTERNAL, "internal error")
+                raise
+            finally:
+                metrics.GRPC_SERVER_HANDLED.labels(service, method, code.name).inc()
+                metrics.GRPC_SERVER_SECONDS.labels(service, method).observe(time.perf_counter() - started)
+                log.correlation_id.reset(token)
+
+        return grpc.unary_unary_rpc_method_handler(
+            observed, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+
+Worker = Callable[[threading.Event], None]
+
+
+class ServiceRunner:
+    """Composition helper: build the server, register servicers, start workers, run until SIGTERM."""
+
+    def __init__(self, name: str, port: int, metrics_port: int, max_workers: int = 16):
+        self.name = name
+        self.port = port
+        self.metrics_port = metrics_port
+        self.stop_event = threading.Event()
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
+            interceptors=[_ObservingInterceptor()],
+            options=[("grpc.so_reuseport", 0)],
+        )
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self._service_names: list[str] = [health.SERVICE_NAME, reflection.SERVICE_NAME]
+        self._workers: list[tuple[str, Worker]] = []
+
+    def add(self, add_fn: Callable, servicer, full_service_name: str) -> None:
+        add_fn(servicer, self.server)
+        self._service_names.append(full_service_name)
+
+    def add_worker(self, name: str, worker: Worker) -> None:
+        self._workers.append((name, worker))
+
+    def run(self) -> None:
+        reflection.enable_server_reflection(self._service_names, self.server)
+        bound = self.server.add_insecure_port(f"0.0.0.0:{self.port}")
+        if bound == 0:
+            raise RuntimeError(f"cannot bind gRPC port {self.port}")
+        metrics.serve_metrics(self.metrics_port)
+        self.server.start()
+        threads = [threading.Thread(target=_guarded(n, w, self.stop_event), name=n, daemon=True)
+                   for n, w in self._workers]
+        for t in threads:
+            t.start()
+        for svc in self._service_names:
+            self.health.set(svc, health_pb2.HealthCheckResponse.SERVING)
+        self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        log.event(logger, "service started", service=self.name, grpc_port=self.port,
+                  metrics_port=self.metrics_port, workers=[n for n, _ in self._workers])
+
+        def on_term(signum, _frame):
+            log.event(logger, "stopping", signal=signal.Signals(signum).name)
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)
+        self.stop_event.wait()
+        # Graceful: report NOT_SERVING so balancers drain us, finish in-flight calls, stop workers.
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace=5).wait()
+        for t in threads:
+            t.join(timeout=10)
+        log.event(logger, "service stopped", service=self.name)
+
+
+def _guarded(name: str, worker: Worker, stop: threading.Event):
+    """Run a worker; if it crashes, log and restart it after a pause instead of dying silently."""
+
+    def run():
+        while not stop.is_set():
+            try:
+                worker(stop)
+                return
+            except Exception:
+                logger.exception("worker %s crashed; restarting in 2s", name)
+                stop.wait(2)
+
+    return run
+
+
+def every(interval_s: float, name: str, cycle: Callable[[], None]) -> Worker:
+    """A worker that runs `cycle` every interval until stopped; records its last success."""
+
+    def worker(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                cycle()
+                metrics.WORKER_LAST_RUN.labels(name).set_to_current_time()
+            except Exception:
+                logger.exception("%s cycle failed", name)
+            stop.wait(interval_s)
+
+    return worker
+
+
+def wait_healthy(address: str, timeout_s: float = 30) -> bool:
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return True
+            except grpc.RpcError:
+                pass
+            time.sleep(0.2)
+    return False
+

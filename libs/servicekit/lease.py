@@ -1,0 +1,36 @@
+"""Leader-per-time-window by unique insert: whoever inserts `<name>:<window>` first does the work
+of that window. Atomic on FerretDB and MongoDB alike (no conditional updates). Used where several
+replicas would otherwise duplicate work or reorder it (outbox relay, sweepers); correctness still
+rests on keyed decision records, the lease only keeps replicas out of each other's way."""
+from __future__ import annotations
+
+import socket
+import os
+
+from servicekit.clock import Clock
+from servicekit.mongo import insert_unique
+
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class WindowLease:
+    def __init__(self, db, name: str, window_s: int, clock: Clock):
+        self.coll = db["leases"]
+        self.name, self.window_s, self.clock = name, window_s, clock
+        self._won: int | None = None
+
+    def held(self) -> bool:
+        window = int(self.clock.now().timestamp()) // self.window_s
+        if self._won == window:
+            return True
+        lease_id = f"{self.name}:{window}"
+        if insert_unique(self.coll, {"_id": lease_id, "name": self.name, "window": window,
+                                     "holder": HOLDER, "at": self.clock.now()}):
+            self._won = window
+            self.coll.delete_many({"name": self.name, "window": {"$lt": window - 60}})
+            return True
+        doc = self.coll.find_one({"_id": lease_id}, {"holder": 1})
+        if doc and doc.get("holder") == HOLDER:  # e.g. this process restarted within the window
+            self._won = window
+            return True
+        return False

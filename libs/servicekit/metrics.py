@@ -1,0 +1,47 @@
+"""Prometheus metrics shared by all services. Labels are bounded: never ids or personal data."""
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+GRPC_SERVER_HANDLED = Counter(
+    "grpc_server_handled_total", "RPCs completed on the server, by method and status code.",
+    ["grpc_service", "grpc_method", "grpc_code"])
+GRPC_SERVER_SECONDS = Histogram(
+    "grpc_server_handling_seconds", "Time to handle an RPC on the server.",
+    ["grpc_service", "grpc_method"], buckets=LATENCY_BUCKETS)
+GRPC_CLIENT_HANDLED = Counter(
+    "grpc_client_handled_total", "RPCs this process made, by target method and status code.",
+    ["grpc_service", "grpc_method", "grpc_code"])
+GRPC_CLIENT_SECONDS = Histogram(
+    "grpc_client_handling_seconds", "Time of outgoing RPCs as seen by the caller.",
+    ["grpc_service", "grpc_method"], buckets=LATENCY_BUCKETS)
+
+OUTBOX_PUBLISHED = Counter(
+    "outbox_events_published_total", "Events relayed from the outbox to Kafka.", ["topic", "event_type"])
+OUTBOX_PENDING = Gauge(
+    "outbox_pending_events", "Events stored but not yet published, as of the relay's last scan.")
+OUTBOX_OLDEST_PENDING_SECONDS = Gauge(
+    "outbox_oldest_pending_seconds", "Age of the oldest unpublished event at the relay's last scan.")
+OUTBOX_PUBLISH_FAILURES = Counter(
+    "outbox_publish_failures_total", "Failed attempts to publish outbox events (Kafka down, ...).")
+
+CONSUMER_EVENTS = Counter(
+    "consumer_events_total", "Events handled by a consumer group, by outcome.",
+    ["group", "topic", "event_type", "outcome"])  # outcome: handled|duplicate|skipped|dead_lettered|retried
+CONSUMER_LAG = Gauge(
+    "kafka_consumer_lag_messages", "Messages between the group's position and the end of a partition.",
+    ["group", "topic", "partition"])
+CONSUMER_HANDLE_SECONDS = Histogram(
+    "consumer_handle_seconds", "Time to handle one event.", ["group", "event_type"],
+    buckets=LATENCY_BUCKETS)
+
+WORKER_LAST_RUN = Gauge(
+    "background_worker_last_success_timestamp_seconds",
+    "When a background worker (relay, sweeper, consumer) last completed a cycle.", ["worker"])
+
+
+def serve_metrics(port: int) -> None:
+    """Expose /metrics on its own port (kept off the gRPC port so probes and scrapes are cheap)."""
+    start_http_server(port, addr="0.0.0.0")

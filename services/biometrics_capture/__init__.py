@@ -1,0 +1,1 @@
+"""Biometrics-capture service: face photo, fingerprints and interview at the counter."""

@@ -1,0 +1,1 @@
+"""Booking service: applicants (accounts), offices, quota and slots, applications, appointments."""

@@ -1,0 +1,44 @@
+"""Composition root of the booking service: `python -m services.booking`."""
+from __future__ import annotations
+
+from passport.v1 import accounts_pb2_grpc, booking_pb2_grpc, payment_pb2_grpc
+from servicekit import grpcclient, log, mongo
+from servicekit.clock import Clock
+from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_int, service_address
+from servicekit.grpcserver import ServiceRunner, every
+from servicekit.outbox import OutboxRelay
+
+from services.booking import applications, calendar
+from services.booking.accounts import Accounts
+from services.booking.grpc_api import AccountServicer, BookingServicer
+
+NAME = "booking"
+
+
+def main() -> None:
+    log.setup(NAME)
+    clock = Clock()
+    db = mongo.database(NAME)
+    payment = payment_pb2_grpc.PaymentServiceStub(
+        grpcclient.channel(service_address("payment", GRPC_PORTS["payment"]), deadline_s=3))
+    accounts = Accounts(db, clock)
+    apps = applications.Applications(db, calendar.load(), clock, payment,
+                                     hold_minutes=env_int("HOLD_MINUTES", 120),
+                                     slot_horizon_days=env_int("SLOT_HORIZON_DAYS", 30))
+    accounts.ensure_indexes()
+    apps.ensure_indexes()
+    apps.ensure_slots()
+
+    runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
+    runner.add(booking_pb2_grpc.add_BookingServiceServicer_to_server, BookingServicer(apps, accounts),
+               "passport.v1.BookingService")
+    runner.add(accounts_pb2_grpc.add_AccountServiceServicer_to_server, AccountServicer(accounts),
+               "passport.v1.AccountService")
+    relay = OutboxRelay(db, NAME, applications.OUTBOX_COLLECTIONS, clock)
+    runner.add_worker("outbox_relay", relay.run)
+    runner.add_worker("slot_calendar", every(3600, "slot_calendar", apps.ensure_slots))
+    runner.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Accounts of applicants (one per NIK) and of staff.
+
+Uniqueness of NIK and email rests on claim documents keyed by the value itself (`nik_claims`,
+`email_claims`): inserting a claim is atomic on FerretDB and MongoDB alike, and staff accounts,
+which have no NIK, need no sparse or partial index (FerretDB has neither).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from servicekit.clock import Clock
+from servicekit.errors import DomainError, invalid
+from servicekit.log import mask_nik
+from servicekit.mongo import insert_unique
+
+from services.booking import rules
+from services.booking.passwords import DUMMY_HASH, hash_password, verify_password
+
+STALE_CLAIM = dt.timedelta(minutes=2)
+
+
+class Accounts:
+    def __init__(self, db, clock: Clock):
+        self.accounts = db["accounts"]
+        self.nik_claims = db["nik_claims"]
+        self.email_claims = db["email_claims"]
+        self.clock = clock
+
+    def ensure_indexes(self) -> None:
+        self.accounts.create_index("email")
+
+    def register(self, nik: str, full_name: str, birth_date: str, email: str, phone: str,
+                 password: str) -> dict:
+        email = (email or "").strip().lower()
+        born = rules.validate_registration(nik, full_name, birth_date, email, phone, password,
+                                           today=self.clock.now().date())
+        account_id = "acc_" + uuid.uuid4().hex
+        if not self._claim(self.nik_claims, nik, account_id):
+            raise DomainError("exists", "nik-taken", "an account for this NIK already exists")
+        if not self._claim(self.email_claims, email, account_id):
+            self.nik_claims.delete_one({"_id": nik, "account_id": account_id})
+            raise DomainError("exists", "email-taken", "this email is already registered")
+        doc = {"_id": account_id, "role": "APPLICANT", "nik": nik, "full_name": full_name.strip(),
+               "birth_date": born.isoformat(), "email": email, "phone": phone,
+               "password_hash": hash_password(password), "created_at": self.clock.now()}
+        self.accounts.insert_one(doc)
+        return doc
+
+    def create_staff(self, full_name: str, email: str, password: str, role: str, office_id: str) -> dict:
+        email = (email or "").strip().lower()
+        if role not in ("OFFICER", "SUPERVISOR"):
+            raise invalid("role must be OFFICER or SUPERVISOR", "role")
+        if not office_id:
+            raise invalid("staff belong to one office", "office_id")
+        account_id = "stf_" + uuid.uuid4().hex
+        if not self._claim(self.email_claims, email, account_id):
+            raise DomainError("exists", "email-taken", "this email is already registered")
+        doc = {"_id": account_id, "role": role, "office_id": office_id, "full_name": full_name,
+               "email": email, "password_hash": hash_password(password), "created_at": self.clock.now()}
+        self.accounts.insert_one(doc)
+        return doc
+
+    def authenticate(self, email: str, password: str) -> dict:
+        doc = self.accounts.find_one({"email": (email or "").strip().lower()})
+        matches = verify_password(password or "", doc["password_hash"] if doc else DUMMY_HASH)
+        if doc is None or not matches:
+            raise DomainError("unauthenticated", "invalid-credentials", "email or password is wrong")
+        return doc
+
+    def get(self, account_id: str) -> dict:
+        doc = self.accounts.find_one({"_id": account_id})
+        if doc is None:
+            raise DomainError("not_found", "account-not-found", "no such account")
+        return doc
+
+    def _claim(self, claims, value: str, account_id: str) -> bool:
+        """Claim a unique value; a claim left by a registration that died half-way is reclaimed."""
+        now = self.clock.now()
+        if insert_unique(claims, {"_id": value, "account_id": account_id, "at": now}):
+            return True
+        held = claims.find_one({"_id": value})
+        if held and now - held["at"] > STALE_CLAIM and not self.accounts.find_one({"_id": held["account_id"]}, {"_id": 1}):
+            claims.delete_one({"_id": value, "account_id": held["account_id"]})
+            return insert_unique(claims, {"_id": value, "account_id": account_id, "at": now})
+        return False
+
+
+def public_view(doc: dict) -> dict:
+    return {"account_id": doc["_id"], "full_name": doc["full_name"], "role": doc["role"],
+            "office_id": doc.get("office_id", ""), "nik_masked": mask_nik(doc["nik"]) if doc.get("nik") else ""}

@@ -1,0 +1,94 @@
+"""gRPC adapters: translate protobuf messages to calls on the booking domain and back."""
+from __future__ import annotations
+
+from passport.v1 import accounts_pb2, accounts_pb2_grpc, booking_pb2, booking_pb2_grpc, common_pb2
+
+from servicekit.errors import DomainError, invalid
+
+from services.booking.accounts import Accounts, public_view
+from services.booking.applications import Applications
+
+
+class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
+    def __init__(self, accounts: Accounts):
+        self.accounts = accounts
+
+    def Register(self, request, context):
+        doc = self.accounts.register(request.nik, request.full_name, request.birth_date, request.email,
+                                     request.phone, request.password)
+        return accounts_pb2.Account(**public_view(doc))
+
+    def CreateStaff(self, request, context):
+        doc = self.accounts.create_staff(request.full_name, request.email, request.password, request.role,
+                                         request.office_id)
+        return accounts_pb2.Account(**public_view(doc))
+
+    def Authenticate(self, request, context):
+        return accounts_pb2.Account(**public_view(self.accounts.authenticate(request.email, request.password)))
+
+    def GetAccount(self, request, context):
+        return accounts_pb2.Account(**public_view(self.accounts.get(request.account_id)))
+
+    def GetContact(self, request, context):
+        doc = self.accounts.get(request.account_id)
+        return accounts_pb2.Contact(account_id=doc["_id"], full_name=doc["full_name"],
+                                    email=doc.get("email", ""), phone=doc.get("phone", ""))
+
+
+class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
+    def __init__(self, applications: Applications, accounts: Accounts):
+        self.apps, self.accounts = applications, accounts
+
+    def ListOffices(self, request, context):
+        return booking_pb2.ListOfficesResponse(items=[
+            booking_pb2.Office(office_id=o.office_id, name=o.name, timezone=o.timezone, address=o.address)
+            for o in self.apps.calendar.offices.values()])
+
+    def ListSlots(self, request, context):
+        return booking_pb2.ListSlotsResponse(items=[
+            booking_pb2.Slot(slot_id=s["_id"], office_id=s["office_id"], date=s["date"],
+                             start_time=s["start_time"], end_time=s["end_time"], lane=s["lane"],
+                             capacity=s["capacity"], remaining=s["remaining"])
+            for s in self.apps.list_slots(request.office_id, request.date, request.lane)])
+
+    def SetQuota(self, request, context):
+        if request.caller.role != "SUPERVISOR" or request.caller.office_id != request.office_id:
+            raise DomainError("forbidden", "forbidden", "only the supervisor of this office sets its quota")
+        if not request.reason.strip():
+            raise invalid("a reason is required for a quota change", "reason")
+        changed = self.apps.set_capacity(request.office_id, request.date, request.lane, request.start_time,
+                                         request.capacity)
+        return booking_pb2.SetQuotaResponse(slots_changed=changed)
+
+    def CreateApplication(self, request, context):
+        account = self.accounts.get(request.caller.account_id)
+        return to_proto(self.apps.create(account, request.office_id, request.passport_type,
+                                         request.validity_years, request.service_type, request.express,
+                                         request.priority_group))
+
+    def GetApplication(self, request, context):
+        return to_proto(self.apps.view(self.apps.get(request.caller, request.application_id)))
+
+    def ListApplications(self, request, context):
+        return booking_pb2.ListApplicationsResponse(
+            items=[to_proto(self.apps.view(h)) for h in self.apps.list_for(request.caller.account_id)])
+
+    def BookAppointment(self, request, context):
+        return to_proto(self.apps.book(request.caller, request.application_id, request.slot_id))
+
+
+def to_proto(view: dict) -> booking_pb2.Application:
+    app = booking_pb2.Application(
+        application_id=view["application_id"], account_id=view["account_id"], office_id=view["office_id"],
+        status=view["status"], passport_type=view["passport_type"], validity_years=view["validity_years"],
+        service_type=view["service_type"], express=view["express"],
+        priority_group=view["priority_group"] or "", created_at=view["created_at"],
+        timeline=[booking_pb2.TimelineEntry(**t) for t in view["timeline"]])
+    if view["appointment"]:
+        app.appointment.CopyFrom(booking_pb2.Appointment(**view["appointment"]))
+    if view["billing"]:
+        b = view["billing"]
+        app.billing.CopyFrom(booking_pb2.BillingSummary(
+            billing_code=b["billing_code"], amount=common_pb2.Money(amount=b["amount"], currency=b["currency"]),
+            expires_at=b["expires_at"]))
+    return app

@@ -1,0 +1,1 @@
+"""Complaint service: reports of poor service, brokers and lost passports, with SLA clocks."""

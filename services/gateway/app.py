@@ -1,0 +1,109 @@
+"""The gateway's composition root: `create_app()` wires blueprints, errors, request ids, metrics."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+
+import grpc
+from flask import Flask, Response, g, jsonify, request
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from werkzeug.exceptions import HTTPException
+
+from servicekit import grpcclient, log, mongo
+from servicekit.config import GRPC_PORTS, service_address
+from servicekit.metrics import LATENCY_BUCKETS
+from services.gateway import openapi
+from services.gateway.problems import Problem, response
+from services.gateway.routes import accounts, applications, offices
+
+logger = logging.getLogger("gateway")
+
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered by the gateway.",
+                        ["method", "route", "status"])
+HTTP_SECONDS = Histogram("http_request_duration_seconds", "Time to answer an HTTP request.",
+                         ["method", "route"], buckets=LATENCY_BUCKETS)
+BLUEPRINTS = [accounts.bp, offices.bp, applications.bp]
+
+
+def create_app() -> Flask:
+    log.setup("gateway")
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 6 * 1024 * 1024  # documents are at most 5 MB
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)
+
+    @app.before_request
+    def start():
+        rid = request.headers.get("X-Request-Id", "")
+        g.request_id = rid if 0 < len(rid) <= 128 and rid.isprintable() else str(uuid.uuid4())
+        g.log_token = log.correlation_id.set(g.request_id)
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish(resp):
+        resp.headers["X-Request-Id"] = g.get("request_id", "")
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        HTTP_REQUESTS.labels(request.method, route, str(resp.status_code)).inc()
+        HTTP_SECONDS.labels(request.method, route).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        return resp
+
+    @app.teardown_request
+    def reset(_exc):
+        if "log_token" in g:
+            log.correlation_id.reset(g.log_token)
+
+    @app.errorhandler(Problem)
+    def on_problem(problem: Problem):
+        return response(problem)
+
+    @app.errorhandler(HTTPException)
+    def on_http(exc: HTTPException):
+        slug = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large",
+                400: "bad-request"}.get(exc.code, "http-error")
+        return response(Problem(exc.code, slug, exc.description or exc.name))
+
+    @app.errorhandler(Exception)
+    def on_error(exc: Exception):
+        logger.exception("unhandled error")
+        return response(Problem(500, "internal-error", "an internal error occurred; it has been logged"))
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz():
+        checks = {s: _serving(s) for s in GRPC_PORTS}
+        checks["mongodb"] = mongo.ping(mongo.database("gateway"))
+        ready = all(checks.values())
+        return jsonify({"status": "ready" if ready else "not-ready", "checks": checks}), 200 if ready else 503
+
+    @app.get("/metrics")
+    def metrics():
+        registry = None
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry) if registry else generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+    @app.get("/openapi.json")
+    def openapi_json():
+        return jsonify(openapi.spec())
+
+    @app.get("/docs")
+    def docs():
+        return Response(openapi.DOCS_HTML, mimetype="text/html")
+
+    return app
+
+
+def _serving(service: str) -> bool:
+    stub = health_pb2_grpc.HealthStub(grpcclient.channel(service_address(service, GRPC_PORTS[service]), 1.0))
+    try:
+        return stub.Check(health_pb2.HealthCheckRequest(service="")).status == health_pb2.HealthCheckResponse.SERVING
+    except grpc.RpcError:
+        return False

@@ -1,0 +1,86 @@
+"""Bearer tokens (JWT, HS256) and role checks."""
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+
+import jwt
+from flask import g, request
+
+from passport.v1 import common_pb2
+from servicekit.config import env, env_int
+from services.gateway.problems import Problem
+
+ISSUER = "passport-gateway"
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: str
+    role: str
+    office_id: str
+
+    def caller(self) -> common_pb2.Caller:
+        return common_pb2.Caller(account_id=self.account_id, role=self.role, office_id=self.office_id)
+
+
+def _secret() -> str:
+    secret = env("JWT_SECRET")
+    if len(secret) < 32:
+        raise RuntimeError("JWT_SECRET must be at least 32 characters")
+    return secret
+
+
+def issue(account_id: str, role: str, office_id: str) -> tuple[str, int]:
+    ttl = env_int("ACCESS_TOKEN_TTL_SECONDS", 3600)
+    now = int(time.time())
+    claims = {"sub": account_id, "role": role, "office_id": office_id, "iss": ISSUER, "iat": now, "exp": now + ttl}
+    return jwt.encode(claims, _secret(), algorithm="HS256"), ttl
+
+
+def current() -> Principal | None:
+    """The authenticated principal, or None without a token; a bad token is always a 401."""
+    if "principal" in g:
+        return g.principal
+    header = request.headers.get("Authorization", "")
+    principal = None
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(401, "unauthenticated", "use Authorization: Bearer <access_token>")
+        try:
+            claims = jwt.decode(token, _secret(), algorithms=["HS256"], issuer=ISSUER,
+                                options={"require": ["exp", "sub", "iss"]})
+        except jwt.ExpiredSignatureError:
+            raise Problem(401, "token-expired", "the access token has expired; request a new one") from None
+        except jwt.InvalidTokenError:
+            raise Problem(401, "unauthenticated", "the access token is invalid") from None
+        principal = Principal(claims["sub"], claims.get("role", ""), claims.get("office_id") or "")
+    g.principal = principal
+    return principal
+
+
+def required(*roles: str):
+    """Route decorator: a valid token, and one of `roles` if given."""
+
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(*args, **kwargs):
+            principal = current()
+            if principal is None:
+                raise Problem(401, "unauthenticated", "this endpoint needs a Bearer access token")
+            if roles and principal.role not in roles:
+                raise Problem(403, "forbidden", f"this endpoint is for {' or '.join(roles)} accounts")
+            return view(*args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
+def staff_of(office_id: str) -> Principal:
+    principal = current()
+    if principal is None or principal.role not in ("OFFICER", "SUPERVISOR") or principal.office_id != office_id:
+        raise Problem(403, "forbidden", "only staff of this office may do this")
+    return principal

@@ -1,0 +1,48 @@
+"""gRPC stubs of the services, one channel per process (created lazily, after gunicorn forks)."""
+from __future__ import annotations
+
+import grpc
+
+from passport.v1 import (accounts_pb2_grpc, biometrics_pb2_grpc, booking_pb2_grpc, complaint_pb2_grpc,
+                         notification_pb2_grpc, payment_pb2_grpc)
+from servicekit import grpcclient
+from servicekit.config import GRPC_PORTS, env_float, service_address
+from services.gateway.problems import from_rpc_error
+
+DEADLINE_S = env_float("GATEWAY_RPC_DEADLINE_SECONDS", 5.0)
+
+
+def _channel(service: str):
+    return grpcclient.channel(service_address(service, GRPC_PORTS[service]), deadline_s=DEADLINE_S)
+
+
+def accounts():
+    return accounts_pb2_grpc.AccountServiceStub(_channel("booking"))
+
+
+def booking():
+    return booking_pb2_grpc.BookingServiceStub(_channel("booking"))
+
+
+def payment():
+    return payment_pb2_grpc.PaymentServiceStub(_channel("payment"))
+
+
+def notification():
+    return notification_pb2_grpc.NotificationServiceStub(_channel("notification"))
+
+
+def biometrics():
+    return biometrics_pb2_grpc.BiometricsServiceStub(_channel("biometrics-capture"))
+
+
+def complaint():
+    return complaint_pb2_grpc.ComplaintServiceStub(_channel("complaint"))
+
+
+def call(method, request):
+    """Call a stub method; a service's refusal becomes the matching problem+json answer."""
+    try:
+        return method(request)
+    except grpc.RpcError as err:
+        raise from_rpc_error(err) from None

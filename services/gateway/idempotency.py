@@ -1,0 +1,71 @@
+"""Idempotency-Key for mutating POSTs: a retry with the same key and body gets the first answer.
+
+The first request inserts `pending` under the key (unique _id, atomic on FerretDB and MongoDB);
+only that request later writes the answer, so there is one writer per record. A concurrent retry
+sees `pending` and gets 409 with Retry-After; a key reused with another body gets 422. A pending
+record whose request died (process killed) is given up after PENDING_TIMEOUT; the services' own
+keys (one seat per application, one billing per appointment) keep the retry from doubling work.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+
+from flask import Response, make_response, request
+
+from servicekit import mongo
+from servicekit.mongo import insert_unique
+from services.gateway import auth
+from services.gateway.problems import Problem, response
+
+PENDING_TIMEOUT = dt.timedelta(seconds=30)
+RETENTION = dt.timedelta(hours=24)
+
+
+def _store():
+    return mongo.database("gateway")["idempotency"]
+
+
+def idempotent(view):
+    @functools.wraps(view)
+    def inner(*args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return view(*args, **kwargs)
+        if not 1 <= len(key) <= 200:
+            raise Problem(422, "validation-error", "Idempotency-Key must be 1 to 200 characters")
+        principal = auth.current()
+        who = principal.account_id if principal else "anonymous"
+        record_id = hashlib.sha256(f"{who}|{request.method}|{request.path}|{key}".encode()).hexdigest()
+        body_hash = hashlib.sha256(request.get_data()).hexdigest()
+        store, now = _store(), dt.datetime.now(dt.timezone.utc)
+        if not insert_unique(store, {"_id": record_id, "body": body_hash, "state": "pending", "at": now}):
+            seen = store.find_one({"_id": record_id}) or {}
+            if seen.get("body") != body_hash:
+                raise Problem(422, "idempotency-key-reused",
+                              "this Idempotency-Key was used with a different request body")
+            if seen.get("state") == "done":
+                return Response(seen["response"], status=seen["status"], mimetype=seen["mimetype"],
+                                headers={"Idempotent-Replayed": "true"})
+            if now - seen["at"] < PENDING_TIMEOUT:
+                raise Problem(409, "request-in-progress", "the first request with this key is still running",
+                              retry_after=1)
+            store.delete_one({"_id": record_id, "at": seen["at"]})
+            if not insert_unique(store, {"_id": record_id, "body": body_hash, "state": "pending", "at": now}):
+                raise Problem(409, "request-in-progress", "a retry with this key is running", retry_after=1)
+        try:
+            resp = view(*args, **kwargs)
+        except Problem as problem:
+            if problem.status >= 500 or problem.status == 429:
+                store.delete_one({"_id": record_id})  # transient: let a retry try again
+                raise
+            resp = response(problem)
+        resp = make_response(resp)
+        store.update_one({"_id": record_id}, {"$set": {
+            "state": "done", "status": resp.status_code, "mimetype": resp.mimetype,
+            "response": resp.get_data(as_text=True), "expires": now + RETENTION}})
+        return resp
+
+    return inner
+

@@ -1,0 +1,58 @@
+"""RFC 9457 problem+json answers, and the mapping of service errors (gRPC statuses) onto them."""
+from __future__ import annotations
+
+import grpc
+from flask import jsonify
+
+from servicekit.errors import problem_of
+
+BASE = "https://passport.example/problems/"
+
+GRPC_TO_HTTP = {
+    grpc.StatusCode.INVALID_ARGUMENT: 422, grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.FAILED_PRECONDITION: 409, grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409, grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403, grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNAVAILABLE: 503, grpc.StatusCode.DEADLINE_EXCEEDED: 503,
+}
+DEFAULT_SLUG = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 409: "conflict",
+                422: "validation-error", 429: "too-many-requests", 503: "service-unavailable",
+                500: "internal-error"}
+
+
+class Problem(Exception):
+    """Raise anywhere in a request to answer with problem+json."""
+
+    def __init__(self, status: int, slug: str, detail: str, errors: list[dict] | None = None,
+                 retry_after: int | None = None):
+        super().__init__(detail)
+        self.status, self.slug, self.detail, self.errors, self.retry_after = status, slug, detail, errors, retry_after
+
+
+def title_of(slug: str) -> str:
+    return slug.replace("-", " ").capitalize()
+
+
+def response(problem: Problem):
+    body = {"type": BASE + problem.slug, "title": title_of(problem.slug), "status": problem.status,
+            "detail": problem.detail}
+    if problem.errors:
+        body["errors"] = problem.errors
+    resp = jsonify(body)
+    resp.status_code = problem.status
+    resp.mimetype = "application/problem+json"
+    if problem.retry_after is not None:
+        resp.headers["Retry-After"] = str(problem.retry_after)
+    return resp
+
+
+def from_rpc_error(err: grpc.RpcError) -> Problem:
+    status = GRPC_TO_HTTP.get(err.code(), 500)
+    slug, errors = problem_of(err)
+    if status == 500:
+        return Problem(500, "internal-error", "an internal error occurred; it has been logged")
+    detail = err.details() or title_of(DEFAULT_SLUG[status])
+    if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not slug:
+        detail = "a service is temporarily unavailable; please retry shortly"
+    return Problem(status, slug or DEFAULT_SLUG[status], detail, errors,
+                   retry_after=2 if status in (429, 503) else None)

@@ -1,0 +1,55 @@
+"""Accounts, tokens, the caller's profile and notification preferences."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from passport.v1 import accounts_pb2, notification_pb2
+from services.gateway import auth, clients
+from services.gateway.idempotency import idempotent
+from services.gateway.problems import Problem
+from services.gateway.validation import fields, json_body
+
+bp = Blueprint("accounts", __name__)
+
+
+@bp.post("/v1/accounts")
+@idempotent
+def register():
+    body = fields(json_body(), {"nik": (str, True), "full_name": (str, True), "birth_date": (str, True),
+                                "email": (str, True), "phone": (str, True), "password": (str, True)})
+    account = clients.call(clients.accounts().Register, accounts_pb2.RegisterRequest(**body))
+    return jsonify({"account_id": account.account_id}), 201
+
+
+@bp.post("/v1/auth/token")
+def token():
+    body = fields(json_body(), {"email": (str, True), "password": (str, True)})
+    account = clients.call(clients.accounts().Authenticate, accounts_pb2.AuthenticateRequest(**body))
+    access_token, ttl = auth.issue(account.account_id, account.role, account.office_id)
+    return jsonify({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl})
+
+
+@bp.get("/v1/me")
+@auth.required()
+def me():
+    account = clients.call(clients.accounts().GetAccount,
+                           accounts_pb2.GetAccountRequest(account_id=auth.current().account_id))
+    out = {"account_id": account.account_id, "full_name": account.full_name, "role": account.role}
+    if account.office_id:
+        out["office_id"] = account.office_id
+    if account.nik_masked:
+        out["nik"] = account.nik_masked
+    return jsonify(out)
+
+
+@bp.put("/v1/me/notification-preferences")
+@auth.required()
+def set_preferences():
+    body = fields(json_body(), {"language": (str, True, ("id", "en")), "channels": (list, True)})
+    channels = body["channels"]
+    if not channels or not all(c in ("EMAIL", "SMS") for c in channels) or len(set(channels)) != len(channels):
+        raise Problem(422, "validation-error", "channels must be a non-empty list of EMAIL and/or SMS",
+                      [{"field": "channels", "message": "use EMAIL and/or SMS, each at most once"}])
+    prefs = clients.call(clients.notification().SetPreferences, notification_pb2.Preferences(
+        account_id=auth.current().account_id, language=body["language"], channels=channels))
+    return jsonify({"language": prefs.language, "channels": list(prefs.channels)})

@@ -1,0 +1,109 @@
+"""Applications, appointments, billing view and the delivery log of notifications."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from passport.v1 import booking_pb2, notification_pb2, payment_pb2
+from services.gateway import auth, clients
+from services.gateway.idempotency import idempotent
+from services.gateway.validation import fields, json_body
+
+bp = Blueprint("applications", __name__)
+PRIORITY_GROUPS = ("ELDERLY", "CHILD_UNDER_5", "DISABLED", "PREGNANT")
+
+
+@bp.post("/v1/applications")
+@auth.required("APPLICANT")
+@idempotent
+def create_application():
+    body = fields(json_body(), {
+        "office_id": (str, True), "passport_type": (str, True, ("ORDINARY", "ELECTRONIC")),
+        "validity_years": (int, True, (5, 10)),
+        "service_type": (str, True, ("NEW", "RENEWAL", "REPLACEMENT_LOST", "REPLACEMENT_DAMAGED")),
+        "express": (bool, False), "priority_group": (str, False, PRIORITY_GROUPS)})
+    app = clients.call(clients.booking().CreateApplication, booking_pb2.CreateApplicationRequest(
+        caller=auth.current().caller(), office_id=body["office_id"], passport_type=body["passport_type"],
+        validity_years=body["validity_years"], service_type=body["service_type"],
+        express=bool(body["express"]), priority_group=body["priority_group"] or ""))
+    return jsonify(application_json(app)), 201
+
+
+@bp.get("/v1/applications")
+@auth.required("APPLICANT")
+def list_applications():
+    reply = clients.call(clients.booking().ListApplications,
+                         booking_pb2.ListApplicationsRequest(caller=auth.current().caller()))
+    return jsonify({"items": [application_json(a) for a in reply.items]})
+
+
+@bp.get("/v1/applications/<application_id>")
+@auth.required()
+def get_application(application_id: str):
+    return jsonify(application_json(_get(application_id)))
+
+
+def _get(application_id: str):
+    """The application if the caller may see it; 404 otherwise (never 403: no enumeration)."""
+    return clients.call(clients.booking().GetApplication, booking_pb2.GetApplicationRequest(
+        caller=auth.current().caller(), application_id=application_id))
+
+
+@bp.post("/v1/applications/<application_id>/appointment")
+@auth.required("APPLICANT")
+@idempotent
+def book_appointment(application_id: str):
+    body = fields(json_body(), {"slot_id": (str, True)})
+    app = clients.call(clients.booking().BookAppointment, booking_pb2.BookAppointmentRequest(
+        caller=auth.current().caller(), application_id=application_id, slot_id=body["slot_id"]))
+    view = application_json(app)
+    return jsonify({"application_id": app.application_id, "status": app.status,
+                    "appointment": view["appointment"], "billing": view["billing"]}), 201
+
+
+@bp.get("/v1/applications/<application_id>/billing")
+@auth.required("APPLICANT")
+def get_billing(application_id: str):
+    _get(application_id)
+    b = clients.call(clients.payment().GetBilling, payment_pb2.GetBillingRequest(application_id=application_id))
+    out = {"billing_code": b.billing_code, "amount": b.amount.amount, "currency": b.amount.currency,
+           "status": b.status, "expires_at": b.expires_at,
+           "items": [{"code": i.code, "label": i.label, "amount": i.amount} for i in b.items]}
+    if b.paid_at:
+        out["paid_at"] = b.paid_at
+    return jsonify(out)
+
+
+@bp.get("/v1/applications/<application_id>/notifications")
+@auth.required("APPLICANT")
+def list_notifications(application_id: str):
+    _get(application_id)
+    reply = clients.call(clients.notification().ListNotifications,
+                         notification_pb2.ListNotificationsRequest(application_id=application_id))
+    items = []
+    for n in reply.items:
+        item = {"channel": n.channel, "template": n.template, "language": n.language, "status": n.status,
+                "event_type": n.event_type, "created_at": n.created_at}
+        if n.sent_at:
+            item["sent_at"] = n.sent_at
+        items.append(item)
+    return jsonify({"items": items})
+
+
+def application_json(app) -> dict:
+    out = {"application_id": app.application_id, "office_id": app.office_id, "status": app.status,
+           "service_type": app.service_type, "passport_type": app.passport_type,
+           "validity_years": app.validity_years, "express": app.express,
+           "priority_group": app.priority_group or None, "created_at": app.created_at,
+           "appointment": None, "billing": None,
+           "timeline": [{"status": t.status, "at": t.at, **({"note": t.note} if t.note else {})}
+                        for t in app.timeline]}
+    if app.HasField("appointment"):
+        a = app.appointment
+        out["appointment"] = {"appointment_id": a.appointment_id, "slot_id": a.slot_id, "date": a.date,
+                              "start_time": a.start_time, "end_time": a.end_time, "lane": a.lane,
+                              "status": a.status, "pay_before": a.pay_before}
+    if app.HasField("billing"):
+        b = app.billing
+        out["billing"] = {"billing_code": b.billing_code, "amount": b.amount.amount,
+                          "currency": b.amount.currency, "expires_at": b.expires_at}
+    return out

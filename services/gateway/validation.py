@@ -1,0 +1,43 @@
+"""Validation of JSON bodies at the edge, with messages a person can act on."""
+from __future__ import annotations
+
+from flask import request
+
+from services.gateway.problems import Problem
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "an object"}
+
+
+def json_body() -> dict:
+    if not request.is_json:
+        raise Problem(415, "unsupported-media-type", "send a JSON body with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise Problem(400, "malformed-json", "the request body is not valid JSON")
+    if not isinstance(body, dict):
+        raise Problem(422, "validation-error", "the request body must be a JSON object")
+    return body
+
+
+def fields(body: dict, spec: dict) -> dict:
+    """spec: name -> (type, required[, allowed values]). None is allowed for optional fields."""
+    errors, out = [], {}
+    for name, rule in spec.items():
+        kind, required = rule[0], rule[1]
+        allowed = rule[2] if len(rule) > 2 else None
+        value = body.get(name)
+        if value is None:
+            if required:
+                errors.append({"field": name, "message": f"{name} is required"})
+            out[name] = None
+            continue
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            errors.append({"field": name, "message": f"{name} must be {_TYPE_NAMES[kind]}"})
+            continue
+        if allowed is not None and value not in allowed:
+            errors.append({"field": name, "message": f"{name} must be one of {', '.join(map(str, allowed))}"})
+            continue
+        out[name] = value
+    if errors:
+        raise Problem(422, "validation-error", "some fields are missing or invalid", errors)
+    return out

@@ -1,0 +1,1 @@
+"""Notification service: tells applicants what happened, exactly once per event and channel."""

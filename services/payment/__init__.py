@@ -1,0 +1,1 @@
+"""Payment service: fees, billing codes, bank settlement, expiry and reconciliation."""

@@ -1,0 +1,86 @@
+"""Billings. A billing is an immutable record keyed by its 15-digit code, one per appointment
+(unique index on appointment_id, so issuing is idempotent across retries and replicas). What
+happens to it later (settled, expired) is recorded as further keyed records, never as an update."""
+from __future__ import annotations
+
+
+
+from passport.v1 import common_pb2, payment_pb2
+from pymongo.errors import DuplicateKeyError
+from servicekit import events, outbox
+from servicekit.clock import Clock, parse_rfc3339, rfc3339
+from servicekit.errors import DomainError, invalid
+
+from services.payment import billing_codes
+from services.payment.fees import FeeSchedule
+
+TOPIC = events.TOPICS["payment"]
+OUTBOX_COLLECTIONS = ["billings"]
+
+
+class Billings:
+    def __init__(self, db, fees: FeeSchedule, clock: Clock):
+        self.db, self.fees, self.clock = db, fees, clock
+        self.billings = db["billings"]
+
+    def ensure_indexes(self) -> None:
+        self.billings.create_index("appointment_id", unique=True)
+        self.billings.create_index("application_id")
+        outbox.ensure_indexes(self.db, OUTBOX_COLLECTIONS)
+
+    def issue(self, appointment_id: str, application_id: str, account_id: str, office_id: str,
+              fee: payment_pb2.FeeParameters, expires_at: str) -> dict:
+        if not appointment_id or not application_id:
+            raise invalid("appointment_id and application_id are required")
+        existing = self.billings.find_one({"appointment_id": appointment_id})
+        if existing:
+            return existing
+        try:
+            expiry = parse_rfc3339(expires_at)
+        except ValueError:
+            raise invalid("expires_at must be an RFC 3339 timestamp", "expires_at") from None
+        now = self.clock.now()
+        items = self.fees.items(now.date(), fee.passport_type, fee.validity_years, fee.service_type, fee.express)
+        amount = sum(i["amount"] for i in items)
+        for _attempt in range(5):
+            code = billing_codes.new_code()
+            record = {"_id": code, "appointment_id": appointment_id, "application_id": application_id,
+                      "account_id": account_id, "office_id": office_id, "items": items, "amount": amount,
+                      "currency": "IDR", "issued_at": now, "expires_at": expiry,
+                      "fee": {"passport_type": fee.passport_type, "validity_years": fee.validity_years,
+                              "service_type": fee.service_type, "express": fee.express}}
+            issued = payment_pb2.BillingIssued(
+                billing_code=code, application_id=application_id, account_id=account_id, office_id=office_id,
+                appointment_id=appointment_id, amount=common_pb2.Money(amount=amount, currency="IDR"),
+                expires_at=rfc3339(expiry))
+            envelope = events.new_event("payment", application_id, issued, self.clock)
+            try:
+                self.billings.insert_one(outbox.with_events(record, [envelope], TOPIC, self.clock))
+                return record
+            except DuplicateKeyError:
+                existing = self.billings.find_one({"appointment_id": appointment_id})
+                if existing:  # a parallel retry of the same appointment issued it
+                    return existing
+                # else: the random code collided with another billing; draw again
+        raise DomainError("unavailable", "billing-code-exhausted", "could not draw a free billing code")
+
+    def latest_for(self, application_id: str) -> dict:
+        doc = next(iter(self.billings.find({"application_id": application_id}).sort("issued_at", -1).limit(1)), None)
+        if doc is None:
+            raise DomainError("not_found", "billing-not-found", "this application has no billing yet")
+        return doc
+
+    def status_of(self, billing: dict) -> str:
+        return "EXPIRED" if self.clock.now() >= billing["expires_at"] else "UNPAID"
+
+
+def to_proto(billing: dict, status: str) -> payment_pb2.Billing:
+    return payment_pb2.Billing(
+        billing_code=billing["_id"], application_id=billing["application_id"],
+        appointment_id=billing["appointment_id"],
+        amount=common_pb2.Money(amount=billing["amount"], currency=billing["currency"]), status=status,
+        expires_at=rfc3339(billing["expires_at"]),
+        items=[payment_pb2.BillingItem(**i) for i in billing["items"]])
+
+
+

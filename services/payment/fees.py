@@ -1,0 +1,45 @@
+"""The fee schedule as data, versioned by effective date: a new regulation is a data change."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from servicekit.errors import invalid
+
+DATA = Path(__file__).with_name("fees.json")
+LABELS = {"ORDINARY": "Paspor biasa / ordinary passport", "ELECTRONIC": "Paspor elektronik / e-passport"}
+
+
+class FeeSchedule:
+    def __init__(self, schedules: list[dict]):
+        self.schedules = sorted(schedules, key=lambda s: s["effective_from"])
+
+    @classmethod
+    def load(cls, path: Path = DATA) -> "FeeSchedule":
+        return cls(json.loads(path.read_text())["schedules"])
+
+    def in_force(self, on: dt.date) -> dict:
+        current = [s for s in self.schedules if dt.date.fromisoformat(s["effective_from"]) <= on]
+        if not current:
+            raise invalid(f"no fee schedule is in force on {on}")
+        return current[-1]
+
+    def items(self, on: dt.date, passport_type: str, validity_years: int, service_type: str,
+              express: bool) -> list[dict]:
+        """The billing lines for one application; their sum is the amount due."""
+        schedule = self.in_force(on)
+        try:
+            base = schedule["passport"][passport_type][str(validity_years)]
+        except KeyError:
+            raise invalid(f"no fee for a {validity_years}-year {passport_type} passport") from None
+        items = [{"code": f"PASPOR_{passport_type}_{validity_years}Y",
+                  "label": f"{LABELS.get(passport_type, passport_type)}, {validity_years} years", "amount": base}]
+        if express:
+            items.append({"code": "LAYANAN_PERCEPATAN", "label": "Express service (same day)",
+                          "amount": schedule["express"]})
+        fine = schedule["fines"].get(service_type)
+        if fine:
+            items.append({"code": f"DENDA_{service_type}", "label": f"Fine: {service_type.lower().replace('_', ' ')}",
+                          "amount": fine})
+        return items

@@ -1,0 +1,90 @@
+"""A small HTTP client for tests and the demo: talks to the gateway as a client app would."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict | list | str | None
+    headers: dict
+
+    @property
+    def json(self):
+        return self.body
+
+
+class Api:
+    def __init__(self, base_url: str):
+        self.base = base_url.rstrip("/")
+
+    def request(self, method: str, path: str, body=None, token: str | None = None, headers=None,
+                raw: bytes | None = None, content_type: str = "application/json", timeout: float = 30) -> Reply:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", content_type)
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return Reply(resp.status, _decode(resp.read(), resp.headers), dict(resp.headers))
+        except urllib.error.HTTPError as err:
+            return Reply(err.code, _decode(err.read(), err.headers), dict(err.headers))
+
+    def get(self, path, **kw): return self.request("GET", path, **kw)
+    def post(self, path, body=None, **kw): return self.request("POST", path, body, **kw)
+    def put(self, path, body=None, **kw): return self.request("PUT", path, body, **kw)
+    def delete(self, path, **kw): return self.request("DELETE", path, **kw)
+
+    # -- journeys ----------------------------------------------------------------------------
+    def register_applicant(self, birth: dt.date | None = None, female: bool = False) -> dict:
+        """Register a fresh applicant with a valid random NIK; returns its details and token."""
+        birth = birth or dt.date(1990, 1, 1) + dt.timedelta(days=random.randrange(0, 9000))
+        day = birth.day + (40 if female else 0)
+        nik = f"2171{random.randrange(10, 99)}{day:02d}{birth.month:02d}{birth.year % 100:02d}{random.randrange(1, 9999):04d}"
+        email = f"applicant-{random.getrandbits(48):x}@example.id"
+        person = {"nik": nik, "full_name": "Test Applicant", "birth_date": birth.isoformat(), "email": email,
+                  "phone": f"0812{random.randrange(10**7, 10**8)}", "password": "Sandi-Rahasia-2026"}
+        reply = self.post("/v1/accounts", person)
+        assert reply.status == 201, reply.body
+        person["account_id"] = reply.body["account_id"]
+        person["token"] = self.login(email, person["password"])
+        return person
+
+    def login(self, email: str, password: str) -> str:
+        reply = self.post("/v1/auth/token", {"email": email, "password": password})
+        assert reply.status == 200, reply.body
+        return reply.body["access_token"]
+
+    def create_application(self, token: str, office_id: str = "TBK", **overrides) -> Reply:
+        body = {"office_id": office_id, "passport_type": "ELECTRONIC", "validity_years": 10,
+                "service_type": "NEW", "express": False, "priority_group": None}
+        body.update(overrides)
+        return self.post("/v1/applications", body, token=token)
+
+    def first_working_slot(self, office_id: str = "TBK", lane: str = "REGULAR", skip_days: int = 1) -> dict:
+        """A slot with room on the first working day after `skip_days` days."""
+        day = dt.date.today() + dt.timedelta(days=skip_days)
+        for _ in range(30):
+            items = self.get(f"/v1/offices/{office_id}/slots?date={day}&lane={lane}").body["items"]
+            free = [s for s in items if s["remaining"] > 0]
+            if free:
+                return free[0]
+            day += dt.timedelta(days=1)
+        raise AssertionError("no free slot in 30 days")
+
+
+def _decode(raw: bytes, headers):
+    ctype = headers.get("Content-Type", "")
+    if "json" in ctype and raw:
+        return json.loads(raw)
+    return raw.decode(errors="replace") if raw else None
