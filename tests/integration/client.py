@@ -48,7 +48,7 @@ class Api:
     # -- journeys ----------------------------------------------------------------------------
     def register_applicant(self, birth: dt.date | None = None, female: bool = False) -> dict:
         """Register a fresh applicant with a valid random NIK; returns its details and token."""
-        birth = birth or dt.date(1990, 1, 1) + dt.timedelta(days=random.randrange(0, 9000))
+        birth = birth or dt.date(1970, 1, 1) + dt.timedelta(days=random.randrange(0, 9000))  # adults
         day = birth.day + (40 if female else 0)
         nik = f"2171{random.randrange(10, 99)}{day:02d}{birth.month:02d}{birth.year % 100:02d}{random.randrange(1, 9999):04d}"
         email = f"applicant-{random.getrandbits(48):x}@example.id"

@@ -1,0 +1,89 @@
+"""Events: redelivery is harmless, and bookings made while Kafka is down are published after."""
+from __future__ import annotations
+
+import re
+import urllib.request
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from servicekit.events import decode
+from tests.integration.test_foundation import applicant_with_application, wait_for
+
+
+def metric(stack, service: str, name: str, **labels) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.metrics(service)}/metrics", timeout=5).read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def book(api, skip_days=4):
+    person, app_id = applicant_with_application(api)
+    slot = api.first_working_slot("TBK", "REGULAR", skip_days=skip_days)
+    reply = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
+    assert reply.status == 201, reply.body
+    return person, app_id
+
+
+def notifications(api, person, app_id):
+    return api.get(f"/v1/applications/{app_id}/notifications", token=person["token"]).body["items"]
+
+
+def test_redelivered_event_produces_no_second_notification(api, stack):
+    person, app_id = book(api)
+    first = wait_for(lambda: len(notifications(api, person, app_id)) >= 4 and notifications(api, person, app_id))
+    assert first, "messages were recorded"
+    consumer = KafkaConsumer("booking.events", bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"],
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5000)
+    raw = [m.value for m in consumer if m.key == app_id.encode()]
+    consumer.close()
+    booked = [v for v in raw if decode(v)[0].event_type == "AppointmentBooked"]
+    assert len(booked) == 1, "exactly one AppointmentBooked was published"
+    duplicates_before = metric(stack, "notification", "consumer_events_total", outcome="duplicate")
+    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    for _ in range(3):
+        producer.send("booking.events", key=app_id.encode(), value=booked[0]).get(timeout=10)
+    producer.close()
+    assert wait_for(lambda: metric(stack, "notification", "consumer_events_total", outcome="duplicate")
+                    >= duplicates_before + 3), "the consumer saw the redelivered events"
+    assert sorted(map(repr, notifications(api, person, app_id))) == sorted(map(repr, first))
+
+
+def test_poison_message_goes_to_the_dead_letter_topic(api, stack):
+    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    producer.send("booking.events", key=b"poison", value=b"\x08\x96\x01 definitely not an envelope").get(timeout=10)
+    producer.close()
+    consumer = KafkaConsumer("notification.dlq", bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"],
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000)
+
+    def dead_lettered():
+        return [m for m in consumer if m.value.endswith(b"definitely not an envelope")]
+
+    assert wait_for(dead_lettered, timeout_s=30)
+    consumer.close()
+    book(api)  # and the consumer keeps going: the next booking is still told
+    person, app_id = book(api)
+    assert wait_for(lambda: len(notifications(api, person, app_id)) >= 4)
+
+
+def test_bookings_while_kafka_is_down_are_published_once_when_it_is_back(api, stack):
+    stack.stop("kafka", timeout_s=30)
+    try:
+        booked = [book(api, skip_days=5) for _ in range(3)]  # still accepted: the outbox holds the events
+        assert all(notifications(api, p, a) == [] for p, a in booked)
+    finally:
+        stack.start_kafka()
+    for person, app_id in booked:
+        items = wait_for(lambda: len(notifications(api, person, app_id)) >= 4 and notifications(api, person, app_id),
+                         timeout_s=90)
+        assert items, "events stored during the outage were delivered after it"
+        keys = [(m["event_type"], m["channel"]) for m in items]
+        assert len(keys) == len(set(keys)) == 4
+    consumer = KafkaConsumer("booking.events", bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"],
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5000)
+    ids = [decode(m.value)[0].event_id for m in consumer
+           if m.key and m.key.decode() in {a for _, a in booked} and not re.match(rb"^poison", m.key)]
+    consumer.close()
+    assert len(ids) == 2 * len(booked) and len(set(ids)) == len(ids), "each event published exactly once"
