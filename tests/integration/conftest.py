@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from deploy.local.stack import Ports, Stack
-from tests.integration.client import Api
+from deploy.local.client import Api
 
 OFFSET = int(os.environ.get("PASSPORT_TEST_PORT_OFFSET", "10000"))
 
