@@ -1,0 +1,64 @@
+"""The shared library's pure parts: envelope, redaction, errors, problem mapping."""
+from __future__ import annotations
+
+import json
+import logging
+
+import grpc
+import pytest
+
+from passport.v1 import booking_pb2
+from servicekit import log
+from servicekit.clock import FixedClock, parse_rfc3339
+from servicekit.events import MalformedEvent, decode, new_event
+from services.gateway.problems import from_rpc_error
+
+
+def test_envelope_round_trip_keeps_type_key_and_correlation():
+    token = log.correlation_id.set("req-1")
+    try:
+        env = new_event("booking", "app_1", booking_pb2.ApplicationCreated(application_id="app_1"),
+                        FixedClock(parse_rfc3339("2026-11-27T10:00:00+07:00")))
+    finally:
+        log.correlation_id.reset(token)
+    decoded, payload = decode(env.SerializeToString())
+    assert decoded.event_type == "ApplicationCreated" and decoded.aggregate_id == "app_1"
+    assert decoded.correlation_id == "req-1" and decoded.producer == "booking"
+    assert payload.application_id == "app_1"
+
+
+@pytest.mark.parametrize("raw", [b"", b"\xff\xff\xff", b"\x08\x96\x01"])
+def test_garbage_is_a_malformed_event(raw):
+    with pytest.raises(MalformedEvent):
+        decode(raw)
+
+
+def test_logs_never_carry_nik_email_or_phone(capsys):
+    log.setup("unit")
+    logging.getLogger("unit").info("user 3171014506950003 mail siti@example.id phone 081298765432")
+    log.event(logging.getLogger("unit"), "registered", nik="3171014506950003", email="a@b.id", office="TBK")
+    out = capsys.readouterr().out
+    assert "3171014506950003" not in out and "siti@example.id" not in out and "081298765432" not in out
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["msg"] == "user 3171********0003 mail <email> phone <phone>"
+    assert lines[1]["nik"] == "<redacted>" and lines[1]["office"] == "TBK"
+    assert log.mask_nik("2171011205900001") == "2171********0001"
+
+
+class _FakeRpcError(grpc.RpcError):
+    def __init__(self, code, details, metadata=()):
+        self._code, self._details, self._metadata = code, details, metadata
+
+    def code(self): return self._code
+    def details(self): return self._details
+    def trailing_metadata(self): return self._metadata
+
+
+def test_service_refusals_map_to_problem_details():
+    p = from_rpc_error(_FakeRpcError(grpc.StatusCode.FAILED_PRECONDITION, "no seats",
+                                     (("x-problem-type", "slot-full"),)))
+    assert (p.status, p.slug, p.detail) == (409, "slot-full", "no seats")
+    p = from_rpc_error(_FakeRpcError(grpc.StatusCode.UNAVAILABLE, "connect failed"))
+    assert p.status == 503 and p.retry_after == 2
+    p = from_rpc_error(_FakeRpcError(grpc.StatusCode.INTERNAL, "Traceback ... secret"))
+    assert p.status == 500 and "secret" not in p.detail
