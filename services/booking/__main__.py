@@ -6,9 +6,11 @@ from servicekit import grpcclient, log, mongo
 from servicekit.clock import Clock
 from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_int, service_address
 from servicekit.grpcserver import ServiceRunner, every
+from servicekit.consumer import EventConsumer
+from servicekit.events import TOPICS
 from servicekit.outbox import OutboxRelay
 
-from services.booking import applications, calendar
+from services.booking import applications, calendar, reactions
 from services.booking.accounts import Accounts
 from services.booking.grpc_api import AccountServicer, BookingServicer
 
@@ -37,6 +39,9 @@ def main() -> None:
     relay = OutboxRelay(db, NAME, applications.OUTBOX_COLLECTIONS, clock)
     runner.add_worker("outbox_relay", relay.run)
     runner.add_worker("slot_calendar", every(3600, "slot_calendar", apps.ensure_slots))
+    runner.add_worker("seat_reaper", every(60, "seat_reaper", apps.reap_seats))
+    consumer = EventConsumer(db, "booking", [TOPICS["payment"], TOPICS["biometrics-capture"]], reactions.handlers(apps))
+    runner.add_worker("consumer", consumer.run)
     runner.run()
 
 

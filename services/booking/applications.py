@@ -53,6 +53,8 @@ class Applications:
         self.seats.create_index("application_id", unique=True)
         self.applications.create_index("account_id")
         self.transitions.create_index("application_id")
+        self.seats.create_index("held_at")
+        self.db["queue_numbers"].create_index([("office_id", 1), ("date", 1), ("letter", 1)])
         outbox.ensure_indexes(self.db, OUTBOX_COLLECTIONS)
 
     # -- offices and slots -------------------------------------------------------------------
@@ -257,6 +259,93 @@ class Applications:
                     return mine
         raise DomainError("conflict", "slot-full", "this slot has no seats left; choose another time or join the waitlist")
 
+    # -- what other services tell us ---------------------------------------------------------
+    def confirm_payment(self, application_id: str, appointment_id: str, paid_at: str) -> bool:
+        """PaymentSettled: AWAITING_PAYMENT -> PAID (once; a redelivery finds it PAID already)."""
+        header = self.applications.find_one({"_id": application_id})
+        if header is None:
+            return False
+        latest = self._latest(application_id)
+        appointment = (latest.get("data") or {}).get("appointment") or {}
+        if latest["status"] != "AWAITING_PAYMENT" or appointment.get("appointment_id") != appointment_id:
+            return False  # already confirmed, or a payment for a hold that is gone (payment flags it)
+        confirmed = booking_pb2.AppointmentConfirmed(
+            application_id=application_id, account_id=header["account_id"], office_id=header["office_id"],
+            appointment_id=appointment_id, date=appointment["date"], start_time=appointment["start_time"],
+            lane=appointment["lane"], paid_at=paid_at)
+        return self._append(header, latest["seq"] + 1, "PAID", "payment received; appointment confirmed",
+                            {"paid_at": paid_at}, [confirmed])
+
+    def release_expired(self, application_id: str, appointment_id: str) -> bool:
+        """BillingExpired: AWAITING_PAYMENT -> EXPIRED, the seat and the open-application claim freed."""
+        header = self.applications.find_one({"_id": application_id})
+        if header is None:
+            return False
+        latest = self._latest(application_id)
+        appointment = (latest.get("data") or {}).get("appointment") or {}
+        if latest["status"] == "AWAITING_PAYMENT" and appointment.get("appointment_id") == appointment_id:
+            cancelled = booking_pb2.AppointmentCancelled(
+                application_id=application_id, account_id=header["account_id"], office_id=header["office_id"],
+                appointment_id=appointment_id, slot_id=appointment["slot_id"], reason="BILLING_EXPIRED")
+            self._append(header, latest["seq"] + 1, "EXPIRED", "not paid in time; the seat was released",
+                         {}, [cancelled])
+        self._free(header["_id"], appointment_id, header["account_id"])
+        return True
+
+    def _free(self, application_id: str, appointment_id: str, account_id: str) -> None:
+        """Release what a closed application held. Idempotent; the reaper repeats it after a crash."""
+        if self._latest(application_id)["status"] not in rules.CLOSED_STATUSES:
+            return
+        self.seats.delete_one({"application_id": application_id, "hold_id": appointment_id})
+        self.open_claims.delete_one({"_id": account_id, "application_id": application_id})
+
+    def reap_seats(self, orphan_after: dt.timedelta = dt.timedelta(minutes=5)) -> int:
+        """Seats left behind by a crash: held by a closed application, or by one that never got
+        past DRAFT (the booking died between taking the seat and recording it)."""
+        freed = 0
+        cutoff = self.clock.now() - orphan_after
+        for seat in self.seats.find({"held_at": {"$lt": cutoff}}, {"application_id": 1, "hold_id": 1}):
+            status = self._latest(seat["application_id"])["status"]
+            if status in rules.CLOSED_STATUSES or status == "DRAFT":
+                freed += self.seats.delete_one({"_id": seat["_id"], "hold_id": seat["hold_id"]}).deleted_count
+        return freed
+
+    # -- at the office -----------------------------------------------------------------------
+    def check_in(self, caller, office_id: str, application_id: str) -> str:
+        if caller.role not in ("OFFICER", "SUPERVISOR") or caller.office_id != office_id:
+            raise DomainError("forbidden", "forbidden", "only staff of this office check applicants in")
+        header = self.get(caller, application_id)
+        latest = self._latest(application_id)
+        if latest["status"] == "CHECKED_IN":
+            return latest["data"]["queue_number"]
+        if latest["status"] != "PAID":
+            raise DomainError("conflict", "not-paid", f"the application is {latest['status']}; only PAID applications check in")
+        appointment = self._appointment(application_id)
+        office = self.office(office_id)
+        today = office.today(self.clock.now()).isoformat()
+        if appointment["date"] != today:
+            raise DomainError("conflict", "not-today", f"the appointment is on {appointment['date']}, not today")
+        letter = QUEUE_LETTERS[appointment["lane"]]
+        taken = self.db["queue_numbers"].count_documents({"office_id": office_id, "date": today, "letter": letter})
+        for n in range(taken + 1, taken + 1000):
+            number = f"{letter}{n:03d}"
+            if insert_unique(self.db["queue_numbers"], {"_id": f"{office_id}:{today}:{number}", "office_id": office_id,
+                                                        "date": today, "letter": letter, "n": n,
+                                                        "application_id": application_id}):
+                break
+        checked = booking_pb2.CheckedIn(application_id=application_id, account_id=header["account_id"],
+                                        office_id=office_id, queue_number=number, date=today)
+        if not self._append(header, latest["seq"] + 1, "CHECKED_IN", f"queue number {number}",
+                            {"queue_number": number}, [checked]):
+            return self._latest(application_id)["data"].get("queue_number", number)
+        return number
+
+    def _appointment(self, application_id: str) -> dict:
+        data = {}
+        for t in self.history(application_id):
+            data.update(t.get("data") or {})
+        return data.get("appointment") or {}
+
     # -- views -------------------------------------------------------------------------------
     def view(self, header: dict) -> dict:
         history = self.history(header["_id"])
@@ -279,6 +368,10 @@ class Applications:
             "timeline": [{"status": t["status"], "at": rfc3339(t["at"], office.tz), "note": t.get("note", "")}
                          for t in history],
         }
+
+
+# Lane letters of queue numbers; the counter calls P (priority) first, then E, R, A, O.
+QUEUE_LETTERS = {"PRIORITY": "P", "EXPRESS": "E", "REPLACEMENT": "R", "REGULAR": "A", "OUTREACH": "O"}
 
 
 def _appointment_status(app_status: str) -> str:

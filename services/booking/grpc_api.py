@@ -60,6 +60,10 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
                                          request.capacity)
         return booking_pb2.SetQuotaResponse(slots_changed=changed)
 
+    def CheckIn(self, request, context):
+        number = self.apps.check_in(request.caller, request.office_id, request.application_id)
+        return booking_pb2.CheckInResponse(queue_number=number, application_id=request.application_id)
+
     def CreateApplication(self, request, context):
         account = self.accounts.get(request.caller.account_id)
         return to_proto(self.apps.create(account, request.office_id, request.passport_type,

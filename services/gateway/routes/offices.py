@@ -47,3 +47,13 @@ def set_quota(office_id: str):
         start_time=body["start_time"] or "", capacity=body["capacity"], reason=body["reason"]))
     return jsonify({"office_id": office_id, "date": body["date"], "lane": body["lane"],
                     "capacity": body["capacity"], "slots_changed": reply.slots_changed})
+
+
+@bp.post("/v1/offices/<office_id>/check-ins")
+@auth.required("OFFICER", "SUPERVISOR")
+@idempotent
+def check_in(office_id: str):
+    body = fields(json_body(), {"application_id": (str, True)})
+    reply = clients.call(clients.booking().CheckIn, booking_pb2.CheckInRequest(
+        caller=auth.current().caller(), office_id=office_id, application_id=body["application_id"]))
+    return jsonify({"application_id": reply.application_id, "queue_number": reply.queue_number}), 201
