@@ -1,31 +1,70 @@
 """Composition root of the payment service: `python -m services.payment`."""
 from __future__ import annotations
 
-from passport.v1 import payment_pb2_grpc
+import datetime as dt
+import logging
+
+from passport.v1 import payment_pb2, payment_pb2_grpc
 from servicekit import log, mongo
 from servicekit.clock import Clock
-from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_int
-from servicekit.grpcserver import ServiceRunner
+from servicekit.config import GRPC_PORTS, METRICS_PORTS, env, env_float, env_int
+from servicekit.errors import DomainError
+from servicekit.grpcserver import ServiceRunner, every
 from servicekit.outbox import OutboxRelay
 
-from services.payment import billings
+from services.payment import billings, reconcile, settlements
+from services.payment.bank import BankClient
 from services.payment.fees import FeeSchedule
 
 NAME = "payment"
+logger = logging.getLogger("payment")
 
 
 class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
-    def __init__(self, store: billings.Billings):
-        self.store = store
+    def __init__(self, store: billings.Billings, settled: settlements.Settlements, bank: BankClient):
+        self.store, self.settled, self.bank = store, settled, bank
+
+    def _view(self, record: dict) -> payment_pb2.Billing:
+        status, paid_at = self.settled.status(record)
+        return billings.to_proto(record, status, paid_at)
 
     def IssueBilling(self, request, context):
         record = self.store.issue(request.appointment_id, request.application_id, request.account_id,
                                   request.office_id, request.fee, request.expires_at)
-        return billings.to_proto(record, self.store.status_of(record))
+        return self._view(record)
 
     def GetBilling(self, request, context):
+        return self._view(self.store.latest_for(request.application_id))
+
+    def SettlePayment(self, request, context):
+        outcome, record = self.settled.settle(request.billing_code, request.amount, request.paid_at,
+                                              request.bank_reference, request.source or "NOTIFICATION")
+        return payment_pb2.SettlePaymentReply(outcome=outcome, billing=self._view(record))
+
+    def RecheckBilling(self, request, context):
         record = self.store.latest_for(request.application_id)
-        return billings.to_proto(record, self.store.status_of(record))
+        if self.settled.outcome_of(record["_id"]) is None:
+            for p in self.bank.payments_for(record["_id"]):
+                try:
+                    self.settled.settle(record["_id"], p.get("amount"), p.get("paid_at", ""),
+                                        str(p.get("bank_reference", "")), "RECHECK")
+                except DomainError as err:  # recorded (mismatch, late) or unusable: status tells
+                    log.event(logger, "recheck found an unusable payment", problem=err.problem)
+        return self._view(record)
+
+    def Reconcile(self, request, context):
+        lines = [{"bank_reference": ln.bank_reference, "billing_code": ln.billing_code, "amount": ln.amount,
+                  "paid_at": ln.paid_at} for ln in request.lines]
+        report = reconcile.reconcile(self.settled, lines, request.office_id)
+
+        def items(kind):
+            return [payment_pb2.ReconcileItem(line=payment_pb2.StatementLine(
+                bank_reference=str(i["line"]["bank_reference"] or ""), billing_code=str(i["line"]["billing_code"] or ""),
+                amount=i["line"]["amount"] if isinstance(i["line"]["amount"], int) else 0,
+                paid_at=str(i["line"]["paid_at"] or "")), outcome=i["outcome"]) for i in report[kind]]
+
+        return payment_pb2.ReconcileReport(matched=items("matched"), missing_ours=items("missing_ours"),
+                                           missing_bank=items("missing_bank"), mismatched=items("mismatched"))
 
 
 def main() -> None:
@@ -34,10 +73,26 @@ def main() -> None:
     db = mongo.database(NAME)
     store = billings.Billings(db, FeeSchedule.load(), clock)
     store.ensure_indexes()
+    grace = dt.timedelta(seconds=env_float("PAYMENT_EXPIRY_GRACE_SECONDS", 0))
+    settled = settlements.Settlements(db, clock, grace)
+    settled.ensure_indexes()
+    bank = BankClient(env("BANK_API_URL", ""), env_float("BANK_API_TIMEOUT_SECONDS", 3.0))
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
-    runner.add(payment_pb2_grpc.add_PaymentServiceServicer_to_server, PaymentServicer(store),
+    runner.add(payment_pb2_grpc.add_PaymentServiceServicer_to_server, PaymentServicer(store, settled, bank),
                "passport.v1.PaymentService")
-    runner.add_worker("outbox_relay", OutboxRelay(db, NAME, billings.OUTBOX_COLLECTIONS, clock).run)
+    runner.add_worker("outbox_relay", OutboxRelay(
+        db, NAME, billings.OUTBOX_COLLECTIONS + settlements.OUTBOX_COLLECTIONS, clock).run)
+
+    lookback = dt.timedelta(hours=env_float("PAYMENT_SWEEP_LOOKBACK_HOURS", 48))
+    first = [True]
+
+    def sweep() -> None:
+        # The first pass after start-up looks at every billing, so downtime never skips an expiry.
+        settled.sweep(None if first[0] else lookback)
+        first[0] = False
+
+    runner.add_worker("expiry_sweeper", every(env_float("PAYMENT_SWEEP_INTERVAL_SECONDS", 1.0),
+                                              "expiry_sweeper", sweep))
     runner.run()
 
 

@@ -3,15 +3,13 @@
 happens to it later (settled, expired) is recorded as further keyed records, never as an update."""
 from __future__ import annotations
 
-
-
 from passport.v1 import common_pb2, payment_pb2
 from pymongo.errors import DuplicateKeyError
 from servicekit import events, outbox
 from servicekit.clock import Clock, parse_rfc3339, rfc3339
 from servicekit.errors import DomainError, invalid
 
-from services.payment import billing_codes
+from services.payment import billing_codes, metrics
 from services.payment.fees import FeeSchedule
 
 TOPIC = events.TOPICS["payment"]
@@ -56,6 +54,7 @@ class Billings:
             envelope = events.new_event("payment", application_id, issued, self.clock)
             try:
                 self.billings.insert_one(outbox.with_events(record, [envelope], TOPIC, self.clock))
+                metrics.BILLINGS_ISSUED.labels(office_id, fee.passport_type or "UNKNOWN").inc()
                 return record
             except DuplicateKeyError:
                 existing = self.billings.find_one({"appointment_id": appointment_id})
@@ -70,12 +69,16 @@ class Billings:
             raise DomainError("not_found", "billing-not-found", "this application has no billing yet")
         return doc
 
-    def status_of(self, billing: dict) -> str:
-        return "EXPIRED" if self.clock.now() >= billing["expires_at"] else "UNPAID"
+    def find(self, billing_code: str) -> dict:
+        doc = self.billings.find_one({"_id": billing_code}, {"_outbox": 0})
+        if doc is None:
+            raise DomainError("not_found", "billing-not-found", f"no billing has the code {billing_code}")
+        return doc
 
 
-def to_proto(billing: dict, status: str) -> payment_pb2.Billing:
+def to_proto(billing: dict, status: str, paid_at=None) -> payment_pb2.Billing:
     return payment_pb2.Billing(
+        paid_at=rfc3339(paid_at) if paid_at else "",
         billing_code=billing["_id"], application_id=billing["application_id"],
         appointment_id=billing["appointment_id"],
         amount=common_pb2.Money(amount=billing["amount"], currency=billing["currency"]), status=status,

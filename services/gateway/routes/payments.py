@@ -1,0 +1,145 @@
+"""Payments: the bank's signed settlement notifications, the applicant's recheck, and the
+supervisor's reconciliation of a bank statement."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from flask import Blueprint, jsonify, request
+from prometheus_client import Counter
+
+from passport.v1 import payment_pb2
+from servicekit.clock import parse_rfc3339
+from servicekit.config import env
+from servicekit.errors import DomainError
+from services.gateway import auth, clients, openapi
+from services.gateway.idempotency import idempotent
+from services.gateway.problems import Problem
+from services.gateway.routes.applications import _get as get_application
+from services.gateway.validation import fields
+from services.payment.statement import COLUMNS, parse_csv
+
+bp = Blueprint("payments", __name__)
+
+SIGNATURE_FAILURES = Counter("payment_signature_failures_total",
+                             "Bank notifications refused for a bad or missing signature.", ["reason"])
+MAX_NOTIFICATION_BYTES = 4096
+MAX_STATEMENT_BYTES = 2 * 1024 * 1024
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The X-Signature value for a raw body: sha256=<hex HMAC-SHA256>."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
+    if not secret or not header:
+        return False
+    return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode())
+
+
+@bp.post("/v1/payments/notifications")
+def bank_notification():
+    body = request.get_data(cache=True)  # the raw bytes are what is verified
+    header = request.headers.get("X-Signature")
+    if len(body) > MAX_NOTIFICATION_BYTES:
+        raise Problem(413, "payload-too-large", f"a notification is at most {MAX_NOTIFICATION_BYTES} bytes")
+    if not signature_valid(env("BANK_CALLBACK_SECRET", ""), body, header):
+        SIGNATURE_FAILURES.labels("missing" if not header else "invalid").inc()
+        raise Problem(401, "invalid-signature",
+                      "X-Signature must be sha256=<hex HMAC-SHA256 of the raw body> keyed by the shared secret")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise Problem(400, "malformed-json", "the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise Problem(422, "validation-error", "the request body must be a JSON object")
+    data = fields(data, {"billing_code": (str, True), "amount": (int, True), "paid_at": (str, True),
+                         "bank_reference": (str, True)})
+    _check_payment(data)
+    reply = clients.call(clients.payment().SettlePayment, payment_pb2.SettlePaymentRequest(
+        billing_code=data["billing_code"], amount=data["amount"], paid_at=data["paid_at"],
+        bank_reference=data["bank_reference"], source="NOTIFICATION"))
+    return jsonify({"outcome": reply.outcome, "billing_code": reply.billing.billing_code,
+                    "status": reply.billing.status, "bank_reference": data["bank_reference"]})
+
+
+def _check_payment(data: dict) -> None:
+    errors = []
+    code = data["billing_code"]
+    if not (len(code) == 15 and code.isdigit()):
+        errors.append({"field": "billing_code", "message": "billing_code must be 15 digits"})
+    if data["amount"] <= 0:
+        errors.append({"field": "amount", "message": "amount must be a positive number of rupiah"})
+    try:
+        parse_rfc3339(data["paid_at"])
+    except ValueError:
+        errors.append({"field": "paid_at", "message": "paid_at must be an RFC 3339 timestamp with offset"})
+    if errors:
+        raise Problem(422, "validation-error", "some fields are missing or invalid", errors)
+
+
+@bp.post("/v1/applications/<application_id>/billing/recheck")
+@auth.required("APPLICANT")
+@idempotent
+def recheck_billing(application_id: str):
+    get_application(application_id)  # 404 unless it is the caller's
+    b = clients.call(clients.payment().RecheckBilling, payment_pb2.GetBillingRequest(application_id=application_id))
+    out = {"status": b.status, "billing_code": b.billing_code, "expires_at": b.expires_at}
+    if b.paid_at:
+        out["paid_at"] = b.paid_at
+    return jsonify(out)
+
+
+@bp.post("/v1/offices/<office_id>/reconciliations")
+@auth.required("SUPERVISOR")
+def reconcile_statement(office_id: str):
+    auth.staff_of(office_id)
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_STATEMENT_BYTES:
+        raise Problem(413, "payload-too-large", "a statement is at most 2 MB")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Problem(422, "validation-error", "the statement must be UTF-8 CSV") from None
+    try:
+        lines = parse_csv(text)
+    except DomainError as err:
+        raise Problem(422, "validation-error", err.detail) from None
+    request_lines = [payment_pb2.StatementLine(
+        bank_reference=ln["bank_reference"], billing_code=ln["billing_code"],
+        amount=ln["amount"] if isinstance(ln["amount"], int) and not ln.get("error") else 0,
+        paid_at=ln["paid_at"]) for ln in lines]
+    report = clients.call(clients.payment().Reconcile,
+                          payment_pb2.ReconcileRequest(lines=request_lines, office_id=office_id))
+
+    def items(values):
+        return [{**{c: getattr(i.line, c) for c in COLUMNS}, "outcome": i.outcome} for i in values]
+
+    return jsonify({"matched": items(report.matched), "missing_ours": items(report.missing_ours),
+                    "missing_bank": items(report.missing_bank), "mismatched": items(report.mismatched)})
+
+
+openapi.SCHEMAS.update({
+    "BankNotification": openapi.obj(["billing_code", "amount", "paid_at", "bank_reference"],
+                                    billing_code={"type": "string", "pattern": "^[0-9]{15}$"},
+                                    amount=openapi.I, paid_at=openapi.S, bank_reference=openapi.S),
+    "NotificationResult": openapi.obj(outcome={"enum": ["SETTLED", "OVERPAYMENT"]}, billing_code=openapi.S,
+                                      status=openapi.S, bank_reference=openapi.S),
+    "BillingStatus": openapi.obj(status={"enum": ["UNPAID", "PAID", "EXPIRED"]}, billing_code=openapi.S,
+                                 expires_at=openapi.S, paid_at=openapi.S),
+})
+openapi.OPERATIONS.extend([
+    ("post", "/v1/payments/notifications",
+     "Bank settlement notification; header X-Signature: sha256=<hex HMAC-SHA256 of the raw body>",
+     "Payment", None, "BankNotification",
+     {200: "NotificationResult", 401: "invalid-signature (nothing recorded)",
+      409: "bank-reference-reused with a different payment",
+      422: "validation-error, unknown-billing-code, amount-mismatch or billing-expired (recorded)"}),
+    ("post", "/v1/applications/{application_id}/billing/recheck", "Ask the bank again (\"I have paid\")",
+     "Payment", "APPLICANT", None, {200: "BillingStatus", 503: "bank-unavailable"}),
+    ("post", "/v1/offices/{office_id}/reconciliations",
+     "Reconcile a bank statement (text/csv: bank_reference,billing_code,amount,paid_at)", "Payment",
+     "SUPERVISOR", None, {200: "matched, missing_ours (settled now), missing_bank, mismatched"}),
+])

@@ -1,0 +1,17 @@
+"""Payment metrics. Labels are bounded (office ids, kinds); never billing codes or references."""
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+BILLINGS_ISSUED = Counter("payment_billings_issued_total", "Billings issued.", ["office", "passport_type"])
+BILLINGS_PAID = Counter("payment_billings_paid_total", "Billings settled (once per billing).", ["office"])
+BILLINGS_EXPIRED = Counter("payment_billings_expired_total", "Billings expired unpaid (once per billing).",
+                           ["office"])
+PAYMENTS = Counter("payment_payments_total", "Bank payments received, by source and outcome.",
+                   ["source", "outcome"])  # outcome: SETTLED|OVERPAYMENT|LATE|AMOUNT_MISMATCH|UNKNOWN_BILLING
+SETTLEMENT_LATENCY = Histogram(
+    "payment_settlement_latency_seconds", "From the bank's paid_at to our settlement decision.",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600))
+RECONCILIATION_MISMATCHES = Counter(
+    "payment_reconciliation_mismatches_total", "Statement lines that did not match our records.",
+    ["kind"])  # kind: missing_ours|missing_bank|mismatched

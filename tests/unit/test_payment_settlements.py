@@ -1,0 +1,272 @@
+"""Settlement, expiry and reconciliation rules of the payment service, on an in-memory store
+(unique _id like the real one) and a FixedClock."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import pytest
+from pymongo.errors import DuplicateKeyError
+
+from passport.v1 import payment_pb2
+from servicekit.clock import FixedClock, rfc3339
+from servicekit.errors import DomainError
+from servicekit.events import decode
+from services.payment import billing_codes
+from services.payment.billings import Billings
+from services.payment.fees import FeeSchedule
+from services.payment.reconcile import reconcile
+from services.payment.settlements import Settlements, validate
+from services.payment.statement import parse_csv
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+# -- a minimal in-memory stand-in for the collections this code uses ---------------------------
+def _match(doc, query):
+    for key, cond in query.items():
+        value = doc.get(key)
+        if isinstance(cond, dict):
+            for op, arg in cond.items():
+                if value is None or not {"$in": lambda: value in arg, "$lte": lambda: value <= arg,
+                                         "$gte": lambda: value >= arg, "$lt": lambda: value < arg}[op]():
+                    return False
+        elif value != cond:
+            return False
+    return True
+
+
+class Cursor(list):
+    def sort(self, key, direction=1):
+        return Cursor(sorted(self, key=lambda d: d[key], reverse=direction == -1))
+
+    def limit(self, n):
+        return Cursor(self[:n])
+
+
+class FakeCollection:
+    def __init__(self):
+        self.docs: dict = {}
+        self.unique: list[str] = []
+
+    def create_index(self, key, unique=False):
+        if unique:
+            self.unique.append(key)
+
+    def insert_one(self, doc):
+        if doc["_id"] in self.docs or any(
+                any(d.get(k) == doc.get(k) for d in self.docs.values()) for k in self.unique):
+            raise DuplicateKeyError("duplicate")
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    def find(self, query=None, projection=None):
+        return Cursor(copy.deepcopy(d) for d in self.docs.values() if _match(d, query or {}))
+
+    def find_one(self, query=None, projection=None):
+        found = self.find(query)
+        return found[0] if found else None
+
+    def count_documents(self, query):
+        return len(self.find(query))
+
+
+class FakeDb(dict):
+    def __missing__(self, name):
+        self[name] = FakeCollection()
+        return self[name]
+
+
+def fee():
+    return payment_pb2.FeeParameters(passport_type="ELECTRONIC", validity_years=10, service_type="NEW")
+
+
+@pytest.fixture()
+def world():
+    clock = FixedClock(T0)
+    db = FakeDb()
+    store = Billings(db, FeeSchedule.load(), clock)
+    store.ensure_indexes()
+    settlements = Settlements(db, clock)
+    billing = store.issue("hold-1", "app-1", "acc-1", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
+    return clock, db, store, settlements, billing
+
+
+def events_of(db, collection):
+    out = []
+    for doc in db[collection].docs.values():
+        for ev in doc.get("_outbox", []):
+            envelope, payload = decode(bytes(ev["data"]))
+            out.append((envelope.event_type, envelope.aggregate_id, payload))
+    return out
+
+
+def pay(settlements, billing, ref, amount=None, paid_at=None):
+    return settlements.settle(billing["_id"], billing["amount"] if amount is None else amount,
+                              rfc3339(paid_at or T0 + dt.timedelta(minutes=5)), ref)
+
+
+# -- shape -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("code,amount,paid_at,ref,field", [
+    ("12345", 950000, "2026-03-02T08:00:00+07:00", "R1", "billing_code"),
+    (None, 950000, "2026-03-02T08:00:00+07:00", "R1", "billing_code"),
+    ("VALID", -5, "2026-03-02T08:00:00+07:00", "R1", "amount"),
+    ("VALID", 0, "2026-03-02T08:00:00+07:00", "R1", "amount"),
+    ("VALID", 9.5, "2026-03-02T08:00:00+07:00", "R1", "amount"),
+    ("VALID", True, "2026-03-02T08:00:00+07:00", "R1", "amount"),
+    ("VALID", 950000, "2026-03-02 08:00", "R1", "paid_at"),
+    ("VALID", 950000, "2026-03-02T08:00:00+07:00", "", "bank_reference"),
+    ("VALID", 950000, "2026-03-02T08:00:00+07:00", "a b", "bank_reference"),
+])
+def test_malformed_payments_are_refused(code, amount, paid_at, ref, field):
+    if code == "VALID":
+        code = billing_codes.new_code()
+    with pytest.raises(DomainError) as exc:
+        validate(code, amount, paid_at, ref)
+    assert exc.value.kind == "invalid" and field in [e["field"] for e in exc.value.errors]
+
+
+def test_unknown_billing_code_is_refused_and_nothing_recorded(world):
+    _, db, _, settlements, _ = world
+    with pytest.raises(DomainError) as exc:
+        settlements.settle(billing_codes.new_code(), 950000, rfc3339(T0), "R1")
+    assert exc.value.problem == "unknown-billing-code"
+    assert db["payments"].docs == {} and db["outcomes"].docs == {}
+
+
+# -- settlement --------------------------------------------------------------------------------
+def test_payment_settles_once_and_repeats_are_harmless(world):
+    _, db, _, settlements, billing = world
+    assert settlements.status(billing) == ("UNPAID", None)
+    for _ in range(3):
+        outcome, _ = pay(settlements, billing, "REF-1")
+        assert outcome == "SETTLED"
+    assert len(db["outcomes"].docs) == 1
+    settled = events_of(db, "outcomes")
+    assert [(t, a) for t, a, _ in settled] == [("PaymentSettled", "app-1")]
+    payload = settled[0][2]
+    assert payload.bank_reference == "REF-1" and payload.amount.amount == billing["amount"]
+    assert payload.appointment_id == "hold-1" and payload.office_id == "TBK"
+    assert settlements.status(billing) == ("PAID", T0 + dt.timedelta(minutes=5))
+
+
+def test_second_payment_is_an_overpayment_for_refund_not_a_second_settlement(world):
+    _, db, _, settlements, billing = world
+    pay(settlements, billing, "REF-1")
+    outcome, _ = pay(settlements, billing, "REF-2")
+    assert outcome == "OVERPAYMENT"
+    assert pay(settlements, billing, "REF-2")[0] == "OVERPAYMENT"  # its repeat too
+    assert db["outcomes"].docs[billing["_id"]]["bank_reference"] == "REF-1"
+    assert list(db["refunds"].docs) == ["REF-2"] and db["refunds"].docs["REF-2"]["status"] == "PENDING"
+    assert [t for t, _, _ in events_of(db, "refunds")] == ["OverpaymentRecorded"]
+    assert len(events_of(db, "outcomes")) == 1
+
+
+def test_reused_bank_reference_with_other_content_is_a_conflict(world):
+    clock, db, store, settlements, billing = world
+    pay(settlements, billing, "REF-1")
+    other = store.issue("hold-2", "app-2", "acc-2", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
+    with pytest.raises(DomainError) as exc:
+        pay(settlements, other, "REF-1")
+    assert exc.value.problem == "bank-reference-reused"
+    assert other["_id"] not in db["outcomes"].docs
+
+
+def test_amount_mismatch_is_recorded_and_does_not_settle(world):
+    _, db, _, settlements, billing = world
+    with pytest.raises(DomainError) as exc:
+        pay(settlements, billing, "REF-1", amount=billing["amount"] - 1)
+    assert exc.value.kind == "invalid" and exc.value.problem == "amount-mismatch"
+    assert db["mismatches"].docs["REF-1"]["expected"] == billing["amount"]
+    assert db["outcomes"].docs == {}
+    assert settlements.status(billing)[0] == "UNPAID"
+
+
+# -- expiry ------------------------------------------------------------------------------------
+def test_sweeper_expires_unpaid_billing_exactly_once(world):
+    clock, db, _, settlements, billing = world
+    assert settlements.sweep() == 0
+    clock.advance(hours=2)
+    assert settlements.status(billing)[0] == "EXPIRED"
+    assert settlements.sweep() == 1
+    assert settlements.sweep() == 0 and settlements.sweep(lookback=None) == 0  # e.g. another replica
+    assert [(t, a) for t, a, _ in events_of(db, "outcomes")] == [("BillingExpired", "app-1")]
+    assert settlements.status(billing) == ("EXPIRED", None)
+
+
+def test_sweep_after_downtime_catches_old_deadlines(world):
+    clock, db, _, settlements, billing = world
+    clock.advance(days=5)
+    assert settlements.sweep() == 0  # beyond the regular lookback window
+    assert settlements.sweep(lookback=None) == 1  # the start-up pass
+
+
+def test_payment_after_expiry_is_late_and_recorded_for_booking(world):
+    clock, db, _, settlements, billing = world
+    clock.advance(hours=3)
+    settlements.sweep()
+    with pytest.raises(DomainError) as exc:
+        pay(settlements, billing, "REF-1", paid_at=T0 + dt.timedelta(minutes=90))
+    assert exc.value.problem == "billing-expired"
+    assert list(db["late_payments"].docs) == ["REF-1"]
+    assert [t for t, _, _ in events_of(db, "late_payments")] == ["LatePaymentReceived"]
+    assert db["outcomes"].docs[billing["_id"]]["kind"] == "EXPIRED"
+    assert not [t for t, _, _ in events_of(db, "outcomes") if t == "PaymentSettled"]
+
+
+def test_payment_made_after_the_deadline_expires_the_billing_itself(world):
+    clock, db, _, settlements, billing = world
+    clock.advance(hours=2, minutes=1)  # the sweeper has not run yet
+    with pytest.raises(DomainError) as exc:
+        pay(settlements, billing, "REF-1", paid_at=T0 + dt.timedelta(hours=2, seconds=30))
+    assert exc.value.problem == "billing-expired"
+    assert [t for t, _, _ in events_of(db, "outcomes")] == ["BillingExpired"]
+    assert list(db["late_payments"].docs) == ["REF-1"]
+
+
+def test_timely_payment_arriving_before_the_sweep_still_settles(world):
+    clock, db, _, settlements, billing = world
+    clock.advance(hours=2, seconds=5)
+    assert pay(settlements, billing, "REF-1", paid_at=T0 + dt.timedelta(hours=1, minutes=59))[0] == "SETTLED"
+    assert settlements.sweep() == 0
+    assert [t for t, _, _ in events_of(db, "outcomes")] == ["PaymentSettled"]
+
+
+def test_grace_period_delays_expiry(world):
+    clock, db, _, _, billing = world
+    graceful = Settlements(db, clock, expiry_grace=dt.timedelta(minutes=10))
+    clock.advance(hours=2, minutes=5)
+    assert graceful.status(billing)[0] == "UNPAID" and graceful.sweep() == 0
+    clock.advance(minutes=5)
+    assert graceful.sweep() == 1
+
+
+# -- reconciliation ----------------------------------------------------------------------------
+def test_reconciliation_reports_and_settles_what_we_missed(world):
+    clock, db, store, settlements, billing = world
+    b2 = store.issue("hold-2", "app-2", "acc-2", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
+    b3 = store.issue("hold-3", "app-3", "acc-3", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
+    pay(settlements, billing, "REF-1", paid_at=T0 + dt.timedelta(minutes=1))
+    pay(settlements, b3, "REF-3", paid_at=T0 + dt.timedelta(minutes=3))  # not in the bank's statement
+    with pytest.raises(DomainError):
+        pay(settlements, b3, "REF-4", amount=1, paid_at=T0 + dt.timedelta(minutes=4))
+    csv_text = "bank_reference,billing_code,amount,paid_at\n" + "\n".join([
+        f"REF-1,{billing['_id']},{billing['amount']},{rfc3339(T0 + dt.timedelta(minutes=1))}",
+        f"REF-2,{b2['_id']},{b2['amount']},{rfc3339(T0 + dt.timedelta(minutes=2))}",
+        f"REF-4,{b3['_id']},1,{rfc3339(T0 + dt.timedelta(minutes=4))}",
+        f"REF-5,{billing_codes.new_code()},5,{rfc3339(T0 + dt.timedelta(minutes=5))}",
+        "REF-6,x,notanumber,2026-03-02T08:00:00+07:00"])
+    report = reconcile(settlements, parse_csv(csv_text))
+    refs = {k: [i["line"]["bank_reference"] for i in v] for k, v in report.items()}
+    assert refs["matched"] == ["REF-1"]
+    assert refs["missing_ours"] == ["REF-2"] and report["missing_ours"][0]["outcome"] == "SETTLED"
+    assert refs["missing_bank"] == ["REF-3"]
+    assert sorted(refs["mismatched"]) == ["REF-4", "REF-5", "REF-6"]
+    assert settlements.status(b2)[0] == "PAID"  # settled through reconciliation
+    again = reconcile(settlements, parse_csv(csv_text))
+    assert [i["line"]["bank_reference"] for i in again["matched"]] == ["REF-1", "REF-2"]
+
+
+def test_statement_without_required_columns_is_refused():
+    with pytest.raises(DomainError):
+        parse_csv("reference,amount\nR,1\n")
