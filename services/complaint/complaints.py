@@ -1,0 +1,314 @@
+"""Complaints: filing (with or without an account), follow-up with tracking code and PIN,
+responses by the office's staff, SLA escalation and public statistics.
+
+Storage rules (FerretDB: no transactions, non-atomic updates):
+- `complaints`: one immutable record per complaint, carrying ComplaintFiled in its outbox.
+- `responses`: one record per response (history); the closing response (RESOLVED/REJECTED) has
+  the key `<complaint_id>:closed`, so a complaint is closed at most once.
+- `escalations`: key `<complaint_id>:<kind>`, so each breach escalates exactly once.
+- `pin_failures`: one inserted record per wrong PIN (counted in a window), never a counter.
+Anonymous complaints store no account id, name, NIK, IP or contact, and nothing about them is
+logged beyond the complaint id, office and category.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import uuid
+
+from passport.v1 import complaint_pb2
+from servicekit import events, log, outbox
+from servicekit.clock import Clock, rfc3339
+from servicekit.errors import DomainError, invalid
+from servicekit.mongo import insert_unique
+
+from services.complaint import metrics, sla
+from services.complaint.sla import CATEGORIES, CLOSED_STATUSES, OfficeCalendar
+
+logger = logging.getLogger("complaint")
+
+TOPIC = events.TOPICS["complaint"]
+OUTBOX_COLLECTIONS = ["complaints", "responses", "escalations"]
+STATUSES = ("OPEN", "IN_PROGRESS", "RESOLVED", "REJECTED")
+RESPONSE_STATUSES = ("IN_PROGRESS", "RESOLVED", "REJECTED")
+STAFF_ROLES = ("OFFICER", "SUPERVISOR")
+
+DESCRIPTION_MAX = 5000
+MESSAGE_MAX = 4000
+TRACKING_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # base32: 20 chars = 100 bits
+TRACKING_LENGTH = 20
+TRACKING_RE = re.compile(f"^[{TRACKING_ALPHABET}]{{{TRACKING_LENGTH}}}$")
+APPLICATION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PIN_DIGITS = 8
+PIN_ITERATIONS = 60_000
+MAX_PIN_FAILURES = 5
+PIN_FAILURE_WINDOW = dt.timedelta(minutes=15)
+
+
+def new_tracking_code() -> str:
+    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
+
+
+def new_pin() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
+
+
+def hash_pin(pin: str, salt: bytes) -> bytes:
+    return hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, PIN_ITERATIONS)
+
+
+def pin_matches(pin: str, salt: bytes, expected: bytes) -> bool:
+    return hmac.compare_digest(hash_pin(pin, salt), bytes(expected))
+
+
+def is_staff_of(caller, office_id: str) -> bool:
+    return caller.role in STAFF_ROLES and bool(caller.office_id) and caller.office_id == office_id
+
+
+class Complaints:
+    def __init__(self, db, calendars: dict[str, OfficeCalendar], clock: Clock):
+        self.db, self.calendars, self.clock = db, calendars, clock
+        self.complaints = db["complaints"]
+        self.responses = db["responses"]
+        self.escalations = db["escalations"]
+        self.pin_failures = db["pin_failures"]
+
+    def ensure_indexes(self) -> None:
+        self.complaints.create_index("tracking_code", unique=True)
+        self.complaints.create_index([("office_id", 1), ("created_at", -1)])
+        self.complaints.create_index("first_response_due")
+        self.responses.create_index("complaint_id")
+        self.responses.create_index([("office_id", 1), ("complaint_created_at", 1)])
+        self.escalations.create_index([("office_id", 1), ("complaint_created_at", 1)])
+        self.pin_failures.create_index([("tracking_code", 1), ("at", 1)])
+        outbox.ensure_indexes(self.db, OUTBOX_COLLECTIONS)
+
+    # -- filing ------------------------------------------------------------------------------
+    def file(self, caller, category: str, office_id: str, description: str, application_id: str,
+             anonymous: bool) -> tuple[dict, str]:
+        errors = []
+        if category not in CATEGORIES:
+            errors.append({"field": "category", "message": f"category must be one of {', '.join(CATEGORIES)}"})
+        if office_id not in self.calendars:
+            errors.append({"field": "office_id", "message": "unknown office"})
+        text = (description or "").strip()
+        if not text:
+            errors.append({"field": "description", "message": "description is required"})
+        elif len(text) > DESCRIPTION_MAX:
+            errors.append({"field": "description", "message": f"description is at most {DESCRIPTION_MAX} characters"})
+        anonymous = anonymous or not caller.account_id
+        if application_id:
+            if not APPLICATION_ID_RE.match(application_id):
+                errors.append({"field": "application_id", "message": "application_id is not a valid id"})
+            elif anonymous:
+                errors.append({"field": "application_id",
+                               "message": "an anonymous report cannot reference an application"})
+        if errors:
+            raise DomainError("invalid", "validation-error", "some fields are missing or invalid", errors)
+        now = self.clock.now()
+        first_due, resolution_due = sla.due_dates(self.calendars[office_id], now, category)
+        account_id = "" if anonymous else caller.account_id
+        pin = new_pin()
+        salt = secrets.token_bytes(16)
+        for _attempt in range(5):
+            complaint_id, code = str(uuid.uuid4()), new_tracking_code()
+            record = {"_id": complaint_id, "tracking_code": code, "office_id": office_id, "category": category,
+                      "description": text, "anonymous": anonymous, "created_at": now,
+                      "first_response_due": first_due, "resolution_due": resolution_due,
+                      "pin_salt": salt, "pin_hash": hash_pin(pin, salt)}
+            if not anonymous:
+                record["account_id"] = account_id
+            if application_id:
+                record["application_id"] = application_id
+            filed = complaint_pb2.ComplaintFiled(
+                complaint_id=complaint_id, office_id=office_id, category=category, account_id=account_id,
+                anonymous=anonymous, first_response_due_at=rfc3339(first_due), due_at=rfc3339(resolution_due),
+                application_id=application_id or "")
+            envelope = events.new_event("complaint", complaint_id, filed, self.clock)
+            if insert_unique(self.complaints, outbox.with_events(record, [envelope], TOPIC, self.clock)):
+                metrics.FILED.labels(office_id, category).inc()
+                log.event(logger, "complaint filed", complaint_id=complaint_id, office_id=office_id,
+                          category=category)
+                return record, pin
+        raise DomainError("unavailable", "tracking-code-exhausted", "could not draw a free tracking code")
+
+    # -- reading -----------------------------------------------------------------------------
+    def by_tracking_code(self, caller, tracking_code: str, pin: str) -> dict:
+        code = (tracking_code or "").strip().upper()
+        not_found = DomainError("not_found", "complaint-not-found", "no complaint with this tracking code and PIN")
+        if not TRACKING_RE.match(code):
+            raise not_found
+        doc = self.complaints.find_one({"tracking_code": code})
+        if doc is not None and is_staff_of(caller, doc["office_id"]):
+            return doc
+        now = self.clock.now()
+        failures = self.pin_failures.count_documents(
+            {"tracking_code": code, "at": {"$gt": now - PIN_FAILURE_WINDOW}})
+        if failures >= MAX_PIN_FAILURES:
+            raise DomainError("busy", "too-many-pin-attempts",
+                              "too many wrong PIN attempts for this tracking code; try again in 15 minutes")
+        if doc is None or not pin or not pin_matches(pin, doc["pin_salt"], doc["pin_hash"]):
+            self.pin_failures.insert_one({"_id": str(uuid.uuid4()), "tracking_code": code, "at": now})
+            metrics.PIN_FAILURES.inc()
+            raise not_found
+        return doc
+
+    def history(self, complaint_id: str) -> list[dict]:
+        return list(self.responses.find({"complaint_id": complaint_id}).sort([("at", 1), ("_id", 1)]))
+
+    def view(self, doc: dict, history: list[dict] | None = None, with_responses: bool = True
+             ) -> complaint_pb2.Complaint:
+        history = self.history(doc["_id"]) if history is None else history
+        status, first_at, closed_at = _derive(history)
+        state = sla.state(self.clock.now(), doc["first_response_due"], doc["resolution_due"], first_at, closed_at)
+        return complaint_pb2.Complaint(
+            complaint_id=doc["_id"], tracking_code=doc["tracking_code"], office_id=doc["office_id"],
+            category=doc["category"], status=status, created_at=rfc3339(doc["created_at"]),
+            due_at=rfc3339(doc["resolution_due"]), first_response_due_at=rfc3339(doc["first_response_due"]),
+            sla_state=state, description=doc["description"], application_id=doc.get("application_id", ""),
+            anonymous=doc.get("anonymous", False),
+            responses=[response_proto(r) for r in history] if with_responses else [])
+
+    def list_for_office(self, caller, office_id: str, status: str) -> list[complaint_pb2.Complaint]:
+        if not is_staff_of(caller, office_id):
+            raise DomainError("forbidden", "forbidden", "only staff of this office may list its complaints")
+        if status and status not in STATUSES:
+            raise invalid(f"status must be one of {', '.join(STATUSES)}", "status")
+        docs = list(self.complaints.find({"office_id": office_id}).sort("created_at", -1).limit(500))
+        by_complaint: dict[str, list[dict]] = {d["_id"]: [] for d in docs}
+        if docs:
+            for r in self.responses.find({"complaint_id": {"$in": list(by_complaint)}}).sort([("at", 1), ("_id", 1)]):
+                by_complaint[r["complaint_id"]].append(r)
+        items = [self.view(d, by_complaint[d["_id"]], with_responses=False) for d in docs]
+        return [i for i in items if not status or i.status == status]
+
+    # -- responding --------------------------------------------------------------------------
+    def respond(self, caller, complaint_id: str, message: str, status: str) -> dict:
+        if status not in RESPONSE_STATUSES:
+            raise invalid(f"status must be one of {', '.join(RESPONSE_STATUSES)}", "status")
+        text = (message or "").strip()
+        if not text:
+            raise invalid("message is required", "message")
+        if len(text) > MESSAGE_MAX:
+            raise invalid(f"message is at most {MESSAGE_MAX} characters", "message")
+        doc = self.complaints.find_one({"_id": complaint_id}) if complaint_id else None
+        if doc is None or not is_staff_of(caller, doc["office_id"]):
+            raise DomainError("not_found", "complaint-not-found", "no complaint with this id at your office")
+        history = self.history(complaint_id)
+        if _derive(history)[2] is not None:
+            raise DomainError("conflict", "complaint-closed", "this complaint is already resolved or rejected")
+        now = self.clock.now()
+        closing = status in CLOSED_STATUSES
+        response_id = f"{complaint_id}:closed" if closing else str(uuid.uuid4())
+        on_time = sla.closed_on_time(now, doc["resolution_due"])
+        account_id = doc.get("account_id", "")
+        record = {"_id": response_id, "complaint_id": complaint_id, "office_id": doc["office_id"],
+                  "category": doc["category"], "complaint_created_at": doc["created_at"], "message": text,
+                  "status": status, "at": now, "role": caller.role, "responder_id": caller.account_id,
+                  "closing": closing}
+        evs = [events.new_event("complaint", complaint_id, complaint_pb2.ComplaintResponded(
+            complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
+            account_id=account_id, status=status, response_id=response_id), self.clock)]
+        if closing:
+            record["on_time"] = on_time
+            evs.append(events.new_event("complaint", complaint_id, complaint_pb2.ComplaintResolved(
+                complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
+                account_id=account_id, status=status, on_time=on_time), self.clock))
+        if not insert_unique(self.responses, outbox.with_events(record, evs, TOPIC, self.clock)):
+            raise DomainError("conflict", "complaint-closed", "this complaint is already resolved or rejected")
+        if closing:
+            metrics.CLOSED.labels(doc["office_id"], "true" if on_time else "false").inc()
+        log.event(logger, "complaint response recorded", complaint_id=complaint_id, status=status)
+        return record
+
+    # -- escalation --------------------------------------------------------------------------
+    def sweep(self, batch: int = 500) -> int:
+        """Escalate every breach not escalated yet; returns the number of new escalations."""
+        now = self.clock.now()
+        created = 0
+        cursor = self.complaints.find({"first_response_due": {"$lt": now}},
+                                      {"_outbox": 0, "description": 0, "pin_hash": 0, "pin_salt": 0})
+        candidates = list(cursor.sort("first_response_due", 1))
+        for start in range(0, len(candidates), batch):
+            chunk = candidates[start:start + batch]
+            ids = [c["_id"] for c in chunk]
+            done = {e["_id"] for e in self.escalations.find({"complaint_id": {"$in": ids}}, {"_id": 1})}
+            history: dict[str, list[dict]] = {i: [] for i in ids}
+            for r in self.responses.find({"complaint_id": {"$in": ids}}, {"complaint_id": 1, "at": 1, "status": 1,
+                                                                         "closing": 1}):
+                history[r["complaint_id"]].append(r)
+            for c in chunk:
+                _status, first_at, closed_at = _derive(sorted(history[c["_id"]], key=lambda r: r["at"]))
+                for kind in sla.breaches(now, c["first_response_due"], c["resolution_due"], first_at, closed_at):
+                    key = f"{c['_id']}:{kind}"
+                    if key not in done and self._escalate(c, kind, key, now):
+                        created += 1
+        return created
+
+    def _escalate(self, c: dict, kind: str, key: str, now: dt.datetime) -> bool:
+        due = c["first_response_due"] if kind == "FIRST_RESPONSE" else c["resolution_due"]
+        escalated = complaint_pb2.ComplaintEscalated(
+            complaint_id=c["_id"], office_id=c["office_id"], category=c["category"],
+            account_id=c.get("account_id", ""), kind=kind, due_at=rfc3339(due))
+        record = {"_id": key, "complaint_id": c["_id"], "office_id": c["office_id"], "kind": kind,
+                  "category": c["category"], "complaint_created_at": c["created_at"], "due_at": due, "at": now}
+        envelope = events.new_event("complaint", c["_id"], escalated, self.clock)
+        if insert_unique(self.escalations, outbox.with_events(record, [envelope], TOPIC, self.clock)):
+            metrics.ESCALATIONS.labels(c["office_id"], kind).inc()
+            log.event(logger, "complaint escalated to the head of office", complaint_id=c["_id"],
+                      office_id=c["office_id"], kind=kind)
+            return True
+        return False
+
+    # -- transparency ------------------------------------------------------------------------
+    def statistics(self, office_id: str, month: str) -> complaint_pb2.ComplaintStatistics:
+        cal = self.calendars.get(office_id)
+        if cal is None:
+            raise DomainError("not_found", "office-not-found", f"no office {office_id}")
+        try:
+            start, end = cal.month_bounds(month)
+        except ValueError:
+            raise invalid("month must be YYYY-MM", "month") from None
+        window = {"$gte": start, "$lt": end}
+        by_category = {g["_id"]: g["n"] for g in self.complaints.aggregate([
+            {"$match": {"office_id": office_id, "created_at": window}},
+            {"$group": {"_id": "$category", "n": {"$sum": 1}}}])}
+        closed = {bool(g["_id"]): g["n"] for g in self.responses.aggregate([
+            {"$match": {"office_id": office_id, "closing": True, "complaint_created_at": window}},
+            {"$group": {"_id": "$on_time", "n": {"$sum": 1}}}])}
+        escalations = self.escalations.count_documents({"office_id": office_id, "complaint_created_at": window})
+        n_closed = closed.get(True, 0) + closed.get(False, 0)
+        share = closed.get(True, 0) / n_closed if n_closed else 0.0
+        return complaint_pb2.ComplaintStatistics(
+            office_id=office_id, month=month, filed=sum(by_category.values()),
+            by_category=[complaint_pb2.CategoryCount(category=c, count=by_category.get(c, 0)) for c in CATEGORIES],
+            closed=n_closed, closed_on_time=closed.get(True, 0), share_resolved_on_time=share,
+            escalations=escalations)
+
+    def refresh_metrics(self) -> None:
+        """Share resolved on time of the current month per office, for the Prometheus gauge."""
+        now = self.clock.now()
+        for office_id, cal in self.calendars.items():
+            month = now.astimezone(cal.tz).strftime("%Y-%m")
+            stats = self.statistics(office_id, month)
+            metrics.ON_TIME_SHARE.labels(office_id).set(stats.share_resolved_on_time)
+
+
+def _derive(history: list[dict]) -> tuple[str, dt.datetime | None, dt.datetime | None]:
+    """(status, first response at, closed at) from the time-ordered responses."""
+    if not history:
+        return "OPEN", None, None
+    closing = next((r for r in history if r.get("closing")), None)
+    if closing is not None:
+        return closing["status"], history[0]["at"], closing["at"]
+    return "IN_PROGRESS", history[0]["at"], None
+
+
+def response_proto(r: dict) -> complaint_pb2.ComplaintResponse:
+    return complaint_pb2.ComplaintResponse(
+        response_id=r["_id"], complaint_id=r["complaint_id"], message=r.get("message", ""),
+        status=r["status"], at=rfc3339(r["at"]), role=r.get("role", ""))

@@ -1,0 +1,34 @@
+"""Thin gRPC adapter of the complaint service: requests in, domain calls, protos out."""
+from __future__ import annotations
+
+from passport.v1 import complaint_pb2, complaint_pb2_grpc
+from servicekit.clock import rfc3339
+
+from services.complaint.complaints import Complaints, response_proto
+
+
+class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
+    def __init__(self, complaints: Complaints):
+        self.complaints = complaints
+
+    def FileComplaint(self, request, context):
+        record, pin = self.complaints.file(request.caller, request.category, request.office_id,
+                                           request.description, request.application_id, request.anonymous)
+        return complaint_pb2.FiledComplaint(
+            complaint_id=record["_id"], tracking_code=record["tracking_code"], access_pin=pin,
+            created_at=rfc3339(record["created_at"]), due_at=rfc3339(record["resolution_due"]))
+
+    def GetComplaintByTrackingCode(self, request, context):
+        doc = self.complaints.by_tracking_code(request.caller, request.tracking_code, request.access_pin)
+        return self.complaints.view(doc)
+
+    def RespondToComplaint(self, request, context):
+        record = self.complaints.respond(request.caller, request.complaint_id, request.message, request.status)
+        return response_proto(record)
+
+    def ListOfficeComplaints(self, request, context):
+        return complaint_pb2.ListOfficeComplaintsReply(
+            items=self.complaints.list_for_office(request.caller, request.office_id, request.status))
+
+    def GetComplaintStatistics(self, request, context):
+        return self.complaints.statistics(request.office_id, request.month)

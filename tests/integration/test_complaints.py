@@ -1,0 +1,241 @@
+"""Complaints through the gateway against real Kafka and FerretDB: anonymous filing that leaves no
+trace of the reporter, follow-up with tracking code and PIN (wrong PINs limited), staff responses,
+escalation on breach exactly once, and the public statistics and metric."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+import urllib.request
+import uuid
+
+import bson
+import pymongo
+import pytest
+from kafka import KafkaConsumer
+
+from deploy.local.stack import DEMO_STAFF
+from servicekit.events import decode
+from services.complaint import complaints as domain
+
+DB = "passport_complaint"
+
+
+@pytest.fixture(scope="module")
+def db(stack):
+    client = pymongo.MongoClient(stack.env()["MONGO_URI"], tz_aware=True, serverSelectionTimeoutMS=5000)
+    yield client[DB]
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def staff(api):
+    officer, supervisor = DEMO_STAFF
+    return {"officer": api.login(officer["email"], officer["password"]),
+            "supervisor": api.login(supervisor["email"], supervisor["password"])}
+
+
+def file(api, token=None, headers=None, **overrides):
+    body = {"category": "SERVICE", "office_id": "TBK", "description": "Antrean sangat lama, loket tutup jam 11."}
+    body.update(overrides)
+    return api.post("/v1/complaints", body, token=token, headers=headers)
+
+
+def complaint_events(stack, complaint_id: str, wanted, timeout_s: float = 60) -> list:
+    """Events of one complaint on complaint.events, polled until `wanted(events)` holds."""
+    consumer = KafkaConsumer("complaint.events", bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"],
+                             group_id=f"it-{uuid.uuid4().hex}", auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=1000)
+    found, raw = [], []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            for msg in consumer:
+                envelope, payload = decode(msg.value)
+                if envelope.aggregate_id == complaint_id:
+                    found.append((envelope.event_type, payload))
+                    raw.append(msg.value)
+            if wanted(found):
+                break
+    finally:
+        consumer.close()
+    return found, raw
+
+
+def test_anonymous_broker_report_stores_and_logs_no_identity(api, stack, db):
+    person = api.register_applicant()
+    ip = "198.51.100.237"
+    reply = file(api, token=person["token"], headers={"X-Forwarded-For": ip, "X-Real-IP": ip},
+                 category="BROKER_OR_EXTORTION", anonymous=True,
+                 description="Seorang calo di depan kantor meminta Rp 2.000.000 untuk jadwal cepat.")
+    assert reply.status == 201, reply.body
+    cid, code, pin = reply.body["complaint_id"], reply.body["tracking_code"], reply.body["access_pin"]
+    assert len(code) >= 16 and pin.isdigit() and len(pin) >= 6
+    assert reply.body["anonymous"] is True
+
+    # the event is published (so its outbox copy has been through the relay) without an account id
+    events, raw = complaint_events(stack, cid, lambda evs: any(t == "ComplaintFiled" for t, _ in evs))
+    filed = [p for t, p in events if t == "ComplaintFiled"]
+    assert len(filed) == 1 and filed[0].account_id == "" and filed[0].anonymous
+
+    # the complainant can follow up with code and PIN; the answer names nobody
+    seen = api.get(f"/v1/complaints/{code}", headers={"X-Access-Pin": pin})
+    assert seen.status == 200 and seen.body["category"] == "BROKER_OR_EXTORTION"
+    assert seen.body["status"] == "OPEN" and seen.body["responses"] == []
+
+    needles = {"account id": person["account_id"], "NIK": person["nik"], "email": person["email"],
+               "IP": ip, "phone": person["phone"], "PIN": pin}
+    stored = b""
+    for name in db.list_collection_names():
+        for doc in db[name].find():
+            stored += bson.encode(doc)
+    assert cid.encode() in stored  # we are looking at the right database
+    for what, value in needles.items():
+        assert value.encode() not in stored, f"the {what} of the reporter is stored"
+    logs = (stack.run_dir / "logs" / "complaint.log").read_bytes()
+    assert cid.encode() in logs  # the filing was logged, by complaint id only
+    gateway_logs = (stack.run_dir / "logs" / "gateway.log").read_bytes()
+    for what, value in needles.items():
+        assert value.encode() not in logs, f"the {what} of the reporter is in the complaint log"
+        assert value.encode() not in b"".join(raw), f"the {what} of the reporter is in an event"
+    assert ip.encode() not in gateway_logs and person["account_id"].encode() not in gateway_logs
+
+
+def test_follow_up_with_pin_and_wrong_pins_are_limited(api):
+    person = api.register_applicant()
+    reply = file(api, token=person["token"], category="LOST_PASSPORT",
+                 description="Paspor hilang di pelabuhan, laporan polisi sudah ada.")
+    assert reply.status == 201, reply.body
+    code, pin = reply.body["tracking_code"], reply.body["access_pin"]
+    ok = api.get(f"/v1/complaints/{code}", headers={"X-Access-Pin": pin})
+    assert ok.status == 200 and ok.body["sla_state"] == "on_time" and ok.body["anonymous"] is False
+    assert ok.body["due_at"] > ok.body["created_at"] and ok.body["first_response_due_at"] <= ok.body["due_at"]
+    assert api.get(f"/v1/complaints/{code}").status == 401
+    wrong = "0" * len(pin) if pin != "0" * len(pin) else "1" * len(pin)
+    for _ in range(domain.MAX_PIN_FAILURES):
+        assert api.get(f"/v1/complaints/{code}", headers={"X-Access-Pin": wrong}).status == 404
+    limited = api.get(f"/v1/complaints/{code}", headers={"X-Access-Pin": pin})
+    assert limited.status == 429 and limited.body["type"].endswith("too-many-pin-attempts")
+    # an unknown code answers exactly like a wrong PIN
+    assert api.get(f"/v1/complaints/{domain.new_tracking_code()}", headers={"X-Access-Pin": pin}).status == 404
+
+
+def test_bad_complaints_get_clear_4xx(api):
+    person = api.register_applicant()
+    assert file(api, description="   ").status == 422
+    assert file(api, description="").status == 422
+    assert file(api, description="x" * (domain.DESCRIPTION_MAX + 1)).status == 422
+    unknown = file(api, office_id="NOPE")
+    assert unknown.status == 422 and unknown.body["errors"][0]["field"] == "office_id"
+    assert file(api, category="GOSSIP").status == 422
+    assert file(api, token=person["token"], anonymous=True, application_id="app-1").status == 422
+    assert file(api, token="not-a-token").status == 401
+
+
+def test_staff_respond_and_close_and_other_offices_cannot(api, stack, staff):
+    person = api.register_applicant()
+    reply = file(api, token=person["token"], category="SERVICE")
+    assert reply.status == 201
+    cid, code, pin = reply.body["complaint_id"], reply.body["tracking_code"], reply.body["access_pin"]
+    listed = api.get("/v1/offices/TBK/complaints?status=OPEN", token=staff["officer"])
+    assert listed.status == 200
+    mine = [c for c in listed.body["items"] if c["complaint_id"] == cid]
+    assert mine and mine[0]["sla_state"] in ("on_time", "due_soon")
+    assert api.get("/v1/offices/BTM/complaints", token=staff["officer"]).status == 403
+    assert api.get("/v1/offices/TBK/complaints", token=person["token"]).status == 403
+    assert api.get("/v1/offices/TBK/complaints?status=LOST", token=staff["officer"]).status == 422
+    # staff of the office read without a PIN
+    assert api.get(f"/v1/complaints/{code}", token=staff["supervisor"]).status == 200
+
+    path = f"/v1/complaints/{cid}/responses"
+    assert api.post(path, {"message": "x", "status": "IN_PROGRESS"}, token=person["token"]).status == 403
+    assert api.post(path, {"message": " ", "status": "IN_PROGRESS"}, token=staff["officer"]).status == 422
+    assert api.post(path, {"message": "ok", "status": "DONE"}, token=staff["officer"]).status == 422
+    first = api.post(path, {"message": "Kami sedang memeriksa.", "status": "IN_PROGRESS"}, token=staff["officer"])
+    assert first.status == 201, first.body
+    done = api.post(path, {"message": "Loket tambahan dibuka.", "status": "RESOLVED"}, token=staff["supervisor"])
+    assert done.status == 201
+    again = api.post(path, {"message": "lagi", "status": "REJECTED"}, token=staff["officer"])
+    assert again.status == 409
+
+    seen = api.get(f"/v1/complaints/{code}", headers={"X-Access-Pin": pin})
+    assert seen.body["status"] == "RESOLVED" and seen.body["sla_state"] == "on_time"
+    assert [r["status"] for r in seen.body["responses"]] == ["IN_PROGRESS", "RESOLVED"]
+    assert seen.body["responses"][0]["message"] == "Kami sedang memeriksa."
+    resolved = api.get("/v1/offices/TBK/complaints?status=RESOLVED", token=staff["officer"]).body["items"]
+    assert cid in [c["complaint_id"] for c in resolved]
+
+    events, _ = complaint_events(stack, cid, lambda evs: any(t == "ComplaintResolved" for t, _ in evs))
+    types = [t for t, _ in events]
+    assert types.count("ComplaintFiled") == 1 and types.count("ComplaintResponded") == 2
+    resolved_ev = [p for t, p in events if t == "ComplaintResolved"]
+    assert len(resolved_ev) == 1 and resolved_ev[0].on_time and resolved_ev[0].account_id == person["account_id"]
+
+
+def test_a_complaint_of_another_office_is_invisible_to_this_office(api, staff):
+    reply = file(api, office_id="BTM")
+    assert reply.status == 201
+    cid, code = reply.body["complaint_id"], reply.body["tracking_code"]
+    assert api.get(f"/v1/complaints/{code}", token=staff["officer"]).status == 404
+    assert api.get(f"/v1/complaints/{code}", token=staff["officer"], headers={"X-Access-Pin": "12345678"}).status == 404
+    resp = api.post(f"/v1/complaints/{cid}/responses", {"message": "x", "status": "RESOLVED"}, token=staff["officer"])
+    assert resp.status == 404
+
+
+def test_a_breach_escalates_exactly_once(api, stack, db, staff):
+    """A complaint filed weeks ago (written straight to the store, as the clock cannot be moved in a
+    running service) and never answered: the sweeper escalates both breaches, once each."""
+    now = dt.datetime.now(dt.timezone.utc)
+    filed_at = now - dt.timedelta(days=30)
+    cid, salt = str(uuid.uuid4()), b"0123456789abcdef"
+    db.complaints.insert_one({
+        "_id": cid, "tracking_code": domain.new_tracking_code(), "office_id": "TBK", "category": "SERVICE",
+        "description": "Tidak ada tanggapan.", "anonymous": True, "created_at": filed_at,
+        "first_response_due": filed_at + dt.timedelta(days=4), "resolution_due": filed_at + dt.timedelta(days=8),
+        "pin_salt": salt, "pin_hash": domain.hash_pin("12345678", salt)})
+
+    def escalated(evs):
+        return sorted(p.kind for t, p in evs if t == "ComplaintEscalated") == ["FIRST_RESPONSE", "RESOLUTION"]
+
+    events, _ = complaint_events(stack, cid, escalated)
+    assert escalated(events), events
+    time.sleep(12)  # let the sweeper run at least twice more
+    assert sorted(e["_id"] for e in db.escalations.find({"complaint_id": cid})) == \
+        [f"{cid}:FIRST_RESPONSE", f"{cid}:RESOLUTION"]
+    events, _ = complaint_events(stack, cid, lambda evs: False, timeout_s=5)
+    assert len([t for t, _ in events if t == "ComplaintEscalated"]) == 2
+    assert all(p.account_id == "" and p.office_id == "TBK" for t, p in events if t == "ComplaintEscalated")
+
+    listed = api.get("/v1/offices/TBK/complaints", token=staff["officer"]).body["items"]
+    assert [c["sla_state"] for c in listed if c["complaint_id"] == cid] == ["breached"]
+    late = api.post(f"/v1/complaints/{cid}/responses", {"message": "Maaf terlambat.", "status": "RESOLVED"},
+                    token=staff["supervisor"])
+    assert late.status == 201
+    events, _ = complaint_events(stack, cid, lambda evs: any(t == "ComplaintResolved" for t, _ in evs))
+    assert [p.on_time for t, p in events if t == "ComplaintResolved"] == [False]
+    month = filed_at.astimezone(dt.timezone(dt.timedelta(hours=7))).strftime("%Y-%m")
+    stats = api.get(f"/v1/offices/TBK/complaint-statistics?month={month}").body
+    assert stats["escalations"] >= 2 and stats["closed"] >= 1 and stats["closed_on_time"] < stats["closed"]
+
+
+def test_public_statistics_and_metric(api, stack, staff):
+    month = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).strftime("%Y-%m")  # JYP is UTC+9
+    before = api.get(f"/v1/offices/JYP/complaint-statistics?month={month}")
+    assert before.status == 200 and set(before.body["by_category"]) == set(domain.CATEGORIES)
+    for category in ("APP_ERROR", "APP_ERROR", "DAMAGED_PASSPORT"):
+        assert file(api, office_id="JYP", category=category).status == 201
+    after = api.get(f"/v1/offices/JYP/complaint-statistics?month={month}").body
+    assert after["filed"] == before.body["filed"] + 3
+    assert after["by_category"]["APP_ERROR"] == before.body["by_category"]["APP_ERROR"] + 2
+    assert after["by_category"]["DAMAGED_PASSPORT"] == before.body["by_category"]["DAMAGED_PASSPORT"] + 1
+    assert set(after) == {"office_id", "month", "filed", "by_category", "closed", "closed_on_time",
+                          "share_resolved_on_time", "escalations"}  # no personal data
+    assert api.get("/v1/offices/JYP/complaint-statistics?month=2026-13").status == 422
+    assert api.get("/v1/offices/JYP/complaint-statistics").status == 422
+    assert api.get(f"/v1/offices/NOPE/complaint-statistics?month={month}").status == 404
+
+    url = f"http://127.0.0.1:{stack.ports.metrics('complaint')}/metrics"
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    assert 'complaints_filed_total{category="APP_ERROR",office_id="JYP"}' in text
+    assert 'complaint_resolved_on_time_ratio{office_id="TBK"}' in text
+    spec = api.get("/openapi.json").body
+    assert "/v1/offices/{office_id}/complaint-statistics" in spec["paths"]

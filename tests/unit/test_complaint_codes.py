@@ -1,0 +1,48 @@
+"""Tracking codes and PINs of complaints: long random codes, salted PIN hashes, constant-time check."""
+from __future__ import annotations
+
+import secrets
+
+from passport.v1 import common_pb2
+from services.complaint import complaints
+
+
+def test_tracking_codes_are_long_random_base32():
+    codes = {complaints.new_tracking_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    for code in list(codes)[:50]:
+        assert len(code) >= 16 and complaints.TRACKING_RE.match(code)
+
+
+def test_pins_have_at_least_six_digits():
+    pin = complaints.new_pin()
+    assert len(pin) >= 6 and pin.isdigit()
+
+
+def test_only_a_salted_hash_of_the_pin_is_kept_and_it_verifies():
+    pin = complaints.new_pin()
+    salt_a, salt_b = secrets.token_bytes(16), secrets.token_bytes(16)
+    hash_a = complaints.hash_pin(pin, salt_a)
+    assert pin.encode() not in hash_a and hash_a != complaints.hash_pin(pin, salt_b)
+    assert complaints.pin_matches(pin, salt_a, hash_a)
+    wrong = str((int(pin) + 1) % 10 ** len(pin)).zfill(len(pin))
+    assert not complaints.pin_matches(wrong, salt_a, hash_a)
+    assert not complaints.pin_matches("", salt_a, hash_a)
+
+
+def test_staff_only_of_their_own_office():
+    officer = common_pb2.Caller(account_id="a", role="OFFICER", office_id="TBK")
+    assert complaints.is_staff_of(officer, "TBK")
+    assert not complaints.is_staff_of(officer, "BTM")
+    assert not complaints.is_staff_of(common_pb2.Caller(account_id="b", role="APPLICANT"), "TBK")
+    assert not complaints.is_staff_of(common_pb2.Caller(role="OFFICER"), "")
+
+
+def test_status_is_derived_from_the_history():
+    import datetime as dt
+    t = dt.datetime(2026, 1, 12, tzinfo=dt.timezone.utc)
+    assert complaints._derive([]) == ("OPEN", None, None)
+    first = {"at": t, "status": "IN_PROGRESS", "closing": False}
+    assert complaints._derive([first]) == ("IN_PROGRESS", t, None)
+    closed = {"at": t + dt.timedelta(days=1), "status": "REJECTED", "closing": True}
+    assert complaints._derive([first, closed]) == ("REJECTED", t, t + dt.timedelta(days=1))
