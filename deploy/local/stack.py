@@ -53,7 +53,13 @@ class Ports:
     @property
     def mongo(self): return 27017 + self.offset
     @property
+    def smtp(self): return 2525 + self.offset
+    @property
+    def sms(self): return 8025 + self.offset
+    @property
     def gateway(self): return int(os.environ.get("GATEWAY_PORT", 8080)) if self.offset == 0 else 8080 + self.offset
+    @property
+    def bank(self): return 8090 + self.offset  # the bank simulator
 
     def grpc(self, service: str, replica: int = 0) -> int:
         return 50051 + SERVICES.index(service) + 10 * replica + self.offset
@@ -88,6 +94,10 @@ class Stack:
             "MONGO_URI": f"mongodb://127.0.0.1:{self.ports.mongo}/",
             "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports.kafka}",
             "RUN_DIR": str(self.run_dir),
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.ports.smtp),
+            "SMS_GATEWAY_URL": f"http://127.0.0.1:{self.ports.sms}/messages", "SMS_GATEWAY_TOKEN": "local-sms-token",
+            "BANK_API_URL": f"http://127.0.0.1:{self.ports.bank}",
+            "BANK_SIMULATOR_STATE": str(self.run_dir / "bank_simulator.jsonl"),
         })
         for s in SERVICES:
             env[f"{s.upper().replace('-', '_')}_ADDR"] = self.ports.address(s)
@@ -201,6 +211,11 @@ class Stack:
         env["METRICS_PORT"] = str(self.ports.metrics(service, replica))
         self.start(name, [sys.executable, "-m", MODULES[service], f"--run-marker={self.run_dir}"], env)
 
+    def start_bank_simulator(self) -> None:
+        self.start("bank-simulator", [sys.executable, "-m", "deploy.local.bank_simulator", "serve",
+                                      "--port", str(self.ports.bank), f"--run-marker={self.run_dir}"])
+        _wait_port(self.ports.bank, "bank simulator", 15)
+
     def start_gateway(self) -> None:
         prom_dir = self.run_dir / "prometheus-gateway"  # prometheus_client multiprocess files
         if not self.running("gateway"):
@@ -226,13 +241,24 @@ class Stack:
                     raise RuntimeError(f"{s} did not become healthy; see {self.run_dir}/logs/{s}.log")
         _wait_http(f"{self.gateway_url}/readyz", timeout_s)
 
+    def start_sinks(self) -> None:
+        """Local SMTP server (maildir run_dir/mail) and SMS gateway (run_dir/sms.jsonl) for notifications."""
+        self.start("smtp-sink", [sys.executable, "-m", "deploy.local.sinks", "smtp", "--port", str(self.ports.smtp),
+                                 "--dir", str(self.run_dir / "mail")])
+        self.start("sms-sink", [sys.executable, "-m", "deploy.local.sinks", "sms", "--port", str(self.ports.sms),
+                                "--file", str(self.run_dir / "sms.jsonl"), "--token", "local-sms-token"])
+        _wait_port(self.ports.smtp, "SMTP sink", 30)
+        _wait_port(self.ports.sms, "SMS sink", 30)
+
     def up(self) -> None:
         self.start_ferretdb()
         self.start_kafka()
+        self.start_sinks()
         for s in SERVICES:
             replicas = self.ports.booking_replicas if s == "booking" else 1
             for r in range(replicas):
                 self.start_service(s, r)
+        self.start_bank_simulator()
         self.start_gateway()
         self.wait_healthy()
 

@@ -1,17 +1,36 @@
 """Composition root of the notification service: `python -m services.notification`."""
 from __future__ import annotations
 
-from passport.v1 import booking_pb2, notification_pb2, notification_pb2_grpc, payment_pb2  # noqa: F401 (registers event types)
-from servicekit import log, mongo
+import logging
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import grpc
+
+from prometheus_client import Counter
+
+# Importing the generated modules registers their event payload types; only registered types
+# are decoded (an event type this build does not know is skipped by the consumer, counted).
+from passport.v1 import (biometrics_pb2, booking_pb2, booking_pb2_grpc, complaint_pb2,  # noqa: F401
+                         notification_pb2, notification_pb2_grpc, payment_pb2)
+from servicekit import grpcclient, log, mongo
 from servicekit.clock import Clock
-from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_int
-from servicekit.consumer import EventConsumer
+from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_float, env_int, service_address
+from servicekit.consumer import EventConsumer, PermanentError
 from servicekit.events import ALL_TOPICS
 from servicekit.grpcserver import ServiceRunner
+from servicekit.outbox import OutboxRelay
 
-from services.notification.messages import Messages, to_proto
+from services.notification.channels import SmsGatewaySender, SmtpSender
+from services.notification.delivery import Contacts, Delivery
+from services.notification.messages import CHANNELS, Messages, to_proto
+from services.notification.policy import RetryPolicy
+from services.notification.templates import EVENT_TYPES, TemplateError, fields_of, payload_dict
 
 NAME = "notification"
+logger = logging.getLogger("notification")
+NOT_ADDRESSED = Counter("notification_events_without_account_total",
+                        "Events of a notified type that carry no account (e.g. anonymous complaints).",
+                        ["event_type"])
 
 
 class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
@@ -31,12 +50,47 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
                                             **self.messages.preferences_of(request.account_id))
 
 
-def handlers(messages: Messages) -> dict:
-    """Event type -> handler. Every applicant-facing fact with an account becomes messages."""
-    def per_application(envelope, payload):
-        messages.record(envelope, payload.account_id, payload.application_id)
+class OfficeZones:
+    """Office id -> time zone, from the booking service's ListOffices (cached; UTC if unknown)."""
 
-    return {"AppointmentBooked": per_application, "BillingIssued": per_application}
+    def __init__(self, address: str):
+        self.stub = booking_pb2_grpc.BookingServiceStub(grpcclient.channel(address, 3.0))
+        self.zones: dict[str, ZoneInfo] = {}
+
+    def zone_of(self, office_id: str):
+        if office_id and office_id not in self.zones:
+            try:
+                for o in self.stub.ListOffices(booking_pb2.ListOfficesRequest()).items:
+                    self.zones[o.office_id] = ZoneInfo(o.timezone)
+            except (grpc.RpcError, ZoneInfoNotFoundError) as exc:
+                logger.warning("office zones unavailable, times shown in UTC: %s", exc)
+        return self.zones.get(office_id)
+
+
+def handlers(messages: Messages, zones: OfficeZones | None = None) -> dict:
+    """Event type -> handler, for every event type that has templates. Other types (and types whose
+    payload message this build does not know) are logged, counted and skipped by the consumer."""
+    def handle(envelope, payload):
+        data = payload_dict(payload)
+        account_id = data.get("account_id") or ""
+        if not account_id:
+            NOT_ADDRESSED.labels(envelope.event_type).inc()
+            log.event(logger, "event carries no account; nobody to tell", event_type=envelope.event_type)
+            return
+        try:
+            tz = zones.zone_of(data.get("office_id") or "") if zones else None
+            messages.record(envelope, account_id, data.get("application_id") or "", fields_of(data, tz))
+        except TemplateError as exc:
+            raise PermanentError(str(exc)) from None
+
+    return {t: handle for t in EVENT_TYPES if messages.templates.has(t)}
+
+
+def retry_policy() -> RetryPolicy:
+    return RetryPolicy(base_s=env_float("NOTIFY_RETRY_BASE_S", 1.0),
+                       max_delay_s=env_float("NOTIFY_RETRY_MAX_DELAY_S", 300.0),
+                       max_attempts=env_int("NOTIFY_MAX_ATTEMPTS", 12),
+                       stale_attempt_s=env_float("NOTIFY_STALE_ATTEMPT_S", 60.0))
 
 
 def main() -> None:
@@ -48,8 +102,15 @@ def main() -> None:
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
     runner.add(notification_pb2_grpc.add_NotificationServiceServicer_to_server, NotificationServicer(messages),
                "passport.v1.NotificationService")
-    consumer = EventConsumer(db, "notification", list(ALL_TOPICS), handlers(messages))
+    booking_address = service_address("booking", GRPC_PORTS["booking"])
+    consumer = EventConsumer(db, "notification", list(ALL_TOPICS), handlers(messages, OfficeZones(booking_address)))
     runner.add_worker("consumer", consumer.run)
+    contacts = Contacts(booking_address, env_float("CONTACT_DEADLINE_S", 3.0))
+    delivery = Delivery(db, clock, {"EMAIL": SmtpSender.from_env(), "SMS": SmsGatewaySender.from_env()},
+                        contacts, retry_policy())
+    for channel in CHANNELS:
+        runner.add_worker(f"delivery-{channel}", delivery.worker(channel))
+    runner.add_worker("outbox", OutboxRelay(db, NAME, ["deliveries"], clock).run)
     runner.run()
 
 

@@ -2,32 +2,35 @@
 
 A message is keyed `<event_id>:<channel>`: recording it is an insert under that unique key, so a
 redelivered event, a restarted consumer or a second replica never records (or sends) it twice.
+The message is rendered when it is recorded (subject and body from the event's fields; no contact
+details: those are looked up at send time). Its delivery state lives in `deliveries` records
+(see policy.py); `open` and `due_at` on the message are only scheduling hints for the worker.
 """
 from __future__ import annotations
-
-import re
 
 from passport.v1 import notification_pb2
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
 from servicekit.mongo import insert_unique
 
+from services.notification.policy import status_of
+from services.notification.templates import Templates, template_name
+
 CHANNELS = ("EMAIL", "SMS")
 LANGUAGES = ("id", "en")
 DEFAULT_PREFERENCES = {"language": "id", "channels": ["SMS", "EMAIL"]}
 
 
-def template_name(event_type: str) -> str:
-    """AppointmentBooked -> appointment_booked."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", event_type).lower()
-
-
 class Messages:
-    def __init__(self, db, clock: Clock):
+    def __init__(self, db, clock: Clock, templates: Templates | None = None):
         self.messages, self.preferences, self.clock = db["messages"], db["preferences"], clock
+        self.deliveries = db["deliveries"]
+        self.templates = templates or Templates()
 
     def ensure_indexes(self) -> None:
         self.messages.create_index("application_id")
+        self.messages.create_index([("open", 1), ("channel", 1), ("due_at", 1)])
+        self.deliveries.create_index("message_id")
 
     def preferences_of(self, account_id: str) -> dict:
         doc = self.preferences.find_one({"_id": account_id})
@@ -43,23 +46,39 @@ class Messages:
                                                            "channels": list(channels)}, upsert=True)
         return self.preferences_of(account_id)
 
-    def record(self, envelope, account_id: str, application_id: str) -> int:
-        """Record one message per preferred channel; returns how many were new."""
+    def record(self, envelope, account_id: str, application_id: str, fields: dict[str, str]) -> int:
+        """Render and record one message per preferred channel; returns how many were new.
+        Raises TemplateError when a template needs a field the event lacks (nothing recorded)."""
         prefs = self.preferences_of(account_id)
+        language = prefs["language"]
+        rendered = {ch: self.templates.render(envelope.event_type, language, ch, fields) for ch in prefs["channels"]}
+        now = self.clock.now()
+        event_at = envelope.occurred_at.ToDatetime(tzinfo=now.tzinfo) if envelope.HasField("occurred_at") else now
         created = 0
         for channel in prefs["channels"]:
             created += insert_unique(self.messages, {
                 "_id": f"{envelope.event_id}:{channel}", "event_id": envelope.event_id,
                 "event_type": envelope.event_type, "account_id": account_id,
                 "application_id": application_id, "channel": channel,
-                "template": template_name(envelope.event_type), "language": prefs["language"],
-                "status": "RECORDED", "created_at": self.clock.now()})
+                "template": template_name(envelope.event_type), "language": language,
+                "subject": rendered[channel].subject, "body": rendered[channel].body,
+                "status": "RECORDED", "created_at": now, "event_at": event_at,
+                "open": True, "due_at": now})
         return created
 
     def for_application(self, application_id: str) -> list[dict]:
         if not application_id:
             raise DomainError("invalid", "validation-error", "application_id is required")
-        return list(self.messages.find({"application_id": application_id}).sort("created_at", 1))
+        docs = list(self.messages.find({"application_id": application_id}, {"body": 0, "subject": 0})
+                    .sort("created_at", 1))
+        records: dict[str, list[dict]] = {d["_id"]: [] for d in docs}
+        if docs:
+            for r in self.deliveries.find({"message_id": {"$in": list(records)}, "kind": {"$in": ["sent", "dead"]}},
+                                          {"_outbox": 0}):
+                records[r["message_id"]].append(r)
+        for d in docs:
+            d["status"], d["sent_at"] = status_of(records[d["_id"]])
+        return docs
 
 
 def to_proto(doc: dict) -> notification_pb2.Notification:

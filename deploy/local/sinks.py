@@ -1,0 +1,103 @@
+"""Local stand-ins for the notification providers, for `make up`, the demo and the tests.
+
+    python -m deploy.local.sinks smtp --port 2525 --dir .run/mail      # every mail -> a maildir file
+    python -m deploy.local.sinks sms --port 8025 --file .run/sms.jsonl [--token T]  # JSON lines
+
+The SMTP sink speaks real SMTP (aiosmtpd); the SMS sink is the HTTP SMS-gateway contract the
+notification service uses: POST a JSON {to, message, reference} with a bearer token -> 202.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import mailbox
+import signal
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+def run_smtp(port: int, directory: Path, stop: threading.Event) -> None:
+    from aiosmtpd.controller import Controller
+
+    box = mailbox.Maildir(str(directory), create=True)
+    lock = threading.Lock()
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            with lock:
+                box.add(envelope.original_content or envelope.content)
+            return "250 Message accepted for delivery"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        stop.wait()
+    finally:
+        controller.stop()
+
+
+def run_sms(port: int, file: Path, token: str, stop: threading.Event) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            if token and self.headers.get("Authorization") != f"Bearer {token}":
+                return self._answer(401, {"error": "bad token"})
+            try:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                record = {"to": str(body["to"]), "message": str(body["message"]),
+                          "reference": str(body.get("reference", ""))}
+            except (ValueError, KeyError, TypeError):
+                return self._answer(400, {"error": "expected JSON {to, message, reference}"})
+            record["received_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+            with lock, open(file, "a", encoding="utf-8") as out:
+                out.write(json.dumps(record) + "\n")
+            self._answer(202, {"status": "accepted"})
+
+        def _answer(self, status: int, body: dict):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):  # no phone numbers in logs
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        stop.wait()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="kind", required=True)
+    smtp = sub.add_parser("smtp")
+    smtp.add_argument("--port", type=int, required=True)
+    smtp.add_argument("--dir", type=Path, required=True)
+    sms = sub.add_parser("sms")
+    sms.add_argument("--port", type=int, required=True)
+    sms.add_argument("--file", type=Path, required=True)
+    sms.add_argument("--token", default="")
+    args = parser.parse_args()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    print(f"{args.kind} sink listening on 127.0.0.1:{args.port}", flush=True)
+    if args.kind == "smtp":
+        run_smtp(args.port, args.dir, stop)
+    else:
+        run_sms(args.port, args.file, args.token, stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Message templates: files under templates/, reviewed like code, rendered from an event's fields.
+
+A template file is `templates/<template>.<language>.<channel>.txt`, where <template> is the event
+type in snake case (AppointmentBooked -> appointment_booked), <language> `id` or `en` and
+<channel> `email` or `sms`. An email template starts with a `Subject: ...` line and a blank line.
+Placeholders are `string.Template` ones (`$billing_code`), filled from the event payload
+(`json_format.MessageToDict`, proto field names, nested messages flattened with `_`), plus:
+- `<money>_text` for every Money field (`amount_text` = "Rp 950.000");
+- RFC 3339 timestamps shown in the office's zone label (`10-03-2026 14:00 WIB`).
+Pure: no I/O except reading the files once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.protobuf import json_format
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+LANGUAGES = ("id", "en")
+TEMPLATE_CHANNELS = ("EMAIL", "SMS")
+
+# Every event type the applicant is told about, with the fields its templates rely on (sample
+# values; the unit test renders every template with these and with real payload messages).
+EVENT_SAMPLES: dict[str, dict] = {
+    "AppointmentBooked": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
+                          "appointment_id": "apt-1", "slot_id": "s-1", "date": "2026-03-10",
+                          "start_time": "09:00", "lane": "REGULAR", "pay_before": "2026-03-02T11:00:00+07:00",
+                          "billing_code": "820260302000001", "amount": {"amount": "950000", "currency": "IDR"}},
+    "BillingIssued": {"billing_code": "820260302000001", "application_id": "app-1", "account_id": "acc-1",
+                      "office_id": "TBK", "appointment_id": "apt-1",
+                      "amount": {"amount": "950000", "currency": "IDR"},
+                      "expires_at": "2026-03-02T04:00:00+00:00"},
+    "PaymentSettled": {"application_id": "app-1", "account_id": "acc-1", "billing_code": "820260302000001",
+                       "paid_at": "2026-03-02T10:15:00+07:00"},
+    "BillingExpired": {"application_id": "app-1", "account_id": "acc-1", "billing_code": "820260302000001",
+                       "expired_at": "2026-03-02T11:00:00+07:00"},
+    "AppointmentCancelled": {"application_id": "app-1", "account_id": "acc-1", "appointment_id": "apt-1"},
+    "WaitlistOffered": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
+                        "date": "2026-03-10", "offer_expires_at": "2026-03-02T13:00:00+07:00"},
+    "AppointmentRescheduled": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
+                               "date": "2026-03-12", "start_time": "10:00"},
+    "CheckedIn": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK", "queue_number": "R-017"},
+    "PhotoRejected": {"application_id": "app-1", "account_id": "acc-1", "reason": "background not plain"},
+    "InterviewCompleted": {"application_id": "app-1", "account_id": "acc-1", "outcome": "APPROVED"},
+    "PassportIssued": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK"},
+    "PassportShipped": {"application_id": "app-1", "account_id": "acc-1", "tracking_number": "P2603021234"},
+    "ComplaintFiled": {"complaint_id": "c-1", "office_id": "TBK", "category": "SERVICE", "account_id": "acc-1",
+                       "first_response_due_at": "2026-03-05T17:00:00+07:00"},
+    "ComplaintResponded": {"complaint_id": "c-1", "office_id": "TBK", "account_id": "acc-1"},
+    "ComplaintEscalated": {"complaint_id": "c-1", "office_id": "TBK", "account_id": "acc-1"},
+}
+EVENT_TYPES = tuple(EVENT_SAMPLES)
+
+_ZONES = {7: "WIB", 8: "WITA", 9: "WIT"}
+_PLACEHOLDER = re.compile(r"\$(\w+|\{\w+\})")
+
+
+class TemplateError(Exception):
+    """A template is missing or needs a field the event does not carry."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str  # "" for SMS
+    body: str
+
+
+def template_name(event_type: str) -> str:
+    """AppointmentBooked -> appointment_booked."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", event_type).lower()
+
+
+def payload_dict(payload) -> dict:
+    """A payload message as a plain dict with proto field names (empty fields included)."""
+    return json_format.MessageToDict(payload, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
+
+
+def fields_of(data: dict, tz: dt.tzinfo | None = None) -> dict[str, str]:
+    """Flatten a payload dict into template fields (see the module docstring); timestamps are
+    shown in `tz` (the office's zone) when given."""
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            if set(value) >= {"amount", "currency"}:
+                out[f"{prefix}_text"] = money_text(value["amount"], value["currency"])
+            for k, v in value.items():
+                walk(f"{prefix}_{k}" if prefix else k, v)
+        elif isinstance(value, list):
+            out[prefix] = ", ".join(str(v) for v in value)
+        else:
+            out[prefix] = local_time(value, tz) if isinstance(value, str) else str(value)
+
+    walk("", data)
+    return out
+
+
+def money_text(amount, currency: str) -> str:
+    try:
+        n = int(amount)
+    except (TypeError, ValueError):
+        return f"{amount} {currency}"
+    grouped = f"{n:,}".replace(",", ".")
+    return f"Rp {grouped}" if currency in ("IDR", "") else f"{currency} {grouped}"
+
+
+def local_time(text: str, tz: dt.tzinfo | None = None) -> str:
+    """'2026-03-02T11:00:00+07:00' -> '02-03-2026 11:00 WIB' (in `tz` if given); other text unchanged."""
+    if "T" not in text or len(text) < 19:
+        return text
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        return text
+    if tz is not None:
+        moment = moment.astimezone(tz)
+    hours = int(moment.utcoffset().total_seconds() // 3600)
+    zone = _ZONES.get(hours, "UTC" if hours == 0 else f"UTC{hours:+d}")
+    return f"{moment:%d-%m-%Y %H:%M} {zone}"
+
+
+class Templates:
+    def __init__(self, directory: Path = TEMPLATE_DIR):
+        self.directory = Path(directory)
+        self._cache: dict[str, str] = {}
+
+    def files(self) -> list[Path]:
+        return sorted(self.directory.glob("*.txt"))
+
+    def source(self, template: str, language: str, channel: str) -> str:
+        key = f"{template}.{language}.{channel.lower()}"
+        if key not in self._cache:
+            path = self.directory / f"{key}.txt"
+            if not path.is_file():
+                raise TemplateError(f"no template {key}")
+            self._cache[key] = path.read_text(encoding="utf-8")
+        return self._cache[key]
+
+    def has(self, event_type: str) -> bool:
+        name = template_name(event_type)
+        return all((self.directory / f"{name}.{lang}.{ch.lower()}.txt").is_file()
+                   for lang in LANGUAGES for ch in TEMPLATE_CHANNELS)
+
+    def render(self, event_type: str, language: str, channel: str, fields: dict[str, str]) -> Rendered:
+        text = self.source(template_name(event_type), language, channel)
+        try:
+            filled = string.Template(text).substitute(fields)
+        except KeyError as exc:
+            raise TemplateError(f"{template_name(event_type)}.{language}.{channel.lower()} needs field "
+                                f"{exc.args[0]} which {event_type} does not carry") from None
+        except ValueError as exc:
+            raise TemplateError(f"bad placeholder in {template_name(event_type)}: {exc}") from None
+        if channel.upper() == "EMAIL":
+            first, _, rest = filled.partition("\n")
+            if not first.startswith("Subject:"):
+                raise TemplateError(f"email template {template_name(event_type)} lacks a Subject line")
+            return Rendered(first[len("Subject:"):].strip(), rest.lstrip("\n"))
+        return Rendered("", filled.strip())
+
+
+def placeholders_left(text: str) -> list[str]:
+    return _PLACEHOLDER.findall(text)

@@ -1,0 +1,116 @@
+"""The application lifecycle across services: paid -> PAID, expired -> seat released, check-in."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+
+import pymongo
+from kafka import KafkaProducer
+
+from deploy.local.stack import DEMO_STAFF, LOCAL_SECRETS
+from passport.v1 import common_pb2, payment_pb2
+from servicekit.clock import FixedClock, rfc3339
+from servicekit.events import new_event
+from services.booking import calendar
+from services.booking.applications import Applications
+from tests.integration.test_foundation import applicant_with_application, wait_for
+
+
+def book(api, skip_days=6):
+    person, app_id = applicant_with_application(api)
+    slot = api.first_working_slot("TBK", "REGULAR", skip_days=skip_days)
+    reply = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
+    assert reply.status == 201, reply.body
+    return person, app_id, reply.body
+
+
+def pay(api, billing: dict, reference: str):
+    body = json.dumps({"billing_code": billing["billing_code"], "amount": billing["amount"],
+                       "paid_at": rfc3339(dt.datetime.now(dt.timezone.utc)), "bank_reference": reference}).encode()
+    signature = hmac.new(LOCAL_SECRETS["BANK_CALLBACK_SECRET"].encode(), body, hashlib.sha256).hexdigest()
+    return api.request("POST", "/v1/payments/notifications", raw=body, headers={"X-Signature": f"sha256={signature}"})
+
+
+def status_of(api, person, app_id):
+    return api.get(f"/v1/applications/{app_id}", token=person["token"]).body["status"]
+
+
+def test_a_signed_payment_makes_the_application_paid(api):
+    person, app_id, booked = book(api)
+    assert pay(api, booked["billing"], f"BANK-{app_id}").status == 200
+    assert wait_for(lambda: status_of(api, person, app_id) == "PAID"), "booking consumed PaymentSettled"
+    view = api.get(f"/v1/applications/{app_id}", token=person["token"]).body
+    assert [t["status"] for t in view["timeline"]] == ["DRAFT", "AWAITING_PAYMENT", "PAID"]
+    assert view["appointment"]["status"] == "CONFIRMED"
+    # A redelivered settlement changes nothing.
+    assert pay(api, booked["billing"], f"BANK-{app_id}").status == 200
+    assert [t["status"] for t in api.get(f"/v1/applications/{app_id}", token=person["token"]).body["timeline"]] \
+        == ["DRAFT", "AWAITING_PAYMENT", "PAID"]
+
+
+def test_billing_expired_releases_the_seat_and_the_open_application(api, stack):
+    person, app_id, booked = book(api, skip_days=7)
+    slot_id = booked["appointment"]["slot_id"]
+    date = booked["appointment"]["date"]
+
+    def remaining():
+        items = api.get(f"/v1/offices/TBK/slots?date={date}&lane=REGULAR").body["items"]
+        return next(s for s in items if s["slot_id"] == slot_id)["remaining"]
+
+    before = remaining()
+    # The payment service's fact, as its sweeper would publish it (the contract is the event).
+    expired = payment_pb2.BillingExpired(
+        billing_code=booked["billing"]["billing_code"], application_id=app_id, account_id=person["account_id"],
+        office_id="TBK", appointment_id=booked["appointment"]["appointment_id"],
+        expired_at=rfc3339(dt.datetime.now(dt.timezone.utc)))
+    envelope = new_event("payment", app_id, expired, FixedClock(dt.datetime.now(dt.timezone.utc)))
+    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    for _ in range(2):  # delivered twice: released once
+        producer.send("payment.events", key=app_id.encode(), value=envelope.SerializeToString()).get(timeout=10)
+    producer.close()
+    assert wait_for(lambda: status_of(api, person, app_id) == "EXPIRED")
+    assert wait_for(lambda: remaining() == before + 1), "the seat was released"
+    timeline = [t["status"] for t in api.get(f"/v1/applications/{app_id}", token=person["token"]).body["timeline"]]
+    assert timeline == ["DRAFT", "AWAITING_PAYMENT", "EXPIRED"]
+    again = api.create_application(person["token"])
+    assert again.status == 201, "an expired application no longer blocks a new one for the NIK"
+
+
+class _PaidBilling:
+    def IssueBilling(self, request):  # the check-in path never issues billings
+        raise AssertionError("not expected")
+
+
+def test_check_in_on_the_appointment_day_gives_increasing_queue_numbers(api, stack):
+    """Check-in needs 'today' to be the appointment day: the booking domain runs here in-process
+    with a fixed clock on that day, against the real store the services use."""
+    paid = []
+    for _ in range(2):
+        person, app_id, booked = book(api, skip_days=8)
+        assert pay(api, booked["billing"], f"BANK-CI-{app_id}").status == 200
+        paid.append((person, app_id, booked["appointment"]))
+    for person, app_id, _ in paid:
+        assert wait_for(lambda: status_of(api, person, app_id) == "PAID")
+    day = dt.date.fromisoformat(paid[0][2]["date"])
+    client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
+    apps = Applications(client["passport_booking"], calendar.load(),
+                        FixedClock(dt.datetime.combine(day, dt.time(8, 30), calendar.load().offices["TBK"].tz)),
+                        _PaidBilling())
+    officer = common_pb2.Caller(account_id="officer", role="OFFICER", office_id="TBK")
+    numbers = [apps.check_in(officer, "TBK", app_id) for _, app_id, appt in paid if appt["date"] == day.isoformat()]
+    assert numbers[0].startswith("A") and numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+    assert apps.check_in(officer, "TBK", paid[0][1]) == numbers[0], "a repeated check-in keeps its number"
+    person, app_id, _ = paid[0]
+    view = api.get(f"/v1/applications/{app_id}", token=person["token"]).body
+    assert view["status"] == "CHECKED_IN" and view["timeline"][-1]["note"] == f"queue number {numbers[0]}"
+    # Through the gateway, on a day that is not the appointment day: a clear 409.
+    staff = next(s for s in DEMO_STAFF if s["role"] == "OFFICER")
+    token = api.login(staff["email"], staff["password"])
+    other_person, other_app, _ = book(api, skip_days=8)
+    reply = api.post("/v1/offices/TBK/check-ins", {"application_id": other_app}, token=token)
+    assert reply.status == 409 and reply.body["type"].endswith("/not-paid")
+    reply = api.post("/v1/offices/BTM/check-ins", {"application_id": other_app}, token=token)
+    assert reply.status == 403
+    client.close()

@@ -1,0 +1,168 @@
+"""Notifications end to end: real Kafka, FerretDB, SMTP (aiosmtpd maildir sink) and HTTP (SMS sink)."""
+from __future__ import annotations
+
+import json
+import mailbox
+import re
+import time
+import urllib.request
+from email.header import decode_header, make_header
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from passport.v1 import booking_pb2  # noqa: F401 (registers AppointmentBooked for decode)
+from servicekit.events import decode
+
+
+def eventually(check, timeout_s: float = 90, interval_s: float = 0.5):
+    """Poll until `check()` returns something truthy; fail with its last value otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout_s}s; last value {value!r}")
+        time.sleep(interval_s)
+
+
+def mails_to(stack, address: str) -> list[dict]:
+    box = mailbox.Maildir(str(stack.run_dir / "mail"), create=True)
+    out = []
+    for msg in box:
+        if msg["To"] == address:
+            out.append({"subject": str(make_header(decode_header(msg["Subject"]))),
+                        "body": msg.get_payload(decode=True).decode(msg.get_content_charset() or "utf-8"),
+                        "message_id": msg["Message-ID"]})
+    return out
+
+
+def sms_to(stack, phone: str) -> list[dict]:
+    path = stack.run_dir / "sms.jsonl"
+    if not path.exists():
+        return []
+    return [r for r in map(json.loads, path.read_text().splitlines()) if r["to"] == phone]
+
+
+def metric(stack, name: str, **labels) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.metrics('notification')}/metrics",
+                                  timeout=5).read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def book(api, person) -> str:
+    created = api.create_application(person["token"])
+    assert created.status == 201, created.body
+    app_id = created.body["application_id"]
+    slot = api.first_working_slot("TBK", "REGULAR", skip_days=3)
+    booked = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
+    assert booked.status == 201, booked.body
+    return app_id
+
+
+def delivery_log(api, person, app_id) -> list[dict]:
+    reply = api.get(f"/v1/applications/{app_id}/notifications", token=person["token"])
+    assert reply.status == 200, reply.body
+    return reply.body["items"]
+
+
+def all_sent(api, person, app_id, expected: int = 4):
+    items = delivery_log(api, person, app_id)
+    return items if len(items) == expected and all(i["status"] == "SENT" and i.get("sent_at") for i in items) \
+        else None
+
+
+def test_booking_sends_email_and_sms_in_indonesian_by_default(stack, api):
+    person = api.register_applicant()
+    app_id = book(api, person)
+    mails = eventually(lambda: (m := mails_to(stack, person["email"])) and len(m) >= 2 and m)
+    texts = eventually(lambda: (s := sms_to(stack, person["phone"])) and len(s) >= 2 and s)
+    subjects = sorted(m["subject"] for m in mails)
+    assert len(mails) == 2 and subjects[0].startswith("Kode billing ") and subjects[1].startswith("Kursi Anda ditahan")
+    booked_mail = next(m for m in mails if m["subject"].startswith("Kursi"))
+    assert app_id in booked_mail["body"] and "Rp 950.000" in booked_mail["body"] and "WIB" in booked_mail["body"]
+    assert len(texts) == 2 and all(t["message"].startswith("Paspor:") and "WIB" in t["message"] for t in texts)
+    assert len({t["reference"] for t in texts}) == 2
+    items = eventually(lambda: all_sent(api, person, app_id))
+    assert {(i["event_type"], i["channel"]) for i in items} == {
+        ("AppointmentBooked", "EMAIL"), ("AppointmentBooked", "SMS"), ("BillingIssued", "EMAIL"),
+        ("BillingIssued", "SMS")}
+    assert all(i["language"] == "id" for i in items)
+
+
+def test_english_after_preference_change(stack, api):
+    person = api.register_applicant()
+    reply = api.put("/v1/me/notification-preferences", {"language": "en", "channels": ["EMAIL", "SMS"]},
+                    token=person["token"])
+    assert reply.status == 200 and reply.body["language"] == "en", reply.body
+    app_id = book(api, person)
+    mails = eventually(lambda: (m := mails_to(stack, person["email"])) and len(m) >= 2 and m)
+    texts = eventually(lambda: (s := sms_to(stack, person["phone"])) and len(s) >= 2 and s)
+    assert sorted(m["subject"].split(" ")[0] for m in mails) == ["Billing", "Your"]
+    assert any("Your seat is held" in m["subject"] for m in mails)
+    assert all(t["message"].startswith("Passport:") for t in texts)
+    items = eventually(lambda: all_sent(api, person, app_id))
+    assert all(i["language"] == "en" for i in items)
+
+
+def _booked_envelope(stack, app_id: str) -> bytes:
+    consumer = KafkaConsumer("booking.events", bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}",
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5000)
+    try:
+        for msg in consumer:
+            envelope, payload = decode(msg.value)
+            if envelope.event_type == "AppointmentBooked" and payload.application_id == app_id:
+                return msg.value
+    finally:
+        consumer.close()
+    raise AssertionError("AppointmentBooked not found on booking.events")
+
+
+def test_redelivered_event_sends_nothing_new(stack, api):
+    person = api.register_applicant()
+    app_id = book(api, person)
+    eventually(lambda: all_sent(api, person, app_id))
+    mails_before, sms_before = mails_to(stack, person["email"]), sms_to(stack, person["phone"])
+    raw = _booked_envelope(stack, app_id)
+    duplicates = metric(stack, "consumer_events_total", group="notification", event_type="AppointmentBooked",
+                        outcome="duplicate")
+    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}")
+    producer.send("booking.events", key=app_id.encode(), value=raw).get(timeout=10)
+    producer.close()
+    # The consumer has seen the copy once its duplicate counter moves.
+    eventually(lambda: metric(stack, "consumer_events_total", group="notification", event_type="AppointmentBooked",
+                              outcome="duplicate") > duplicates)
+    # Nothing new was recorded for delivery, so nothing new can be sent.
+    assert len(delivery_log(api, person, app_id)) == 4
+    assert len(mails_to(stack, person["email"])) == len(mails_before) == 2
+    assert len(sms_to(stack, person["phone"])) == len(sms_before) == 2
+
+
+def test_sms_outage_delays_but_does_not_lose_messages(stack, api):
+    person = api.register_applicant()
+    failed_before = metric(stack, "notification_messages_total", channel="SMS", outcome="failed_attempt")
+    stack.stop("sms-sink")
+    try:
+        app_id = book(api, person)
+        # Email is not held up by the SMS outage...
+        eventually(lambda: len(mails_to(stack, person["email"])) == 2)
+        # ...while SMS attempts fail and are retried later.
+        eventually(lambda: metric(stack, "notification_messages_total", channel="SMS",
+                                  outcome="failed_attempt") >= failed_before + 2)
+        items = delivery_log(api, person, app_id)
+        assert {i["status"] for i in items if i["channel"] == "SMS"} == {"RECORDED"}
+        assert {i["status"] for i in items if i["channel"] == "EMAIL"} == {"SENT"}
+        assert sms_to(stack, person["phone"]) == []
+    finally:
+        stack.start_sinks()
+    texts = eventually(lambda: (s := sms_to(stack, person["phone"])) and len(s) >= 2 and s)
+    eventually(lambda: all_sent(api, person, app_id))
+    assert len(texts) == 2 and len({t["reference"] for t in texts}) == 2
+    assert metric(stack, "notification_retries_total", channel="SMS") >= 1
