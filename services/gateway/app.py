@@ -18,6 +18,9 @@ from servicekit.metrics import LATENCY_BUCKETS
 from services.gateway import openapi
 from services.gateway.problems import Problem, response
 from services.gateway.routes import accounts, applications, offices
+from services.gateway.routes import payments
+from services.gateway.routes import biometrics as biometrics_routes
+from services.gateway.routes import complaints as complaint_routes
 
 logger = logging.getLogger("gateway")
 
@@ -25,7 +28,7 @@ HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered by the ga
                         ["method", "route", "status"])
 HTTP_SECONDS = Histogram("http_request_duration_seconds", "Time to answer an HTTP request.",
                          ["method", "route"], buckets=LATENCY_BUCKETS)
-BLUEPRINTS = [accounts.bp, offices.bp, applications.bp]
+BLUEPRINTS = [accounts.bp, offices.bp, applications.bp, complaint_routes.bp, payments.bp, biometrics_routes.bp]
 
 
 def create_app() -> Flask:

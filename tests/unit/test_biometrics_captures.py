@@ -1,0 +1,247 @@
+"""The capture workflow at the service level: a fake booking answer (check-in is not reachable
+through the gateway yet) and an in-memory stand-in for the service's collections."""
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as dt
+import hashlib
+
+import pytest
+from pymongo.errors import DuplicateKeyError
+
+from passport.v1 import biometrics_pb2, booking_pb2, common_pb2
+from servicekit import events
+from servicekit.clock import FixedClock, rfc3339
+from servicekit.errors import DomainError
+from services.biometrics_capture import config
+from services.biometrics_capture.captures import Captures
+from services.biometrics_capture.crypto import KeyRing
+from tests.unit import biometrics_samples as samples
+
+WIB = dt.timezone(dt.timedelta(hours=7))
+NOW = dt.datetime(2026, 3, 10, 3, 0, tzinfo=dt.timezone.utc)
+KEY1 = "k1:" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+KEY2 = "k2:" + base64.b64encode(b"fedcba9876543210fedcba9876543210").decode()
+OFFICER = common_pb2.Caller(account_id="officer-1", role="OFFICER", office_id="TBK")
+
+
+class FakeCollection:
+    def __init__(self):
+        self.docs: dict = {}
+
+    def create_index(self, *a, **k):
+        pass
+
+    def insert_one(self, doc):
+        if doc["_id"] in self.docs:
+            raise DuplicateKeyError("dup")
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    def _match(self, doc, flt):
+        for k, v in flt.items():
+            if isinstance(v, dict) and "$lt" in v:
+                if not doc.get(k) < v["$lt"]:
+                    return False
+            elif doc.get(k) != v:
+                return False
+        return True
+
+    def find(self, flt=None, projection=None):
+        return FakeCursor([copy.deepcopy(d) for d in self.docs.values() if self._match(d, flt or {})])
+
+    def find_one(self, flt, projection=None):
+        return next(iter(self.find(flt)), None)
+
+    def delete_many(self, flt):
+        gone = [k for k, d in self.docs.items() if self._match(d, flt)]
+        for k in gone:
+            del self.docs[k]
+        return type("R", (), {"deleted_count": len(gone)})()
+
+
+class FakeCursor(list):
+    def sort(self, key, direction):
+        return FakeCursor(sorted(self, key=lambda d: d[key], reverse=direction < 0))
+
+    def limit(self, n):
+        return FakeCursor(self[:n])
+
+
+class FakeDb(dict):
+    def __missing__(self, name):
+        self[name] = FakeCollection()
+        return self[name]
+
+
+class FakeBooking:
+    """Answers like booking: staff of another office get NOT_FOUND."""
+
+    def __init__(self):
+        self.apps = {}
+
+    def add(self, app_id, status="CHECKED_IN", office="TBK", service_type="NEW", checked_in_at=NOW):
+        app = booking_pb2.Application(application_id=app_id, account_id="acc-" + app_id, office_id=office,
+                                      status=status, service_type=service_type)
+        if status == "CHECKED_IN":
+            app.timeline.add(status="CHECKED_IN", at=rfc3339(checked_in_at, WIB))
+        self.apps[app_id] = app
+
+    def application(self, caller, app_id):
+        app = self.apps.get(app_id)
+        if app is None or app.office_id != caller.office_id:
+            raise DomainError("not_found", "application-not-found", "no such application")
+        return app
+
+
+@pytest.fixture()
+def env():
+    db, booking, clock = FakeDb(), FakeBooking(), FixedClock(NOW)
+    booking.add("A1")
+    store = Captures(db, booking, KeyRing(KEY1), config.load({"BIOMETRICS_REQUIRED_FINGERS": "1,2,6"}), clock)
+    store.ensure_indexes()
+    return store, db, booking, clock
+
+
+@pytest.fixture(scope="module")
+def images():
+    return {"good": samples.good_photo_jpeg(), "blurred": samples.blurred_photo(),
+            "print": samples.good_print_png(), "noise": samples.bad_print_png()}
+
+
+def events_of(db, key):
+    doc = db["decisions"].docs.get(key)
+    return [events.decode(bytes(e["data"])) for e in doc["_outbox"]] if doc else []
+
+
+def test_full_journey_emits_each_event_once(env, images):
+    store, db, _booking, _clock = env
+    failing = store.capture_photo(OFFICER, "A1", images["blurred"], "")
+    assert not failing["accepted"] and "sharpness" in [c.name for c in failing["checks"] if not c.passed]
+    assert db["captures"].docs == {}  # a refused photo stores nothing
+    ok = store.capture_photo(OFFICER, "A1", images["good"], "")
+    assert ok["accepted"] and not ok["overridden"]
+    with pytest.raises(DomainError) as err:
+        store.record_interview(OFFICER, "A1", "APPROVED", "fine", None)
+    assert err.value.problem == "biometrics-incomplete"
+    store.capture_fingerprint(OFFICER, "A1", 1, images["print"], "")
+    store.capture_fingerprint(OFFICER, "A1", 2, images["print"], "")
+    assert "A1:biometrics-captured" not in db["decisions"].docs
+    store.capture_fingerprint(OFFICER, "A1", 6, b"", "amputated")
+    store.capture_fingerprint(OFFICER, "A1", 6, b"", "AMPUTATED")  # a repeat does not emit again
+    [(envelope, captured)] = events_of(db, "A1:biometrics-captured")
+    assert envelope.event_type == "BiometricsCaptured" and envelope.aggregate_id == "A1"
+    assert (captured.account_id, captured.office_id, captured.outcome) == ("acc-A1", "TBK", "CAPTURED")
+    assert list(captured.fingers_captured) == [1, 2] and list(captured.fingers_missing) == [6]
+    status = store.status(OFFICER, "A1")
+    assert status.complete and status.photo_accepted and list(status.fingers_captured) == [1, 2, 6]
+
+    record = store.record_interview(OFFICER, "A1", "APPROVED", "documents in order", None)
+    assert record["outcome"] == "APPROVED"
+    assert store.record_interview(OFFICER, "A1", "APPROVED", "documents in order", None)["outcome"] == "APPROVED"
+    with pytest.raises(DomainError) as err:
+        store.record_interview(OFFICER, "A1", "REJECTED", "changed my mind", None)
+    assert err.value.problem == "interview-already-recorded"
+    [(envelope, done)] = events_of(db, "A1:interview")
+    assert envelope.event_type == "InterviewCompleted"
+    assert (done.application_id, done.account_id, done.office_id, done.outcome) == ("A1", "acc-A1", "TBK", "APPROVED")
+    assert store.status(OFFICER, "A1").interview_outcome == "APPROVED"
+
+
+def test_override_accepts_failing_photo_and_is_audited(env, images):
+    store, db, _b, _c = env
+    result = store.capture_photo(OFFICER, "A1", images["blurred"], "camera fault, applicant elderly")
+    assert result["accepted"] and result["overridden"]
+    [record] = db["captures"].docs.values()
+    assert record["override_reason"] == "camera fault, applicant elderly" and "sharpness" in record["failed"]
+    audit = [a for a in db["audit"].docs.values() if a["action"] == "photo-captured"]
+    assert audit[0]["override_reason"] and audit[0]["actor_id"] == "officer-1" and audit[0]["at"] == NOW
+
+
+def test_images_are_encrypted_and_keys_rotate(env, images):
+    store, db, booking, clock = env
+    store.capture_photo(OFFICER, "A1", images["good"], "")
+    [record] = db["captures"].docs.values()
+    assert images["good"] not in bytes(record["ciphertext"]) and record["key_id"] == "k1"
+    assert record["sha256"] == hashlib.sha256(images["good"]).hexdigest()
+    # rotate: k2 is current, k1 still decrypts old records
+    store.keys = KeyRing(f"{KEY2},{KEY1}")
+    assert store.photo(OFFICER, "A1")["image"] == images["good"]
+    clock.advance(seconds=1)
+    store.capture_photo(OFFICER, "A1", images["good"], "")
+    assert sorted(r["key_id"] for r in db["captures"].docs.values()) == ["k1", "k2"]
+    assert len(db["captures"].docs) == 2  # a retake is a new record, not an update
+    reads = [a for a in db["audit"].docs.values() if a["action"] == "photo-read"]
+    assert len(reads) == 1 and reads[0]["actor_id"] == "officer-1"
+
+
+def test_ciphertext_is_bound_to_its_record():
+    ring = KeyRing(KEY1)
+    kid, nonce, sealed = ring.encrypt(b"photo", "rec-1")
+    assert ring.decrypt(kid, nonce, sealed, "rec-1") == b"photo"
+    with pytest.raises(Exception):
+        ring.decrypt(kid, nonce, sealed, "rec-2")
+
+
+def test_not_checked_in_and_other_office_are_refused(env, images):
+    store, db, booking, _c = env
+    booking.add("DRAFT1", status="AWAITING_PAYMENT")
+    with pytest.raises(DomainError) as err:
+        store.capture_photo(OFFICER, "DRAFT1", images["good"], "")
+    assert (err.value.kind, err.value.problem) == ("conflict", "not-checked-in")
+    booking.add("OLD", checked_in_at=NOW - dt.timedelta(days=1))
+    with pytest.raises(DomainError) as err:
+        store.capture_photo(OFFICER, "OLD", images["good"], "")
+    assert err.value.problem == "not-checked-in-today"
+    other = common_pb2.Caller(account_id="officer-9", role="OFFICER", office_id="BTM")
+    with pytest.raises(DomainError) as err:
+        store.capture_photo(other, "A1", images["good"], "")
+    assert err.value.kind == "not_found"
+    supervisor = common_pb2.Caller(account_id="sup", role="SUPERVISOR", office_id="TBK")
+    with pytest.raises(DomainError) as err:
+        store.capture_photo(supervisor, "A1", images["good"], "")
+    assert err.value.kind == "forbidden"
+    assert db["captures"].docs == {}
+
+
+def test_fingerprint_input_rules(env, images):
+    store, db, _b, _c = env
+    for finger, image, reason, problem in [(11, images["print"], "", "unknown-finger-position"),
+                                           (0, images["print"], "", "unknown-finger-position"),
+                                           (1, b"", "", "validation-error"),
+                                           (1, b"", "LOST_IT", "validation-error"),
+                                           (1, images["print"], "INJURED", "validation-error"),
+                                           (1, b"not a png at all", "", "unsupported-image-format")]:
+        with pytest.raises(DomainError) as err:
+            store.capture_fingerprint(OFFICER, "A1", finger, image, reason)
+        assert err.value.problem == problem
+    poor = store.capture_fingerprint(OFFICER, "A1", 1, images["noise"], "")
+    assert not poor["accepted"] and not [c for c in poor["checks"] if c.name == "quality"][0].passed
+    assert db["captures"].docs == {}
+
+
+def test_bap_only_for_lost_or_damaged(env, images):
+    store, db, booking, _c = env
+    bap = biometrics_pb2.ExaminationReport(report_number="BAP-1", circumstances="lost at sea")
+    booking.add("LOST", service_type="REPLACEMENT_LOST")
+    for app in ("A1", "LOST"):
+        store.capture_photo(OFFICER, app, images["good"], "")
+        for f in (1, 2, 6):
+            store.capture_fingerprint(OFFICER, app, f, b"", "UNUSABLE")
+    with pytest.raises(DomainError) as err:
+        store.record_interview(OFFICER, "A1", "APPROVED", "", bap)
+    assert err.value.errors[0]["field"] == "bap"
+    record = store.record_interview(OFFICER, "LOST", "REJECTED", "story does not add up", bap)
+    assert record["bap"]["report_number"] == "BAP-1" and record["outcome"] == "REJECTED"
+
+
+def test_retention_purges_old_captures_but_keeps_audit(env, images):
+    store, db, _b, clock = env
+    store.capture_photo(OFFICER, "A1", images["good"], "")
+    clock.advance(days=store.settings.retention_days + 1)
+    assert store.purge_expired() == 1
+    assert db["captures"].docs == {} and db["audit"].docs
+
+
+def test_settings_defaults_require_all_ten_fingers():
+    assert config.load({}).required_fingers == tuple(range(1, 11))
