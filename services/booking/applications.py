@@ -310,6 +310,17 @@ class Applications:
                 freed += self.seats.delete_one({"_id": seat["_id"], "hold_id": seat["hold_id"]}).deleted_count
         return freed
 
+    def advance(self, application_id: str, from_statuses: set[str], to_status: str, note: str) -> bool:
+        """A counter fact from another service (biometrics captured, interview outcome): append
+        the next status once; a redelivery finds it appended already."""
+        header = self.applications.find_one({"_id": application_id})
+        if header is None:
+            return False
+        latest = self._latest(application_id)
+        if latest["status"] not in from_statuses:
+            return False
+        return self._append(header, latest["seq"] + 1, to_status, note, {}, [])
+
     # -- at the office -----------------------------------------------------------------------
     def check_in(self, caller, office_id: str, application_id: str) -> str:
         if caller.role not in ("OFFICER", "SUPERVISOR") or caller.office_id != office_id:

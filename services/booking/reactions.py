@@ -1,7 +1,9 @@
 """What the booking service does when other services' facts arrive (its Kafka consumer)."""
 from __future__ import annotations
 
-from passport.v1 import payment_pb2  # noqa: F401  (registers the payment event types)
+from passport.v1 import biometrics_pb2, payment_pb2  # noqa: F401  (registers the event types)
+
+from servicekit.consumer import PermanentError
 
 from services.booking.applications import Applications
 
@@ -13,4 +15,15 @@ def handlers(apps: Applications) -> dict:
     def expired(envelope, event):
         apps.release_expired(event.application_id, event.appointment_id)
 
-    return {"PaymentSettled": settled, "BillingExpired": expired}
+    def captured(envelope, event):
+        apps.advance(event.application_id, {"CHECKED_IN"}, "BIOMETRICS_CAPTURED", "photo and fingerprints captured")
+
+    def interviewed(envelope, event):
+        if event.outcome not in ("APPROVED", "REJECTED"):
+            raise PermanentError(f"unknown interview outcome {event.outcome!r}")
+        # An interview may be recorded before BiometricsCaptured reached us: accept both.
+        apps.advance(event.application_id, {"CHECKED_IN"}, "BIOMETRICS_CAPTURED", "photo and fingerprints captured")
+        apps.advance(event.application_id, {"BIOMETRICS_CAPTURED"}, event.outcome, f"interview: {event.outcome.lower()}")
+
+    return {"PaymentSettled": settled, "BillingExpired": expired,
+            "BiometricsCaptured": captured, "InterviewCompleted": interviewed}

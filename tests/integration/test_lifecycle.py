@@ -10,7 +10,7 @@ import pymongo
 from kafka import KafkaProducer
 
 from deploy.local.stack import DEMO_STAFF, LOCAL_SECRETS
-from passport.v1 import common_pb2, payment_pb2
+from passport.v1 import biometrics_pb2, common_pb2, payment_pb2
 from servicekit.clock import FixedClock, rfc3339
 from servicekit.events import new_event
 from services.booking import calendar
@@ -26,9 +26,10 @@ def book(api, skip_days=6):
     return person, app_id, reply.body
 
 
-def pay(api, billing: dict, reference: str):
+def pay(api, billing: dict, reference: str, paid_at: str | None = None):
     body = json.dumps({"billing_code": billing["billing_code"], "amount": billing["amount"],
-                       "paid_at": rfc3339(dt.datetime.now(dt.timezone.utc)), "bank_reference": reference}).encode()
+                       "paid_at": paid_at or rfc3339(dt.datetime.now(dt.timezone.utc)),
+                       "bank_reference": reference}).encode()
     signature = hmac.new(LOCAL_SECRETS["BANK_CALLBACK_SECRET"].encode(), body, hashlib.sha256).hexdigest()
     return api.request("POST", "/v1/payments/notifications", raw=body, headers={"X-Signature": f"sha256={signature}"})
 
@@ -39,13 +40,14 @@ def status_of(api, person, app_id):
 
 def test_a_signed_payment_makes_the_application_paid(api):
     person, app_id, booked = book(api)
-    assert pay(api, booked["billing"], f"BANK-{app_id}").status == 200
+    paid_at = rfc3339(dt.datetime.now(dt.timezone.utc))
+    assert pay(api, booked["billing"], f"BANK-{app_id}", paid_at).status == 200
     assert wait_for(lambda: status_of(api, person, app_id) == "PAID"), "booking consumed PaymentSettled"
     view = api.get(f"/v1/applications/{app_id}", token=person["token"]).body
     assert [t["status"] for t in view["timeline"]] == ["DRAFT", "AWAITING_PAYMENT", "PAID"]
     assert view["appointment"]["status"] == "CONFIRMED"
     # A redelivered settlement changes nothing.
-    assert pay(api, booked["billing"], f"BANK-{app_id}").status == 200
+    assert pay(api, booked["billing"], f"BANK-{app_id}", paid_at).status == 200
     assert [t["status"] for t in api.get(f"/v1/applications/{app_id}", token=person["token"]).body["timeline"]] \
         == ["DRAFT", "AWAITING_PAYMENT", "PAID"]
 
@@ -114,3 +116,28 @@ def test_check_in_on_the_appointment_day_gives_increasing_queue_numbers(api, sta
     reply = api.post("/v1/offices/BTM/check-ins", {"application_id": other_app}, token=token)
     assert reply.status == 403
     client.close()
+
+
+def test_counter_facts_from_biometrics_move_the_application_on(api, stack):
+    person, app_id, booked = book(api, skip_days=8)
+    assert pay(api, booked["billing"], f"BANK-BIO-{app_id}").status == 200
+    assert wait_for(lambda: status_of(api, person, app_id) == "PAID")
+    day = dt.date.fromisoformat(booked["appointment"]["date"])
+    client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
+    office = calendar.load().offices["TBK"]
+    apps = Applications(client["passport_booking"], calendar.load(),
+                        FixedClock(dt.datetime.combine(day, dt.time(9, 0), office.tz)), _PaidBilling())
+    apps.check_in(common_pb2.Caller(account_id="officer", role="OFFICER", office_id="TBK"), "TBK", app_id)
+    client.close()
+    clock = FixedClock(dt.datetime.now(dt.timezone.utc))
+    captured = new_event("biometrics-capture", app_id, biometrics_pb2.BiometricsCaptured(
+        application_id=app_id, account_id=person["account_id"], office_id="TBK", outcome="CAPTURED"), clock)
+    interviewed = new_event("biometrics-capture", app_id, biometrics_pb2.InterviewCompleted(
+        application_id=app_id, account_id=person["account_id"], office_id="TBK", outcome="APPROVED"), clock)
+    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    for envelope in (captured, interviewed, captured, interviewed):  # redelivered: applied once
+        producer.send("biometrics.events", key=app_id.encode(), value=envelope.SerializeToString()).get(timeout=10)
+    producer.close()
+    assert wait_for(lambda: status_of(api, person, app_id) == "APPROVED")
+    timeline = [t["status"] for t in api.get(f"/v1/applications/{app_id}", token=person["token"]).body["timeline"]]
+    assert timeline == ["DRAFT", "AWAITING_PAYMENT", "PAID", "CHECKED_IN", "BIOMETRICS_CAPTURED", "APPROVED"]
