@@ -65,12 +65,16 @@ def book_appointment(application_id: str):
 def get_billing(application_id: str):
     _get(application_id)
     b = clients.call(clients.payment().GetBilling, payment_pb2.GetBillingRequest(application_id=application_id))
+    return jsonify(billing_json(b))
+
+
+def billing_json(b) -> dict:
     out = {"billing_code": b.billing_code, "amount": b.amount.amount, "currency": b.amount.currency,
            "status": b.status, "expires_at": b.expires_at,
            "items": [{"code": i.code, "label": i.label, "amount": i.amount} for i in b.items]}
     if b.paid_at:
         out["paid_at"] = b.paid_at
-    return jsonify(out)
+    return out
 
 
 @bp.get("/v1/applications/<application_id>/notifications")

@@ -16,7 +16,7 @@ from servicekit.errors import DomainError
 from services.gateway import auth, clients, openapi
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
-from services.gateway.routes.applications import _get as get_application
+from services.gateway.routes.applications import _get as get_application, billing_json
 from services.gateway.validation import fields
 from services.payment.statement import COLUMNS, parse_csv
 
@@ -86,10 +86,7 @@ def _check_payment(data: dict) -> None:
 def recheck_billing(application_id: str):
     get_application(application_id)  # 404 unless it is the caller's
     b = clients.call(clients.payment().RecheckBilling, payment_pb2.GetBillingRequest(application_id=application_id))
-    out = {"status": b.status, "billing_code": b.billing_code, "expires_at": b.expires_at}
-    if b.paid_at:
-        out["paid_at"] = b.paid_at
-    return jsonify(out)
+    return jsonify(billing_json(b))
 
 
 @bp.post("/v1/offices/<office_id>/reconciliations")
