@@ -29,6 +29,7 @@ class Accounts:
 
     def ensure_indexes(self) -> None:
         self.accounts.create_index("email")
+        self.accounts.create_index([("office_id", 1), ("role", 1)])
 
     def register(self, nik: str, full_name: str, birth_date: str, email: str, phone: str,
                  password: str) -> dict:
@@ -73,6 +74,11 @@ class Accounts:
         if doc is None:
             raise DomainError("not_found", "account-not-found", "no such account")
         return doc
+
+    def staff_of(self, office_id: str, role: str = "") -> list[dict]:
+        query = {"office_id": office_id, "role": role} if role else {"office_id": office_id,
+                                                                    "role": {"$in": ["OFFICER", "SUPERVISOR"]}}
+        return list(self.accounts.find(query).sort("created_at", 1))
 
     def _claim(self, claims, value: str, account_id: str) -> bool:
         """Claim a unique value; a claim left by a registration that died half-way is reclaimed."""

@@ -39,8 +39,13 @@ def _not_found(what: str = "application") -> DomainError:
 
 class Applications:
     def __init__(self, db, calendar: Calendar, clock: Clock, payment_stub, hold_minutes: int = 120,
-                 slot_horizon_days: int = 30):
+                 slot_horizon_days: int = 30, release_gate=None, on_staff_action=None):
         self.db, self.calendar, self.clock, self.payment = db, calendar, clock, payment_stub
+        # release_gate(office, slot, now) raises DomainError while a slot's date is not open for
+        # first-come-first-served booking (release schedule, ballot); None = always open.
+        self.release_gate = release_gate
+        # on_staff_action(caller, action, office_id, details) appends to the audit log.
+        self.on_staff_action = on_staff_action
         self.hold = dt.timedelta(minutes=hold_minutes)
         self.horizon = slot_horizon_days
         self.slots, self.seats = db["slots"], db["seats"]
@@ -98,8 +103,13 @@ class Applications:
                                      {"$group": {"_id": "$slot_id", "n": {"$sum": 1}}}])
         return {r["_id"]: r["n"] for r in rows}
 
-    def set_capacity(self, office_id: str, date: str, lane: str, start_time: str, capacity: int) -> int:
-        """Supervisor quota change for one date and lane (one start time, or all of them)."""
+    def set_capacity(self, caller, office_id: str, date: str, lane: str, start_time: str, capacity: int,
+                     reason: str) -> int:
+        """Supervisor quota change for one date and lane (one start time, or all of them); audited."""
+        if caller.role != "SUPERVISOR" or caller.office_id != office_id:
+            raise DomainError("forbidden", "forbidden", "only the supervisor of this office sets its quota")
+        if not (reason or "").strip():
+            raise invalid("a reason is required for a quota change", "reason")
         office = self.office(office_id)
         day = rules.parse_date(date, "date")
         if lane not in rules.LANES:
@@ -116,7 +126,13 @@ class Applications:
             doc["capacity"] = capacity
             if doc["_id"] in wanted and not insert_unique(self.slots, doc):
                 self.slots.update_one({"_id": doc["_id"]}, {"$set": {"capacity": capacity}})
+        self._staff_action(caller, "QUOTA_SET", office_id, {
+            "date": date, "lane": lane, "start_time": start_time or "ALL", "capacity": capacity, "reason": reason})
         return len(wanted)
+
+    def _staff_action(self, caller, action: str, office_id: str, details: dict) -> None:
+        if self.on_staff_action is not None:
+            self.on_staff_action(caller, action, office_id, details)
 
     # -- applications ------------------------------------------------------------------------
     def create(self, account: dict, office_id: str, passport_type: str, validity_years: int,
@@ -182,7 +198,9 @@ class Applications:
         return insert_unique(self.transitions, outbox.with_events(record, envs, TOPIC, self.clock))
 
     # -- booking -----------------------------------------------------------------------------
-    def book(self, caller, application_id: str, slot_id: str) -> dict:
+    def book(self, caller, application_id: str, slot_id: str, via_ballot: bool = False) -> dict:
+        """Hold a seat and issue its billing. `via_ballot`: the seat was drawn in a ballot, so the
+        release gate (closed for ballot dates) does not apply."""
         header = self.get(caller, application_id)
         if caller.role != "APPLICANT":
             raise _not_found()
@@ -202,6 +220,8 @@ class Applications:
                               f"the slot belongs to office {slot['office_id']}, the application to {header['office_id']}")
         rules.check_bookable(dt.date.fromisoformat(slot["date"]), office.today(self.clock.now()), slot["lane"],
                              rules.allowed_lanes(header["service_type"], header["express"], header["priority_group"]))
+        if self.release_gate is not None and not via_ballot:
+            self.release_gate(office, slot, self.clock.now())
         seat = self._hold_seat(slot, application_id)
         try:
             billing = self.payment.IssueBilling(payment_pb2.IssueBillingRequest(

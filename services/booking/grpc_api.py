@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from passport.v1 import accounts_pb2, accounts_pb2_grpc, booking_pb2, booking_pb2_grpc, common_pb2
 
-from servicekit.errors import DomainError, invalid
+from servicekit.errors import invalid
 
 from services.booking.accounts import Accounts, public_view
 from services.booking.applications import Applications
@@ -35,6 +35,13 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
                                     email=doc.get("email", ""), phone=doc.get("phone", ""))
 
 
+    def ListStaff(self, request, context):
+        if request.role and request.role not in ("OFFICER", "SUPERVISOR"):
+            raise invalid("role must be OFFICER or SUPERVISOR", "role")
+        return accounts_pb2.ListStaffResponse(items=[
+            accounts_pb2.Account(**public_view(d)) for d in self.accounts.staff_of(request.office_id, request.role)])
+
+
 class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
     def __init__(self, applications: Applications, accounts: Accounts):
         self.apps, self.accounts = applications, accounts
@@ -52,12 +59,8 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
             for s in self.apps.list_slots(request.office_id, request.date, request.lane)])
 
     def SetQuota(self, request, context):
-        if request.caller.role != "SUPERVISOR" or request.caller.office_id != request.office_id:
-            raise DomainError("forbidden", "forbidden", "only the supervisor of this office sets its quota")
-        if not request.reason.strip():
-            raise invalid("a reason is required for a quota change", "reason")
-        changed = self.apps.set_capacity(request.office_id, request.date, request.lane, request.start_time,
-                                         request.capacity)
+        changed = self.apps.set_capacity(request.caller, request.office_id, request.date, request.lane,
+                                         request.start_time, request.capacity, request.reason)
         return booking_pb2.SetQuotaResponse(slots_changed=changed)
 
     def CheckIn(self, request, context):
