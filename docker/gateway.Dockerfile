@@ -32,6 +32,10 @@ RUN python -m venv /opt/protoc \
 COPY libs/servicekit/ /app/libs/servicekit/
 COPY services/__init__.py /app/services/__init__.py
 COPY services/${SERVICE_MODULE}/ /app/services/${SERVICE_MODULE}/
+# The gateway's reconciliation route parses bank statements with the payment service's pure
+# parser (no I/O); only that module comes along. deploy/helm/check_dockerfiles.py checks that
+# every services.* import of an image resolves to a file the image copies.
+COPY services/payment/__init__.py services/payment/statement.py /app/services/payment/
 # Byte-compile now: the root filesystem is read-only at run time.
 RUN python -m compileall -q --invalidation-mode unchecked-hash /app
 
@@ -54,7 +58,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8080
-ENTRYPOINT ["gunicorn", "--workers", "4", "--worker-class", "gthread", "--threads", "8", \
-            "--bind", "0.0.0.0:8080", "--worker-tmp-dir", "/tmp", \
-            "--graceful-timeout", "10", "--timeout", "30", "--access-logfile", "-", \
-            "services.gateway.wsgi:app"]
+# gunicorn as PID 1 (exec) so SIGTERM reaches it. prometheus_client multiprocess mode needs an
+# empty directory per start: /tmp is an emptyDir that survives container restarts, so it is wiped.
+# Extra gunicorn settings: GUNICORN_CMD_ARGS.
+ENV PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-multiproc
+ENTRYPOINT ["/bin/sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec gunicorn --config python:services.gateway.gunicorn_conf --workers 4 --worker-class gthread --threads 8 --bind 0.0.0.0:8080 --worker-tmp-dir /tmp --graceful-timeout 10 --timeout 30 --access-logfile - services.gateway.wsgi:app"]

@@ -1,0 +1,164 @@
+"""Static checks of docker/*.Dockerfile that need no Docker engine (hadolint runs separately):
+
+    python check_dockerfiles.py REPO
+
+- the six Dockerfiles are one file: apart from the service's names, the EXPOSE/ENTRYPOINT tail
+  and COPYs of extra files from services/, their instructions are the same;
+- each runs what exists: `python -m services.<module>` (services/<module>/__main__.py), the
+  gateway gunicorn on services.gateway.wsgi:app with services/gateway/gunicorn_conf.py;
+- the image is complete: every import of the repository's own packages (services.*, servicekit.*,
+  passport.v1.*) in a file the image copies resolves to a file the image copies (or, for
+  passport.v1, to a proto the builder compiles). A service importing another service's module
+  without its Dockerfile copying it would start in a container with ModuleNotFoundError.
+
+Prints one line per problem; exits 1 if any.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+MODULES = {"booking": "booking", "payment": "payment", "biometrics-capture": "biometrics_capture",
+           "notification": "notification", "complaint": "complaint", "gateway": "gateway"}
+
+
+def instructions(text: str) -> list[str]:
+    """Dockerfile instructions, continuation lines joined, comments and blank lines dropped."""
+    out, current = [], ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if stripped.startswith("#"):
+            continue
+        current += (" " if current else "") + stripped.rstrip("\\").strip()
+        if not stripped.endswith("\\"):
+            out.append(re.sub(r"\s+", " ", current))
+            current = ""
+    return out
+
+
+def copied_sources(instrs: list[str], module: str) -> list[str]:
+    """Repository paths the builder stage copies from the build context."""
+    sources = []
+    for ins in instrs:
+        if not ins.startswith("COPY ") or "--from=" in ins:
+            continue
+        args = [a for a in ins.split()[1:] if not a.startswith("--")]
+        sources += [a.replace("${SERVICE_MODULE}", module).rstrip("/") for a in args[:-1]]
+    return sources
+
+
+def is_extra_copy(ins: str) -> bool:
+    if not ins.startswith("COPY ") or "--from=" in ins:
+        return False
+    srcs = ins.split()[1:-1]
+    return all(s.startswith("services/") and s not in ("services/__init__.py", "services/${SERVICE_MODULE}/")
+               for s in srcs)
+
+
+def check(repo: Path) -> list[str]:
+    problems = []
+    protos = {p.stem for p in (repo / "protos/passport/v1").glob("*.proto")}
+    if not protos:
+        problems.append("no protos/passport/v1/*.proto for the builder to compile")
+    for path in ("requirements.txt", "services/__init__.py", "libs/servicekit/__init__.py"):
+        if not (repo / path).is_file():
+            problems.append(f"the images copy {path}, which does not exist")
+
+    def body(name: str) -> list[str]:
+        text = (repo / "docker" / f"{name}.Dockerfile").read_text()
+        instrs = instructions(text)
+        cut = next((i for i, ins in enumerate(instrs) if ins.startswith("EXPOSE")), len(instrs))
+        module = MODULES[name]
+        return [ins.replace(module, "@").replace(name, "@") for ins in instrs[:cut] if not is_extra_copy(ins)]
+
+    reference = body("booking")
+    for name, module in MODULES.items():
+        where = f"docker/{name}.Dockerfile"
+        path = repo / "docker" / f"{name}.Dockerfile"
+        if not path.is_file():
+            problems.append(f"{where} is missing")
+            continue
+        text = path.read_text()
+        instrs = instructions(text)
+        if body(name) != reference:
+            problems.append(f"{where} differs from docker/booking.Dockerfile beyond the service's names")
+        if f"ARG SERVICE_MODULE={module}" not in instrs:
+            problems.append(f"{where}: SERVICE_MODULE must be {module}")
+        if "USER 10001:10001" not in instrs:
+            problems.append(f"{where}: the image must run as USER 10001:10001")
+        entry = next((i for i in instrs if i.startswith("ENTRYPOINT")), "")
+        if name == "gateway":
+            for f in ("wsgi.py", "gunicorn_conf.py"):
+                if not (repo / "services/gateway" / f).is_file():
+                    problems.append(f"{where} runs services/gateway/{f}, which does not exist")
+            if "gunicorn" not in entry or "services.gateway.wsgi:app" not in entry:
+                problems.append(f"{where} must run gunicorn services.gateway.wsgi:app")
+        else:
+            if entry != f'ENTRYPOINT ["python", "-m", "services.{module}"]':
+                problems.append(f"{where} must run python -m services.{module}")
+            if not (repo / "services" / module / "__main__.py").is_file():
+                problems.append(f"{where}: services/{module}/__main__.py does not exist")
+        problems += import_closure(repo, where, copied_sources(instrs, module), protos)
+    return problems
+
+
+def import_closure(repo: Path, where: str, sources: list[str], protos: set[str]) -> list[str]:
+    files: set[str] = set()
+    for src in sources:
+        p = repo / src
+        if p.is_dir():
+            files |= {str(f.relative_to(repo)) for f in p.rglob("*") if f.is_file() and "__pycache__" not in f.parts}
+        elif p.is_file():
+            files.add(src)
+        else:
+            return [f"{where} copies {src}, which does not exist"]
+    # Where each importable name lives inside the image (PYTHONPATH=/app:/app/libs:/app/gen/python).
+    def present(module: str) -> bool | None:
+        parts = module.split(".")
+        if parts[0] == "services":
+            base = "/".join(parts)
+        elif parts[0] == "servicekit":
+            base = "libs/" + "/".join(parts)
+        elif parts[:2] == ["passport", "v1"]:
+            if len(parts) < 3:
+                return True
+            return re.sub(r"(_pb2_grpc|_pb2)$", "", parts[2]) in protos
+        elif parts[0] in ("deploy", "tests", "libs", "gen"):
+            return False
+        else:
+            return None  # third-party or standard library
+        return f"{base}.py" in files or f"{base}/__init__.py" in files
+
+    problems = []
+    for f in sorted(x for x in files if x.endswith(".py")):
+        tree = ast.parse((repo / f).read_text(), filename=f)
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                # `from pkg import name`: name is a submodule or an attribute of pkg.
+                names = [node.module]
+                for a in node.names:
+                    sub = f"{node.module}.{a.name}"
+                    if present(sub):
+                        names = [node.module, sub]
+            for name in names:
+                if present(name) is False:
+                    problems.append(f"{where}: {f}:{node.lineno} imports {name}, which the image does not copy")
+    return problems
+
+
+def main() -> int:
+    problems = check(Path(sys.argv[1]).resolve())
+    for p in problems:
+        print(f"  {p}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

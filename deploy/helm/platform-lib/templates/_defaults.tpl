@@ -1,0 +1,130 @@
+{{/*
+Built-in defaults of every service chart. The values a template sees are these, overlaid by
+`.Values.global` (platform-wide: the umbrella chart or values-production.yaml set them), overlaid
+by the chart's own values (service-specific, highest precedence). Maps merge key by key; lists
+and scalars replace; an empty string or null does not override. See deploy/helm/README.md.
+*/}}
+{{- define "platform-lib.defaults" -}}
+# grpc: a gRPC service (native gRPC probes, separate metrics port); http: the gateway.
+server: grpc
+image:
+  registry: ""
+  repository: ""          # e.g. passport/booking; set by each chart
+  tag: ""                 # default: the chart's appVersion
+  pullPolicy: IfNotPresent
+imagePullSecrets: []
+replicaCount: 1
+ports:
+  grpc: 50051
+  metrics: 9100
+  http: 8080
+service:
+  type: ClusterIP
+  # gRPC services get a headless Service: clients resolve every ready pod (dns:///name:port)
+  # and balance calls round-robin over them instead of pinning one HTTP/2 connection.
+  headless: true
+# Plain environment variables (name: value).
+env: {}
+# Environment variables read from Kubernetes Secrets:
+#   NAME: {key: <key in the secret>, secretName: <default: secrets.name>}
+secretEnv: {}
+# Peers this service calls, as SERVICE_ADDR env vars and egress rules: {payment: "payment:50051"}.
+peers: {}
+# Workloads (app.kubernetes.io/name) allowed to call this service; the gateway takes any source.
+callers: []
+mongo:
+  enabled: true
+  secretName: passport-mongo
+  uriKey: uri
+kafka:
+  enabled: true
+  bootstrapServers: kafka:9092
+  replicationFactor: 1
+  topicPartitions: 3
+secrets:
+  name: passport-secrets
+autoscaling:
+  enabled: false
+  minReplicas: 2
+  maxReplicas: 6
+  targetCPUUtilizationPercentage: 70
+  targetMemoryUtilizationPercentage: 0   # 0 = CPU only
+  scaleDownStabilizationSeconds: 300
+pdb:
+  enabled: false
+  maxUnavailable: 1
+  minAvailable: ""        # set to use minAvailable instead of maxUnavailable
+resources:
+  requests:
+    cpu: 100m
+    memory: 128Mi
+  limits:
+    cpu: "1"
+    memory: 256Mi
+probes:
+  startup:
+    periodSeconds: 2
+    failureThreshold: 30
+  liveness:
+    periodSeconds: 10
+    timeoutSeconds: 2
+    failureThreshold: 3
+  readiness:
+    periodSeconds: 5
+    timeoutSeconds: 2
+    failureThreshold: 2
+tmp:
+  sizeLimit: 64Mi
+terminationGracePeriodSeconds: 30
+serviceAccount:
+  create: true
+  name: ""
+  annotations: {}
+podAnnotations: {}
+podLabels: {}
+nodeSelector: {}
+tolerations: []
+affinity: {}
+topologySpread:
+  enabled: true
+  maxSkew: 1
+  topologyKey: kubernetes.io/hostname
+  whenUnsatisfiable: ScheduleAnyway
+prometheus:
+  namespace: monitoring   # namespace of the Prometheus that scrapes the metrics port
+  podLabels: {}           # narrows the scrape rule to these pods of that namespace
+serviceMonitor:
+  enabled: false          # needs the prometheus-operator CRDs
+  interval: 30s
+  scrapeTimeout: 10s
+  labels: {}
+prometheusRule:
+  enabled: false          # needs the prometheus-operator CRDs
+  labels: {}
+  errorRatio: 0.05
+  outboxMaxAgeSeconds: 300
+  workerStallSeconds: 300
+  consumerLagMessages: 1000
+networkPolicy:
+  enabled: true
+  # Sources allowed to reach the gateway's HTTP port; [] = any (an ingress controller, a LB).
+  ingressFrom: []
+  dns:
+    to:
+      - namespaceSelector:
+          matchLabels:
+            kubernetes.io/metadata.name: kube-system
+        podSelector:
+          matchLabels:
+            k8s-app: kube-dns
+    ports: [53]
+  # Destinations of MongoDB and Kafka traffic; [] = any address on these ports.
+  mongo:
+    to: []
+    ports: [27017]
+  kafka:
+    to: []
+    ports: [9092]
+  extraIngress: []
+  extraEgress: []
+{{- end -}}

@@ -1,0 +1,204 @@
+{{- define "platform-lib.env" -}}
+{{- $c := include "platform-lib.config" . | fromYaml -}}
+{{- if $c.kafka.enabled }}
+- name: KAFKA_BOOTSTRAP_SERVERS
+  value: {{ required "kafka.bootstrapServers is required" $c.kafka.bootstrapServers | quote }}
+- name: KAFKA_REPLICATION_FACTOR
+  value: {{ $c.kafka.replicationFactor | int | quote }}
+- name: KAFKA_TOPIC_PARTITIONS
+  value: {{ $c.kafka.topicPartitions | int | quote }}
+{{- end }}
+{{- if $c.mongo.enabled }}
+- name: MONGO_URI
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "mongo.secretName is required" $c.mongo.secretName }}
+      key: {{ required "mongo.uriKey is required" $c.mongo.uriKey }}
+{{- end }}
+{{- if eq $c.server "grpc" }}
+- name: GRPC_PORT
+  value: {{ $c.ports.grpc | int | quote }}
+- name: METRICS_PORT
+  value: {{ $c.ports.metrics | int | quote }}
+{{- end }}
+{{- range $peer, $addr := $c.peers }}
+- name: {{ printf "%s_ADDR" ($peer | upper | replace "-" "_") }}
+  value: {{ $addr | quote }}
+{{- end }}
+{{- range $name, $ref := $c.secretEnv }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.secretName | default $c.secrets.name }}
+      key: {{ required (printf "secretEnv.%s.key is required" $name) $ref.key }}
+{{- end }}
+{{- range $name, $value := $c.env }}
+- name: {{ $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "platform-lib.probes" -}}
+{{- $c := include "platform-lib.config" . | fromYaml -}}
+{{- $p := $c.probes -}}
+{{- if eq $c.server "grpc" }}
+startupProbe:
+  grpc:
+    port: {{ $c.ports.grpc | int }}
+  periodSeconds: {{ $p.startup.periodSeconds | int }}
+  failureThreshold: {{ $p.startup.failureThreshold | int }}
+livenessProbe:
+  grpc:
+    port: {{ $c.ports.grpc | int }}
+  periodSeconds: {{ $p.liveness.periodSeconds | int }}
+  timeoutSeconds: {{ $p.liveness.timeoutSeconds | int }}
+  failureThreshold: {{ $p.liveness.failureThreshold | int }}
+readinessProbe:
+  grpc:
+    port: {{ $c.ports.grpc | int }}
+  periodSeconds: {{ $p.readiness.periodSeconds | int }}
+  timeoutSeconds: {{ $p.readiness.timeoutSeconds | int }}
+  failureThreshold: {{ $p.readiness.failureThreshold | int }}
+{{- else }}
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: {{ $p.startup.periodSeconds | int }}
+  failureThreshold: {{ $p.startup.failureThreshold | int }}
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: {{ $p.liveness.periodSeconds | int }}
+  timeoutSeconds: {{ $p.liveness.timeoutSeconds | int }}
+  failureThreshold: {{ $p.liveness.failureThreshold | int }}
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: http
+  periodSeconds: {{ $p.readiness.periodSeconds | int }}
+  timeoutSeconds: {{ $p.readiness.timeoutSeconds | int }}
+  failureThreshold: {{ $p.readiness.failureThreshold | int }}
+{{- end }}
+{{- end -}}
+
+{{- define "platform-lib.deployment" -}}
+{{- $c := include "platform-lib.config" . | fromYaml -}}
+{{- if not (has $c.server (list "grpc" "http")) -}}
+{{- fail (printf "server must be grpc or http, not %v" $c.server) -}}
+{{- end -}}
+{{- $name := include "platform-lib.name" . -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ $name }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "platform-lib.labels" . | nindent 4 }}
+spec:
+  {{- if not $c.autoscaling.enabled }}
+  replicas: {{ $c.replicaCount | int }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      {{- include "platform-lib.selectorLabels" . | nindent 6 }}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: 1
+      maxUnavailable: 0
+  template:
+    metadata:
+      labels:
+        {{- include "platform-lib.labels" . | nindent 8 }}
+        {{- with $c.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- with $c.podAnnotations }}
+      annotations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    spec:
+      serviceAccountName: {{ include "platform-lib.serviceAccountName" . }}
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      terminationGracePeriodSeconds: {{ $c.terminationGracePeriodSeconds | int }}
+      {{- with $c.imagePullSecrets }}
+      imagePullSecrets:
+        {{- range . }}
+        - name: {{ . }}
+        {{- end }}
+      {{- end }}
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 10001
+        runAsGroup: 10001
+        fsGroup: 10001
+        seccompProfile:
+          type: RuntimeDefault
+      {{- if $c.topologySpread.enabled }}
+      topologySpreadConstraints:
+        - maxSkew: {{ $c.topologySpread.maxSkew | int }}
+          topologyKey: {{ $c.topologySpread.topologyKey }}
+          whenUnsatisfiable: {{ $c.topologySpread.whenUnsatisfiable }}
+          labelSelector:
+            matchLabels:
+              {{- include "platform-lib.selectorLabels" . | nindent 14 }}
+      {{- end }}
+      {{- with $c.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $c.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $c.affinity }}
+      affinity:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      containers:
+        - name: {{ $name }}
+          image: {{ include "platform-lib.image" . }}
+          imagePullPolicy: {{ $c.image.pullPolicy }}
+          ports:
+            {{- if eq $c.server "grpc" }}
+            - name: grpc
+              containerPort: {{ $c.ports.grpc | int }}
+              protocol: TCP
+            - name: metrics
+              containerPort: {{ $c.ports.metrics | int }}
+              protocol: TCP
+            {{- else }}
+            - name: http
+              containerPort: {{ $c.ports.http | int }}
+              protocol: TCP
+            {{- end }}
+          {{- with include "platform-lib.env" . | trim }}
+          env:
+            {{- . | nindent 12 }}
+          {{- end }}
+          {{- include "platform-lib.probes" . | trim | nindent 10 }}
+          resources:
+            {{- toYaml $c.resources | nindent 12 }}
+          securityContext:
+            runAsNonRoot: true
+            runAsUser: 10001
+            runAsGroup: 10001
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            privileged: false
+            capabilities:
+              drop: ["ALL"]
+            seccompProfile:
+              type: RuntimeDefault
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+      volumes:
+        - name: tmp
+          emptyDir:
+            sizeLimit: {{ $c.tmp.sizeLimit }}
+{{- end -}}
