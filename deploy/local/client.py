@@ -4,9 +4,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import uuid
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+
+
+# What each service type needs uploaded before booking (adults), and a tiny valid PDF to upload.
+REQUIRED_DOCUMENTS = {"NEW": ("KTP", "KK", "BIRTH_CERTIFICATE"), "RENEWAL": ("KTP", "KK", "OLD_PASSPORT"),
+                      "REPLACEMENT_LOST": ("KTP", "KK", "POLICE_LOSS_REPORT"),
+                      "REPLACEMENT_DAMAGED": ("KTP", "KK", "OLD_PASSPORT")}
+SAMPLE_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+              b"trailer<</Root 1 0 R>>\n%%EOF\n")
 
 
 @dataclass
@@ -65,11 +74,28 @@ class Api:
         assert reply.status == 200, reply.body
         return reply.body["access_token"]
 
-    def create_application(self, token: str, office_id: str = "TBK", **overrides) -> Reply:
+    def create_application(self, token: str, office_id: str = "TBK", documents: bool = True, **overrides) -> Reply:
+        """Create an application and (by default) upload the documents its service type needs."""
         body = {"office_id": office_id, "passport_type": "ELECTRONIC", "validity_years": 10,
                 "service_type": "NEW", "express": False, "priority_group": None}
         body.update(overrides)
-        return self.post("/v1/applications", body, token=token)
+        reply = self.post("/v1/applications", body, token=token)
+        if documents and reply.status == 201:
+            for kind in REQUIRED_DOCUMENTS[body["service_type"]]:
+                uploaded = self.upload_document(token, reply.body["application_id"], kind)
+                assert uploaded.status == 201, uploaded.body
+        return reply
+
+    def upload_document(self, token: str, application_id: str, kind: str, content: bytes = None,
+                        filename: str = "scan.pdf") -> Reply:
+        content = SAMPLE_PDF if content is None else content
+        boundary = "----passport" + uuid.uuid4().hex
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\n{kind}\r\n'.encode(),
+                 f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 f'Content-Type: application/octet-stream\r\n\r\n'.encode() + content + b"\r\n",
+                 f"--{boundary}--\r\n".encode()]
+        return self.request("POST", f"/v1/applications/{application_id}/documents", raw=b"".join(parts),
+                            token=token, content_type=f"multipart/form-data; boundary={boundary}")
 
     def first_working_slot(self, office_id: str = "TBK", lane: str = "REGULAR", skip_days: int = 1) -> dict:
         """A slot with room on the first working day after `skip_days` days."""

@@ -10,7 +10,7 @@ import time
 import grpc
 
 from servicekit import log, metrics
-from servicekit.grpcserver import CORRELATION_KEY
+from servicekit.grpcserver import CORRELATION_KEY, MAX_MESSAGE_BYTES
 
 DEFAULT_DEADLINE_S = 3.0
 
@@ -81,6 +81,7 @@ def channel(address: str, deadline_s: float = DEFAULT_DEADLINE_S) -> grpc.Channe
                 ("grpc.service_config", _SERVICE_CONFIG),
                 ("grpc.enable_retries", 1),
                 ("grpc.keepalive_time_ms", 30000),
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ])
             _channels[key] = grpc.intercept_channel(raw, _Interceptor(deadline_s))
         return _channels[key]

@@ -19,6 +19,7 @@ from servicekit.errors import KINDS, DomainError, abort_with
 logger = logging.getLogger("servicekit.grpc")
 
 CORRELATION_KEY = "x-correlation-id"
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 
 class _ObservingInterceptor(grpc.ServerInterceptor):
@@ -72,7 +73,9 @@ class ServiceRunner:
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
             interceptors=[_ObservingInterceptor()],
-            options=[("grpc.so_reuseport", 0)],
+            options=[("grpc.so_reuseport", 0),
+                     # uploads (documents up to 5 MB, photos) travel in one message
+                     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
         )
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

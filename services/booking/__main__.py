@@ -1,7 +1,7 @@
 """Composition root of the booking service: `python -m services.booking`."""
 from __future__ import annotations
 
-from passport.v1 import accounts_pb2_grpc, booking_pb2_grpc, payment_pb2_grpc
+from passport.v1 import accounts_pb2_grpc, booking_pb2_grpc, office_pb2_grpc, payment_pb2_grpc
 from servicekit import grpcclient, log, mongo
 from servicekit.clock import Clock
 from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_int, service_address
@@ -13,6 +13,9 @@ from servicekit.outbox import OutboxRelay
 from services.booking import applications, calendar, reactions
 from services.booking.accounts import Accounts
 from services.booking.grpc_api import AccountServicer, BookingServicer
+from services.booking.waitlist import Waitlist
+from services.booking import audit as audit_log, releases, statistics
+from services.booking.office_api import OfficeServicer
 
 NAME = "booking"
 
@@ -24,22 +27,36 @@ def main() -> None:
     payment = payment_pb2_grpc.PaymentServiceStub(
         grpcclient.channel(service_address("payment", GRPC_PORTS["payment"]), deadline_s=3))
     accounts = Accounts(db, clock)
+    audit = audit_log.AuditLog(db, clock)
+    policy = releases.ReleasePolicy(db, calendar.load(), clock)
     apps = applications.Applications(db, calendar.load(), clock, payment,
                                      hold_minutes=env_int("HOLD_MINUTES", 120),
-                                     slot_horizon_days=env_int("SLOT_HORIZON_DAYS", 30))
+                                     slot_horizon_days=env_int("SLOT_HORIZON_DAYS", 30),
+                                     release_gate=policy.gate, on_staff_action=audit.append)
+    ballots = releases.Ballots(db, apps, policy, audit, clock)
+    stats = statistics.Statistics(db, apps.calendar)
+    for part in (audit, ballots, stats):
+        part.ensure_indexes()
     accounts.ensure_indexes()
     apps.ensure_indexes()
     apps.ensure_slots()
 
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
-    runner.add(booking_pb2_grpc.add_BookingServiceServicer_to_server, BookingServicer(apps, accounts),
+    waitlist = Waitlist(apps, clock)
+    runner.add(booking_pb2_grpc.add_BookingServiceServicer_to_server, BookingServicer(apps, accounts, waitlist),
                "passport.v1.BookingService")
     runner.add(accounts_pb2_grpc.add_AccountServiceServicer_to_server, AccountServicer(accounts),
                "passport.v1.AccountService")
+    runner.add(office_pb2_grpc.add_OfficeServiceServicer_to_server, OfficeServicer(audit, stats, ballots, apps.calendar),
+               "passport.v1.OfficeService")
+    runner.add_worker("ballot_draw", every(2, "ballot_draw", ballots.run_due))
     relay = OutboxRelay(db, NAME, applications.OUTBOX_COLLECTIONS, clock)
     runner.add_worker("outbox_relay", relay.run)
     runner.add_worker("slot_calendar", every(3600, "slot_calendar", apps.ensure_slots))
     runner.add_worker("seat_reaper", every(60, "seat_reaper", apps.reap_seats))
+    runner.add_worker("no_show_sweeper", every(60, "no_show_sweeper", apps.mark_no_shows))
+    runner.add_worker("waitlist_offers", every(env_int("WAITLIST_INTERVAL_SECONDS", 5), "waitlist_offers",
+                                               waitlist.offer_freed_seats))
     consumer = EventConsumer(db, "booking", [TOPICS["payment"], TOPICS["biometrics-capture"]], reactions.handlers(apps))
     runner.add_worker("consumer", consumer.run)
     runner.run()

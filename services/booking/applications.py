@@ -4,7 +4,8 @@ How the store keeps its promises without transactions (FerretDB has none, and it
 updates are not atomic):
 - A seat is a document `<slot_id>#<n>` with n < capacity; holding it is an insert, releasing it a
   delete. Two requests can never hold the same seat, so never more than `capacity` holds.
-- `seats` has a unique index on application_id: one seat per application, also across replicas.
+- `seats` has a unique index on `holder` = `<application_id>#<generation>`: one seat per application
+  and generation (a reschedule is the next generation), also across replicas.
 - One open application per account (= per NIK) is a claim document keyed by the account id.
 - An application's status is an append-only log of transitions `<application_id>:<seq>`: a
   transition is inserted with the next sequence number, so two racing transitions cannot both
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import uuid
 from dataclasses import replace
 
@@ -28,9 +30,12 @@ from servicekit.mongo import insert_unique
 
 from services.booking import rules
 from services.booking.calendar import Calendar, slot_documents, slot_id
+from services.booking.documents import Documents
 
 TOPIC = events.TOPICS["booking"]
-OUTBOX_COLLECTIONS = ["transitions"]
+OUTBOX_COLLECTIONS = ["transitions", "waitlist_offers", "late_payments"]
+PASSPORT_NUMBER = re.compile(r"^[A-Z]{1,2}[0-9]{6,7}$")
+TRACKING_NUMBER = re.compile(r"^[A-Z0-9]{8,30}$")
 
 
 def _not_found(what: str = "application") -> DomainError:
@@ -51,13 +56,19 @@ class Applications:
         self.slots, self.seats = db["slots"], db["seats"]
         self.applications, self.open_claims = db["applications"], db["open_applications"]
         self.transitions = db["transitions"]
+        self.documents = Documents(db, clock)
 
     def ensure_indexes(self) -> None:
         self.slots.create_index([("office_id", 1), ("date", 1)])
         self.seats.create_index("slot_id")
-        self.seats.create_index("application_id", unique=True)
+        _replace_index(self.seats, "application_id", unique=False)
+        self.seats.create_index("holder", unique=True)
         self.applications.create_index("account_id")
         self.transitions.create_index("application_id")
+        self.transitions.create_index([("office_id", 1), ("status", 1), ("appointment_date", 1)])
+        self.db["waitlist"].create_index([("office_id", 1), ("date", 1), ("lane", 1), ("at", 1)])
+        self.db["waitlist"].create_index("application_id", unique=True)
+        self.documents.ensure_indexes()
         self.seats.create_index("held_at")
         self.db["queue_numbers"].create_index([("office_id", 1), ("date", 1), ("letter", 1)])
         outbox.ensure_indexes(self.db, OUTBOX_COLLECTIONS)
@@ -145,15 +156,14 @@ class Applications:
         if not self._claim_open(account["_id"], application_id):
             raise DomainError("conflict", "active-application-exists",
                               "this NIK already has an open application; finish or cancel it first")
-        now = self.clock.now()
         header = {"_id": application_id, "account_id": account["_id"], "office_id": office_id,
                   "passport_type": passport_type, "validity_years": validity_years,
                   "service_type": service_type, "express": express, "priority_group": priority_group,
-                  "created_at": now}
+                  "birth_date": account["birth_date"], "created_at": self.clock.now()}
         self.applications.insert_one(header)
         created = booking_pb2.ApplicationCreated(application_id=application_id, account_id=account["_id"],
                                                  office_id=office_id, service_type=service_type)
-        self._append(header, 0, "DRAFT", "application created", {}, [created])
+        self._append(header, _NOTHING, "DRAFT", "application created", {}, [created])
         return self.view(header)
 
     def _claim_open(self, account_id: str, application_id: str) -> bool:
@@ -163,6 +173,8 @@ class Applications:
         held = self.open_claims.find_one({"_id": account_id})
         if held is None:
             return insert_unique(self.open_claims, claim)
+        if held["application_id"] == application_id:
+            return True
         # The claim is stale if its application never got written (a crash in create) or closed.
         header = self.applications.find_one({"_id": held["application_id"]}, {"_id": 1})
         stale_orphan = header is None and self.clock.now() - held["at"] > dt.timedelta(minutes=2)
@@ -178,8 +190,36 @@ class Applications:
             raise _not_found()  # another applicant's id answers 404, never 403
         return header
 
+    def _owned(self, caller, application_id: str) -> dict:
+        header = self.get(caller, application_id)
+        if caller.role != "APPLICANT":
+            raise _not_found()
+        return header
+
+    def _staff(self, caller, application_id: str, role: tuple = ("OFFICER", "SUPERVISOR")) -> dict:
+        header = self.get(caller, application_id)
+        if caller.role not in role:
+            raise DomainError("forbidden", "forbidden", "only officers of this office do this")
+        return header
+
     def list_for(self, account_id: str) -> list[dict]:
         return list(self.applications.find({"account_id": account_id}).sort("created_at", -1))
+
+    def _age(self, header: dict) -> int:
+        born = header.get("birth_date")
+        return rules.age_on(dt.date.fromisoformat(born), self.clock.now().date()) if born else 30
+
+    # -- documents ---------------------------------------------------------------------------
+    def upload_document(self, caller, application_id: str, kind: str, content: bytes) -> dict:
+        header = self._owned(caller, application_id)
+        status = self._latest(application_id)["status"]
+        if status in rules.CLOSED_STATUSES or status in ("CHECKED_IN", "BIOMETRICS_CAPTURED", "APPROVED", "ISSUED"):
+            raise DomainError("conflict", "application-closed", f"documents cannot be added to a {status} application")
+        return self.documents.upload(header["_id"], kind, content)
+
+    def list_documents(self, caller, application_id: str) -> list[dict]:
+        self.get(caller, application_id)
+        return self.documents.list(application_id)
 
     # -- the state log -----------------------------------------------------------------------
     def history(self, application_id: str) -> list[dict]:
@@ -188,41 +228,49 @@ class Applications:
 
     def _latest(self, application_id: str) -> dict:
         history = self.history(application_id)
-        return history[-1] if history else {"seq": -1, "status": "DRAFT", "data": {}}
+        if not history:
+            return dict(_NOTHING)
+        latest = history[-1]
+        if "state" not in latest:  # records written before states were kept: fold the data
+            latest["state"] = {}
+            for t in history:
+                latest["state"].update(t.get("data") or {})
+        return latest
 
-    def _append(self, header: dict, seq: int, status: str, note: str, data: dict, payloads: list) -> bool:
-        """Insert transition `seq`; False if another transition took that number first."""
+    def _append(self, header: dict, latest: dict, status: str, note: str, data: dict, payloads: list) -> bool:
+        """Insert the transition after `latest`; False if another transition took that number
+        first. Each record keeps the whole state after it, so the latest record is the truth."""
         envs = [events.new_event("booking", header["_id"], p, self.clock) for p in payloads]
+        state = dict(latest.get("state") or {})
+        state.update(data)
+        seq = latest["seq"] + 1
         record = {"_id": f"{header['_id']}:{seq:04d}", "application_id": header["_id"], "seq": seq,
-                  "status": status, "at": self.clock.now(), "note": note, "data": data}
+                  "office_id": header["office_id"], "status": status, "at": self.clock.now(), "note": note,
+                  "data": data, "state": state,
+                  "appointment_date": (state.get("appointment") or {}).get("date")}
         return insert_unique(self.transitions, outbox.with_events(record, envs, TOPIC, self.clock))
 
     # -- booking -----------------------------------------------------------------------------
     def book(self, caller, application_id: str, slot_id: str, via_ballot: bool = False) -> dict:
-        """Hold a seat and issue its billing. `via_ballot`: the seat was drawn in a ballot, so the
-        release gate (closed for ballot dates) does not apply."""
-        header = self.get(caller, application_id)
-        if caller.role != "APPLICANT":
-            raise _not_found()
+        """Hold a seat and issue its billing. `via_ballot`: the seat was assigned by the system (a
+        ballot draw or a waitlist offer), so the release gate does not apply."""
+        header = self._owned(caller, application_id)
         latest = self._latest(application_id)
-        appointment = latest.get("data", {}).get("appointment")
+        appointment = latest["state"].get("appointment")
         if latest["status"] == "AWAITING_PAYMENT" and appointment and appointment["slot_id"] == slot_id:
             return self.view(header)  # a retry of the booking that already succeeded
         if latest["status"] != "DRAFT":
             raise DomainError("conflict", "appointment-exists",
                               f"the application is {latest['status']}; only a DRAFT application can book")
-        slot = self.slots.find_one({"_id": slot_id})
-        if slot is None:
-            raise DomainError("not_found", "slot-not-found", f"no slot {slot_id!r}")
-        office = self.office(slot["office_id"])
-        if slot["office_id"] != header["office_id"]:
-            raise DomainError("conflict", "slot-of-another-office",
-                              f"the slot belongs to office {slot['office_id']}, the application to {header['office_id']}")
-        rules.check_bookable(dt.date.fromisoformat(slot["date"]), office.today(self.clock.now()), slot["lane"],
-                             rules.allowed_lanes(header["service_type"], header["express"], header["priority_group"]))
+        slot, office = self._bookable_slot(header, slot_id)
         if self.release_gate is not None and not via_ballot:
             self.release_gate(office, slot, self.clock.now())
-        seat = self._hold_seat(slot, application_id)
+        missing = rules.missing_documents(header["service_type"], self._age(header),
+                                          self.documents.kinds(application_id))
+        if missing:
+            raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing),
+                              [{"field": "documents", "message": m} for m in missing])
+        seat = self._hold_seat(slot, application_id, generation=0)
         try:
             billing = self.payment.IssueBilling(payment_pb2.IssueBillingRequest(
                 appointment_id=seat["hold_id"], application_id=application_id,
@@ -235,9 +283,8 @@ class Applications:
             self.seats.delete_one({"_id": seat["_id"], "hold_id": seat["hold_id"]})
             raise DomainError("unavailable", "payment-unavailable",
                               "billing could not be issued right now; the seat was released, please retry") from exc
-        appointment = {"appointment_id": seat["hold_id"], "slot_id": slot["_id"], "date": slot["date"],
-                       "start_time": slot["start_time"], "end_time": slot["end_time"], "lane": slot["lane"],
-                       "pay_before": rfc3339(seat["pay_before"], office.tz)}
+        appointment = dict(_appointment_of(slot, seat, office), appointment_id=seat["hold_id"],
+                           pay_before=rfc3339(seat["pay_before"], office.tz))
         billing_view = {"billing_code": billing.billing_code, "amount": billing.amount.amount,
                         "currency": billing.amount.currency, "expires_at": billing.expires_at}
         booked = booking_pb2.AppointmentBooked(
@@ -245,39 +292,153 @@ class Applications:
             appointment_id=seat["hold_id"], slot_id=slot["_id"], date=slot["date"],
             start_time=slot["start_time"], lane=slot["lane"], pay_before=appointment["pay_before"],
             billing_code=billing.billing_code, amount=billing.amount)
-        if not self._append(header, latest["seq"] + 1, "AWAITING_PAYMENT",
+        if not self._append(header, latest, "AWAITING_PAYMENT",
                             f"seat held for {slot['date']} {slot['start_time']} ({slot['lane']})",
                             {"appointment": appointment, "billing": billing_view}, [booked]):
             # A concurrent transition won; if it is this same booking (a parallel retry), fine.
-            now_latest = self._latest(application_id)
-            if now_latest["status"] != "AWAITING_PAYMENT":
+            if self._latest(application_id)["status"] != "AWAITING_PAYMENT":
                 raise DomainError("conflict", "application-changed", "the application changed meanwhile; reload it")
         return self.view(header)
 
-    def _hold_seat(self, slot: dict, application_id: str) -> dict:
-        existing = self.seats.find_one({"application_id": application_id})
+    def _bookable_slot(self, header: dict, slot_id: str):
+        slot = self.slots.find_one({"_id": slot_id})
+        if slot is None:
+            raise DomainError("not_found", "slot-not-found", f"no slot {slot_id!r}")
+        office = self.office(slot["office_id"])
+        if slot["office_id"] != header["office_id"]:
+            raise DomainError("conflict", "slot-of-another-office",
+                              f"the slot belongs to office {slot['office_id']}, the application to {header['office_id']}")
+        rules.check_bookable(dt.date.fromisoformat(slot["date"]), office.today(self.clock.now()), slot["lane"],
+                             rules.allowed_lanes(header["service_type"], header["express"], header["priority_group"]))
+        return slot, office
+
+    def _hold_seat(self, slot: dict, application_id: str, generation: int) -> dict:
+        holder = f"{application_id}#{generation}"
+        existing = self.seats.find_one({"holder": holder})
         if existing is not None:
             if existing["slot_id"] == slot["_id"]:
                 return existing  # resume a booking interrupted after its seat was taken
             self.seats.delete_one({"_id": existing["_id"], "hold_id": existing["hold_id"]})
         taken = {s["n"] for s in self.seats.find({"slot_id": slot["_id"]}, {"n": 1})}
-        free = [n for n in range(slot["capacity"]) if n not in taken]
-        if len(taken) >= slot["capacity"]:
-            free = []
+        free = [n for n in range(slot["capacity"]) if n not in taken] if len(taken) < slot["capacity"] else []
         random.shuffle(free)  # spread racing requests over different seats
         now = self.clock.now()
         for n in free:
-            seat = {"_id": f"{slot['_id']}#{n}", "slot_id": slot["_id"], "n": n,
+            seat = {"_id": f"{slot['_id']}#{n}", "slot_id": slot["_id"], "n": n, "holder": holder,
                     "application_id": application_id, "hold_id": "apt_" + uuid.uuid4().hex,
                     "held_at": now, "pay_before": now + self.hold}
             try:
                 self.seats.insert_one(seat)
                 return seat
             except DuplicateKeyError:
-                mine = self.seats.find_one({"application_id": application_id})
+                mine = self.seats.find_one({"holder": holder})
                 if mine is not None:  # a parallel request of the same application won a seat
                     return mine
         raise DomainError("conflict", "slot-full", "this slot has no seats left; choose another time or join the waitlist")
+
+    # -- after booking -----------------------------------------------------------------------
+    def cancel(self, caller, application_id: str) -> dict:
+        """The applicant gives the seat back at once; the application closes (CANCELLED), so a
+        held seat cannot be handed over to someone else by cancelling at an agreed moment."""
+        header = self._owned(caller, application_id)
+        latest = self._latest(application_id)
+        if latest["status"] == "CANCELLED":
+            return self.view(header)
+        if latest["status"] not in ("AWAITING_PAYMENT", "PAID"):
+            raise DomainError("conflict", "cancel-not-allowed",
+                              f"the application is {latest['status']}; only a booked appointment can be cancelled")
+        self._close(header, latest, "CANCELLED", "cancelled by the applicant", "APPLICANT")
+        return self.view(header)
+
+    def _close(self, header: dict, latest: dict, status: str, note: str, reason: str) -> bool:
+        state = latest["state"]
+        appointment = state.get("appointment") or {}
+        cancelled = booking_pb2.AppointmentCancelled(
+            application_id=header["_id"], account_id=header["account_id"], office_id=header["office_id"],
+            appointment_id=appointment.get("appointment_id", ""), slot_id=appointment.get("slot_id", ""),
+            reason=reason, billing_code=(state.get("billing") or {}).get("billing_code", ""))
+        appended = self._append(header, latest, status, note, {}, [cancelled])
+        self._free(header)
+        return appended
+
+    def reschedule(self, caller, application_id: str, slot_id: str, by_office: bool = False, reason: str = "") -> dict:
+        header = self.get(caller, application_id) if by_office else self._owned(caller, application_id)
+        latest = self._latest(application_id)
+        state = latest["state"]
+        current = state.get("appointment") or {}
+        if latest["status"] == "PAID" and current.get("slot_id") == slot_id:
+            return self.view(header)  # a retry that already moved
+        office = self.office(header["office_id"])
+        rules.check_reschedule(latest["status"], dt.date.fromisoformat(current["date"]) if current else office.today(self.clock.now()),
+                               office.today(self.clock.now()), bool(state.get("reschedule_used")), by_office)
+        slot, office = self._bookable_slot(header, slot_id)
+        if dt.date.fromisoformat(slot["date"]) <= office.today(self.clock.now()):
+            raise DomainError("conflict", "reschedule-not-allowed", "choose a date after today")
+        generation = int(state.get("generation", 0)) + 1
+        seat = self._hold_seat(slot, application_id, generation)
+        moved = dict(current, **_appointment_of(slot, seat, office), rescheduled=True)
+        event = booking_pb2.AppointmentRescheduled(
+            application_id=application_id, account_id=header["account_id"], office_id=header["office_id"],
+            appointment_id=current.get("appointment_id", ""), date=slot["date"], start_time=slot["start_time"],
+            lane=slot["lane"], previous_date=current.get("date", ""), previous_start_time=current.get("start_time", ""),
+            by_office=by_office, reason=reason)
+        data = {"appointment": moved, "generation": generation}
+        if not by_office:
+            data["reschedule_used"] = True
+        note = f"rescheduled to {slot['date']} {slot['start_time']}" + (f" by the office: {reason}" if by_office else "")
+        if not self._append(header, latest, "PAID", note, data, [event]):
+            self.seats.delete_one({"_id": seat["_id"], "hold_id": seat["hold_id"]})
+            raise DomainError("conflict", "application-changed", "the application changed meanwhile; reload it")
+        self.seats.delete_many({"application_id": application_id, "hold_id": {"$ne": seat["hold_id"]}})
+        return self.view(header)
+
+    def reschedule_office_day(self, caller, office_id: str, date: str, to_date: str, reason: str) -> tuple[int, int]:
+        """Force majeure: move every booked appointment of `date` to the same lane on `to_date`
+        (same start time if free, else the next free one); those that cannot be re-seated are
+        cancelled by the office (their payment is refunded). Applicants keep their own reschedule."""
+        if caller.role != "SUPERVISOR" or caller.office_id != office_id:
+            raise DomainError("forbidden", "forbidden", "only the supervisor of this office moves a day")
+        if not (reason or "").strip():
+            raise invalid("a reason is required", "reason")
+        office = self.office(office_id)
+        day, target = rules.parse_date(date, "date"), rules.parse_date(to_date, "to_date")
+        if target <= office.today(self.clock.now()) or target == day:
+            raise invalid("to_date must be a later day than today and differ from date", "to_date")
+        if not self.calendar.is_working_day(office, target):
+            raise invalid(f"{to_date} is not a working day of {office_id}", "to_date")
+        moved = cancelled = 0
+        affected = {t["application_id"] for t in self.transitions.find(
+            {"office_id": office_id, "appointment_date": date, "status": {"$in": ["AWAITING_PAYMENT", "PAID"]}},
+            {"application_id": 1})}
+        for application_id in sorted(affected):
+            header = self.applications.find_one({"_id": application_id})
+            latest = self._latest(application_id)
+            appointment = latest["state"].get("appointment") or {}
+            if latest["status"] not in ("AWAITING_PAYMENT", "PAID") or appointment.get("date") != date:
+                continue
+            if latest["status"] == "AWAITING_PAYMENT":  # unpaid: release; the applicant books again
+                self._close(header, latest, "CANCELLED", f"the office closed {date}: {reason}", "OFFICE")
+                cancelled += 1
+                continue
+            candidates = sorted(self.list_slots(office_id, to_date, appointment["lane"]),
+                                key=lambda s: (s["start_time"] != appointment["start_time"], s["start_time"]))
+            for slot in candidates:
+                if slot["remaining"] <= 0:
+                    continue
+                try:
+                    self.reschedule(caller, application_id, slot["_id"], by_office=True, reason=reason)
+                    moved += 1
+                    break
+                except DomainError as err:
+                    if err.problem != "slot-full":
+                        raise
+            else:
+                self._close(header, self._latest(application_id), "CANCELLED",
+                            f"the office closed {date} and had no seat on {to_date}: {reason}", "OFFICE")
+                cancelled += 1
+        self._staff_action(caller, "OFFICE_DAY_RESCHEDULED", office_id,
+                           {"date": date, "to_date": to_date, "reason": reason, "moved": moved, "cancelled": cancelled})
+        return moved, cancelled
 
     # -- what other services tell us ---------------------------------------------------------
     def confirm_payment(self, application_id: str, appointment_id: str, paid_at: str) -> bool:
@@ -286,14 +447,14 @@ class Applications:
         if header is None:
             return False
         latest = self._latest(application_id)
-        appointment = (latest.get("data") or {}).get("appointment") or {}
+        appointment = latest["state"].get("appointment") or {}
         if latest["status"] != "AWAITING_PAYMENT" or appointment.get("appointment_id") != appointment_id:
             return False  # already confirmed, or a payment for a hold that is gone (payment flags it)
         confirmed = booking_pb2.AppointmentConfirmed(
             application_id=application_id, account_id=header["account_id"], office_id=header["office_id"],
             appointment_id=appointment_id, date=appointment["date"], start_time=appointment["start_time"],
             lane=appointment["lane"], paid_at=paid_at)
-        return self._append(header, latest["seq"] + 1, "PAID", "payment received; appointment confirmed",
+        return self._append(header, latest, "PAID", "payment received; appointment confirmed",
                             {"paid_at": paid_at}, [confirmed])
 
     def release_expired(self, application_id: str, appointment_id: str) -> bool:
@@ -302,33 +463,94 @@ class Applications:
         if header is None:
             return False
         latest = self._latest(application_id)
-        appointment = (latest.get("data") or {}).get("appointment") or {}
+        appointment = latest["state"].get("appointment") or {}
         if latest["status"] == "AWAITING_PAYMENT" and appointment.get("appointment_id") == appointment_id:
-            cancelled = booking_pb2.AppointmentCancelled(
-                application_id=application_id, account_id=header["account_id"], office_id=header["office_id"],
-                appointment_id=appointment_id, slot_id=appointment["slot_id"], reason="BILLING_EXPIRED")
-            self._append(header, latest["seq"] + 1, "EXPIRED", "not paid in time; the seat was released",
-                         {}, [cancelled])
-        self._free(header["_id"], appointment_id, header["account_id"])
+            self._close(header, latest, "EXPIRED", "not paid in time; the seat was released", "BILLING_EXPIRED")
+        else:
+            self._free(header)
         return True
 
-    def _free(self, application_id: str, appointment_id: str, account_id: str) -> None:
+    def resolve_late_payment(self, application_id: str, billing_code: str) -> str:
+        """Money arrived after the billing expired: re-seat the applicant if the same slot still has
+        room and the NIK has no other open application; otherwise the payment is refunded."""
+        header = self.applications.find_one({"_id": application_id})
+        if header is None:
+            return "REFUND"
+        latest = self._latest(application_id)
+        state = latest["state"]
+        if latest["status"] == "PAID":
+            return "RESEATED"  # already handled (a redelivery)
+        outcome = "REFUND"
+        appointment = state.get("appointment") or {}
+        if latest["status"] == "EXPIRED" and appointment and self._claim_open(header["account_id"], application_id):
+            slot = self.slots.find_one({"_id": appointment["slot_id"]})
+            office = self.office(header["office_id"])
+            if slot and dt.date.fromisoformat(slot["date"]) >= office.today(self.clock.now()):
+                generation = int(state.get("generation", 0)) + 1
+                try:
+                    seat = self._hold_seat(slot, application_id, generation)
+                    resolved = booking_pb2.LatePaymentResolved(
+                        application_id=application_id, account_id=header["account_id"],
+                        office_id=header["office_id"], billing_code=billing_code, outcome="RESEATED")
+                    if self._append(header, latest, "PAID", "late payment accepted: the seat was free again",
+                                    {"appointment": dict(appointment, hold_id=seat["hold_id"]),
+                                     "generation": generation}, [resolved]):
+                        return "RESEATED"
+                    self.seats.delete_one({"_id": seat["_id"], "hold_id": seat["hold_id"]})
+                except DomainError:
+                    pass
+            self.open_claims.delete_one({"_id": header["account_id"], "application_id": application_id})
+        refund = booking_pb2.LatePaymentResolved(
+            application_id=application_id, account_id=header["account_id"], office_id=header["office_id"],
+            billing_code=billing_code, outcome=outcome)
+        key = {"_id": billing_code, "application_id": application_id, "outcome": outcome}
+        insert_unique(self.db["late_payments"], outbox.with_events(
+            key, [events.new_event("booking", application_id, refund, self.clock)], TOPIC, self.clock))
+        return outcome
+
+    def _free(self, header: dict) -> None:
         """Release what a closed application held. Idempotent; the reaper repeats it after a crash."""
-        if self._latest(application_id)["status"] not in rules.CLOSED_STATUSES:
+        if self._latest(header["_id"])["status"] not in rules.CLOSED_STATUSES:
             return
-        self.seats.delete_one({"application_id": application_id, "hold_id": appointment_id})
-        self.open_claims.delete_one({"_id": account_id, "application_id": application_id})
+        self.seats.delete_many({"application_id": header["_id"]})
+        self.open_claims.delete_one({"_id": header["account_id"], "application_id": header["_id"]})
 
     def reap_seats(self, orphan_after: dt.timedelta = dt.timedelta(minutes=5)) -> int:
-        """Seats left behind by a crash: held by a closed application, or by one that never got
-        past DRAFT (the booking died between taking the seat and recording it)."""
+        """Seats left behind by a crash: held by a closed application, by one that never got past
+        DRAFT, or by a reschedule that did not complete (not the appointment's current seat)."""
         freed = 0
         cutoff = self.clock.now() - orphan_after
         for seat in self.seats.find({"held_at": {"$lt": cutoff}}, {"application_id": 1, "hold_id": 1}):
-            status = self._latest(seat["application_id"])["status"]
-            if status in rules.CLOSED_STATUSES or status == "DRAFT":
+            latest = self._latest(seat["application_id"])
+            current = (latest["state"].get("appointment") or {})
+            current_hold = current.get("hold_id", current.get("appointment_id"))
+            if latest["status"] in rules.CLOSED_STATUSES or latest["status"] == "DRAFT" or current_hold != seat["hold_id"]:
                 freed += self.seats.delete_one({"_id": seat["_id"], "hold_id": seat["hold_id"]}).deleted_count
         return freed
+
+    def mark_no_shows(self, office_id: str | None = None) -> int:
+        """After an appointment's day ends (office time), a PAID application not checked in is NO_SHOW."""
+        marked = 0
+        for office in self.calendar.offices.values():
+            if office_id and office.office_id != office_id:
+                continue
+            today = office.today(self.clock.now()).isoformat()
+            candidates = {t["application_id"] for t in self.transitions.find(
+                {"office_id": office.office_id, "status": "PAID", "appointment_date": {"$lt": today}},
+                {"application_id": 1})}
+            for application_id in candidates:
+                latest = self._latest(application_id)
+                appointment = latest["state"].get("appointment") or {}
+                if latest["status"] != "PAID" or appointment.get("date", today) >= today:
+                    continue
+                header = self.applications.find_one({"_id": application_id})
+                event = booking_pb2.AppointmentNoShow(
+                    application_id=application_id, account_id=header["account_id"], office_id=header["office_id"],
+                    appointment_id=appointment.get("appointment_id", ""), date=appointment["date"])
+                if self._append(header, latest, "NO_SHOW", f"no check-in on {appointment['date']}", {}, [event]):
+                    marked += 1
+                self._free(header)
+        return marked
 
     def advance(self, application_id: str, from_statuses: set[str], to_status: str, note: str) -> bool:
         """A counter fact from another service (biometrics captured, interview outcome): append
@@ -339,7 +561,12 @@ class Applications:
         latest = self._latest(application_id)
         if latest["status"] not in from_statuses:
             return False
-        return self._append(header, latest["seq"] + 1, to_status, note, {}, [])
+        data = {"approved_on": self.clock.now().astimezone(self.office(header["office_id"]).tz).date().isoformat()} \
+            if to_status == "APPROVED" else {}
+        appended = self._append(header, latest, to_status, note, data, [])
+        if appended and to_status in rules.CLOSED_STATUSES:
+            self._free(header)
+        return appended
 
     # -- at the office -----------------------------------------------------------------------
     def check_in(self, caller, office_id: str, application_id: str) -> str:
@@ -348,14 +575,14 @@ class Applications:
         header = self.get(caller, application_id)
         latest = self._latest(application_id)
         if latest["status"] == "CHECKED_IN":
-            return latest["data"]["queue_number"]
+            return latest["state"]["queue_number"]
         if latest["status"] != "PAID":
             raise DomainError("conflict", "not-paid", f"the application is {latest['status']}; only PAID applications check in")
-        appointment = self._appointment(application_id)
+        appointment = latest["state"].get("appointment") or {}
         office = self.office(office_id)
         today = office.today(self.clock.now()).isoformat()
-        if appointment["date"] != today:
-            raise DomainError("conflict", "not-today", f"the appointment is on {appointment['date']}, not today")
+        if appointment.get("date") != today:
+            raise DomainError("conflict", "not-today", f"the appointment is on {appointment.get('date')}, not today")
         letter = QUEUE_LETTERS[appointment["lane"]]
         taken = self.db["queue_numbers"].count_documents({"office_id": office_id, "date": today, "letter": letter})
         for n in range(taken + 1, taken + 1000):
@@ -366,28 +593,79 @@ class Applications:
                 break
         checked = booking_pb2.CheckedIn(application_id=application_id, account_id=header["account_id"],
                                         office_id=office_id, queue_number=number, date=today)
-        if not self._append(header, latest["seq"] + 1, "CHECKED_IN", f"queue number {number}",
+        if not self._append(header, latest, "CHECKED_IN", f"queue number {number}",
                             {"queue_number": number}, [checked]):
-            return self._latest(application_id)["data"].get("queue_number", number)
+            return self._latest(application_id)["state"].get("queue_number", number)
         return number
 
-    def _appointment(self, application_id: str) -> dict:
-        data = {}
-        for t in self.history(application_id):
-            data.update(t.get("data") or {})
-        return data.get("appointment") or {}
+    def issue(self, caller, application_id: str, passport_number: str, delivery: str, address: str) -> dict:
+        header = self._staff(caller, application_id)
+        passport_number = (passport_number or "").strip().upper()
+        if not PASSPORT_NUMBER.match(passport_number):
+            raise invalid("passport_number is one or two letters and 6-7 digits, e.g. X1234567", "passport_number")
+        if delivery not in ("PICKUP", "POS"):
+            raise invalid("delivery must be PICKUP or POS", "delivery")
+        if delivery == "POS" and len((address or "").strip()) < 10:
+            raise invalid("delivery by Pos Indonesia needs the full address", "address")
+        latest = self._latest(application_id)
+        if latest["status"] == "ISSUED" and latest["state"].get("passport_number") == passport_number:
+            return self.view(header, caller)
+        if latest["status"] != "APPROVED":
+            raise DomainError("conflict", "not-approved", f"the application is {latest['status']}; only APPROVED ones are issued")
+        event = booking_pb2.PassportIssued(application_id=application_id, account_id=header["account_id"],
+                                           office_id=header["office_id"], passport_number_masked=mask_passport(passport_number),
+                                           delivery=delivery)
+        data = {"passport_number": passport_number, "delivery": delivery}
+        if delivery == "POS":
+            data["address"] = address.strip()
+        if not self._append(header, latest, "ISSUED", f"passport issued ({delivery.lower()})", data, [event]):
+            raise DomainError("conflict", "application-changed", "the application changed meanwhile; reload it")
+        self._staff_action(caller, "PASSPORT_ISSUED", header["office_id"],
+                           {"application_id": application_id, "delivery": delivery})
+        return self.view(header, caller)
+
+    def hand_over(self, caller, application_id: str, tracking_number: str) -> dict:
+        header = self._staff(caller, application_id)
+        latest = self._latest(application_id)
+        if latest["status"] in ("COLLECTED", "SHIPPED"):
+            return self.view(header, caller)
+        if latest["status"] != "ISSUED":
+            raise DomainError("conflict", "not-issued", f"the application is {latest['status']}; only ISSUED passports are handed over")
+        if latest["state"].get("delivery") == "POS":
+            tracking_number = (tracking_number or "").strip().upper()
+            if not TRACKING_NUMBER.match(tracking_number):
+                raise invalid("a Pos Indonesia tracking number (8-30 letters and digits) is required", "tracking_number")
+            event = booking_pb2.PassportShipped(application_id=application_id, account_id=header["account_id"],
+                                                office_id=header["office_id"], tracking_number=tracking_number)
+            status, data, note = "SHIPPED", {"tracking_number": tracking_number}, f"shipped by Pos Indonesia, {tracking_number}"
+        else:
+            if tracking_number:
+                raise invalid("a passport for pickup has no tracking number", "tracking_number")
+            event = booking_pb2.PassportCollected(application_id=application_id, account_id=header["account_id"],
+                                                  office_id=header["office_id"])
+            status, data, note = "COLLECTED", {}, "collected at the office"
+        if self._append(header, latest, status, note, data, [event]):
+            self._free(header)
+        return self.view(header, caller)
 
     # -- views -------------------------------------------------------------------------------
-    def view(self, header: dict) -> dict:
+    def view(self, header: dict, caller=None) -> dict:
         history = self.history(header["_id"])
         office = self.office(header["office_id"])
-        latest = history[-1] if history else {"status": "DRAFT", "data": {}}
-        data = {}
-        for t in history:
-            data.update(t.get("data") or {})
-        appointment = data.get("appointment")
+        latest = history[-1] if history else dict(_NOTHING)
+        state = latest.get("state")
+        if state is None:
+            state = {}
+            for t in history:
+                state.update(t.get("data") or {})
+        appointment = state.get("appointment")
         if appointment:
-            appointment = dict(appointment, status=_appointment_status(latest["status"]))
+            appointment = {k: v for k, v in appointment.items() if k != "hold_id"}
+            appointment["status"] = _appointment_status(latest["status"])
+            if state.get("queue_number"):
+                appointment["queue_number"] = state["queue_number"]
+        staff = caller is not None and caller.role in ("OFFICER", "SUPERVISOR")
+        number = state.get("passport_number", "")
         return {
             "application_id": header["_id"], "account_id": header["account_id"],
             "office_id": header["office_id"], "status": latest["status"],
@@ -395,14 +673,39 @@ class Applications:
             "service_type": header["service_type"], "express": header["express"],
             "priority_group": header["priority_group"] or None,
             "created_at": rfc3339(header["created_at"], office.tz),
-            "appointment": appointment, "billing": data.get("billing"),
+            "appointment": appointment, "billing": state.get("billing"),
+            "passport_number": number if staff else mask_passport(number) if number else "",
+            "delivery": state.get("delivery", ""), "tracking_number": state.get("tracking_number", ""),
+            "ready_by": self._ready_by(header, state),
             "timeline": [{"status": t["status"], "at": rfc3339(t["at"], office.tz), "note": t.get("note", "")}
                          for t in history],
         }
 
+    def _ready_by(self, header: dict, state: dict) -> str:
+        """Issued within 4 working days of the interview, the same day for express service."""
+        approved = state.get("approved_on")
+        if not approved:
+            return ""
+        office = self.office(header["office_id"])
+        day = dt.date.fromisoformat(approved)
+        if header["express"]:
+            return day.isoformat()
+        return self.calendar.working_days(office, day + dt.timedelta(days=1), 4)[-1].isoformat()
+
+
+_NOTHING = {"seq": -1, "status": "DRAFT", "state": {}, "data": {}}
 
 # Lane letters of queue numbers; the counter calls P (priority) first, then E, R, A, O.
 QUEUE_LETTERS = {"PRIORITY": "P", "EXPRESS": "E", "REPLACEMENT": "R", "REGULAR": "A", "OUTREACH": "O"}
+
+
+def mask_passport(number: str) -> str:
+    return number[:1] + "*" * (len(number) - 3) + number[-2:] if len(number) > 3 else "***"
+
+
+def _appointment_of(slot: dict, seat: dict, office) -> dict:
+    return {"slot_id": slot["_id"], "date": slot["date"], "start_time": slot["start_time"],
+            "end_time": slot["end_time"], "lane": slot["lane"], "hold_id": seat["hold_id"]}
 
 
 def _appointment_status(app_status: str) -> str:
@@ -415,3 +718,12 @@ def _may_see(caller, header: dict) -> bool:
         return header["account_id"] == caller.account_id
     return caller.role in ("OFFICER", "SUPERVISOR") and header["office_id"] == caller.office_id
 
+
+def _replace_index(collection, field: str, unique: bool) -> None:
+    """Create an index, replacing one of the same key with other options (schema evolution)."""
+    from pymongo.errors import OperationFailure
+    try:
+        collection.create_index(field, unique=unique)
+    except OperationFailure:
+        collection.drop_index(f"{field}_1")
+        collection.create_index(field, unique=unique)

@@ -2,6 +2,7 @@
 
     python -m services.booking.cli create-staff --role OFFICER --office TBK --email ... --name ...
     python -m services.booking.cli ensure-staff '<json list>'   (idempotent; used by the demo seed)
+    python -m services.booking.cli verify-audit   (walks the audit hash chain, reports the first broken link)
 """
 from __future__ import annotations
 
@@ -27,7 +28,13 @@ def main(argv=None) -> int:
     create.add_argument("--name", required=True)
     ensure = sub.add_parser("ensure-staff", help="create staff accounts that do not exist yet")
     ensure.add_argument("accounts_json")
+    sub.add_parser("verify-audit", help="verify the hash chain of the audit log; exit 1 at a broken link")
     args = parser.parse_args(argv)
+    if args.command == "verify-audit":
+        from services.booking.audit import AuditLog
+        report = AuditLog(mongo.database("booking"), Clock()).verify()
+        print(json.dumps(report))
+        return 0 if report["ok"] else 1
     accounts = Accounts(mongo.database("booking"), Clock())
     accounts.ensure_indexes()
     if args.command == "create-staff":

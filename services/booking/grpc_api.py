@@ -7,6 +7,8 @@ from servicekit.errors import invalid
 
 from services.booking.accounts import Accounts, public_view
 from services.booking.applications import Applications
+from services.booking.documents import view as document_view
+from services.booking.waitlist import Waitlist
 
 
 class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
@@ -43,8 +45,8 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
 
 
 class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
-    def __init__(self, applications: Applications, accounts: Accounts):
-        self.apps, self.accounts = applications, accounts
+    def __init__(self, applications: Applications, accounts: Accounts, waitlist: Waitlist):
+        self.apps, self.accounts, self.waitlist = applications, accounts, waitlist
 
     def ListOffices(self, request, context):
         return booking_pb2.ListOfficesResponse(items=[
@@ -74,7 +76,7 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
                                          request.priority_group))
 
     def GetApplication(self, request, context):
-        return to_proto(self.apps.view(self.apps.get(request.caller, request.application_id)))
+        return to_proto(self.apps.view(self.apps.get(request.caller, request.application_id), request.caller))
 
     def ListApplications(self, request, context):
         return booking_pb2.ListApplicationsResponse(
@@ -83,6 +85,36 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
     def BookAppointment(self, request, context):
         return to_proto(self.apps.book(request.caller, request.application_id, request.slot_id))
 
+    def UploadDocument(self, request, context):
+        return document_proto(self.apps.upload_document(request.caller, request.application_id, request.kind,
+                                                        request.content))
+
+    def ListDocuments(self, request, context):
+        return booking_pb2.ListDocumentsResponse(
+            items=[document_proto(d) for d in self.apps.list_documents(request.caller, request.application_id)])
+
+    def CancelAppointment(self, request, context):
+        return to_proto(self.apps.cancel(request.caller, request.application_id))
+
+    def RescheduleAppointment(self, request, context):
+        return to_proto(self.apps.reschedule(request.caller, request.application_id, request.slot_id))
+
+    def JoinWaitlist(self, request, context):
+        return booking_pb2.JoinWaitlistResponse(position=self.waitlist.join(
+            request.caller, request.application_id, request.date, request.lane))
+
+    def RescheduleOfficeDay(self, request, context):
+        moved, cancelled = self.apps.reschedule_office_day(request.caller, request.office_id, request.date,
+                                                           request.to_date, request.reason)
+        return booking_pb2.RescheduleOfficeDayResponse(moved=moved, cancelled=cancelled)
+
+    def IssuePassport(self, request, context):
+        return to_proto(self.apps.issue(request.caller, request.application_id, request.passport_number,
+                                        request.delivery, request.address))
+
+    def HandOver(self, request, context):
+        return to_proto(self.apps.hand_over(request.caller, request.application_id, request.tracking_number))
+
 
 def to_proto(view: dict) -> booking_pb2.Application:
     app = booking_pb2.Application(
@@ -90,7 +122,9 @@ def to_proto(view: dict) -> booking_pb2.Application:
         status=view["status"], passport_type=view["passport_type"], validity_years=view["validity_years"],
         service_type=view["service_type"], express=view["express"],
         priority_group=view["priority_group"] or "", created_at=view["created_at"],
-        timeline=[booking_pb2.TimelineEntry(**t) for t in view["timeline"]])
+        timeline=[booking_pb2.TimelineEntry(**t) for t in view["timeline"]],
+        passport_number=view["passport_number"], delivery=view["delivery"],
+        tracking_number=view["tracking_number"], ready_by=view["ready_by"])
     if view["appointment"]:
         app.appointment.CopyFrom(booking_pb2.Appointment(**view["appointment"]))
     if view["billing"]:
@@ -99,3 +133,7 @@ def to_proto(view: dict) -> booking_pb2.Application:
             billing_code=b["billing_code"], amount=common_pb2.Money(amount=b["amount"], currency=b["currency"]),
             expires_at=b["expires_at"]))
     return app
+
+
+def document_proto(doc: dict) -> booking_pb2.Document:
+    return booking_pb2.Document(**document_view(doc))

@@ -25,5 +25,8 @@ def handlers(apps: Applications) -> dict:
         apps.advance(event.application_id, {"CHECKED_IN"}, "BIOMETRICS_CAPTURED", "photo and fingerprints captured")
         apps.advance(event.application_id, {"BIOMETRICS_CAPTURED"}, event.outcome, f"interview: {event.outcome.lower()}")
 
-    return {"PaymentSettled": settled, "BillingExpired": expired,
+    def late(envelope, event):
+        apps.resolve_late_payment(event.application_id, event.billing_code)
+
+    return {"PaymentSettled": settled, "BillingExpired": expired, "LatePaymentReceived": late,
             "BiometricsCaptured": captured, "InterviewCompleted": interviewed}

@@ -134,3 +134,57 @@ def check_bookable(slot_date: dt.date, today: dt.date, lane: str, lanes_allowed:
     if lane not in lanes_allowed:
         raise DomainError("conflict", "lane-not-allowed",
                           f"this application may book {', '.join(sorted(lanes_allowed))} seats, not {lane}")
+
+
+# -- documents ---------------------------------------------------------------------------------
+DOCUMENT_KINDS = ("KTP", "KK", "BIRTH_CERTIFICATE", "MARRIAGE_BOOK", "DIPLOMA", "OLD_PASSPORT", "POLICE_LOSS_REPORT")
+IDENTITY_PROOFS = ("BIRTH_CERTIFICATE", "MARRIAGE_BOOK", "DIPLOMA")
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+_MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"%PDF-": "application/pdf"}
+
+
+def document_type(content: bytes) -> str:
+    """The content type read from the bytes themselves (never from the client's claim)."""
+    if not content:
+        raise invalid("the file is empty", "file")
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise DomainError("invalid", "document-too-large", "a document may be at most 5 MB", [{"field": "file", "message": "at most 5 MB"}])
+    for magic, ctype in _MAGIC.items():
+        if content.startswith(magic):
+            return ctype
+    raise DomainError("invalid", "document-type-not-allowed", "documents must be JPEG, PNG or PDF",
+                      [{"field": "file", "message": "JPEG, PNG or PDF only"}])
+
+
+def required_documents(service_type: str, age: int) -> list[tuple[str, ...]]:
+    """What must be uploaded before booking: each tuple is 'one of these'. Minors have no KTP;
+    their family card and birth certificate stand in (the parents' KTP comes at the counter)."""
+    if age < 17:
+        base = [("KK",), ("BIRTH_CERTIFICATE",)]
+    else:
+        base = [("KTP",), ("KK",)]
+    extra = {
+        "NEW": [IDENTITY_PROOFS] if age >= 17 else [],
+        "RENEWAL": [("OLD_PASSPORT",)],
+        "REPLACEMENT_LOST": [("POLICE_LOSS_REPORT",)],
+        "REPLACEMENT_DAMAGED": [("OLD_PASSPORT",)],
+    }[service_type]
+    return base + extra
+
+
+def missing_documents(service_type: str, age: int, uploaded: set[str]) -> list[str]:
+    return [" or ".join(group) for group in required_documents(service_type, age) if not uploaded & set(group)]
+
+
+# -- after payment -------------------------------------------------------------------------------
+def check_reschedule(status: str, current_date: dt.date, today: dt.date, used: bool, by_office: bool) -> None:
+    """Applicants reschedule once, only after paying, at the latest the day before; the office may
+    move a whole day without using up that right."""
+    if status != "PAID":
+        raise DomainError("conflict", "reschedule-not-allowed", "only a PAID appointment can be rescheduled")
+    if by_office:
+        return
+    if used:
+        raise DomainError("conflict", "reschedule-not-allowed", "an appointment can be rescheduled only once")
+    if current_date <= today:
+        raise DomainError("conflict", "reschedule-not-allowed", "reschedule at the latest the day before the appointment")

@@ -23,7 +23,11 @@ OFFSET = int(os.environ.get("PASSPORT_TEST_PORT_OFFSET", "10000"))
 def stack():
     run_dir = Path(tempfile.mkdtemp(prefix="passport-it-"))
     s = Stack(run_dir, Ports(offset=OFFSET, booking_replicas=2), gateway_workers=3,
-              extra_env={"SLOT_HORIZON_DAYS": "10"})
+              # Functional tests run next to other load on 2 cores: give booking calls the general
+              # deadline; the 1.5 s release-rush budget is exercised by `make bench`.
+              # In-app load shedding is off here (one slot per gunicorn thread) for the same reason.
+              extra_env={"SLOT_HORIZON_DAYS": "10", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
+                         "GATEWAY_MAX_INFLIGHT": "8", "WAITLIST_INTERVAL_SECONDS": "1"})
     try:
         s.up()
         s.seed_demo()

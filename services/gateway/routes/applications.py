@@ -71,7 +71,9 @@ def get_billing(application_id: str):
 def billing_json(b) -> dict:
     out = {"billing_code": b.billing_code, "amount": b.amount.amount, "currency": b.amount.currency,
            "status": b.status, "expires_at": b.expires_at,
-           "items": [{"code": i.code, "label": i.label, "amount": i.amount} for i in b.items]}
+           "items": [{"code": i.code, "label": i.label, "amount": i.amount} for i in b.items],
+           "refunds": [{"reason": r.reason, "amount": r.amount.amount, "status": r.status, "recorded_at": r.recorded_at,
+                        **({"paid_out_at": r.paid_out_at} if r.paid_out_at else {})} for r in b.refunds]}
     if b.paid_at:
         out["paid_at"] = b.paid_at
     return out
@@ -105,9 +107,14 @@ def application_json(app) -> dict:
         a = app.appointment
         out["appointment"] = {"appointment_id": a.appointment_id, "slot_id": a.slot_id, "date": a.date,
                               "start_time": a.start_time, "end_time": a.end_time, "lane": a.lane,
-                              "status": a.status, "pay_before": a.pay_before}
+                              "status": a.status, "pay_before": a.pay_before, "rescheduled": a.rescheduled}
+        if a.queue_number:
+            out["appointment"]["queue_number"] = a.queue_number
     if app.HasField("billing"):
         b = app.billing
         out["billing"] = {"billing_code": b.billing_code, "amount": b.amount.amount,
                           "currency": b.amount.currency, "expires_at": b.expires_at}
+    for name in ("passport_number", "delivery", "tracking_number", "ready_by"):
+        if getattr(app, name):
+            out[name] = getattr(app, name)
     return out

@@ -1,0 +1,96 @@
+"""The audit log: append-only and hash-chained.
+
+Every staff action that changes what applicants get is one entry. Entry n is stored under the
+`_id` n (zero-padded, so `_id` order is chain order) and carries the hash of entry n-1, and its own
+hash = sha256(prev_hash + canonical JSON of the entry without `hash`). FerretDB has no atomic
+updates, so the chain is serialised by the unique `_id`: an appender reads the tail, inserts under
+the next number, and on a duplicate re-reads the tail and tries again. Changing, removing or
+reordering any stored entry breaks the chain at that entry, which `verify()` reports.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Iterable
+
+from servicekit.clock import Clock, rfc3339
+from servicekit.errors import DomainError
+from servicekit.mongo import insert_unique
+
+GENESIS = "0" * 64
+FIELDS = ("seq", "at", "actor_account_id", "actor_role", "office_id", "action", "details", "prev_hash")
+MAX_ATTEMPTS = 100
+
+
+def _id(seq: int) -> str:
+    return f"{seq:012d}"
+
+
+def canonical(entry: dict) -> str:
+    return json.dumps({k: entry[k] for k in FIELDS}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(entry: dict) -> str:
+    return hashlib.sha256((entry["prev_hash"] + canonical(entry)).encode()).hexdigest()
+
+
+def check_chain(entries: Iterable[dict]) -> dict:
+    """Walk entries in `_id` order: {ok, entries, first_broken_seq, reason}. Pure."""
+    prev_hash, expected, count = GENESIS, 1, 0
+    for doc in entries:
+        count += 1
+        seq = doc.get("seq")
+        broken = None
+        if doc.get("_id") is not None and doc.get("_id") != _id(expected):
+            broken = f"entry {_id(expected)} is missing (found {doc.get('_id')})"
+        elif seq != expected:
+            broken = f"entry {doc.get('_id')} says seq {seq}, expected {expected}"
+        elif doc.get("prev_hash") != prev_hash:
+            broken = "prev_hash does not match the hash of the previous entry"
+        else:
+            try:
+                if entry_hash(doc) != doc.get("hash"):
+                    broken = "the entry's content does not match its hash"
+            except (KeyError, TypeError):
+                broken = "the entry is malformed"
+        if broken:
+            return {"ok": False, "entries": count, "first_broken_seq": expected, "reason": broken}
+        prev_hash, expected = doc["hash"], expected + 1
+    return {"ok": True, "entries": count, "first_broken_seq": 0, "reason": ""}
+
+
+def _json_safe(value):
+    """Details are stored and hashed as plain JSON values (str, int, bool, None, lists, objects)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+class AuditLog:
+    def __init__(self, db, clock: Clock):
+        self.entries, self.clock = db["audit_log"], clock
+
+    def ensure_indexes(self) -> None:
+        self.entries.create_index([("office_id", 1), ("at", 1)])
+
+    def append(self, caller, action: str, office_id: str, details: dict) -> dict:
+        """The `on_staff_action` hook of Applications: append one entry; returns it."""
+        details = _json_safe(details or {})
+        for _ in range(MAX_ATTEMPTS):
+            tail = self.entries.find_one({}, sort=[("_id", -1)])
+            seq = tail["seq"] + 1 if tail else 1
+            entry = {"seq": seq, "at": rfc3339(self.clock.now()), "actor_account_id": caller.account_id,
+                     "actor_role": caller.role, "office_id": office_id, "action": action,
+                     "details": details, "prev_hash": tail["hash"] if tail else GENESIS}
+            entry["hash"] = entry_hash(entry)
+            if insert_unique(self.entries, dict(entry, _id=_id(seq))):
+                return entry
+            # another appender took this number: re-read the tail and try again
+        raise DomainError("busy", "audit-busy", "the audit log is busy; please retry")
+
+    def list(self, office_id: str, start: dt.datetime, end: dt.datetime, limit: int = 1000) -> list[dict]:
+        """Entries of one office with start <= at < end (UTC instants)."""
+        query = {"office_id": office_id, "at": {"$gte": rfc3339(start), "$lt": rfc3339(end)}}
+        return list(self.entries.find(query, {"_id": 0}).sort("at", 1).limit(limit))
+
+    def verify(self) -> dict:
+        return check_chain(self.entries.find({}).sort("_id", 1).batch_size(500))

@@ -1,0 +1,109 @@
+"""Waitlist per office, date and lane: a freed seat is offered to the next in line.
+
+Joining is an insert keyed by the application (one entry each). Offering is done by a worker
+that books a free seat on the applicant's behalf (hold + billing + AppointmentBooked) and then
+records the offer under the entry's key with a WaitlistOffered event; an unpaid offer expires like
+any hold, the seat is freed again, and the worker offers it to the next entry.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from passport.v1 import booking_pb2, common_pb2
+from servicekit import events, outbox
+from servicekit.clock import Clock
+from servicekit.errors import DomainError, invalid
+from servicekit.lease import WindowLease
+from servicekit.mongo import insert_unique
+
+from services.booking import rules
+from services.booking.applications import TOPIC, Applications
+
+
+class Waitlist:
+    def __init__(self, apps: Applications, clock: Clock):
+        self.apps, self.clock = apps, clock
+        self.entries, self.offers = apps.db["waitlist"], apps.db["waitlist_offers"]
+        self.lease = WindowLease(apps.db, "waitlist-offers", window_s=10, clock=clock)
+
+    def join(self, caller, application_id: str, date: str, lane: str) -> int:
+        header = self.apps._owned(caller, application_id)
+        if self.apps._latest(application_id)["status"] != "DRAFT":
+            raise DomainError("conflict", "waitlist-not-allowed", "only a DRAFT application (no seat yet) can wait")
+        day = rules.parse_date(date, "date")
+        office = self.apps.office(header["office_id"])
+        if lane not in rules.LANES:
+            raise invalid("lane must be one of " + ", ".join(rules.LANES), "lane")
+        rules.check_bookable(day, office.today(self.clock.now()), lane,
+                             rules.allowed_lanes(header["service_type"], header["express"], header["priority_group"]))
+        slots = self.apps.list_slots(header["office_id"], date, lane)
+        if not slots:
+            raise invalid(f"{header['office_id']} has no {lane} seats on {date}", "date")
+        if any(s["remaining"] > 0 for s in slots):
+            raise DomainError("conflict", "seats-available", f"{date} still has {lane} seats: book one instead")
+        missing = rules.missing_documents(header["service_type"], self.apps._age(header),
+                                          self.apps.documents.kinds(application_id))
+        if missing:
+            raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing))
+        entry = {"_id": f"{header['office_id']}|{date}|{lane}|{application_id}", "application_id": application_id,
+                 "account_id": header["account_id"], "office_id": header["office_id"], "date": date, "lane": lane,
+                 "at": self.clock.now()}
+        if not insert_unique(self.entries, entry):
+            existing = self.entries.find_one({"application_id": application_id})
+            if existing is None or existing["_id"] != entry["_id"]:
+                raise DomainError("conflict", "already-waitlisted", "this application already waits for another date")
+            entry = existing
+        return self.position(entry)
+
+    def _waiting(self, office_id: str, date: str, lane: str) -> list[dict]:
+        entries = list(self.entries.find({"office_id": office_id, "date": date, "lane": lane}).sort("at", 1))
+        done = {o["_id"] for o in self.offers.find({"_id": {"$in": [e["_id"] for e in entries]}}, {"_id": 1})}
+        return [e for e in entries if e["_id"] not in done]
+
+    def position(self, entry: dict) -> int:
+        waiting = [e["_id"] for e in self._waiting(entry["office_id"], entry["date"], entry["lane"])]
+        return waiting.index(entry["_id"]) + 1 if entry["_id"] in waiting else 0
+
+    def offer_freed_seats(self) -> int:
+        """Worker cycle: offer free seats of waited-for dates to the next entries, in order."""
+        if not self.lease.held():
+            return 0
+        offered = 0
+        keys = self.entries.aggregate([{"$group": {"_id": {"office_id": "$office_id", "date": "$date", "lane": "$lane"}}}])
+        for key in [k["_id"] for k in keys]:
+            office = self.apps.office(key["office_id"])
+            if dt.date.fromisoformat(key["date"]) < office.today(self.clock.now()):
+                continue
+            for entry in self._waiting(key["office_id"], key["date"], key["lane"]):
+                free = [s for s in self.apps.list_slots(key["office_id"], key["date"], key["lane"]) if s["remaining"] > 0]
+                if not free:
+                    break
+                offered += self._offer(entry, free[0])
+        return offered
+
+    def _offer(self, entry: dict, slot: dict) -> int:
+        latest = self.apps._latest(entry["application_id"])
+        if latest["status"] == "DRAFT":
+            caller = common_pb2.Caller(account_id=entry["account_id"], role="APPLICANT")
+            try:
+                self.apps.book(caller, entry["application_id"], slot["_id"], via_ballot=True)
+            except DomainError as err:
+                if err.problem == "slot-full":
+                    return 0  # taken meanwhile; the next cycle looks again
+                insert_unique(self.offers, {"_id": entry["_id"], "outcome": "SKIPPED", "reason": err.problem,
+                                            "at": self.clock.now()})
+                return 0
+            latest = self.apps._latest(entry["application_id"])
+        appointment = latest["state"].get("appointment") or {}
+        if latest["status"] != "AWAITING_PAYMENT" or appointment.get("date") != entry["date"]:
+            insert_unique(self.offers, {"_id": entry["_id"], "outcome": "SKIPPED", "reason": latest["status"],
+                                        "at": self.clock.now()})
+            return 0
+        offer = booking_pb2.WaitlistOffered(
+            application_id=entry["application_id"], account_id=entry["account_id"], office_id=entry["office_id"],
+            date=entry["date"], lane=entry["lane"], start_time=appointment["start_time"],
+            pay_before=appointment["pay_before"])
+        record = {"_id": entry["_id"], "outcome": "OFFERED", "application_id": entry["application_id"],
+                  "at": self.clock.now()}
+        return int(insert_unique(self.offers, outbox.with_events(
+            record, [events.new_event("booking", entry["application_id"], offer, self.clock)], TOPIC, self.clock)))

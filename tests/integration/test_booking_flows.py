@@ -1,0 +1,242 @@
+"""Booking after the first seat: documents, cancel, reschedule, waitlist, office day moves,
+issuance and handover, no-shows — through the gateway on the real stack."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pymongo
+import pytest
+from kafka import KafkaProducer
+
+from deploy.local.client import SAMPLE_PDF
+from deploy.local.stack import DEMO_STAFF
+from passport.v1 import biometrics_pb2, common_pb2
+from servicekit.clock import FixedClock
+from servicekit.events import new_event
+from services.booking import calendar
+from services.booking.applications import Applications
+from tests.integration.test_foundation import applicant_with_application, wait_for
+from tests.integration.test_lifecycle import _PaidBilling, book, pay, status_of
+
+OFFICE = calendar.load().offices["TBK"]
+
+
+@pytest.fixture(scope="module")
+def supervisor(api):
+    staff = next(s for s in DEMO_STAFF if s["role"] == "SUPERVISOR")
+    return api.login(staff["email"], staff["password"])
+
+
+@pytest.fixture(scope="module")
+def officer(api):
+    staff = next(s for s in DEMO_STAFF if s["role"] == "OFFICER")
+    return api.login(staff["email"], staff["password"])
+
+
+@pytest.fixture(scope="module")
+def store(stack):
+    client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
+    yield client["passport_booking"]
+    client.close()
+
+
+def dedicated_dates(api, count: int) -> list[str]:
+    """Working days near the end of the slot horizon that the other tests leave alone."""
+    days, day = [], dt.date.today() + dt.timedelta(days=11)
+    while len(days) < count:
+        if api.get(f"/v1/offices/TBK/slots?date={day}&lane=REGULAR").body["items"]:
+            days.append(day.isoformat())
+        day += dt.timedelta(days=1)
+    return days
+
+
+def remaining(api, slot_id: str, date: str) -> int:
+    return next(s for s in api.get(f"/v1/offices/TBK/slots?date={date}").body["items"] if s["slot_id"] == slot_id)["remaining"]
+
+
+def at_the_counter(stack, day: str, hour: int = 9) -> Applications:
+    """The booking domain in-process with the clock on the appointment day, on the real store."""
+    client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
+    moment = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour, 0), OFFICE.tz)
+    return Applications(client["passport_booking"], calendar.load(), FixedClock(moment), _PaidBilling())
+
+
+def test_documents_are_required_checked_and_hashed(api):
+    person = api.register_applicant()
+    app_id = api.create_application(person["token"], documents=False).body["application_id"]
+    slot = api.first_working_slot()
+    reply = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
+    assert reply.status == 422 and reply.body["type"].endswith("/documents-missing")
+    assert {e["message"] for e in reply.body["errors"]} == {"KTP", "KK", "BIRTH_CERTIFICATE or MARRIAGE_BOOK or DIPLOMA"}
+    exe = api.upload_document(person["token"], app_id, "KTP", b"MZ\x90\x00 this is a windows program", "ktp.pdf")
+    assert exe.status == 422 and exe.body["type"].endswith("/document-type-not-allowed")
+    huge = api.upload_document(person["token"], app_id, "KTP", b"%PDF-1.4\n" + b"0" * (5 * 1024 * 1024 + 10))
+    assert huge.status == 422 and huge.body["type"].endswith("/document-too-large")
+    unknown = api.upload_document(person["token"], app_id, "SELFIE")
+    assert unknown.status == 422
+    assert api.get(f"/v1/applications/{app_id}/documents", token=person["token"]).body["items"] == []
+    import hashlib
+    ktp = api.upload_document(person["token"], app_id, "KTP")
+    assert ktp.status == 201 and ktp.body["sha256"] == hashlib.sha256(SAMPLE_PDF).hexdigest()
+    assert ktp.body["content_type"] == "application/pdf"
+    for kind in ("KK", "DIPLOMA"):
+        assert api.upload_document(person["token"], app_id, kind).status == 201
+    stranger = api.register_applicant()
+    assert api.upload_document(stranger["token"], app_id, "KK").status == 404
+    assert api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]},
+                    token=person["token"]).status == 201
+
+
+def test_cancel_releases_the_seat_at_once_and_closes_the_application(api):
+    person, app_id, booked = book(api, skip_days=3)
+    slot_id, date = booked["appointment"]["slot_id"], booked["appointment"]["date"]
+    before = remaining(api, slot_id, date)
+    assert api.delete(f"/v1/applications/{app_id}/appointment", token=api.register_applicant()["token"]).status == 404
+    assert api.delete(f"/v1/applications/{app_id}/appointment", token=person["token"]).status == 204
+    assert remaining(api, slot_id, date) == before + 1
+    assert status_of(api, person, app_id) == "CANCELLED"
+    assert api.delete(f"/v1/applications/{app_id}/appointment", token=person["token"]).status == 204
+    assert api.create_application(person["token"]).status == 201
+
+
+def test_reschedule_once_after_payment_up_to_the_day_before(api):
+    person, app_id, booked = book(api, skip_days=2)
+    later = api.first_working_slot(skip_days=5)
+    too_early = api.put(f"/v1/applications/{app_id}/appointment", {"slot_id": later["slot_id"]}, token=person["token"])
+    assert too_early.status == 409 and too_early.body["type"].endswith("/reschedule-not-allowed")
+    assert pay(api, booked["billing"], f"BANK-RS-{app_id}").status == 200
+    assert wait_for(lambda: status_of(api, person, app_id) == "PAID")
+    old_slot, old_date = booked["appointment"]["slot_id"], booked["appointment"]["date"]
+    old_before, new_before = remaining(api, old_slot, old_date), remaining(api, later["slot_id"], later["date"])
+    moved = api.put(f"/v1/applications/{app_id}/appointment", {"slot_id": later["slot_id"]}, token=person["token"])
+    assert moved.status == 200, moved.body
+    assert moved.body["status"] == "PAID" and moved.body["appointment"]["date"] == later["date"]
+    assert moved.body["appointment"]["rescheduled"] is True
+    assert moved.body["appointment"]["appointment_id"] == booked["appointment"]["appointment_id"]
+    assert remaining(api, old_slot, old_date) == old_before + 1
+    assert remaining(api, later["slot_id"], later["date"]) == new_before - 1
+    again = api.put(f"/v1/applications/{app_id}/appointment", {"slot_id": old_slot}, token=person["token"])
+    assert again.status == 409 and "only once" in again.body["detail"]
+
+
+def test_freed_seats_go_to_the_waitlist_in_order(api, supervisor):
+    date = dedicated_dates(api, 1)[0]
+    for quota in ({"capacity": 0}, {"capacity": 1, "start_time": "08:00"}):
+        reply = api.put("/v1/offices/TBK/quota", dict({"date": date, "lane": "REGULAR", "reason": "waitlist test"}, **quota),
+                        token=supervisor)
+        assert reply.status == 200, reply.body
+    slot_id = f"TBK-{date.replace('-', '')}-REGULAR-0800"
+    holder, holder_app = applicant_with_application(api)
+    assert api.post(f"/v1/applications/{holder_app}/appointment", {"slot_id": slot_id}, token=holder["token"]).status == 201
+    waiting = [applicant_with_application(api) for _ in range(2)]
+    positions = [api.post(f"/v1/applications/{a}/waitlist", {"date": date, "lane": "REGULAR"}, token=p["token"])
+                 for p, a in waiting]
+    assert [r.status for r in positions] == [201, 201] and [r.body["position"] for r in positions] == [1, 2]
+    early = applicant_with_application(api)
+    other_date = api.first_working_slot(skip_days=2)["date"]
+    refused = api.post(f"/v1/applications/{early[1]}/waitlist", {"date": other_date, "lane": "REGULAR"}, token=early[0]["token"])
+    assert refused.status == 409 and refused.body["type"].endswith("/seats-available")
+
+    assert api.delete(f"/v1/applications/{holder_app}/appointment", token=holder["token"]).status == 204
+    (first, first_app), (second, second_app) = waiting
+    assert wait_for(lambda: status_of(api, first, first_app) == "AWAITING_PAYMENT"), "the first in line got the seat"
+    view = api.get(f"/v1/applications/{first_app}", token=first["token"]).body
+    assert view["appointment"]["slot_id"] == slot_id and view["billing"]["billing_code"]
+    assert status_of(api, second, second_app) == "DRAFT"
+    again = api.post(f"/v1/applications/{second_app}/waitlist", {"date": date, "lane": "REGULAR"}, token=second["token"])
+    assert again.status == 201 and again.body["position"] == 1, "the second moved up"
+
+
+def test_the_office_moves_a_whole_day_without_using_the_applicants_right(api, supervisor):
+    date, to_date = dedicated_dates(api, 3)[1:]
+    assert api.put("/v1/offices/TBK/quota", {"date": date, "lane": "REGULAR", "capacity": 2, "reason": "move test"},
+                   token=supervisor).status == 200
+    person, app_id = applicant_with_application(api)
+    slot_id = f"TBK-{date.replace('-', '')}-REGULAR-0900"
+    booked = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot_id}, token=person["token"])
+    assert booked.status == 201, booked.body
+    assert pay(api, booked.body["billing"], f"BANK-DAY-{app_id}").status == 200
+    assert wait_for(lambda: status_of(api, person, app_id) == "PAID")
+    unpaid, unpaid_app = applicant_with_application(api)
+    assert api.post(f"/v1/applications/{unpaid_app}/appointment", {"slot_id": slot_id}, token=unpaid["token"]).status == 201
+    officer_token = api.login(DEMO_STAFF[0]["email"], DEMO_STAFF[0]["password"])
+    assert api.post("/v1/offices/TBK/day-reschedules", {"date": date, "to_date": to_date, "reason": "x"},
+                    token=officer_token).status == 403
+    moved = api.post("/v1/offices/TBK/day-reschedules",
+                     {"date": date, "to_date": to_date, "reason": "power outage at the office"}, token=supervisor)
+    assert moved.status == 200 and (moved.body["moved"], moved.body["cancelled"]) == (1, 1), moved.body
+    view = api.get(f"/v1/applications/{app_id}", token=person["token"]).body
+    assert view["status"] == "PAID" and view["appointment"]["date"] == to_date
+    assert view["appointment"]["start_time"] == "09:00" and "by the office" in view["timeline"][-1]["note"]
+    assert status_of(api, unpaid, unpaid_app) == "CANCELLED"
+    own = api.first_working_slot(skip_days=6)
+    assert api.put(f"/v1/applications/{app_id}/appointment", {"slot_id": own["slot_id"]},
+                   token=person["token"]).status == 200, "the applicant's own reschedule is still there"
+
+
+def test_issuance_and_handover_after_approval(api, stack, officer):
+    person, app_id, booked = book(api, skip_days=8)
+    assert pay(api, booked["billing"], f"BANK-ISS-{app_id}").status == 200
+    assert wait_for(lambda: status_of(api, person, app_id) == "PAID")
+    at_the_counter(stack, booked["appointment"]["date"]).check_in(
+        common_pb2.Caller(account_id="officer", role="OFFICER", office_id="TBK"), "TBK", app_id)
+    clock = FixedClock(dt.datetime.now(dt.timezone.utc))
+    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    for payload in (biometrics_pb2.BiometricsCaptured(application_id=app_id, account_id=person["account_id"],
+                                                      office_id="TBK", outcome="CAPTURED"),
+                    biometrics_pb2.InterviewCompleted(application_id=app_id, account_id=person["account_id"],
+                                                      office_id="TBK", outcome="APPROVED")):
+        producer.send("biometrics.events", key=app_id.encode(),
+                      value=new_event("biometrics-capture", app_id, payload, clock).SerializeToString()).get(timeout=10)
+    producer.close()
+    assert wait_for(lambda: status_of(api, person, app_id) == "APPROVED")
+    assert api.get(f"/v1/applications/{app_id}", token=person["token"]).body["ready_by"]
+    bad = api.post(f"/v1/applications/{app_id}/issuance", {"passport_number": "12", "delivery": "POS"}, token=officer)
+    assert bad.status == 422
+    no_address = api.post(f"/v1/applications/{app_id}/issuance", {"passport_number": "X1234567", "delivery": "POS"},
+                          token=officer)
+    assert no_address.status == 422 and no_address.body["errors"][0]["field"] == "address"
+    issued = api.post(f"/v1/applications/{app_id}/issuance", {"passport_number": "X1234567", "delivery": "POS",
+                                                              "address": "Jl. Teuku Umar 5, Tanjung Balai Karimun"},
+                      token=officer)
+    assert issued.status == 200 and issued.body["status"] == "ISSUED" and issued.body["passport_number"] == "X1234567"
+    mine = api.get(f"/v1/applications/{app_id}", token=person["token"]).body
+    assert mine["passport_number"] == "X*****67" and mine["delivery"] == "POS"
+    assert api.post(f"/v1/applications/{app_id}/handover", {}, token=officer).status == 422
+    shipped = api.post(f"/v1/applications/{app_id}/handover", {"tracking_number": "P2611270001ID"}, token=officer)
+    assert shipped.status == 200 and shipped.body["status"] == "SHIPPED"
+    assert shipped.body["tracking_number"] == "P2611270001ID"
+    assert api.create_application(person["token"]).status == 201, "a finished application no longer blocks the NIK"
+
+
+def test_no_check_in_by_the_end_of_the_day_is_a_no_show(api, stack):
+    # Jayapura (WIT), so that sweeping its past days touches no other test's appointments.
+    person, app_id = applicant_with_application_at(api, "JYP")
+    slot = api.first_working_slot("JYP", "REGULAR", skip_days=3)
+    booked = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
+    assert booked.status == 201, booked.body
+    assert pay(api, booked.body["billing"], f"BANK-NS-{app_id}").status == 200
+    assert wait_for(lambda: status_of(api, person, app_id) == "PAID")
+    jayapura = calendar.load().offices["JYP"]
+    client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
+
+    def sweep(day: dt.date, hour: int) -> int:
+        moment = dt.datetime.combine(day, dt.time(hour, 0), jayapura.tz)
+        apps = Applications(client["passport_booking"], calendar.load(), FixedClock(moment), _PaidBilling())
+        return apps.mark_no_shows("JYP")
+
+    appointment_day = dt.date.fromisoformat(slot["date"])
+    sweep(appointment_day, 23)
+    assert status_of(api, person, app_id) == "PAID", "not before the day is over"
+    assert sweep(appointment_day + dt.timedelta(days=1), 0) == 1
+    assert status_of(api, person, app_id) == "NO_SHOW"
+    assert sweep(appointment_day + dt.timedelta(days=1), 1) == 0, "once"
+    client.close()
+    assert api.create_application(person["token"], office_id="JYP").status == 201
+
+
+def applicant_with_application_at(api, office_id: str):
+    person = api.register_applicant()
+    reply = api.create_application(person["token"], office_id=office_id)
+    assert reply.status == 201, reply.body
+    return person, reply.body["application_id"]

@@ -1,0 +1,129 @@
+"""The audit hash chain (pure check_chain, and AuditLog.append with a tiny in-memory collection)
+and the statistics tabulation."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pymongo.errors import DuplicateKeyError
+
+from passport.v1 import common_pb2
+from servicekit.clock import FixedClock
+from servicekit.errors import DomainError
+from services.booking import audit, statistics
+
+
+class FakeCollection:
+    """Just enough of a pymongo collection for AuditLog: unique _id insert, find_one by _id order."""
+
+    def __init__(self, race_once: dict | None = None):
+        self.docs: dict[str, dict] = {}
+        self.race_once = race_once  # a document another appender inserts just before our first insert
+
+    def insert_one(self, doc):
+        if self.race_once is not None:
+            other, self.race_once = self.race_once, None
+            self.docs[other["_id"]] = other
+        if doc["_id"] in self.docs:
+            raise DuplicateKeyError("dup")
+        self.docs[doc["_id"]] = dict(doc)
+
+    def find_one(self, _query, sort=None):
+        if not self.docs:
+            return None
+        return dict(self.docs[max(self.docs)])
+
+    def in_order(self):
+        return [dict(self.docs[k]) for k in sorted(self.docs)]
+
+
+SUPERVISOR = common_pb2.Caller(account_id="acc_sup", role="SUPERVISOR", office_id="TBK")
+
+
+def make_log(coll):
+    log = audit.AuditLog({"audit_log": coll}, FixedClock(dt.datetime(2026, 5, 4, 2, 0, tzinfo=dt.timezone.utc)))
+    return log
+
+
+def test_entries_chain_by_hash_and_sequence():
+    coll = FakeCollection()
+    log = make_log(coll)
+    for i in range(5):
+        log.append(SUPERVISOR, "QUOTA_SET", "TBK", {"capacity": i, "reason": "staff sick"})
+    docs = coll.in_order()
+    assert [d["seq"] for d in docs] == [1, 2, 3, 4, 5]
+    assert [d["_id"] for d in docs] == [f"{n:012d}" for n in range(1, 6)]
+    assert docs[0]["prev_hash"] == audit.GENESIS
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(docs, docs[1:]))
+    assert audit.check_chain(docs) == {"ok": True, "entries": 5, "first_broken_seq": 0, "reason": ""}
+
+
+def test_a_lost_race_for_the_next_number_retries_on_the_new_tail():
+    first = FakeCollection()
+    make_log(first).append(SUPERVISOR, "QUOTA_SET", "TBK", {"n": 1})
+    rival = make_log(FakeCollection())
+    rival.entries.docs = dict(first.docs)
+    other = rival.append(SUPERVISOR, "BALLOT_CREATED", "TBK", {"n": 2})
+    coll = FakeCollection(race_once=dict(rival.entries.docs[f"{2:012d}"]))
+    coll.docs = dict(first.docs)
+    mine = make_log(coll).append(SUPERVISOR, "QUOTA_SET", "TBK", {"n": 3})
+    assert mine["seq"] == 3 and mine["prev_hash"] == other["hash"]
+    assert audit.check_chain(coll.in_order())["ok"]
+
+
+@pytest.mark.parametrize("tamper, reason", [
+    (lambda d: d[2]["details"].update(capacity=999), "content"),
+    (lambda d: d.pop(2), "missing"),
+    (lambda d: d[2].update(prev_hash="f" * 64), "prev_hash"),
+    (lambda d: d[2].update(action="NOTHING"), "content"),
+])
+def test_tampering_is_reported_at_the_first_broken_entry(tamper, reason):
+    coll = FakeCollection()
+    log = make_log(coll)
+    for i in range(6):
+        log.append(SUPERVISOR, "QUOTA_SET", "TBK", {"capacity": i})
+    docs = coll.in_order()
+    tamper(docs)
+    report = audit.check_chain(docs)
+    assert report["ok"] is False and report["first_broken_seq"] == 3
+    assert reason in report["reason"]
+
+
+def test_rehashing_a_changed_entry_still_breaks_the_next_link():
+    coll = FakeCollection()
+    log = make_log(coll)
+    for i in range(4):
+        log.append(SUPERVISOR, "QUOTA_SET", "TBK", {"capacity": i})
+    docs = coll.in_order()
+    docs[1]["details"] = {"capacity": 50}
+    docs[1]["hash"] = audit.entry_hash(docs[1])
+    assert audit.check_chain(docs)["first_broken_seq"] == 3
+
+
+# -- statistics ------------------------------------------------------------------------------
+def test_statistics_ranges_are_validated():
+    for start, end, group, field in [("2026-05-10", "2026-05-01", "day", "from"),
+                                     ("2026-01-01", "2027-01-02", "day", "to"),
+                                     ("2026-13-01", "2026-05-01", "day", "from"),
+                                     ("2026-05-01", "2026-05-02", "week", "group")]:
+        with pytest.raises(DomainError) as err:
+            statistics.parse_range(start, end, group)
+        assert err.value.kind == "invalid" and err.value.errors[0]["field"] == field
+    assert statistics.parse_range("2026-01-01", "2026-12-31", "")[2] == "day"  # 365 days is fine
+
+
+def test_statistics_count_on_the_appointment_day_and_group():
+    start, end = dt.date(2026, 4, 29), dt.date(2026, 5, 2)
+    offered = {"2026-04-29": 10, "2026-04-30": 10, "2026-05-01": 5, "2026-05-05": 99}
+    reached = {"a": {"AWAITING_PAYMENT", "PAID", "CHECKED_IN", "ISSUED"}, "b": {"AWAITING_PAYMENT"},
+               "c": {"AWAITING_PAYMENT", "PAID", "NO_SHOW"}, "d": {"AWAITING_PAYMENT", "PAID"}}
+    days = {"a": "2026-04-30", "b": "2026-04-30", "c": "2026-05-01", "d": "2026-06-01"}
+    rows = statistics.tabulate(start, end, "day", offered, reached, days)
+    assert [r["period"] for r in rows] == ["2026-04-29", "2026-04-30", "2026-05-01", "2026-05-02"]
+    assert rows[1] == {"period": "2026-04-30", "offered": 10, "booked": 2, "paid": 1, "checked_in": 1,
+                       "no_show": 0, "issued": 1}
+    assert rows[2]["no_show"] == 1 and rows[3]["offered"] == 0
+    months = statistics.tabulate(start, end, "month", offered, reached, days)
+    assert [(m["period"], m["offered"], m["booked"], m["paid"]) for m in months] == [
+        ("2026-04", 20, 2, 1), ("2026-05", 5, 1, 1)]
+    assert statistics.periods(dt.date(2025, 12, 30), dt.date(2026, 1, 2), "year") == ["2025", "2026"]

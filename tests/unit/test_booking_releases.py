@@ -1,0 +1,109 @@
+"""Release schedule and the ballot draw: the gate's opening times, and properties of the draw."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from servicekit.errors import DomainError
+from services.booking import calendar, releases
+
+CAL = calendar.load()
+TBK, DPS = CAL.offices["TBK"], CAL.offices["DPS"]
+entry_ids = st.lists(st.text("0123456789abcdef", min_size=4, max_size=12).map(lambda s: "ent_" + s),
+                     unique=True, max_size=60)
+seeds = st.text("0123456789abcdef", min_size=64, max_size=64)
+
+
+class NoBallots:
+    def find_one(self, *_a, **_k):
+        return None
+
+
+def policy(cfg: releases.ReleaseConfig) -> releases.ReleasePolicy:
+    return releases.ReleasePolicy({"ballots": NoBallots(), "ballot_draws": NoBallots()}, CAL, None,
+                                  config={"TBK": cfg, "DPS": cfg})
+
+
+def test_offices_json_configures_every_office_and_keeps_tbk_fcfs():
+    cfg = releases.load_config()
+    assert set(cfg) == set(CAL.offices)
+    assert cfg["TBK"].mode == "FCFS" and cfg["DPS"].mode == "BALLOT"
+    assert all(c.opens_days_before and c.opens_days_before >= 45 for c in cfg.values())
+
+
+def test_last_working_day_of_previous_month_at_nine_local():
+    cfg = releases.ReleaseConfig(opens="last_working_day_of_previous_month", at="09:00")
+    # 2026-05-31 is a Sunday: June dates open on Friday 2026-05-29 at 09:00 WIB (02:00 UTC).
+    assert releases.opens_at(CAL, TBK, cfg, dt.date(2026, 6, 15)) == dt.datetime(2026, 5, 29, 2, 0, tzinfo=dt.timezone.utc)
+    # 2026-04-30 is a Thursday, a working day; DPS is WITA (UTC+8).
+    assert releases.opens_at(CAL, DPS, cfg, dt.date(2026, 5, 4)) == dt.datetime(2026, 4, 30, 1, 0, tzinfo=dt.timezone.utc)
+
+
+def test_the_gate_refuses_a_date_before_its_release_with_the_opening_time():
+    gate = policy(releases.ReleaseConfig(opens="last_working_day_of_previous_month", at="09:00")).gate
+    slot = {"date": "2026-06-15", "lane": "REGULAR"}
+    with pytest.raises(DomainError) as err:
+        gate(TBK, slot, dt.datetime(2026, 5, 29, 1, 59, tzinfo=dt.timezone.utc))
+    assert err.value.problem == "not-yet-released" and "2026-05-29T09:00:00+07:00" in err.value.detail
+    gate(TBK, slot, dt.datetime(2026, 5, 29, 2, 0, tzinfo=dt.timezone.utc))  # open at 09:00 sharp
+
+
+def test_days_before_rule_opens_the_current_horizon():
+    gate = policy(releases.ReleaseConfig(opens_days_before=60)).gate
+    now = dt.datetime(2026, 5, 4, 3, 0, tzinfo=dt.timezone.utc)
+    gate(TBK, {"date": "2026-06-30", "lane": "REGULAR"}, now)
+    with pytest.raises(DomainError):
+        gate(TBK, {"date": "2026-07-10", "lane": "REGULAR"}, now)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seeds, entry_ids)
+def test_same_seed_and_entries_give_the_same_order_whatever_their_input_order(seed, ids):
+    assert releases.draw_order(seed, ids) == releases.draw_order(seed, list(reversed(ids)))
+    assert sorted(releases.draw_order(seed, ids)) == sorted(ids)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seeds, entry_ids, st.lists(st.integers(0, 8), max_size=6), st.sets(st.integers(0, 59)))
+def test_no_entry_wins_twice_and_winners_never_exceed_seats(seed, ids, capacities, ineligible_at):
+    order = releases.draw_order(seed, ids)
+    ineligible = {order[i] for i in ineligible_at if i < len(order)}
+    won = releases.allocate(order + order, capacities, lambda e: e not in ineligible)  # repeats ignored
+    assert len(won) <= sum(capacities)
+    assert not set(won) & ineligible
+    for i, cap in enumerate(capacities):
+        assert sum(1 for s in won.values() if s == i) <= cap
+    eligible = [e for e in order if e not in ineligible]
+    # winners are exactly the first eligible entries of the drawn order
+    assert set(won) == set(eligible[:min(len(eligible), sum(capacities))])
+
+
+def _published(seed_secret="s3cret", ids=("ent_b", "ent_a", "ent_c", "ent_d"), seats=2):
+    bid = "DPS-20260610-REGULAR"
+    seed = releases.seed_of(bid, seed_secret)
+    order = releases.draw_order(seed, list(ids))
+    outcomes = [{"entry_id": e, "position": i + 1, "outcome": "WON" if i < seats else "LOST", "slot_id": ""}
+                for i, e in enumerate(order)]
+    return {"ballot_id": bid, "seed": seed, "secret": seed_secret, "entry_ids": sorted(ids), "order": order,
+            "outcomes": outcomes}
+
+
+def test_verify_draw_accepts_a_true_result_and_catches_a_forged_one(tmp_path, capsys):
+    result = _published()
+    assert releases.verify_result(result)["ok"]
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(result))
+    assert releases.main(["verify-draw", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    forged = dict(result, order=list(reversed(result["order"])))
+    assert not releases.verify_result(forged)["ok"]
+    bad_seed = dict(result, secret="other")
+    assert "seed != sha256(ballot_id + secret)" in releases.verify_result(bad_seed)["problems"]
+    swapped = json.loads(json.dumps(result))
+    swapped["outcomes"][0]["outcome"], swapped["outcomes"][-1]["outcome"] = "LOST", "WON"
+    assert not releases.verify_result(swapped)["ok"]
+    assert releases.main(["verify-draw", json.dumps(forged)]) == 1
