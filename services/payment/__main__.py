@@ -8,11 +8,13 @@ from passport.v1 import payment_pb2, payment_pb2_grpc
 from servicekit import log, mongo
 from servicekit.clock import Clock
 from servicekit.config import GRPC_PORTS, METRICS_PORTS, env, env_float, env_int
+from servicekit.consumer import EventConsumer
 from servicekit.errors import DomainError
 from servicekit.grpcserver import ServiceRunner, every
+from servicekit.events import TOPICS
 from servicekit.outbox import OutboxRelay
 
-from services.payment import billings, reconcile, settlements
+from services.payment import billings, reconcile, refunds, settlements
 from services.payment.bank import BankClient
 from services.payment.fees import FeeSchedule
 
@@ -21,12 +23,23 @@ logger = logging.getLogger("payment")
 
 
 class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
-    def __init__(self, store: billings.Billings, settled: settlements.Settlements, bank: BankClient):
-        self.store, self.settled, self.bank = store, settled, bank
+    def __init__(self, store: billings.Billings, settled: settlements.Settlements, bank: BankClient,
+                 owed: refunds.Refunds):
+        self.store, self.settled, self.bank, self.owed = store, settled, bank, owed
 
     def _view(self, record: dict) -> payment_pb2.Billing:
         status, paid_at = self.settled.status(record)
-        return billings.to_proto(record, status, paid_at)
+        billing = billings.to_proto(record, status, paid_at)
+        billing.refunds.extend(refunds.to_proto(v) for v in self.owed.for_application(record["application_id"]))
+        return billing
+
+    def ListRefunds(self, request, context):
+        views = self.owed.list(request.office_id, request.status, request.limit)
+        return payment_pb2.ListRefundsReply(refunds=[refunds.to_proto(v) for v in views])
+
+    def MarkRefundPaidOut(self, request, context):
+        return refunds.to_proto(self.owed.mark_paid(request.billing_code, request.bank_reference,
+                                                    request.refund_id, request.office_id, request.actor))
 
     def IssueBilling(self, request, context):
         record = self.store.issue(request.appointment_id, request.application_id, request.account_id,
@@ -74,14 +87,19 @@ def main() -> None:
     store = billings.Billings(db, FeeSchedule.load(), clock)
     store.ensure_indexes()
     grace = dt.timedelta(seconds=env_float("PAYMENT_EXPIRY_GRACE_SECONDS", 0))
-    settled = settlements.Settlements(db, clock, grace)
+    owed = refunds.Refunds(db, clock)
+    owed.ensure_indexes()
+    settled = settlements.Settlements(db, clock, grace, on_settled=owed.on_settled)
     settled.ensure_indexes()
     bank = BankClient(env("BANK_API_URL", ""), env_float("BANK_API_TIMEOUT_SECONDS", 3.0))
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
-    runner.add(payment_pb2_grpc.add_PaymentServiceServicer_to_server, PaymentServicer(store, settled, bank),
+    runner.add(payment_pb2_grpc.add_PaymentServiceServicer_to_server, PaymentServicer(store, settled, bank, owed),
                "passport.v1.PaymentService")
     runner.add_worker("outbox_relay", OutboxRelay(
-        db, NAME, billings.OUTBOX_COLLECTIONS + settlements.OUTBOX_COLLECTIONS, clock).run)
+        db, NAME, list(dict.fromkeys(billings.OUTBOX_COLLECTIONS + settlements.OUTBOX_COLLECTIONS + refunds.OUTBOX_COLLECTIONS)), clock).run)
+    # Booking's cancellations: a paid application the office cancels is refunded (refunds.py).
+    consumer = EventConsumer(db, "payment", [TOPICS["booking"]], refunds.handlers(owed))
+    runner.add_worker("consumer", consumer.run)
 
     lookback = dt.timedelta(hours=env_float("PAYMENT_SWEEP_LOOKBACK_HOURS", 48))
     first = [True]

@@ -36,6 +36,11 @@ SOURCES = ("NOTIFICATION", "RECHECK", "RECONCILIATION")
 _REFERENCE = re.compile(r"^[A-Za-z0-9._:/-]{1,64}$")
 
 
+def valid_reference(ref: str) -> bool:
+    """A bank reference: 1-64 of letters, digits and ._:/- (never our own `refund:` key space)."""
+    return bool(_REFERENCE.match(ref or "")) and not ref.startswith("refund:")
+
+
 def validate(billing_code: str, amount: int, paid_at: str, bank_reference: str) -> dt.datetime:
     """Shape checks of a payment; returns paid_at parsed. Raises 422-kind errors."""
     errors = []
@@ -43,7 +48,7 @@ def validate(billing_code: str, amount: int, paid_at: str, bank_reference: str) 
         errors.append({"field": "billing_code", "message": "billing_code must be a valid 15-digit billing code"})
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         errors.append({"field": "amount", "message": "amount must be a positive integer number of rupiah"})
-    if not _REFERENCE.match(bank_reference or ""):
+    if not valid_reference(bank_reference or ""):
         errors.append({"field": "bank_reference",
                        "message": "bank_reference must be 1-64 characters of letters, digits and ._:/-"})
     moment = None
@@ -56,9 +61,16 @@ def validate(billing_code: str, amount: int, paid_at: str, bank_reference: str) 
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # the store keeps milliseconds
 
 
+def passport_type(billing: dict) -> str:
+    """The metric label for a billing's passport type (ORDINARY | ELECTRONIC)."""
+    return (billing.get("fee") or {}).get("passport_type") or "UNKNOWN"
+
+
 class Settlements:
-    def __init__(self, db, clock: Clock, expiry_grace: dt.timedelta = dt.timedelta(0)):
-        self.db, self.clock, self.grace = db, clock, expiry_grace
+    def __init__(self, db, clock: Clock, expiry_grace: dt.timedelta = dt.timedelta(0), on_settled=None):
+        # on_settled(billing): called whenever a payment is (again) found to settle its billing,
+        # so a cancellation that arrived before the money can still owe its refund (refunds.py).
+        self.db, self.clock, self.grace, self.on_settled = db, clock, expiry_grace, on_settled
         self.billings = db["billings"]
         self.payments = db["payments"]
         self.outcomes = db["outcomes"]
@@ -140,13 +152,17 @@ class Settlements:
         if outcome["kind"] == SETTLED:
             if outcome["bank_reference"] == ref:
                 metrics.PAYMENTS.labels(source, "SETTLED").inc()
+                if self.on_settled is not None:
+                    self.on_settled(billing)
                 return "SETTLED", billing
-            self._record(self.refunds, billing, payment, payment_pb2.OverpaymentRecorded(
+            recorded = self._record(self.refunds, billing, payment, payment_pb2.OverpaymentRecorded(
                 billing_code=billing["_id"], application_id=billing["application_id"],
                 account_id=billing["account_id"], office_id=billing["office_id"],
                 amount=common_pb2.Money(amount=payment["amount"], currency="IDR"),
                 paid_at=rfc3339(payment["paid_at"]), bank_reference=ref),
-                {"reason": "OVERPAYMENT", "status": "PENDING"})
+                {"reason": "OVERPAYMENT", "status": "PENDING", "account_id": billing["account_id"]})
+            if recorded:
+                metrics.REFUNDS.labels("OVERPAYMENT", "PENDING").inc()
             metrics.PAYMENTS.labels(source, "OVERPAYMENT").inc()
             return "OVERPAYMENT", billing
         self._record(self.late, billing, payment, payment_pb2.LatePaymentReceived(
@@ -172,7 +188,7 @@ class Settlements:
                   "amount": payment["amount"], "paid_at": payment["paid_at"], "decided_at": self.clock.now()}
         won, outcome = self._decide_once(billing, record, event)
         if won:
-            metrics.BILLINGS_PAID.labels(billing["office_id"]).inc()
+            metrics.BILLINGS_PAID.labels(billing["office_id"], passport_type(billing)).inc()
             metrics.SETTLEMENT_LATENCY.observe(max(0.0, (record["decided_at"] - payment["paid_at"]).total_seconds()))
             log.event(logger, "billing settled", application_id=billing["application_id"])
         return outcome
@@ -190,7 +206,7 @@ class Settlements:
                   "office_id": billing["office_id"], "expired_at": billing["expires_at"], "decided_at": now}
         won, outcome = self._decide_once(billing, record, event)
         if won:
-            metrics.BILLINGS_EXPIRED.labels(billing["office_id"]).inc()
+            metrics.BILLINGS_EXPIRED.labels(billing["office_id"], passport_type(billing)).inc()
             log.event(logger, "billing expired", application_id=billing["application_id"])
         return outcome
 

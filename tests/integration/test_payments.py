@@ -59,15 +59,18 @@ def payment_for(billing: dict, ref: str | None = None, amount: int | None = None
 
 
 def payment_events(stack, application_ids: set[str]) -> list[tuple[str, str, object]]:
-    """(event_type, aggregate_id, payload) of every payment event about these applications."""
+    """(event_type, aggregate_id, payload) of every payment event about these applications, once per
+    event_id (the outbox relay publishes at least once; consumers drop repeats by event_id)."""
     consumer = KafkaConsumer("payment.events", bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"],
                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=4000)
-    out = []
+    out, seen = [], set()
     try:
         for msg in consumer:
             if msg.key and msg.key.decode() in application_ids:
                 envelope, payload = decode(msg.value)
-                out.append((envelope.event_type, envelope.aggregate_id, payload))
+                if envelope.event_id not in seen:
+                    seen.add(envelope.event_id)
+                    out.append((envelope.event_type, envelope.aggregate_id, payload))
     finally:
         consumer.close()
     return out
@@ -293,3 +296,120 @@ def test_reconciliation_of_a_statement(api, stack, payment_db, tmp_path):
     assert {matched["bank_reference"], lost["bank_reference"]} <= set(cli_refs["matched"])
     assert cli_refs["missing_ours"] == [] and wrong["bank_reference"] in cli_refs["mismatched"]
     assert done.returncode == 1  # there are differences left to look at
+
+
+# -- refunds -----------------------------------------------------------------------------------
+def publish_cancellation(stack, app_id: str, appointment_id: str, reason: str, raw: bytes | None = None) -> bytes:
+    """Booking's contract: AppointmentCancelled on booking.events, keyed by application_id."""
+    from kafka import KafkaProducer
+
+    from passport.v1 import booking_pb2
+    from servicekit.clock import Clock
+    from servicekit.events import new_event
+    if raw is None:
+        raw = new_event("booking", app_id, booking_pb2.AppointmentCancelled(
+            application_id=app_id, account_id="acc", office_id="TBK", appointment_id=appointment_id,
+            slot_id="slot", reason=reason), Clock()).SerializeToString()
+    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
+    try:
+        producer.send("booking.events", key=app_id.encode(), value=raw).get(timeout=30)
+    finally:
+        producer.close()
+    return raw
+
+
+def handled(payment_db, raw: bytes) -> bool:
+    envelope, _ = decode(raw)
+    return wait_for(lambda: payment_db["processed_events"].find_one({"_id": f"payment:{envelope.event_id}"}), 60)
+
+
+def metric(stack, name: str, **labels) -> float:
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.metrics('payment')}/metrics", timeout=10).read().decode()
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{want}}} "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_office_cancellation_of_a_paid_application_is_refunded_once_and_paid_out(api, stack, payment_db):
+    person, app_id, billing = booked(api)
+    code = billing["billing_code"]
+    assert notify(api, payment_for(billing)).status == 200
+    assert billing_of(api, person, app_id)["refunds"] == []
+    paid_before = metric(stack, "payment_refunds_total", reason="OFFICE_CANCELLED", status="PAID_OUT")
+    appointment_id = payment_db["billings"].find_one({"_id": code})["appointment_id"]
+
+    raw = publish_cancellation(stack, app_id, appointment_id, "OFFICE")
+    view = wait_for(lambda: (lambda b: b if b["refunds"] else None)(billing_of(api, person, app_id)), 60)
+    assert view["status"] == "PAID"
+    [refund] = view["refunds"]
+    assert refund["reason"] == "OFFICE_CANCELLED" and refund["status"] == "PENDING"
+    assert refund["amount"] == billing["amount"] and refund["recorded_at"] and "paid_out_at" not in refund
+    # Redelivery of the same event, and a second event about the same cancellation: one refund.
+    publish_cancellation(stack, app_id, appointment_id, "OFFICE", raw=raw)
+    again = publish_cancellation(stack, app_id, appointment_id, "OFFICE")
+    assert handled(payment_db, again)
+    assert payment_db["refunds"].count_documents({"billing_code": code}) == 1
+    assert len(billing_of(api, person, app_id)["refunds"]) == 1
+    recorded = wait_for(lambda: [e for e in payment_events(stack, {app_id}) if e[0] == "RefundRecorded"])
+    assert len(recorded) == 1 and recorded[0][2].amount.amount == billing["amount"]
+
+    supervisor = next(s for s in DEMO_STAFF if s["role"] == "SUPERVISOR")
+    token = api.login(supervisor["email"], supervisor["password"])
+    pending = api.get("/v1/offices/TBK/refunds?status=PENDING", token=token)
+    assert pending.status == 200 and code in [r["billing_code"] for r in pending.body["items"]]
+    assert api.get("/v1/offices/TBK/refunds?status=LOST", token=token).status == 422
+    assert api.get("/v1/offices/TBK/refunds", token=person["token"]).status == 403
+    assert api.post(f"/v1/offices/TBK/refunds/{code}/payout", {"bank_reference": "TRF-1"},
+                    token=person["token"]).status == 403
+    bad = api.post(f"/v1/offices/TBK/refunds/{code}/payout", {"bank_reference": "not valid"}, token=token)
+    assert bad.status == 422 and payment_db["refund_payouts"].count_documents({"billing_code": code}) == 0
+    ref = "TRF-" + uuid.uuid4().hex[:10]
+    paid = api.post(f"/v1/offices/TBK/refunds/{code}/payout", {"bank_reference": ref}, token=token)
+    assert paid.status == 200, paid.body
+    assert paid.body["status"] == "PAID_OUT" and paid.body["payout_reference"] == ref
+    repeat = api.post(f"/v1/offices/TBK/refunds/{code}/payout", {"bank_reference": ref}, token=token)
+    assert repeat.status == 200 and repeat.body["paid_out_at"] == paid.body["paid_out_at"]
+    other = api.post(f"/v1/offices/TBK/refunds/{code}/payout", {"bank_reference": "TRF-OTHER"}, token=token)
+    assert other.status == 409 and other.body["type"].endswith("/refund-already-paid-out")
+    audit = payment_db["refund_payouts"].find_one({"_id": f"refund:{code}:paid_out"})
+    assert audit["bank_reference"] == ref and audit["actor"] and audit["actor"] != "unknown"
+    [after] = billing_of(api, person, app_id)["refunds"]
+    assert after["status"] == "PAID_OUT" and after["paid_out_at"] == paid.body["paid_out_at"]
+    done = api.get("/v1/offices/TBK/refunds?status=PAID_OUT", token=token)
+    assert code in [r["billing_code"] for r in done.body["items"]]
+    assert code not in [r["billing_code"] for r in api.get("/v1/offices/TBK/refunds?status=PENDING",
+                                                            token=token).body["items"]]
+    assert metric(stack, "payment_refunds_total", reason="OFFICE_CANCELLED", status="PAID_OUT") == paid_before + 1
+    assert metric(stack, "payment_billings_paid_total", office="TBK", passport_type="ELECTRONIC") >= 1
+
+
+def test_applicant_cancellation_is_not_refunded_and_overpayments_are_paid_out_by_cli(api, stack, payment_db):
+    person, app_id, billing = booked(api)
+    code = billing["billing_code"]
+    assert notify(api, payment_for(billing)).status == 200
+    appointment_id = payment_db["billings"].find_one({"_id": code})["appointment_id"]
+    raw = publish_cancellation(stack, app_id, appointment_id, "APPLICANT")
+    assert handled(payment_db, raw)
+    assert payment_db["cancellations"].find_one({"_id": appointment_id})["reason"] == "APPLICANT"
+    assert payment_db["refunds"].count_documents({"billing_code": code}) == 0
+    assert billing_of(api, person, app_id)["refunds"] == []
+
+    # An overpayment of the same billing is refunded; the CLI records its payout.
+    extra = payment_for(billing)
+    assert notify(api, extra).body["outcome"] == "OVERPAYMENT"
+    [owed] = billing_of(api, person, app_id)["refunds"]
+    assert (owed["reason"], owed["status"]) == ("OVERPAYMENT", "PENDING")
+    cli = [sys.executable, "-m", "services.payment.refunds"]
+    done = subprocess.run(cli + ["mark-paid", code, "--bank-reference", "TRF-CLI-1"], env=stack.env(), cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["status"] == "PAID_OUT"
+    [owed] = billing_of(api, person, app_id)["refunds"]
+    assert owed["status"] == "PAID_OUT" and owed["paid_out_at"]
+    assert payment_db["refund_payouts"].find_one({"_id": f"{extra['bank_reference']}:paid_out"})["actor"].startswith("cli:")
+    unknown = subprocess.run(cli + ["mark-paid", billing_codes.new_code(), "--bank-reference", "TRF-CLI-2"],
+                             env=stack.env(), cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 1 and "refund-not-found" in unknown.stderr

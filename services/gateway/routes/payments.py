@@ -17,7 +17,7 @@ from services.gateway import auth, clients, openapi
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
 from services.gateway.routes.applications import _get as get_application, billing_json
-from services.gateway.validation import fields
+from services.gateway.validation import fields, json_body
 from services.payment.statement import COLUMNS, parse_csv
 
 bp = Blueprint("payments", __name__)
@@ -118,14 +118,63 @@ def reconcile_statement(office_id: str):
                     "missing_bank": items(report.missing_bank), "mismatched": items(report.mismatched)})
 
 
+def refund_json(r) -> dict:
+    out = {"refund_id": r.refund_id, "billing_code": r.billing_code, "application_id": r.application_id,
+           "reason": r.reason, "amount": r.amount.amount, "currency": r.amount.currency or "IDR",
+           "status": r.status, "recorded_at": r.recorded_at}
+    if r.paid_out_at:
+        out["paid_out_at"] = r.paid_out_at
+        out["payout_reference"] = r.payout_reference
+    return out
+
+
+@bp.get("/v1/offices/<office_id>/refunds")
+@auth.required("SUPERVISOR")
+def list_refunds(office_id: str):
+    auth.staff_of(office_id)
+    status = request.args.get("status", "")
+    if status not in ("", "PENDING", "PAID_OUT"):
+        raise Problem(422, "validation-error", "status must be PENDING or PAID_OUT",
+                      [{"field": "status", "message": "one of PENDING, PAID_OUT"}])
+    limit = request.args.get("limit", "100")
+    if not limit.isdigit() or not 1 <= int(limit) <= 500:
+        raise Problem(422, "validation-error", "limit must be a whole number from 1 to 500",
+                      [{"field": "limit", "message": "1..500"}])
+    reply = clients.call(clients.payment().ListRefunds, payment_pb2.ListRefundsRequest(
+        office_id=office_id, status=status, limit=int(limit)))
+    return jsonify({"items": [refund_json(r) for r in reply.refunds]})
+
+
+@bp.post("/v1/offices/<office_id>/refunds/<billing_code>/payout")
+@auth.required("SUPERVISOR")
+@idempotent
+def pay_out_refund(office_id: str, billing_code: str):
+    supervisor = auth.staff_of(office_id)
+    data = fields(json_body(), {"bank_reference": (str, True), "refund_id": (str, False)})
+    if not (len(billing_code) == 15 and billing_code.isdigit()):
+        raise Problem(422, "validation-error", "billing_code must be 15 digits",
+                      [{"field": "billing_code", "message": "15 digits"}])
+    refund = clients.call(clients.payment().MarkRefundPaidOut, payment_pb2.MarkRefundPaidOutRequest(
+        billing_code=billing_code, refund_id=data["refund_id"] or "", bank_reference=data["bank_reference"],
+        office_id=office_id, actor=supervisor.account_id))
+    return jsonify(refund_json(refund))
+
+
 openapi.SCHEMAS.update({
+    "Refund": openapi.obj(["refund_id", "billing_code", "reason", "amount", "status", "recorded_at"],
+                          refund_id=openapi.S, billing_code=openapi.S, application_id=openapi.S,
+                          reason={"enum": ["OVERPAYMENT", "OFFICE_CANCELLED"]}, amount=openapi.I,
+                          currency=openapi.S, status={"enum": ["PENDING", "PAID_OUT"]}, recorded_at=openapi.S,
+                          paid_out_at=openapi.S, payout_reference=openapi.S),
+    "RefundPayout": openapi.obj(["bank_reference"], bank_reference=openapi.S, refund_id=openapi.S),
     "BankNotification": openapi.obj(["billing_code", "amount", "paid_at", "bank_reference"],
                                     billing_code={"type": "string", "pattern": "^[0-9]{15}$"},
                                     amount=openapi.I, paid_at=openapi.S, bank_reference=openapi.S),
     "NotificationResult": openapi.obj(outcome={"enum": ["SETTLED", "OVERPAYMENT"]}, billing_code=openapi.S,
                                       status=openapi.S, bank_reference=openapi.S),
     "BillingStatus": openapi.obj(status={"enum": ["UNPAID", "PAID", "EXPIRED"]}, billing_code=openapi.S,
-                                 expires_at=openapi.S, paid_at=openapi.S),
+                                 expires_at=openapi.S, paid_at=openapi.S,
+                                 refunds={"type": "array", "items": {"$ref": "#/components/schemas/Refund"}}),
 })
 openapi.OPERATIONS.extend([
     ("post", "/v1/payments/notifications",
@@ -139,4 +188,11 @@ openapi.OPERATIONS.extend([
     ("post", "/v1/offices/{office_id}/reconciliations",
      "Reconcile a bank statement (text/csv: bank_reference,billing_code,amount,paid_at)", "Payment",
      "SUPERVISOR", None, {200: "matched, missing_ours (settled now), missing_bank, mismatched"}),
+    ("get", "/v1/offices/{office_id}/refunds", "Refunds of the office (?status=PENDING|PAID_OUT&limit=)",
+     "Payment", "SUPERVISOR", None, {200: "items: Refund[]", 422: "validation-error"}),
+    ("post", "/v1/offices/{office_id}/refunds/{billing_code}/payout",
+     "Record that a refund was paid out (audited; idempotent per refund and bank_reference)", "Payment",
+     "SUPERVISOR", "RefundPayout",
+     {200: "Refund", 404: "refund-not-found", 409: "refund-already-paid-out",
+      422: "validation-error or refund-id-required"}),
 ])
