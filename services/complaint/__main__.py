@@ -4,11 +4,11 @@ from __future__ import annotations
 from passport.v1 import complaint_pb2_grpc
 from servicekit import log, mongo
 from servicekit.clock import Clock
-from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_float, env_int
+from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_float, env_int, service_address
 from servicekit.grpcserver import ServiceRunner, every
 from servicekit.outbox import OutboxRelay
 
-from services.complaint import complaints, sla
+from services.complaint import complaints, peers, sla
 from services.complaint.grpc_api import ComplaintServicer
 
 NAME = "complaint"
@@ -18,7 +18,8 @@ def main() -> None:
     log.setup(NAME)
     clock = Clock()
     db = mongo.database(NAME)
-    store = complaints.Complaints(db, sla.load(), clock)
+    booking = peers.Booking(service_address("booking", GRPC_PORTS["booking"]))
+    store = complaints.Complaints(db, sla.load(), clock, booking)
     store.ensure_indexes()
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
     runner.add(complaint_pb2_grpc.add_ComplaintServiceServicer_to_server, ComplaintServicer(store),

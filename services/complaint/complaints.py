@@ -7,6 +7,11 @@ Storage rules (FerretDB: no transactions, non-atomic updates):
   the key `<complaint_id>:closed`, so a complaint is closed at most once.
 - `escalations`: key `<complaint_id>:<kind>`, so each breach escalates exactly once.
 - `pin_failures`: one inserted record per wrong PIN (counted in a window), never a counter.
+- `attachments`: key `<complaint_id>:attachment:<n>` (n = 1..MAX_ATTACHMENTS), the bytes as binary
+  with their sha256; never updated.
+- `assignments`: key `<complaint_id>:assignment:<n>`; the current assignee is the highest n.
+- `links`: key `<complaint_id>:link` (a report links once), unique `application_id` (an
+  application is the replacement of one report), carrying ComplaintLinked.
 Anonymous complaints store no account id, name, NIK, IP or contact, and nothing about them is
 logged beyond the complaint id, office and category.
 """
@@ -20,19 +25,22 @@ import re
 import secrets
 import uuid
 
+from bson import Binary
+
 from passport.v1 import complaint_pb2
 from servicekit import events, log, outbox
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
 from servicekit.mongo import insert_unique
 
+from services.complaint import attachments as files
 from services.complaint import metrics, sla
 from services.complaint.sla import CATEGORIES, CLOSED_STATUSES, OfficeCalendar
 
 logger = logging.getLogger("complaint")
 
 TOPIC = events.TOPICS["complaint"]
-OUTBOX_COLLECTIONS = ["complaints", "responses", "escalations"]
+OUTBOX_COLLECTIONS = ["complaints", "responses", "escalations", "assignments", "links"]
 STATUSES = ("OPEN", "IN_PROGRESS", "RESOLVED", "REJECTED")
 RESPONSE_STATUSES = ("IN_PROGRESS", "RESOLVED", "REJECTED")
 STAFF_ROLES = ("OFFICER", "SUPERVISOR")
@@ -47,6 +55,9 @@ PIN_DIGITS = 8
 PIN_ITERATIONS = 60_000
 MAX_PIN_FAILURES = 5
 PIN_FAILURE_WINDOW = dt.timedelta(minutes=15)
+MAX_ATTACHMENTS = 10
+# A lost/damaged passport report is the start of the replacement path: which application fits it.
+REPLACEMENT_SERVICE = {"LOST_PASSPORT": "REPLACEMENT_LOST", "DAMAGED_PASSPORT": "REPLACEMENT_DAMAGED"}
 
 
 def new_tracking_code() -> str:
@@ -70,12 +81,17 @@ def is_staff_of(caller, office_id: str) -> bool:
 
 
 class Complaints:
-    def __init__(self, db, calendars: dict[str, OfficeCalendar], clock: Clock):
-        self.db, self.calendars, self.clock = db, calendars, clock
+    def __init__(self, db, calendars: dict[str, OfficeCalendar], clock: Clock, peers=None):
+        """`peers` answers application(caller, id) -> ApplicationInfo and staff(account_id) ->
+        StaffInfo | None (services/complaint/peers.py over gRPC; a fake in unit tests)."""
+        self.db, self.calendars, self.clock, self.peers = db, calendars, clock, peers
         self.complaints = db["complaints"]
         self.responses = db["responses"]
         self.escalations = db["escalations"]
         self.pin_failures = db["pin_failures"]
+        self.attachments = db["attachments"]
+        self.assignments = db["assignments"]
+        self.links = db["links"]
 
     def ensure_indexes(self) -> None:
         self.complaints.create_index("tracking_code", unique=True)
@@ -85,6 +101,10 @@ class Complaints:
         self.responses.create_index([("office_id", 1), ("complaint_created_at", 1)])
         self.escalations.create_index([("office_id", 1), ("complaint_created_at", 1)])
         self.pin_failures.create_index([("tracking_code", 1), ("at", 1)])
+        self.attachments.create_index("complaint_id")
+        self.assignments.create_index([("complaint_id", 1), ("seq", 1)])
+        self.links.create_index("application_id", unique=True)
+        self.links.create_index("complaint_id")
         outbox.ensure_indexes(self.db, OUTBOX_COLLECTIONS)
 
     # -- filing ------------------------------------------------------------------------------
@@ -160,20 +180,46 @@ class Complaints:
     def history(self, complaint_id: str) -> list[dict]:
         return list(self.responses.find({"complaint_id": complaint_id}).sort([("at", 1), ("_id", 1)]))
 
-    def view(self, doc: dict, history: list[dict] | None = None, with_responses: bool = True
-             ) -> complaint_pb2.Complaint:
-        history = self.history(doc["_id"]) if history is None else history
+    def view(self, doc: dict, history: list[dict] | None = None, with_responses: bool = True,
+             staff: bool = False, assignee: str | None = None) -> complaint_pb2.Complaint:
+        """The complaint as shown. `staff` adds the assignee and the full history of changes; the
+        complainant sees responses, status, attachments and the link only."""
+        cid = doc["_id"]
+        history = self.history(cid) if history is None else history
         status, first_at, closed_at = _derive(history)
         state = sla.state(self.clock.now(), doc["first_response_due"], doc["resolution_due"], first_at, closed_at)
-        return complaint_pb2.Complaint(
-            complaint_id=doc["_id"], tracking_code=doc["tracking_code"], office_id=doc["office_id"],
+        out = complaint_pb2.Complaint(
+            complaint_id=cid, tracking_code=doc["tracking_code"], office_id=doc["office_id"],
             category=doc["category"], status=status, created_at=rfc3339(doc["created_at"]),
             due_at=rfc3339(doc["resolution_due"]), first_response_due_at=rfc3339(doc["first_response_due"]),
             sla_state=state, description=doc["description"], application_id=doc.get("application_id", ""),
             anonymous=doc.get("anonymous", False),
             responses=[response_proto(r) for r in history] if with_responses else [])
+        if staff:
+            out.assignee_account_id = self.current_assignee(cid) if assignee is None else assignee
+        if not with_responses:  # list rows: no attachments, link or history
+            return out
+        atts = self.attachment_records(cid)
+        out.attachments.extend(attachment_proto(a) for a in atts)
+        link = self.links.find_one({"_id": f"{cid}:link"}, {"_outbox": 0})
+        if link is not None:
+            out.link.CopyFrom(link_proto(link))
+        if staff:
+            assignments = list(self.assignments.find({"complaint_id": cid}, {"_outbox": 0}).sort("seq", 1))
+            escalations = list(self.escalations.find({"complaint_id": cid}, {"_outbox": 0}))
+            out.history.extend(history_entries(doc, history, assignments, escalations, atts, link))
+        return out
 
-    def list_for_office(self, caller, office_id: str, status: str) -> list[complaint_pb2.Complaint]:
+    def attachment_records(self, complaint_id: str) -> list[dict]:
+        return list(self.attachments.find({"complaint_id": complaint_id}, {"data": 0}).sort("seq", 1))
+
+    def current_assignee(self, complaint_id: str) -> str:
+        latest = list(self.assignments.find({"complaint_id": complaint_id}, {"assignee_account_id": 1, "seq": 1})
+                      .sort("seq", -1).limit(1))
+        return latest[0]["assignee_account_id"] if latest else ""
+
+    def list_for_office(self, caller, office_id: str, status: str, assignee: str = ""
+                        ) -> list[complaint_pb2.Complaint]:
         if not is_staff_of(caller, office_id):
             raise DomainError("forbidden", "forbidden", "only staff of this office may list its complaints")
         if status and status not in STATUSES:
@@ -183,8 +229,15 @@ class Complaints:
         if docs:
             for r in self.responses.find({"complaint_id": {"$in": list(by_complaint)}}).sort([("at", 1), ("_id", 1)]):
                 by_complaint[r["complaint_id"]].append(r)
-        items = [self.view(d, by_complaint[d["_id"]], with_responses=False) for d in docs]
-        return [i for i in items if not status or i.status == status]
+        assignees: dict[str, str] = {d["_id"]: "" for d in docs}
+        if docs:
+            for a in self.assignments.find({"complaint_id": {"$in": list(assignees)}},
+                                           {"complaint_id": 1, "assignee_account_id": 1, "seq": 1}).sort("seq", 1):
+                assignees[a["complaint_id"]] = a["assignee_account_id"]
+        items = [self.view(d, by_complaint[d["_id"]], with_responses=False, staff=True, assignee=assignees[d["_id"]])
+                 for d in docs]
+        return [i for i in items if (not status or i.status == status)
+                and (not assignee or i.assignee_account_id == assignee)]
 
     # -- responding --------------------------------------------------------------------------
     def respond(self, caller, complaint_id: str, message: str, status: str) -> dict:
@@ -225,6 +278,142 @@ class Complaints:
         log.event(logger, "complaint response recorded", complaint_id=complaint_id, status=status)
         return record
 
+    # -- evidence ----------------------------------------------------------------------------
+    def add_attachment(self, caller, tracking_code: str, pin: str, kind: str, data: bytes) -> dict:
+        """Store one evidence file (JPEG, PNG or PDF by its bytes). The complainant authenticates
+        with code + PIN and sends no caller; staff of the office send their caller."""
+        kind = kind or "EVIDENCE"
+        if kind not in files.KINDS:
+            raise invalid(f"kind must be one of {', '.join(files.KINDS)}", "kind")
+        doc = self.by_tracking_code(caller, tracking_code, pin)
+        cid = doc["_id"]
+        if kind == "POLICE_LOSS_REPORT" and doc["category"] != "LOST_PASSPORT":
+            raise invalid("a police loss report belongs to a LOST_PASSPORT report", "kind")
+        if _derive(self.history(cid))[2] is not None:
+            raise DomainError("conflict", "complaint-closed", "this complaint is already resolved or rejected")
+        content_type, stored = files.prepare(bytes(data), bool(doc.get("anonymous")))
+        staff = is_staff_of(caller, doc["office_id"])
+        now = self.clock.now()
+        first = self.attachments.count_documents({"complaint_id": cid}) + 1
+        for seq in range(first, MAX_ATTACHMENTS + 1):
+            record = {"_id": f"{cid}:attachment:{seq}", "complaint_id": cid, "office_id": doc["office_id"],
+                      "seq": seq, "kind": kind, "content_type": content_type, "size": len(stored),
+                      "sha256": hashlib.sha256(stored).hexdigest(), "uploaded_at": now,
+                      "uploaded_by": caller.role if staff else "COMPLAINANT", "data": Binary(stored)}
+            if staff:  # staff act under their name; a complainant's upload names nobody
+                record["uploader_id"] = caller.account_id
+            if insert_unique(self.attachments, record):
+                log.event(logger, "complaint attachment stored", complaint_id=cid, kind=kind,
+                          content_type=content_type, size=len(stored))
+                return record
+        raise DomainError("conflict", "too-many-attachments",
+                          f"a complaint has at most {MAX_ATTACHMENTS} attachments")
+
+    # -- assignment --------------------------------------------------------------------------
+    def assign(self, caller, complaint_id: str, officer_account_id: str) -> dict:
+        """A SUPERVISOR of the office assigns any staff member of the office; an OFFICER only
+        themself. Each assignment is a new record; the current assignee is the latest."""
+        assignee = (officer_account_id or "").strip()
+        if not assignee:
+            raise invalid("officer_account_id is required", "officer_account_id")
+        if not APPLICATION_ID_RE.match(assignee):
+            raise invalid("officer_account_id is not a valid id", "officer_account_id")
+        doc = self.complaints.find_one({"_id": complaint_id}, {"_outbox": 0}) if complaint_id else None
+        if doc is None or not is_staff_of(caller, doc["office_id"]):
+            raise DomainError("not_found", "complaint-not-found", "no complaint with this id at your office")
+        if caller.role != "SUPERVISOR" and assignee != caller.account_id:
+            raise DomainError("forbidden", "forbidden", "an officer may only assign a complaint to themself")
+        if _derive(self.history(complaint_id))[2] is not None:
+            raise DomainError("conflict", "complaint-closed", "this complaint is already resolved or rejected")
+        if assignee != caller.account_id:
+            staff = self.peers.staff(assignee)
+            if staff is None or staff.role not in STAFF_ROLES or staff.office_id != doc["office_id"]:
+                raise DomainError("invalid", "assignee-not-staff-of-office",
+                                  "the assignee must be an officer or supervisor of the complaint's office",
+                                  [{"field": "officer_account_id", "message": "not staff of this office"}])
+        for _attempt in range(5):
+            latest = list(self.assignments.find({"complaint_id": complaint_id}, {"_outbox": 0})
+                          .sort("seq", -1).limit(1))
+            if latest and latest[0]["assignee_account_id"] == assignee:
+                return latest[0]  # already the assignee: nothing changes
+            seq = latest[0]["seq"] + 1 if latest else 1
+            now = self.clock.now()
+            record = {"_id": f"{complaint_id}:assignment:{seq}", "complaint_id": complaint_id,
+                      "office_id": doc["office_id"], "seq": seq, "assignee_account_id": assignee,
+                      "assigned_by_role": caller.role, "assigned_by": caller.account_id, "at": now}
+            event = events.new_event("complaint", complaint_id, complaint_pb2.ComplaintAssigned(
+                complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
+                assignee_account_id=assignee, seq=seq), self.clock)
+            if insert_unique(self.assignments, outbox.with_events(record, [event], TOPIC, self.clock)):
+                log.event(logger, "complaint assigned", complaint_id=complaint_id, seq=seq)
+                return record
+        raise DomainError("busy", "assignment-contended", "the complaint is being assigned concurrently; retry")
+
+    # -- the replacement path ----------------------------------------------------------------
+    def link(self, caller, complaint_id: str, application_id: str) -> dict:
+        """Link a LOST_PASSPORT / DAMAGED_PASSPORT report to its reporter's replacement
+        application (REPLACEMENT_LOST / REPLACEMENT_DAMAGED), verified with booking as the caller."""
+        app_id = (application_id or "").strip()
+        if not app_id or not APPLICATION_ID_RE.match(app_id):
+            raise invalid("application_id is required and must be a valid id", "application_id")
+        doc = self.complaints.find_one({"_id": complaint_id}, {"_outbox": 0}) if complaint_id else None
+        owner = (doc is not None and not doc.get("anonymous") and caller.role == "APPLICANT"
+                 and bool(caller.account_id) and doc.get("account_id") == caller.account_id)
+        if doc is None or not (owner or is_staff_of(caller, doc["office_id"])):
+            raise DomainError("not_found", "complaint-not-found", "no complaint with this id that you may see")
+        wanted = REPLACEMENT_SERVICE.get(doc["category"])
+        if wanted is None:
+            raise DomainError("invalid", "complaint-not-linkable",
+                              "only LOST_PASSPORT and DAMAGED_PASSPORT reports link to a replacement application")
+        if doc.get("anonymous"):
+            raise DomainError("invalid", "complaint-not-linkable",
+                              "an anonymous report cannot be linked to an application")
+        key = f"{complaint_id}:link"
+        existing = self.links.find_one({"_id": key}, {"_outbox": 0})
+        if existing is not None:
+            return _same_link(existing, app_id)
+        app = self.peers.application(caller, app_id)
+        if app.account_id != doc.get("account_id"):
+            raise DomainError("invalid", "application-not-linkable",
+                              "the application belongs to another account than the report",
+                              [{"field": "application_id", "message": "not the reporter's application"}])
+        if app.service_type != wanted:
+            raise DomainError("invalid", "application-not-replacement",
+                              f"a {doc['category']} report links to a {wanted} application, "
+                              f"not {app.service_type or 'this one'}",
+                              [{"field": "application_id", "message": f"service_type must be {wanted}"}])
+        now = self.clock.now()
+        record = {"_id": key, "complaint_id": complaint_id, "application_id": app_id, "office_id": doc["office_id"],
+                  "category": doc["category"], "service_type": app.service_type,
+                  "complaint_created_at": doc["created_at"], "linked_at": now,
+                  "linked_by_role": "COMPLAINANT" if owner else caller.role}
+        event = events.new_event("complaint", complaint_id, complaint_pb2.ComplaintLinked(
+            complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
+            account_id=doc.get("account_id", ""), application_id=app_id, service_type=app.service_type), self.clock)
+        if insert_unique(self.links, outbox.with_events(record, [event], TOPIC, self.clock)):
+            log.event(logger, "complaint linked to its replacement application", complaint_id=complaint_id,
+                      application_id=app_id)
+            return record
+        existing = self.links.find_one({"_id": key}, {"_outbox": 0})
+        if existing is not None:
+            return _same_link(existing, app_id)
+        raise DomainError("conflict", "application-already-linked",
+                          "this application is already linked to another report")
+
+    def replacement_report(self, application_id: str) -> complaint_pb2.ReplacementReport:
+        """The report linked to a replacement application, for booking (REPLACEMENT lane) and
+        payment (the fine of a lost passport, reduced or waived with a police loss report)."""
+        link = self.links.find_one({"application_id": application_id}, {"_outbox": 0}) if application_id else None
+        if link is None:
+            raise DomainError("not_found", "replacement-report-not-found",
+                              "no lost/damaged passport report is linked to this application")
+        police = self.attachments.count_documents({"complaint_id": link["complaint_id"],
+                                                   "kind": "POLICE_LOSS_REPORT"}) > 0
+        return complaint_pb2.ReplacementReport(
+            complaint_id=link["complaint_id"], application_id=link["application_id"], category=link["category"],
+            has_police_report=police, created_at=rfc3339(link["complaint_created_at"]),
+            linked_at=rfc3339(link["linked_at"]), office_id=link["office_id"], service_type=link["service_type"])
+
     # -- escalation --------------------------------------------------------------------------
     def sweep(self, batch: int = 500) -> int:
         """Escalate every breach not escalated yet; returns the number of new escalations."""
@@ -253,7 +442,8 @@ class Complaints:
         due = c["first_response_due"] if kind == "FIRST_RESPONSE" else c["resolution_due"]
         escalated = complaint_pb2.ComplaintEscalated(
             complaint_id=c["_id"], office_id=c["office_id"], category=c["category"],
-            account_id=c.get("account_id", ""), kind=kind, due_at=rfc3339(due))
+            account_id=c.get("account_id", ""), kind=kind, due_at=rfc3339(due),
+            assignee_account_id=self.current_assignee(c["_id"]), escalated_at=rfc3339(now))
         record = {"_id": key, "complaint_id": c["_id"], "office_id": c["office_id"], "kind": kind,
                   "category": c["category"], "complaint_created_at": c["created_at"], "due_at": due, "at": now}
         envelope = events.new_event("complaint", c["_id"], escalated, self.clock)
@@ -312,3 +502,50 @@ def response_proto(r: dict) -> complaint_pb2.ComplaintResponse:
     return complaint_pb2.ComplaintResponse(
         response_id=r["_id"], complaint_id=r["complaint_id"], message=r.get("message", ""),
         status=r["status"], at=rfc3339(r["at"]), role=r.get("role", ""))
+
+
+def _same_link(existing: dict, application_id: str) -> dict:
+    if existing["application_id"] == application_id:
+        return existing  # the same link again: nothing changes
+    raise DomainError("conflict", "complaint-already-linked",
+                      "this report is already linked to another application")
+
+
+def attachment_proto(a: dict) -> complaint_pb2.Attachment:
+    return complaint_pb2.Attachment(
+        attachment_id=a["_id"], kind=a["kind"], content_type=a["content_type"], size=a["size"],
+        sha256=a["sha256"], uploaded_at=rfc3339(a["uploaded_at"]), uploaded_by=a.get("uploaded_by", ""))
+
+
+def link_proto(link: dict) -> complaint_pb2.ComplaintLink:
+    return complaint_pb2.ComplaintLink(complaint_id=link["complaint_id"], application_id=link["application_id"],
+                                       service_type=link["service_type"], linked_at=rfc3339(link["linked_at"]))
+
+
+def assignment_proto(a: dict) -> complaint_pb2.Assignment:
+    return complaint_pb2.Assignment(
+        assignment_id=a["_id"], complaint_id=a["complaint_id"], assignee_account_id=a["assignee_account_id"],
+        assigned_by_role=a.get("assigned_by_role", ""), at=rfc3339(a["at"]), seq=a["seq"])
+
+
+def history_entries(doc: dict, responses: list[dict], assignments: list[dict], escalations: list[dict],
+                    attachments: list[dict], link: dict | None) -> list[complaint_pb2.HistoryEntry]:
+    """Every change of a complaint in time order (staff only)."""
+    H = complaint_pb2.HistoryEntry
+    rows = [(doc["created_at"], 0, H(type="FILED", status="OPEN", role="COMPLAINANT"))]
+    rows += [(r["at"], 1, H(type="RESPONSE", status=r["status"], role=r.get("role", ""), message=r.get("message", "")))
+             for r in responses]
+    rows += [(a["at"], 2, H(type="ASSIGNMENT", role=a.get("assigned_by_role", ""),
+                           assignee_account_id=a["assignee_account_id"])) for a in assignments]
+    rows += [(e["at"], 3, H(type="ESCALATION", role="SYSTEM", kind=e["kind"])) for e in escalations]
+    rows += [(a["uploaded_at"], 4, H(type="ATTACHMENT", role=a.get("uploaded_by", ""), kind=a["kind"]))
+             for a in attachments]
+    if link is not None:
+        rows.append((link["linked_at"], 5, H(type="LINK", role=link.get("linked_by_role", ""),
+                                             application_id=link["application_id"])))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    out = []
+    for at, _order, entry in rows:
+        entry.at = rfc3339(at)
+        out.append(entry)
+    return out

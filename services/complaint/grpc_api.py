@@ -4,7 +4,8 @@ from __future__ import annotations
 from passport.v1 import complaint_pb2, complaint_pb2_grpc
 from servicekit.clock import rfc3339
 
-from services.complaint.complaints import Complaints, response_proto
+from services.complaint.complaints import (Complaints, assignment_proto, attachment_proto, is_staff_of,
+                                           link_proto, response_proto)
 
 
 class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
@@ -20,7 +21,7 @@ class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
 
     def GetComplaintByTrackingCode(self, request, context):
         doc = self.complaints.by_tracking_code(request.caller, request.tracking_code, request.access_pin)
-        return self.complaints.view(doc)
+        return self.complaints.view(doc, staff=is_staff_of(request.caller, doc["office_id"]))
 
     def RespondToComplaint(self, request, context):
         record = self.complaints.respond(request.caller, request.complaint_id, request.message, request.status)
@@ -28,7 +29,23 @@ class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
 
     def ListOfficeComplaints(self, request, context):
         return complaint_pb2.ListOfficeComplaintsReply(
-            items=self.complaints.list_for_office(request.caller, request.office_id, request.status))
+            items=self.complaints.list_for_office(request.caller, request.office_id, request.status,
+                                                  request.assignee))
 
     def GetComplaintStatistics(self, request, context):
         return self.complaints.statistics(request.office_id, request.month)
+
+    def AddAttachment(self, request, context):
+        record = self.complaints.add_attachment(request.caller, request.tracking_code, request.access_pin,
+                                                request.kind, request.data)
+        return attachment_proto(record)
+
+    def AssignComplaint(self, request, context):
+        return assignment_proto(self.complaints.assign(request.caller, request.complaint_id,
+                                                       request.officer_account_id))
+
+    def LinkApplication(self, request, context):
+        return link_proto(self.complaints.link(request.caller, request.complaint_id, request.application_id))
+
+    def GetReplacementReport(self, request, context):
+        return self.complaints.replacement_report(request.application_id)

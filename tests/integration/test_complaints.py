@@ -8,10 +8,17 @@ import time
 import urllib.request
 import uuid
 
+import hashlib
+import io
+
 import bson
+import grpc
 import pymongo
 import pytest
 from kafka import KafkaConsumer
+from PIL import Image
+
+from passport.v1 import complaint_pb2, complaint_pb2_grpc
 
 from deploy.local.stack import DEMO_STAFF
 from servicekit.events import decode
@@ -203,7 +210,8 @@ def test_a_breach_escalates_exactly_once(api, stack, db, staff):
         [f"{cid}:FIRST_RESPONSE", f"{cid}:RESOLUTION"]
     events, _ = complaint_events(stack, cid, lambda evs: False, timeout_s=5)
     assert len([t for t, _ in events if t == "ComplaintEscalated"]) == 2
-    assert all(p.account_id == "" and p.office_id == "TBK" for t, p in events if t == "ComplaintEscalated")
+    assert all(p.account_id == "" and p.office_id == "TBK" and p.category == "SERVICE" and p.complaint_id == cid
+               and p.escalated_at for t, p in events if t == "ComplaintEscalated")
 
     listed = api.get("/v1/offices/TBK/complaints", token=staff["officer"]).body["items"]
     assert [c["sla_state"] for c in listed if c["complaint_id"] == cid] == ["breached"]
@@ -239,3 +247,202 @@ def test_public_statistics_and_metric(api, stack, staff):
     assert 'complaint_resolved_on_time_ratio{office_id="TBK"}' in text
     spec = api.get("/openapi.json").body
     assert "/v1/offices/{office_id}/complaint-statistics" in spec["paths"]
+
+
+# -- evidence, assignment and the replacement path --------------------------------------------
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+SECRET = "Kamera-Serial-99817 Jl. Melati 7"
+
+
+def jpeg(exif_text: str = "") -> bytes:
+    out = io.BytesIO()
+    exif = Image.Exif()
+    if exif_text:
+        exif[0x010F] = exif_text
+    Image.new("RGB", (40, 30), (10, 120, 10)).save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def upload(api, path, token, fields, files, headers):
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+             for k, v in fields.items()]
+    for name, (filename, data, ctype) in files.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                     f'Content-Type: {ctype}\r\n\r\n'.encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return api.request("POST", path, raw=b"".join(parts), content_type=f"multipart/form-data; boundary={boundary}",
+                       token=token, headers=headers)
+
+
+def attach(api, code, data, pin=None, token=None, kind=None, name="bukti.jpg", ctype="image/jpeg", headers=None):
+    hdrs = dict(headers or {})
+    if pin:
+        hdrs["X-Access-Pin"] = pin
+    return upload(api, f"/v1/complaints/{code}/attachments", token, fields={"kind": kind} if kind else {},
+                  files={"file": (name, data, ctype)}, headers=hdrs)
+
+
+def me(api, token) -> str:
+    return api.get("/v1/me", token=token).body["account_id"]
+
+
+def test_evidence_is_checked_by_its_bytes_and_listed(api, db, staff):
+    person = api.register_applicant()
+    filed = file(api, token=person["token"], category="LOST_PASSPORT", description="Paspor hilang di bandara.")
+    code, pin = filed.body["tracking_code"], filed.body["access_pin"]
+    photo = jpeg()
+    ok = attach(api, code, photo, pin=pin, name="x.exe", ctype="application/octet-stream")
+    assert ok.status == 201, ok.body
+    assert ok.body["content_type"] == "image/jpeg" and ok.body["kind"] == "EVIDENCE"
+    assert ok.body["size"] == len(photo) and ok.body["sha256"] == hashlib.sha256(photo).hexdigest()
+    police = attach(api, code, PDF, pin=pin, kind="POLICE_LOSS_REPORT", name="bap.pdf", ctype="application/pdf")
+    assert police.status == 201 and police.body["content_type"] == "application/pdf"
+    by_staff = attach(api, code, PDF, token=staff["officer"], name="catatan.pdf")
+    assert by_staff.status == 201 and by_staff.body["uploaded_by"] == "OFFICER"
+
+    # refused: executables named as images, archives, scripts, unknown types, empty, too large
+    for data in (b"MZ\x90\x00" + b"\x00" * 200, b"\x7fELF\x02\x01" + b"\x00" * 100, b"#!/bin/sh\necho hi\n",
+                 b"PK\x03\x04" + b"\x00" * 100, b"GIF89a\x01\x00\x01\x00"):
+        bad = attach(api, code, data, pin=pin, name="foto.jpg", ctype="image/jpeg")
+        assert bad.status == 422 and bad.body["type"].endswith("attachment-type-not-allowed"), bad.body
+    empty = attach(api, code, b"", pin=pin)
+    assert empty.status == 422 and empty.body["errors"][0]["field"] == "file"
+    huge = attach(api, code, b"\xff\xd8\xff\xe0" + b"\x00" * 4_000_000, pin=pin)
+    assert huge.status == 413 and huge.body["type"].endswith("payload-too-large")
+    assert attach(api, code, photo).status == 401
+    assert attach(api, code, photo, pin="0000000" + str((int(pin[-1]) + 1) % 10)).status == 404
+    assert attach(api, code, photo, pin=pin, kind="SELFIE").status == 422
+    other = file(api, category="SERVICE")
+    wrong_kind = attach(api, other.body["tracking_code"], PDF, pin=other.body["access_pin"], kind="POLICE_LOSS_REPORT")
+    assert wrong_kind.status == 422
+
+    seen = api.get(f"/v1/complaints/{code}", headers={"X-Access-Pin": pin}).body
+    assert [(a["kind"], a["content_type"]) for a in seen["attachments"]] == [
+        ("EVIDENCE", "image/jpeg"), ("POLICE_LOSS_REPORT", "application/pdf"), ("EVIDENCE", "application/pdf")]
+    assert all(a["uploaded_at"] and len(a["sha256"]) == 64 and a["size"] > 0 for a in seen["attachments"])
+    stored = list(db.attachments.find({"complaint_id": filed.body["complaint_id"]}).sort("seq", 1))
+    assert [d["_id"].rsplit(":", 1)[1] for d in stored] == ["1", "2", "3"]
+    assert bytes(stored[0]["data"]) == photo and stored[0]["sha256"] == hashlib.sha256(photo).hexdigest()
+
+
+def test_anonymous_evidence_names_nobody_and_loses_its_exif(api, db):
+    person = api.register_applicant()
+    ip = "203.0.113.77"
+    filed = file(api, token=person["token"], anonymous=True, category="BROKER_OR_EXTORTION",
+                 description="Calo meminta uang di loket 3.")
+    code, pin, cid = filed.body["tracking_code"], filed.body["access_pin"], filed.body["complaint_id"]
+    photo = jpeg(SECRET)
+    assert SECRET.encode() in photo
+    ok = attach(api, code, photo, pin=pin, token=person["token"], headers={"X-Forwarded-For": ip})
+    assert ok.status == 201 and ok.body["uploaded_by"] == "COMPLAINANT"
+    doc = db.attachments.find_one({"complaint_id": cid})
+    raw = bson.encode(doc)
+    for value in (person["account_id"], person["nik"], person["email"], ip, SECRET):
+        assert value.encode() not in raw
+    data = bytes(doc["data"])
+    assert doc["sha256"] == hashlib.sha256(data).hexdigest() == ok.body["sha256"]
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    assert img.size == (40, 30) and not img.getexif()
+
+
+def test_assignment_history_and_filter(api, stack, staff):
+    officer_id, supervisor_id = me(api, staff["officer"]), me(api, staff["supervisor"])
+    person = api.register_applicant()
+    filed = file(api, token=person["token"], category="SERVICE")
+    cid, code, pin = filed.body["complaint_id"], filed.body["tracking_code"], filed.body["access_pin"]
+    path = f"/v1/complaints/{cid}/assignment"
+
+    assert api.post(path, {"officer_account_id": officer_id}, token=person["token"]).status == 403
+    assert api.post(path, {"officer_account_id": supervisor_id}, token=staff["officer"]).status == 403
+    not_staff = api.post(path, {"officer_account_id": person["account_id"]}, token=staff["supervisor"])
+    assert not_staff.status == 422 and not_staff.body["type"].endswith("assignee-not-staff-of-office")
+    assert api.post(path, {}, token=staff["supervisor"]).status == 422
+    assert api.post("/v1/complaints/nope/assignment", {"officer_account_id": officer_id},
+                    token=staff["supervisor"]).status == 404
+
+    first = api.post(path, {"officer_account_id": officer_id}, token=staff["supervisor"])
+    assert first.status == 201, first.body
+    assert first.body["assignee_account_id"] == officer_id and first.body["seq"] == 1
+    mine = api.get("/v1/offices/TBK/complaints?assignee=me", token=staff["officer"]).body["items"]
+    assert cid in [c["complaint_id"] for c in mine]
+    assert all(c["assignee_account_id"] == officer_id for c in mine)
+    theirs = api.get(f"/v1/offices/TBK/complaints?assignee={supervisor_id}", token=staff["officer"]).body["items"]
+    assert cid not in [c["complaint_id"] for c in theirs]
+
+    assert api.post(f"/v1/complaints/{cid}/responses", {"message": "Sedang ditangani.", "status": "IN_PROGRESS"},
+                    token=staff["officer"]).status == 201
+    second = api.post(path, {"officer_account_id": supervisor_id}, token=staff["supervisor"])
+    assert second.status == 201 and second.body["seq"] == 2
+    back = api.post(path, {"officer_account_id": officer_id}, token=staff["officer"])  # takes it back himself
+    assert back.status == 201 and back.body["seq"] == 3
+
+    as_staff = api.get(f"/v1/complaints/{code}", token=staff["supervisor"]).body
+    assert as_staff["assignee_account_id"] == officer_id
+    assert [(h["type"], h.get("assignee_account_id") or h.get("status")) for h in as_staff["history"]] == [
+        ("FILED", "OPEN"), ("ASSIGNMENT", officer_id), ("RESPONSE", "IN_PROGRESS"),
+        ("ASSIGNMENT", supervisor_id), ("ASSIGNMENT", officer_id)]
+    as_complainant = api.get(f"/v1/complaints/{code}", headers={"X-Access-Pin": pin}).body
+    assert "history" not in as_complainant and "assignee_account_id" not in as_complainant
+    assert [r["status"] for r in as_complainant["responses"]] == ["IN_PROGRESS"]
+
+    events, _ = complaint_events(stack, cid, lambda evs: sum(t == "ComplaintAssigned" for t, _ in evs) >= 3)
+    assigned = [p for t, p in events if t == "ComplaintAssigned"]
+    assert [p.seq for p in assigned] == [1, 2, 3] and assigned[2].assignee_account_id == officer_id
+
+    assert api.post(f"/v1/complaints/{cid}/responses", {"message": "Selesai.", "status": "RESOLVED"},
+                    token=staff["officer"]).status == 201
+    assert api.post(path, {"officer_account_id": supervisor_id}, token=staff["supervisor"]).status == 409
+
+
+def test_lost_passport_report_links_to_its_replacement_application(api, stack, staff):
+    person = api.register_applicant()
+    app = api.create_application(person["token"], service_type="REPLACEMENT_LOST")
+    assert app.status == 201, app.body
+    app_id = app.body["application_id"]
+    lost = file(api, token=person["token"], category="LOST_PASSPORT", description="Paspor hilang saat banjir.")
+    cid, code, pin = lost.body["complaint_id"], lost.body["tracking_code"], lost.body["access_pin"]
+
+    stub = complaint_pb2_grpc.ComplaintServiceStub(grpc.insecure_channel(stack.ports.address("complaint")))
+    with pytest.raises(grpc.RpcError) as none_yet:
+        stub.GetReplacementReport(complaint_pb2.GetReplacementReportRequest(application_id=app_id), timeout=10)
+    assert none_yet.value.code() == grpc.StatusCode.NOT_FOUND
+
+    # refusals: another account, a report of another category, the wrong service type, anonymous
+    stranger = api.register_applicant()
+    assert api.post(f"/v1/complaints/{cid}/link", {"application_id": app_id},
+                    token=stranger["token"]).status == 404
+    assert api.post(f"/v1/complaints/{cid}/link", {"application_id": "no-such-app"},
+                    token=person["token"]).status == 404
+    service = file(api, token=person["token"], category="SERVICE").body["complaint_id"]
+    assert api.post(f"/v1/complaints/{service}/link", {"application_id": app_id},
+                    token=person["token"]).body["type"].endswith("complaint-not-linkable")
+    damaged = file(api, token=person["token"], category="DAMAGED_PASSPORT").body["complaint_id"]
+    mismatch = api.post(f"/v1/complaints/{damaged}/link", {"application_id": app_id}, token=person["token"])
+    assert mismatch.status == 422 and mismatch.body["type"].endswith("application-not-replacement")
+    anon = file(api, token=person["token"], category="LOST_PASSPORT", anonymous=True).body["complaint_id"]
+    assert api.post(f"/v1/complaints/{anon}/link", {"application_id": app_id},
+                    token=staff["officer"]).status == 422
+
+    assert attach(api, code, PDF, pin=pin, kind="POLICE_LOSS_REPORT", name="bap.pdf").status == 201
+    linked = api.post(f"/v1/complaints/{cid}/link", {"application_id": app_id}, token=person["token"])
+    assert linked.status == 201, linked.body
+    assert linked.body["application_id"] == app_id and linked.body["service_type"] == "REPLACEMENT_LOST"
+    again = api.post(f"/v1/complaints/{cid}/link", {"application_id": app_id}, token=person["token"])
+    assert again.status == 201 and again.body["linked_at"] == linked.body["linked_at"]
+    second_lost = file(api, token=person["token"], category="LOST_PASSPORT").body["complaint_id"]
+    taken = api.post(f"/v1/complaints/{second_lost}/link", {"application_id": app_id}, token=person["token"])
+    assert taken.status == 409 and taken.body["type"].endswith("application-already-linked")
+
+    seen = api.get(f"/v1/complaints/{code}", headers={"X-Access-Pin": pin}).body
+    assert seen["link"]["application_id"] == app_id
+    history = api.get(f"/v1/complaints/{code}", token=staff["officer"]).body["history"]
+    assert [h["type"] for h in history] == ["FILED", "ATTACHMENT", "LINK"]
+
+    report = stub.GetReplacementReport(complaint_pb2.GetReplacementReportRequest(application_id=app_id), timeout=10)
+    assert report.complaint_id == cid and report.category == "LOST_PASSPORT" and report.has_police_report
+    assert report.service_type == "REPLACEMENT_LOST" and report.created_at == lost.body["created_at"]
+    events, _ = complaint_events(stack, cid, lambda evs: any(t == "ComplaintLinked" for t, _ in evs))
+    link_ev = [p for t, p in events if t == "ComplaintLinked"]
+    assert len(link_ev) == 1 and link_ev[0].application_id == app_id and link_ev[0].account_id == person["account_id"]

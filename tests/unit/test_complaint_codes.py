@@ -46,3 +46,21 @@ def test_status_is_derived_from_the_history():
     assert complaints._derive([first]) == ("IN_PROGRESS", t, None)
     closed = {"at": t + dt.timedelta(days=1), "status": "REJECTED", "closing": True}
     assert complaints._derive([first, closed]) == ("REJECTED", t, t + dt.timedelta(days=1))
+
+
+def test_history_lists_every_change_in_time_order():
+    import datetime as dt
+    t0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc)
+    at = [t0 + dt.timedelta(minutes=m) for m in range(6)]
+    doc = {"_id": "c1", "created_at": at[0]}
+    responses = [{"at": at[2], "status": "IN_PROGRESS", "role": "OFFICER", "message": "checking"}]
+    assignments = [{"at": at[1], "assigned_by_role": "SUPERVISOR", "assignee_account_id": "off-1", "seq": 1},
+                   {"at": at[4], "assigned_by_role": "OFFICER", "assignee_account_id": "off-2", "seq": 2}]
+    escalations = [{"at": at[5], "kind": "RESOLUTION"}]
+    atts = [{"uploaded_at": at[3], "uploaded_by": "COMPLAINANT", "kind": "EVIDENCE"}]
+    link = {"linked_at": at[3], "linked_by_role": "COMPLAINANT", "application_id": "app-9"}
+    rows = complaints.history_entries(doc, responses, assignments, escalations, atts, link)
+    assert [r.type for r in rows] == ["FILED", "ASSIGNMENT", "RESPONSE", "ATTACHMENT", "LINK", "ASSIGNMENT",
+                                      "ESCALATION"]
+    assert rows[1].assignee_account_id == "off-1" and rows[5].assignee_account_id == "off-2"
+    assert rows[4].application_id == "app-9" and rows[6].kind == "RESOLUTION" and rows[6].role == "SYSTEM"

@@ -6,6 +6,11 @@ complaint service NO caller at all, so the account id never leaves the gateway; 
 request (IP, X-Forwarded-For, headers) is forwarded or logged. POST /v1/complaints deliberately
 does not use the Idempotency-Key store: its record would tie the account to the request and its
 replay would have to keep the PIN in clear.
+
+Attachments are uploaded after filing (multipart `file`, optional `kind`) with the tracking code
+and PIN; the complainant's upload again carries NO caller (a token is not forwarded), so an
+anonymous report stays anonymous. Staff of the office upload with their token, without a PIN.
+Files are at most 4,000,000 bytes, so that the request stays below gRPC's default 4 MiB limit.
 """
 from __future__ import annotations
 
@@ -18,6 +23,9 @@ from services.gateway.problems import Problem
 from services.gateway.validation import fields, json_body
 
 bp = Blueprint("complaints", __name__)
+MAX_ATTACHMENT_BYTES = 4_000_000  # below gRPC's 4 MiB message limit; the service checks it as well
+ATTACHMENT_KINDS = ("EVIDENCE", "POLICE_LOSS_REPORT")
+STAFF = ("OFFICER", "SUPERVISOR")
 CATEGORIES = ("SERVICE", "BROKER_OR_EXTORTION", "LOST_PASSPORT", "DAMAGED_PASSPORT", "PAYMENT", "APP_ERROR", "OTHER")
 RESPONSE_STATUSES = ("IN_PROGRESS", "RESOLVED", "REJECTED")
 STATUSES = ("OPEN",) + RESPONSE_STATUSES
@@ -68,9 +76,61 @@ def list_complaints(office_id: str):
     if status and status not in STATUSES:
         raise Problem(422, "validation-error", f"status must be one of {', '.join(STATUSES)}",
                       [{"field": "status", "message": "unknown status"}])
+    assignee = request.args.get("assignee", "")[:64]
+    if assignee == "me":
+        assignee = auth.current().account_id
     reply = clients.call(clients.complaint().ListOfficeComplaints, complaint_pb2.ListOfficeComplaintsRequest(
-        caller=auth.current().caller(), office_id=office_id, status=status))
+        caller=auth.current().caller(), office_id=office_id, status=status, assignee=assignee))
     return jsonify({"items": [complaint_json(c, staff=True) for c in reply.items]})
+
+
+@bp.post("/v1/complaints/<tracking_code>/attachments")
+def add_attachment(tracking_code: str):
+    principal = auth.current()
+    staff = principal is not None and principal.role in STAFF
+    pin = request.headers.get("X-Access-Pin", "")
+    if not pin and not staff:
+        raise Problem(401, "access-pin-required", "send the complaint's PIN in the X-Access-Pin header")
+    if not (request.mimetype or "").startswith("multipart/form-data"):
+        raise Problem(415, "unsupported-media-type", "send multipart/form-data with the file in the field `file`")
+    kind = request.form.get("kind", "") or "EVIDENCE"
+    if kind not in ATTACHMENT_KINDS:
+        raise Problem(422, "validation-error", f"kind must be one of {', '.join(ATTACHMENT_KINDS)}",
+                      [{"field": "kind", "message": "unknown kind"}])
+    upload = request.files.get("file")
+    if upload is None:
+        raise Problem(422, "validation-error", "the file is required", [{"field": "file", "message": "file is required"}])
+    data = upload.read(MAX_ATTACHMENT_BYTES + 1)
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise Problem(413, "payload-too-large", f"attachments are at most {MAX_ATTACHMENT_BYTES} bytes")
+    if not data:
+        raise Problem(422, "validation-error", "the uploaded file is empty",
+                      [{"field": "file", "message": "file is empty"}])
+    # The client's file name and content type are ignored: the service decides from the bytes.
+    a = clients.call(clients.complaint().AddAttachment, complaint_pb2.AddAttachmentRequest(
+        caller=principal.caller() if staff else common_pb2.Caller(), tracking_code=tracking_code,
+        access_pin=pin[:64], kind=kind, data=data))
+    return jsonify(attachment_json(a)), 201
+
+
+@bp.post("/v1/complaints/<complaint_id>/assignment")
+@auth.required(*STAFF)
+def assign(complaint_id: str):
+    body = fields(json_body(), {"officer_account_id": (str, True)})
+    a = clients.call(clients.complaint().AssignComplaint, complaint_pb2.AssignComplaintRequest(
+        caller=auth.current().caller(), complaint_id=complaint_id, officer_account_id=body["officer_account_id"]))
+    return jsonify({"assignment_id": a.assignment_id, "complaint_id": a.complaint_id,
+                    "assignee_account_id": a.assignee_account_id, "assigned_by_role": a.assigned_by_role,
+                    "at": a.at, "seq": a.seq}), 201
+
+
+@bp.post("/v1/complaints/<complaint_id>/link")
+@auth.required()
+def link(complaint_id: str):
+    body = fields(json_body(), {"application_id": (str, True)})
+    link_ = clients.call(clients.complaint().LinkApplication, complaint_pb2.LinkApplicationRequest(
+        caller=auth.current().caller(), complaint_id=complaint_id, application_id=body["application_id"]))
+    return jsonify(link_json(link_)), 201
 
 
 @bp.get("/v1/offices/<office_id>/complaint-statistics")
@@ -91,6 +151,24 @@ def response_json(r) -> dict:
     return {"response_id": r.response_id, "message": r.message, "status": r.status, "at": r.at, "role": r.role}
 
 
+def attachment_json(a) -> dict:
+    return {"attachment_id": a.attachment_id, "kind": a.kind, "content_type": a.content_type, "size": a.size,
+            "sha256": a.sha256, "uploaded_at": a.uploaded_at, "uploaded_by": a.uploaded_by}
+
+
+def link_json(link_) -> dict:
+    return {"complaint_id": link_.complaint_id, "application_id": link_.application_id,
+            "service_type": link_.service_type, "linked_at": link_.linked_at}
+
+
+def history_json(h) -> dict:
+    out = {"at": h.at, "type": h.type, "role": h.role}
+    for name in ("status", "assignee_account_id", "kind", "application_id", "message"):
+        if getattr(h, name):
+            out[name] = getattr(h, name)
+    return out
+
+
 def complaint_json(c, responses: bool = False, staff: bool = False) -> dict:
     out = {"complaint_id": c.complaint_id, "tracking_code": c.tracking_code, "office_id": c.office_id,
            "category": c.category, "status": c.status, "created_at": c.created_at,
@@ -98,6 +176,12 @@ def complaint_json(c, responses: bool = False, staff: bool = False) -> dict:
            "description": c.description, "application_id": c.application_id or None, "anonymous": c.anonymous}
     if responses:
         out["responses"] = [response_json(r) for r in c.responses]
+        out["attachments"] = [attachment_json(a) for a in c.attachments]
+        out["link"] = link_json(c.link) if c.HasField("link") else None
+    if staff or c.history:  # the service fills these for staff of the office only
+        out["assignee_account_id"] = c.assignee_account_id or None
+    if c.history:
+        out["history"] = [history_json(h) for h in c.history]
     return out
 
 
@@ -108,7 +192,18 @@ openapi.SCHEMAS.update({
     "Complaint": obj(complaint_id=S, tracking_code=S, office_id=S, category=S, status=S, created_at=S,
                      first_response_due_at=S, due_at=S, sla_state={"enum": ["on_time", "due_soon", "breached"]},
                      description=S, application_id=S, anonymous=B,
-                     responses={"type": "array", "items": obj(response_id=S, message=S, status=S, at=S, role=S)}),
+                     responses={"type": "array", "items": obj(response_id=S, message=S, status=S, at=S, role=S)},
+                     attachments={"type": "array", "items": {"$ref": "#/components/schemas/ComplaintAttachment"}},
+                     link={"$ref": "#/components/schemas/ComplaintLink"}, assignee_account_id=S,
+                     history={"type": "array", "items": obj(at=S, type=S, role=S, status=S, assignee_account_id=S,
+                                                            kind=S, application_id=S, message=S)}),
+    "ComplaintAttachment": obj(attachment_id=S, kind={"enum": list(ATTACHMENT_KINDS)}, content_type=S,
+                               size={"type": "integer"}, sha256=S, uploaded_at=S, uploaded_by=S),
+    "NewAssignment": obj(["officer_account_id"], officer_account_id=S),
+    "Assignment": obj(assignment_id=S, complaint_id=S, assignee_account_id=S, assigned_by_role=S, at=S,
+                      seq={"type": "integer"}),
+    "NewComplaintLink": obj(["application_id"], application_id=S),
+    "ComplaintLink": obj(complaint_id=S, application_id=S, service_type=S, linked_at=S),
     "ComplaintResponse": obj(["message", "status"], message=S, status={"enum": list(RESPONSE_STATUSES)}),
     "ComplaintStatistics": obj(office_id=S, month=S, filed={"type": "integer"},
                                by_category={"type": "object", "additionalProperties": {"type": "integer"}},
@@ -126,8 +221,24 @@ openapi.OPERATIONS.extend([
      "Complaints", "OFFICER or SUPERVISOR of the office", "ComplaintResponse",
      {201: "response recorded", 404: "no such complaint at your office", 409: "already closed",
       422: "bad status or empty message"}),
-    ("get", "/v1/offices/{office_id}/complaints", "Complaints of an office with SLA state (query status=)",
+    ("get", "/v1/offices/{office_id}/complaints", "Complaints of an office with SLA state (query status=, assignee=<account id>|me)",
      "Complaints", "OFFICER or SUPERVISOR of the office", None, {200: "list of Complaint", 403: "other office"}),
+    ("post", "/v1/complaints/{tracking_code}/attachments",
+     "Add evidence (multipart: file = JPEG, PNG or PDF up to 4,000,000 bytes; kind = EVIDENCE | "
+     "POLICE_LOSS_REPORT) with X-Access-Pin, or as staff of the office", "Complaints", None, None,
+     {201: "ComplaintAttachment", 401: "no PIN", 404: "unknown code or wrong PIN", 409: "closed or 10 files",
+      413: "file too large", 415: "not multipart", 422: "empty file, or not JPEG/PNG/PDF (attachment-type-not-allowed)",
+      429: "too many wrong PINs"}),
+    ("post", "/v1/complaints/{complaint_id}/assignment",
+     "Assign a complaint (SUPERVISOR: any staff of the office; OFFICER: themself)", "Complaints",
+     "OFFICER or SUPERVISOR of the office", "NewAssignment",
+     {201: "Assignment", 403: "an officer assigning someone else", 404: "no such complaint at your office",
+      409: "already closed", 422: "assignee not staff of the office"}),
+    ("post", "/v1/complaints/{complaint_id}/link",
+     "Link a LOST_PASSPORT/DAMAGED_PASSPORT report to the reporter's REPLACEMENT_LOST/REPLACEMENT_DAMAGED "
+     "application", "Complaints", "the complainant (non-anonymous) or staff of the office", "NewComplaintLink",
+     {201: "ComplaintLink", 404: "no such complaint or application", 409: "already linked elsewhere",
+      422: "wrong category or service type, anonymous report"}),
     ("get", "/v1/offices/{office_id}/complaint-statistics", "Public statistics of a month (query month=YYYY-MM)",
      "Complaints", None, None, {200: "ComplaintStatistics", 404: "unknown office", 422: "bad month"}),
 ])
