@@ -15,12 +15,13 @@ from werkzeug.exceptions import HTTPException
 from servicekit import grpcclient, log, mongo
 from servicekit.config import GRPC_PORTS, service_address
 from servicekit.metrics import LATENCY_BUCKETS
-from services.gateway import openapi
+from services.gateway import loadshed, openapi
 from services.gateway.problems import Problem, response
-from services.gateway.routes import accounts, applications, offices
+from services.gateway.routes import accounts, applications, appointments, offices
 from services.gateway.routes import payments
 from services.gateway.routes import biometrics as biometrics_routes
 from services.gateway.routes import complaints as complaint_routes
+from services.gateway.routes import office_admin
 
 logger = logging.getLogger("gateway")
 
@@ -28,7 +29,8 @@ HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered by the ga
                         ["method", "route", "status"])
 HTTP_SECONDS = Histogram("http_request_duration_seconds", "Time to answer an HTTP request.",
                          ["method", "route"], buckets=LATENCY_BUCKETS)
-BLUEPRINTS = [accounts.bp, offices.bp, applications.bp, complaint_routes.bp, payments.bp, biometrics_routes.bp]
+BLUEPRINTS = [accounts.bp, offices.bp, applications.bp, appointments.bp, complaint_routes.bp, payments.bp, biometrics_routes.bp,
+              office_admin.bp]
 
 
 def create_app() -> Flask:
@@ -101,6 +103,7 @@ def create_app() -> Flask:
     def docs():
         return Response(openapi.DOCS_HTML, mimetype="text/html")
 
+    loadshed.install(app)  # after the request-id hook: refusals carry their X-Request-Id
     return app
 
 

@@ -1,0 +1,652 @@
+"""The release rush, measured: N applicants race for the seats of a release through the gateway.
+
+    PYTHONPATH=.:libs:gen/python .venv/bin/python -m tests.bench.booking_rush \
+        [--applicants 10000] [--offices 50] [--seats 60] [--concurrency 64] [--overload-seconds 20]
+
+Environment (used by `make bench`): BENCH_APPLICANTS, BENCH_OFFICES, BENCH_SEATS,
+BENCH_CONCURRENCY, BENCH_OVERLOAD_SECONDS, BENCH_OVERLOAD_FACTOR.
+
+It starts its own stack (run directory in /tmp, ports offset by BENCH_PORT_OFFSET, default 13500, two booking replicas, four
+gateway workers) unless --gateway URL and --mongo URI name a running one, and stops it at the end.
+
+1. Setup (not measured): applicants with accounts and one application each; a release of
+   O "offices" x S seats. The reference data has 4 offices, so a benchmark office is one
+   (office, working day) pair; its S seats are set on the REGULAR lane of that day's start
+   times by the office's supervisor (PUT /v1/offices/{id}/quota).
+2. Rush (measured, closed loop, bounded concurrency): each applicant lists its office's slots
+   day by day and books free ones until it holds a seat or every day is full; 503/429 answers
+   are retried after Retry-After (capped at 1 s).
+3. Invariants read from the store with pymongo: overbooked seats, duplicate open applications
+   per account (= per NIK), duplicate NIKs, lost bookings (a 201 whose seat is not stored).
+4. Bare baseline: tests/bench/baseline_app.py (one unique-index insert per request), same
+   gunicorn worker class and count, same store, same client, same number of requests.
+5. Overload (open loop): a second release, booked by the applicants still without a seat at
+   FACTOR x the rush's sustained request rate for a bounded time; every request must be answered
+   (success, full, or 429/503 with Retry-After) within 2 s.
+All traffic goes to 127.0.0.1. Prints one plain-text table; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jwt
+import pymongo
+
+from services.booking import calendar as booking_calendar
+
+REPO = Path(__file__).resolve().parents[2]
+# gRPC ports are 50051 + offset + 10 x replica, so the offset must stay below ~15400.
+PORT_OFFSET = int(os.environ.get("BENCH_PORT_OFFSET", "13500"))
+ANSWER_BUDGET_S = 2.0
+PASSWORD = "Sandi-Rahasia-2026"
+SUPERVISOR_PASSWORD = "Supervisor-Bench-2026!"
+SETUP_ATTEMPTS = 30  # setup is not measured: retry overload answers patiently
+setup_failures: collections.Counter = collections.Counter()
+
+
+# -- a small keep-alive HTTP client (one connection per thread) ---------------------------------
+class Http:
+    def __init__(self, base_url: str, timeout: float = 10.0):
+        u = urllib.parse.urlparse(base_url)
+        if u.hostname not in ("127.0.0.1", "localhost"):
+            raise SystemExit("the benchmark only sends traffic to 127.0.0.1")
+        self.host, self.port, self.timeout = "127.0.0.1", u.port or 80, timeout
+        self.local = threading.local()
+
+    def _conn(self) -> http.client.HTTPConnection:
+        conn, last = getattr(self.local, "conn", None), getattr(self.local, "last", 0.0)
+        if conn is None or time.monotonic() - last > 1.5:  # gunicorn closes idle keep-alives after 2 s
+            if conn is not None:
+                conn.close()
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self.local.conn = conn
+        return conn
+
+    def request(self, method: str, path: str, body=None, token: str | None = None):
+        """(status, json body or None, headers, seconds); status 0 = no answer."""
+        headers = {"Connection": "keep-alive"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        conn = self._conn()
+        started = time.perf_counter()
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+            elapsed = time.perf_counter() - started
+            self.local.last = time.monotonic()
+            if resp.getheader("Connection", "").lower() == "close":
+                conn.close()
+                self.local.conn = None
+            parsed = None
+            if raw and "json" in (resp.getheader("Content-Type") or ""):
+                parsed = json.loads(raw)
+            return resp.status, parsed, dict(resp.getheaders()), elapsed
+        except (OSError, http.client.HTTPException):
+            elapsed = time.perf_counter() - started
+            conn.close()
+            self.local.conn = None
+            return 0, None, {}, elapsed
+
+
+def slug_of(status: int, body) -> str:
+    if status == 0:
+        return "no-answer"
+    if isinstance(body, dict) and isinstance(body.get("type"), str):
+        return body["type"].rsplit("/", 1)[-1]
+    return "-"
+
+
+class Recorder:
+    def __init__(self):
+        self.rows: list[tuple[str, int, str, float]] = []  # (kind, status, slug, seconds)
+        self.lock = threading.Lock()
+
+    def add(self, kind: str, status: int, body, seconds: float) -> None:
+        with self.lock:
+            self.rows.append((kind, status, slug_of(status, body), seconds))
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# -- the stack ------------------------------------------------------------------------------
+def start_stack(horizon_days: int):
+    from deploy.local.stack import Ports, Stack
+    run_dir = Path(tempfile.mkdtemp(prefix="passport-bench-"))
+    stack = Stack(run_dir, Ports(offset=PORT_OFFSET, booking_replicas=2), gateway_workers=4,
+                  extra_env={"SLOT_HORIZON_DAYS": str(horizon_days)})
+    print(f"starting a bench stack in {run_dir} (ports +{PORT_OFFSET})", flush=True)
+    try:
+        stack.up()
+    except BaseException:
+        stack.down()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return stack
+
+
+def ensure_supervisors(env: dict) -> dict[str, dict]:
+    """One supervisor per office (TBK's demo supervisor plus bench ones for the others)."""
+    from deploy.local.stack import DEMO_STAFF
+    sups = {s["office_id"]: s for s in DEMO_STAFF if s["role"] == "SUPERVISOR"}
+    for office_id in booking_calendar.load().offices:
+        sups.setdefault(office_id, {"role": "SUPERVISOR", "email": f"bench-supervisor@{office_id.lower()}.imigrasi.example",
+                                    "password": SUPERVISOR_PASSWORD, "full_name": f"Bench Supervisor {office_id}",
+                                    "office_id": office_id})
+    out = subprocess.run([sys.executable, "-m", "services.booking.cli", "ensure-staff", json.dumps(list(sups.values()))],
+                         env=env, cwd=REPO, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"ensure-staff failed: {out.stderr.strip()}")
+    return sups
+
+
+# -- setup ----------------------------------------------------------------------------------
+def release_layout(offices: int, first_day: dt.date, cal) -> list[tuple[str, dt.date]]:
+    """Benchmark office k = (real office, k-th working day of it from first_day)."""
+    ids = sorted(cal.offices)
+    per_office = collections.Counter(ids[k % len(ids)] for k in range(offices))
+    layout = []
+    for office_id, count in sorted(per_office.items()):
+        for day in cal.working_days(cal.offices[office_id], first_day, count):
+            layout.append((office_id, day))
+    return layout
+
+
+def create_release(api: Http, tokens: dict[str, str], layout, seats: int, cal) -> dict[str, dict]:
+    """Set the quota; returns slot_id -> {office_id, date, capacity}."""
+    slots, jobs = {}, []
+    for office_id, day in layout:
+        starts = cal.offices[office_id].slots
+        for i, start in enumerate(starts):
+            capacity = seats // len(starts) + (1 if i < seats % len(starts) else 0)
+            sid = booking_calendar.slot_id(office_id, day, "REGULAR", start)
+            slots[sid] = {"office_id": office_id, "date": day.isoformat(), "capacity": capacity}
+            jobs.append((office_id, {"date": day.isoformat(), "lane": "REGULAR", "start_time": start,
+                                     "capacity": capacity, "reason": "benchmark release"}))
+
+    def put(job):
+        office_id, body = job
+        for _ in range(5):
+            status, reply, _h, _s = api.request("PUT", f"/v1/offices/{office_id}/quota", body, tokens[office_id])
+            if status == 200:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"quota for {office_id} {body['date']} failed: {status} {reply}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, jobs))
+    return slots
+
+
+ADULT_NEW_DOCUMENTS = ("KTP", "KK", "BIRTH_CERTIFICATE")  # what a NEW application of an adult needs
+TINY_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def upload_document(api: Http, application_id: str, kind: str, token: str):
+    """POST /v1/applications/{id}/documents as multipart (kind + file)."""
+    boundary = "bench" + uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{kind.lower()}.pdf\"\r\n"
+            f"Content-Type: application/pdf\r\n\r\n").encode() + TINY_PDF + f"\r\n--{boundary}--\r\n".encode()
+    conn = http.client.HTTPConnection(api.host, api.port, timeout=api.timeout)
+    try:
+        conn.request("POST", f"/v1/applications/{application_id}/documents", body=body, headers={
+            "Authorization": "Bearer " + token, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        resp = conn.getresponse()
+        raw = resp.read()
+        parsed = json.loads(raw) if raw and "json" in (resp.getheader("Content-Type") or "") else None
+        return resp.status, parsed
+    except (OSError, http.client.HTTPException):
+        return 0, None
+    finally:
+        conn.close()
+
+
+def make_nik(i: int, salt: int, birth: dt.date) -> str:
+    district = 10 + (salt + i // 9999) % 90
+    return f"2171{district:02d}{birth.day:02d}{birth.month:02d}{birth.year % 100:02d}{i % 9999 + 1:04d}"
+
+
+def setup_applicants(api: Http, n: int, office_of, jwt_secret: str | None, concurrency: int) -> list[dict]:
+    run = uuid.uuid4().hex[:8]
+    salt = random.randrange(90)
+
+    def one(i: int) -> dict | None:
+        birth = dt.date(1975, 1, 1) + dt.timedelta(days=(i * 7919) % 9000)
+        person = {"nik": make_nik(i, salt, birth), "full_name": "Bench Applicant", "birth_date": birth.isoformat(),
+                  "email": f"bench-{run}-{i}@example.id", "phone": f"0812{10**7 + i:08d}", "password": PASSWORD}
+        for _ in range(SETUP_ATTEMPTS):
+            status, body, _h, _s = api.request("POST", "/v1/accounts", person)
+            if status == 201:
+                break
+            if status in (0, 429, 503):
+                time.sleep(1.0)
+                continue
+            setup_failures[(status, slug_of(status, body))] += 1  # e.g. nik-taken on a reused stack
+            return None
+        else:
+            setup_failures[(status, slug_of(status, body))] += 1
+            return None
+        account_id = body["account_id"]
+        if jwt_secret:  # the bench's own stack: sign the token as the gateway would (saves a scrypt)
+            now = int(time.time())
+            token = jwt.encode({"sub": account_id, "role": "APPLICANT", "office_id": "", "iss": "passport-gateway",
+                                "iat": now, "exp": now + 4 * 3600}, jwt_secret, algorithm="HS256")
+        else:
+            _st, tok, _h, _s = api.request("POST", "/v1/auth/token", {"email": person["email"], "password": PASSWORD})
+            token = tok["access_token"]
+        office_id = office_of(i)
+        for _ in range(SETUP_ATTEMPTS):
+            status, app, _h, _s = api.request("POST", "/v1/applications", {
+                "office_id": office_id, "passport_type": "ELECTRONIC", "validity_years": 10,
+                "service_type": "NEW", "express": False, "priority_group": None}, token)
+            if status == 409 and slug_of(status, app) == "active-application-exists":
+                # an earlier attempt timed out at the gateway but was created: use it
+                status, listed, _h, _s = api.request("GET", "/v1/applications", None, token)
+                if status == 200 and listed["items"]:
+                    app, status = listed["items"][0], 201
+            if status == 201:
+                break
+            time.sleep(1.0)
+        else:
+            setup_failures[(status, slug_of(status, app))] += 1
+            return None
+        for kind in ADULT_NEW_DOCUMENTS:  # booking needs the required documents first (API.md)
+            for _ in range(SETUP_ATTEMPTS):
+                status, reply = upload_document(api, app["application_id"], kind, token)
+                if status == 201:
+                    break
+                time.sleep(1.0)
+            else:
+                setup_failures[(status, slug_of(status, reply))] += 1
+                return None
+        return {"account_id": account_id, "token": token, "office_id": office_id,
+                "application_id": app["application_id"]}
+
+    started, done = time.monotonic(), []
+    with ThreadPoolExecutor(concurrency) as pool:
+        for k, result in enumerate(pool.map(one, range(n)), 1):
+            if result:
+                done.append(result)
+            if k % 1000 == 0:
+                print(f"  setup: {k}/{n} applicants ({time.monotonic() - started:.0f} s)", flush=True)
+    return done
+
+
+# -- the measured phases ----------------------------------------------------------------------
+def book_with_retries(api: Http, rec: Recorder, applicant: dict, slot_id: str, kind: str = "book"):
+    for _ in range(6):
+        status, body, headers, secs = api.request(
+            "POST", f"/v1/applications/{applicant['application_id']}/appointment", {"slot_id": slot_id},
+            applicant["token"])
+        rec.add(kind, status, body, secs)
+        if status in (429, 503) or status == 0:
+            time.sleep(min(1.0, float(headers.get("Retry-After", "1") or 1)))
+            continue
+        return status, body
+    return status, body
+
+
+def rush(api: Http, applicants: list[dict], release: dict[str, dict], concurrency: int, rec: Recorder):
+    days_of = collections.defaultdict(set)
+    for s in release.values():
+        days_of[s["office_id"]].add(s["date"])
+    booked: dict[str, str] = {}  # application_id -> appointment_id
+
+    def one(applicant: dict) -> None:
+        days = sorted(days_of[applicant["office_id"]])
+        random.shuffle(days)
+        for day in days:
+            for _attempt in range(6):
+                status, body, headers, secs = api.request(
+                    "GET", f"/v1/offices/{applicant['office_id']}/slots?date={day}&lane=REGULAR")
+                rec.add("list", status, body, secs)
+                if status == 200:
+                    break
+                time.sleep(min(1.0, float(headers.get("Retry-After", "1") or 1)))
+            else:
+                continue
+            free = [s["slot_id"] for s in body["items"] if s["remaining"] > 0 and s["slot_id"] in release]
+            random.shuffle(free)
+            for slot_id in free:
+                status, reply = book_with_retries(api, rec, applicant, slot_id)
+                if status == 201:
+                    booked[applicant["application_id"]] = reply["appointment"]["appointment_id"]
+                    return
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, applicants))
+    return booked, time.perf_counter() - started
+
+
+def closed_loop(api: Http, requests: int, concurrency: int, method: str, path: str, rec: Recorder) -> float:
+    counter = iter(range(requests))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if next(counter, None) is None:
+                    return
+            status, body, _h, secs = api.request(method, path, {} if method == "POST" else None)
+            rec.add("baseline", status, body, secs)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
+def overload(api: Http, applicants: list[dict], release: dict[str, dict], rate: float, seconds: float,
+             rec: Recorder, booked: dict[str, str]):
+    """Open loop: request i is sent at start + i / rate, whatever the answers so far."""
+    total = int(rate * seconds)
+    by_office = collections.defaultdict(list)
+    for sid, s in release.items():
+        by_office[s["office_id"]].append(sid)
+    counter, lock = iter(range(total)), threading.Lock()
+    late = []  # seconds a send started after its scheduled time (client-side lag)
+    start = time.perf_counter() + 0.5
+    senders = min(400, max(32, int(rate * ANSWER_BUDGET_S * 1.5)))
+
+    def worker():
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            due = start + i / rate
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            late.append(max(0.0, -wait))
+            applicant = random.choice(applicants)
+            slot_id = random.choice(by_office[applicant["office_id"]])
+            status, body, _h, secs = api.request(
+                "POST", f"/v1/applications/{applicant['application_id']}/appointment", {"slot_id": slot_id},
+                applicant["token"])
+            rec.add("overload", status, body, secs)
+            if status == 201:
+                booked[applicant["application_id"]] = body["appointment"]["appointment_id"]
+            elif status in (429, 503) and "Retry-After" not in _h:
+                rec.add("missing-retry-after", status, body, secs)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 60)
+    return total, late, senders
+
+
+# -- invariants -------------------------------------------------------------------------------
+def invariants(mongo_uri: str, slots: dict[str, dict], applicants: list[dict], booked: dict[str, str]) -> dict:
+    db = pymongo.MongoClient(mongo_uri, serverSelectionTimeoutMS=5000)["passport_booking"]
+    slot_ids = list(slots)
+    capacity = {d["_id"]: d["capacity"] for d in db.slots.find({"_id": {"$in": slot_ids}}, {"capacity": 1})}
+    held = collections.Counter()
+    beyond = 0
+    for seat in db.seats.find({"slot_id": {"$in": slot_ids}}, {"slot_id": 1, "n": 1}):
+        held[seat["slot_id"]] += 1
+        beyond += seat["n"] >= capacity.get(seat["slot_id"], 0)
+    overbooked = sum(max(0, n - capacity.get(sid, 0)) for sid, n in held.items())
+    account_ids = [a["account_id"] for a in applicants]
+    per_account = collections.Counter(d["account_id"] for d in db.applications.find(
+        {"account_id": {"$in": account_ids}}, {"account_id": 1}))
+    dup_accounts = sum(1 for n in per_account.values() if n > 1)
+    niks = collections.Counter(d.get("nik") for d in db.accounts.find({"_id": {"$in": account_ids}}, {"nik": 1}))
+    dup_niks = sum(1 for n in niks.values() if n > 1)
+    seats_per_app = collections.Counter(d["application_id"] for d in db.seats.find(
+        {"slot_id": {"$in": slot_ids}}, {"application_id": 1}))
+    stored = {(d["application_id"], d["hold_id"]) for d in db.seats.find(
+        {"application_id": {"$in": list(booked)}}, {"application_id": 1, "hold_id": 1})}
+    lost = sum(1 for app_id, hold in booked.items() if (app_id, hold) not in stored)
+    return {"seats": sum(capacity.values()), "held": sum(held.values()), "overbooked": max(overbooked, beyond),
+            "dup_open_apps": dup_accounts, "dup_niks": dup_niks,
+            "multi_seat_apps": sum(1 for n in seats_per_app.values() if n > 1), "lost": lost}
+
+
+# -- baseline server --------------------------------------------------------------------------
+def start_baseline(port: int, mongo_uri: str, workers: int, log_path: Path) -> subprocess.Popen:
+    env = dict(os.environ, MONGO_URI=mongo_uri,
+               PYTHONPATH=f"{REPO}:{REPO / 'libs'}:{REPO / 'gen' / 'python'}")
+    log = open(log_path, "ab")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers),
+                             "--worker-class", "gthread", "--threads", "8", "--bind", f"127.0.0.1:{port}",
+                             "--timeout", "30", "tests.bench.baseline_app:app"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    api = Http(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if api.request("GET", "/healthz")[0] == 200:
+            return proc
+        time.sleep(0.3)
+    stop_process(proc)
+    raise RuntimeError("the baseline app did not start")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# -- report -----------------------------------------------------------------------------------
+def summarize(rows, seconds: float) -> dict:
+    lat = [r[3] for r in rows if r[1] != 0]
+    return {"n": len(rows), "rps": len(rows) / seconds if seconds else 0.0,
+            "p50": pct(lat, 50) * 1000, "p95": pct(lat, 95) * 1000, "p99": pct(lat, 99) * 1000,
+            "max": (max(lat) * 1000) if lat else float("nan")}
+
+
+def errors_by_type(rows) -> list[str]:
+    counts = collections.Counter((r[0], r[1], r[2]) for r in rows if not 200 <= r[1] < 300)
+    return [f"{kind:<8} {status:>3} {slug:<26} {n:>7}" for (kind, status, slug), n in counts.most_common()]
+
+
+def main(argv=None) -> int:
+    e = os.environ.get
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--applicants", type=int, default=int(e("BENCH_APPLICANTS", 10000)))
+    p.add_argument("--offices", type=int, default=int(e("BENCH_OFFICES", 50)))
+    p.add_argument("--seats", type=int, default=int(e("BENCH_SEATS", 60)))
+    p.add_argument("--concurrency", type=int, default=int(e("BENCH_CONCURRENCY", 64)))
+    p.add_argument("--setup-concurrency", type=int, default=int(e("BENCH_SETUP_CONCURRENCY", 12)))
+    p.add_argument("--overload-seconds", type=float, default=float(e("BENCH_OVERLOAD_SECONDS", 20)))
+    p.add_argument("--overload-factor", type=float, default=float(e("BENCH_OVERLOAD_FACTOR", 3)))
+    p.add_argument("--gateway", help="reuse a running gateway (http://127.0.0.1:PORT) instead of starting a stack")
+    p.add_argument("--mongo", help="MONGO_URI of the reused stack (for supervisors and invariants)")
+    p.add_argument("--gateway-workers", type=int, default=4, help="gateway workers of a reused stack (baseline uses as many)")
+    args = p.parse_args(argv)
+    if args.applicants < 1 or args.offices < 1 or args.seats < 1 or args.concurrency < 1:
+        p.error("applicants, offices, seats and concurrency must be positive")
+    if args.gateway and not args.mongo:
+        p.error("--gateway needs --mongo")
+
+    stack, baseline = None, None
+    cal = booking_calendar.load()
+    try:
+        if args.gateway:
+            gateway_url, mongo_uri, workers = args.gateway, args.mongo, args.gateway_workers
+            env, jwt_secret = dict(os.environ, MONGO_URI=mongo_uri), None
+            baseline_port = 8080 + PORT_OFFSET + 101
+        else:
+            stack = start_stack(horizon_days=2)
+            gateway_url, env, workers = stack.gateway_url, stack.env(), stack.gateway_workers
+            mongo_uri, jwt_secret = env["MONGO_URI"], env["JWT_SECRET"]
+            baseline_port = stack.ports.gateway + 100
+        api = Http(gateway_url)
+        sups = ensure_supervisors(env)
+        tokens = {}
+        for office_id, s in sups.items():
+            status, body, _h, _s = api.request("POST", "/v1/auth/token", {"email": s["email"], "password": s["password"]})
+            if status != 200:
+                raise RuntimeError(f"supervisor login for {office_id} failed: {status} {body}")
+            tokens[office_id] = body["access_token"]
+
+        # releases: the rush's and, later, the overload run's (on the working days after it)
+        first = dt.date.today() + dt.timedelta(days=7)
+        layout1 = release_layout(args.offices, first, cal)
+        after = max(d for _o, d in layout1) + dt.timedelta(days=1)
+        layout2 = release_layout(args.offices, after, cal)
+        t0 = time.monotonic()
+        release1 = create_release(api, tokens, layout1, args.seats, cal)
+        weights = collections.Counter()
+        for sid, s in release1.items():
+            weights[s["office_id"]] += s["capacity"]
+        offices_cycle = [o for o, w in sorted(weights.items()) for _ in range(w)]
+        print(f"setup: release of {sum(s['capacity'] for s in release1.values())} seats in {len(release1)} slots "
+              f"({len(layout1)} office-days); registering {args.applicants} applicants", flush=True)
+        applicants = setup_applicants(api, args.applicants, lambda i: offices_cycle[i % len(offices_cycle)],
+                                      jwt_secret, args.setup_concurrency)
+        setup_s = time.monotonic() - t0
+        print(f"setup done in {setup_s:.0f} s: {len(applicants)} applicants with applications; the rush starts"
+              + (f" (setup failures: {dict(setup_failures)})" if setup_failures else ""), flush=True)
+
+        rec = Recorder()
+        booked, rush_s = rush(api, applicants, release1, args.concurrency, rec)
+        rush_rows = list(rec.rows)
+        inv1 = invariants(mongo_uri, release1, applicants, booked)
+        print(f"rush done in {rush_s:.1f} s; {len(booked)} bookings", flush=True)
+
+        # the bare baseline: same server, worker class and count, store and client
+        base_rec = Recorder()
+        if stack is not None:
+            log_path = stack.run_dir / "logs" / "baseline.log"
+        else:
+            log_path = Path(tempfile.gettempdir()) / "passport-bench-baseline.log"
+        baseline = start_baseline(baseline_port, mongo_uri, workers, log_path)
+        base_s = closed_loop(Http(f"http://127.0.0.1:{baseline_port}"), len(rush_rows), args.concurrency,
+                             "POST", "/insert", base_rec)
+        stop_process(baseline)
+        baseline = None
+
+        # overload: a second release, open loop at FACTOR x the sustained rate of answered requests
+        release2 = create_release(api, tokens, layout2, args.seats, cal)
+        served = [r for r in rush_rows if r[1] not in (0, 429, 503)]
+        sustainable = len(served) / rush_s
+        rate = args.overload_factor * sustainable
+        waiting = [a for a in applicants if a["application_id"] not in booked] or applicants
+        over_rec, booked2 = Recorder(), {}
+        print(f"overload: {rate:.0f} req/s for {args.overload_seconds:.0f} s "
+              f"({len(waiting)} applicants without a seat)", flush=True)
+        total, late, senders = overload(api, waiting, release2, rate, args.overload_seconds, over_rec, booked2)
+        over_rows = [r for r in over_rec.rows if r[0] == "overload"]
+        missing_ra = sum(1 for r in over_rec.rows if r[0] == "missing-retry-after")
+        all_booked = dict(booked, **booked2)
+        inv2 = invariants(mongo_uri, dict(release1, **release2), applicants, all_booked)
+
+        # -- the table ------------------------------------------------------------------------
+        rs, bs, os_ = summarize(rush_rows, rush_s), summarize(base_rec.rows, base_s), summarize(over_rows, args.overload_seconds)
+        ok_over = sum(1 for r in over_rows if r[1] != 0 and r[3] <= ANSWER_BUDGET_S)
+        slow = sum(1 for r in over_rows if r[1] != 0 and r[3] > ANSWER_BUDGET_S)
+        unanswered = sum(1 for r in over_rows if r[1] == 0) + (total - len(over_rows))
+        status_mix = collections.Counter(f"{r[1]} {r[2]}" if r[1] >= 300 or r[1] == 0 else str(r[1]) for r in over_rows)
+        ratio = rs["rps"] / bs["rps"] if bs["rps"] else float("nan")
+        w = 44
+        lines = [
+            "release rush benchmark",
+            f"{'machine':<{w}} {os.cpu_count()} cores, {_mem_gb()} GB RAM, FerretDB (SQLite) store, Kafka; all on one host",
+            f"{'stack':<{w}} gateway gunicorn gthread x{workers} workers x8 threads, booking x2 replicas",
+            f"{'applicants (with accounts and applications)':<{w}} {len(applicants)}",
+            f"{'release':<{w}} {args.offices} offices x {args.seats} seats = {sum(s['capacity'] for s in release1.values())} seats",
+            f"{'client':<{w}} closed loop, {args.concurrency} threads, keep-alive",
+            f"{'setup (not measured)':<{w}} {setup_s:.0f} s",
+            "-- rush (measured) --",
+            f"{'duration':<{w}} {rush_s:.1f} s",
+            f"{'requests (list slots + book)':<{w}} {rs['n']}",
+            f"{'requests/s':<{w}} {rs['rps']:.1f}",
+            f"{'bookings':<{w}} {len(booked)}",
+            f"{'bookings/s':<{w}} {len(booked) / rush_s:.1f}",
+            f"{'latency p50 / p95 / p99 / max (ms)':<{w}} {rs['p50']:.0f} / {rs['p95']:.0f} / {rs['p99']:.0f} / {rs['max']:.0f}",
+            f"{'book latency p50 / p95 / p99 (ms)':<{w}} " + " / ".join(
+                f"{pct([r[3] for r in rush_rows if r[0] == 'book' and r[1]], q) * 1000:.0f}" for q in (50, 95, 99)),
+            "errors by type (phase, status, problem type, count):",
+            *(["  " + line for line in errors_by_type(rush_rows)] or ["  none"]),
+            "-- invariants (read from the store) --",
+            f"{'seats held / offered (rush release)':<{w}} {inv1['held']} / {inv1['seats']}",
+            f"{'overbooked seats':<{w}} {inv2['overbooked']}",
+            f"{'duplicate open applications per NIK':<{w}} {inv2['dup_open_apps']}",
+            f"{'duplicate NIKs':<{w}} {inv2['dup_niks']}",
+            f"{'applications holding >1 seat':<{w}} {inv2['multi_seat_apps']}",
+            f"{'lost bookings (201 without a seat)':<{w}} {inv2['lost']}",
+            "-- bare baseline (Flask + one unique insert, same server/store/client) --",
+            f"{'requests':<{w}} {bs['n']}",
+            f"{'requests/s':<{w}} {bs['rps']:.1f}",
+            f"{'latency p50 / p95 / p99 (ms)':<{w}} {bs['p50']:.0f} / {bs['p95']:.0f} / {bs['p99']:.0f}",
+            f"{'non-2xx answers':<{w}} {sum(1 for r in base_rec.rows if not 200 <= r[1] < 300)}",
+            f"{'rush requests/s as a ratio of the baseline':<{w}} {ratio:.2f}  (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})",
+            f"-- overload (open loop, {args.overload_factor:g}x the sustained {sustainable:.1f} req/s) --",
+            f"{'offered rate / duration':<{w}} {rate:.0f} req/s for {args.overload_seconds:.0f} s ({total} requests, {senders} senders)",
+            f"{'client send lag p99 (ms)':<{w}} {pct(late, 99) * 1000:.0f}",
+            f"{'answered within 2 s':<{w}} {ok_over}",
+            f"{'answered after more than 2 s':<{w}} {slow}",
+            f"{'no answer':<{w}} {unanswered}",
+            f"{'429/503 without Retry-After':<{w}} {missing_ra}",
+            f"{'latency p50 / p95 / p99 / max (ms)':<{w}} {os_['p50']:.0f} / {os_['p95']:.0f} / {os_['p99']:.0f} / {os_['max']:.0f}",
+            f"{'bookings during overload':<{w}} {len(booked2)}",
+            "answers:",
+            *[f"  {k:<40} {n:>7}" for k, n in status_mix.most_common()],
+            f"{'verdict':<{w}} " + ("all targets met" if (ratio >= 0.5 and slow == 0 and unanswered == 0
+                                    and missing_ra == 0 and not any(inv2[k] for k in ("overbooked", "dup_open_apps", "dup_niks", "multi_seat_apps", "lost")))
+                                   else "targets NOT all met (see above)"),
+        ]
+        print("\n".join(lines), flush=True)
+        return 0
+    finally:
+        if baseline is not None:
+            stop_process(baseline)
+        if stack is not None:
+            stack.down()
+            if os.environ.get("KEEP_BENCH_RUN_DIR"):
+                print(f"bench run directory kept: {stack.run_dir}")
+            else:
+                shutil.rmtree(stack.run_dir, ignore_errors=True)
+
+
+def _mem_gb() -> int:
+    try:
+        kb = int(next(l for l in open("/proc/meminfo") if l.startswith("MemTotal")).split()[1])
+        return round(kb / 2**20)
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

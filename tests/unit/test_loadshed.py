@@ -1,0 +1,113 @@
+"""The gateway's load shedding: a bounded number of requests in flight, a bounded wait, and a
+503 overloaded with Retry-After for the rest (never a hang)."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from flask import Flask, jsonify
+
+from services.gateway import loadshed
+from services.gateway.problems import Problem, response
+
+
+def test_admits_up_to_the_limit_then_refuses_without_waiting_when_no_queue():
+    limiter = loadshed.Limiter(max_inflight=2, queue_timeout_s=0.0, max_waiting=0)
+    assert limiter.try_acquire() is None
+    assert limiter.try_acquire() is None
+    assert limiter.inflight == 2
+    assert limiter.try_acquire() == "queue-full"
+    limiter.release()
+    assert limiter.try_acquire() is None
+    limiter.release()
+    limiter.release()
+    assert limiter.inflight == 0
+
+
+def test_a_waiter_is_admitted_when_a_place_frees_up():
+    limiter = loadshed.Limiter(max_inflight=1, queue_timeout_s=5.0, max_waiting=1)
+    assert limiter.try_acquire() is None
+    outcome = []
+    waiter = threading.Thread(target=lambda: outcome.append(limiter.try_acquire()))
+    waiter.start()
+    while limiter.waiting == 0:  # the waiter is queued
+        threading.Event().wait(0.005)
+    assert limiter.try_acquire() == "queue-full"  # only one may wait
+    limiter.release()
+    waiter.join(5)
+    assert outcome == [None]
+    assert limiter.inflight == 1 and limiter.waiting == 0
+    limiter.release()
+
+
+def test_a_waiter_gives_up_after_the_queue_timeout():
+    limiter = loadshed.Limiter(max_inflight=1, queue_timeout_s=0.05, max_waiting=4)
+    assert limiter.try_acquire() is None
+    assert limiter.try_acquire() == "timeout"
+    assert limiter.waiting == 0 and limiter.inflight == 1
+    limiter.release()
+
+
+def test_releasing_more_than_acquired_is_a_bug_not_a_bigger_limit():
+    limiter = loadshed.Limiter(max_inflight=1, queue_timeout_s=0.0, max_waiting=0)
+    with pytest.raises(ValueError):
+        limiter.release()
+
+
+def test_limits_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("GATEWAY_MAX_INFLIGHT", "3")
+    monkeypatch.setenv("GATEWAY_QUEUE_TIMEOUT_MS", "120")
+    monkeypatch.setenv("GATEWAY_MAX_WAITING", "5")
+    limiter = loadshed.from_env()
+    assert (limiter.max_inflight, limiter.queue_timeout_s, limiter.max_waiting) == (3, 0.12, 5)
+    with pytest.raises(ValueError):
+        loadshed.Limiter(max_inflight=0, queue_timeout_s=0.1, max_waiting=1)
+
+
+def _app(limiter):
+    app = Flask(__name__)
+    entered, proceed = threading.Event(), threading.Event()
+
+    @app.get("/v1/slow")
+    def slow():
+        entered.set()
+        proceed.wait(5)
+        return jsonify({"ok": True})
+
+    @app.get("/v1/boom")
+    def boom():
+        raise Problem(409, "slot-full", "full")
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    app.register_error_handler(Problem, response)
+    loadshed.install(app, limiter)
+    return app, entered, proceed
+
+
+def test_the_gateway_answers_503_overloaded_with_retry_after_and_frees_places():
+    limiter = loadshed.Limiter(max_inflight=1, queue_timeout_s=0.0, max_waiting=0)
+    app, entered, proceed = _app(limiter)
+    before = loadshed.SHED.labels("GET", "/v1/slow", "queue-full")._value.get()
+    results = []
+    t = threading.Thread(target=lambda: results.append(app.test_client().get("/v1/slow").status_code))
+    t.start()
+    assert entered.wait(5)
+    client = app.test_client()
+    refused = client.get("/v1/slow")
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["type"].endswith("/overloaded")
+    assert loadshed.SHED.labels("GET", "/v1/slow", "queue-full")._value.get() == before + 1
+    assert client.get("/healthz").status_code == 200  # probes are never shed
+    proceed.set()
+    t.join(5)
+    assert results == [200]
+    assert limiter.inflight == 0
+    # an error answer releases its place too
+    assert client.get("/v1/boom").status_code == 409
+    assert limiter.inflight == 0
+    assert client.get("/v1/slow").status_code == 200
