@@ -49,8 +49,10 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
         self.apps, self.accounts, self.waitlist = applications, accounts, waitlist
 
     def ListOffices(self, request, context):
+        holidays = sorted(d.isoformat() for d in self.apps.calendar.holidays)
         return booking_pb2.ListOfficesResponse(items=[
-            booking_pb2.Office(office_id=o.office_id, name=o.name, timezone=o.timezone, address=o.address)
+            booking_pb2.Office(office_id=o.office_id, name=o.name, timezone=o.timezone, address=o.address,
+                               working_days=o.working_days, holidays=holidays)
             for o in self.apps.calendar.offices.values()])
 
     def ListSlots(self, request, context):

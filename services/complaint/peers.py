@@ -37,6 +37,13 @@ class Booking:
         self.booking = booking_pb2_grpc.BookingServiceStub(channel)
         self.accounts = accounts_pb2_grpc.AccountServiceStub(channel)
 
+    def offices(self):
+        """The offices with their calendars (booking owns them)."""
+        try:
+            return self.booking.ListOffices(booking_pb2.ListOfficesRequest()).items
+        except grpc.RpcError:
+            raise _unavailable() from None
+
     def application(self, caller, application_id: str) -> ApplicationInfo:
         """The application as `caller` may see it; not_found if it does not exist for them."""
         try:

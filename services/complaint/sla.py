@@ -2,20 +2,20 @@
 
 A due date of N working days is the end (local midnight) of the N-th working day after the day
 the complaint was filed, in the office's time zone; weekends and national holidays do not count.
-The offices and holidays are the reference data of services/booking/offices.json (read here,
-not imported, so the complaint service deploys on its own).
+The office calendar (time zone, working days, national holidays) is the booking service's; it is
+asked for over gRPC (BookingCalendars), so the complaint service deploys on its own.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from servicekit.config import env
+from servicekit.errors import DomainError
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "booking" / "offices.json"
 
 CATEGORIES = ("SERVICE", "BROKER_OR_EXTORTION", "LOST_PASSPORT", "DAMAGED_PASSPORT", "PAYMENT",
               "APP_ERROR", "OTHER")
@@ -65,11 +65,47 @@ class OfficeCalendar:
         return start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
 
 
-def load(path: str | Path | None = None) -> dict[str, OfficeCalendar]:
-    raw = json.loads(Path(path or env("COMPLAINT_OFFICES_FILE", str(DEFAULT_DATA))).read_text())
+def load(path: str | Path) -> dict[str, OfficeCalendar]:
+    """Calendars from a file in the booking service's offices.json format (tests, tools)."""
+    raw = json.loads(Path(path).read_text())
     holidays = frozenset(dt.date.fromisoformat(d) for d in raw["national_holidays"])
     return {o["office_id"]: OfficeCalendar(o["office_id"], o["timezone"], tuple(o["working_days"]), holidays)
             for o in raw["offices"]}
+
+
+def from_offices(offices) -> dict[str, OfficeCalendar]:
+    """Calendars from booking's ListOffices answer (the office calendar's owner)."""
+    return {o.office_id: OfficeCalendar(o.office_id, o.timezone, tuple(o.working_days),
+                                        frozenset(dt.date.fromisoformat(d) for d in o.holidays)) for o in offices}
+
+
+class BookingCalendars(Mapping):
+    """The office calendars, asked of booking over gRPC and refreshed hourly; while booking cannot
+    be reached the last answer is used, and before the first one filing answers 503."""
+
+    def __init__(self, fetch, clock, refresh_s: float = 3600):
+        self.fetch, self.clock, self.refresh_s = fetch, clock, refresh_s
+        self._calendars: dict[str, OfficeCalendar] | None = None
+        self._fetched_at = None
+
+    def _current(self) -> dict[str, OfficeCalendar]:
+        now = self.clock.now()
+        if self._calendars is None or (now - self._fetched_at).total_seconds() > self.refresh_s:
+            try:
+                self._calendars, self._fetched_at = from_offices(self.fetch()), now
+            except DomainError:
+                if self._calendars is None:
+                    raise
+        return self._calendars
+
+    def __getitem__(self, office_id):
+        return self._current()[office_id]
+
+    def __iter__(self):
+        return iter(self._current())
+
+    def __len__(self):
+        return len(self._current())
 
 
 def resolution_days(category: str) -> int:

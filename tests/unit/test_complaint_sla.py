@@ -2,6 +2,8 @@
 time zones), with an injectable clock."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -10,7 +12,8 @@ import pytest
 from servicekit.clock import FixedClock
 from services.complaint import sla
 
-CAL = sla.load()
+# The office calendar as the booking service serves it (its reference data file).
+CAL = sla.load(Path(__file__).resolve().parents[2] / "services" / "booking" / "offices.json")
 WIB = ZoneInfo("Asia/Jakarta")
 UTC = dt.timezone.utc
 
