@@ -32,10 +32,6 @@ RUN python -m venv /opt/protoc \
 COPY libs/servicekit/ /app/libs/servicekit/
 COPY services/__init__.py /app/services/__init__.py
 COPY services/${SERVICE_MODULE}/ /app/services/${SERVICE_MODULE}/
-# The gateway's reconciliation route parses bank statements with the payment service's pure
-# parser (no I/O); only that module comes along. deploy/helm/check_dockerfiles.py checks that
-# every services.* import of an image resolves to a file the image copies.
-COPY services/payment/__init__.py services/payment/statement.py /app/services/payment/
 # Byte-compile now: the root filesystem is read-only at run time.
 RUN python -m compileall -q --invalidation-mode unchecked-hash /app
 

@@ -14,7 +14,7 @@ from servicekit.grpcserver import ServiceRunner, every
 from servicekit.events import TOPICS
 from servicekit.outbox import OutboxRelay
 
-from services.payment import billings, reconcile, refunds, settlements
+from services.payment import billings, reconcile, refunds, settlements, statement
 from services.payment.bank import BankClient
 from services.payment.fees import FeeSchedule
 
@@ -66,8 +66,9 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
         return self._view(record)
 
     def Reconcile(self, request, context):
-        lines = [{"bank_reference": ln.bank_reference, "billing_code": ln.billing_code, "amount": ln.amount,
-                  "paid_at": ln.paid_at} for ln in request.lines]
+        lines = statement.parse_csv(request.csv) if request.csv else [
+            {"bank_reference": ln.bank_reference, "billing_code": ln.billing_code, "amount": ln.amount,
+             "paid_at": ln.paid_at} for ln in request.lines]
         report = reconcile.reconcile(self.settled, lines, request.office_id)
 
         def items(kind):
@@ -97,8 +98,9 @@ def main() -> None:
                "passport.v1.PaymentService")
     runner.add_worker("outbox_relay", OutboxRelay(
         db, NAME, list(dict.fromkeys(billings.OUTBOX_COLLECTIONS + settlements.OUTBOX_COLLECTIONS + refunds.OUTBOX_COLLECTIONS)), clock).run)
-    # Booking's cancellations: a paid application the office cancels is refunded (refunds.py).
-    consumer = EventConsumer(db, "payment", [TOPICS["booking"]], refunds.handlers(owed))
+    # Booking's cancellations (a paid application the office cancels is refunded; an unpaid billing
+    # is voided) and its answers to late payments (refunded when no seat could be given back).
+    consumer = EventConsumer(db, "payment", [TOPICS["booking"]], refunds.handlers(owed, settled))
     runner.add_worker("consumer", consumer.run)
 
     lookback = dt.timedelta(hours=env_float("PAYMENT_SWEEP_LOOKBACK_HOURS", 48))

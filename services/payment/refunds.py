@@ -43,7 +43,7 @@ logger = logging.getLogger("payment.refunds")
 
 OUTBOX_COLLECTIONS = ["refunds", "refund_payouts"]
 CANCEL_REASONS = ("BILLING_EXPIRED", "APPLICANT", "OFFICE")
-OVERPAYMENT, OFFICE_CANCELLED = "OVERPAYMENT", "OFFICE_CANCELLED"
+OVERPAYMENT, OFFICE_CANCELLED, LATE_PAYMENT = "OVERPAYMENT", "OFFICE_CANCELLED", "LATE_PAYMENT"
 PENDING, PAID_OUT = "PENDING", "PAID_OUT"
 STATUSES = (PENDING, PAID_OUT)
 
@@ -102,6 +102,30 @@ class Refunds:
             "application_id": billing["application_id"], "event_id": event_id, "at": self.clock.now()})
         cancellation = self.cancellations.find_one({"_id": cancelled.appointment_id})  # the first one stands
         return self._refund_if_due(billing, cancellation)
+
+    def on_late_refund(self, resolved) -> list[dict]:
+        """Booking could not re-seat a late payer (LatePaymentResolved REFUND): each late payment
+        of that billing is refunded in full, keyed by its bank reference."""
+        billing = self.billings.find_one({"_id": resolved.billing_code}, {"_outbox": 0})
+        if billing is None:
+            raise PermanentError(f"LatePaymentResolved for unknown billing {resolved.billing_code}")
+        recorded = []
+        for late in self.db["late_payments"].find({"billing_code": billing["_id"]}, {"_outbox": 0}):
+            rid = f"refund:late:{late['_id']}"
+            event = payment_pb2.RefundRecorded(
+                refund_id=rid, billing_code=billing["_id"], application_id=billing["application_id"],
+                account_id=billing["account_id"], office_id=billing["office_id"],
+                appointment_id=billing["appointment_id"], reason=LATE_PAYMENT,
+                amount=common_pb2.Money(amount=late["amount"], currency="IDR"))
+            record = {"_id": rid, "billing_code": billing["_id"], "application_id": billing["application_id"],
+                      "account_id": billing["account_id"], "office_id": billing["office_id"],
+                      "appointment_id": billing["appointment_id"], "amount": late["amount"],
+                      "reason": LATE_PAYMENT, "status": PENDING, "cancellation": "", "at": self.clock.now()}
+            if insert_unique(self.refunds, outbox.with_events(
+                    record, [events.new_event("payment", billing["application_id"], event, self.clock)], TOPIC, self.clock)):
+                metrics.REFUNDS.labels(LATE_PAYMENT, PENDING).inc()
+            recorded.append(rid)
+        return recorded
 
     def on_settled(self, billing: dict) -> dict | None:
         """Called after a billing is settled: a cancellation that came first may now owe a refund."""
@@ -231,13 +255,21 @@ def to_proto(v: dict) -> payment_pb2.Refund:
         paid_out_at=rfc3339(v["paid_out_at"]) if v["paid_out_at"] else "", payout_reference=v["payout_reference"])
 
 
-def handlers(refunds: Refunds) -> dict:
+def handlers(refunds: Refunds, settlements) -> dict:
     """booking.events handlers of the payment consumer (group "payment")."""
     assert booking_pb2.AppointmentCancelled  # the import registers the type with the event decoder
 
     def cancelled(envelope, payload) -> None:
+        billing = refunds.billings.find_one({"appointment_id": payload.appointment_id}, {"_outbox": 0})
+        if billing is not None and refunds.outcomes.find_one({"_id": billing["_id"]}, {"_id": 1}) is None:
+            settlements.void(billing)  # unpaid: money that still comes is a late payment
         refunds.on_cancelled(payload, envelope.event_id)
-    return {"AppointmentCancelled": cancelled}
+
+    def late_resolved(envelope, payload) -> None:
+        if payload.outcome == "REFUND":
+            refunds.on_late_refund(payload)
+
+    return {"AppointmentCancelled": cancelled, "LatePaymentResolved": late_resolved}
 
 
 def _json(v: dict) -> dict:

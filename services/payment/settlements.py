@@ -210,6 +210,18 @@ class Settlements:
             log.event(logger, "billing expired", application_id=billing["application_id"])
         return outcome
 
+    def void(self, billing: dict) -> dict:
+        """The appointment behind an unpaid billing was cancelled: it expires now, so a payment
+        that still arrives is a late payment (booking then re-seats or it is refunded)."""
+        now = self.clock.now()
+        event = payment_pb2.BillingExpired(
+            billing_code=billing["_id"], application_id=billing["application_id"],
+            account_id=billing["account_id"], office_id=billing["office_id"],
+            appointment_id=billing["appointment_id"], expired_at=rfc3339(now))
+        record = {"_id": billing["_id"], "kind": EXPIRED, "application_id": billing["application_id"],
+                  "office_id": billing["office_id"], "expired_at": now, "decided_at": now, "voided": True}
+        return self._decide_once(billing, record, event)[1]
+
     def sweep(self, lookback: dt.timedelta | None = dt.timedelta(hours=48), chunk: int = 500) -> int:
         """Expire every unpaid billing past its deadline (plus grace) within `lookback` (None:
         all of them, e.g. at start-up after downtime). Safe to run in any number of replicas."""

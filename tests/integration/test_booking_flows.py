@@ -240,3 +240,23 @@ def applicant_with_application_at(api, office_id: str):
     reply = api.create_application(person["token"], office_id=office_id)
     assert reply.status == 201, reply.body
     return person, reply.body["application_id"]
+
+
+def test_paying_after_cancelling_is_refunded(api):
+    person, app_id, booked = book(api, skip_days=4)
+    assert api.delete(f"/v1/applications/{app_id}/appointment", token=person["token"]).status == 204
+
+    def voided():  # payment voids the cancelled appointment's billing
+        return api.get(f"/v1/applications/{app_id}/billing", token=person["token"]).body["status"] == "EXPIRED"
+
+    assert wait_for(voided)
+    late = pay(api, booked["billing"], f"BANK-LATE-{app_id}")
+    assert late.status == 422 and late.body["type"].endswith("/billing-expired")
+
+    def refunds():
+        return api.get(f"/v1/applications/{app_id}/billing", token=person["token"]).body.get("refunds")
+
+    assert wait_for(refunds), "booking could not re-seat a cancelled application, so payment refunds"
+    assert [(r["reason"], r["amount"], r["status"]) for r in refunds()] == \
+        [("LATE_PAYMENT", booked["billing"]["amount"], "PENDING")]
+    assert status_of(api, person, app_id) == "CANCELLED"

@@ -108,8 +108,26 @@ def test_consumer_handler_records_the_refund(world):
 
     class Envelope:
         event_id = "ev-9"
-    handlers(owed)["AppointmentCancelled"](Envelope(), cancelled("OFFICE"))
+    handlers(owed, settlements)["AppointmentCancelled"](Envelope(), cancelled("OFFICE"))
     assert list(db["refunds"].docs) == [f"refund:{billing['_id']}"]
+
+
+def test_a_cancelled_unpaid_billing_is_voided_and_a_late_payment_refunded(world):
+    _, db, settlements, owed, billing = world
+
+    class Envelope:
+        event_id = "ev-10"
+    handlers(owed, settlements)["AppointmentCancelled"](Envelope(), cancelled("APPLICANT"))
+    assert settlements.outcome_of(billing["_id"])["kind"] == "EXPIRED", "voided at once"
+    with pytest.raises(DomainError) as late:
+        pay(settlements, billing, "R-LATE")
+    assert late.value.problem == "billing-expired"
+    resolved = booking_pb2.LatePaymentResolved(application_id=billing["application_id"],
+                                               billing_code=billing["_id"], outcome="REFUND")
+    for _ in range(2):  # redelivered: one refund
+        handlers(owed, settlements)["LatePaymentResolved"](Envelope(), resolved)
+    refunds = owed.for_application(billing["application_id"])
+    assert [(r["reason"], r["amount"], r["status"]) for r in refunds] == [("LATE_PAYMENT", billing["amount"], "PENDING")]
 
 
 # -- payout ------------------------------------------------------------------------------------

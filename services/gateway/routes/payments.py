@@ -12,15 +12,14 @@ from prometheus_client import Counter
 from passport.v1 import payment_pb2
 from servicekit.clock import parse_rfc3339
 from servicekit.config import env
-from servicekit.errors import DomainError
 from services.gateway import auth, clients, openapi
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
 from services.gateway.routes.applications import _get as get_application, billing_json
 from services.gateway.validation import fields, json_body
-from services.payment.statement import COLUMNS, parse_csv
 
 bp = Blueprint("payments", __name__)
+COLUMNS = ("bank_reference", "billing_code", "amount", "paid_at")
 
 SIGNATURE_FAILURES = Counter("payment_signature_failures_total",
                              "Bank notifications refused for a bad or missing signature.", ["reason"])
@@ -100,16 +99,8 @@ def reconcile_statement(office_id: str):
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise Problem(422, "validation-error", "the statement must be UTF-8 CSV") from None
-    try:
-        lines = parse_csv(text)
-    except DomainError as err:
-        raise Problem(422, "validation-error", err.detail) from None
-    request_lines = [payment_pb2.StatementLine(
-        bank_reference=ln["bank_reference"], billing_code=ln["billing_code"],
-        amount=ln["amount"] if isinstance(ln["amount"], int) and not ln.get("error") else 0,
-        paid_at=ln["paid_at"]) for ln in lines]
-    report = clients.call(clients.payment().Reconcile,
-                          payment_pb2.ReconcileRequest(lines=request_lines, office_id=office_id))
+    # The payment service parses the statement: its format is the payment domain's.
+    report = clients.call(clients.payment().Reconcile, payment_pb2.ReconcileRequest(csv=text, office_id=office_id))
 
     def items(values):
         return [{**{c: getattr(i.line, c) for c in COLUMNS}, "outcome": i.outcome} for i in values]
