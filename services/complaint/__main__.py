@@ -19,7 +19,9 @@ def main() -> None:
     clock = Clock()
     db = mongo.database(NAME)
     booking = peers.Booking(service_address("booking", GRPC_PORTS["booking"]))
-    store = complaints.Complaints(db, sla.BookingCalendars(booking.offices, clock), clock, booking)
+    calendars = sla.BookingCalendars(booking.offices, clock)
+    calendars.prime(timeout_s=env_float("COMPLAINT_CALENDAR_WAIT_SECONDS", 30))
+    store = complaints.Complaints(db, calendars, clock, booking)
     store.ensure_indexes()
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
     runner.add(complaint_pb2_grpc.add_ComplaintServiceServicer_to_server, ComplaintServicer(store),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,18 @@ class BookingCalendars(Mapping):
         self.fetch, self.clock, self.refresh_s = fetch, clock, refresh_s
         self._calendars: dict[str, OfficeCalendar] | None = None
         self._fetched_at = None
+
+    def prime(self, timeout_s: float) -> bool:
+        """Wait (bounded) for booking's first answer, so the service starts with its calendars."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._current()
+                return True
+            except DomainError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.5)
 
     def _current(self) -> dict[str, OfficeCalendar]:
         now = self.clock.now()
