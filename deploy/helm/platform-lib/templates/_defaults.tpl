@@ -98,13 +98,8 @@ serviceMonitor:
   interval: 30s
   scrapeTimeout: 10s
   labels: {}
-prometheusRule:
-  enabled: false          # needs the prometheus-operator CRDs
-  labels: {}
-  errorRatio: 0.05
-  outboxMaxAgeSeconds: 300
-  workerStallSeconds: 300
-  consumerLagMessages: 1000
+# Alert rules are not per service: one PrometheusRule for the whole platform comes from the
+# observability chart (../observability/rules), switched on by global.prometheusRule.enabled.
 networkPolicy:
   enabled: true
   # Sources allowed to reach the gateway's HTTP port; [] = any (an ingress controller, a LB).

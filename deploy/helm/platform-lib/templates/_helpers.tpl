@@ -69,7 +69,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 
 {{/* Every resource of a service; the kinds that are switched off leave no empty document. */}}
 {{- define "platform-lib.all" -}}
-{{- range $kind := list "serviceaccount" "service" "deployment" "hpa" "pdb" "networkpolicy" "servicemonitor" "prometheusrule" }}
+{{- range $kind := list "serviceaccount" "service" "deployment" "hpa" "pdb" "networkpolicy" "servicemonitor" }}
 {{- with include (printf "platform-lib.%s" $kind) $ | trim }}
 ---
 {{ . }}

@@ -1,0 +1,72 @@
+"""Contracts for independent deploys: deploy/observability/contracts.sh runs `buf lint` and
+`buf breaking` (against the last landed main) on protos/. It passes on this repository, and it
+really fails a change that would break a deployed peer (checked on a scratch git copy of protos/)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "deploy" / "observability" / "contracts.sh"
+
+
+def run(*args, cwd=None, check=False) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600, check=check,
+                          env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"})
+
+
+def contracts(repo: Path, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(SCRIPT), str(repo)], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **env})
+
+
+def scratch_repo(tmp_path: Path) -> Path:
+    """A git repository holding a copy of protos/, committed once."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "protos", repo / "protos")
+    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "-c", "commit.gpgsign=false"]
+    run("git", "init", "-q", "-b", "main", cwd=repo, check=True)
+    run(*git, "add", "protos", cwd=repo, check=True)
+    run(*git, "commit", "-q", "-m", "landed", cwd=repo, check=True)
+    return repo
+
+
+def test_the_repository_passes_lint_and_breaking():
+    out = contracts(REPO)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "PASS  buf lint" in out.stdout
+    assert "PASS  buf breaking" in out.stdout or "buf breaking skipped" in out.stdout, out.stdout
+
+
+def test_removing_a_field_of_a_landed_message_fails(tmp_path):
+    repo = scratch_repo(tmp_path)
+    assert contracts(repo).returncode == 0, "an unchanged copy passes"
+    proto = repo / "protos" / "passport" / "v1" / "payment.proto"
+    text = proto.read_text()
+    # Drop the first field of the first message: a deployed peer still sends/reads it.
+    m = re.search(r"message \w+ \{\n(\s+[^\n]*= 1;[^\n]*\n)", text)
+    assert m, "payment.proto has a message with field number 1"
+    proto.write_text(text.replace(m.group(1), "", 1))
+    out = contracts(repo)
+    assert out.returncode != 0, out.stdout
+    assert "PASS  buf lint" in out.stdout and "deleted" in (out.stdout + out.stderr).lower(), out.stdout + out.stderr
+
+
+def test_a_lint_violation_fails(tmp_path):
+    repo = scratch_repo(tmp_path)
+    extra = repo / "protos" / "passport" / "v1" / "extra.proto"
+    extra.write_text('syntax = "proto3";\npackage passport.v1;\nmessage bad_name { string X = 1; }\n')
+    out = contracts(repo)
+    assert out.returncode != 0 and "PASS  buf lint" not in out.stdout, out.stdout
+    assert "PascalCase" in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def test_without_history_breaking_is_skipped_with_a_note(tmp_path):
+    copy = tmp_path / "nogit"
+    shutil.copytree(REPO / "protos", copy / "protos")
+    out = contracts(copy)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "buf breaking skipped" in out.stdout
