@@ -1,7 +1,11 @@
 """Local stand-ins for the notification providers, for `make up`, the demo and the tests.
 
     python -m deploy.local.sinks smtp --port 2525 --dir .run/mail      # every mail -> a maildir file
-    python -m deploy.local.sinks sms --port 8025 --file .run/sms.jsonl [--token T]  # JSON lines
+    python -m deploy.local.sinks sms --port 8025 --file .run/sms.jsonl [--token T] [--delay-ms N]  # JSON lines
+
+`--delay-ms N` makes the SMS sink record a message and then wait N ms before answering: a send is
+"accepted by the provider but not yet acknowledged" for N ms (fault tests kill the sender then).
+Every stored mail gets an `X-Sink-Received-At` header, every SMS record a `received_at` (benchmarks).
 
 The SMTP sink speaks real SMTP (aiosmtpd); the SMS sink is the HTTP SMS-gateway contract the
 notification service uses: POST a JSON {to, message, reference} with a bearer token -> 202.
@@ -26,8 +30,12 @@ def run_smtp(port: int, directory: Path, stop: threading.Event) -> None:
 
     class Handler:
         async def handle_DATA(self, server, session, envelope):
+            stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+            raw = envelope.original_content or envelope.content
+            if isinstance(raw, str):
+                raw = raw.encode("utf-8")
             with lock:
-                box.add(envelope.original_content or envelope.content)
+                box.add(f"X-Sink-Received-At: {stamp}\r\n".encode() + raw)
             return "250 Message accepted for delivery"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
@@ -38,7 +46,7 @@ def run_smtp(port: int, directory: Path, stop: threading.Event) -> None:
         controller.stop()
 
 
-def run_sms(port: int, file: Path, token: str, stop: threading.Event) -> None:
+def run_sms(port: int, file: Path, token: str, stop: threading.Event, delay_ms: int = 0) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
 
@@ -55,6 +63,8 @@ def run_sms(port: int, file: Path, token: str, stop: threading.Event) -> None:
             record["received_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
             with lock, open(file, "a", encoding="utf-8") as out:
                 out.write(json.dumps(record) + "\n")
+            if delay_ms:  # accepted and recorded, but the answer is late
+                stop.wait(delay_ms / 1000)
             self._answer(202, {"status": "accepted"})
 
         def _answer(self, status: int, body: dict):
@@ -88,6 +98,7 @@ def main() -> None:
     sms.add_argument("--port", type=int, required=True)
     sms.add_argument("--file", type=Path, required=True)
     sms.add_argument("--token", default="")
+    sms.add_argument("--delay-ms", type=int, default=0, help="wait this long after recording before answering")
     args = parser.parse_args()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -96,7 +107,7 @@ def main() -> None:
     if args.kind == "smtp":
         run_smtp(args.port, args.dir, stop)
     else:
-        run_sms(args.port, args.file, args.token, stop)
+        run_sms(args.port, args.file, args.token, stop, args.delay_ms)
 
 
 if __name__ == "__main__":

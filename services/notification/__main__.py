@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
@@ -10,8 +11,8 @@ from prometheus_client import Counter
 
 # Importing the generated modules registers their event payload types; only registered types
 # are decoded (an event type this build does not know is skipped by the consumer, counted).
-from passport.v1 import (biometrics_pb2, booking_pb2, booking_pb2_grpc, complaint_pb2,  # noqa: F401
-                         notification_pb2, notification_pb2_grpc, payment_pb2)
+from passport.v1 import (accounts_pb2, accounts_pb2_grpc, biometrics_pb2, booking_pb2,  # noqa: F401
+                         booking_pb2_grpc, complaint_pb2, notification_pb2, notification_pb2_grpc, payment_pb2)
 from servicekit import grpcclient, log, mongo
 from servicekit.clock import Clock
 from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_float, env_int, service_address
@@ -24,13 +25,16 @@ from services.notification.channels import SmsGatewaySender, SmtpSender
 from services.notification.delivery import Contacts, Delivery
 from services.notification.messages import CHANNELS, Messages, to_proto
 from services.notification.policy import RetryPolicy
-from services.notification.templates import EVENT_TYPES, TemplateError, fields_of, payload_dict
+from services.notification.templates import (EVENT_TYPES, SUPERVISOR_TEMPLATES, TemplateError, fields_of,
+                                             payload_dict)
 
 NAME = "notification"
 logger = logging.getLogger("notification")
 NOT_ADDRESSED = Counter("notification_events_without_account_total",
                         "Events of a notified type that carry no account (e.g. anonymous complaints).",
                         ["event_type"])
+NO_SUPERVISOR = Counter("notification_escalations_without_supervisor_total",
+                        "Escalations for an office that has no SUPERVISOR account.", ["event_type"])
 
 
 class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
@@ -54,32 +58,58 @@ class OfficeZones:
     """Office id -> time zone, from the booking service's ListOffices (cached; UTC if unknown)."""
 
     def __init__(self, address: str):
-        self.stub = booking_pb2_grpc.BookingServiceStub(grpcclient.channel(address, 3.0))
+        self.stub = booking_pb2_grpc.BookingServiceStub(grpcclient.channel(address, 5.0))
         self.zones: dict[str, ZoneInfo] = {}
 
-    def zone_of(self, office_id: str):
-        if office_id and office_id not in self.zones:
+    def zone_of(self, office_id: str, tries: int = 3):
+        for attempt in range(tries if office_id and office_id not in self.zones else 0):
             try:
                 for o in self.stub.ListOffices(booking_pb2.ListOfficesRequest()).items:
                     self.zones[o.office_id] = ZoneInfo(o.timezone)
+                break
             except (grpc.RpcError, ZoneInfoNotFoundError) as exc:
-                logger.warning("office zones unavailable, times shown in UTC: %s", exc)
+                if attempt == tries - 1:
+                    logger.warning("office zones unavailable, times shown in UTC: %s", exc)
+                else:
+                    time.sleep(0.5 * (attempt + 1))  # booking busy or starting: ask again shortly
         return self.zones.get(office_id)
 
 
-def handlers(messages: Messages, zones: OfficeZones | None = None) -> dict:
+class Supervisors:
+    """Office id -> account ids of its SUPERVISOR(s) (head of office), from booking's ListStaff.
+    Asked per event (escalations are rare); a failure raises, so the consumer retries the event."""
+
+    def __init__(self, address: str, deadline_s: float = 3.0):
+        self.stub = accounts_pb2_grpc.AccountServiceStub(grpcclient.channel(address, deadline_s))
+
+    def of(self, office_id: str) -> list[str]:
+        reply = self.stub.ListStaff(accounts_pb2.ListStaffRequest(office_id=office_id, role="SUPERVISOR"))
+        return sorted({a.account_id for a in reply.items if a.account_id})
+
+
+def handlers(messages: Messages, zones: OfficeZones | None = None, supervisors: Supervisors | None = None) -> dict:
     """Event type -> handler, for every event type that has templates. Other types (and types whose
-    payload message this build does not know) are logged, counted and skipped by the consumer."""
+    payload message this build does not know) are logged, counted and skipped by the consumer.
+    Types in SUPERVISOR_TEMPLATES are also told to the office's supervisors."""
     def handle(envelope, payload):
         data = payload_dict(payload)
         account_id = data.get("account_id") or ""
-        if not account_id:
-            NOT_ADDRESSED.labels(envelope.event_type).inc()
-            log.event(logger, "event carries no account; nobody to tell", event_type=envelope.event_type)
-            return
         try:
             tz = zones.zone_of(data.get("office_id") or "") if zones else None
-            messages.record(envelope, account_id, data.get("application_id") or "", fields_of(data, tz))
+            fields = fields_of(data, tz)
+            template = SUPERVISOR_TEMPLATES.get(envelope.event_type)
+            if template and supervisors is not None:
+                heads = supervisors.of(data.get("office_id") or "")
+                if not heads:
+                    NO_SUPERVISOR.labels(envelope.event_type).inc()
+                    log.event(logger, "office has no supervisor to tell", logging.WARNING,
+                              event_type=envelope.event_type, office_id=data.get("office_id") or "")
+                messages.record_for_supervisors(envelope, heads, fields, template)
+            if not account_id:
+                NOT_ADDRESSED.labels(envelope.event_type).inc()
+                log.event(logger, "event carries no account; nobody to tell", event_type=envelope.event_type)
+                return
+            messages.record(envelope, account_id, data.get("application_id") or "", fields)
         except TemplateError as exc:
             raise PermanentError(str(exc)) from None
 
@@ -103,7 +133,8 @@ def main() -> None:
     runner.add(notification_pb2_grpc.add_NotificationServiceServicer_to_server, NotificationServicer(messages),
                "passport.v1.NotificationService")
     booking_address = service_address("booking", GRPC_PORTS["booking"])
-    consumer = EventConsumer(db, "notification", list(ALL_TOPICS), handlers(messages, OfficeZones(booking_address)))
+    consumer = EventConsumer(db, "notification", list(ALL_TOPICS), handlers(messages, OfficeZones(booking_address),
+                                                                          Supervisors(booking_address)))
     runner.add_worker("consumer", consumer.run)
     contacts = Contacts(booking_address, env_float("CONTACT_DEADLINE_S", 3.0))
     delivery = Delivery(db, clock, {"EMAIL": SmtpSender.from_env(), "SMS": SmsGatewaySender.from_env()},

@@ -19,6 +19,7 @@ from services.notification.templates import Templates, template_name
 CHANNELS = ("EMAIL", "SMS")
 LANGUAGES = ("id", "en")
 DEFAULT_PREFERENCES = {"language": "id", "channels": ["SMS", "EMAIL"]}
+STAFF_CHANNEL = "EMAIL"
 
 
 class Messages:
@@ -66,10 +67,30 @@ class Messages:
                 "open": True, "due_at": now})
         return created
 
+    def record_for_supervisors(self, envelope, supervisor_ids: list[str], fields: dict[str, str],
+                               template: str) -> int:
+        """One message per supervisor, keyed `<event_id>:<channel>:<account_id>` (each supervisor is told
+        once). EMAIL only: staff accounts carry an email address but no phone number. Not tied to an
+        application, so they never show in an applicant's delivery log."""
+        now = self.clock.now()
+        event_at = envelope.occurred_at.ToDatetime(tzinfo=now.tzinfo) if envelope.HasField("occurred_at") else now
+        created = 0
+        for account_id in supervisor_ids:
+            language = self.preferences_of(account_id)["language"]
+            rendered = self.templates.render(envelope.event_type, language, STAFF_CHANNEL, fields, template)
+            created += insert_unique(self.messages, {
+                "_id": f"{envelope.event_id}:{STAFF_CHANNEL}:{account_id}", "event_id": envelope.event_id,
+                "event_type": envelope.event_type, "account_id": account_id, "application_id": "",
+                "audience": "SUPERVISOR", "channel": STAFF_CHANNEL, "template": template, "language": language,
+                "subject": rendered.subject, "body": rendered.body, "status": "RECORDED", "created_at": now,
+                "event_at": event_at, "open": True, "due_at": now})
+        return created
+
     def for_application(self, application_id: str) -> list[dict]:
         if not application_id:
             raise DomainError("invalid", "validation-error", "application_id is required")
-        docs = list(self.messages.find({"application_id": application_id}, {"body": 0, "subject": 0})
+        docs = list(self.messages.find({"application_id": application_id, "audience": {"$ne": "SUPERVISOR"}},
+                                       {"body": 0, "subject": 0})
                     .sort("created_at", 1))
         records: dict[str, list[dict]] = {d["_id"]: [] for d in docs}
         if docs:

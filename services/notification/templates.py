@@ -38,22 +38,52 @@ EVENT_SAMPLES: dict[str, dict] = {
                        "paid_at": "2026-03-02T10:15:00+07:00"},
     "BillingExpired": {"application_id": "app-1", "account_id": "acc-1", "billing_code": "820260302000001",
                        "expired_at": "2026-03-02T11:00:00+07:00"},
-    "AppointmentCancelled": {"application_id": "app-1", "account_id": "acc-1", "appointment_id": "apt-1"},
+    "AppointmentConfirmed": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
+                             "appointment_id": "apt-1", "date": "2026-03-10", "start_time": "09:00",
+                             "lane": "REGULAR", "paid_at": "2026-03-02T10:15:00+07:00"},
+    "AppointmentCancelled": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
+                             "appointment_id": "apt-1", "slot_id": "s-1", "reason": "BILLING_EXPIRED"},
     "WaitlistOffered": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
-                        "date": "2026-03-10", "offer_expires_at": "2026-03-02T13:00:00+07:00"},
+                        "date": "2026-03-10", "lane": "REGULAR", "start_time": "09:00",
+                        "pay_before": "2026-03-02T13:00:00+07:00"},
     "AppointmentRescheduled": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
                                "date": "2026-03-12", "start_time": "10:00"},
-    "CheckedIn": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK", "queue_number": "R-017"},
+    "CheckedIn": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK", "queue_number": "R-017",
+                  "date": "2026-03-10"},
     "PhotoRejected": {"application_id": "app-1", "account_id": "acc-1", "reason": "background not plain"},
     "InterviewCompleted": {"application_id": "app-1", "account_id": "acc-1", "outcome": "APPROVED"},
     "PassportIssued": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK"},
     "PassportShipped": {"application_id": "app-1", "account_id": "acc-1", "tracking_number": "P2603021234"},
     "ComplaintFiled": {"complaint_id": "c-1", "office_id": "TBK", "category": "SERVICE", "account_id": "acc-1",
                        "first_response_due_at": "2026-03-05T17:00:00+07:00"},
-    "ComplaintResponded": {"complaint_id": "c-1", "office_id": "TBK", "account_id": "acc-1"},
-    "ComplaintEscalated": {"complaint_id": "c-1", "office_id": "TBK", "account_id": "acc-1"},
+    "ComplaintResponded": {"complaint_id": "c-1", "office_id": "TBK", "category": "SERVICE", "account_id": "acc-1",
+                           "status": "IN_PROGRESS", "response_id": "r-1"},
+    "ComplaintEscalated": {"complaint_id": "c-1", "office_id": "TBK", "category": "SERVICE", "account_id": "acc-1",
+                           "kind": "FIRST_RESPONSE", "due_at": "2026-03-05T17:00:00+07:00"},
+    "ComplaintResolved": {"complaint_id": "c-1", "office_id": "TBK", "category": "SERVICE", "account_id": "acc-1",
+                          "status": "RESOLVED", "on_time": True},
 }
 EVENT_TYPES = tuple(EVENT_SAMPLES)
+
+# Messages to office staff rather than to the applicant: event type -> template told to the office's
+# SUPERVISOR(s) (head of office), one message per supervisor, keyed `<event_id>:<channel>:<account>`.
+SUPERVISOR_TEMPLATES: dict[str, str] = {"ComplaintEscalated": "complaint_escalated_supervisor"}
+
+# Coded values shown as words: (event type, field) -> value -> {language: text}; rendered as
+# `$<field>_text` (the code itself is shown when a value is not listed).
+LABELS: dict[tuple[str, str], dict[str, dict[str, str]]] = {
+    ("AppointmentCancelled", "reason"): {
+        "BILLING_EXPIRED": {"id": "pembayaran tidak diterima sebelum batas waktu",
+                            "en": "payment was not received before the deadline"},
+        "APPLICANT": {"id": "atas permintaan Anda", "en": "at your request"},
+        "OFFICE": {"id": "oleh kantor imigrasi", "en": "by the immigration office"}},
+    ("ComplaintEscalated", "kind"): {
+        "FIRST_RESPONSE": {"id": "belum ditanggapi dalam batas waktu", "en": "not answered in time"},
+        "RESOLUTION": {"id": "belum diselesaikan dalam batas waktu", "en": "not resolved in time"}},
+    ("ComplaintResolved", "status"): {
+        "RESOLVED": {"id": "selesai", "en": "resolved"},
+        "REJECTED": {"id": "ditolak", "en": "rejected"}},
+}
 
 _ZONES = {7: "WIB", 8: "WITA", 9: "WIT"}
 _PLACEHOLDER = re.compile(r"\$(\w+|\{\w+\})")
@@ -143,26 +173,39 @@ class Templates:
             self._cache[key] = path.read_text(encoding="utf-8")
         return self._cache[key]
 
-    def has(self, event_type: str) -> bool:
-        name = template_name(event_type)
+    def has(self, event_type: str, template: str | None = None) -> bool:
+        name = template or template_name(event_type)
         return all((self.directory / f"{name}.{lang}.{ch.lower()}.txt").is_file()
                    for lang in LANGUAGES for ch in TEMPLATE_CHANNELS)
 
-    def render(self, event_type: str, language: str, channel: str, fields: dict[str, str]) -> Rendered:
-        text = self.source(template_name(event_type), language, channel)
+    def render(self, event_type: str, language: str, channel: str, fields: dict[str, str],
+               template: str | None = None) -> Rendered:
+        """Render `template` (default: the event type's own) with the event's fields plus the
+        `<field>_text` labels of its coded values in `language`."""
+        name = template or template_name(event_type)
+        text = self.source(name, language, channel)
         try:
-            filled = string.Template(text).substitute(fields)
+            filled = string.Template(text).substitute({**fields, **labels_of(event_type, language, fields)})
         except KeyError as exc:
-            raise TemplateError(f"{template_name(event_type)}.{language}.{channel.lower()} needs field "
+            raise TemplateError(f"{name}.{language}.{channel.lower()} needs field "
                                 f"{exc.args[0]} which {event_type} does not carry") from None
         except ValueError as exc:
-            raise TemplateError(f"bad placeholder in {template_name(event_type)}: {exc}") from None
+            raise TemplateError(f"bad placeholder in {name}: {exc}") from None
         if channel.upper() == "EMAIL":
             first, _, rest = filled.partition("\n")
             if not first.startswith("Subject:"):
-                raise TemplateError(f"email template {template_name(event_type)} lacks a Subject line")
+                raise TemplateError(f"email template {name} lacks a Subject line")
             return Rendered(first[len("Subject:"):].strip(), rest.lstrip("\n"))
         return Rendered("", filled.strip())
+
+
+def labels_of(event_type: str, language: str, fields: dict[str, str]) -> dict[str, str]:
+    """`<field>_text` for the event's coded fields that have labels (see LABELS)."""
+    out = {}
+    for (etype, field), values in LABELS.items():
+        if etype == event_type and field in fields:
+            out[f"{field}_text"] = values.get(fields[field], {}).get(language, fields[field])
+    return out
 
 
 def placeholders_left(text: str) -> list[str]:

@@ -4,11 +4,17 @@ from __future__ import annotations
 import sys
 
 from tests.bench import biometrics_bench
+from tests.bench import booking_rush
 
 
 def main() -> int:
     print("== Biometrics: photo checks per image ==")
     biometrics_bench.main()
+    print("\n== Booking: the release rush (BENCH_APPLICANTS, BENCH_OFFICES, BENCH_SEATS, ...) ==", flush=True)
+    booking_rush.main([])
+    from tests.bench import notification_bench
+    print("\n== Notification: burst of BENCH_NOTIFY_EVENTS (10,000) events through SMTP and SMS sinks ==", flush=True)
+    notification_bench.main()
     return 0
 
 

@@ -5,9 +5,9 @@ import pytest
 from google.protobuf import json_format, symbol_database
 
 from passport.v1 import biometrics_pb2, booking_pb2, complaint_pb2, payment_pb2  # noqa: F401 (registers types)
-from services.notification.templates import (EVENT_SAMPLES, EVENT_TYPES, LANGUAGES, TEMPLATE_CHANNELS, Templates,
-                                             TemplateError, fields_of, local_time, money_text, payload_dict,
-                                             placeholders_left, template_name)
+from services.notification.templates import (EVENT_SAMPLES, EVENT_TYPES, LANGUAGES, SUPERVISOR_TEMPLATES,
+                                             TEMPLATE_CHANNELS, Templates, TemplateError, fields_of, local_time,
+                                             money_text, payload_dict, placeholders_left, template_name)
 
 TEMPLATES = Templates()
 
@@ -24,9 +24,12 @@ CASES = [(t, lang, ch) for t in EVENT_TYPES for lang in LANGUAGES for ch in TEMP
 
 def test_every_event_type_has_all_templates_and_no_stray_files():
     expected = {f"{template_name(t)}.{lang}.{ch.lower()}.txt" for t, lang, ch in CASES}
+    expected |= {f"{name}.{lang}.{ch.lower()}.txt" for name in SUPERVISOR_TEMPLATES.values()
+                 for lang in LANGUAGES for ch in TEMPLATE_CHANNELS}
     present = {p.name for p in TEMPLATES.files()}
     assert expected == present
     assert all(TEMPLATES.has(t) for t in EVENT_TYPES)
+    assert all(TEMPLATES.has(t, name) for t, name in SUPERVISOR_TEMPLATES.items())
 
 
 @pytest.mark.parametrize("event_type,language,channel", CASES)
@@ -80,3 +83,58 @@ def test_times_are_shown_in_the_office_zone():
     fields = fields_of(EVENT_SAMPLES["BillingIssued"], ZoneInfo("Asia/Jakarta"))
     assert fields["expires_at"] == "02-03-2026 11:00 WIB"
     assert fields_of(EVENT_SAMPLES["BillingIssued"], ZoneInfo("Asia/Makassar"))["expires_at"] == "02-03-2026 12:00 WITA"
+
+
+SUPERVISOR_CASES = [(t, name, lang, ch) for t, name in SUPERVISOR_TEMPLATES.items()
+                    for lang in LANGUAGES for ch in TEMPLATE_CHANNELS]
+
+
+@pytest.mark.parametrize("event_type,template,language,channel", SUPERVISOR_CASES)
+def test_supervisor_templates_render_from_the_real_message(event_type, template, language, channel):
+    payload = json_format.ParseDict(EVENT_SAMPLES[event_type], _registered(event_type)())
+    out = TEMPLATES.render(event_type, language, channel, fields_of(payload_dict(payload)), template)
+    assert not placeholders_left(out.subject + out.body) and "c-1" in out.body and "TBK" in out.body
+
+
+def _real(cls, **fields):
+    """A payload built from the generated class with its actual field names (a renamed or
+    missing field fails here, not in production)."""
+    return fields_of(payload_dict(cls(**fields)))
+
+
+def test_new_booking_events_render_from_real_messages():
+    confirmed = _real(booking_pb2.AppointmentConfirmed, application_id="app-9", account_id="acc-9",
+                      office_id="TBK", appointment_id="apt-9", date="2026-03-10", start_time="09:00",
+                      lane="REGULAR", paid_at="2026-03-02T10:15:00+07:00")
+    out = TEMPLATES.render("AppointmentConfirmed", "id", "EMAIL", confirmed)
+    assert "2026-03-10" in out.subject and "09:00" in out.subject and "02-03-2026 10:15 WIB" in out.body
+    assert "KTP" in TEMPLATES.render("AppointmentConfirmed", "en", "SMS", confirmed).body
+
+    checked = _real(booking_pb2.CheckedIn, application_id="app-9", account_id="acc-9", office_id="TBK",
+                    queue_number="R-042", date="2026-03-10")
+    for lang in LANGUAGES:
+        sms = TEMPLATES.render("CheckedIn", lang, "SMS", checked).body
+        assert "R-042" in sms and "2026-03-10" in sms
+    assert "R-042" in TEMPLATES.render("CheckedIn", "en", "EMAIL", checked).subject
+
+    texts = {"BILLING_EXPIRED": ("pembayaran tidak diterima", "payment was not received"),
+             "APPLICANT": ("atas permintaan Anda", "at your request"),
+             "OFFICE": ("oleh kantor imigrasi", "by the immigration office")}
+    for reason, (ind, eng) in texts.items():
+        cancelled = _real(booking_pb2.AppointmentCancelled, application_id="app-9", account_id="acc-9",
+                          office_id="TBK", appointment_id="apt-9", slot_id="s-9", reason=reason)
+        assert ind in TEMPLATES.render("AppointmentCancelled", "id", "SMS", cancelled).body
+        assert eng in TEMPLATES.render("AppointmentCancelled", "en", "EMAIL", cancelled).body
+    unknown = _real(booking_pb2.AppointmentCancelled, application_id="a", account_id="b", reason="SOMETHING_NEW")
+    assert "SOMETHING_NEW" in TEMPLATES.render("AppointmentCancelled", "en", "SMS", unknown).body
+
+
+def test_complaint_closing_and_escalation_render_from_real_messages():
+    resolved = _real(complaint_pb2.ComplaintResolved, complaint_id="c-9", office_id="TBK", category="SERVICE",
+                     account_id="acc-9", status="REJECTED", on_time=True)
+    assert "ditolak" in TEMPLATES.render("ComplaintResolved", "id", "SMS", resolved).body
+    assert "rejected" in TEMPLATES.render("ComplaintResolved", "en", "EMAIL", resolved).subject
+    escalated = _real(complaint_pb2.ComplaintEscalated, complaint_id="c-9", office_id="TBK", category="SERVICE",
+                      kind="RESOLUTION", due_at="2026-03-05T10:00:00+00:00")
+    head = TEMPLATES.render("ComplaintEscalated", "en", "EMAIL", escalated, SUPERVISOR_TEMPLATES["ComplaintEscalated"])
+    assert "not resolved in time" in head.body and "05-03-2026 10:00 UTC" in head.body

@@ -1,0 +1,122 @@
+"""Notification benchmark: a burst of events through the real pipeline and the local SMTP and SMS sinks.
+
+Starts its own stack (Kafka, FerretDB, services, gateway, sinks) on BENCH_NOTIFY_PORT_OFFSET (default
+13500), registers a few applicants, then produces BENCH_NOTIFY_EVENTS (default 10,000)
+AppointmentBooked events to booking.events at once. Each event becomes an EMAIL and an SMS; the
+latency of a message is the sink's receipt time (`X-Sink-Received-At` / `received_at`) minus the
+event's `occurred_at`. Prints a table: per channel p50/p99 latency and messages/s (delivered
+messages / time from the first event to the last delivery), and the event consumption rate.
+
+    BENCH_NOTIFY_EVENTS=1000 python -m tests.bench.notification_bench
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import mailbox
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from kafka import KafkaProducer
+
+from deploy.local.client import Api
+from deploy.local.stack import Ports, Stack
+from passport.v1 import booking_pb2, common_pb2
+from servicekit.clock import Clock
+from servicekit.events import TOPICS, new_event
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def _sms(run_dir: Path) -> dict[str, dt.datetime]:
+    path = run_dir / "sms.jsonl"
+    out: dict[str, dt.datetime] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            out.setdefault(r["reference"], dt.datetime.fromisoformat(r["received_at"]))
+    return out
+
+
+def _mail(run_dir: Path) -> dict[str, dt.datetime]:
+    out: dict[str, dt.datetime] = {}
+    for msg in mailbox.Maildir(str(run_dir / "mail"), create=True):
+        mid, stamp = msg["Message-ID"], msg["X-Sink-Received-At"]
+        if mid and stamp:  # <event_id.EMAIL@notification.passport>
+            out.setdefault(mid.strip("<>").split(".EMAIL@")[0], dt.datetime.fromisoformat(stamp))
+    return out
+
+
+def run(events: int, offset: int, timeout_s: float) -> dict:
+    run_dir = Path(tempfile.mkdtemp(prefix="passport-notify-bench-"))
+    stack = Stack(run_dir, Ports(offset=offset, booking_replicas=1), gateway_workers=2)
+    try:
+        try:
+            stack.up()
+        except RuntimeError:  # a loaded machine: services take longer than up()'s 60 s to be healthy
+            stack.wait_healthy(300)
+        api = Api(stack.gateway_url)
+        accounts = [api.register_applicant()["account_id"] for _ in range(10)]
+        tag, clock, sent_at = uuid.uuid4().hex[:8], Clock(), {}
+        producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}", linger_ms=20)
+        start = time.monotonic()
+        for i in range(events):
+            app_id = f"bench-{tag}-{i:05d}"
+            payload = booking_pb2.AppointmentBooked(
+                application_id=app_id, account_id=accounts[i % len(accounts)], office_id="TBK",
+                appointment_id=f"apt-{tag}-{i}", slot_id=f"slot-{i}", date="2026-03-10", start_time="09:00",
+                lane="REGULAR", pay_before="2026-03-02T11:00:00+07:00", billing_code=f"8{i:014d}",
+                amount=common_pb2.Money(amount=950000, currency="IDR"))
+            event = new_event("booking", app_id, payload, clock)
+            sent_at[event.event_id] = event.occurred_at.ToDatetime(tzinfo=dt.timezone.utc)
+            producer.send(TOPICS["booking"], key=app_id.encode(), value=event.SerializeToString())
+        producer.flush(120)
+        producer.close()
+        produced_s = time.monotonic() - start
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            sms, mail = _sms(run_dir), _mail(run_dir)
+            done_sms = sum(1 for e in sent_at if f"{e}:SMS" in sms)
+            done_mail = sum(1 for e in sent_at if e in mail)
+            if done_sms == events and done_mail == events:
+                break
+            time.sleep(2)
+        first = min(sent_at.values())
+        result = {"events": events, "produce_s": produced_s}
+        for channel, got in (("EMAIL", {e: mail[e] for e in sent_at if e in mail}),
+                             ("SMS", {e: sms[f"{e}:SMS"] for e in sent_at if f"{e}:SMS" in sms})):
+            lat = [(got[e] - sent_at[e]).total_seconds() for e in got]
+            span = (max(got.values()) - first).total_seconds() if got else float("nan")
+            result[channel] = {"delivered": len(got), "p50_s": percentile(lat, 50) if lat else float("nan"),
+                               "p99_s": percentile(lat, 99) if lat else float("nan"),
+                               "per_s": len(got) / span if got and span > 0 else float("nan")}
+        return result
+    finally:
+        stack.down()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def main() -> dict:
+    events = int(os.environ.get("BENCH_NOTIFY_EVENTS", "10000"))
+    offset = int(os.environ.get("BENCH_NOTIFY_PORT_OFFSET", "13500"))
+    timeout_s = float(os.environ.get("BENCH_NOTIFY_TIMEOUT_S", "3600"))
+    r = run(events, offset, timeout_s)
+    print(f"burst of {r['events']} AppointmentBooked events (produced in {r['produce_s']:.1f}s), "
+          f"one EMAIL + one SMS each")
+    print("| channel | delivered | p50 event->delivery | p99 event->delivery | messages/s |")
+    print("|---|---:|---:|---:|---:|")
+    for ch in ("EMAIL", "SMS"):
+        c = r[ch]
+        print(f"| {ch} | {c['delivered']} | {c['p50_s']:.1f} s | {c['p99_s']:.1f} s | {c['per_s']:.1f} |")
+    return r
+
+
+if __name__ == "__main__":
+    main()
