@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-BILLINGS_ISSUED = Counter("payment_billings_issued_total", "Billings issued.", ["office", "passport_type"])
+BILLINGS_ISSUED = Counter("payment_billings_issued_total", "Billings issued.", ["office_id", "passport_type"])
 BILLINGS_PAID = Counter("payment_billings_paid_total", "Billings settled (once per billing).",
-                        ["office", "passport_type"])
+                        ["office_id", "passport_type"])
 BILLINGS_EXPIRED = Counter("payment_billings_expired_total", "Billings expired unpaid (once per billing).",
-                           ["office", "passport_type"])
+                           ["office_id", "passport_type"])
 REFUNDS = Counter("payment_refunds_total", "Refund records: recorded (PENDING) and paid out (PAID_OUT).",
                   ["reason", "status"])  # reason: OVERPAYMENT|OFFICE_CANCELLED
 PAYMENTS = Counter("payment_payments_total", "Bank payments received, by source and outcome.",
