@@ -11,6 +11,7 @@ from servicekit.events import TOPICS
 from servicekit.outbox import OutboxRelay
 
 from services.booking import applications, calendar, reactions
+from services.booking import metrics as booking_metrics
 from services.booking.accounts import Accounts
 from services.booking.grpc_api import AccountServicer, BookingServicer
 from services.booking.waitlist import Waitlist
@@ -54,6 +55,7 @@ def main() -> None:
     runner.add_worker("outbox_relay", relay.run)
     runner.add_worker("slot_calendar", every(3600, "slot_calendar", apps.ensure_slots))
     runner.add_worker("seat_reaper", every(60, "seat_reaper", apps.reap_seats))
+    runner.add_worker("quota_metrics", every(30, "quota_metrics", lambda: booking_metrics.refresh_quota(apps)))
     runner.add_worker("no_show_sweeper", every(60, "no_show_sweeper", apps.mark_no_shows))
     runner.add_worker("waitlist_offers", every(env_int("WAITLIST_INTERVAL_SECONDS", 5), "waitlist_offers",
                                                waitlist.offer_freed_seats))

@@ -28,7 +28,7 @@ from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
 from servicekit.mongo import insert_unique
 
-from services.booking import rules
+from services.booking import metrics, rules
 from services.booking.calendar import Calendar, slot_documents, slot_id
 from services.booking.documents import Documents
 
@@ -298,6 +298,8 @@ class Applications:
             # A concurrent transition won; if it is this same booking (a parallel retry), fine.
             if self._latest(application_id)["status"] != "AWAITING_PAYMENT":
                 raise DomainError("conflict", "application-changed", "the application changed meanwhile; reload it")
+        else:
+            metrics.BOOKED.labels(header["office_id"], slot["lane"]).inc()
         return self.view(header)
 
     def _bookable_slot(self, header: dict, slot_id: str):
@@ -358,6 +360,8 @@ class Applications:
             appointment_id=appointment.get("appointment_id", ""), slot_id=appointment.get("slot_id", ""),
             reason=reason, billing_code=(state.get("billing") or {}).get("billing_code", ""))
         appended = self._append(header, latest, status, note, {}, [cancelled])
+        if appended:
+            metrics.RELEASED.labels(header["office_id"], reason).inc()
         self._free(header)
         return appended
 
@@ -549,6 +553,7 @@ class Applications:
                     appointment_id=appointment.get("appointment_id", ""), date=appointment["date"])
                 if self._append(header, latest, "NO_SHOW", f"no check-in on {appointment['date']}", {}, [event]):
                     marked += 1
+                    metrics.RELEASED.labels(header["office_id"], "NO_SHOW").inc()
                 self._free(header)
         return marked
 
