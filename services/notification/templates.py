@@ -62,6 +62,11 @@ EVENT_SAMPLES: dict[str, dict] = {
                            "kind": "FIRST_RESPONSE", "due_at": "2026-03-05T17:00:00+07:00"},
     "ComplaintResolved": {"complaint_id": "c-1", "office_id": "TBK", "category": "SERVICE", "account_id": "acc-1",
                           "status": "RESOLVED", "on_time": True},
+    "AppointmentNoShow": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
+                          "appointment_id": "apt-1", "date": "2026-03-10"},
+    "PassportCollected": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK"},
+    "LatePaymentResolved": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
+                            "billing_code": "820260302000001", "outcome": "REFUND"},
 }
 EVENT_TYPES = tuple(EVENT_SAMPLES)
 
@@ -80,6 +85,11 @@ LABELS: dict[tuple[str, str], dict[str, dict[str, str]]] = {
     ("ComplaintEscalated", "kind"): {
         "FIRST_RESPONSE": {"id": "belum ditanggapi dalam batas waktu", "en": "not answered in time"},
         "RESOLUTION": {"id": "belum diselesaikan dalam batas waktu", "en": "not resolved in time"}},
+    ("LatePaymentResolved", "outcome"): {
+        "RESEATED": {"id": "Kursi Anda masih tersedia dan jadwal Anda dipulihkan",
+                     "en": "Your seat was still free and your appointment is restored"},
+        "REFUND": {"id": "Jadwal tidak dapat dipulihkan; pembayaran akan dikembalikan",
+                   "en": "The appointment could not be restored; the payment will be refunded"}},
     ("ComplaintResolved", "status"): {
         "RESOLVED": {"id": "selesai", "en": "resolved"},
         "REJECTED": {"id": "ditolak", "en": "rejected"}},
