@@ -11,8 +11,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 HELM = REPO / "deploy" / "helm"
 CHARTS = ["platform-lib", "booking", "payment", "biometrics-capture", "notification", "complaint",
-          "gateway", "passport-platform"]
-SERVICE_CHARTS = CHARTS[1:]
+          "gateway", "observability", "passport-platform"]
+SERVICE_CHARTS = CHARTS[1:7] + CHARTS[8:]
 DOCKERFILES = ["booking", "payment", "biometrics-capture", "notification", "complaint", "gateway"]
 
 
