@@ -88,14 +88,20 @@ class Api:
 
     def upload_document(self, token: str, application_id: str, kind: str, content: bytes = None,
                         filename: str = "scan.pdf") -> Reply:
-        content = SAMPLE_PDF if content is None else content
+        return self.post_multipart(f"/v1/applications/{application_id}/documents", {"kind": kind},
+                                   {"file": (filename, SAMPLE_PDF if content is None else content)}, token)
+
+    def post_multipart(self, path: str, fields: dict, files: dict, token: str | None = None) -> Reply:
+        """POST multipart/form-data: `fields` name -> text, `files` name -> (filename, bytes)."""
         boundary = "----passport" + uuid.uuid4().hex
-        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\n{kind}\r\n'.encode(),
-                 f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-                 f'Content-Type: application/octet-stream\r\n\r\n'.encode() + content + b"\r\n",
-                 f"--{boundary}--\r\n".encode()]
-        return self.request("POST", f"/v1/applications/{application_id}/documents", raw=b"".join(parts),
-                            token=token, content_type=f"multipart/form-data; boundary={boundary}")
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+                 for name, value in fields.items()]
+        parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                  f'Content-Type: application/octet-stream\r\n\r\n'.encode() + content + b"\r\n"
+                  for name, (filename, content) in files.items()]
+        parts.append(f"--{boundary}--\r\n".encode())
+        return self.request("POST", path, raw=b"".join(parts), token=token,
+                            content_type=f"multipart/form-data; boundary={boundary}")
 
     def first_working_slot(self, office_id: str = "TBK", lane: str = "REGULAR", skip_days: int = 1) -> dict:
         """A slot with room on the first working day after `skip_days` days."""

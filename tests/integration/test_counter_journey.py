@@ -1,0 +1,106 @@
+"""The whole journey through the gateway, counter included: a second stack whose clock is set to
+the next working morning of the office, so that an appointment booked "today" can be checked in,
+photographed, fingerprinted, interviewed, issued and handed over — every step over HTTP as the
+counter software would drive it, on real Kafka and FerretDB."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from deploy.local.client import Api
+from deploy.local.stack import DEMO_STAFF, Ports, Stack
+from services.booking import calendar
+from tests.integration.test_foundation import wait_for
+from tests.integration.test_lifecycle import pay, status_of
+from tests.unit import biometrics_samples as samples
+
+OFFSET = int(os.environ.get("PASSPORT_TEST_PORT_OFFSET", "10000")) + 600
+TBK = calendar.load().offices["TBK"]
+
+
+def next_working_morning() -> dt.datetime:
+    cal = calendar.load()
+    day = dt.datetime.now(TBK.tz).date() + dt.timedelta(days=1)
+    while not cal.is_working_day(TBK, day):
+        day += dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(8, 30), TBK.tz)
+
+
+@pytest.fixture(scope="module")
+def counter_stack():
+    morning = next_working_morning()
+    offset = (morning - dt.datetime.now(dt.timezone.utc)).total_seconds()
+    run_dir = Path(tempfile.mkdtemp(prefix="passport-counter-"))
+    stack = Stack(run_dir, Ports(offset=OFFSET), gateway_workers=2, extra_env={
+        "CLOCK_OFFSET_SECONDS": str(int(offset)), "SLOT_HORIZON_DAYS": "3",
+        "BIOMETRICS_REQUIRED_FINGERS": "1,6", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
+        "GATEWAY_MAX_INFLIGHT": "8"})
+    try:
+        stack.up()
+        stack.seed_demo()
+        yield stack, morning.date().isoformat()
+    finally:
+        stack.down()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def test_from_booking_to_handover_through_the_gateway(counter_stack):
+    stack, today = counter_stack
+    api = Api(stack.gateway_url)
+    person = api.register_applicant()
+    app_id = api.create_application(person["token"]).body["application_id"]
+    slots = api.get(f"/v1/offices/TBK/slots?date={today}&lane=REGULAR").body["items"]
+    slot = next(s for s in slots if s["remaining"] > 0 and s["start_time"] >= "09:00")
+    booked = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
+    assert booked.status == 201, booked.body
+    assert pay(api, booked.body["billing"], f"BANK-COUNTER-{app_id}").status == 200
+    assert wait_for(lambda: status_of(api, person, app_id) == "PAID")
+
+    officer = api.login(DEMO_STAFF[0]["email"], DEMO_STAFF[0]["password"])
+    too_early = api.post_multipart(f"/v1/applications/{app_id}/biometrics/photo", {},
+                                   {"file": ("photo.jpg", samples.good_photo_jpeg())}, officer)
+    assert too_early.status == 409 and too_early.body["type"].endswith("/not-checked-in"), too_early.body
+    checked = api.post("/v1/offices/TBK/check-ins", {"application_id": app_id}, token=officer)
+    assert checked.status == 201 and checked.body["queue_number"].startswith("A"), checked.body
+    assert api.post("/v1/offices/TBK/check-ins", {"application_id": app_id}, token=officer).body == checked.body
+
+    path = f"/v1/applications/{app_id}/biometrics"
+    blurred = api.post_multipart(f"{path}/photo", {}, {"file": ("photo.jpg", samples.blurred_photo())}, officer)
+    assert blurred.status == 422, blurred.body
+    failed = {c["name"] for c in blurred.body["checks"] if not c["passed"]}
+    assert "sharpness" in failed
+    good = api.post_multipart(f"{path}/photo", {}, {"file": ("photo.jpg", samples.good_photo_jpeg())}, officer)
+    assert good.status == 201 and good.body["accepted"] is True, good.body
+    assert all(c["passed"] for c in good.body["checks"])
+    early = api.post(f"/v1/applications/{app_id}/interview", {"outcome": "APPROVED", "notes": "ok"}, token=officer)
+    assert early.status == 409, "the interview needs the fingerprints first"
+    for finger in ("1", "6"):
+        reply = api.post_multipart(f"{path}/fingerprints", {"finger": finger},
+                                   {"file": (f"f{finger}.png", samples.good_print_png())}, officer)
+        assert reply.status == 201 and reply.body["accepted"] is True, reply.body
+    assert wait_for(lambda: status_of(api, person, app_id) == "BIOMETRICS_CAPTURED")
+    interview = api.post(f"/v1/applications/{app_id}/interview",
+                         {"outcome": "APPROVED", "notes": "documents consistent"}, token=officer)
+    assert interview.status == 200, interview.body
+    assert wait_for(lambda: status_of(api, person, app_id) == "APPROVED")
+
+    issued = api.post(f"/v1/applications/{app_id}/issuance", {"passport_number": "C7654321", "delivery": "PICKUP"},
+                      token=officer)
+    assert issued.status == 200 and issued.body["status"] == "ISSUED", issued.body
+    collected = api.post(f"/v1/applications/{app_id}/handover", {}, token=officer)
+    assert collected.status == 200 and collected.body["status"] == "COLLECTED"
+    view = api.get(f"/v1/applications/{app_id}", token=person["token"]).body
+    assert [t["status"] for t in view["timeline"]] == [
+        "DRAFT", "AWAITING_PAYMENT", "PAID", "CHECKED_IN", "BIOMETRICS_CAPTURED", "APPROVED", "ISSUED", "COLLECTED"]
+    assert view["passport_number"] == "C*****21"
+
+    def told():
+        items = api.get(f"/v1/applications/{app_id}/notifications", token=person["token"]).body["items"]
+        return {m["event_type"] for m in items} >= {"PaymentSettled", "CheckedIn", "InterviewCompleted",
+                                                   "PassportIssued", "PassportCollected"}
+    assert wait_for(told, timeout_s=60), "the applicant was told every step"
