@@ -26,8 +26,10 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+
+from deploy.local.httpjson import JsonHandler
 
 DEFAULT_SECRET = "local-dev-bank-secret"  # the local stack's; a real bank has its own
 _lock = threading.Lock()
@@ -81,26 +83,18 @@ def new_payment(billing_code: str, amount: int, bank_reference: str | None = Non
             "bank_reference": bank_reference or "SIM-" + uuid.uuid4().hex[:16].upper()}
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     state: Path = Path(".run/bank_simulator.jsonl")
 
     def do_GET(self):
         m = re.fullmatch(r"/v1/billings/(\d{1,32})/payments", self.path)
         if self.path == "/healthz":
-            return self._json(200, {"status": "ok"})
+            return self.answer(200, {"status": "ok"})
         if not m:
-            return self._json(404, {"error": "not found"})
+            return self.answer(404, {"error": "not found"})
         code = m.group(1)
         found = [p for p in payments(self.state) if p.get("billing_code") == code]
-        self._json(200, {"billing_code": code, "status": "PAID" if found else "UNPAID", "payments": found})
-
-    def _json(self, status: int, body: dict):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.answer(200, {"billing_code": code, "status": "PAID" if found else "UNPAID", "payments": found})
 
     def log_message(self, fmt, *args):
         sys.stdout.write(json.dumps({"service": "bank-simulator", "msg": fmt % args}) + "\n")

@@ -18,8 +18,10 @@ import json
 import mailbox
 import signal
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+
+from deploy.local.httpjson import JsonHandler
 
 
 def run_smtp(port: int, directory: Path, stop: threading.Event) -> None:
@@ -50,30 +52,23 @@ def run_sms(port: int, file: Path, token: str, stop: threading.Event, delay_ms: 
     file.parent.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_POST(self):
             if token and self.headers.get("Authorization") != f"Bearer {token}":
-                return self._answer(401, {"error": "bad token"})
+                return self.answer(401, {"error": "bad token"})
             try:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
                 record = {"to": str(body["to"]), "message": str(body["message"]),
                           "reference": str(body.get("reference", ""))}
             except (ValueError, KeyError, TypeError):
-                return self._answer(400, {"error": "expected JSON {to, message, reference}"})
+                return self.answer(400, {"error": "expected JSON {to, message, reference}"})
             record["received_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
             with lock, open(file, "a", encoding="utf-8") as out:
                 out.write(json.dumps(record) + "\n")
             if delay_ms:  # accepted and recorded, but the answer is late
                 stop.wait(delay_ms / 1000)
-            self._answer(202, {"status": "accepted"})
+            self.answer(202, {"status": "accepted"})
 
-        def _answer(self, status: int, body: dict):
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
         def log_message(self, *args):  # no phone numbers in logs
             pass

@@ -81,6 +81,10 @@ def channel(address: str, deadline_s: float = DEFAULT_DEADLINE_S) -> grpc.Channe
                 ("grpc.service_config", _SERVICE_CONFIG),
                 ("grpc.enable_retries", 1),
                 ("grpc.keepalive_time_ms", 30000),
+                # a restarted peer is found again within seconds, not gRPC's default of up to 2 min
+                ("grpc.initial_reconnect_backoff_ms", 200),
+                ("grpc.min_reconnect_backoff_ms", 200),
+                ("grpc.max_reconnect_backoff_ms", 3000),
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ])
             _channels[key] = grpc.intercept_channel(raw, _Interceptor(deadline_s))

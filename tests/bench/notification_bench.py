@@ -25,9 +25,9 @@ from kafka import KafkaProducer
 
 from deploy.local.client import Api
 from deploy.local.stack import Ports, Stack
-from passport.v1 import booking_pb2, common_pb2
+from tests.integration.synthetic import appointment_booked
 from servicekit.clock import Clock
-from servicekit.events import TOPICS, new_event
+from servicekit.events import TOPICS
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -68,13 +68,7 @@ def run(events: int, offset: int, timeout_s: float) -> dict:
         producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}", linger_ms=20)
         start = time.monotonic()
         for i in range(events):
-            app_id = f"bench-{tag}-{i:05d}"
-            payload = booking_pb2.AppointmentBooked(
-                application_id=app_id, account_id=accounts[i % len(accounts)], office_id="TBK",
-                appointment_id=f"apt-{tag}-{i}", slot_id=f"slot-{i}", date="2026-03-10", start_time="09:00",
-                lane="REGULAR", pay_before="2026-03-02T11:00:00+07:00", billing_code=f"8{i:014d}",
-                amount=common_pb2.Money(amount=950000, currency="IDR"))
-            event = new_event("booking", app_id, payload, clock)
+            app_id, event = appointment_booked(f"bench-{tag}", i, accounts[i % len(accounts)], clock)
             sent_at[event.event_id] = event.occurred_at.ToDatetime(tzinfo=dt.timezone.utc)
             producer.send(TOPICS["booking"], key=app_id.encode(), value=event.SerializeToString())
         producer.flush(120)

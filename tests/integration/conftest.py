@@ -2,38 +2,47 @@
 ports (PASSPORT_TEST_PORT_OFFSET, default 10000) and run directory, stopped afterwards.
 
 The booking service runs as two processes behind the gateway (gRPC round-robin over both), and
-the gateway with several workers, so races are real."""
+the gateway with several workers, so races are real. Tests that need a differently configured
+platform (a shifted clock, fast retries) start their own with `running_stack`."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 
+import pymongo
 import pytest
 
-from deploy.local.stack import Ports, Stack
 from deploy.local.client import Api
+from deploy.local.stack import DEMO_STAFF, Ports, Stack
 
 OFFSET = int(os.environ.get("PASSPORT_TEST_PORT_OFFSET", "10000"))
 
+# Functional tests run next to other load on 2 cores: booking calls get the general deadline and
+# in-app load shedding is off (one slot per gunicorn thread); the 1.5 s release-rush budget and
+# the shedding are exercised by `make bench`.
+TEST_ENV = {"SLOT_HORIZON_DAYS": "10", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
+            "GATEWAY_MAX_INFLIGHT": "8", "WAITLIST_INTERVAL_SECONDS": "1"}
 
-@pytest.fixture(scope="session")
-def stack():
-    run_dir = Path(tempfile.mkdtemp(prefix="passport-it-"))
-    s = Stack(run_dir, Ports(offset=OFFSET, booking_replicas=2), gateway_workers=3,
-              # Functional tests run next to other load on 2 cores: give booking calls the general
-              # deadline; the 1.5 s release-rush budget is exercised by `make bench`.
-              # In-app load shedding is off here (one slot per gunicorn thread) for the same reason.
-              extra_env={"SLOT_HORIZON_DAYS": "10", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
-                         "GATEWAY_MAX_INFLIGHT": "8", "WAITLIST_INTERVAL_SECONDS": "1"})
+
+@contextlib.contextmanager
+def running_stack(prefix: str, offset: int, extra_env: dict | None = None, booking_replicas: int = 1,
+                  gateway_workers: int = 2, healthy_within_s: float = 300):
+    """A whole platform in a temporary run directory, seeded, stopped and removed afterwards."""
+    run_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    stack = Stack(run_dir, Ports(offset=offset, booking_replicas=booking_replicas),
+                  gateway_workers=gateway_workers, extra_env={**TEST_ENV, **(extra_env or {})})
     try:
-        s.up()
-        s.seed_demo()
-        yield s
+        try:
+            stack.up()
+        except RuntimeError:  # a loaded machine: services may need longer than up()'s 60 s
+            stack.wait_healthy(healthy_within_s)
+        stack.seed_demo()
+        yield stack
     finally:
-        s.down()
+        stack.down()
         if os.environ.get("KEEP_TEST_RUN_DIR"):
             print(f"test run directory kept: {run_dir}")
         else:
@@ -41,10 +50,33 @@ def stack():
 
 
 @pytest.fixture(scope="session")
+def stack():
+    with running_stack("passport-it-", OFFSET, booking_replicas=2, gateway_workers=3) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
 def api(stack) -> Api:
     return Api(stack.gateway_url)
 
 
-@pytest.fixture()
-def unique() -> str:
-    return uuid.uuid4().hex[:8]
+@pytest.fixture(scope="session")
+def booking_db(stack):
+    client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
+    yield client["passport_booking"]
+    client.close()
+
+
+def staff_token(api: Api, role: str) -> str:
+    staff = next(s for s in DEMO_STAFF if s["role"] == role)
+    return api.login(staff["email"], staff["password"])
+
+
+@pytest.fixture(scope="session")
+def supervisor_token(api) -> str:
+    return staff_token(api, "SUPERVISOR")
+
+
+@pytest.fixture(scope="session")
+def officer_token(api) -> str:
+    return staff_token(api, "OFFICER")

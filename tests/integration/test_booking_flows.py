@@ -22,22 +22,13 @@ OFFICE = calendar.load().offices["TBK"]
 
 
 @pytest.fixture(scope="module")
-def supervisor(api):
-    staff = next(s for s in DEMO_STAFF if s["role"] == "SUPERVISOR")
-    return api.login(staff["email"], staff["password"])
+def supervisor(supervisor_token):
+    return supervisor_token
 
 
 @pytest.fixture(scope="module")
-def officer(api):
-    staff = next(s for s in DEMO_STAFF if s["role"] == "OFFICER")
-    return api.login(staff["email"], staff["password"])
-
-
-@pytest.fixture(scope="module")
-def store(stack):
-    client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
-    yield client["passport_booking"]
-    client.close()
+def officer(officer_token):
+    return officer_token
 
 
 def dedicated_dates(api, count: int) -> list[str]:

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from deploy.local.client import Api
-from deploy.local.stack import DEMO_STAFF, Ports, Stack
+from deploy.local.stack import DEMO_STAFF
 from services.booking import calendar
+from tests.integration.conftest import running_stack
 from tests.integration.test_foundation import wait_for
 from tests.integration.test_lifecycle import pay, status_of
 from tests.unit import biometrics_samples as samples
@@ -35,18 +33,10 @@ def next_working_morning() -> dt.datetime:
 def counter_stack():
     morning = next_working_morning()
     offset = (morning - dt.datetime.now(dt.timezone.utc)).total_seconds()
-    run_dir = Path(tempfile.mkdtemp(prefix="passport-counter-"))
-    stack = Stack(run_dir, Ports(offset=OFFSET), gateway_workers=2, extra_env={
-        "CLOCK_OFFSET_SECONDS": str(int(offset)), "SLOT_HORIZON_DAYS": "3",
-        "BIOMETRICS_REQUIRED_FINGERS": "1,6", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
-        "GATEWAY_MAX_INFLIGHT": "8"})
-    try:
-        stack.up()
-        stack.seed_demo()
+    with running_stack("passport-counter-", OFFSET, {
+            "CLOCK_OFFSET_SECONDS": str(int(offset)), "SLOT_HORIZON_DAYS": "3",
+            "BIOMETRICS_REQUIRED_FINGERS": "1,6"}) as stack:
         yield stack, morning.date().isoformat()
-    finally:
-        stack.down()
-        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def test_from_booking_to_handover_through_the_gateway(counter_stack):

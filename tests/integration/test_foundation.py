@@ -7,10 +7,9 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import pymongo
 import pytest
 
-from deploy.local.stack import DEMO_STAFF
+
 
 
 def wait_for(predicate, timeout_s: float = 45, interval_s: float = 0.5):
@@ -21,19 +20,6 @@ def wait_for(predicate, timeout_s: float = 45, interval_s: float = 0.5):
             return value
         time.sleep(interval_s)
     return predicate()
-
-
-@pytest.fixture(scope="module")
-def booking_db(stack):
-    client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
-    yield client["passport_booking"]
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def supervisor_token(api):
-    staff = next(s for s in DEMO_STAFF if s["role"] == "SUPERVISOR")
-    return api.login(staff["email"], staff["password"])
 
 
 def applicant_with_application(api):

@@ -12,22 +12,21 @@ import datetime as dt
 import json
 import mailbox
 import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
 
 from deploy.local.client import Api
-from deploy.local.stack import DEMO_STAFF, Ports, Stack, _wait_port
-from passport.v1 import booking_pb2, common_pb2, complaint_pb2
+from deploy.local.stack import DEMO_STAFF, Stack, _wait_port
+from passport.v1 import complaint_pb2
 from servicekit.clock import Clock
 from servicekit.events import TOPICS, new_event
 from servicekit.grpcserver import wait_healthy
+from tests.integration.conftest import running_stack
+from tests.integration.synthetic import appointment_booked
 from tests.integration.test_notifications import book, delivery_log, eventually, mails_to, metric, sms_to
 
 OFFSET = int(os.environ.get("PASSPORT_TEST_PORT_OFFSET", "10000")) + 500
@@ -38,18 +37,10 @@ BURST = 1000
 
 @pytest.fixture(scope="module")
 def fstack():
-    run_dir = Path(tempfile.mkdtemp(prefix="passport-notify-faults-"))
-    s = Stack(run_dir, Ports(offset=OFFSET, booking_replicas=1), gateway_workers=2,
-              extra_env={"SLOT_HORIZON_DAYS": "10", "NOTIFY_RETRY_BASE_S": "0.5",
-                         "NOTIFY_RETRY_MAX_DELAY_S": "4", "NOTIFY_MAX_ATTEMPTS": "100000",
-                         "NOTIFY_STALE_ATTEMPT_S": str(STALE_S), "SMS_TIMEOUT_S": "5", "CONTACT_DEADLINE_S": "3"})
-    try:
-        s.up()
-        s.seed_demo()
+    with running_stack("passport-notify-faults-", OFFSET, {
+            "NOTIFY_RETRY_BASE_S": "0.5", "NOTIFY_RETRY_MAX_DELAY_S": "4", "NOTIFY_MAX_ATTEMPTS": "100000",
+            "NOTIFY_STALE_ATTEMPT_S": str(STALE_S), "SMS_TIMEOUT_S": "5", "CONTACT_DEADLINE_S": "3"}) as s:
         yield s
-    finally:
-        s.down()
-        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +90,7 @@ def test_kill_mid_send_delivers_everything_with_at_most_one_duplicate(fstack, fa
 
     # After recovery every message is delivered: 4 per application (booked + billing, EMAIL + SMS).
     for person, app_id in apps.values():
-        eventually(lambda: (items := delivery_log(fapi, person, app_id)) and len(items) == 4
+        eventually(lambda: (items := delivery_log(fapi, person, app_id, restarting=True)) and len(items) == 4
                    and all(i["status"] == "SENT" for i in items), timeout_s=180)
     records = [r for r in _sms_records(fstack) if r["to"] in phones]
     copies = collections.Counter(r["reference"] for r in records)
@@ -131,13 +122,7 @@ def test_sms_outage_during_a_burst_of_1000_events_delivers_each_exactly_once(fst
     producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{fstack.ports.kafka}", linger_ms=20)
     try:
         for i in range(BURST):
-            app_id = f"burst-{tag}-{i:04d}"
-            payload = booking_pb2.AppointmentBooked(
-                application_id=app_id, account_id=accounts[i % len(accounts)], office_id="TBK",
-                appointment_id=f"apt-{tag}-{i}", slot_id=f"slot-{i}", date="2026-03-10", start_time="09:00",
-                lane="REGULAR", pay_before="2026-03-02T11:00:00+07:00", billing_code=f"8{i:014d}",
-                amount=common_pb2.Money(amount=950000, currency="IDR"))
-            event = new_event("booking", app_id, payload, clock)
+            app_id, event = appointment_booked(f"burst-{tag}", i, accounts[i % len(accounts)], clock)
             events.append(event.event_id)
             producer.send(TOPICS["booking"], key=app_id.encode(), value=event.SerializeToString())
         producer.flush(60)

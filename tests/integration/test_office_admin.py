@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 
-import pymongo
 import pytest
 
 from deploy.local.stack import DEMO_STAFF, REPO
@@ -21,16 +20,8 @@ DPS_SUPERVISOR = {"role": "SUPERVISOR", "email": "supervisor@dps.imigrasi.exampl
 
 
 @pytest.fixture(scope="module")
-def booking_db(stack):
-    client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
-    yield client["passport_booking"]
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def tbk_supervisor(api):
-    staff = next(s for s in DEMO_STAFF if s["role"] == "SUPERVISOR")
-    return api.login(staff["email"], staff["password"])
+def tbk_supervisor(supervisor_token):
+    return supervisor_token
 
 
 @pytest.fixture(scope="module")

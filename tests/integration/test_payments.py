@@ -383,7 +383,7 @@ def test_office_cancellation_of_a_paid_application_is_refunded_once_and_paid_out
     assert code not in [r["billing_code"] for r in api.get("/v1/offices/TBK/refunds?status=PENDING",
                                                             token=token).body["items"]]
     assert metric(stack, "payment_refunds_total", reason="OFFICE_CANCELLED", status="PAID_OUT") == paid_before + 1
-    assert metric(stack, "payment_billings_paid_total", office="TBK", passport_type="ELECTRONIC") >= 1
+    assert metric(stack, "payment_billings_paid_total", office_id="TBK", passport_type="ELECTRONIC") >= 1
 
 
 def test_applicant_cancellation_is_not_refunded_and_overpayments_are_paid_out_by_cli(api, stack, payment_db):
