@@ -23,7 +23,7 @@ OFFSET = int(os.environ.get("PASSPORT_TEST_PORT_OFFSET", "10000"))
 # Functional tests run next to other load on 2 cores: booking calls get the general deadline and
 # in-app load shedding is off (one slot per gunicorn thread); the 1.5 s release-rush budget and
 # the shedding are exercised by `make bench`.
-TEST_ENV = {"SLOT_HORIZON_DAYS": "10", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
+TEST_ENV = {"SLOT_HORIZON_DAYS": "15", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
             "GATEWAY_MAX_INFLIGHT": "8", "WAITLIST_INTERVAL_SECONDS": "1"}
 
 

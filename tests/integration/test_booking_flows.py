@@ -34,11 +34,13 @@ def officer(officer_token):
 def dedicated_dates(api, count: int) -> list[str]:
     """Working days near the end of the slot horizon that the other tests leave alone."""
     days, day = [], dt.date.today() + dt.timedelta(days=11)
-    while len(days) < count:
+    for _ in range(40):
         if api.get(f"/v1/offices/TBK/slots?date={day}&lane=REGULAR").body["items"]:
             days.append(day.isoformat())
+            if len(days) == count:
+                return days
         day += dt.timedelta(days=1)
-    return days
+    raise AssertionError(f"fewer than {count} working days with slots after {dt.date.today() + dt.timedelta(days=11)}")
 
 
 def remaining(api, slot_id: str, date: str) -> int:
