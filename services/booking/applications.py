@@ -227,19 +227,11 @@ class Applications:
                                           {"_outbox": 0}).sort("seq", 1))
 
     def _latest(self, application_id: str) -> dict:
-        history = self.history(application_id)
-        if not history:
-            return dict(_NOTHING)
-        latest = history[-1]
-        if "state" not in latest:  # records written before states were kept: fold the data
-            latest["state"] = {}
-            for t in history:
-                latest["state"].update(t.get("data") or {})
-        return latest
+        return _last(self.history(application_id))
 
-    def _append(self, header: dict, latest: dict, status: str, note: str, data: dict, payloads: list) -> bool:
-        """Insert the transition after `latest`; False if another transition took that number
-        first. Each record keeps the whole state after it, so the latest record is the truth."""
+    def _append(self, header: dict, latest: dict, status: str, note: str, data: dict, payloads: list) -> dict | None:
+        """Insert the transition after `latest`; None if another transition took that number first
+        (else the record). Each record keeps the whole state after it, so the latest is the truth."""
         envs = [events.new_event("booking", header["_id"], p, self.clock) for p in payloads]
         state = dict(latest.get("state") or {})
         state.update(data)
@@ -248,17 +240,19 @@ class Applications:
                   "office_id": header["office_id"], "status": status, "at": self.clock.now(), "note": note,
                   "data": data, "state": state,
                   "appointment_date": (state.get("appointment") or {}).get("date")}
-        return insert_unique(self.transitions, outbox.with_events(record, envs, TOPIC, self.clock))
+        won = insert_unique(self.transitions, outbox.with_events(record, envs, TOPIC, self.clock))
+        return record if won else None
 
     # -- booking -----------------------------------------------------------------------------
     def book(self, caller, application_id: str, slot_id: str, via_ballot: bool = False) -> dict:
         """Hold a seat and issue its billing. `via_ballot`: the seat was assigned by the system (a
         ballot draw or a waitlist offer), so the release gate does not apply."""
         header = self._owned(caller, application_id)
-        latest = self._latest(application_id)
+        history = self.history(application_id)
+        latest = _last(history)
         appointment = latest["state"].get("appointment")
         if latest["status"] == "AWAITING_PAYMENT" and appointment and appointment["slot_id"] == slot_id:
-            return self.view(header)  # a retry of the booking that already succeeded
+            return self.view(header, history=history)  # a retry of the booking that already succeeded
         if latest["status"] != "DRAFT":
             raise DomainError("conflict", "appointment-exists",
                               f"the application is {latest['status']}; only a DRAFT application can book")
@@ -292,15 +286,16 @@ class Applications:
             appointment_id=seat["hold_id"], slot_id=slot["_id"], date=slot["date"],
             start_time=slot["start_time"], lane=slot["lane"], pay_before=appointment["pay_before"],
             billing_code=billing.billing_code, amount=billing.amount)
-        if not self._append(header, latest, "AWAITING_PAYMENT",
-                            f"seat held for {slot['date']} {slot['start_time']} ({slot['lane']})",
-                            {"appointment": appointment, "billing": billing_view}, [booked]):
+        record = self._append(header, latest, "AWAITING_PAYMENT",
+                              f"seat held for {slot['date']} {slot['start_time']} ({slot['lane']})",
+                              {"appointment": appointment, "billing": billing_view}, [booked])
+        if record is None:
             # A concurrent transition won; if it is this same booking (a parallel retry), fine.
             if self._latest(application_id)["status"] != "AWAITING_PAYMENT":
                 raise DomainError("conflict", "application-changed", "the application changed meanwhile; reload it")
-        else:
-            metrics.BOOKED.labels(header["office_id"], slot["lane"]).inc()
-        return self.view(header)
+            return self.view(header)
+        metrics.BOOKED.labels(header["office_id"], slot["lane"]).inc()
+        return self.view(header, history=history + [record])  # no second read on the hot path
 
     def _bookable_slot(self, header: dict, slot_id: str):
         slot = self.slots.find_one({"_id": slot_id})
@@ -359,7 +354,7 @@ class Applications:
             application_id=header["_id"], account_id=header["account_id"], office_id=header["office_id"],
             appointment_id=appointment.get("appointment_id", ""), slot_id=appointment.get("slot_id", ""),
             reason=reason, billing_code=(state.get("billing") or {}).get("billing_code", ""))
-        appended = self._append(header, latest, status, note, {}, [cancelled])
+        appended = self._append(header, latest, status, note, {}, [cancelled]) is not None
         if appended:
             metrics.RELEASED.labels(header["office_id"], reason).inc()
         self._free(header)
@@ -459,7 +454,7 @@ class Applications:
             appointment_id=appointment_id, date=appointment["date"], start_time=appointment["start_time"],
             lane=appointment["lane"], paid_at=paid_at)
         return self._append(header, latest, "PAID", "payment received; appointment confirmed",
-                            {"paid_at": paid_at}, [confirmed])
+                            {"paid_at": paid_at}, [confirmed]) is not None
 
     def release_expired(self, application_id: str, appointment_id: str) -> bool:
         """BillingExpired: AWAITING_PAYMENT -> EXPIRED, the seat and the open-application claim freed."""
@@ -568,7 +563,7 @@ class Applications:
             return False
         data = {"approved_on": self.clock.now().astimezone(self.office(header["office_id"]).tz).date().isoformat()} \
             if to_status == "APPROVED" else {}
-        appended = self._append(header, latest, to_status, note, data, [])
+        appended = self._append(header, latest, to_status, note, data, []) is not None
         if appended and to_status in rules.CLOSED_STATUSES:
             self._free(header)
         return appended
@@ -654,8 +649,8 @@ class Applications:
         return self.view(header, caller)
 
     # -- views -------------------------------------------------------------------------------
-    def view(self, header: dict, caller=None) -> dict:
-        history = self.history(header["_id"])
+    def view(self, header: dict, caller=None, history: list[dict] | None = None) -> dict:
+        history = self.history(header["_id"]) if history is None else history
         office = self.office(header["office_id"])
         latest = history[-1] if history else dict(_NOTHING)
         state = latest.get("state")
@@ -699,6 +694,18 @@ class Applications:
 
 
 _NOTHING = {"seq": -1, "status": "DRAFT", "state": {}, "data": {}}
+
+
+def _last(history: list[dict]) -> dict:
+    """The latest transition, with the whole state after it."""
+    if not history:
+        return dict(_NOTHING)
+    latest = history[-1]
+    if "state" not in latest:  # records written before states were kept: fold the data
+        latest["state"] = {}
+        for t in history:
+            latest["state"].update(t.get("data") or {})
+    return latest
 
 # Lane letters of queue numbers; the counter calls P (priority) first, then E, R, A, O.
 QUEUE_LETTERS = {"PRIORITY": "P", "EXPRESS": "E", "REPLACEMENT": "R", "REGULAR": "A", "OUTREACH": "O"}
