@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-
 
 
 def wait_for(predicate, timeout_s: float = 45, interval_s: float = 0.5):
@@ -22,9 +23,9 @@ def wait_for(predicate, timeout_s: float = 45, interval_s: float = 0.5):
     return predicate()
 
 
-def applicant_with_application(api):
+def applicant_with_application(api, office_id: str = "TBK"):
     person = api.register_applicant()
-    reply = api.create_application(person["token"])
+    reply = api.create_application(person["token"], office_id=office_id)
     assert reply.status == 201, reply.body
     return person, reply.body["application_id"]
 
@@ -67,22 +68,23 @@ def test_thin_journey(api):
     assert all(m["language"] == "id" for m in items)
 
 
-def test_sixty_applicants_race_for_ten_seats(api, supervisor_token, booking_db):
-    # A dedicated slot: the 14:00 REGULAR slot of the 7th working day, capacity set to 10.
-    day = dt.date.today() + dt.timedelta(days=9)
-    while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
-    quota = api.put("/v1/offices/TBK/quota", {"date": day.isoformat(), "lane": "REGULAR", "start_time": "14:00",
-                                              "capacity": 10, "reason": "race test"}, token=supervisor_token)
-    if quota.status == 422:  # a holiday: take the next working day
-        day += dt.timedelta(days=1 if day.weekday() < 4 else 3)
-        quota = api.put("/v1/offices/TBK/quota", {"date": day.isoformat(), "lane": "REGULAR", "start_time": "14:00",
-                                                  "capacity": 10, "reason": "race test"}, token=supervisor_token)
+def test_sixty_applicants_race_for_ten_seats(api, stack, booking_db):
+    # A slot nobody else touches: Batam (BTM), the 14:00 REGULAR slot a week ahead, capacity 10,
+    # set by a Batam supervisor created for this test.
+    supervisor = {"role": "SUPERVISOR", "email": "supervisor@btm.imigrasi.example", "password": "Supervisor-BTM-2026!",
+                  "full_name": "Test Supervisor BTM", "office_id": "BTM"}
+    created = subprocess.run([sys.executable, "-m", "services.booking.cli", "ensure-staff", json.dumps([supervisor])],
+                             env=stack.env(), capture_output=True, text=True)
+    assert created.returncode == 0, created.stderr
+    token = api.login(supervisor["email"], supervisor["password"])
+    day = api.first_working_slot("BTM", "REGULAR", skip_days=7)["date"]
+    quota = api.put("/v1/offices/BTM/quota", {"date": day, "lane": "REGULAR", "start_time": "14:00",
+                                              "capacity": 10, "reason": "race test"}, token=token)
     assert quota.status == 200, quota.body
-    slot_id = f"TBK-{day:%Y%m%d}-REGULAR-1400"
+    slot_id = f"BTM-{day.replace('-', '')}-REGULAR-1400"
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        applicants = list(pool.map(lambda _: applicant_with_application(api), range(60)))
+        applicants = list(pool.map(lambda _: applicant_with_application(api, "BTM"), range(60)))
     start = threading.Barrier(60)
 
     def book(entry):
@@ -100,10 +102,11 @@ def test_sixty_applicants_race_for_ten_seats(api, supervisor_token, booking_db):
     with ThreadPoolExecutor(max_workers=60) as pool:
         replies = list(pool.map(book, applicants))
     statuses = sorted(r.status for r in replies)
-    assert statuses.count(201) == 10, statuses
-    assert statuses.count(409) == 50, statuses
+    answers = sorted((r.status, r.body.get("type", "").rsplit("/", 1)[-1]) for r in replies)
+    assert statuses.count(201) == 10, answers
+    assert statuses.count(409) == 50, answers
     assert all(r.body["type"].endswith("/slot-full") for r in replies if r.status == 409)
-    slots = api.get(f"/v1/offices/TBK/slots?date={day}&lane=REGULAR").body["items"]
+    slots = api.get(f"/v1/offices/BTM/slots?date={day}&lane=REGULAR").body["items"]
     assert next(s for s in slots if s["slot_id"] == slot_id)["remaining"] == 0
     assert booking_db["seats"].count_documents({"slot_id": slot_id}) == 10
     winners = {r.body["application_id"] for r in replies if r.status == 201}
