@@ -138,7 +138,7 @@ def main() -> None:
     runner.add_worker("consumer", consumer.run)
     contacts = Contacts(booking_address, env_float("CONTACT_DEADLINE_S", 3.0))
     delivery = Delivery(db, clock, {"EMAIL": SmtpSender.from_env(), "SMS": SmsGatewaySender.from_env()},
-                        contacts, retry_policy())
+                        contacts, retry_policy(), concurrency=env_int("NOTIFY_SEND_CONCURRENCY", 8))
     for channel in CHANNELS:
         runner.add_worker(f"delivery-{channel}", delivery.worker(channel))
     runner.add_worker("outbox", OutboxRelay(db, NAME, ["deliveries"], clock).run)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+from concurrent.futures import ThreadPoolExecutor
 import threading
 from typing import Callable, Protocol
 
@@ -69,10 +70,14 @@ class Contacts:
 
 class Delivery:
     def __init__(self, db, clock: Clock, senders: dict[str, Sender], contacts, policy: RetryPolicy,
-                 batch: int = 100, rand: Callable[[], float] = random.random):
+                 batch: int = 100, rand: Callable[[], float] = random.random, concurrency: int = 1):
         self.messages, self.deliveries = db["messages"], db["deliveries"]
         self.clock, self.senders, self.contacts, self.policy = clock, senders, contacts, policy
         self.batch, self.rand = batch, rand
+        # Sends of one channel overlap (each message is claimed by its own keyed attempt record,
+        # so parallel senders never send one message twice); a crash duplicates at most the
+        # messages in flight at that moment, each at most once.
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send") if concurrency > 1 else None
 
     # -- one pass over one channel -------------------------------------------------------------
     def cycle(self, channel: str) -> int:
@@ -85,10 +90,9 @@ class Delivery:
         records: dict[str, list[dict]] = {d["_id"]: [] for d in docs}
         for r in self.deliveries.find({"message_id": {"$in": list(records)}}, {"_outbox": 0}):
             records[r["message_id"]].append(r)
-        acted = 0
-        for doc in docs:
-            acted += self.deliver(doc, records[doc["_id"]])
-        return acted
+        if self.pool is None:
+            return sum(self.deliver(doc, records[doc["_id"]]) for doc in docs)
+        return sum(self.pool.map(lambda doc: self.deliver(doc, records[doc["_id"]]), docs))
 
     def deliver(self, doc: dict, records: list[dict]) -> int:
         mid, channel = doc["_id"], doc["channel"]

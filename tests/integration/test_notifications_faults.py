@@ -39,7 +39,9 @@ BURST = 1000
 def fstack():
     with running_stack("passport-notify-faults-", OFFSET, {
             "NOTIFY_RETRY_BASE_S": "0.5", "NOTIFY_RETRY_MAX_DELAY_S": "4", "NOTIFY_MAX_ATTEMPTS": "100000",
-            "NOTIFY_STALE_ATTEMPT_S": str(STALE_S), "SMS_TIMEOUT_S": "5", "CONTACT_DEADLINE_S": "3"}) as s:
+            "NOTIFY_STALE_ATTEMPT_S": str(STALE_S), "SMS_TIMEOUT_S": "5", "CONTACT_DEADLINE_S": "3",
+            # one send at a time, so "the message in flight at the kill" is exactly one
+            "NOTIFY_SEND_CONCURRENCY": "1"}) as s:
         yield s
 
 
