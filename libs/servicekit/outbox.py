@@ -106,7 +106,7 @@ class OutboxRelay:
                 pass
             self._producer = None
 
-    def run(self, stop, interval_s: float = 0.2) -> None:
+    def run(self, stop, interval_s: float = 0.5) -> None:
         """Worker loop: fast while there is work, backs off while Kafka is unreachable."""
         backoff = interval_s
         while not stop.is_set():

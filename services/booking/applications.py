@@ -136,7 +136,9 @@ class Applications:
         for doc in slot_documents(replace(office, quota={lane: 1}), day):
             doc["capacity"] = capacity
             if doc["_id"] in wanted and not insert_unique(self.slots, doc):
-                self.slots.update_one({"_id": doc["_id"]}, {"$set": {"capacity": capacity}})
+                before = self.slots.find_one({"_id": doc["_id"]}, {"capacity": 1, "shrunk": 1}) or {}
+                shrunk = bool(before.get("shrunk")) or capacity < before.get("capacity", capacity)
+                self.slots.update_one({"_id": doc["_id"]}, {"$set": {"capacity": capacity, "shrunk": shrunk}})
         self._staff_action(caller, "QUOTA_SET", office_id, {
             "date": date, "lane": lane, "start_time": start_time or "ALL", "capacity": capacity, "reason": reason})
         return len(wanted)
@@ -223,8 +225,14 @@ class Applications:
 
     # -- the state log -----------------------------------------------------------------------
     def history(self, application_id: str) -> list[dict]:
-        return list(self.transitions.find({"application_id": application_id},
-                                          {"_outbox": 0}).sort("seq", 1))
+        """The transition log, read by `_id` point lookups `<application>:<seq>` (contiguous from 0):
+        FerretDB pushes only `_id` equality down to SQLite, any other filter scans the collection."""
+        out = []
+        while True:
+            doc = self.transitions.find_one({"_id": f"{application_id}:{len(out):04d}"}, {"_outbox": 0})
+            if doc is None:
+                return out
+            out.append(doc)
 
     def _latest(self, application_id: str) -> dict:
         return _last(self.history(application_id))
@@ -310,17 +318,20 @@ class Applications:
         return slot, office
 
     def _hold_seat(self, slot: dict, application_id: str, generation: int) -> dict:
+        """Take a free seat `<slot>#<n>`, n < capacity, by trying inserts in random order (no listing
+        of the slot's seats: every step is an `_id` operation). The unique `holder` keeps it one
+        seat per application and generation; a retry finds its own seat again."""
         holder = f"{application_id}#{generation}"
-        existing = self.seats.find_one({"holder": holder})
-        if existing is not None:
-            if existing["slot_id"] == slot["_id"]:
-                return existing  # resume a booking interrupted after its seat was taken
-            self.seats.delete_one({"_id": existing["_id"], "hold_id": existing["hold_id"]})
-        taken = {s["n"] for s in self.seats.find({"slot_id": slot["_id"]}, {"n": 1})}
-        free = [n for n in range(slot["capacity"]) if n not in taken] if len(taken) < slot["capacity"] else []
-        random.shuffle(free)  # spread racing requests over different seats
+        if slot.get("shrunk"):  # capacity was lowered: seats above it may still be held, so count
+            if self.seats.count_documents({"slot_id": slot["_id"]}) >= slot["capacity"]:
+                mine = self.seats.find_one({"holder": holder})
+                if mine is not None and mine["slot_id"] == slot["_id"]:
+                    return mine
+                raise _slot_full()
+        order = list(range(slot["capacity"]))
+        random.shuffle(order)  # spread racing requests over different seats
         now = self.clock.now()
-        for n in free:
+        for n in order:
             seat = {"_id": f"{slot['_id']}#{n}", "slot_id": slot["_id"], "n": n, "holder": holder,
                     "application_id": application_id, "hold_id": "apt_" + uuid.uuid4().hex,
                     "held_at": now, "pay_before": now + self.hold}
@@ -328,10 +339,19 @@ class Applications:
                 self.seats.insert_one(seat)
                 return seat
             except DuplicateKeyError:
+                taken = self.seats.find_one({"_id": seat["_id"]})
+                if taken is not None:
+                    if taken["holder"] == holder:
+                        return taken  # our own seat: a retry, or a booking resumed after a crash
+                    continue  # someone else's seat
+                # The seat is free, so the unique holder refused: this application holds another seat.
                 mine = self.seats.find_one({"holder": holder})
-                if mine is not None:  # a parallel request of the same application won a seat
+                if mine is not None and mine["slot_id"] == slot["_id"]:
                     return mine
-        raise DomainError("conflict", "slot-full", "this slot has no seats left; choose another time or join the waitlist")
+                if mine is not None:  # a booking of another slot that died before it was recorded
+                    self.seats.delete_one({"_id": mine["_id"], "hold_id": mine["hold_id"]})
+                return self._hold_seat(slot, application_id, generation)
+        raise _slot_full()
 
     # -- after booking -----------------------------------------------------------------------
     def cancel(self, caller, application_id: str) -> dict:
@@ -713,6 +733,10 @@ QUEUE_LETTERS = {"PRIORITY": "P", "EXPRESS": "E", "REPLACEMENT": "R", "REGULAR":
 
 def mask_passport(number: str) -> str:
     return number[:1] + "*" * (len(number) - 3) + number[-2:] if len(number) > 3 else "***"
+
+
+def _slot_full() -> DomainError:
+    return DomainError("conflict", "slot-full", "this slot has no seats left; choose another time or join the waitlist")
 
 
 def _appointment_of(slot: dict, seat: dict, office) -> dict:

@@ -1,5 +1,6 @@
 """Documents of an application: stored in the booking database as binary with their sha256.
-Each upload is a new record (a re-upload of a kind adds a version; the newest counts)."""
+Each upload is a new record `<application>:<kind>:<n>` (a re-upload adds a version); reading is by
+`_id` point lookups, the only queries FerretDB pushes down to SQLite."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +10,7 @@ from bson.binary import Binary
 
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import invalid
+from servicekit.mongo import insert_unique
 
 from services.booking import rules
 
@@ -24,20 +26,33 @@ class Documents:
         if kind not in rules.DOCUMENT_KINDS:
             raise invalid("kind must be one of " + ", ".join(rules.DOCUMENT_KINDS), "kind")
         content_type = rules.document_type(content)
-        doc = {"_id": "doc_" + uuid.uuid4().hex, "application_id": application_id, "kind": kind,
-               "content_type": content_type, "size": len(content),
-               "sha256": hashlib.sha256(content).hexdigest(), "data": Binary(content),
-               "uploaded_at": self.clock.now()}
-        self.documents.insert_one(doc)
-        return doc
+        n = len(self._versions(application_id, kind))
+        while True:
+            doc = {"_id": f"{application_id}:{kind}:{n}", "document_id": "doc_" + uuid.uuid4().hex,
+                   "application_id": application_id, "kind": kind, "content_type": content_type,
+                   "size": len(content), "sha256": hashlib.sha256(content).hexdigest(), "data": Binary(content),
+                   "uploaded_at": self.clock.now()}
+            if insert_unique(self.documents, doc):
+                return doc
+            n += 1  # a parallel upload of the same kind took this version number
+
+    def _versions(self, application_id: str, kind: str) -> list[dict]:
+        out = []
+        while True:
+            doc = self.documents.find_one({"_id": f"{application_id}:{kind}:{len(out)}"}, {"data": 0})
+            if doc is None:
+                return out
+            out.append(doc)
 
     def list(self, application_id: str) -> list[dict]:
-        return list(self.documents.find({"application_id": application_id}, {"data": 0}).sort("uploaded_at", 1))
+        docs = [d for kind in rules.DOCUMENT_KINDS for d in self._versions(application_id, kind)]
+        return sorted(docs, key=lambda d: d["uploaded_at"])
 
     def kinds(self, application_id: str) -> set[str]:
-        return {d["kind"] for d in self.documents.find({"application_id": application_id}, {"kind": 1})}
+        return {kind for kind in rules.DOCUMENT_KINDS
+                if self.documents.find_one({"_id": f"{application_id}:{kind}:0"}, {"_id": 1}) is not None}
 
 
 def view(doc: dict) -> dict:
-    return {"document_id": doc["_id"], "kind": doc["kind"], "sha256": doc["sha256"],
+    return {"document_id": doc.get("document_id", doc["_id"]), "kind": doc["kind"], "sha256": doc["sha256"],
             "content_type": doc["content_type"], "size": doc["size"], "uploaded_at": rfc3339(doc["uploaded_at"])}

@@ -7,6 +7,7 @@ from passport.v1 import common_pb2, payment_pb2
 from pymongo.errors import DuplicateKeyError
 from servicekit import events, outbox
 from servicekit.clock import Clock, parse_rfc3339, rfc3339
+from servicekit.mongo import insert_unique
 from servicekit.errors import DomainError, invalid
 
 from services.payment import billing_codes, metrics
@@ -20,6 +21,7 @@ class Billings:
     def __init__(self, db, fees: FeeSchedule, clock: Clock):
         self.db, self.fees, self.clock = db, fees, clock
         self.billings = db["billings"]
+        self.claims = db["billing_claims"]
 
     def ensure_indexes(self) -> None:
         self.billings.create_index("appointment_id", unique=True)
@@ -30,7 +32,10 @@ class Billings:
               fee: payment_pb2.FeeParameters, expires_at: str) -> dict:
         if not appointment_id or not application_id:
             raise invalid("appointment_id and application_id are required")
-        existing = self.billings.find_one({"appointment_id": appointment_id})
+        # The claim `<appointment_id> -> code` is a lookup by _id (FerretDB pushes down nothing else);
+        # the unique index on appointment_id is what keeps it one billing per appointment.
+        claim = self.claims.find_one({"_id": appointment_id})
+        existing = self.billings.find_one({"_id": claim["code"]}) if claim else None
         if existing:
             return existing
         try:
@@ -55,10 +60,12 @@ class Billings:
             try:
                 self.billings.insert_one(outbox.with_events(record, [envelope], TOPIC, self.clock))
                 metrics.BILLINGS_ISSUED.labels(office_id, fee.passport_type or "UNKNOWN").inc()
+                insert_unique(self.claims, {"_id": appointment_id, "code": code})
                 return record
             except DuplicateKeyError:
                 existing = self.billings.find_one({"appointment_id": appointment_id})
                 if existing:  # a parallel retry of the same appointment issued it
+                    insert_unique(self.claims, {"_id": appointment_id, "code": existing["_id"]})
                     return existing
                 # else: the random code collided with another billing; draw again
         raise DomainError("unavailable", "billing-code-exhausted", "could not draw a free billing code")
