@@ -348,7 +348,14 @@ class Applications:
                 mine = self.seats.find_one({"holder": holder})
                 if mine is not None and mine["slot_id"] == slot["_id"]:
                     return mine
-                if mine is not None:  # a booking of another slot that died before it was recorded
+                if mine is not None:
+                    if now - mine["held_at"] < ORPHANED_AFTER:
+                        # Another request of this application is still booking that seat (a
+                        # client that timed out and retried elsewhere): never take it from under it.
+                        raise DomainError("conflict", "booking-in-progress",
+                                          "a booking of this application for another time is still in progress; "
+                                          "look at the application, or retry in a few seconds")
+                    # a booking of another slot that died before it was recorded
                     self.seats.delete_one({"_id": mine["_id"], "hold_id": mine["hold_id"]})
                 return self._hold_seat(slot, application_id, generation)
         raise _slot_full()
@@ -534,11 +541,11 @@ class Applications:
         self.seats.delete_many({"application_id": header["_id"]})
         self.open_claims.delete_one({"_id": header["account_id"], "application_id": header["_id"]})
 
-    def reap_seats(self, orphan_after: dt.timedelta = dt.timedelta(minutes=5)) -> int:
+    def reap_seats(self, orphan_after: dt.timedelta | None = None) -> int:
         """Seats left behind by a crash: held by a closed application, by one that never got past
         DRAFT, or by a reschedule that did not complete (not the appointment's current seat)."""
         freed = 0
-        cutoff = self.clock.now() - orphan_after
+        cutoff = self.clock.now() - (orphan_after or ORPHANED_AFTER)
         for seat in self.seats.find({"held_at": {"$lt": cutoff}}, {"application_id": 1, "hold_id": 1}):
             latest = self._latest(seat["application_id"])
             current = (latest["state"].get("appointment") or {})
@@ -714,6 +721,8 @@ class Applications:
 
 
 _NOTHING = {"seq": -1, "status": "DRAFT", "state": {}, "data": {}}
+# A seat whose booking has not been recorded after this long was left by a crash.
+ORPHANED_AFTER = dt.timedelta(minutes=5)
 
 
 def _last(history: list[dict]) -> dict:
