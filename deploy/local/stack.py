@@ -1,9 +1,9 @@
 """The local stack: Kafka (KRaft), FerretDB, the five services and the gateway as background
 processes on loopback, with their data, logs and process ids in one run directory.
 
-    python -m deploy.local.stack up|down|status --run-dir .run [--port-offset N]
+    python -m deploy.local.stack up|down|status --run-dir .run [--port-base N]
 
-Integration tests use the same class with their own run directory and port offset, so they
+Integration tests use the same class with their own run directory and port block, so they
 never touch the data of `make up`.
 """
 from __future__ import annotations
@@ -43,29 +43,49 @@ DEMO_STAFF = [
 
 @dataclass
 class Ports:
-    offset: int = 0
+    """Where one local stack listens.
+
+    Base 0 is `make up`: the well-known ports (gateway 8080, gRPC 50051.., Kafka 9092, FerretDB 27017).
+    Any other base is a compact block [base, base + 100) for tests and benchmarks: infrastructure
+    at base + 0..9, gRPC at base + 10.., metrics at base + 50... Pick bases below 32768 so that no
+    port lies in Linux's ephemeral range (32768-60999), where an outgoing connection of the same
+    machine may already hold it when a server starts (that made a CI run fail once).
+    """
+    base: int = 0
     booking_replicas: int = 1
+    MAX_REPLICAS = 4  # gRPC and metrics of one service are 10 apart per replica inside the block
+
+    def __post_init__(self):
+        if not 1 <= self.booking_replicas <= self.MAX_REPLICAS:
+            raise ValueError(f"booking_replicas must be 1..{self.MAX_REPLICAS}")
+
+    def _at(self, well_known: int, slot: int) -> int:
+        return well_known if self.base == 0 else self.base + slot
 
     @property
-    def kafka(self): return 9092 + self.offset
+    def kafka(self): return self._at(9092, 0)
     @property
-    def kafka_controller(self): return 9093 + self.offset
+    def kafka_controller(self): return self._at(9093, 1)
     @property
-    def mongo(self): return 27017 + self.offset
+    def mongo(self): return self._at(27017, 2)
     @property
-    def smtp(self): return 2525 + self.offset
+    def smtp(self): return self._at(2525, 3)
     @property
-    def sms(self): return 8025 + self.offset
+    def sms(self): return self._at(8025, 4)
     @property
-    def gateway(self): return int(os.environ.get("GATEWAY_PORT", 8080)) if self.offset == 0 else 8080 + self.offset
+    def gateway(self): return self._at(int(os.environ.get("GATEWAY_PORT", 8080)), 5)
     @property
-    def bank(self): return 8090 + self.offset  # the bank simulator
+    def bank(self): return self._at(8090, 6)  # the bank simulator
+    @property
+    def spare(self): return self._at(8099, 9)  # free for a helper process of a test or benchmark
 
     def grpc(self, service: str, replica: int = 0) -> int:
-        return 50051 + SERVICES.index(service) + 10 * replica + self.offset
+        step = SERVICES.index(service) + 10 * replica
+        return self._at(50051 + step, 10 + step)
 
     def metrics(self, service: str, replica: int = 0) -> int:
-        return 9101 + SERVICES.index(service) + 10 * replica + self.offset
+        step = SERVICES.index(service) + 10 * replica
+        return self._at(9101 + step, 50 + step)
 
     def address(self, service: str) -> str:
         replicas = self.booking_replicas if service == "booking" else 1
@@ -332,9 +352,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--run-dir", default=".run")
-    parser.add_argument("--port-offset", type=int, default=0)
+    parser.add_argument("--port-base", type=int, default=0, help="0: well-known ports; else a block of 100 from here")
     args = parser.parse_args()
-    stack = Stack(Path(args.run_dir), Ports(offset=args.port_offset))
+    stack = Stack(Path(args.run_dir), Ports(base=args.port_base))
     if args.command == "up":
         print(f"starting the stack; data and logs in {stack.run_dir}", flush=True)
         stack.up()

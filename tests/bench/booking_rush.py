@@ -6,7 +6,7 @@
 Environment (used by `make bench`): BENCH_APPLICANTS, BENCH_OFFICES, BENCH_SEATS,
 BENCH_CONCURRENCY, BENCH_OVERLOAD_SECONDS, BENCH_OVERLOAD_FACTOR.
 
-It starts its own stack (run directory in /tmp, ports offset by BENCH_PORT_OFFSET, default 13500, two booking replicas, four
+It starts its own stack (run directory in /tmp, ports in a block of 100 from BENCH_PORT_BASE, default 23500, two booking replicas, four
 gateway workers) unless --gateway URL and --mongo URI name a running one, and stops it at the end.
 
 1. Setup (not measured): applicants with accounts and one application each; a release of
@@ -52,8 +52,8 @@ import pymongo
 from services.booking import calendar as booking_calendar
 
 REPO = Path(__file__).resolve().parents[2]
-# gRPC ports are 50051 + offset + 10 x replica, so the offset must stay below ~15400.
-PORT_OFFSET = int(os.environ.get("BENCH_PORT_OFFSET", "13500"))
+# A block of 100 ports below 32768 (see deploy.local.stack.Ports).
+PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "23500"))
 ANSWER_BUDGET_S = 2.0
 PASSWORD = "Sandi-Rahasia-2026"
 SUPERVISOR_PASSWORD = "Supervisor-Bench-2026!"
@@ -139,9 +139,9 @@ def pct(values: list[float], p: float) -> float:
 def start_stack(horizon_days: int):
     from deploy.local.stack import Ports, Stack
     run_dir = Path(tempfile.mkdtemp(prefix="passport-bench-"))
-    stack = Stack(run_dir, Ports(offset=PORT_OFFSET, booking_replicas=2), gateway_workers=4,
+    stack = Stack(run_dir, Ports(base=PORT_BASE, booking_replicas=2), gateway_workers=4,
                   extra_env={"SLOT_HORIZON_DAYS": str(horizon_days)})
-    print(f"starting a bench stack in {run_dir} (ports +{PORT_OFFSET})", flush=True)
+    print(f"starting a bench stack in {run_dir} (ports {PORT_BASE}..{PORT_BASE + 99})", flush=True)
     try:
         stack.up()
     except BaseException:
@@ -504,12 +504,12 @@ def main(argv=None) -> int:
         if args.gateway:
             gateway_url, mongo_uri, workers = args.gateway, args.mongo, args.gateway_workers
             env, jwt_secret = dict(os.environ, MONGO_URI=mongo_uri), None
-            baseline_port = 8080 + PORT_OFFSET + 101
+            baseline_port = PORT_BASE + 199  # beyond the bench block
         else:
             stack = start_stack(horizon_days=2)
             gateway_url, env, workers = stack.gateway_url, stack.env(), stack.gateway_workers
             mongo_uri, jwt_secret = env["MONGO_URI"], env["JWT_SECRET"]
-            baseline_port = stack.ports.gateway + 100
+            baseline_port = stack.ports.spare
         api = Http(gateway_url)
         sups = ensure_supervisors(env)
         tokens = {}

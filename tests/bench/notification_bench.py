@@ -1,7 +1,7 @@
 """Notification benchmark: a burst of events through the real pipeline and the local SMTP and SMS sinks.
 
-Starts its own stack (Kafka, FerretDB, services, gateway, sinks) on BENCH_NOTIFY_PORT_OFFSET (default
-13500), registers a few applicants, then produces BENCH_NOTIFY_EVENTS (default 10,000)
+Starts its own stack (Kafka, FerretDB, services, gateway, sinks) on a block of 100 ports from BENCH_NOTIFY_PORT_BASE (default
+23500), registers a few applicants, then produces BENCH_NOTIFY_EVENTS (default 10,000)
 AppointmentBooked events to booking.events at once. Each event becomes an EMAIL and an SMS; the
 latency of a message is the sink's receipt time (`X-Sink-Received-At` / `received_at`) minus the
 event's `occurred_at`. Prints a table: per channel p50/p99 latency and messages/s (delivered
@@ -54,9 +54,9 @@ def _mail(run_dir: Path) -> dict[str, dt.datetime]:
     return out
 
 
-def run(events: int, offset: int, timeout_s: float) -> dict:
+def run(events: int, port_base: int, timeout_s: float) -> dict:
     run_dir = Path(tempfile.mkdtemp(prefix="passport-notify-bench-"))
-    stack = Stack(run_dir, Ports(offset=offset, booking_replicas=1), gateway_workers=2)
+    stack = Stack(run_dir, Ports(base=port_base, booking_replicas=1), gateway_workers=2)
     try:
         try:
             stack.up()
@@ -99,9 +99,9 @@ def run(events: int, offset: int, timeout_s: float) -> dict:
 
 def main() -> dict:
     events = int(os.environ.get("BENCH_NOTIFY_EVENTS", "10000"))
-    offset = int(os.environ.get("BENCH_NOTIFY_PORT_OFFSET", "13500"))
+    port_base = int(os.environ.get("BENCH_NOTIFY_PORT_BASE", "23500"))
     timeout_s = float(os.environ.get("BENCH_NOTIFY_TIMEOUT_S", "3600"))
-    r = run(events, offset, timeout_s)
+    r = run(events, port_base, timeout_s)
     print(f"burst of {r['events']} AppointmentBooked events (produced in {r['produce_s']:.1f}s), "
           f"one EMAIL + one SMS each")
     print("| channel | delivered | p50 event->delivery | p99 event->delivery | messages/s |")

@@ -1,5 +1,5 @@
 """One real stack per test session: Kafka, FerretDB, the services and the gateway, on their own
-ports (PASSPORT_TEST_PORT_OFFSET, default 10000) and run directory, stopped afterwards.
+ports (a block of 100 from PASSPORT_TEST_PORT_BASE, default 20000) and run directory, stopped afterwards.
 
 The booking service runs as two processes behind the gateway (gRPC round-robin over both), and
 the gateway with several workers, so races are real. Tests that need a differently configured
@@ -18,7 +18,7 @@ import pytest
 from deploy.local.client import Api
 from deploy.local.stack import DEMO_STAFF, Ports, Stack
 
-OFFSET = int(os.environ.get("PASSPORT_TEST_PORT_OFFSET", "10000"))
+PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000"))
 
 # Functional tests run next to other load on 2 cores: booking calls get the general deadline and
 # in-app load shedding is off (one slot per gunicorn thread); the 1.5 s release-rush budget and
@@ -28,11 +28,11 @@ TEST_ENV = {"SLOT_HORIZON_DAYS": "15", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "
 
 
 @contextlib.contextmanager
-def running_stack(prefix: str, offset: int, extra_env: dict | None = None, booking_replicas: int = 1,
+def running_stack(prefix: str, port_base: int, extra_env: dict | None = None, booking_replicas: int = 1,
                   gateway_workers: int = 2, healthy_within_s: float = 300):
     """A whole platform in a temporary run directory, seeded, stopped and removed afterwards."""
     run_dir = Path(tempfile.mkdtemp(prefix=prefix))
-    stack = Stack(run_dir, Ports(offset=offset, booking_replicas=booking_replicas),
+    stack = Stack(run_dir, Ports(base=port_base, booking_replicas=booking_replicas),
                   gateway_workers=gateway_workers, extra_env={**TEST_ENV, **(extra_env or {})})
     try:
         try:
@@ -51,7 +51,7 @@ def running_stack(prefix: str, offset: int, extra_env: dict | None = None, booki
 
 @pytest.fixture(scope="session")
 def stack():
-    with running_stack("passport-it-", OFFSET, booking_replicas=2, gateway_workers=3) as s:
+    with running_stack("passport-it-", PORT_BASE, booking_replicas=2, gateway_workers=3) as s:
         yield s
 
 

@@ -17,7 +17,7 @@ from tests.integration.test_foundation import wait_for
 from tests.integration.test_lifecycle import pay, status_of
 from tests.unit import biometrics_samples as samples
 
-OFFSET = int(os.environ.get("PASSPORT_TEST_PORT_OFFSET", "10000")) + 600
+PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 600
 TBK = calendar.load().offices["TBK"]
 
 
@@ -33,7 +33,7 @@ def next_working_morning() -> dt.datetime:
 def counter_stack():
     morning = next_working_morning()
     offset = (morning - dt.datetime.now(dt.timezone.utc)).total_seconds()
-    with running_stack("passport-counter-", OFFSET, {
+    with running_stack("passport-counter-", PORT_BASE, {
             "CLOCK_OFFSET_SECONDS": str(int(offset)), "SLOT_HORIZON_DAYS": "3",
             "BIOMETRICS_REQUIRED_FINGERS": "1,6"}) as stack:
         yield stack, morning.date().isoformat()

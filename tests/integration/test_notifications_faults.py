@@ -2,7 +2,7 @@
 a SIGKILL mid-send (the duplicate window), an SMS outage during a burst of 1,000 events, and the
 head-of-office escalation.
 
-The stack runs on PASSPORT_TEST_PORT_OFFSET + 500 with short retry/staleness settings, so a crash or
+The stack runs on ports from PASSPORT_TEST_PORT_BASE + 500 with short retry/staleness settings, so a crash or
 an outage recovers in seconds instead of minutes; the shared session stack is left untouched.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.integration.conftest import running_stack
 from tests.integration.synthetic import appointment_booked
 from tests.integration.test_notifications import book, delivery_log, eventually, mails_to, metric, sms_to
 
-OFFSET = int(os.environ.get("PASSPORT_TEST_PORT_OFFSET", "10000")) + 500
+PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 500
 STALE_S = 10          # NOTIFY_STALE_ATTEMPT_S: > SMS_TIMEOUT_S + CONTACT_DEADLINE_S
 SINK_DELAY_MS = 2000  # the SMS sink answers this long after recording a message
 BURST = 1000
@@ -37,7 +37,7 @@ BURST = 1000
 
 @pytest.fixture(scope="module")
 def fstack():
-    with running_stack("passport-notify-faults-", OFFSET, {
+    with running_stack("passport-notify-faults-", PORT_BASE, {
             "NOTIFY_RETRY_BASE_S": "0.5", "NOTIFY_RETRY_MAX_DELAY_S": "4", "NOTIFY_MAX_ATTEMPTS": "100000",
             "NOTIFY_STALE_ATTEMPT_S": str(STALE_S), "SMS_TIMEOUT_S": "5", "CONTACT_DEADLINE_S": "3",
             # one send at a time, so "the message in flight at the kill" is exactly one
