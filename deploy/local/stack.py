@@ -254,12 +254,24 @@ class Stack:
 
     def wait_healthy(self, timeout_s: float = 60) -> None:
         from servicekit.grpcserver import wait_healthy
+        deadline = time.monotonic() + timeout_s
         for s in SERVICES:
             replicas = self.ports.booking_replicas if s == "booking" else 1
             for r in range(replicas):
-                if not wait_healthy(f"127.0.0.1:{self.ports.grpc(s, r)}", timeout_s):
-                    raise RuntimeError(f"{s} did not become healthy; see {self.run_dir}/logs/{s}.log")
-        _wait_http(f"{self.gateway_url}/readyz", timeout_s)
+                name = s if r == 0 else f"{s}-{r}"
+                # short probes, so a process that died (e.g. could not bind its port) fails at once
+                while not wait_healthy(f"127.0.0.1:{self.ports.grpc(s, r)}", 2):
+                    if not self.running(name) or time.monotonic() > deadline:
+                        state = "exited" if not self.running(name) else "did not become healthy"
+                        raise RuntimeError(f"{name} {state}; last lines of {self.run_dir}/logs/{name}.log:\n"
+                                           + self.log_tail(name))
+        _wait_http(f"{self.gateway_url}/readyz", max(1.0, deadline - time.monotonic()))
+
+    def log_tail(self, name: str, lines: int = 15) -> str:
+        try:
+            return "\n".join((self.run_dir / "logs" / f"{name}.log").read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
 
     def start_sinks(self) -> None:
         """Local SMTP server (maildir run_dir/mail) and SMS gateway (run_dir/sms.jsonl) for notifications."""
