@@ -23,7 +23,6 @@ from passport.v1 import biometrics_pb2, booking_pb2
 from servicekit import events, log, outbox
 from servicekit.clock import Clock, parse_rfc3339, rfc3339
 from servicekit.errors import DomainError, invalid
-from servicekit.mongo import insert_unique
 
 from services.biometrics_capture import imaging, metrics
 from services.biometrics_capture.config import Settings
@@ -215,9 +214,9 @@ class Captures:
             outcome="CAPTURED", fingers_captured=[f for f in state["fingers"] if f not in state["missing"]],
             fingers_missing=state["missing"], photo_overridden=state["overridden"])
         envelope = events.new_event("biometrics-capture", app.application_id, payload, self.clock)
-        insert_unique(self.decisions, outbox.with_events(
+        outbox.insert(self.decisions,
             {"_id": key, "application_id": app.application_id, "kind": "biometrics-captured",
-             "at": self.clock.now()}, [envelope], TOPIC, self.clock))
+             "at": self.clock.now()}, [envelope], TOPIC, self.clock)
         return True
 
     def status(self, caller, application_id: str) -> biometrics_pb2.CaptureStatus:
@@ -257,7 +256,7 @@ class Captures:
         envelope = events.new_event("biometrics-capture", application_id, payload, self.clock)
         record = {"_id": key, "application_id": application_id, "kind": "interview", "outcome": outcome,
                   "notes": notes, "bap": bap_fields, "officer_id": caller.account_id, "at": now}
-        if not insert_unique(self.decisions, outbox.with_events(record, [envelope], TOPIC, self.clock)):
+        if not outbox.insert(self.decisions, record, [envelope], TOPIC, self.clock):
             return self._interview_conflict(self.decisions.find_one({"_id": key}, {"_outbox": 0}), outcome, notes)
         self._audit(caller, "interview-recorded", application_id, outcome=outcome)
         metrics.INTERVIEWS.labels(outcome).inc()

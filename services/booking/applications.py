@@ -248,7 +248,7 @@ class Applications:
                   "office_id": header["office_id"], "status": status, "at": self.clock.now(), "note": note,
                   "data": data, "state": state,
                   "appointment_date": (state.get("appointment") or {}).get("date")}
-        won = insert_unique(self.transitions, outbox.with_events(record, envs, TOPIC, self.clock))
+        won = outbox.insert(self.transitions, record, envs, TOPIC, self.clock)
         return record if won else None
 
     # -- booking -----------------------------------------------------------------------------
@@ -530,8 +530,8 @@ class Applications:
             application_id=application_id, account_id=header["account_id"], office_id=header["office_id"],
             billing_code=billing_code, outcome=outcome)
         key = {"_id": billing_code, "application_id": application_id, "outcome": outcome}
-        insert_unique(self.db["late_payments"], outbox.with_events(
-            key, [events.new_event("booking", application_id, refund, self.clock)], TOPIC, self.clock))
+        outbox.insert(self.db["late_payments"],
+            key, [events.new_event("booking", application_id, refund, self.clock)], TOPIC, self.clock)
         return outcome
 
     def _free(self, header: dict) -> None:

@@ -105,5 +105,5 @@ class Waitlist:
             pay_before=appointment["pay_before"])
         record = {"_id": entry["_id"], "outcome": "OFFERED", "application_id": entry["application_id"],
                   "at": self.clock.now()}
-        return int(insert_unique(self.offers, outbox.with_events(
-            record, [events.new_event("booking", entry["application_id"], offer, self.clock)], TOPIC, self.clock)))
+        return int(outbox.insert(self.offers,
+            record, [events.new_event("booking", entry["application_id"], offer, self.clock)], TOPIC, self.clock))

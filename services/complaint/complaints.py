@@ -149,7 +149,7 @@ class Complaints:
                 anonymous=anonymous, first_response_due_at=rfc3339(first_due), due_at=rfc3339(resolution_due),
                 application_id=application_id or "")
             envelope = events.new_event("complaint", complaint_id, filed, self.clock)
-            if insert_unique(self.complaints, outbox.with_events(record, [envelope], TOPIC, self.clock)):
+            if outbox.insert(self.complaints, record, [envelope], TOPIC, self.clock):
                 metrics.FILED.labels(office_id, category).inc()
                 log.event(logger, "complaint filed", complaint_id=complaint_id, office_id=office_id,
                           category=category)
@@ -271,7 +271,7 @@ class Complaints:
             evs.append(events.new_event("complaint", complaint_id, complaint_pb2.ComplaintResolved(
                 complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
                 account_id=account_id, status=status, on_time=on_time), self.clock))
-        if not insert_unique(self.responses, outbox.with_events(record, evs, TOPIC, self.clock)):
+        if not outbox.insert(self.responses, record, evs, TOPIC, self.clock):
             raise DomainError("conflict", "complaint-closed", "this complaint is already resolved or rejected")
         if closing:
             metrics.CLOSED.labels(doc["office_id"], "true" if on_time else "false").inc()
@@ -344,7 +344,7 @@ class Complaints:
             event = events.new_event("complaint", complaint_id, complaint_pb2.ComplaintAssigned(
                 complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
                 assignee_account_id=assignee, seq=seq), self.clock)
-            if insert_unique(self.assignments, outbox.with_events(record, [event], TOPIC, self.clock)):
+            if outbox.insert(self.assignments, record, [event], TOPIC, self.clock):
                 log.event(logger, "complaint assigned", complaint_id=complaint_id, seq=seq)
                 return record
         raise DomainError("busy", "assignment-contended", "the complaint is being assigned concurrently; retry")
@@ -390,7 +390,7 @@ class Complaints:
         event = events.new_event("complaint", complaint_id, complaint_pb2.ComplaintLinked(
             complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
             account_id=doc.get("account_id", ""), application_id=app_id, service_type=app.service_type), self.clock)
-        if insert_unique(self.links, outbox.with_events(record, [event], TOPIC, self.clock)):
+        if outbox.insert(self.links, record, [event], TOPIC, self.clock):
             log.event(logger, "complaint linked to its replacement application", complaint_id=complaint_id,
                       application_id=app_id)
             return record
@@ -447,7 +447,7 @@ class Complaints:
         record = {"_id": key, "complaint_id": c["_id"], "office_id": c["office_id"], "kind": kind,
                   "category": c["category"], "complaint_created_at": c["created_at"], "due_at": due, "at": now}
         envelope = events.new_event("complaint", c["_id"], escalated, self.clock)
-        if insert_unique(self.escalations, outbox.with_events(record, [envelope], TOPIC, self.clock)):
+        if outbox.insert(self.escalations, record, [envelope], TOPIC, self.clock):
             metrics.ESCALATIONS.labels(c["office_id"], kind).inc()
             log.event(logger, "complaint escalated to the head of office", complaint_id=c["_id"],
                       office_id=c["office_id"], kind=kind)

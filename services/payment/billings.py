@@ -4,7 +4,6 @@ happens to it later (settled, expired) is recorded as further keyed records, nev
 from __future__ import annotations
 
 from passport.v1 import common_pb2, payment_pb2
-from pymongo.errors import DuplicateKeyError
 from servicekit import events, outbox
 from servicekit.clock import Clock, parse_rfc3339, rfc3339
 from servicekit.mongo import insert_unique
@@ -57,17 +56,15 @@ class Billings:
                 appointment_id=appointment_id, amount=common_pb2.Money(amount=amount, currency="IDR"),
                 expires_at=rfc3339(expiry))
             envelope = events.new_event("payment", application_id, issued, self.clock)
-            try:
-                self.billings.insert_one(outbox.with_events(record, [envelope], TOPIC, self.clock))
+            if outbox.insert(self.billings, record, [envelope], TOPIC, self.clock):
                 metrics.BILLINGS_ISSUED.labels(office_id, fee.passport_type or "UNKNOWN").inc()
                 insert_unique(self.claims, {"_id": appointment_id, "code": code})
                 return record
-            except DuplicateKeyError:
-                existing = self.billings.find_one({"appointment_id": appointment_id})
-                if existing:  # a parallel retry of the same appointment issued it
-                    insert_unique(self.claims, {"_id": appointment_id, "code": existing["_id"]})
-                    return existing
-                # else: the random code collided with another billing; draw again
+            existing = self.billings.find_one({"appointment_id": appointment_id})
+            if existing:  # a parallel retry of the same appointment issued it
+                insert_unique(self.claims, {"_id": appointment_id, "code": existing["_id"]})
+                return existing
+            # else: the random code collided with another billing; draw again
         raise DomainError("unavailable", "billing-code-exhausted", "could not draw a free billing code")
 
     def latest_for(self, application_id: str) -> dict:

@@ -121,8 +121,8 @@ class Refunds:
                       "account_id": billing["account_id"], "office_id": billing["office_id"],
                       "appointment_id": billing["appointment_id"], "amount": late["amount"],
                       "reason": LATE_PAYMENT, "status": PENDING, "cancellation": "", "at": self.clock.now()}
-            if insert_unique(self.refunds, outbox.with_events(
-                    record, [events.new_event("payment", billing["application_id"], event, self.clock)], TOPIC, self.clock)):
+            if outbox.insert(self.refunds,
+                    record, [events.new_event("payment", billing["application_id"], event, self.clock)], TOPIC, self.clock):
                 metrics.REFUNDS.labels(LATE_PAYMENT, PENDING).inc()
             recorded.append(rid)
         return recorded
@@ -152,7 +152,7 @@ class Refunds:
                   "account_id": billing["account_id"], "office_id": billing["office_id"],
                   "appointment_id": billing["appointment_id"], "amount": amount, "reason": reason,
                   "status": PENDING, "cancellation": cancellation["reason"], "at": self.clock.now()}
-        if insert_unique(self.refunds, outbox.with_events(record, [envelope], TOPIC, self.clock)):
+        if outbox.insert(self.refunds, record, [envelope], TOPIC, self.clock):
             metrics.REFUNDS.labels(reason, PENDING).inc()
             log.event(logger, "refund recorded", application_id=billing["application_id"], reason=reason)
         return self.refunds.find_one({"_id": rid}, {"_outbox": 0})
@@ -226,7 +226,7 @@ class Refunds:
                   "application_id": refund["application_id"], "office_id": refund["office_id"],
                   "reason": refund["reason"], "amount": refund["amount"], "status": PAID_OUT,
                   "bank_reference": bank_reference, "actor": actor or "unknown", "paid_out_at": now}
-        if insert_unique(self.payouts, outbox.with_events(payout, [envelope], TOPIC, self.clock)):
+        if outbox.insert(self.payouts, payout, [envelope], TOPIC, self.clock):
             metrics.REFUNDS.labels(refund["reason"], PAID_OUT).inc()
             log.event(logger, "refund paid out", application_id=refund["application_id"], reason=refund["reason"])
             return view(refund, payout)

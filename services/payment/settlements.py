@@ -245,7 +245,7 @@ class Settlements:
     # -- records -------------------------------------------------------------------------------
     def _decide_once(self, billing: dict, record: dict, event) -> tuple[bool, dict]:
         envelope = events.new_event("payment", billing["application_id"], event, self.clock)
-        if insert_unique(self.outcomes, outbox.with_events(record, [envelope], TOPIC, self.clock)):
+        if outbox.insert(self.outcomes, record, [envelope], TOPIC, self.clock):
             return True, record
         return False, self.outcome_of(billing["_id"])
 
@@ -254,4 +254,4 @@ class Settlements:
         record = {"_id": payment["_id"], "billing_code": billing["_id"],
                   "application_id": billing["application_id"], "office_id": billing["office_id"],
                   "amount": payment["amount"], "paid_at": payment["paid_at"], "at": self.clock.now(), **extra}
-        return insert_unique(coll, outbox.with_events(record, [envelope], TOPIC, self.clock))
+        return outbox.insert(coll, record, [envelope], TOPIC, self.clock)

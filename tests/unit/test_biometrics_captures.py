@@ -3,12 +3,10 @@ through the gateway yet) and an in-memory stand-in for the service's collections
 from __future__ import annotations
 
 import base64
-import copy
 import datetime as dt
 import hashlib
 
 import pytest
-from pymongo.errors import DuplicateKeyError
 
 from passport.v1 import biometrics_pb2, booking_pb2, common_pb2
 from servicekit import events
@@ -18,60 +16,13 @@ from services.biometrics_capture import config
 from services.biometrics_capture.captures import Captures
 from services.biometrics_capture.crypto import KeyRing
 from tests.unit import biometrics_samples as samples
+from tests.unit.fakemongo import Database as FakeDb
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 NOW = dt.datetime(2026, 3, 10, 3, 0, tzinfo=dt.timezone.utc)
 KEY1 = "k1:" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 KEY2 = "k2:" + base64.b64encode(b"fedcba9876543210fedcba9876543210").decode()
 OFFICER = common_pb2.Caller(account_id="officer-1", role="OFFICER", office_id="TBK")
-
-
-class FakeCollection:
-    def __init__(self):
-        self.docs: dict = {}
-
-    def create_index(self, *a, **k):
-        pass
-
-    def insert_one(self, doc):
-        if doc["_id"] in self.docs:
-            raise DuplicateKeyError("dup")
-        self.docs[doc["_id"]] = copy.deepcopy(doc)
-
-    def _match(self, doc, flt):
-        for k, v in flt.items():
-            if isinstance(v, dict) and "$lt" in v:
-                if not doc.get(k) < v["$lt"]:
-                    return False
-            elif doc.get(k) != v:
-                return False
-        return True
-
-    def find(self, flt=None, projection=None):
-        return FakeCursor([copy.deepcopy(d) for d in self.docs.values() if self._match(d, flt or {})])
-
-    def find_one(self, flt, projection=None):
-        return next(iter(self.find(flt)), None)
-
-    def delete_many(self, flt):
-        gone = [k for k, d in self.docs.items() if self._match(d, flt)]
-        for k in gone:
-            del self.docs[k]
-        return type("R", (), {"deleted_count": len(gone)})()
-
-
-class FakeCursor(list):
-    def sort(self, key, direction):
-        return FakeCursor(sorted(self, key=lambda d: d[key], reverse=direction < 0))
-
-    def limit(self, n):
-        return FakeCursor(self[:n])
-
-
-class FakeDb(dict):
-    def __missing__(self, name):
-        self[name] = FakeCollection()
-        return self[name]
 
 
 class FakeBooking:

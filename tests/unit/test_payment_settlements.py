@@ -2,11 +2,9 @@
 (unique _id like the real one) and a FixedClock."""
 from __future__ import annotations
 
-import copy
 import datetime as dt
 
 import pytest
-from pymongo.errors import DuplicateKeyError
 
 from passport.v1 import payment_pb2
 from servicekit.clock import FixedClock, rfc3339
@@ -18,63 +16,10 @@ from services.payment.fees import FeeSchedule
 from services.payment.reconcile import reconcile
 from services.payment.settlements import Settlements, validate
 from services.payment.statement import parse_csv
+from tests.unit.fakemongo import Database as FakeDb
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-
-
-# -- a minimal in-memory stand-in for the collections this code uses ---------------------------
-def _match(doc, query):
-    for key, cond in query.items():
-        value = doc.get(key)
-        if isinstance(cond, dict):
-            for op, arg in cond.items():
-                if value is None or not {"$in": lambda: value in arg, "$lte": lambda: value <= arg,
-                                         "$gte": lambda: value >= arg, "$lt": lambda: value < arg}[op]():
-                    return False
-        elif value != cond:
-            return False
-    return True
-
-
-class Cursor(list):
-    def sort(self, key, direction=1):
-        return Cursor(sorted(self, key=lambda d: d[key], reverse=direction == -1))
-
-    def limit(self, n):
-        return Cursor(self[:n])
-
-
-class FakeCollection:
-    def __init__(self):
-        self.docs: dict = {}
-        self.unique: list[str] = []
-
-    def create_index(self, key, unique=False):
-        if unique:
-            self.unique.append(key)
-
-    def insert_one(self, doc):
-        if doc["_id"] in self.docs or any(
-                any(d.get(k) == doc.get(k) for d in self.docs.values()) for k in self.unique):
-            raise DuplicateKeyError("duplicate")
-        self.docs[doc["_id"]] = copy.deepcopy(doc)
-
-    def find(self, query=None, projection=None):
-        return Cursor(copy.deepcopy(d) for d in self.docs.values() if _match(d, query or {}))
-
-    def find_one(self, query=None, projection=None):
-        found = self.find(query)
-        return found[0] if found else None
-
-    def count_documents(self, query):
-        return len(self.find(query))
-
-
-class FakeDb(dict):
-    def __missing__(self, name):
-        self[name] = FakeCollection()
-        return self[name]
 
 
 def fee():

@@ -1,0 +1,87 @@
+"""An in-memory stand-in for the few pymongo calls the services' domain code makes, for unit tests
+of pure domain logic only (integration tests always run on real FerretDB): unique `_id` and unique
+secondary keys, simple filters ($in $lt $lte $gte $ne), sort/limit, $set updates, deletes."""
+from __future__ import annotations
+
+import copy
+
+from pymongo.errors import DuplicateKeyError
+
+_OPS = {"$in": lambda v, a: v in a, "$lt": lambda v, a: v is not None and v < a,
+        "$lte": lambda v, a: v is not None and v <= a, "$gte": lambda v, a: v is not None and v >= a,
+        "$ne": lambda v, a: v != a}
+
+
+def matches(doc: dict, query: dict) -> bool:
+    for key, cond in query.items():
+        value = doc.get(key)
+        if isinstance(cond, dict):
+            if not all(_OPS[op](value, arg) for op, arg in cond.items()):
+                return False
+        elif value != cond:
+            return False
+    return True
+
+
+class Cursor(list):
+    def sort(self, key, direction=1):
+        if isinstance(key, list):
+            key, direction = key[0]
+        return Cursor(sorted(self, key=lambda d: d[key], reverse=direction == -1))
+
+    def limit(self, n):
+        return Cursor(self[:n]) if n else self
+
+
+class Collection:
+    def __init__(self, name: str = "fake", database: "Database | None" = None):
+        self.name, self.database = name, database
+        self.docs: dict = {}
+        self.unique: list[str] = []
+
+    def create_index(self, key, unique=False, **_):
+        if unique and isinstance(key, str):
+            self.unique.append(key)
+
+    def insert_one(self, doc):
+        if doc["_id"] in self.docs or any(
+                doc.get(k) is not None and any(d.get(k) == doc.get(k) for d in self.docs.values())
+                for k in self.unique):
+            raise DuplicateKeyError("duplicate")
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    def find(self, query=None, projection=None):
+        return Cursor(copy.deepcopy(d) for d in self.docs.values() if matches(d, query or {}))
+
+    def find_one(self, query=None, projection=None):
+        found = self.find(query)
+        return found[0] if found else None
+
+    def count_documents(self, query):
+        return len(self.find(query))
+
+    def update_one(self, query, update):
+        for d in self.docs.values():
+            if matches(d, query):
+                d.update(copy.deepcopy(update.get("$set", {})))
+                return
+
+    def delete_one(self, query):
+        for k, d in list(self.docs.items()):
+            if matches(d, query):
+                del self.docs[k]
+                return
+
+    def delete_many(self, query):
+        gone = [k for k, d in self.docs.items() if matches(d, query)]
+        for k in gone:
+            del self.docs[k]
+        return type("DeleteResult", (), {"deleted_count": len(gone)})()
+
+
+class Database(dict):
+    """Collections appear on first use, as in MongoDB."""
+
+    def __missing__(self, name):
+        self[name] = Collection(name, self)
+        return self[name]
