@@ -18,6 +18,13 @@ GRPC_CLIENT_SECONDS = Histogram(
     "grpc_client_handling_seconds", "Time of outgoing RPCs as seen by the caller.",
     ["grpc_service", "grpc_method"], buckets=LATENCY_BUCKETS)
 
+MONGO_COMMANDS = Counter(
+    "mongodb_client_commands_total", "Commands sent to the store, by command, collection and outcome.",
+    ["command", "collection", "outcome"])
+MONGO_COMMAND_SECONDS = Histogram(
+    "mongodb_client_command_seconds", "Round trip of a store command as seen by the client.",
+    ["command", "collection"], buckets=LATENCY_BUCKETS)
+
 OUTBOX_PUBLISHED = Counter(
     "outbox_events_published_total", "Events relayed from the outbox to Kafka.", ["topic", "event_type"])
 OUTBOX_PENDING = Gauge(

@@ -8,8 +8,10 @@ inserts under a unique key (`insert_unique`), which are atomic on both servers.
 from __future__ import annotations
 
 import pymongo
+from pymongo import monitoring
 from pymongo.errors import DuplicateKeyError
 
+from servicekit import metrics
 from servicekit.config import env
 
 _clients: dict[str, pymongo.MongoClient] = {}
@@ -20,7 +22,7 @@ def database(service: str) -> pymongo.database.Database:
     if uri not in _clients:
         _clients[uri] = pymongo.MongoClient(
             uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=3000, socketTimeoutMS=10000,
-            tz_aware=True, maxPoolSize=50, appname=service)
+            tz_aware=True, maxPoolSize=50, appname=service, event_listeners=[CommandMetrics()])
     name = env("MONGO_DATABASE", "passport_" + service.replace("-", "_"))
     return _clients[uri][name]
 
@@ -32,6 +34,31 @@ def insert_unique(collection, document: dict) -> bool:
         return True
     except DuplicateKeyError:
         return False
+
+
+class CommandMetrics(monitoring.CommandListener):
+    """Store round trips by command and collection: shows which collections a request touches and
+    which commands are slow (e.g. a FerretDB filter that scans). Labels are code-defined names."""
+
+    def __init__(self):
+        self._started: dict[tuple, tuple[str, str]] = {}
+
+    def started(self, event):
+        target = event.command.get(event.command_name)
+        collection = target if isinstance(target, str) else event.command.get("collection", "")
+        self._started[(event.connection_id, event.request_id)] = (event.command_name, str(collection))
+
+    def _finished(self, event, outcome: str):
+        command, collection = self._started.pop((event.connection_id, event.request_id),
+                                                (event.command_name, ""))
+        metrics.MONGO_COMMANDS.labels(command, collection, outcome).inc()
+        metrics.MONGO_COMMAND_SECONDS.labels(command, collection).observe(event.duration_micros / 1e6)
+
+    def succeeded(self, event):
+        self._finished(event, "ok")
+
+    def failed(self, event):
+        self._finished(event, "error")
 
 
 def ping(db) -> bool:

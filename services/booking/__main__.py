@@ -4,7 +4,7 @@ from __future__ import annotations
 from passport.v1 import accounts_pb2_grpc, booking_pb2_grpc, office_pb2_grpc, payment_pb2_grpc
 from servicekit import grpcclient, log, mongo
 from servicekit.clock import Clock
-from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_int, service_address
+from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_float, env_int, service_address
 from servicekit.grpcserver import ServiceRunner, every
 from servicekit.consumer import EventConsumer
 from servicekit.events import TOPICS
@@ -33,7 +33,8 @@ def main() -> None:
     apps = applications.Applications(db, calendar.load(), clock, payment,
                                      hold_minutes=env_int("HOLD_MINUTES", 120),
                                      slot_horizon_days=env_int("SLOT_HORIZON_DAYS", 30),
-                                     release_gate=policy.gate, on_staff_action=audit.append)
+                                     release_gate=policy.gate, on_staff_action=audit.append,
+                                     slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 1.0))
     ballots = releases.Ballots(db, apps, policy, audit, clock)
     stats = statistics.Statistics(db, apps.calendar)
     for part in (audit, ballots, stats):

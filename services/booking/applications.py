@@ -24,6 +24,7 @@ from pymongo.errors import DuplicateKeyError
 
 from passport.v1 import booking_pb2, payment_pb2
 from servicekit import events, outbox
+from servicekit.cache import TtlCache
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
 from servicekit.mongo import insert_unique
@@ -44,7 +45,8 @@ def _not_found(what: str = "application") -> DomainError:
 
 class Applications:
     def __init__(self, db, calendar: Calendar, clock: Clock, payment_stub, hold_minutes: int = 120,
-                 slot_horizon_days: int = 30, release_gate=None, on_staff_action=None):
+                 slot_horizon_days: int = 30, release_gate=None, on_staff_action=None,
+                 slot_list_cache_s: float = 0.0):
         self.db, self.calendar, self.clock, self.payment = db, calendar, clock, payment_stub
         # release_gate(office, slot, now) raises DomainError while a slot's date is not open for
         # first-come-first-served booking (release schedule, ballot); None = always open.
@@ -57,6 +59,7 @@ class Applications:
         self.applications, self.open_claims = db["applications"], db["open_applications"]
         self.transitions = db["transitions"]
         self.documents = Documents(db, clock)
+        self._slot_cache = TtlCache(slot_list_cache_s)
 
     def ensure_indexes(self) -> None:
         self.slots.create_index([("office_id", 1), ("date", 1)])
@@ -93,7 +96,15 @@ class Applications:
             raise DomainError("not_found", "office-not-found", f"no office {office_id!r}")
         return office
 
+    def published_slots(self, office_id: str, date: str, lane: str = "") -> list[dict]:
+        """The public availability view: list_slots, at most `slot_list_cache_s` old. During a release
+        rush thousands of applicants list the same day; one listing per second per replica serves
+        them all (FerretDB answers the listing with scans). Booking itself always decides on the
+        seats, so a moment-old `remaining` can only cost a `slot-full` answer."""
+        return self._slot_cache.get((office_id, date, lane), lambda: self.list_slots(office_id, date, lane))
+
     def list_slots(self, office_id: str, date: str, lane: str = "") -> list[dict]:
+        """Slots with their remaining seats, read now (for decisions; see published_slots)."""
         self.office(office_id)
         rules.parse_date(date, "date")
         if lane and lane not in rules.LANES:
@@ -141,6 +152,8 @@ class Applications:
                 self.slots.update_one({"_id": doc["_id"]}, {"$set": {"capacity": capacity, "shrunk": shrunk}})
         self._staff_action(caller, "QUOTA_SET", office_id, {
             "date": date, "lane": lane, "start_time": start_time or "ALL", "capacity": capacity, "reason": reason})
+        for key_lane in (lane, ""):  # this replica shows the new quota at once; others within the cache age
+            self._slot_cache.invalidate((office_id, date, key_lane))
         return len(wanted)
 
     def _staff_action(self, caller, action: str, office_id: str, details: dict) -> None:
@@ -267,8 +280,9 @@ class Applications:
         slot, office = self._bookable_slot(header, slot_id)
         if self.release_gate is not None and not via_ballot:
             self.release_gate(office, slot, self.clock.now())
-        missing = rules.missing_documents(header["service_type"], self._age(header),
-                                          self.documents.kinds(application_id))
+        required = rules.required_documents(header["service_type"], self._age(header))
+        uploaded = self.documents.kinds(application_id, among={kind for group in required for kind in group})
+        missing = rules.missing_documents(header["service_type"], self._age(header), uploaded)
         if missing:
             raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing),
                               [{"field": "documents", "message": m} for m in missing])

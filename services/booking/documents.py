@@ -48,8 +48,9 @@ class Documents:
         docs = [d for kind in rules.DOCUMENT_KINDS for d in self._versions(application_id, kind)]
         return sorted(docs, key=lambda d: d["uploaded_at"])
 
-    def kinds(self, application_id: str) -> set[str]:
-        return {kind for kind in rules.DOCUMENT_KINDS
+    def kinds(self, application_id: str, among=rules.DOCUMENT_KINDS) -> set[str]:
+        """The kinds uploaded (of those asked about: each one is a lookup by `_id`)."""
+        return {kind for kind in among
                 if self.documents.find_one({"_id": f"{application_id}:{kind}:0"}, {"_id": 1}) is not None}
 
 

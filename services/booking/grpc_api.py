@@ -60,7 +60,7 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
             booking_pb2.Slot(slot_id=s["_id"], office_id=s["office_id"], date=s["date"],
                              start_time=s["start_time"], end_time=s["end_time"], lane=s["lane"],
                              capacity=s["capacity"], remaining=s["remaining"])
-            for s in self.apps.list_slots(request.office_id, request.date, request.lane)])
+            for s in self.apps.published_slots(request.office_id, request.date, request.lane)])
 
     def SetQuota(self, request, context):
         changed = self.apps.set_capacity(request.caller, request.office_id, request.date, request.lane,

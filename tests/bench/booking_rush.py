@@ -539,7 +539,11 @@ def main(argv=None) -> int:
               + (f" (setup failures: {dict(setup_failures)})" if setup_failures else ""), flush=True)
 
         rec = Recorder()
+        cpu_before = cpu_seconds(stack)
         booked, rush_s = rush(api, applicants, release1, args.concurrency, rec)
+        cpu_after = cpu_seconds(stack)
+        rush_cpu = sorted(((name, cpu_after[name] - cpu_before.get(name, 0.0)) for name in cpu_after),
+                          key=lambda pair: -pair[1])
         rush_rows = list(rec.rows)
         inv1 = invariants(mongo_uri, release1, applicants, booked)
         print(f"rush done in {rush_s:.1f} s; {len(booked)} bookings", flush=True)
@@ -598,6 +602,8 @@ def main(argv=None) -> int:
                 f"{pct([r[3] for r in rush_rows if r[0] == 'book' and r[1]], q) * 1000:.0f}" for q in (50, 95, 99)),
             "errors by type (phase, status, problem type, count):",
             *(["  " + line for line in errors_by_type(rush_rows)] or ["  none"]),
+            f"{'CPU seconds in the rush, by process':<{w}} "
+            + (", ".join(f"{name} {secs:.0f}" for name, secs in rush_cpu if secs >= 0.5) or "n/a (reused stack)"),
             "-- invariants (read from the store) --",
             f"{'seats held / offered (rush release)':<{w}} {inv1['held']} / {inv1['seats']}",
             f"{'overbooked seats':<{w}} {inv2['overbooked']}",
@@ -637,6 +643,30 @@ def main(argv=None) -> int:
                 print(f"bench run directory kept: {stack.run_dir}")
             else:
                 shutil.rmtree(stack.run_dir, ignore_errors=True)
+
+
+def cpu_seconds(stack) -> dict[str, float]:
+    """CPU time (user + system) so far of each process of the stack, children included: every
+    process is started as its own process group, so sum /proc/*/stat over the group."""
+    if stack is None:
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    groups = {}
+    for pidfile in (stack.run_dir / "pids").glob("*.pid"):
+        try:
+            groups[int(pidfile.read_text())] = pidfile.stem
+        except ValueError:
+            continue
+    out = collections.Counter()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pgid = int(fields[2])  # after "pid (comm)": state, ppid, pgrp, ...
+        if pgid in groups:
+            out[groups[pgid]] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return dict(out)
 
 
 def _mem_gb() -> int:

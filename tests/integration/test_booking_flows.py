@@ -3,6 +3,7 @@ issuance and handover, no-shows — through the gateway on the real stack."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pymongo
 import pytest
@@ -44,6 +45,8 @@ def dedicated_dates(api, count: int) -> list[str]:
 
 
 def remaining(api, slot_id: str, date: str) -> int:
+    """After any change: the public listing may be up to SLOT_LIST_CACHE_SECONDS (1 s) old."""
+    time.sleep(1.1)
     return next(s for s in api.get(f"/v1/offices/TBK/slots?date={date}").body["items"] if s["slot_id"] == slot_id)["remaining"]
 
 

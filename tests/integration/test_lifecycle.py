@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import time
 
 import pymongo
 from kafka import KafkaProducer
@@ -61,6 +62,7 @@ def test_billing_expired_releases_the_seat_and_the_open_application(api, stack):
         items = api.get(f"/v1/offices/TBK/slots?date={date}&lane=REGULAR").body["items"]
         return next(s for s in items if s["slot_id"] == slot_id)["remaining"]
 
+    time.sleep(1.1)  # the public listing may be up to 1 s old (SLOT_LIST_CACHE_SECONDS)
     before = remaining()
     # The payment service's fact, as its sweeper would publish it (the contract is the event).
     expired = payment_pb2.BillingExpired(

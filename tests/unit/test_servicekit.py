@@ -62,3 +62,45 @@ def test_service_refusals_map_to_problem_details():
     assert p.status == 503 and p.retry_after == 2
     p = from_rpc_error(_FakeRpcError(grpc.StatusCode.INTERNAL, "Traceback ... secret"))
     assert p.status == 500 and "secret" not in p.detail
+
+
+def test_ttl_cache_computes_once_per_key_while_fresh_even_under_parallel_callers():
+    import threading
+    import time as _time
+    from servicekit.cache import TtlCache
+    now = [100.0]
+    cache = TtlCache(ttl_s=1.0, clock=lambda: now[0])
+    calls = []
+
+    def slow_listing():
+        calls.append(1)
+        _time.sleep(0.05)  # parallel callers arrive while it runs
+        return len(calls)
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get(("TBK", "2026-03-02"), slow_listing)))
+               for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [1] * 20 and len(calls) == 1
+    now[0] += 0.9
+    assert cache.get(("TBK", "2026-03-02"), slow_listing) == 1  # still fresh
+    now[0] += 0.2
+    assert cache.get(("TBK", "2026-03-02"), slow_listing) == 2  # expired: computed again
+    cache.invalidate(("TBK", "2026-03-02"))
+    assert cache.get(("TBK", "2026-03-02"), slow_listing) == 3
+
+
+def test_ttl_cache_does_not_keep_failures_and_zero_ttl_means_no_cache():
+    from servicekit.cache import TtlCache
+    cache = TtlCache(ttl_s=5.0)
+    with pytest.raises(RuntimeError):
+        cache.get("k", lambda: (_ for _ in ()).throw(RuntimeError("store down")))
+    assert cache.get("k", lambda: "fresh") == "fresh"
+    calls = []
+    off = TtlCache(ttl_s=0)
+    off.get("k", lambda: calls.append(1))
+    off.get("k", lambda: calls.append(1))
+    assert len(calls) == 2

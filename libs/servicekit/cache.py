@@ -1,0 +1,54 @@
+"""A small time-to-live cache with single flight: while one thread computes a key, the others
+asking for it wait for that result instead of computing it again. For read-mostly views that may be
+a moment old (e.g. slot availability during a release rush), never for decisions."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Hashable, TypeVar
+
+T = TypeVar("T")
+
+
+class TtlCache:
+    def __init__(self, ttl_s: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic):
+        self.ttl_s, self.max_entries, self.clock = ttl_s, max_entries, clock
+        self._entries: dict[Hashable, tuple[float, object]] = {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        if self.ttl_s <= 0:
+            return compute()
+        hit = self._fresh(key)
+        if hit is not None:
+            return hit[1]
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            hit = self._fresh(key)  # computed by another thread while we waited
+            if hit is not None:
+                return hit[1]
+            value = compute()  # an exception is not cached: the next caller tries again
+            with self._guard:
+                if len(self._entries) >= self.max_entries:
+                    self._evict_expired()
+                self._entries[key] = (self.clock() + self.ttl_s, value)
+            return value
+
+    def invalidate(self, key: Hashable) -> None:
+        with self._guard:
+            self._entries.pop(key, None)
+
+    def _fresh(self, key):
+        hit = self._entries.get(key)
+        return hit if hit is not None and hit[0] > self.clock() else None
+
+    def _evict_expired(self) -> None:
+        now = self.clock()
+        for k in [k for k, (until, _) in self._entries.items() if until <= now]:
+            del self._entries[k]
+            self._locks.pop(k, None)
+        if len(self._entries) >= self.max_entries:  # all fresh: start over rather than grow
+            self._entries.clear()
+            self._locks.clear()
