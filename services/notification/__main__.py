@@ -138,9 +138,11 @@ def main() -> None:
     runner.add_worker("consumer", consumer.run)
     contacts = Contacts(booking_address, env_float("CONTACT_DEADLINE_S", 3.0))
     delivery = Delivery(db, clock, {"EMAIL": SmtpSender.from_env(), "SMS": SmsGatewaySender.from_env()},
-                        contacts, retry_policy(), concurrency=env_int("NOTIFY_SEND_CONCURRENCY", 8))
+                        contacts, retry_policy(), batch=env_int("NOTIFY_BATCH", 100),
+                        concurrency=env_int("NOTIFY_SEND_CONCURRENCY", 8))
     for channel in CHANNELS:
         runner.add_worker(f"delivery-{channel}", delivery.worker(channel))
+    runner.add_worker("delivery-sweep", delivery.sweeper(env_float("NOTIFY_SWEEP_INTERVAL_S", 300.0)))
     runner.add_worker("outbox", OutboxRelay(db, NAME, ["deliveries"], clock).run)
     runner.run()
 

@@ -11,6 +11,11 @@ as failed and attempt n+1 sends again: at most one duplicate per such crash. Tha
 A failing channel only delays its own messages (each channel has its own loop, and a message in
 backoff is not looked at until it is due); after `max_attempts` (or a permanent error) a
 dead-letter record carrying a NotificationFailed event is inserted (outbox, notification.events).
+
+Cost: a poll scans only the channel's due queue (queue.py: open messages, whole). A message's next
+attempt comes from its queue entry's `failed` hint, so the usual send is insert claim, send, insert
+outcome; the message's records are read (one query per poll for all such messages) only when a claim
+collides - after a crash or with a second replica. Done entries leave the queue in one delete per poll.
 """
 from __future__ import annotations
 
@@ -19,18 +24,20 @@ import logging
 import random
 from concurrent.futures import ThreadPoolExecutor
 import threading
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import grpc
 from prometheus_client import Counter, Histogram
 
 from passport.v1 import accounts_pb2, accounts_pb2_grpc, notification_pb2
-from servicekit import grpcclient, log, metrics
+from servicekit import grpcclient, log, metrics, outbox
 from servicekit.clock import Clock
 from servicekit.events import TOPICS, new_event
+from servicekit.lease import WindowLease
 from servicekit.mongo import insert_unique
-from servicekit.outbox import with_events
 
+from services.notification import queue
 from services.notification.channels import SendError, mask_recipient
 from services.notification.policy import RetryPolicy, plan
 from services.notification.templates import Rendered
@@ -44,6 +51,8 @@ DELIVERY_LATENCY = Histogram(
     ["channel"], buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800))
 RETRIES = Counter("notification_retries_total", "Attempts after the first one, by channel.", ["channel"])
 DEAD_LETTERS = Counter("notification_dead_letters_total", "Messages given up on, by channel.", ["channel"])
+REQUEUED = Counter("notification_requeued_total", "Open messages the safety sweep found without a queue entry.",
+                   ["channel"])
 
 
 class Sender(Protocol):
@@ -68,10 +77,42 @@ class Contacts:
         return to
 
 
+class BatchContacts:
+    """One GetContact per account and channel per poll: a burst to a few accounts asks once per batch,
+    and the next batch asks again (recipients stay as fresh as a poll). A failed lookup fails that
+    account's messages of the batch alike (retried with backoff) instead of waiting out one deadline each."""
+
+    def __init__(self, contacts):
+        self.contacts, self.known, self.lock = contacts, {}, threading.Lock()
+
+    def address_of(self, account_id: str, channel: str) -> str:
+        key = (account_id, channel)
+        with self.lock:
+            known = self.known.get(key)
+        if known is None:
+            try:
+                known = (self.contacts.address_of(account_id, channel), None)
+            except SendError as exc:
+                known = ("", exc)
+            with self.lock:
+                self.known[key] = known
+        if known[1] is not None:
+            raise known[1]
+        return known[0]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    acted: int = 0          # sent, failed or dead-lettered
+    done: bool = False      # `<mid>:sent` or `<mid>:dead` exists: the queue entry can go
+    collided: bool = False  # the claim of the hinted attempt existed: read the records to decide
+
+
 class Delivery:
     def __init__(self, db, clock: Clock, senders: dict[str, Sender], contacts, policy: RetryPolicy,
                  batch: int = 100, rand: Callable[[], float] = random.random, concurrency: int = 1):
-        self.messages, self.deliveries = db["messages"], db["deliveries"]
+        self.db, self.messages, self.deliveries = db, db["messages"], db["deliveries"]
+        self.queues = {channel: queue.of(db, channel) for channel in senders}
         self.clock, self.senders, self.contacts, self.policy = clock, senders, contacts, policy
         self.batch, self.rand = batch, rand
         # Sends of one channel overlap (each message is claimed by its own keyed attempt record,
@@ -79,78 +120,104 @@ class Delivery:
         # messages in flight at that moment, each at most once.
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send") if concurrency > 1 else None
 
+    def _map(self, fn, items: list) -> list:
+        return list(self.pool.map(fn, items)) if self.pool is not None and len(items) > 1 else [fn(i) for i in items]
+
     # -- one pass over one channel -------------------------------------------------------------
     def cycle(self, channel: str) -> int:
-        """Look at due messages of one channel; returns how many were acted on (sent, failed, dead)."""
-        now = self.clock.now()
-        docs = list(self.messages.find({"open": True, "channel": channel, "due_at": {"$lte": now}})
-                    .sort("due_at", 1).limit(self.batch))
-        if not docs:
+        """Act on the due entries of one channel's queue; returns how many were acted on (sent, failed, dead)."""
+        due = self.queues[channel]
+        entries = list(due.find({"due_at": {"$lte": self.clock.now()}}).sort("due_at", 1).limit(self.batch))
+        if not entries:
             return 0
-        records: dict[str, list[dict]] = {d["_id"]: [] for d in docs}
+        contacts = BatchContacts(self.contacts)
+        outcomes = self._map(lambda e: self.deliver(e, contacts), entries)
+        collided = [e for e, o in zip(entries, outcomes) if o.collided]
+        if collided:
+            outcomes += self._resolve(collided, contacts)
+            entries += collided
+        done = [e["_id"] for e, o in zip(entries, outcomes) if o.done]
+        if done:
+            due.delete_many({"_id": {"$in": done}})
+        return sum(o.acted for o in outcomes)
+
+    def deliver(self, entry: dict, contacts=None) -> Outcome:
+        """The usual case, from the entry's hint alone: claim the next attempt and send."""
+        return self._attempt(entry, entry.get("failed", 0) + 1, contacts or self.contacts)
+
+    def _resolve(self, entries: list[dict], contacts) -> list[Outcome]:
+        """Claims that collided: decide from the messages' delivery records (one query for all)."""
+        records: dict[str, list[dict]] = {e["_id"]: [] for e in entries}
         for r in self.deliveries.find({"message_id": {"$in": list(records)}}, {"_outbox": 0}):
             records[r["message_id"]].append(r)
-        if self.pool is None:
-            return sum(self.deliver(doc, records[doc["_id"]]) for doc in docs)
-        return sum(self.pool.map(lambda doc: self.deliver(doc, records[doc["_id"]]), docs))
+        return self._map(lambda e: self._decide(e, records[e["_id"]], contacts), entries)
 
-    def deliver(self, doc: dict, records: list[dict]) -> int:
-        mid, channel = doc["_id"], doc["channel"]
-        now = self.clock.now()
-        step = plan(records, now, self.policy)
+    def _decide(self, entry: dict, records: list[dict], contacts) -> Outcome:
+        step = plan(records, self.clock.now(), self.policy)
         if step.action == "done":
-            self._hint(mid, {"open": False})
-            return 0
-        if step.action == "wait":
-            self._hint(mid, {"due_at": step.due_at})
-            return 0
+            return Outcome(done=True)
         if step.action == "dead":
-            self._dead_letter(doc, step.attempt, step.reason)
-            return 1
-        n = step.attempt
-        # The claim: inserted before sending; a parallel worker that loses the race skips.
+            self._dead_letter(entry, step.attempt, step.reason)
+            return Outcome(acted=1, done=True)
+        if step.action == "wait":
+            hint = {"due_at": step.due_at}
+            if any(r["kind"] == "failed" and r["n"] == step.attempt for r in records):
+                hint["failed"] = step.attempt  # a retried failure: the hint's promise holds
+            self._hint(entry, hint)
+            return Outcome()
+        outcome = self._attempt(entry, step.attempt, contacts)
+        if outcome.collided:  # a parallel worker claimed it first and is sending it
+            return Outcome()
+        return outcome
+
+    def _attempt(self, entry: dict, n: int, contacts) -> Outcome:
+        mid, channel = entry["_id"], entry["channel"]
+        now = self.clock.now()
+        # The claim: inserted before sending; a parallel worker that loses the race does not send.
         if not insert_unique(self.deliveries, {"_id": f"{mid}:attempt:{n}", "message_id": mid, "kind": "attempt",
                                                "n": n, "at": now}):
-            return 0
+            return Outcome(collided=True)
         if n > 1:
             RETRIES.labels(channel).inc()
-        token = log.correlation_id.set(doc["event_id"])
+        token = log.correlation_id.set(entry["event_id"])
         try:
-            to = self.contacts.address_of(doc["account_id"], channel)
-            self.senders[channel].send(to, Rendered(doc.get("subject", ""), doc["body"]), mid)
+            to = contacts.address_of(entry["account_id"], channel)
+            self.senders[channel].send(to, Rendered(entry.get("subject", ""), entry["body"]), mid)
         except SendError as exc:
-            self._failed(doc, n, exc.reason, exc.permanent)
-            return 1
+            return self._failed(entry, n, exc.reason, exc.permanent)
         except Exception as exc:  # an adapter bug must not stop the loop; retried like an outage
             logger.exception("unexpected error sending %s", channel)
-            self._failed(doc, n, type(exc).__name__, False)
-            return 1
+            return self._failed(entry, n, type(exc).__name__, False)
         finally:
             log.correlation_id.reset(token)
         sent_at = self.clock.now()
         insert_unique(self.deliveries, {"_id": f"{mid}:sent", "message_id": mid, "kind": "sent", "n": n,
                                         "at": sent_at})
-        self._hint(mid, {"open": False})
         MESSAGES.labels(channel, "sent").inc()
-        event_at = doc.get("event_at")
+        event_at = entry.get("event_at")
         if event_at is not None:
             DELIVERY_LATENCY.labels(channel).observe(max(0.0, (sent_at - event_at).total_seconds()))
-        log.event(logger, "message sent", channel=channel, event_type=doc["event_type"], attempt=n,
+        log.event(logger, "message sent", channel=channel, event_type=entry["event_type"], attempt=n,
                   recipient=mask_recipient(to))
-        return 1
+        return Outcome(acted=1, done=True)
 
-    def _failed(self, doc: dict, n: int, reason: str, permanent: bool) -> None:
-        mid, channel = doc["_id"], doc["channel"]
-        next_at = self.clock.now()
-        if not permanent:
-            next_at = next_at + dt.timedelta(seconds=self.policy.delay(n, self.rand))
-        insert_unique(self.deliveries, {"_id": f"{mid}:failed:{n}", "message_id": mid, "kind": "failed", "n": n,
-                                        "at": self.clock.now(), "error": reason, "permanent": permanent,
-                                        "next_at": next_at})
-        self._hint(mid, {"due_at": next_at})
+    def _failed(self, entry: dict, n: int, reason: str, permanent: bool) -> Outcome:
+        mid, channel = entry["_id"], entry["channel"]
+        now = self.clock.now()
+        next_at = now if permanent else now + dt.timedelta(seconds=self.policy.delay(n, self.rand))
+        failure = {"_id": f"{mid}:failed:{n}", "message_id": mid, "kind": "failed", "n": n, "at": now,
+                   "error": reason, "permanent": permanent, "next_at": next_at}
+        insert_unique(self.deliveries, failure)
         MESSAGES.labels(channel, "failed_attempt").inc()
-        log.event(logger, "send failed", logging.WARNING, channel=channel, event_type=doc["event_type"],
+        log.event(logger, "send failed", logging.WARNING, channel=channel, event_type=entry["event_type"],
                   attempt=n, reason=reason, permanent=permanent)
+        # What next, by the same rules as from all records (only the last attempt counts there).
+        step = plan([{"kind": "attempt", "n": n, "at": now}, failure], now, self.policy)
+        if step.action == "dead":
+            self._dead_letter(entry, n, step.reason)
+            return Outcome(acted=1, done=True)
+        self._hint(entry, {"due_at": next_at, "failed": n})
+        return Outcome(acted=1)
 
     def _dead_letter(self, doc: dict, attempts: int, reason: str) -> None:
         mid, channel = doc["_id"], doc["channel"]
@@ -159,21 +226,43 @@ class Delivery:
             account_id=doc["account_id"], application_id=doc.get("application_id", ""), channel=channel,
             attempts=attempts, reason=reason[:200])
         event = new_event("notification", doc.get("application_id") or doc["account_id"], failed, self.clock)
-        record = with_events({"_id": f"{mid}:dead", "message_id": mid, "kind": "dead", "n": attempts,
-                              "at": self.clock.now(), "reason": reason[:200]},
-                             [event], TOPICS["notification"], self.clock)
-        if insert_unique(self.deliveries, record):
+        record = {"_id": f"{mid}:dead", "message_id": mid, "kind": "dead", "n": attempts,
+                  "at": self.clock.now(), "reason": reason[:200]}
+        if outbox.insert(self.deliveries, record, [event], TOPICS["notification"], self.clock):
             MESSAGES.labels(channel, "dead_lettered").inc()
             DEAD_LETTERS.labels(channel).inc()
             log.event(logger, "message dead-lettered", logging.ERROR, channel=channel,
                       event_type=doc["event_type"], attempts=attempts, reason=reason[:200])
-        self._hint(mid, {"open": False})
 
-    def _hint(self, mid: str, fields: dict) -> None:
-        """Scheduling hints only (never the basis of a decision): a lost update costs a re-check."""
-        self.messages.update_one({"_id": mid}, {"$set": fields})
+    def _hint(self, entry: dict, fields: dict) -> None:
+        """Scheduling hints on the queue entry (see queue.py); an update lost to a parallel writer costs
+        a re-check. Never re-creates an entry that was removed meanwhile (no upsert)."""
+        self.queues[entry["channel"]].update_one({"_id": entry["_id"]}, {"$set": fields})
 
-    # -- the loop ------------------------------------------------------------------------------
+    # -- the safety sweep ------------------------------------------------------------------------
+    def sweep(self) -> int:
+        """Re-queue every open message (neither `<mid>:sent` nor `<mid>:dead`) that has no queue entry;
+        returns how many. Cannot happen by design (the entry is inserted before the message and removed
+        after its outcome), so this is the net under a bug or a hand-edited store. Full scans of
+        `messages` and `deliveries`: rare (NOTIFY_SWEEP_INTERVAL_S) and off the send path. Read in this
+        order so that an entry removed between two reads has its outcome visible in the last one."""
+        channels = {m["_id"]: m["channel"] for m in self.messages.find({}, {"channel": 1})}
+        queued = {e["_id"] for due in self.queues.values() for e in due.find({}, {"_id": 1})}
+        done = {r["message_id"] for r in self.deliveries.find({"kind": {"$in": ["sent", "dead"]}},
+                                                               {"message_id": 1})}
+        requeued = 0
+        for mid, channel in channels.items():
+            if mid in queued or mid in done or channel not in self.queues:
+                continue
+            message = self.messages.find_one({"_id": mid})
+            if message is not None and queue.enqueue(self.db, message, self.clock.now()):
+                requeued += 1
+                REQUEUED.labels(channel).inc()
+                log.event(logger, "open message re-queued by the sweep", logging.WARNING, channel=channel,
+                          event_type=message.get("event_type", ""))
+        return requeued
+
+    # -- the loops -----------------------------------------------------------------------------
     def worker(self, channel: str, idle_s: float = 0.5):
         def run(stop: threading.Event) -> None:
             while not stop.is_set():
@@ -185,4 +274,19 @@ class Delivery:
                     acted = 0
                 if not acted:
                     stop.wait(idle_s)
+        return run
+
+    def sweeper(self, interval_s: float = 300.0):
+        """At start and then every interval, by one replica per interval (a lease; sweeping twice is harmless)."""
+        lease = WindowLease(self.db, "notification-sweep", window_s=max(1, int(interval_s)), clock=self.clock)
+
+        def run(stop: threading.Event) -> None:
+            while not stop.is_set():
+                try:
+                    if lease.held():
+                        self.sweep()
+                    metrics.WORKER_LAST_RUN.labels("delivery:sweep").set_to_current_time()
+                except Exception:
+                    logger.exception("notification sweep failed")
+                stop.wait(interval_s)
         return run

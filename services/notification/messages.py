@@ -4,34 +4,48 @@ A message is keyed `<event_id>:<channel>`: recording it is an insert under that 
 redelivered event, a restarted consumer or a second replica never records (or sends) it twice.
 The message is rendered when it is recorded (subject and body from the event's fields; no contact
 details: those are looked up at send time). Its delivery state lives in `deliveries` records
-(see policy.py); `open` and `due_at` on the message are only scheduling hints for the worker.
+(see policy.py).
+
+Recording one event's messages is three kinds of insert, in this order, each idempotent, so a crash
+anywhere is repaired by the redelivered event (the consumer marks it processed only afterwards):
+1. the due-queue entry of each message (queue.py): from then on it will be sent;
+2. the message record (the archive, read only by the safety sweep);
+3. one entry in the application's delivery log `<application_id>:<n>` (n = 1, 2, ... contiguous),
+   listing the event's messages; `GET /v1/applications/{id}/notifications` reads it by `_id` probes
+   and the status of each message by its `<mid>:sent` / `<mid>:dead` records, never by a scan.
 """
 from __future__ import annotations
+
+import datetime as dt
 
 from passport.v1 import notification_pb2
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
 from servicekit.mongo import insert_unique
 
-from services.notification.policy import status_of
+from services.notification import queue
 from services.notification.templates import Templates, template_name
 
 CHANNELS = ("EMAIL", "SMS")
 LANGUAGES = ("id", "en")
 DEFAULT_PREFERENCES = {"language": "id", "channels": ["SMS", "EMAIL"]}
 STAFF_CHANNEL = "EMAIL"
+# What the delivery log shows of a message (no contents: the applicant sees type, channel, status).
+LOG_FIELDS = ("_id", "event_id", "event_type", "channel", "template", "language", "created_at")
 
 
 class Messages:
     def __init__(self, db, clock: Clock, templates: Templates | None = None):
-        self.messages, self.preferences, self.clock = db["messages"], db["preferences"], clock
-        self.deliveries = db["deliveries"]
+        self.db, self.clock = db, clock
+        self.messages, self.preferences, self.deliveries = db["messages"], db["preferences"], db["deliveries"]
+        self.log = db["application_log"]
         self.templates = templates or Templates()
 
     def ensure_indexes(self) -> None:
-        self.messages.create_index("application_id")
-        self.messages.create_index([("open", 1), ("channel", 1), ("due_at", 1)])
+        # For MongoDB; FerretDB answers only `_id` lookups without scanning (see docs/notification.md).
         self.deliveries.create_index("message_id")
+        for channel in CHANNELS:
+            queue.of(self.db, channel).create_index("due_at")
 
     def preferences_of(self, account_id: str) -> dict:
         doc = self.preferences.find_one({"_id": account_id})
@@ -55,17 +69,36 @@ class Messages:
         rendered = {ch: self.templates.render(envelope.event_type, language, ch, fields) for ch in prefs["channels"]}
         now = self.clock.now()
         event_at = envelope.occurred_at.ToDatetime(tzinfo=now.tzinfo) if envelope.HasField("occurred_at") else now
-        created = 0
+        created, logged = 0, []
         for channel in prefs["channels"]:
-            created += insert_unique(self.messages, {
-                "_id": f"{envelope.event_id}:{channel}", "event_id": envelope.event_id,
-                "event_type": envelope.event_type, "account_id": account_id,
-                "application_id": application_id, "channel": channel,
-                "template": template_name(envelope.event_type), "language": language,
-                "subject": rendered[channel].subject, "body": rendered[channel].body,
-                "status": "RECORDED", "created_at": now, "event_at": event_at,
-                "open": True, "due_at": now})
+            doc = {"_id": f"{envelope.event_id}:{channel}", "event_id": envelope.event_id,
+                   "event_type": envelope.event_type, "account_id": account_id,
+                   "application_id": application_id, "channel": channel,
+                   "template": template_name(envelope.event_type), "language": language,
+                   "subject": rendered[channel].subject, "body": rendered[channel].body,
+                   "created_at": now, "event_at": event_at}
+            created += self._record(doc)
+            logged.append({k: doc[k] for k in LOG_FIELDS})
+        if application_id:
+            self._log(application_id, envelope.event_id, logged)
         return created
+
+    def _record(self, doc: dict) -> int:
+        """Queue entry first: a crash between the two inserts leaves a message that is still sent
+        (the entry carries it whole) and whose record the redelivered event writes."""
+        queue.enqueue(self.db, doc, self.clock.now())
+        return int(insert_unique(self.messages, doc))
+
+    def _log(self, application_id: str, event_id: str, items: list[dict]) -> int:
+        """Append to the application's delivery log at the first free `<application_id>:<n>`. Only
+        inserts (n = 1, 2, ... until one is new), so the entries stay contiguous: a slot is taken only
+        after all lower ones. A re-handled event may append its messages twice; readers drop the copy."""
+        n = 1
+        while not insert_unique(self.log, {"_id": f"{application_id}:{n}", "application_id": application_id,
+                                           "n": n, "event_id": event_id, "messages": items,
+                                           "at": self.clock.now()}):
+            n += 1
+        return n
 
     def record_for_supervisors(self, envelope, supervisor_ids: list[str], fields: dict[str, str],
                                template: str) -> int:
@@ -78,28 +111,36 @@ class Messages:
         for account_id in supervisor_ids:
             language = self.preferences_of(account_id)["language"]
             rendered = self.templates.render(envelope.event_type, language, STAFF_CHANNEL, fields, template)
-            created += insert_unique(self.messages, {
+            created += self._record({
                 "_id": f"{envelope.event_id}:{STAFF_CHANNEL}:{account_id}", "event_id": envelope.event_id,
                 "event_type": envelope.event_type, "account_id": account_id, "application_id": "",
                 "audience": "SUPERVISOR", "channel": STAFF_CHANNEL, "template": template, "language": language,
-                "subject": rendered.subject, "body": rendered.body, "status": "RECORDED", "created_at": now,
-                "event_at": event_at, "open": True, "due_at": now})
+                "subject": rendered.subject, "body": rendered.body, "created_at": now, "event_at": event_at})
         return created
 
     def for_application(self, application_id: str) -> list[dict]:
+        """The application's delivery log: its entries probed by `_id` until the first gap, then each
+        message's outcome by its keyed `<mid>:sent` / `<mid>:dead` records. Cost: the application's
+        own messages, not the number of messages recorded overall."""
         if not application_id:
             raise DomainError("invalid", "validation-error", "application_id is required")
-        docs = list(self.messages.find({"application_id": application_id, "audience": {"$ne": "SUPERVISOR"}},
-                                       {"body": 0, "subject": 0})
-                    .sort("created_at", 1))
-        records: dict[str, list[dict]] = {d["_id"]: [] for d in docs}
-        if docs:
-            for r in self.deliveries.find({"message_id": {"$in": list(records)}, "kind": {"$in": ["sent", "dead"]}},
-                                          {"_outbox": 0}):
-                records[r["message_id"]].append(r)
-        for d in docs:
-            d["status"], d["sent_at"] = status_of(records[d["_id"]])
-        return docs
+        items: dict[str, dict] = {}
+        n = 1
+        while (entry := self.log.find_one({"_id": f"{application_id}:{n}"})) is not None:
+            for item in entry["messages"]:
+                items.setdefault(item["_id"], dict(item))
+            n += 1
+        for item in items.values():
+            item["status"], item["sent_at"] = self.status_of(item["_id"])
+        return sorted(items.values(), key=lambda d: d["created_at"])
+
+    def status_of(self, mid: str) -> tuple[str, dt.datetime | None]:
+        sent = self.deliveries.find_one({"_id": f"{mid}:sent"}, {"at": 1})
+        if sent is not None:
+            return "SENT", sent["at"]
+        if self.deliveries.find_one({"_id": f"{mid}:dead"}, {"_id": 1}) is not None:
+            return "FAILED", None
+        return "RECORDED", None
 
 
 def to_proto(doc: dict) -> notification_pb2.Notification:

@@ -5,8 +5,10 @@ import datetime as dt
 
 import pytest
 
+from services.notification import queue
 from services.notification.channels import SendError, mask_recipient
 from services.notification.policy import RetryPolicy, plan, status_of
+from tests.unit.fakemongo import Database as FakeDb
 
 T0 = dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.timezone.utc)
 POLICY = RetryPolicy(base_s=1, factor=2, max_delay_s=60, max_attempts=4, jitter=0.5, stale_attempt_s=30)
@@ -67,23 +69,6 @@ def test_gives_up_after_max_attempts_or_permanent_error():
     assert status_of(recs + [{"kind": "dead", "n": 1, "at": at(0)}]) == ("FAILED", None)
 
 
-class FakeCollection:
-    """Just enough of pymongo for Delivery.deliver: unique _id inserts and $set updates."""
-
-    def __init__(self):
-        self.docs: dict[str, dict] = {}
-
-    def insert_one(self, doc):
-        from pymongo.errors import DuplicateKeyError
-        if doc["_id"] in self.docs:
-            raise DuplicateKeyError("dup")
-        self.docs[doc["_id"]] = dict(doc)
-
-    def update_one(self, query, update):
-        if query["_id"] in self.docs:
-            self.docs[query["_id"]].update(update["$set"])
-
-
 class FakeClock:
     def __init__(self):
         self.t = T0
@@ -110,19 +95,18 @@ class FakeContacts:
 
 def _delivery(sender):
     from services.notification.delivery import Delivery
-    db = {"messages": FakeCollection(), "deliveries": FakeCollection()}
+    db = FakeDb()
     d = Delivery(db, FakeClock(), {"SMS": sender}, FakeContacts(), POLICY, rand=lambda: 1.0)
     msg = {"_id": "e1:SMS", "event_id": "e1", "event_type": "BillingIssued", "account_id": "acc-1",
-           "application_id": "app-1", "channel": "SMS", "subject": "", "body": "hello", "event_at": T0,
-           "open": True, "due_at": T0}
-    db["messages"].docs[msg["_id"]] = msg
+           "application_id": "app-1", "channel": "SMS", "subject": "", "body": "hello", "event_at": T0}
+    db["messages"].insert_one(msg)
+    queue.enqueue(db, msg, T0)
     return d, db, msg
 
 
 def _run_until_settled(d, db, msg, steps=20):
     for _ in range(steps):
-        recs = [r for r in db["deliveries"].docs.values() if r["message_id"] == msg["_id"]]
-        d.deliver(msg, recs)
+        d.cycle("SMS")
         d.clock.t += dt.timedelta(seconds=61)
 
 
@@ -133,7 +117,7 @@ def test_worker_retries_then_sends_exactly_once():
     assert sender.sent == [("081234567890", "hello", "e1:SMS")]
     keys = set(db["deliveries"].docs)
     assert {"e1:SMS:attempt:1", "e1:SMS:failed:1", "e1:SMS:attempt:3", "e1:SMS:sent"} <= keys
-    assert "e1:SMS:dead" not in keys and db["messages"].docs["e1:SMS"]["open"] is False
+    assert "e1:SMS:dead" not in keys and "e1:SMS" not in db["due_sms"].docs  # done: out of the queue
 
 
 def test_worker_dead_letters_with_notification_failed_event():
@@ -141,7 +125,7 @@ def test_worker_dead_letters_with_notification_failed_event():
     d, db, msg = _delivery(sender)
     _run_until_settled(d, db, msg)
     dead = db["deliveries"].docs["e1:SMS:dead"]
-    assert sender.sent == [] and dead["n"] == POLICY.max_attempts
+    assert sender.sent == [] and dead["n"] == POLICY.max_attempts and db["due_sms"].docs == {}
     assert dead["_outbox_pending"] is True and dead["_outbox"][0]["event_type"] == "NotificationFailed"
     assert dead["_outbox"][0]["topic"] == "notification.events"
 
@@ -151,8 +135,10 @@ def test_a_lost_claim_means_no_send():
     d, db, msg = _delivery(sender)
     db["deliveries"].insert_one({"_id": "e1:SMS:attempt:1", "message_id": "e1:SMS", "kind": "attempt", "n": 1,
                                  "at": T0})
-    assert d.deliver(msg, []) == 0  # another worker won attempt 1
-    assert sender.sent == []
+    entry = db["due_sms"].docs["e1:SMS"]
+    assert d.deliver(entry).collided  # another worker won attempt 1
+    assert d.cycle("SMS") == 0        # ...and is sending it: wait until that attempt could be stale
+    assert sender.sent == [] and db["due_sms"].docs["e1:SMS"]["due_at"] == T0 + dt.timedelta(seconds=30)
 
 
 @pytest.mark.parametrize("to,masked", [("budi.santoso@example.id", "b***@example.id"),

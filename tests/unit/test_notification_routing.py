@@ -9,12 +9,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from passport.v1 import booking_pb2, complaint_pb2, envelope_pb2
 from services.notification.__main__ import handlers
 from services.notification.messages import Messages
-from tests.unit.test_notification_delivery import FakeClock, FakeCollection
-
-
-class Store(FakeCollection):
-    def find_one(self, query):
-        return self.docs.get(query["_id"])
+from tests.unit.fakemongo import Database as FakeDb
+from tests.unit.test_notification_delivery import FakeClock
 
 
 class FakeSupervisors:
@@ -27,7 +23,7 @@ class FakeSupervisors:
 
 
 def _setup(heads=None):
-    db = {"messages": Store(), "preferences": Store(), "deliveries": Store()}
+    db = FakeDb()
     messages = Messages(db, FakeClock())
     sup = FakeSupervisors(heads or {"TBK": ["sup-1", "sup-2"]})
     return db, messages, handlers(messages, None, sup), sup
