@@ -1,6 +1,6 @@
 """Notification faults against a real stack of their own (Kafka, FerretDB, services, SMTP and SMS sinks):
-a SIGKILL mid-send (the duplicate window), an SMS outage during a burst of 1,000 events, and the
-head-of-office escalation.
+a SIGKILL mid-send (the duplicate window), an SMS outage during a burst of 1,000 events, a due-queue
+entry lost from the store, and the head-of-office escalation.
 
 The stack runs on ports from PASSPORT_TEST_PORT_BASE + 500 with short retry/staleness settings, so a crash or
 an outage recovers in seconds instead of minutes; the shared session stack is left untouched.
@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 
+import pymongo
 import pytest
 from kafka import KafkaProducer
 
@@ -33,6 +34,7 @@ PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 500
 STALE_S = 10          # NOTIFY_STALE_ATTEMPT_S: > SMS_TIMEOUT_S + CONTACT_DEADLINE_S
 SINK_DELAY_MS = 2000  # the SMS sink answers this long after recording a message
 BURST = 1000
+SWEEP_S = 15          # NOTIFY_SWEEP_INTERVAL_S: the safety sweep, every 300 s in a deployment
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +42,7 @@ def fstack():
     with running_stack("passport-notify-faults-", PORT_BASE, {
             "NOTIFY_RETRY_BASE_S": "0.5", "NOTIFY_RETRY_MAX_DELAY_S": "4", "NOTIFY_MAX_ATTEMPTS": "100000",
             "NOTIFY_STALE_ATTEMPT_S": str(STALE_S), "SMS_TIMEOUT_S": "5", "CONTACT_DEADLINE_S": "3",
+            "NOTIFY_SWEEP_INTERVAL_S": str(SWEEP_S),
             # one send at a time, so "the message in flight at the kill" is exactly one
             "NOTIFY_SEND_CONCURRENCY": "1"}) as s:
         yield s
@@ -147,6 +150,33 @@ def test_sms_outage_during_a_burst_of_1000_events_delivers_each_exactly_once(fst
     assert {mail[m] for m in expected_mail} == {1}
     assert metric(fstack, "notification_retries_total", channel="SMS") >= BURST
     assert metric(fstack, "notification_dead_letters_total", channel="SMS") == 0
+
+
+def test_an_open_message_whose_queue_entry_is_lost_is_delivered_after_the_sweep(fstack, fapi):
+    _restart_sms_sink(fstack, 0)
+    person = fapi.register_applicant()
+    requeued_before = metric(fstack, "notification_requeued_total", channel="SMS")
+    fstack.stop("sms-sink")
+    try:
+        app_id = book(fapi, person)
+        eventually(lambda: len(delivery_log(fapi, person, app_id)) == 4)
+        # Both SMS are open (the gateway is down); remove their due-queue entries behind the service's back.
+        store = pymongo.MongoClient(f"mongodb://127.0.0.1:{fstack.ports.mongo}/", tz_aware=True)
+        try:
+            queued = store["passport_notification"]["due_sms"]
+            # (an attempt in flight at the delete only updates a hint afterwards: it never re-creates one)
+            assert queued.delete_many({"account_id": person["account_id"]}).deleted_count == 2
+        finally:
+            store.close()
+    finally:
+        fstack.start_sinks()
+    # Nothing would ever send them now, except the sweep putting them back in the queue.
+    eventually(lambda: len(sms_to(fstack, person["phone"])) >= 2, timeout_s=120)
+    time.sleep(SWEEP_S + 2)  # a later sweep must not bring them back again
+    references = collections.Counter(t["reference"] for t in sms_to(fstack, person["phone"]))
+    assert len(references) == 2 and set(references.values()) == {1}, references
+    assert metric(fstack, "notification_requeued_total", channel="SMS") == requeued_before + 2
+    eventually(lambda: all(i["status"] == "SENT" for i in delivery_log(fapi, person, app_id)))
 
 
 def test_escalation_reaches_the_head_of_office_once_and_not_the_delivery_log(fstack, fapi):
