@@ -34,6 +34,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -42,6 +43,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -539,9 +541,11 @@ def main(argv=None) -> int:
               + (f" (setup failures: {dict(setup_failures)})" if setup_failures else ""), flush=True)
 
         rec = Recorder()
-        cpu_before = cpu_seconds(stack)
+        cpu_before, store_before = cpu_seconds(stack), store_commands(stack)
         booked, rush_s = rush(api, applicants, release1, args.concurrency, rec)
-        cpu_after = cpu_seconds(stack)
+        cpu_after, store_after = cpu_seconds(stack), store_commands(stack)
+        store = store_after - store_before
+        busiest_store = sorted({k[:3] for k in store}, key=lambda k: -store[k + ("s",)])[:10]
         rush_cpu = sorted(((name, cpu_after[name] - cpu_before.get(name, 0.0)) for name in cpu_after),
                           key=lambda pair: -pair[1])
         rush_rows = list(rec.rows)
@@ -604,6 +608,9 @@ def main(argv=None) -> int:
             *(["  " + line for line in errors_by_type(rush_rows)] or ["  none"]),
             f"{'CPU seconds in the rush, by process':<{w}} "
             + (", ".join(f"{name} {secs:.0f}" for name, secs in rush_cpu if secs >= 0.5) or "n/a (reused stack)"),
+            "store round trips in the rush (service, command, collection: count, total seconds), busiest first:",
+            *([f"  {svc:<12} {cmd:<10} {coll:<24} {store[(svc, cmd, coll, 'n')]:>8.0f} {store[(svc, cmd, coll, 's')]:>8.1f}"
+               for svc, cmd, coll in busiest_store] or ["  n/a (reused stack)"]),
             "-- invariants (read from the store) --",
             f"{'seats held / offered (rush release)':<{w}} {inv1['held']} / {inv1['seats']}",
             f"{'overbooked seats':<{w}} {inv2['overbooked']}",
@@ -667,6 +674,31 @@ def cpu_seconds(stack) -> dict[str, float]:
         if pgid in groups:
             out[groups[pgid]] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return dict(out)
+
+
+def store_commands(stack) -> collections.Counter:
+    """(process, command, collection) -> [count, seconds] of store round trips so far, scraped from
+    every service's /metrics (mongodb_client_commands_total / _command_seconds_sum)."""
+    out = collections.Counter()
+    if stack is None:
+        return out
+    from deploy.local.stack import SERVICES
+    line_re = re.compile(r'^(mongodb_client_commands_total|mongodb_client_command_seconds_sum)\{([^}]*)\} ([0-9.e+-]+)$')
+    for service in SERVICES:
+        for replica in range(stack.ports.booking_replicas if service == "booking" else 1):
+            try:
+                text = urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.metrics(service, replica)}/metrics",
+                                              timeout=5).read().decode()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                m = line_re.match(line)
+                if not m:
+                    continue
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+                key = (service, labels.get("command", ""), labels.get("collection", ""))
+                out[key + ("n" if m.group(1).endswith("_total") else "s",)] += float(m.group(3))
+    return out
 
 
 def _mem_gb() -> int:
