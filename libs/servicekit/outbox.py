@@ -1,22 +1,20 @@
 """Outbox without multi-document transactions.
 
-A state change and its events are ONE insert: the decision record carries its events in
-`_outbox` and `_outbox_pending: true`. The relay publishes pending events to Kafka (acks=all) and
-then flips the flag. A kill between insert and publish, or Kafka being down, only delays events;
-a kill between publish and flag re-publishes them, and consumers drop the duplicate by event id.
+A state change and its events are ONE insert: the decision record carries its events in `_outbox`.
+Before it, the writer inserts a small *intent* `<collection>:<record id>` into `outbox_intents`; an
+intent is the mark "events not out yet". The relay scans only the intents (a short collection:
+FerretDB would scan the growing record collections for anything but an `_id` lookup), reads each
+record by `_id`, publishes its events to Kafka (acks=all), then deletes the intents it finished, in
+one delete per cycle. A kill between insert and publish, or Kafka being down, only delays events; a
+kill between publish and delete re-publishes them, and consumers drop the duplicate by event id.
 
-Finding pending records: FerretDB pushes only `_id` equality down to its store, so asking the
-growing record collections for `_outbox_pending: true` would scan them on every poll. Instead the
-writer first inserts a small *intent* `<collection>:<record id>` into `outbox_intents`, then the
-record; the relay scans only the intents (a short collection: an intent lives until its events are
-out), reads each record by `_id`, publishes, and deletes the intent. An intent whose record never
-appeared (the write failed or lost a race) is dropped after INTENT_GRACE. As a safety net for a
-writer that stalled longer than that between its two inserts, the relay also scans the record
-collections for pending records every FULL_SWEEP (rarely; nothing is ever left unpublished).
+An intent whose record never appeared (the write failed or lost its race) is dropped after
+INTENT_GRACE. A writer that took longer than half of that between its two inserts writes its intent
+again after the record, so an intent can never be given up for a record that does exist.
 
-Rule for outbox-carrying collections: the records are immutable after insert except for the
-relay's flag (FerretDB's updates are read-modify-write, so two writers to one document could lose
-an update); later state changes are new records.
+Rule for outbox-carrying collections: records are immutable after insert (FerretDB's updates are
+read-modify-write, so two writers to one document could lose an update); later state changes are
+new records.
 """
 from __future__ import annotations
 
@@ -36,19 +34,22 @@ from servicekit.mongo import insert_unique
 
 logger = logging.getLogger("servicekit.outbox")
 
-PENDING = "_outbox_pending"
 INTENTS = "outbox_intents"
 INTENT_GRACE = dt.timedelta(seconds=60)  # an intent without its record after this was abandoned
-FULL_SWEEP_S = 300.0
 
 
 def insert(collection, record: dict, events: list[envelope_pb2.EventEnvelope], topic: str, clock: Clock) -> bool:
     """Insert a record with its events (False when a record with that `_id` or unique key exists,
     as servicekit.mongo.insert_unique). The intent goes first, so no record is ever unseen."""
-    insert_unique(collection.database[INTENTS], {
-        "_id": f"{collection.name}:{record['_id']}", "collection": collection.name,
-        "record_id": record["_id"], "at": clock.now()})
-    return insert_unique(collection, with_events(record, events, topic, clock))
+    intent = {"_id": f"{collection.name}:{record['_id']}", "collection": collection.name,
+              "record_id": record["_id"], "at": clock.now()}
+    started = time.monotonic()
+    insert_unique(collection.database[INTENTS], intent)
+    inserted = insert_unique(collection, with_events(record, events, topic, clock))
+    if inserted and time.monotonic() - started > INTENT_GRACE.total_seconds() / 2:
+        # stalled between the two inserts: the relay may have dropped the intent as abandoned
+        insert_unique(collection.database[INTENTS], dict(intent, at=clock.now()))
+    return inserted
 
 
 def with_events(record: dict, events: list[envelope_pb2.EventEnvelope], topic: str, clock: Clock) -> dict:
@@ -58,71 +59,56 @@ def with_events(record: dict, events: list[envelope_pb2.EventEnvelope], topic: s
         "key": e.aggregate_id, "data": Binary(e.SerializeToString()),
     } for e in events]
     record["_outbox_at"] = clock.now()
-    record[PENDING] = bool(events)
     return record
 
 
-def ensure_indexes(db, collections: list[str]) -> None:
-    for name in collections:
-        db[name].create_index(PENDING)
+def ensure_indexes(db) -> None:
     db[INTENTS].create_index("at")
 
 
 class OutboxRelay:
-    """Publishes pending outbox events of the given collections, oldest first."""
+    """Publishes the events of a service's outbox records, oldest first (one replica at a time)."""
 
-    def __init__(self, db, service: str, collections: list[str], clock: Clock, batch: int = 200):
-        self.db, self.service, self.collections, self.clock, self.batch = db, service, collections, clock, batch
+    def __init__(self, db, service: str, clock: Clock, batch: int = 200):
+        self.db, self.service, self.clock, self.batch = db, service, clock, batch
         self.lease = WindowLease(db, "outbox-relay", window_s=15, clock=clock)
-        self._next_full_sweep = 0.0  # the first cycle sweeps: catches what a previous run left
         self._producer = None
         self._topics_ready = False
-        ensure_indexes(db, collections)
+        ensure_indexes(db)
 
     def _get_producer(self):
         if self._producer is None:
             self._producer = kafka.producer(f"{self.service}-outbox")
         return self._producer
 
-    def pending(self) -> list[tuple[str, dict, str | None]]:
-        """(collection, record, intent id) of records whose events are not out yet, oldest first."""
-        intents = self.db[INTENTS]
-        now, docs = self.clock.now(), []
-        for intent in intents.find({}).sort("at", 1).limit(self.batch):
-            doc = self.db[intent["collection"]].find_one({"_id": intent["record_id"]},
-                                                         {"_outbox": 1, "_outbox_at": 1, PENDING: 1})
-            if doc is not None and doc.get(PENDING):
-                docs.append((intent["collection"], doc, intent["_id"]))
+    def pending(self) -> tuple[list[tuple[dict, str]], list[str]]:
+        """(record, intent id) of records whose events are not out yet, oldest first, and the ids of
+        intents to drop (their record was published already, or never came)."""
+        now, docs, drop = self.clock.now(), [], []
+        for intent in self.db[INTENTS].find({}).sort("at", 1).limit(self.batch):
+            doc = self.db[intent["collection"]].find_one({"_id": intent["record_id"]}, {"_outbox": 1, "_outbox_at": 1})
+            if doc is not None and doc.get("_outbox"):
+                docs.append((doc, intent["_id"]))
             elif doc is not None or now - intent["at"] > INTENT_GRACE:
-                intents.delete_one({"_id": intent["_id"]})  # already out, or its record never came
-        if time.monotonic() >= self._next_full_sweep:
-            self._next_full_sweep = time.monotonic() + FULL_SWEEP_S
-            seen = {(name, doc["_id"]) for name, doc, _ in docs}
-            for name in self.collections:
-                for doc in self.db[name].find({PENDING: True}, {"_outbox": 1, "_outbox_at": 1}) \
-                        .sort("_outbox_at", 1).limit(self.batch):
-                    if (name, doc["_id"]) not in seen:
-                        docs.append((name, doc, None))
-        docs.sort(key=lambda item: item[1]["_outbox_at"])
-        return docs
+                drop.append(intent["_id"])  # nothing to publish, or its record never came
+        docs.sort(key=lambda item: item[0]["_outbox_at"])
+        return docs, drop
 
     def cycle(self) -> int:
         """One pass; returns the number of events published."""
         if not self.lease.held():
             return 0
-        docs = self.pending()
-        metrics.OUTBOX_PENDING.set(sum(len(d.get("_outbox", [])) for _, d, _ in docs))
+        docs, done = self.pending()
+        metrics.OUTBOX_PENDING.set(sum(len(d["_outbox"]) for d, _ in docs))
         metrics.OUTBOX_OLDEST_PENDING_SECONDS.set(
-            (self.clock.now() - docs[0][1]["_outbox_at"]).total_seconds() if docs else 0)
-        if not docs:
-            return 0
+            (self.clock.now() - docs[0][0]["_outbox_at"]).total_seconds() if docs else 0)
         published = 0
         try:
-            if not self._topics_ready:
+            if docs and not self._topics_ready:
                 kafka.ensure_topics([TOPICS[self.service]], f"{self.service}-outbox")
                 self._topics_ready = True
-            producer = self._get_producer()
-            for name, doc, intent_id in docs:
+            producer = self._get_producer() if docs else None
+            for doc, intent_id in docs:
                 futures = [producer.send(ev["topic"], key=ev["key"].encode(), value=bytes(ev["data"]),
                                          headers=[("event_type", ev["event_type"].encode())])
                            for ev in doc["_outbox"]]
@@ -130,13 +116,13 @@ class OutboxRelay:
                     fut.get(timeout=10)
                     metrics.OUTBOX_PUBLISHED.labels(ev["topic"], ev["event_type"]).inc()
                     published += 1
-                self.db[name].update_one({"_id": doc["_id"]}, {"$set": {PENDING: False}})
-                if intent_id is not None:
-                    self.db[INTENTS].delete_one({"_id": intent_id})
+                done.append(intent_id)
         except KafkaError as exc:
             metrics.OUTBOX_PUBLISH_FAILURES.inc()
             logger.warning("outbox publish failed, will retry: %s", exc)
             self._close_producer()
+        if done:  # one write for the whole cycle (the intents collection is short, so this is cheap)
+            self.db[INTENTS].delete_many({"_id": {"$in": done}})
         return published
 
     def _close_producer(self):

@@ -9,7 +9,7 @@ from servicekit.grpcserver import ServiceRunner, every
 from servicekit.outbox import OutboxRelay
 
 from services.biometrics_capture import config
-from services.biometrics_capture.captures import OUTBOX_COLLECTIONS, BookingClient, Captures, interview_proto
+from services.biometrics_capture.captures import BookingClient, Captures, interview_proto
 from services.biometrics_capture.crypto import KeyRing
 
 NAME = "biometrics-capture"
@@ -62,7 +62,7 @@ def main() -> None:
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
     runner.add(biometrics_pb2_grpc.add_BiometricsServiceServicer_to_server, BiometricsServicer(captures),
                "passport.v1.BiometricsService")
-    runner.add_worker("outbox_relay", OutboxRelay(db, NAME, OUTBOX_COLLECTIONS, clock).run)
+    runner.add_worker("outbox_relay", OutboxRelay(db, NAME, clock).run)
     runner.add_worker("retention_sweep", every(3600, "retention_sweep", captures.purge_expired))
     runner.run()
 

@@ -30,7 +30,6 @@ from services.biometrics_capture.crypto import KeyRing
 
 logger = logging.getLogger("biometrics")
 TOPIC = events.TOPICS["biometrics-capture"]
-OUTBOX_COLLECTIONS = ["decisions"]
 MISSING_REASONS = ("AMPUTATED", "INJURED", "BANDAGED", "UNUSABLE")
 CAPTURE_STATUSES = ("CHECKED_IN", "BIOMETRICS_CAPTURED")
 LOST_OR_DAMAGED = ("REPLACEMENT_LOST", "REPLACEMENT_DAMAGED")
@@ -62,7 +61,7 @@ class Captures:
         self.captures.create_index([("application_id", 1), ("at", 1)])
         self.audit.create_index([("application_id", 1), ("at", 1)])
         self.captures.create_index("at")  # the retention sweep
-        outbox.ensure_indexes(self.db, OUTBOX_COLLECTIONS)
+        outbox.ensure_indexes(self.db)
 
     # -- authorisation -----------------------------------------------------------------------
     def _application(self, caller, application_id: str, for_capture: bool = True) -> booking_pb2.Application:

@@ -34,7 +34,8 @@ def main() -> None:
                                      hold_minutes=env_int("HOLD_MINUTES", 120),
                                      slot_horizon_days=env_int("SLOT_HORIZON_DAYS", 30),
                                      release_gate=policy.gate, on_staff_action=audit.append,
-                                     slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 1.0))
+                                     slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 1.0),
+                                     seat_hint_s=env_float("SEAT_HINT_SECONDS", 2.0))
     ballots = releases.Ballots(db, apps, policy, audit, clock)
     stats = statistics.Statistics(db, apps.calendar)
     for part in (audit, ballots, stats):
@@ -52,7 +53,7 @@ def main() -> None:
     runner.add(office_pb2_grpc.add_OfficeServiceServicer_to_server, OfficeServicer(audit, stats, ballots, apps.calendar),
                "passport.v1.OfficeService")
     runner.add_worker("ballot_draw", every(2, "ballot_draw", ballots.run_due))
-    relay = OutboxRelay(db, NAME, applications.OUTBOX_COLLECTIONS, clock)
+    relay = OutboxRelay(db, NAME, clock)
     runner.add_worker("outbox_relay", relay.run)
     runner.add_worker("slot_calendar", every(3600, "slot_calendar", apps.ensure_slots))
     runner.add_worker("seat_reaper", every(60, "seat_reaper", apps.reap_seats))

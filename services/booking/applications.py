@@ -32,9 +32,9 @@ from servicekit.mongo import insert_unique
 from services.booking import metrics, rules
 from services.booking.calendar import Calendar, slot_documents, slot_id
 from services.booking.documents import Documents
+from services.booking.seat_hints import SeatHints
 
 TOPIC = events.TOPICS["booking"]
-OUTBOX_COLLECTIONS = ["transitions", "waitlist_offers", "late_payments"]
 PASSPORT_NUMBER = re.compile(r"^[A-Z]{1,2}[0-9]{6,7}$")
 TRACKING_NUMBER = re.compile(r"^[A-Z0-9]{8,30}$")
 
@@ -46,7 +46,7 @@ def _not_found(what: str = "application") -> DomainError:
 class Applications:
     def __init__(self, db, calendar: Calendar, clock: Clock, payment_stub, hold_minutes: int = 120,
                  slot_horizon_days: int = 30, release_gate=None, on_staff_action=None,
-                 slot_list_cache_s: float = 0.0):
+                 slot_list_cache_s: float = 0.0, seat_hint_s: float = 0.0):
         self.db, self.calendar, self.clock, self.payment = db, calendar, clock, payment_stub
         # release_gate(office, slot, now) raises DomainError while a slot's date is not open for
         # first-come-first-served booking (release schedule, ballot); None = always open.
@@ -60,6 +60,7 @@ class Applications:
         self.transitions = db["transitions"]
         self.documents = Documents(db, clock)
         self._slot_cache = TtlCache(slot_list_cache_s)
+        self.seat_hints = SeatHints(seat_hint_s)
 
     def ensure_indexes(self) -> None:
         self.slots.create_index([("office_id", 1), ("date", 1)])
@@ -74,7 +75,7 @@ class Applications:
         self.documents.ensure_indexes()
         self.seats.create_index("held_at")
         self.db["queue_numbers"].create_index([("office_id", 1), ("date", 1), ("letter", 1)])
-        outbox.ensure_indexes(self.db, OUTBOX_COLLECTIONS)
+        outbox.ensure_indexes(self.db)
 
     # -- offices and slots -------------------------------------------------------------------
     def ensure_slots(self) -> int:
@@ -296,7 +297,7 @@ class Applications:
                                               service_type=header["service_type"], express=header["express"]),
                 expires_at=rfc3339(seat["pay_before"])))
         except grpc.RpcError as exc:
-            self.seats.delete_one({"_id": seat["_id"], "hold_id": seat["hold_id"]})
+            self._delete_seats({"_id": seat["_id"], "hold_id": seat["hold_id"]})
             raise DomainError("unavailable", "payment-unavailable",
                               "billing could not be issued right now; the seat was released, please retry") from exc
         appointment = dict(_appointment_of(slot, seat, office), appointment_id=seat["hold_id"],
@@ -342,10 +343,15 @@ class Applications:
                 if mine is not None and mine["slot_id"] == slot["_id"]:
                     return mine
                 raise _slot_full()
-        order = list(range(slot["capacity"]))
-        random.shuffle(order)  # spread racing requests over different seats
+        if self.seat_hints.full(slot["_id"], slot["capacity"]):
+            raise _slot_full()
+        seen_taken = self.seat_hints.taken(slot["_id"])
+        fresh = [n for n in range(slot["capacity"]) if n not in seen_taken]
+        stale = list(seen_taken & set(range(slot["capacity"])))
+        random.shuffle(fresh)  # spread racing requests over different seats
+        random.shuffle(stale)
         now = self.clock.now()
-        for n in order:
+        for n in fresh + stale:
             seat = {"_id": f"{slot['_id']}#{n}", "slot_id": slot["_id"], "n": n, "holder": holder,
                     "application_id": application_id, "hold_id": "apt_" + uuid.uuid4().hex,
                     "held_at": now, "pay_before": now + self.hold}
@@ -357,6 +363,7 @@ class Applications:
                 if taken is not None:
                     if taken["holder"] == holder:
                         return taken  # our own seat: a retry, or a booking resumed after a crash
+                    self.seat_hints.saw_taken(slot["_id"], n)
                     continue  # someone else's seat
                 # The seat is free, so the unique holder refused: this application holds another seat.
                 mine = self.seats.find_one({"holder": holder})
@@ -370,9 +377,19 @@ class Applications:
                                           "a booking of this application for another time is still in progress; "
                                           "look at the application, or retry in a few seconds")
                     # a booking of another slot that died before it was recorded
-                    self.seats.delete_one({"_id": mine["_id"], "hold_id": mine["hold_id"]})
+                    self._delete_seats({"_id": mine["_id"], "hold_id": mine["hold_id"]})
                 return self._hold_seat(slot, application_id, generation)
         raise _slot_full()
+
+    def _delete_seats(self, query: dict) -> int:
+        deleted = self.seats.delete_one(query).deleted_count
+        self.seat_hints.saw_freed()
+        return deleted
+
+    def _delete_seats_of(self, query: dict) -> int:
+        deleted = self.seats.delete_many(query).deleted_count
+        self.seat_hints.saw_freed()
+        return deleted
 
     # -- after booking -----------------------------------------------------------------------
     def cancel(self, caller, application_id: str) -> dict:
@@ -427,9 +444,9 @@ class Applications:
             data["reschedule_used"] = True
         note = f"rescheduled to {slot['date']} {slot['start_time']}" + (f" by the office: {reason}" if by_office else "")
         if not self._append(header, latest, "PAID", note, data, [event]):
-            self.seats.delete_one({"_id": seat["_id"], "hold_id": seat["hold_id"]})
+            self._delete_seats({"_id": seat["_id"], "hold_id": seat["hold_id"]})
             raise DomainError("conflict", "application-changed", "the application changed meanwhile; reload it")
-        self.seats.delete_many({"application_id": application_id, "hold_id": {"$ne": seat["hold_id"]}})
+        self._delete_seats_of({"application_id": application_id, "hold_id": {"$ne": seat["hold_id"]}})
         return self.view(header)
 
     def reschedule_office_day(self, caller, office_id: str, date: str, to_date: str, reason: str) -> tuple[int, int]:
@@ -536,7 +553,7 @@ class Applications:
                                     {"appointment": dict(appointment, hold_id=seat["hold_id"]),
                                      "generation": generation}, [resolved]):
                         return "RESEATED"
-                    self.seats.delete_one({"_id": seat["_id"], "hold_id": seat["hold_id"]})
+                    self._delete_seats({"_id": seat["_id"], "hold_id": seat["hold_id"]})
                 except DomainError:
                     pass
             self.open_claims.delete_one({"_id": header["account_id"], "application_id": application_id})
@@ -552,7 +569,7 @@ class Applications:
         """Release what a closed application held. Idempotent; the reaper repeats it after a crash."""
         if self._latest(header["_id"])["status"] not in rules.CLOSED_STATUSES:
             return
-        self.seats.delete_many({"application_id": header["_id"]})
+        self._delete_seats_of({"application_id": header["_id"]})
         self.open_claims.delete_one({"_id": header["account_id"], "application_id": header["_id"]})
 
     def reap_seats(self, orphan_after: dt.timedelta | None = None) -> int:
@@ -565,7 +582,7 @@ class Applications:
             current = (latest["state"].get("appointment") or {})
             current_hold = current.get("hold_id", current.get("appointment_id"))
             if latest["status"] in rules.CLOSED_STATUSES or latest["status"] == "DRAFT" or current_hold != seat["hold_id"]:
-                freed += self.seats.delete_one({"_id": seat["_id"], "hold_id": seat["hold_id"]}).deleted_count
+                freed += self._delete_seats({"_id": seat["_id"], "hold_id": seat["hold_id"]})
         return freed
 
     def mark_no_shows(self, office_id: str | None = None) -> int:

@@ -26,7 +26,7 @@ def main() -> None:
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
     runner.add(complaint_pb2_grpc.add_ComplaintServiceServicer_to_server, ComplaintServicer(store),
                "passport.v1.ComplaintService")
-    runner.add_worker("outbox_relay", OutboxRelay(db, NAME, complaints.OUTBOX_COLLECTIONS, clock).run)
+    runner.add_worker("outbox_relay", OutboxRelay(db, NAME, clock).run)
     runner.add_worker("escalation_sweeper",
                       every(env_float("COMPLAINT_SWEEP_INTERVAL_SECONDS", 5.0), "complaint_escalation_sweeper",
                             store.sweep))

@@ -40,7 +40,6 @@ from services.complaint.sla import CATEGORIES, CLOSED_STATUSES, OfficeCalendar
 logger = logging.getLogger("complaint")
 
 TOPIC = events.TOPICS["complaint"]
-OUTBOX_COLLECTIONS = ["complaints", "responses", "escalations", "assignments", "links"]
 STATUSES = ("OPEN", "IN_PROGRESS", "RESOLVED", "REJECTED")
 RESPONSE_STATUSES = ("IN_PROGRESS", "RESOLVED", "REJECTED")
 STAFF_ROLES = ("OFFICER", "SUPERVISOR")
@@ -105,7 +104,7 @@ class Complaints:
         self.assignments.create_index([("complaint_id", 1), ("seq", 1)])
         self.links.create_index("application_id", unique=True)
         self.links.create_index("complaint_id")
-        outbox.ensure_indexes(self.db, OUTBOX_COLLECTIONS)
+        outbox.ensure_indexes(self.db)
 
     # -- filing ------------------------------------------------------------------------------
     def file(self, caller, category: str, office_id: str, description: str, application_id: str,

@@ -5,3 +5,11 @@ def child_exit(server, worker):
     # prometheus_client multiprocess mode: forget the metrics files of a dead worker's gauges.
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(worker.pid)
+
+
+# Threads per worker, well above the load shedder's in-flight limit (GATEWAY_MAX_INFLIGHT): the
+# spare threads answer an overload's excess with 503 + Retry-After at once, instead of letting it
+# wait unseen in gunicorn's connection queue past the client's 2 s budget.
+import os  # noqa: E402
+
+threads = int(os.environ.get("GATEWAY_THREADS", "32"))

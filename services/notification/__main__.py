@@ -143,7 +143,7 @@ def main() -> None:
     for channel in CHANNELS:
         runner.add_worker(f"delivery-{channel}", delivery.worker(channel))
     runner.add_worker("delivery-sweep", delivery.sweeper(env_float("NOTIFY_SWEEP_INTERVAL_S", 300.0)))
-    runner.add_worker("outbox", OutboxRelay(db, NAME, ["deliveries"], clock).run)
+    runner.add_worker("outbox", OutboxRelay(db, NAME, clock).run)
     runner.run()
 
 

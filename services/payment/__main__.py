@@ -96,8 +96,7 @@ def main() -> None:
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
     runner.add(payment_pb2_grpc.add_PaymentServiceServicer_to_server, PaymentServicer(store, settled, bank, owed),
                "passport.v1.PaymentService")
-    runner.add_worker("outbox_relay", OutboxRelay(
-        db, NAME, list(dict.fromkeys(billings.OUTBOX_COLLECTIONS + settlements.OUTBOX_COLLECTIONS + refunds.OUTBOX_COLLECTIONS)), clock).run)
+    runner.add_worker("outbox_relay", OutboxRelay(db, NAME, clock).run)
     # Booking's cancellations (a paid application the office cancels is refunded; an unpaid billing
     # is voided) and its answers to late payments (refunded when no seat could be given back).
     consumer = EventConsumer(db, "payment", [TOPICS["booking"]], refunds.handlers(owed, settled))

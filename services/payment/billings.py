@@ -13,7 +13,6 @@ from services.payment import billing_codes, metrics
 from services.payment.fees import FeeSchedule
 
 TOPIC = events.TOPICS["payment"]
-OUTBOX_COLLECTIONS = ["billings"]
 
 
 class Billings:
@@ -25,7 +24,7 @@ class Billings:
     def ensure_indexes(self) -> None:
         self.billings.create_index("appointment_id", unique=True)
         self.billings.create_index("application_id")
-        outbox.ensure_indexes(self.db, OUTBOX_COLLECTIONS)
+        outbox.ensure_indexes(self.db)
 
     def issue(self, appointment_id: str, application_id: str, account_id: str, office_id: str,
               fee: payment_pb2.FeeParameters, expires_at: str) -> dict:

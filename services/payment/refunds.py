@@ -41,7 +41,6 @@ from services.payment.billings import TOPIC
 
 logger = logging.getLogger("payment.refunds")
 
-OUTBOX_COLLECTIONS = ["refunds", "refund_payouts"]
 CANCEL_REASONS = ("BILLING_EXPIRED", "APPLICANT", "OFFICE")
 OVERPAYMENT, OFFICE_CANCELLED, LATE_PAYMENT = "OVERPAYMENT", "OFFICE_CANCELLED", "LATE_PAYMENT"
 PENDING, PAID_OUT = "PENDING", "PAID_OUT"
@@ -83,7 +82,7 @@ class Refunds:
             coll.create_index("application_id")
             coll.create_index("office_id")
         self.cancellations.create_index("billing_code")
-        outbox.ensure_indexes(self.db, OUTBOX_COLLECTIONS)
+        outbox.ensure_indexes(self.db)
 
     # -- recording -----------------------------------------------------------------------------
     def on_cancelled(self, cancelled, event_id: str = "") -> dict | None:

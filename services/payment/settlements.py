@@ -30,7 +30,6 @@ from services.payment.billings import TOPIC
 
 logger = logging.getLogger("payment.settlements")
 
-OUTBOX_COLLECTIONS = ["outcomes", "refunds", "late_payments"]
 SETTLED, EXPIRED = "SETTLED", "EXPIRED"
 SOURCES = ("NOTIFICATION", "RECHECK", "RECONCILIATION")
 _REFERENCE = re.compile(r"^[A-Za-z0-9._:/-]{1,64}$")
@@ -81,7 +80,7 @@ class Settlements:
     def ensure_indexes(self) -> None:
         self.billings.create_index("expires_at")
         self.payments.create_index("paid_at")
-        outbox.ensure_indexes(self.db, OUTBOX_COLLECTIONS)
+        outbox.ensure_indexes(self.db)
 
     # -- reading -------------------------------------------------------------------------------
     def outcome_of(self, billing_code: str) -> dict | None:
