@@ -85,3 +85,22 @@ def test_working_days_skip_weekends_and_holidays():
     tbk = cal.offices["TBK"]
     days = cal.working_days(tbk, dt.date(2026, 12, 24), 3)  # Thu 24, Fri 25 = Christmas, weekend
     assert days == [dt.date(2026, 12, 24), dt.date(2026, 12, 28), dt.date(2026, 12, 29)]
+
+
+def test_seat_hints_try_seen_taken_seats_last_and_call_a_full_slot_full_only_while_fresh():
+    from services.booking.seat_hints import SeatHints
+    now = [0.0]
+    hints = SeatHints(ttl_s=2.0, clock=lambda: now[0])
+    for n in (0, 1):
+        hints.saw_taken("TBK-1", n)
+    assert hints.taken("TBK-1") == {0, 1} and not hints.full("TBK-1", 3)
+    hints.saw_taken("TBK-1", 2)
+    assert hints.full("TBK-1", 3) and not hints.full("TBK-2", 3)
+    now[0] = 2.5  # older than the hint's life: the seats are tried again
+    assert hints.taken("TBK-1") == set() and not hints.full("TBK-1", 3)
+    hints.saw_taken("TBK-1", 0)
+    hints.saw_freed()  # a release seen here forgets everything at once
+    assert hints.taken("TBK-1") == set()
+    off = SeatHints(ttl_s=0)
+    off.saw_taken("TBK-1", 0)
+    assert off.taken("TBK-1") == set() and not off.full("TBK-1", 1)
