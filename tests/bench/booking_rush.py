@@ -590,7 +590,7 @@ def main(argv=None) -> int:
         lines = [
             "release rush benchmark",
             f"{'machine':<{w}} {os.cpu_count()} cores, {_mem_gb()} GB RAM, FerretDB (SQLite) store, Kafka; all on one host",
-            f"{'stack':<{w}} gateway gunicorn gthread x{workers} workers x{os.environ.get("GATEWAY_THREADS", "32")} threads, booking x2 replicas",
+            f"{'stack':<{w}} gateway gunicorn gthread x{workers} workers x{os.environ.get('GATEWAY_THREADS', '32')} threads, booking x2 replicas",
             f"{'applicants (with accounts and applications)':<{w}} {len(applicants)}",
             f"{'release':<{w}} {args.offices} offices x {args.seats} seats = {sum(s['capacity'] for s in release1.values())} seats",
             f"{'client':<{w}} closed loop, {args.concurrency} threads, keep-alive",
