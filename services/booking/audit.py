@@ -68,6 +68,7 @@ def _json_safe(value):
 class AuditLog:
     def __init__(self, db, clock: Clock):
         self.entries, self.clock = db["audit_log"], clock
+        self._known_seq = 0  # an entry number this process has seen exist (numbers have no gaps)
 
     def ensure_indexes(self) -> None:
         self.entries.create_index([("office_id", 1), ("at", 1)])
@@ -76,7 +77,7 @@ class AuditLog:
         """The `on_staff_action` hook of Applications: append one entry; returns it."""
         details = _json_safe(details or {})
         for _ in range(MAX_ATTEMPTS):
-            tail = self.entries.find_one({}, sort=[("_id", -1)])
+            tail = self._tail()
             seq = tail["seq"] + 1 if tail else 1
             entry = {"seq": seq, "at": rfc3339(self.clock.now()), "actor_account_id": caller.account_id,
                      "actor_role": caller.role, "office_id": office_id, "action": action,
@@ -86,6 +87,22 @@ class AuditLog:
                 return entry
             # another appender took this number: re-read the tail and try again
         raise DomainError("busy", "audit-busy", "the audit log is busy; please retry")
+
+    def _tail(self) -> dict | None:
+        """The last entry, by `_id` lookups only (a sorted read scans on FerretDB): entries are
+        numbered 1, 2, 3, ... without gaps, so probe forward from the last number seen here,
+        doubling the step, then bisect between the last number found and the first one missing."""
+        def exists(seq: int) -> bool:
+            return self.entries.find_one({"_id": _id(seq)}, {"_id": 1}) is not None
+        found, step = self._known_seq, 1
+        while exists(found + step):
+            found, step = found + step, step * 2
+        missing = found + step
+        while missing - found > 1:
+            middle = (found + missing) // 2
+            found, missing = (middle, missing) if exists(middle) else (found, middle)
+        self._known_seq = found
+        return self.entries.find_one({"_id": _id(found)}) if found else None
 
     def list(self, office_id: str, start: dt.datetime, end: dt.datetime, limit: int = 1000) -> list[dict]:
         """Entries of one office with start <= at < end (UTC instants)."""

@@ -14,7 +14,7 @@ from services.booking import audit, statistics
 
 
 class FakeCollection:
-    """Just enough of a pymongo collection for AuditLog: unique _id insert, find_one by _id order."""
+    """Just enough of a pymongo collection for AuditLog: unique _id insert, find_one by _id."""
 
     def __init__(self, race_once: dict | None = None):
         self.docs: dict[str, dict] = {}
@@ -28,10 +28,9 @@ class FakeCollection:
             raise DuplicateKeyError("dup")
         self.docs[doc["_id"]] = dict(doc)
 
-    def find_one(self, _query, sort=None):
-        if not self.docs:
-            return None
-        return dict(self.docs[max(self.docs)])
+    def find_one(self, query, projection=None):
+        doc = self.docs.get(query["_id"])
+        return dict(doc) if doc is not None else None
 
     def in_order(self):
         return [dict(self.docs[k]) for k in sorted(self.docs)]
@@ -56,6 +55,21 @@ def test_entries_chain_by_hash_and_sequence():
     assert docs[0]["prev_hash"] == audit.GENESIS
     assert all(b["prev_hash"] == a["hash"] for a, b in zip(docs, docs[1:]))
     assert audit.check_chain(docs) == {"ok": True, "entries": 5, "first_broken_seq": 0, "reason": ""}
+
+
+def test_a_new_process_finds_the_tail_with_few_id_lookups():
+    coll = FakeCollection()
+    first = make_log(coll)
+    for n in range(300):
+        first.append(SUPERVISOR, "QUOTA_SET", "TBK", {"n": n})
+    lookups = []
+    original = coll.find_one
+    coll.find_one = lambda query, projection=None: lookups.append(query["_id"]) or original(query, projection)
+    restarted = make_log(coll)  # knows nothing: probes 1, 2, 4, ... 256, 512, then bisects
+    entry = restarted.append(SUPERVISOR, "QUOTA_SET", "TBK", {"n": 300})
+    assert entry["seq"] == 301 and entry["prev_hash"] == coll.docs[f"{300:012d}"]["hash"]
+    assert len(lookups) <= 2 * 10 + 2  # O(log n), not a read of the whole log
+    assert audit.check_chain(coll.in_order())["ok"]
 
 
 def test_a_lost_race_for_the_next_number_retries_on_the_new_tail():
