@@ -57,6 +57,7 @@ class Applications:
         self.horizon = slot_horizon_days
         self.slots, self.seats = db["slots"], db["seats"]
         self.applications, self.open_claims = db["applications"], db["open_applications"]
+        self.by_account = db["account_applications"]
         self.transitions = db["transitions"]
         self.documents = Documents(db, clock)
         self._slot_cache = TtlCache(slot_list_cache_s)
@@ -176,6 +177,7 @@ class Applications:
                   "passport_type": passport_type, "validity_years": validity_years,
                   "service_type": service_type, "express": express, "priority_group": priority_group,
                   "birth_date": account["birth_date"], "created_at": self.clock.now()}
+        self._index_for_account(account["_id"], application_id)  # first, so it is never unlisted
         self.applications.insert_one(header)
         created = booking_pb2.ApplicationCreated(application_id=application_id, account_id=account["_id"],
                                                  office_id=office_id, service_type=service_type)
@@ -219,7 +221,23 @@ class Applications:
         return header
 
     def list_for(self, account_id: str) -> list[dict]:
-        return list(self.applications.find({"account_id": account_id}).sort("created_at", -1))
+        """An account's applications, newest first, through its index `<account>:<n>` (n = 0, 1, ...
+        without gaps; `_id` lookups only, as FerretDB scans for any other filter)."""
+        headers = [self.applications.find_one({"_id": entry["application_id"]})
+                   for entry in self._account_index(account_id)]
+        # an entry whose application was never written (a crash inside create) lists nothing
+        return sorted((h for h in headers if h is not None), key=lambda h: h["created_at"], reverse=True)
+
+    def _account_index(self, account_id: str) -> list[dict]:
+        entries = []
+        while (entry := self.by_account.find_one({"_id": f"{account_id}:{len(entries):04d}"})) is not None:
+            entries.append(entry)
+        return entries
+
+    def _index_for_account(self, account_id: str, application_id: str) -> None:
+        n = len(self._account_index(account_id))
+        while not insert_unique(self.by_account, {"_id": f"{account_id}:{n:04d}", "application_id": application_id}):
+            n += 1  # a parallel create of the same account took this number
 
     def _age(self, header: dict) -> int:
         born = header.get("birth_date")

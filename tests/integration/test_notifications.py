@@ -9,6 +9,7 @@ import urllib.request
 from email.header import decode_header, make_header
 
 from kafka import KafkaConsumer, KafkaProducer
+import pymongo
 
 from passport.v1 import booking_pb2  # noqa: F401 (registers AppointmentBooked for decode)
 from servicekit.events import decode
@@ -149,6 +150,37 @@ def test_redelivered_event_sends_nothing_new(stack, api):
     assert len(delivery_log(api, person, app_id)) == 4
     assert len(mails_to(stack, person["email"])) == len(mails_before) == 2
     assert len(sms_to(stack, person["phone"])) == len(sms_before) == 2
+
+
+def test_replaying_every_topic_from_offset_0_sends_nothing_new(stack, api):
+    """Every event the notification service ever consumed, produced again (a consumer-group reset,
+    a mirror replay or a broker failover look like this): no mail, no SMS, no log entry is new."""
+    person = api.register_applicant()
+    app_id = book(api, person)
+    eventually(lambda: all_sent(api, person, app_id))
+    messages = pymongo.MongoClient(stack.env()["MONGO_URI"])["passport_notification"]["messages"]
+    recorded = messages.count_documents({})
+    mails, sms = len(mails_to(stack, person["email"])), len(sms_to(stack, person["phone"]))
+    topics = ["booking.events", "payment.events", "biometrics.events", "complaint.events"]
+    source = KafkaConsumer(bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}", group_id=None,
+                           auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5000)
+    source.subscribe([t for t in topics if t in source.topics()])
+    replay = [(m.topic, m.key, m.value) for m in source if m.value and not m.value.startswith(b"\x08\x96")]
+    source.close()
+    assert any(topic == "booking.events" for topic, _k, _v in replay)
+    handled_before = metric(stack, "consumer_events_total", group="notification")
+    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}")
+    for topic, key, value in replay:
+        producer.send(topic, key=key, value=value)
+    producer.flush(timeout=30)
+    producer.close()
+    # every copy has been looked at once the group's counter has moved by the number replayed
+    eventually(lambda: metric(stack, "consumer_events_total", group="notification") - handled_before >= len(replay),
+               timeout_s=180)
+    time.sleep(3)  # a send that the replay wrongly caused would be on its way by now
+    assert messages.count_documents({}) == recorded  # no message to anyone was recorded again
+    assert len(mails_to(stack, person["email"])) == mails and len(sms_to(stack, person["phone"])) == sms
+    assert len(delivery_log(api, person, app_id)) == 4
 
 
 def test_sms_outage_delays_but_does_not_lose_messages(stack, api):
