@@ -106,19 +106,24 @@ class Applications:
         return self._slot_cache.get((office_id, date, lane), lambda: self.list_slots(office_id, date, lane))
 
     def list_slots(self, office_id: str, date: str, lane: str = "") -> list[dict]:
-        """Slots with their remaining seats, read now (for decisions; see published_slots)."""
-        self.office(office_id)
-        rules.parse_date(date, "date")
+        """Slots with their remaining seats, read now (for decisions; see published_slots). Only
+        `_id` lookups (FerretDB scans for anything else): slot ids follow from the office's start
+        times, and a slot's seats are `<slot>#0 .. #capacity-1`."""
+        office = self.office(office_id)
+        day = rules.parse_date(date, "date")
         if lane and lane not in rules.LANES:
             raise invalid("lane must be one of " + ", ".join(rules.LANES), "lane")
-        query = {"office_id": office_id, "date": date}
-        if lane:
-            query["lane"] = lane
-        slots = list(self.slots.find(query).sort([("start_time", 1), ("lane", 1)]))
-        held = self._held_counts([s["_id"] for s in slots])
+        ids = [slot_id(office_id, day, each, start) for start in office.slots for each in ([lane] if lane else rules.LANES)]
+        slots = [doc for doc in (self.slots.find_one({"_id": i}) for i in ids) if doc is not None]
         for s in slots:
-            s["remaining"] = max(0, s["capacity"] - held.get(s["_id"], 0))
-        return slots
+            s["remaining"] = max(0, s["capacity"] - self._held(s))
+        return sorted(slots, key=lambda s: (s["start_time"], s["lane"]))
+
+    def _held(self, slot: dict) -> int:
+        if slot.get("shrunk"):  # capacity was lowered: seats above it may still be held, so count
+            return self.seats.count_documents({"slot_id": slot["_id"]})
+        return sum(1 for n in range(slot["capacity"])
+                   if self.seats.find_one({"_id": f"{slot['_id']}#{n}"}, {"_id": 1}) is not None)
 
     def _held_counts(self, slot_ids: list[str]) -> dict[str, int]:
         if not slot_ids:
