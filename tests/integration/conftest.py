@@ -23,8 +23,11 @@ PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000"))
 # Functional tests run next to other load on 2 cores: booking calls get the general deadline and
 # in-app load shedding is off (one slot per gunicorn thread); the 1.5 s release-rush budget and
 # the shedding are exercised by `make bench`.
+# Tests book "the first free slot" one after another, so they read availability fresh: the 1 s
+# listing cache and the 2 s seat hints (covered by unit tests and exercised by `make bench`) are off.
 TEST_ENV = {"SLOT_HORIZON_DAYS": "15", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
-            "GATEWAY_MAX_INFLIGHT": "8", "WAITLIST_INTERVAL_SECONDS": "1"}
+            "GATEWAY_MAX_INFLIGHT": "8", "WAITLIST_INTERVAL_SECONDS": "1",
+            "SLOT_LIST_CACHE_SECONDS": "0", "SEAT_HINT_SECONDS": "0"}
 
 
 @contextlib.contextmanager
