@@ -26,7 +26,7 @@ PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000"))
 # Tests book "the first free slot" one after another, so they read availability fresh: the 1 s
 # listing cache and the 2 s seat hints (covered by unit tests and exercised by `make bench`) are off.
 TEST_ENV = {"SLOT_HORIZON_DAYS": "15", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
-            "GATEWAY_MAX_INFLIGHT": "8", "WAITLIST_INTERVAL_SECONDS": "1",
+            "GATEWAY_THREADS": "8", "GATEWAY_MAX_INFLIGHT": "8", "WAITLIST_INTERVAL_SECONDS": "1",
             "SLOT_LIST_CACHE_SECONDS": "0", "SEAT_HINT_SECONDS": "0"}
 
 
