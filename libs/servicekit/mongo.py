@@ -7,6 +7,8 @@ inserts under a unique key (`insert_unique`), which are atomic on both servers.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import pymongo
 from pymongo import monitoring
 from pymongo.errors import DuplicateKeyError
@@ -34,6 +36,24 @@ def insert_unique(collection, document: dict) -> bool:
         return True
     except DuplicateKeyError:
         return False
+
+
+def read_numbered(collection, key: Callable[[int], str], first: int = 0, projection=None) -> list[dict]:
+    """A gap-free numbered sequence `key(first), key(first + 1), ...`, read by `_id` until the first
+    missing number (FerretDB serves only `_id` equality from an index; any other filter scans)."""
+    out = []
+    while (doc := collection.find_one({"_id": key(first + len(out))}, projection)) is not None:
+        out.append(doc)
+    return out
+
+
+def append_numbered(collection, key: Callable[[int], str], make: Callable[[int], dict], first: int = 0) -> dict:
+    """Insert `make(n)` under `key(n)` at the first free number, so the sequence stays gap-free:
+    start after the entries read, step on when a parallel writer took the number (an insert is atomic)."""
+    n = first + len(read_numbered(collection, key, first, {"_id": 1}))
+    while not insert_unique(collection, doc := dict(make(n), _id=key(n))):
+        n += 1
+    return doc
 
 
 class CommandMetrics(monitoring.CommandListener):

@@ -27,7 +27,7 @@ from servicekit import events, outbox
 from servicekit.cache import TtlCache
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
-from servicekit.mongo import insert_unique
+from servicekit.mongo import append_numbered, insert_unique, read_numbered
 
 from services.booking import metrics, rules
 from services.booking.calendar import Calendar, slot_documents, slot_id
@@ -182,7 +182,8 @@ class Applications:
                   "passport_type": passport_type, "validity_years": validity_years,
                   "service_type": service_type, "express": express, "priority_group": priority_group,
                   "birth_date": account["birth_date"], "created_at": self.clock.now()}
-        self._index_for_account(account["_id"], application_id)  # first, so it is never unlisted
+        append_numbered(self.by_account, _account_key(account["_id"]),  # first, so it is never unlisted
+                        lambda n: {"application_id": application_id})
         self.applications.insert_one(header)
         created = booking_pb2.ApplicationCreated(application_id=application_id, account_id=account["_id"],
                                                  office_id=office_id, service_type=service_type)
@@ -229,20 +230,9 @@ class Applications:
         """An account's applications, newest first, through its index `<account>:<n>` (n = 0, 1, ...
         without gaps; `_id` lookups only, as FerretDB scans for any other filter)."""
         headers = [self.applications.find_one({"_id": entry["application_id"]})
-                   for entry in self._account_index(account_id)]
+                   for entry in read_numbered(self.by_account, _account_key(account_id))]
         # an entry whose application was never written (a crash inside create) lists nothing
         return sorted((h for h in headers if h is not None), key=lambda h: h["created_at"], reverse=True)
-
-    def _account_index(self, account_id: str) -> list[dict]:
-        entries = []
-        while (entry := self.by_account.find_one({"_id": f"{account_id}:{len(entries):04d}"})) is not None:
-            entries.append(entry)
-        return entries
-
-    def _index_for_account(self, account_id: str, application_id: str) -> None:
-        n = len(self._account_index(account_id))
-        while not insert_unique(self.by_account, {"_id": f"{account_id}:{n:04d}", "application_id": application_id}):
-            n += 1  # a parallel create of the same account took this number
 
     def _age(self, header: dict) -> int:
         born = header.get("birth_date")
@@ -264,12 +254,7 @@ class Applications:
     def history(self, application_id: str) -> list[dict]:
         """The transition log, read by `_id` point lookups `<application>:<seq>` (contiguous from 0):
         FerretDB pushes only `_id` equality down to SQLite, any other filter scans the collection."""
-        out = []
-        while True:
-            doc = self.transitions.find_one({"_id": f"{application_id}:{len(out):04d}"}, {"_outbox": 0})
-            if doc is None:
-                return out
-            out.append(doc)
+        return read_numbered(self.transitions, lambda n: f"{application_id}:{n:04d}", projection={"_outbox": 0})
 
     def _latest(self, application_id: str) -> dict:
         return _last(self.history(application_id))
@@ -304,9 +289,10 @@ class Applications:
         slot, office = self._bookable_slot(header, slot_id)
         if self.release_gate is not None and not via_ballot:
             self.release_gate(office, slot, self.clock.now())
-        required = rules.required_documents(header["service_type"], self._age(header))
+        age = self._age(header)
+        required = rules.required_documents(header["service_type"], age)
         uploaded = self.documents.kinds(application_id, among={kind for group in required for kind in group})
-        missing = rules.missing_documents(header["service_type"], self._age(header), uploaded)
+        missing = rules.missing_documents(header["service_type"], age, uploaded)
         if missing:
             raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing),
                               [{"field": "documents", "message": m} for m in missing])
@@ -796,6 +782,10 @@ QUEUE_LETTERS = {"PRIORITY": "P", "EXPRESS": "E", "REPLACEMENT": "R", "REGULAR":
 
 def mask_passport(number: str) -> str:
     return number[:1] + "*" * (len(number) - 3) + number[-2:] if len(number) > 3 else "***"
+
+
+def _account_key(account_id: str):
+    return lambda n: f"{account_id}:{n:04d}"
 
 
 def _slot_full() -> DomainError:

@@ -10,7 +10,7 @@ from bson.binary import Binary
 
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import invalid
-from servicekit.mongo import insert_unique
+from servicekit.mongo import append_numbered, read_numbered
 
 from services.booking import rules
 
@@ -26,23 +26,14 @@ class Documents:
         if kind not in rules.DOCUMENT_KINDS:
             raise invalid("kind must be one of " + ", ".join(rules.DOCUMENT_KINDS), "kind")
         content_type = rules.document_type(content)
-        n = len(self._versions(application_id, kind))
-        while True:
-            doc = {"_id": f"{application_id}:{kind}:{n}", "document_id": "doc_" + uuid.uuid4().hex,
-                   "application_id": application_id, "kind": kind, "content_type": content_type,
-                   "size": len(content), "sha256": hashlib.sha256(content).hexdigest(), "data": Binary(content),
-                   "uploaded_at": self.clock.now()}
-            if insert_unique(self.documents, doc):
-                return doc
-            n += 1  # a parallel upload of the same kind took this version number
+        digest = hashlib.sha256(content).hexdigest()
+        return append_numbered(self.documents, _version_key(application_id, kind), lambda n: {
+            "document_id": "doc_" + uuid.uuid4().hex, "application_id": application_id, "kind": kind,
+            "content_type": content_type, "size": len(content), "sha256": digest, "data": Binary(content),
+            "uploaded_at": self.clock.now()})
 
     def _versions(self, application_id: str, kind: str) -> list[dict]:
-        out = []
-        while True:
-            doc = self.documents.find_one({"_id": f"{application_id}:{kind}:{len(out)}"}, {"data": 0})
-            if doc is None:
-                return out
-            out.append(doc)
+        return read_numbered(self.documents, _version_key(application_id, kind), projection={"data": 0})
 
     def list(self, application_id: str) -> list[dict]:
         docs = [d for kind in rules.DOCUMENT_KINDS for d in self._versions(application_id, kind)]
@@ -52,6 +43,10 @@ class Documents:
         """The kinds uploaded (of those asked about: each one is a lookup by `_id`)."""
         return {kind for kind in among
                 if self.documents.find_one({"_id": f"{application_id}:{kind}:0"}, {"_id": 1}) is not None}
+
+
+def _version_key(application_id: str, kind: str):
+    return lambda n: f"{application_id}:{kind}:{n}"
 
 
 def view(doc: dict) -> dict:

@@ -21,7 +21,7 @@ import datetime as dt
 from passport.v1 import notification_pb2
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
-from servicekit.mongo import insert_unique
+from servicekit.mongo import append_numbered, insert_unique, read_numbered
 
 from services.notification import queue
 from services.notification.templates import Templates, template_name
@@ -93,12 +93,9 @@ class Messages:
         """Append to the application's delivery log at the first free `<application_id>:<n>`. Only
         inserts (n = 1, 2, ... until one is new), so the entries stay contiguous: a slot is taken only
         after all lower ones. A re-handled event may append its messages twice; readers drop the copy."""
-        n = 1
-        while not insert_unique(self.log, {"_id": f"{application_id}:{n}", "application_id": application_id,
-                                           "n": n, "event_id": event_id, "messages": items,
-                                           "at": self.clock.now()}):
-            n += 1
-        return n
+        return append_numbered(self.log, _log_key(application_id), lambda n: {
+            "application_id": application_id, "n": n, "event_id": event_id, "messages": items,
+            "at": self.clock.now()}, first=1)["n"]
 
     def record_for_supervisors(self, envelope, supervisor_ids: list[str], fields: dict[str, str],
                                template: str) -> int:
@@ -125,11 +122,9 @@ class Messages:
         if not application_id:
             raise DomainError("invalid", "validation-error", "application_id is required")
         items: dict[str, dict] = {}
-        n = 1
-        while (entry := self.log.find_one({"_id": f"{application_id}:{n}"})) is not None:
+        for entry in read_numbered(self.log, _log_key(application_id), first=1):
             for item in entry["messages"]:
                 items.setdefault(item["_id"], dict(item))
-            n += 1
         for item in items.values():
             item["status"], item["sent_at"] = self.status_of(item["_id"])
         return sorted(items.values(), key=lambda d: d["created_at"])
@@ -148,3 +143,7 @@ def to_proto(doc: dict) -> notification_pb2.Notification:
         notification_id=doc["_id"], event_id=doc["event_id"], event_type=doc["event_type"],
         channel=doc["channel"], template=doc["template"], language=doc["language"], status=doc["status"],
         created_at=rfc3339(doc["created_at"]), sent_at=rfc3339(doc["sent_at"]) if doc.get("sent_at") else "")
+
+
+def _log_key(application_id: str):
+    return lambda n: f"{application_id}:{n}"
