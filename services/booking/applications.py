@@ -120,10 +120,20 @@ class Applications:
         return sorted(slots, key=lambda s: (s["start_time"], s["lane"]))
 
     def _held(self, slot: dict) -> int:
+        """Seats held: each seat looked up by `_id`, except those this replica saw taken in the last
+        SEAT_HINT_SECONDS (a seat is freed rarely, and a free through this replica clears the hints),
+        so in a rush a full slot is listed without store reads."""
         if slot.get("shrunk"):  # capacity was lowered: seats above it may still be held, so count
             return self.seats.count_documents({"slot_id": slot["_id"]})
-        return sum(1 for n in range(slot["capacity"])
-                   if self.seats.find_one({"_id": f"{slot['_id']}#{n}"}, {"_id": 1}) is not None)
+        known = self.seat_hints.taken(slot["_id"])
+        held = 0
+        for n in range(slot["capacity"]):
+            if n in known:
+                held += 1
+            elif self.seats.find_one({"_id": f"{slot['_id']}#{n}"}, {"_id": 1}) is not None:
+                held += 1
+                self.seat_hints.saw_taken(slot["_id"], n)
+        return held
 
     def _held_counts(self, slot_ids: list[str]) -> dict[str, int]:
         if not slot_ids:
@@ -289,10 +299,10 @@ class Applications:
         slot, office = self._bookable_slot(header, slot_id)
         if self.release_gate is not None and not via_ballot:
             self.release_gate(office, slot, self.clock.now())
-        age = self._age(header)
-        required = rules.required_documents(header["service_type"], age)
-        uploaded = self.documents.kinds(application_id, among={kind for group in required for kind in group})
-        missing = rules.missing_documents(header["service_type"], age, uploaded)
+        if self.seat_hints.full(slot["_id"], slot["capacity"]):
+            raise _slot_full()  # seen full a moment ago: answer before the document lookups
+        missing = self.documents.missing(application_id, rules.required_documents(header["service_type"],
+                                                                                  self._age(header)))
         if missing:
             raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing),
                               [{"field": "documents", "message": m} for m in missing])

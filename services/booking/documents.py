@@ -39,10 +39,14 @@ class Documents:
         docs = [d for kind in rules.DOCUMENT_KINDS for d in self._versions(application_id, kind)]
         return sorted(docs, key=lambda d: d["uploaded_at"])
 
-    def kinds(self, application_id: str, among=rules.DOCUMENT_KINDS) -> set[str]:
-        """The kinds uploaded (of those asked about: each one is a lookup by `_id`)."""
-        return {kind for kind in among
-                if self.documents.find_one({"_id": f"{application_id}:{kind}:0"}, {"_id": 1}) is not None}
+    def missing(self, application_id: str, required: list[tuple[str, ...]]) -> list[str]:
+        """The groups of `required` ('one of these') with nothing uploaded; a group stops looking at
+        its first uploaded kind, so a complete application costs one lookup per group."""
+        return [" or ".join(group) for group in required
+                if not any(self._has(application_id, kind) for kind in group)]
+
+    def _has(self, application_id: str, kind: str) -> bool:
+        return self.documents.find_one({"_id": f"{application_id}:{kind}:0"}, {"_id": 1}) is not None
 
 
 def _version_key(application_id: str, kind: str):

@@ -172,10 +172,6 @@ def required_documents(service_type: str, age: int) -> list[tuple[str, ...]]:
     return base + extra
 
 
-def missing_documents(service_type: str, age: int, uploaded: set[str]) -> list[str]:
-    return [" or ".join(group) for group in required_documents(service_type, age) if not uploaded & set(group)]
-
-
 # -- after payment -------------------------------------------------------------------------------
 def check_reschedule(status: str, current_date: dt.date, today: dt.date, used: bool, by_office: bool) -> None:
     """Applicants reschedule once, only after paying, at the latest the day before; the office may

@@ -41,8 +41,8 @@ class Waitlist:
             raise invalid(f"{header['office_id']} has no {lane} seats on {date}", "date")
         if any(s["remaining"] > 0 for s in slots):
             raise DomainError("conflict", "seats-available", f"{date} still has {lane} seats: book one instead")
-        missing = rules.missing_documents(header["service_type"], self.apps._age(header),
-                                          self.apps.documents.kinds(application_id))
+        missing = self.apps.documents.missing(application_id, rules.required_documents(header["service_type"],
+                                                                                      self.apps._age(header)))
         if missing:
             raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing))
         entry = {"_id": f"{header['office_id']}|{date}|{lane}|{application_id}", "application_id": application_id,

@@ -67,16 +67,21 @@ class Collection:
                 return
 
     def delete_one(self, query):
-        for k, d in list(self.docs.items()):
-            if matches(d, query):
-                del self.docs[k]
-                return
+        gone = next((k for k, d in self.docs.items() if matches(d, query)), None)
+        if gone is not None:
+            del self.docs[gone]
+        return DeleteResult(int(gone is not None))
 
     def delete_many(self, query):
         gone = [k for k, d in self.docs.items() if matches(d, query)]
         for k in gone:
             del self.docs[k]
-        return type("DeleteResult", (), {"deleted_count": len(gone)})()
+        return DeleteResult(len(gone))
+
+
+class DeleteResult:
+    def __init__(self, deleted_count: int):
+        self.deleted_count = deleted_count
 
 
 class Database(dict):

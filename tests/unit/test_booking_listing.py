@@ -1,0 +1,76 @@
+"""The slot listing's seat counts and the seat hints of a booking replica (fake store: pure logic)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from servicekit.clock import FixedClock
+from services.booking.applications import Applications
+from services.booking.calendar import load, slot_documents
+from tests.unit.fakemongo import Database
+
+DAY = dt.date(2026, 12, 1)  # a Tuesday, a working day at TBK
+
+
+class CountingFinds:
+    """Wraps a fake collection and counts its `find_one` calls (store round trips)."""
+
+    def __init__(self, collection):
+        self.collection, self.finds = collection, 0
+
+    def find_one(self, *args, **kwargs):
+        self.finds += 1
+        return self.collection.find_one(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.collection, name)
+
+
+def listing_stack(seat_hint_s: float):
+    db = Database()
+    cal = load()
+    apps = Applications(db, cal, FixedClock(dt.datetime(2026, 11, 30, 1, tzinfo=dt.timezone.utc)), payment_stub=None,
+                        seat_hint_s=seat_hint_s)
+    slot = next(d for d in slot_documents(cal.offices["TBK"], DAY) if d["lane"] == "REGULAR")
+    db["slots"].insert_one(dict(slot, capacity=4))
+    apps.seats = CountingFinds(db["seats"])
+    return apps, slot["_id"]
+
+
+def remaining(apps, slot_id):
+    return next(s["remaining"] for s in apps.list_slots("TBK", DAY.isoformat(), "REGULAR") if s["_id"] == slot_id)
+
+
+def take(apps, slot_id, n):
+    apps.seats.insert_one({"_id": f"{slot_id}#{n}", "slot_id": slot_id, "holder": f"app{n}#0"})
+
+
+def test_a_listing_counts_every_held_seat_and_remembers_them_so_a_full_slot_is_listed_without_reads():
+    apps, slot_id = listing_stack(seat_hint_s=2.0)
+    take(apps, slot_id, 1)
+    take(apps, slot_id, 3)
+    assert remaining(apps, slot_id) == 2 and apps.seats.finds == 4  # every seat looked up once
+    apps.seats.finds = 0
+    assert remaining(apps, slot_id) == 2 and apps.seats.finds == 2  # only the seats not seen taken
+    take(apps, slot_id, 0)
+    take(apps, slot_id, 2)
+    assert remaining(apps, slot_id) == 0
+    apps.seats.finds = 0
+    assert remaining(apps, slot_id) == 0 and apps.seats.finds == 0
+    assert apps.seat_hints.full(slot_id, 4)  # and a booking of it answers slot-full without writes
+
+
+def test_a_seat_freed_through_this_replica_is_listed_free_at_once():
+    apps, slot_id = listing_stack(seat_hint_s=2.0)
+    for n in range(4):
+        take(apps, slot_id, n)
+    assert remaining(apps, slot_id) == 0
+    apps._delete_seats({"_id": f"{slot_id}#2"})
+    assert remaining(apps, slot_id) == 1
+
+
+def test_without_hints_every_listing_reads_every_seat():
+    apps, slot_id = listing_stack(seat_hint_s=0)
+    take(apps, slot_id, 0)
+    remaining(apps, slot_id)
+    apps.seats.finds = 0
+    assert remaining(apps, slot_id) == 3 and apps.seats.finds == 4
