@@ -18,7 +18,7 @@ SERVICES = ["booking", "payment", "biometrics-capture", "notification", "complai
 CALLS = {
     "gateway": set(SERVICES),
     "booking": {"payment"},
-    "payment": {"booking"},
+    "payment": set(),  # consumes booking.events; no gRPC calls
     "biometrics-capture": {"booking"},
     "notification": {"booking"},
     "complaint": {"booking"},
