@@ -6,8 +6,11 @@ PY := $(VENV)/bin/python
 RUN_DIR ?= .run
 export PYTHONPATH := $(CURDIR):$(CURDIR)/libs:$(CURDIR)/gen/python
 PROTOS := $(wildcard protos/passport/v1/*.proto)
+# helm from PATH, else the one deploy/helm/validate.sh built into the tools cache.
+HELM ?= $(shell command -v helm 2>/dev/null || echo $${PASSPORT_CACHE:-$$HOME/.cache/passport-platform}/tools/helm-v3.22.0/helm)
+NAMESPACE ?= passport
 
-.PHONY: help up down logs status demo test unit integration bench protos venv provision clean deploy
+.PHONY: help up down logs status demo test unit integration bench protos venv provision clean deploy charts contracts
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,9 +60,19 @@ test: venv protos provision ## all tests: unit, then integration
 bench: venv protos provision ## benchmarks; prints a table
 	$(PY) -m tests.bench.run
 
-deploy: ## helm upgrade --install one chart: make deploy SERVICE=<chart> [NAMESPACE=passport] (current kube context)
+charts: ## static checks of the Helm charts and Dockerfiles (helm lint, kubeconform, hadolint; also in `make test`)
+	bash deploy/helm/validate.sh
+
+contracts: ## buf lint + buf breaking of protos/ against the last landed main (also in `make test`)
+	bash deploy/observability/contracts.sh
+
+deploy: ## helm upgrade --install one chart: make deploy SERVICE=<chart> [NAMESPACE=passport] [HELM_ARGS="-f values.yaml"] (current kube context)
 	@test -n "$(SERVICE)" -a -f "deploy/helm/$(SERVICE)/Chart.yaml" || { echo "usage: make deploy SERVICE=<one of: $$(cd deploy/helm && ls */Chart.yaml | cut -d/ -f1 | grep -vx platform-lib | tr '\n' ' ')>"; exit 2; }
-	helm upgrade --install $(SERVICE) deploy/helm/$(SERVICE) -n $${NAMESPACE:-passport} --dependency-update
+	@# Dependencies (file://) are built in a temporary copy, service charts first (the umbrella packages them), so the checkout gets no charts/ or Chart.lock.
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp -R deploy/helm/. "$$tmp/"; \
+	for c in $$(cd "$$tmp" && grep -l '^  - name: platform-lib' */Chart.yaml | cut -d/ -f1) $(SERVICE); do \
+	  if grep -q '^dependencies:' "$$tmp/$$c/Chart.yaml"; then "$(HELM)" dependency build "$$tmp/$$c" >/dev/null; fi; done; \
+	"$(HELM)" upgrade --install $(SERVICE) "$$tmp/$(SERVICE)" -n $(NAMESPACE) $(HELM_ARGS)
 
 clean: down ## remove generated code and the run directory (not the cache)
 	rm -rf gen $(RUN_DIR)
