@@ -38,21 +38,43 @@ def test_the_repository_passes_lint_and_breaking():
     out = contracts(REPO)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "PASS  buf lint" in out.stdout
-    assert "PASS  buf breaking" in out.stdout or "buf breaking skipped" in out.stdout, out.stdout
+    if run("git", "-C", str(REPO), "rev-parse", "--verify", "--quiet", "HEAD~1^{commit}").returncode == 0:
+        # With history (CI's clone), breaking must really have run, not been skipped.
+        assert "PASS  buf breaking" in out.stdout, out.stdout
+    else:
+        assert "buf breaking skipped" in out.stdout, out.stdout
+
+
+def remove_first_field(repo: Path) -> None:
+    """Drop the first field of the first message of payment.proto: a deployed peer still sends/reads it."""
+    proto = repo / "protos" / "passport" / "v1" / "payment.proto"
+    text = proto.read_text()
+    m = re.search(r"message \w+ \{\n(\s+[^\n]*= 1;[^\n]*\n)", text)
+    assert m, "payment.proto has a message with field number 1"
+    proto.write_text(text.replace(m.group(1), "", 1))
 
 
 def test_removing_a_field_of_a_landed_message_fails(tmp_path):
     repo = scratch_repo(tmp_path)
     assert contracts(repo).returncode == 0, "an unchanged copy passes"
-    proto = repo / "protos" / "passport" / "v1" / "payment.proto"
-    text = proto.read_text()
-    # Drop the first field of the first message: a deployed peer still sends/reads it.
-    m = re.search(r"message \w+ \{\n(\s+[^\n]*= 1;[^\n]*\n)", text)
-    assert m, "payment.proto has a message with field number 1"
-    proto.write_text(text.replace(m.group(1), "", 1))
+    remove_first_field(repo)
     out = contracts(repo)
     assert out.returncode != 0, out.stdout
     assert "PASS  buf lint" in out.stdout and "deleted" in (out.stdout + out.stderr).lower(), out.stdout + out.stderr
+
+
+def test_a_committed_breaking_change_fails_against_the_commit_before(tmp_path):
+    """CI checks a clean clone of main: the break is committed, so the baseline is the landed parent."""
+    repo = scratch_repo(tmp_path)
+    remove_first_field(repo)
+    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "-c", "commit.gpgsign=false"]
+    run(*git, "commit", "-q", "-am", "drop a field", cwd=repo, check=True)
+    clone = tmp_path / "clone"  # what CI checks out: origin/main is HEAD itself
+    run("git", "clone", "-q", str(repo), str(clone), check=True)
+    out = contracts(clone)
+    assert out.returncode != 0, out.stdout
+    assert "buf breaking protos --against HEAD~1" in out.stdout, out.stdout
+    assert "deleted" in (out.stdout + out.stderr).lower(), out.stdout + out.stderr
 
 
 def test_a_lint_violation_fails(tmp_path):
