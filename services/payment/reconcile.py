@@ -28,13 +28,18 @@ def reconcile(settlements: Settlements, lines: list[dict], office_id: str = "") 
             report["mismatched"].append({"line": item, "outcome": f"unreadable line: {line['error']}"})
             continue
         billing = settlements.billings.find_one({"_id": line["billing_code"]}, {"office_id": 1})
-        if office_id and (billing is None or billing["office_id"] != office_id):
-            continue  # another office's payment (or unknown): not this supervisor's to see
+        if office_id and billing is not None and billing["office_id"] != office_id:
+            continue  # another office's payment: not this supervisor's to see
         seen.add(line["bank_reference"])
         try:
             moments.append(parse_rfc3339(line["paid_at"]))
         except ValueError:
             pass
+        if office_id and billing is None:
+            # Money paid against no billing of ours stays in the office's report: the supervisor
+            # sent that line, and it must not vanish (nothing else of ours is looked up for it).
+            report["mismatched"].append({"line": item, "outcome": "unknown-billing-code"})
+            continue
         ours = settlements.payments.find_one({"_id": line["bank_reference"]})
         if ours is None:
             try:
@@ -47,7 +52,9 @@ def reconcile(settlements: Settlements, lines: list[dict], office_id: str = "") 
                 report[bucket].append({"line": item, "outcome": err.problem})
             continue
         if ours["billing_code"] != line["billing_code"] or ours["amount"] != line["amount"]:
+            hidden = office_id and ours["office_id"] != office_id  # never show another office's billing
             report["mismatched"].append({"line": item, "outcome": (
+                "this bank_reference is recorded for another billing" if hidden else
                 f"we recorded {ours['amount']} IDR for billing {ours['billing_code']}")})
             continue
         outcome = settlements.payment_outcome(ours)

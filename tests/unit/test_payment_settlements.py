@@ -215,3 +215,26 @@ def test_reconciliation_reports_and_settles_what_we_missed(world):
 def test_statement_without_required_columns_is_refused():
     with pytest.raises(DomainError):
         parse_csv("reference,amount\nR,1\n")
+
+
+def test_office_reconciliation_keeps_unknown_codes_and_hides_other_offices(world):
+    clock, db, store, settlements, billing = world
+    other = store.issue("hold-9", "app-9", "acc-9", "BTM", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
+    pay(settlements, billing, "REF-1", paid_at=T0 + dt.timedelta(minutes=1))
+    pay(settlements, other, "REF-9", paid_at=T0 + dt.timedelta(minutes=2))
+    unknown = billing_codes.new_code()
+    csv_text = "bank_reference,billing_code,amount,paid_at\n" + "\n".join([
+        f"REF-1,{billing['_id']},{billing['amount']},{rfc3339(T0 + dt.timedelta(minutes=1))}",
+        f"REF-9,{other['_id']},{other['amount']},{rfc3339(T0 + dt.timedelta(minutes=2))}",
+        f"REF-7,{unknown},950000,{rfc3339(T0 + dt.timedelta(minutes=3))}",
+        f"REF-9,{billing['_id']},{billing['amount']},{rfc3339(T0 + dt.timedelta(minutes=2))}"])
+    report = reconcile(settlements, parse_csv(csv_text), office_id="TBK")
+    refs = {k: [i["line"]["bank_reference"] for i in v] for k, v in report.items()}
+    assert refs["matched"] == ["REF-1"]
+    # money paid against no billing of ours is reported, not dropped from the office's view
+    assert ("REF-7", "unknown-billing-code") in [(i["line"]["bank_reference"], i["outcome"])
+                                                 for i in report["mismatched"]]
+    # another office's line is left out, and its billing is never named to this office
+    assert refs["mismatched"] == ["REF-7", "REF-9"] and other["_id"] not in str(report)
+    assert refs["missing_ours"] == [] and refs["missing_bank"] == []
+    assert db["payments"].docs.keys() == {"REF-1", "REF-9"}  # nothing settled from the unknown line
