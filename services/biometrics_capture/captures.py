@@ -81,14 +81,13 @@ class Captures:
         return app
 
     def _checked_in_today(self, app) -> None:
+        # Fails closed: a check-in time that is missing or unreadable is not "today".
         entries = [t for t in app.timeline if t.status == "CHECKED_IN"]
-        if not entries:
-            return
         try:
-            at = parse_rfc3339(entries[-1].at)
+            at = parse_rfc3339(entries[-1].at) if entries else None
         except ValueError:
-            return
-        if self.clock.now().astimezone(at.tzinfo).date() != at.date():
+            at = None
+        if at is None or self.clock.now().astimezone(at.tzinfo).date() != at.date():
             raise DomainError("conflict", "not-checked-in-today",
                               "the applicant checked in on another day; check in again today")
 

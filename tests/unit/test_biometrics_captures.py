@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import struct
 
 import pytest
 
@@ -196,3 +197,47 @@ def test_retention_purges_old_captures_but_keeps_audit(env, images):
 
 def test_settings_defaults_require_all_ten_fingers():
     assert config.load({}).required_fingers == tuple(range(1, 11))
+
+
+def test_decrypted_photo_only_for_staff_of_the_office(env, images):
+    store, db, _b, _c = env
+    store.capture_photo(OFFICER, "A1", images["good"], "")
+    refused = [(common_pb2.Caller(account_id="acc-A1", role="APPLICANT"), "forbidden"),
+               (common_pb2.Caller(account_id="officer-9", role="OFFICER", office_id="BTM"), "not_found"),
+               (common_pb2.Caller(account_id="sup-9", role="SUPERVISOR", office_id="BTM"), "not_found")]
+    for caller, kind in refused:
+        with pytest.raises(DomainError) as err:
+            store.photo(caller, "A1")
+        assert err.value.kind == kind
+    assert not [a for a in db["audit"].docs.values() if a["action"] == "photo-read"]
+    supervisor = common_pb2.Caller(account_id="sup-1", role="SUPERVISOR", office_id="TBK")
+    assert store.photo(supervisor, "A1")["image"] == images["good"]
+    [read] = [a for a in db["audit"].docs.values() if a["action"] == "photo-read"]
+    assert (read["actor_id"], read["actor_role"], read["at"]) == ("sup-1", "SUPERVISOR", NOW)
+
+
+def test_bad_photo_files_are_refused_and_nothing_is_stored(env, images):
+    store, db, _b, _c = env
+    good = images["good"]
+    bomb = bytearray(good)
+    sof = next(i for i in range(2, len(bomb) - 1) if bomb[i] == 0xFF and bomb[i + 1] in (0xC0, 0xC2))
+    bomb[sof + 5:sof + 9] = struct.pack(">HH", 60000, 60000)
+    grey16 = samples.encode(samples.fingerprint().astype("uint16") * 256, ".png")  # 16-bit: decodes, has no face
+    for data, problem in [(b"GIF89a not a jpeg", "unsupported-image-format"), (good[: len(good) // 2], "truncated-image"),
+                          (bytes(bomb), "image-too-large"), (b"", "invalid-image")]:
+        with pytest.raises(DomainError) as err:
+            store.capture_photo(OFFICER, "A1", data, "override anyway")
+        assert (err.value.kind, err.value.problem) == ("invalid", problem)
+    rejected = store.capture_photo(OFFICER, "A1", grey16, "")
+    assert not rejected["accepted"]
+    assert db["captures"].docs == {}
+    assert not [a for a in db["audit"].docs.values() if a["action"] == "photo-captured"]
+
+
+def test_check_in_without_a_readable_time_is_not_today(env, images):
+    store, db, booking, _c = env
+    booking.add("NOTIME")
+    del booking.apps["NOTIME"].timeline[:]
+    with pytest.raises(DomainError) as err:
+        store.capture_photo(OFFICER, "NOTIME", images["good"], "")
+    assert err.value.problem == "not-checked-in-today" and db["captures"].docs == {}
