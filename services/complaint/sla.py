@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ DISPUTE_DAYS = 14
 # Disputes (about money already paid) get the longer resolution level.
 DISPUTE_CATEGORIES = frozenset({"PAYMENT"})
 DUE_SOON = dt.timedelta(days=1)
+MONTH_RE = re.compile(r"[0-9]{4}-[0-9]{2}")
 
 ON_TIME, DUE_SOON_STATE, BREACHED = "on_time", "due_soon", "breached"
 CLOSED_STATUSES = ("RESOLVED", "REJECTED")
@@ -58,9 +60,11 @@ class OfficeCalendar:
 
     def month_bounds(self, month: str) -> tuple[dt.datetime, dt.datetime]:
         """[start, end) of a YYYY-MM month in the office's local time, as UTC; ValueError if bad."""
-        if len(month) != 7 or month[4] != "-":
+        if not MONTH_RE.fullmatch(month):
             raise ValueError("month must be YYYY-MM")
         year, mon = int(month[:4]), int(month[5:])
+        if not 1970 <= year <= 9998:  # year 1 or 9999 would overflow when shifted to UTC
+            raise ValueError("month must be YYYY-MM between 1970 and 9998")
         start = dt.datetime(year, mon, 1, tzinfo=self.tz)
         end = dt.datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=self.tz)
         return start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)

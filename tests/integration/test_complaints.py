@@ -238,6 +238,7 @@ def test_public_statistics_and_metric(api, stack, staff):
     assert set(after) == {"office_id", "month", "filed", "by_category", "closed", "closed_on_time",
                           "share_resolved_on_time", "escalations"}  # no personal data
     assert api.get("/v1/offices/JYP/complaint-statistics?month=2026-13").status == 422
+    assert api.get("/v1/offices/JYP/complaint-statistics?month=0001-01").status == 422  # was a 500 (overflow)
     assert api.get("/v1/offices/JYP/complaint-statistics").status == 422
     assert api.get(f"/v1/offices/NOPE/complaint-statistics?month={month}").status == 404
 

@@ -104,7 +104,8 @@ def test_closed_complaints_are_judged_by_their_closing_time():
     assert sla.breaches(much_later, first, resolution, local(2026, 1, 12), local(2026, 1, 20, 0, 1)) == []
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026/01", "26-01", "", "2026-1"])
+@pytest.mark.parametrize("bad", ["2026-13", "2026/01", "26-01", "", "2026-1", "+202-01", "2026-+1", "2026-01\n",
+                                 "0001-01", "9999-12"])  # the last two would overflow in UTC
 def test_bad_months_are_refused(bad):
     with pytest.raises(ValueError):
         CAL["TBK"].month_bounds(bad)
