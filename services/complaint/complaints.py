@@ -290,7 +290,7 @@ class Complaints:
             raise invalid("a police loss report belongs to a LOST_PASSPORT report", "kind")
         if _derive(self.history(cid))[2] is not None:
             raise DomainError("conflict", "complaint-closed", "this complaint is already resolved or rejected")
-        content_type, stored = files.prepare(bytes(data), bool(doc.get("anonymous")))
+        content_type, stored = files.prepare(bytes(data))
         staff = is_staff_of(caller, doc["office_id"])
         now = self.clock.now()
         first = self.attachments.count_documents({"complaint_id": cid}) + 1
