@@ -126,6 +126,13 @@ class Complaints:
             elif anonymous:
                 errors.append({"field": "application_id",
                                "message": "an anonymous report cannot reference an application"})
+        if application_id and not errors and self.peers is not None:
+            try:  # the complainant's own application (staff: one of their office), asked of booking as them
+                self.peers.application(caller, application_id)
+            except DomainError as err:
+                if err.kind != "not_found":
+                    raise
+                errors.append({"field": "application_id", "message": "no application with this id that you may see"})
         if errors:
             raise DomainError("invalid", "validation-error", "some fields are missing or invalid", errors)
         now = self.clock.now()

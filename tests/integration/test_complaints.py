@@ -136,6 +136,8 @@ def test_bad_complaints_get_clear_4xx(api):
     assert unknown.status == 422 and unknown.body["errors"][0]["field"] == "office_id"
     assert file(api, category="GOSSIP").status == 422
     assert file(api, token=person["token"], anonymous=True, application_id="app-1").status == 422
+    foreign = file(api, token=person["token"], application_id="no-such-application")
+    assert foreign.status == 422 and foreign.body["errors"][0]["field"] == "application_id"
     assert file(api, token="not-a-token").status == 401
 
 
@@ -405,7 +407,9 @@ def test_lost_passport_report_links_to_its_replacement_application(api, stack, s
     app = api.create_application(person["token"], service_type="REPLACEMENT_LOST")
     assert app.status == 201, app.body
     app_id = app.body["application_id"]
-    lost = file(api, token=person["token"], category="LOST_PASSPORT", description="Paspor hilang saat banjir.")
+    lost = file(api, token=person["token"], category="LOST_PASSPORT", description="Paspor hilang saat banjir.",
+                application_id=app_id)  # the reporter's own application may be named at filing
+    assert lost.status == 201, lost.body
     cid, code, pin = lost.body["complaint_id"], lost.body["tracking_code"], lost.body["access_pin"]
 
     stub = complaint_pb2_grpc.ComplaintServiceStub(grpc.insecure_channel(stack.ports.address("complaint")))
@@ -415,6 +419,7 @@ def test_lost_passport_report_links_to_its_replacement_application(api, stack, s
 
     # refusals: another account, a report of another category, the wrong service type, anonymous
     stranger = api.register_applicant()
+    assert file(api, token=stranger["token"], application_id=app_id).status == 422  # not theirs
     assert api.post(f"/v1/complaints/{cid}/link", {"application_id": app_id},
                     token=stranger["token"]).status == 404
     assert api.post(f"/v1/complaints/{cid}/link", {"application_id": "no-such-app"},
