@@ -7,8 +7,10 @@ Storage rules (FerretDB: no transactions, non-atomic updates):
   the key `<complaint_id>:closed`, so a complaint is closed at most once.
 - `escalations`: key `<complaint_id>:<kind>`, so each breach escalates exactly once.
 - `pin_failures`: one inserted record per wrong PIN (counted in a window), never a counter.
-- `attachments`: key `<complaint_id>:attachment:<n>` (n = 1..MAX_ATTACHMENTS), the bytes as binary
-  with their sha256; never updated.
+- `attachments`: key `<complaint_id>:attachment:<n>` (n = 1..MAX_ATTACHMENTS, gap-free, read by
+  `_id`), the bytes as binary with their sha256; never updated.
+- `attachment_reads`: key `<complaint_id>:read:<n>` (gap-free, read by `_id`): who read which file
+  when, shown to staff in the history.
 - `assignments`: key `<complaint_id>:assignment:<n>`; the current assignee is the highest n.
 - `links`: key `<complaint_id>:link` (a report links once), unique `application_id` (an
   application is the replacement of one report), carrying ComplaintLinked.
@@ -31,7 +33,7 @@ from passport.v1 import complaint_pb2
 from servicekit import events, log, outbox
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
-from servicekit.mongo import insert_unique
+from servicekit.mongo import append_numbered, insert_unique, read_numbered
 
 from services.complaint import attachments as files
 from services.complaint import metrics, sla
@@ -89,6 +91,7 @@ class Complaints:
         self.escalations = db["escalations"]
         self.pin_failures = db["pin_failures"]
         self.attachments = db["attachments"]
+        self.attachment_reads = db["attachment_reads"]
         self.assignments = db["assignments"]
         self.links = db["links"]
 
@@ -213,11 +216,14 @@ class Complaints:
         if staff:
             assignments = list(self.assignments.find({"complaint_id": cid}, {"_outbox": 0}).sort("seq", 1))
             escalations = list(self.escalations.find({"complaint_id": cid}, {"_outbox": 0}))
-            out.history.extend(history_entries(doc, history, assignments, escalations, atts, link))
+            reads = read_numbered(self.attachment_reads, _read_key(cid), first=1)
+            out.history.extend(history_entries(doc, history, assignments, escalations, atts, link, reads))
         return out
 
-    def attachment_records(self, complaint_id: str) -> list[dict]:
-        return list(self.attachments.find({"complaint_id": complaint_id}, {"data": 0}).sort("seq", 1))
+    def attachment_records(self, complaint_id: str, projection=None) -> list[dict]:
+        """The complaint's attachments in upload order, by `_id` (1..n, gap-free), without bytes."""
+        return read_numbered(self.attachments, _attachment_key(complaint_id), first=1,
+                             projection=projection or {"data": 0})
 
     def current_assignee(self, complaint_id: str) -> str:
         latest = list(self.assignments.find({"complaint_id": complaint_id}, {"assignee_account_id": 1, "seq": 1})
@@ -300,9 +306,9 @@ class Complaints:
         content_type, stored = files.prepare(bytes(data))
         staff = is_staff_of(caller, doc["office_id"])
         now = self.clock.now()
-        first = self.attachments.count_documents({"complaint_id": cid}) + 1
-        for seq in range(first, MAX_ATTACHMENTS + 1):
-            record = {"_id": f"{cid}:attachment:{seq}", "complaint_id": cid, "office_id": doc["office_id"],
+        first = len(self.attachment_records(cid, {"_id": 1})) + 1
+        for seq in range(first, MAX_ATTACHMENTS + 1):  # a number taken in parallel: the next one
+            record = {"_id": _attachment_key(cid)(seq), "complaint_id": cid, "office_id": doc["office_id"],
                       "seq": seq, "kind": kind, "content_type": content_type, "size": len(stored),
                       "sha256": hashlib.sha256(stored).hexdigest(), "uploaded_at": now,
                       "uploaded_by": caller.role if staff else "COMPLAINANT", "data": Binary(stored)}
@@ -314,6 +320,33 @@ class Complaints:
                 return record
         raise DomainError("conflict", "too-many-attachments",
                           f"a complaint has at most {MAX_ATTACHMENTS} attachments")
+
+    def get_attachment(self, caller, complaint_id: str, tracking_code: str, pin: str,
+                       attachment_id: str) -> dict:
+        """The attachment with its bytes. Staff of the office by complaint id or tracking code; the
+        complainant by tracking code + PIN (no caller; wrong PINs limited as in every follow-up).
+        Anyone else: not_found. The read is recorded (history) before the bytes go out."""
+        if tracking_code:
+            doc = self.by_tracking_code(caller, tracking_code, pin)
+        else:
+            doc = self.complaints.find_one({"_id": complaint_id}, {"_outbox": 0}) if complaint_id else None
+            if doc is None or not is_staff_of(caller, doc["office_id"]):
+                raise DomainError("not_found", "complaint-not-found", "no complaint with this id at your office")
+        cid = doc["_id"]
+        record = None
+        if (attachment_id or "").startswith(f"{cid}:attachment:"):  # only this complaint's files
+            record = self.attachments.find_one({"_id": attachment_id})
+        if record is None:
+            raise DomainError("not_found", "attachment-not-found", "no attachment with this id on this complaint")
+        staff = is_staff_of(caller, doc["office_id"])
+        role = caller.role if staff else "COMPLAINANT"
+        append_numbered(self.attachment_reads, _read_key(cid), lambda n: {
+            "complaint_id": cid, "office_id": doc["office_id"], "attachment_id": attachment_id, "seq": n,
+            "at": self.clock.now(), "role": role,
+            **({"reader_id": caller.account_id} if staff else {})}, first=1)  # a complainant names nobody
+        metrics.ATTACHMENT_READS.labels(role).inc()
+        log.event(logger, "complaint attachment read", complaint_id=cid, attachment_id=attachment_id, role=role)
+        return record
 
     # -- assignment --------------------------------------------------------------------------
     def assign(self, caller, complaint_id: str, officer_account_id: str) -> dict:
@@ -413,8 +446,8 @@ class Complaints:
         if link is None:
             raise DomainError("not_found", "replacement-report-not-found",
                               "no lost/damaged passport report is linked to this application")
-        police = self.attachments.count_documents({"complaint_id": link["complaint_id"],
-                                                   "kind": "POLICE_LOSS_REPORT"}) > 0
+        police = any(a["kind"] == "POLICE_LOSS_REPORT"
+                     for a in self.attachment_records(link["complaint_id"], {"kind": 1}))
         return complaint_pb2.ReplacementReport(
             complaint_id=link["complaint_id"], application_id=link["application_id"], category=link["category"],
             has_police_report=police, created_at=rfc3339(link["complaint_created_at"]),
@@ -517,6 +550,14 @@ def _same_link(existing: dict, application_id: str) -> dict:
                       "this report is already linked to another application")
 
 
+def _attachment_key(complaint_id: str):
+    return lambda n: f"{complaint_id}:attachment:{n}"
+
+
+def _read_key(complaint_id: str):
+    return lambda n: f"{complaint_id}:read:{n}"
+
+
 def attachment_proto(a: dict) -> complaint_pb2.Attachment:
     return complaint_pb2.Attachment(
         attachment_id=a["_id"], kind=a["kind"], content_type=a["content_type"], size=a["size"],
@@ -535,8 +576,9 @@ def assignment_proto(a: dict) -> complaint_pb2.Assignment:
 
 
 def history_entries(doc: dict, responses: list[dict], assignments: list[dict], escalations: list[dict],
-                    attachments: list[dict], link: dict | None) -> list[complaint_pb2.HistoryEntry]:
-    """Every change of a complaint in time order (staff only)."""
+                    attachments: list[dict], link: dict | None,
+                    reads: list[dict] = ()) -> list[complaint_pb2.HistoryEntry]:
+    """Every change of a complaint, and every read of its evidence, in time order (staff only)."""
     H = complaint_pb2.HistoryEntry
     rows = [(doc["created_at"], 0, H(type="FILED", status="OPEN", role="COMPLAINANT"))]
     rows += [(r["at"], 1, H(type="RESPONSE", status=r["status"], role=r.get("role", ""), message=r.get("message", "")))
@@ -544,8 +586,11 @@ def history_entries(doc: dict, responses: list[dict], assignments: list[dict], e
     rows += [(a["at"], 2, H(type="ASSIGNMENT", role=a.get("assigned_by_role", ""),
                            assignee_account_id=a["assignee_account_id"])) for a in assignments]
     rows += [(e["at"], 3, H(type="ESCALATION", role="SYSTEM", kind=e["kind"])) for e in escalations]
-    rows += [(a["uploaded_at"], 4, H(type="ATTACHMENT", role=a.get("uploaded_by", ""), kind=a["kind"]))
+    rows += [(a["uploaded_at"], 4, H(type="ATTACHMENT", role=a.get("uploaded_by", ""), kind=a["kind"],
+                                     attachment_id=a.get("_id", ""), account_id=a.get("uploader_id", "")))
              for a in attachments]
+    rows += [(r["at"], 6, H(type="ATTACHMENT_READ", role=r["role"], attachment_id=r["attachment_id"],
+                           account_id=r.get("reader_id", ""))) for r in reads]
     if link is not None:
         rows.append((link["linked_at"], 5, H(type="LINK", role=link.get("linked_by_role", ""),
                                              application_id=link["application_id"])))

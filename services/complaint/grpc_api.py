@@ -40,6 +40,11 @@ class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
                                                 request.kind, request.data)
         return attachment_proto(record)
 
+    def GetAttachment(self, request, context):
+        record = self.complaints.get_attachment(request.caller, request.complaint_id, request.tracking_code,
+                                                request.access_pin, request.attachment_id)
+        return complaint_pb2.AttachmentContent(attachment=attachment_proto(record), data=bytes(record["data"]))
+
     def AssignComplaint(self, request, context):
         return assignment_proto(self.complaints.assign(request.caller, request.complaint_id,
                                                        request.officer_account_id))

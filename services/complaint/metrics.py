@@ -13,3 +13,5 @@ PIN_FAILURES = Counter("complaint_pin_failures_total", "Wrong tracking code or P
 ON_TIME_SHARE = Gauge("complaint_resolved_on_time_ratio",
                       "Share of this month's closed complaints that were closed within the service level.",
                       ["office_id"])
+ATTACHMENT_READS = Counter("complaint_attachment_reads_total",
+                           "Evidence files downloaded, by who read them (COMPLAINANT, OFFICER, SUPERVISOR).", ["role"])

@@ -4,7 +4,10 @@ escalation on breach exactly once, and the public statistics and metric."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -352,6 +355,15 @@ def test_anonymous_evidence_names_nobody_and_loses_its_exif(api, db):
     img.load()
     assert img.size == (40, 30) and not img.getexif()
 
+    # the complainant downloads it (token and IP sent along, neither forwarded nor recorded)
+    got = download(api, f"/v1/complaints/{code}/attachments/{doc['_id']}", pin=pin, token=person["token"],
+                   headers={"X-Forwarded-For": ip})
+    assert got[0] == 200 and got[2] == data
+    reads = list(db.attachment_reads.find({"complaint_id": cid}))
+    assert [(r["role"], r["attachment_id"]) for r in reads] == [("COMPLAINANT", doc["_id"])]
+    for value in (person["account_id"], person["nik"], person["email"], ip):
+        assert value.encode() not in bson.encode(reads[0])
+
 
 def test_assignment_history_and_filter(api, stack, staff):
     officer_id, supervisor_id = me(api, staff["officer"]), me(api, staff["supervisor"])
@@ -455,3 +467,78 @@ def test_lost_passport_report_links_to_its_replacement_application(api, stack, s
     events, _ = complaint_events(stack, cid, lambda evs: any(t == "ComplaintLinked" for t, _ in evs))
     link_ev = [p for t, p in events if t == "ComplaintLinked"]
     assert len(link_ev) == 1 and link_ev[0].application_id == app_id and link_ev[0].account_id == person["account_id"]
+
+
+def download(api, path, pin=None, token=None, headers=None) -> tuple[int, dict, bytes]:
+    """GET raw bytes (the test client decodes bodies as text): (status, headers, body)."""
+    req = urllib.request.Request(api.base + urllib.parse.quote(path, safe="/:"), method="GET")
+    for name, value in {**(headers or {}), **({"X-Access-Pin": pin} if pin else {}),
+                        **({"Authorization": f"Bearer {token}"} if token else {})}.items():
+        req.add_header(name, value)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def test_staff_of_the_office_and_the_complainant_download_evidence_and_reads_are_recorded(api, db, staff):
+    officer_id, supervisor_id = me(api, staff["officer"]), me(api, staff["supervisor"])
+    person = api.register_applicant()
+    filed = file(api, token=person["token"], category="LOST_PASSPORT", description="Paspor hilang di terminal.")
+    cid, code, pin = filed.body["complaint_id"], filed.body["tracking_code"], filed.body["access_pin"]
+    photo = jpeg(SECRET)
+    up_photo = attach(api, code, photo, pin=pin)
+    up_pdf = attach(api, code, PDF, pin=pin, kind="POLICE_LOSS_REPORT", name="bap.pdf", ctype="application/pdf")
+    assert up_photo.status == 201 and up_pdf.status == 201
+    photo_id, pdf_id = up_photo.body["attachment_id"], up_pdf.body["attachment_id"]
+
+    # staff of the office, by complaint id: the stored bytes, as a download that is never rendered
+    status, headers, body = download(api, f"/v1/complaints/{cid}/attachments/{photo_id}", token=staff["officer"])
+    assert status == 200
+    assert headers["Content-Type"] == "image/jpeg" and headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Disposition"] == 'attachment; filename="evidence-1.jpg"'
+    assert "no-store" in headers["Cache-Control"] and "sandbox" in headers["Content-Security-Policy"]
+    assert hashlib.sha256(body).hexdigest() == up_photo.body["sha256"] == headers["X-Content-SHA256"]
+    assert SECRET.encode() not in body and Image.open(io.BytesIO(body)).size == (40, 30)
+    # ... or by tracking code; the complainant by tracking code + PIN
+    status, headers, body = download(api, f"/v1/complaints/{code}/attachments/{pdf_id}", token=staff["supervisor"])
+    assert status == 200 and body == PDF and headers["Content-Type"] == "application/pdf"
+    assert headers["Content-Disposition"] == 'attachment; filename="police-loss-report-2.pdf"'
+    status, headers, body = download(api, f"/v1/complaints/{code}/attachments/{pdf_id}", pin=pin)
+    assert status == 200 and body == PDF and headers["X-Content-Type-Options"] == "nosniff"
+
+    # everyone else: 404 (or 401 with neither PIN nor token), with a problem, never the bytes
+    other = file(api, office_id="BTM")
+    other_photo = attach(api, other.body["tracking_code"], jpeg(), pin=other.body["access_pin"])
+    assert other_photo.status == 201
+    refused = [
+        (download(api, f"/v1/complaints/{code}/attachments/{photo_id}"), 401),
+        (download(api, f"/v1/complaints/{code}/attachments/{photo_id}", token=person["token"]), 401),
+        (download(api, f"/v1/complaints/{cid}/attachments/{photo_id}", token=person["token"]), 404),
+        (download(api, f"/v1/complaints/{cid}/attachments/{photo_id}", token=person["token"], pin=pin), 404),
+        (download(api, f"/v1/complaints/{cid}/attachments/{cid}:attachment:9", token=staff["officer"]), 404),
+        (download(api, f"/v1/complaints/{cid}/attachments/{other_photo.body['attachment_id']}",
+                  token=staff["officer"]), 404),  # another complaint's file under this complaint
+        (download(api, f"/v1/complaints/{other.body['complaint_id']}/attachments/"
+                       f"{other_photo.body['attachment_id']}", token=staff["officer"]), 404),  # another office
+        (download(api, f"/v1/complaints/{other.body['tracking_code']}/attachments/"
+                       f"{other_photo.body['attachment_id']}", token=staff["supervisor"]), 404),
+        (download(api, f"/v1/complaints/nope/attachments/{photo_id}", token=staff["officer"]), 404),
+    ]
+    for (status, headers, body), expected in refused:
+        assert status == expected and headers["Content-Type"] == "application/problem+json", (status, body)
+        assert json.loads(body)["status"] == expected and PDF not in body
+
+    # every read is in the staff history (who, which file, when); the complainant sees no history
+    history = api.get(f"/v1/complaints/{code}", token=staff["officer"]).body["history"]
+    reads = [(h["role"], h.get("account_id"), h["attachment_id"]) for h in history if h["type"] == "ATTACHMENT_READ"]
+    assert reads == [("OFFICER", officer_id, photo_id), ("SUPERVISOR", supervisor_id, pdf_id),
+                     ("COMPLAINANT", None, pdf_id)]
+    assert all(h["at"] for h in history)
+    assert [h["type"] for h in history][:3] == ["FILED", "ATTACHMENT", "ATTACHMENT"]
+    stored = list(db.attachment_reads.find({"complaint_id": cid}).sort("seq", 1))
+    assert [r["_id"] for r in stored] == [f"{cid}:read:{n}" for n in (1, 2, 3)]
+    assert "history" not in api.get(f"/v1/complaints/{code}", headers={"X-Access-Pin": pin}).body
+    spec = api.get("/openapi.json").body
+    assert "get" in spec["paths"]["/v1/complaints/{ref}/attachments/{attachment_id}"]

@@ -11,10 +11,17 @@ Attachments are uploaded after filing (multipart `file`, optional `kind`) with t
 and PIN; the complainant's upload again carries NO caller (a token is not forwarded), so an
 anonymous report stays anonymous. Staff of the office upload with their token, without a PIN.
 Files are at most 4,000,000 bytes, so that the request stays below gRPC's default 4 MiB limit.
+
+Downloads (GET .../attachments/<attachment_id>) are for staff of the office (token; by complaint id
+or tracking code) and for the complainant (tracking code + PIN, again with NO caller). The file is
+always sent as a download (`Content-Disposition: attachment`, `nosniff`, a sandboxing CSP), never
+rendered as a page of this origin; the service records every read in the complaint's history.
 """
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+import re
+
+from flask import Blueprint, Response, jsonify, request
 
 from passport.v1 import common_pb2, complaint_pb2
 from services.gateway import auth, clients, openapi
@@ -29,6 +36,9 @@ STAFF = ("OFFICER", "SUPERVISOR")
 CATEGORIES = ("SERVICE", "BROKER_OR_EXTORTION", "LOST_PASSPORT", "DAMAGED_PASSPORT", "PAYMENT", "APP_ERROR", "OTHER")
 RESPONSE_STATUSES = ("IN_PROGRESS", "RESOLVED", "REJECTED")
 STATUSES = ("OPEN",) + RESPONSE_STATUSES
+TRACKING_CODE_RE = re.compile(r"[A-Za-z2-7]{20}")  # complaint ids are UUIDs, never of this form
+# The only types the service stores (decided from the bytes at upload), with a file name extension.
+DOWNLOAD_TYPES = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
 
 
 @bp.post("/v1/complaints")
@@ -113,6 +123,36 @@ def add_attachment(tracking_code: str):
     return jsonify(attachment_json(a)), 201
 
 
+@bp.get("/v1/complaints/<ref>/attachments/<attachment_id>")
+def download_attachment(ref: str, attachment_id: str):
+    """`ref` is the tracking code (complainant with X-Access-Pin, or staff) or the complaint id (staff)."""
+    principal = auth.current()
+    staff = principal is not None and principal.role in STAFF
+    pin = request.headers.get("X-Access-Pin", "")
+    if principal is None and not pin:
+        raise Problem(401, "access-pin-required", "send the complaint's PIN in the X-Access-Pin header")
+    by_code = TRACKING_CODE_RE.fullmatch(ref) is not None
+    if not by_code and not staff:  # a complaint id is for staff of its office only
+        raise Problem(404, "complaint-not-found", "no complaint with this id that you may see "
+                      "(a complainant downloads with the tracking code and PIN)")
+    if not pin and not staff:
+        raise Problem(401, "access-pin-required", "send the complaint's PIN in the X-Access-Pin header")
+    content = clients.call(clients.complaint().GetAttachment, complaint_pb2.GetAttachmentRequest(
+        caller=principal.caller() if staff else common_pb2.Caller(), tracking_code=ref if by_code else "",
+        complaint_id="" if by_code else ref[:64], access_pin=pin[:64], attachment_id=attachment_id[:200]))
+    a = content.attachment
+    extension = DOWNLOAD_TYPES.get(a.content_type)
+    content_type = a.content_type if extension else "application/octet-stream"
+    filename = f"{a.kind.lower().replace('_', '-') or 'attachment'}-{a.attachment_id.rsplit(':', 1)[-1]}." \
+               f"{extension or 'bin'}"
+    return Response(content.data, content_type=content_type, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "no-store",
+        "X-Content-SHA256": a.sha256})
+
+
 @bp.post("/v1/complaints/<complaint_id>/assignment")
 @auth.required(*STAFF)
 def assign(complaint_id: str):
@@ -163,7 +203,8 @@ def link_json(link_) -> dict:
 
 def history_json(h) -> dict:
     out = {"at": h.at, "type": h.type, "role": h.role}
-    for name in ("status", "assignee_account_id", "kind", "application_id", "message"):
+    for name in ("status", "assignee_account_id", "kind", "application_id", "message", "attachment_id",
+                 "account_id"):
         if getattr(h, name):
             out[name] = getattr(h, name)
     return out
@@ -196,7 +237,8 @@ openapi.SCHEMAS.update({
                      attachments={"type": "array", "items": {"$ref": "#/components/schemas/ComplaintAttachment"}},
                      link={"$ref": "#/components/schemas/ComplaintLink"}, assignee_account_id=S,
                      history={"type": "array", "items": obj(at=S, type=S, role=S, status=S, assignee_account_id=S,
-                                                            kind=S, application_id=S, message=S)}),
+                                                            kind=S, application_id=S, message=S, attachment_id=S,
+                                                            account_id=S)}),
     "ComplaintAttachment": obj(attachment_id=S, kind={"enum": list(ATTACHMENT_KINDS)}, content_type=S,
                                size={"type": "integer"}, sha256=S, uploaded_at=S, uploaded_by=S),
     "NewAssignment": obj(["officer_account_id"], officer_account_id=S),
@@ -229,6 +271,13 @@ openapi.OPERATIONS.extend([
      {201: "ComplaintAttachment", 401: "no PIN", 404: "unknown code or wrong PIN", 409: "closed or 10 files",
       413: "file too large", 415: "not multipart", 422: "empty file, or not JPEG/PNG/PDF (attachment-type-not-allowed)",
       429: "too many wrong PINs"}),
+    ("get", "/v1/complaints/{ref}/attachments/{attachment_id}",
+     "Download one evidence file: ref = tracking code with X-Access-Pin (the complainant), or tracking code or "
+     "complaint id with a staff token of the office. Sent as Content-Disposition: attachment with "
+     "X-Content-Type-Options: nosniff; every read is recorded in the complaint's history (ATTACHMENT_READ)",
+     "Complaints", None, None,
+     {200: "the file's bytes (image/jpeg, image/png or application/pdf)", 401: "no PIN and no staff token",
+      404: "unknown complaint or attachment, wrong PIN, another office or not staff", 429: "too many wrong PINs"}),
     ("post", "/v1/complaints/{complaint_id}/assignment",
      "Assign a complaint (SUPERVISOR: any staff of the office; OFFICER: themself)", "Complaints",
      "OFFICER or SUPERVISOR of the office", "NewAssignment",
