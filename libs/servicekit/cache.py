@@ -52,3 +52,21 @@ class TtlCache:
         if len(self._entries) >= self.max_entries:  # all fresh: start over rather than grow
             self._entries.clear()
             self._locks.clear()
+
+
+class Memo:
+    """Facts that never change once true (an immutable record, a requirement met for good),
+    remembered per process so a hot path reads them from the store once. Bounded: when full it
+    starts over rather than grow."""
+
+    def __init__(self, max_entries: int = 50_000):
+        self.max_entries = max_entries
+        self._facts: dict[Hashable, object] = {}
+
+    def get(self, key: Hashable, default=None):
+        return self._facts.get(key, default)
+
+    def put(self, key: Hashable, value: object = True) -> None:
+        if len(self._facts) >= self.max_entries:
+            self._facts.clear()
+        self._facts[key] = value

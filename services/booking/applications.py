@@ -14,7 +14,6 @@ updates are not atomic):
 from __future__ import annotations
 
 import datetime as dt
-import random
 import re
 import uuid
 from dataclasses import replace
@@ -24,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from passport.v1 import booking_pb2, payment_pb2
 from servicekit import events, outbox
-from servicekit.cache import TtlCache
+from servicekit.cache import Memo, TtlCache
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
 from servicekit.mongo import append_numbered, insert_unique, read_numbered
@@ -62,6 +61,9 @@ class Applications:
         self.documents = Documents(db, clock)
         self._slot_cache = TtlCache(slot_list_cache_s)
         self.seat_hints = SeatHints(seat_hint_s)
+        # A booking attempt reads the application's header and its documents; both only ever grow
+        # true, so a replica remembers them (a rush retries the same applications).
+        self._headers, self._documents_complete = Memo(), Memo()
 
     def ensure_indexes(self) -> None:
         self.slots.create_index([("office_id", 1), ("date", 1)])
@@ -219,7 +221,11 @@ class Applications:
         return False
 
     def get(self, caller, application_id: str) -> dict:
-        header = self.applications.find_one({"_id": application_id})
+        header = self._headers.get(application_id)
+        if header is None:
+            header = self.applications.find_one({"_id": application_id})
+            if header is not None:
+                self._headers.put(application_id, header)  # headers are never updated
         if header is None or not _may_see(caller, header):
             raise _not_found()  # another applicant's id answers 404, never 403
         return header
@@ -301,11 +307,13 @@ class Applications:
             self.release_gate(office, slot, self.clock.now())
         if self.seat_hints.full(slot["_id"], slot["capacity"]):
             raise _slot_full()  # seen full a moment ago: answer before the document lookups
-        missing = self.documents.missing(application_id, rules.required_documents(header["service_type"],
-                                                                                  self._age(header)))
-        if missing:
-            raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing),
-                              [{"field": "documents", "message": m} for m in missing])
+        if not self._documents_complete.get(application_id):
+            missing = self.documents.missing(application_id, rules.required_documents(header["service_type"],
+                                                                                      self._age(header)))
+            if missing:
+                raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing),
+                                  [{"field": "documents", "message": m} for m in missing])
+            self._documents_complete.put(application_id)  # documents are never deleted
         seat = self._hold_seat(slot, application_id, generation=0)
         try:
             billing = self.payment.IssueBilling(payment_pb2.IssueBillingRequest(
@@ -352,9 +360,10 @@ class Applications:
         return slot, office
 
     def _hold_seat(self, slot: dict, application_id: str, generation: int) -> dict:
-        """Take a free seat `<slot>#<n>`, n < capacity, by trying inserts in random order (no listing
-        of the slot's seats: every step is an `_id` operation). The unique `holder` keeps it one
-        seat per application and generation; a retry finds its own seat again."""
+        """Take a free seat `<slot>#<n>`, n < capacity, by trying inserts in the order the seat hints
+        give (random among the untried; no listing of the slot's seats: every step is an `_id`
+        operation). The unique `holder` keeps it one seat per application and generation; a retry
+        finds its own seat again."""
         holder = f"{application_id}#{generation}"
         if slot.get("shrunk"):  # capacity was lowered: seats above it may still be held, so count
             if self.seats.count_documents({"slot_id": slot["_id"]}) >= slot["capacity"]:
@@ -364,40 +373,38 @@ class Applications:
                 raise _slot_full()
         if self.seat_hints.full(slot["_id"], slot["capacity"]):
             raise _slot_full()
-        seen_taken = self.seat_hints.taken(slot["_id"])
-        fresh = [n for n in range(slot["capacity"]) if n not in seen_taken]
-        stale = list(seen_taken & set(range(slot["capacity"])))
-        random.shuffle(fresh)  # spread racing requests over different seats
-        random.shuffle(stale)
-        now = self.clock.now()
-        for n in fresh + stale:
+        now, tried = self.clock.now(), set()
+        while (n := self.seat_hints.pick(slot["_id"], slot["capacity"], tried)) is not None:
+            tried.add(n)
             seat = {"_id": f"{slot['_id']}#{n}", "slot_id": slot["_id"], "n": n, "holder": holder,
                     "application_id": application_id, "hold_id": "apt_" + uuid.uuid4().hex,
                     "held_at": now, "pay_before": now + self.hold}
+            taken = None  # the seat's document after this attempt
             try:
                 self.seats.insert_one(seat)
-                return seat
+                taken = seat
             except DuplicateKeyError:
                 taken = self.seats.find_one({"_id": seat["_id"]})
-                if taken is not None:
-                    if taken["holder"] == holder:
-                        return taken  # our own seat: a retry, or a booking resumed after a crash
-                    self.seat_hints.saw_taken(slot["_id"], n)
-                    continue  # someone else's seat
-                # The seat is free, so the unique holder refused: this application holds another seat.
-                mine = self.seats.find_one({"holder": holder})
-                if mine is not None and mine["slot_id"] == slot["_id"]:
-                    return mine
-                if mine is not None:
-                    if now - mine["held_at"] < ORPHANED_AFTER:
-                        # Another request of this application is still booking that seat (a
-                        # client that timed out and retried elsewhere): never take it from under it.
-                        raise DomainError("conflict", "booking-in-progress",
-                                          "a booking of this application for another time is still in progress; "
-                                          "look at the application, or retry in a few seconds")
-                    # a booking of another slot that died before it was recorded
-                    self._delete_seats({"_id": mine["_id"], "hold_id": mine["hold_id"]})
-                return self._hold_seat(slot, application_id, generation)
+            finally:
+                self.seat_hints.tried_seat(slot["_id"], n, taken=taken is not None)
+            if taken is not None:
+                if taken["holder"] == holder:
+                    return taken  # ours: just taken, or a retry, or a booking resumed after a crash
+                continue  # someone else's seat
+            # The seat is free, so the unique holder refused: this application holds another seat.
+            mine = self.seats.find_one({"holder": holder})
+            if mine is not None and mine["slot_id"] == slot["_id"]:
+                return mine
+            if mine is not None:
+                if now - mine["held_at"] < ORPHANED_AFTER:
+                    # Another request of this application is still booking that seat (a
+                    # client that timed out and retried elsewhere): never take it from under it.
+                    raise DomainError("conflict", "booking-in-progress",
+                                      "a booking of this application for another time is still in progress; "
+                                      "look at the application, or retry in a few seconds")
+                # a booking of another slot that died before it was recorded
+                self._delete_seats({"_id": mine["_id"], "hold_id": mine["hold_id"]})
+            return self._hold_seat(slot, application_id, generation)
         raise _slot_full()
 
     def _delete_seats(self, query: dict) -> int:

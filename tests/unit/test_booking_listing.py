@@ -74,3 +74,21 @@ def test_without_hints_every_listing_reads_every_seat():
     remaining(apps, slot_id)
     apps.seats.finds = 0
     assert remaining(apps, slot_id) == 3 and apps.seats.finds == 4
+
+
+def test_parallel_requests_of_one_replica_try_different_seats_and_seats_seen_taken_last():
+    from services.booking.seat_hints import SeatHints
+    hints = SeatHints(ttl_s=2.0)
+    first = hints.pick("TBK-1", 3, tried=set())
+    second = hints.pick("TBK-1", 3, tried=set())  # while the first request is still trying
+    third = hints.pick("TBK-1", 3, tried=set())
+    assert len({first, second, third}) == 3
+    hints.tried_seat("TBK-1", first, taken=True)  # it was taken (by the request or by another replica)
+    hints.tried_seat("TBK-1", second, taken=False)
+    hints.tried_seat("TBK-1", third, taken=False)
+    assert hints.pick("TBK-1", 3, tried={second}) == third  # the untried seat not seen taken comes first
+    hints.tried_seat("TBK-1", third, taken=False)
+    assert hints.pick("TBK-1", 3, tried={second, third}) == first  # seen taken: still tried, last
+    assert hints.pick("TBK-1", 3, tried={0, 1, 2}) is None
+    off = SeatHints(ttl_s=0)  # without hints, parallel requests still spread over the seats
+    assert off.pick("TBK-1", 2, set()) != off.pick("TBK-1", 2, set())
