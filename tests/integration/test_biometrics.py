@@ -1,5 +1,6 @@
-"""Biometrics through the gateway against the real stack. Check-in is not reachable yet, so these
-cover the refusals: not checked in (409), another office (404), wrong role (403), bad input (4xx)."""
+"""Biometrics through the gateway against the real stack: the refusals, not checked in (409), another
+office (404), wrong role (403), bad input (4xx). Check-in needs the appointment day, so the accepted
+captures run on the counter-journey stack (test_counter_journey.py)."""
 from __future__ import annotations
 
 import uuid
@@ -95,6 +96,9 @@ def test_roles_and_input_are_checked_at_the_edge(api, officer, photo):
     bad_outcome = api.post(f"{base}/interview", {"outcome": "MAYBE"}, token=officer)
     assert bad_outcome.status == 422 and bad_outcome.body["errors"][0]["field"] == "outcome"
     assert api.get(f"{base}/biometrics", token=person["token"]).status == 403
+    # stored images are never returned to an applicant, not even their own photo
+    photo_read = api.get(f"{base}/biometrics/photo", token=person["token"])
+    assert photo_read.status == 403 and photo_read.headers.get("Content-Type", "").startswith("application/problem+json")
 
 
 def test_openapi_lists_the_biometrics_operations(api):

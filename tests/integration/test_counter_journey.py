@@ -5,8 +5,11 @@ counter software would drive it, on real Kafka and FerretDB."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
+import urllib.request
 
+import numpy as np
 import pytest
 
 from deploy.local.client import Api
@@ -60,18 +63,37 @@ def test_from_booking_to_handover_through_the_gateway(counter_stack):
     assert api.post("/v1/offices/TBK/check-ins", {"application_id": app_id}, token=officer).body == checked.body
 
     path = f"/v1/applications/{app_id}/biometrics"
+    # Bad files for a checked-in application: a clear 4xx each, and nothing stored.
+    good_jpeg, good_print = samples.good_photo_jpeg(), samples.good_print_png()
+    for data, problem in [(b"%PDF-1.7 not a photo", "unsupported-image-format"),
+                          (good_jpeg[: len(good_jpeg) // 2], "truncated-image")]:
+        bad = api.post_multipart(f"{path}/photo", {"override_reason": "accept anyway"},
+                                 {"file": ("photo.jpg", data)}, officer)
+        assert bad.status == 422 and bad.body["type"].endswith("/" + problem), bad.body
+    colour = samples.encode(np.dstack([samples.fingerprint()] * 3), ".png")
+    bad = api.post_multipart(f"{path}/fingerprints", {"finger": "1"}, {"file": ("f1.png", colour)}, officer)
+    assert bad.status == 422 and bad.body["type"].endswith("/wrong-colour-depth"), bad.body
+    nothing = api.get(path, token=officer).body
+    assert nothing["photo_accepted"] is False and nothing["fingers_captured"] == []
+
     blurred = api.post_multipart(f"{path}/photo", {}, {"file": ("photo.jpg", samples.blurred_photo())}, officer)
     assert blurred.status == 422, blurred.body
     failed = {c["name"] for c in blurred.body["checks"] if not c["passed"]}
     assert "sharpness" in failed
-    good = api.post_multipart(f"{path}/photo", {}, {"file": ("photo.jpg", samples.good_photo_jpeg())}, officer)
+    good = api.post_multipart(f"{path}/photo", {}, {"file": ("photo.jpg", good_jpeg)}, officer)
     assert good.status == 201 and good.body["accepted"] is True, good.body
     assert all(c["passed"] for c in good.body["checks"])
+    # The stored photo comes back decrypted, byte for byte, to the office's staff only.
+    read = urllib.request.Request(stack.gateway_url + f"{path}/photo", headers={"Authorization": f"Bearer {officer}"})
+    with urllib.request.urlopen(read, timeout=30) as resp:
+        assert resp.read() == good_jpeg and resp.headers["Content-Type"] == "image/jpeg"
+        assert resp.headers["X-Content-SHA256"] == hashlib.sha256(good_jpeg).hexdigest()
+    assert api.get(f"{path}/photo", token=person["token"]).status == 403
     early = api.post(f"/v1/applications/{app_id}/interview", {"outcome": "APPROVED", "notes": "ok"}, token=officer)
     assert early.status == 409, "the interview needs the fingerprints first"
     for finger in ("1", "6"):
         reply = api.post_multipart(f"{path}/fingerprints", {"finger": finger},
-                                   {"file": (f"f{finger}.png", samples.good_print_png())}, officer)
+                                   {"file": (f"f{finger}.png", good_print)}, officer)
         assert reply.status == 201 and reply.body["accepted"] is True, reply.body
     assert wait_for(lambda: status_of(api, person, app_id) == "BIOMETRICS_CAPTURED")
     interview = api.post(f"/v1/applications/{app_id}/interview",

@@ -238,6 +238,30 @@ def test_settlement_racing_the_expiry_sweepers_has_exactly_one_outcome(api, stac
         stack.stop("payment-1")
 
 
+def test_a_deadline_missed_while_down_expires_once_after_the_restart(stack, payment_db, payment_stub):
+    from servicekit.grpcserver import wait_healthy
+    app_id = f"downtime-{uuid.uuid4().hex[:10]}"
+    # Its deadline passed three days ago, as after a long outage: beyond the look-back (48 h) of the
+    # running sweeper's regular passes, so only a start-up pass can find it.
+    code = payment_stub.IssueBilling(payment_pb2.IssueBillingRequest(
+        appointment_id=f"hold-{app_id}", application_id=app_id, account_id="acc-downtime", office_id="TBK",
+        fee=payment_pb2.FeeParameters(passport_type="ORDINARY", validity_years=5, service_type="NEW"),
+        expires_at=rfc3339(dt.datetime.now(UTC) - dt.timedelta(days=3)))).billing_code
+    time.sleep(2.5)  # two regular passes (PAYMENT_SWEEP_INTERVAL_SECONDS=1)
+    assert payment_db["outcomes"].find_one({"_id": code}) is None, "the regular pass did not reach it"
+
+    stack.stop("payment")
+    stack.start_service("payment")
+    assert wait_healthy(stack.ports.address("payment"), 60)
+    outcome = wait_for(lambda: payment_db["outcomes"].find_one({"_id": code}), 30)
+    assert outcome and outcome["kind"] == "EXPIRED"
+    expired = wait_for(lambda: [e for e in payment_events(stack, {app_id}) if e[0] == "BillingExpired"], 60)
+    assert len(expired) == 1 and expired[0][2].billing_code == code
+    time.sleep(2.5)  # later passes change nothing
+    assert payment_db["outcomes"].count_documents({"_id": code}) == 1
+    assert [e[0] for e in payment_events(stack, {app_id})] == ["BillingIssued", "BillingExpired"]
+
+
 # -- recheck and reconciliation ----------------------------------------------------------------
 def test_recheck_settles_a_payment_whose_notification_was_lost(api, stack):
     person, app_id, billing = booked(api)
