@@ -29,6 +29,7 @@ HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered by the ga
                         ["method", "route", "status"])
 HTTP_SECONDS = Histogram("http_request_duration_seconds", "Time to answer an HTTP request.",
                          ["method", "route"], buckets=LATENCY_BUCKETS)
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BLUEPRINTS = [accounts.bp, offices.bp, applications.bp, appointments.bp, complaint_routes.bp, payments.bp, biometrics_routes.bp,
               office_admin.bp]
 
@@ -51,8 +52,10 @@ def create_app() -> Flask:
     def finish(resp):
         resp.headers["X-Request-Id"] = g.get("request_id", "")
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        HTTP_REQUESTS.labels(request.method, route, str(resp.status_code)).inc()
-        HTTP_SECONDS.labels(request.method, route).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        # gunicorn accepts any upper-case word as a method: keep the label set bounded
+        method = request.method if request.method in KNOWN_METHODS else "OTHER"
+        HTTP_REQUESTS.labels(method, route, str(resp.status_code)).inc()
+        HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - g.get("started", time.perf_counter()))
         return resp
 
     @app.teardown_request

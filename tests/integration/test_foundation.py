@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -70,6 +71,13 @@ def test_thin_journey(api):
     assert all(m["language"] == "id" for m in items)
 
 
+def booked_by(stack, replica: int) -> float:
+    """BookAppointment calls a booking replica has answered (its RED counter)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.metrics('booking', replica)}/metrics", timeout=5).read()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.decode().splitlines()
+               if line.startswith("grpc_server_handled_total{") and 'grpc_method="BookAppointment"' in line)
+
+
 def test_sixty_applicants_race_for_ten_seats(api, stack, booking_db):
     # A slot nobody else touches: Batam (BTM), the 14:00 REGULAR slot a week ahead, capacity 10,
     # set by a Batam supervisor created for this test.
@@ -101,8 +109,11 @@ def test_sixty_applicants_race_for_ten_seats(api, stack, booking_db):
             time.sleep(float(reply.headers.get("Retry-After", "1")))
         return reply
 
+    served_before = [booked_by(stack, replica) for replica in (0, 1)]
     with ThreadPoolExecutor(max_workers=60) as pool:
         replies = list(pool.map(book, applicants))
+    served = [booked_by(stack, replica) - before for replica, before in enumerate(served_before)]
+    assert all(n > 0 for n in served), f"both booking replicas take part in the race: {served}"
     statuses = sorted(r.status for r in replies)
     answers = sorted((r.status, r.body.get("type", "").rsplit("/", 1)[-1]) for r in replies)
     assert statuses.count(201) == 10, answers
