@@ -238,3 +238,19 @@ def test_office_reconciliation_keeps_unknown_codes_and_hides_other_offices(world
     assert refs["mismatched"] == ["REF-7", "REF-9"] and other["_id"] not in str(report)
     assert refs["missing_ours"] == [] and refs["missing_bank"] == []
     assert db["payments"].docs.keys() == {"REF-1", "REF-9"}  # nothing settled from the unknown line
+
+
+def test_issuing_is_idempotent_per_appointment_and_lists_items(world):
+    clock, db, store, _settlements, billing = world
+    again = store.issue("hold-1", "app-1", "acc-1", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=5)))
+    assert again["_id"] == billing["_id"] and again["expires_at"] == T0 + dt.timedelta(hours=2)
+    assert len(db["billings"].docs) == 1
+    [(kind, aggregate, issued)] = events_of(db, "billings")
+    assert (kind, aggregate, issued.billing_code, issued.appointment_id) == ("BillingIssued", "app-1", billing["_id"], "hold-1")
+    assert issued.expires_at == rfc3339(T0 + dt.timedelta(hours=2))  # the seat hold's deadline, as booking sent it
+    express_lost = payment_pb2.FeeParameters(passport_type="ORDINARY", validity_years=5,
+                                             service_type="REPLACEMENT_LOST", express=True)
+    other = store.issue("hold-2", "app-2", "acc-2", "TBK", express_lost, rfc3339(T0 + dt.timedelta(hours=2)))
+    assert [(i["code"], i["amount"]) for i in other["items"]] == [
+        ("PASPOR_ORDINARY_5Y", 350_000), ("LAYANAN_PERCEPATAN", 1_000_000), ("DENDA_REPLACEMENT_LOST", 1_000_000)]
+    assert other["amount"] == 2_350_000 and other["_id"] != billing["_id"]
