@@ -11,7 +11,7 @@ from services.gateway.problems import from_rpc_error
 
 DEADLINE_S = env_float("GATEWAY_RPC_DEADLINE_SECONDS", 5.0)
 # Booking calls answer within the 2 s the release rush allows (load shedding; see loadshed.py).
-BOOKING_DEADLINE_S = env_float("GATEWAY_BOOKING_RPC_DEADLINE_SECONDS", 1.5)
+BOOKING_DEADLINE_S = env_float("GATEWAY_BOOKING_RPC_DEADLINE_SECONDS", 1.3)
 
 
 def _channel(service: str, deadline_s: float = DEADLINE_S):
