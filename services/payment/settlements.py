@@ -6,7 +6,8 @@ Every fact is an insert under a unique key (FerretDB: no transactions, no atomic
 - `outcomes`      _id = billing_code, kind SETTLED | EXPIRED: THE decision about a billing. Settlement
                   and expiry race for this one key, so whichever insert wins is the outcome and the
                   other side can never also happen. Carries PaymentSettled or BillingExpired.
-- `refunds`       _id = bank_reference: a second payment for a paid billing (OverpaymentRecorded).
+- `refunds`       _id = bank_reference: a second payment for a paid billing (OverpaymentRecorded), or a
+                  payment of the wrong amount (RefundRecorded AMOUNT_MISMATCH); both are refunded in full.
 - `late_payments` _id = bank_reference: a payment for an expired billing (LatePaymentReceived).
 - `mismatches`    _id = bank_reference: a payment whose amount differs from the billing.
 
@@ -101,8 +102,8 @@ class Settlements:
         outcome = self.outcome_of(payment["billing_code"])
         if outcome is not None and outcome["kind"] == SETTLED and outcome["bank_reference"] == ref:
             return "SETTLED"
-        for coll, name in ((self.refunds, "OVERPAYMENT"), (self.late, "LATE"),
-                           (self.mismatches, "AMOUNT_MISMATCH")):
+        for coll, name in ((self.mismatches, "AMOUNT_MISMATCH"), (self.refunds, "OVERPAYMENT"),
+                           (self.late, "LATE")):  # a mismatch is also refunded: it names itself first
             if coll.find_one({"_id": ref}, {"_id": 1}):
                 return name
         return "UNDECIDED"
@@ -137,10 +138,19 @@ class Settlements:
             insert_unique(self.mismatches, {
                 "_id": ref, "billing_code": billing["_id"], "expected": billing["amount"],
                 "received": payment["amount"], "paid_at": payment["paid_at"], "at": self.clock.now()})
+            # Never applied (a billing is paid with its exact amount): the money received goes back in
+            # full, and the billing stays payable until its deadline.
+            if self._record(self.refunds, billing, payment, payment_pb2.RefundRecorded(
+                    refund_id=ref, billing_code=billing["_id"], application_id=billing["application_id"],
+                    account_id=billing["account_id"], office_id=billing["office_id"],
+                    appointment_id=billing["appointment_id"], reason="AMOUNT_MISMATCH",
+                    amount=common_pb2.Money(amount=payment["amount"], currency="IDR")),
+                    {"reason": "AMOUNT_MISMATCH", "status": "PENDING", "account_id": billing["account_id"]}):
+                metrics.REFUNDS.labels("AMOUNT_MISMATCH", "PENDING").inc()
             metrics.PAYMENTS.labels(source, "AMOUNT_MISMATCH").inc()
             raise DomainError("invalid", "amount-mismatch",
                               f"the billing is for {billing['amount']} IDR but {payment['amount']} IDR was paid; "
-                              "the payment is recorded for reconciliation",
+                              "the payment is recorded for reconciliation and refunded in full",
                               [{"field": "amount", "message": f"expected {billing['amount']}"}])
         outcome = self.outcome_of(billing["_id"])
         if outcome is None:

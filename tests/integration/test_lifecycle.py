@@ -82,6 +82,36 @@ def test_billing_expired_releases_the_seat_and_the_open_application(api, stack):
     assert again.status == 201, "an expired application no longer blocks a new one for the NIK"
 
 
+def test_an_unpaid_hold_expires_through_the_payment_sweeper_and_frees_the_seat(api, stack):
+    """End to end: payment's own sweeper finds the billing past its deadline, publishes BillingExpired,
+    and booking frees the seat. The test stands in for the two hours of the hold by moving the
+    billing's deadline into the past in the payment database."""
+    person, app_id, booked = book(api, skip_days=9)
+    slot_id, date = booked["appointment"]["slot_id"], booked["appointment"]["date"]
+
+    def remaining():
+        items = api.get(f"/v1/offices/TBK/slots?date={date}&lane=REGULAR").body["items"]
+        return next(s for s in items if s["slot_id"] == slot_id)["remaining"]
+
+    before = remaining()
+    client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
+    try:
+        moved = client["passport_payment"]["billings"].update_one(
+            {"_id": booked["billing"]["billing_code"]},
+            {"$set": {"expires_at": dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)}})
+        assert moved.matched_count == 1
+        assert wait_for(lambda: status_of(api, person, app_id) == "EXPIRED"), "the sweeper expired the billing"
+        assert wait_for(lambda: remaining() == before + 1), "booking released the seat"
+        outcome = client["passport_payment"]["outcomes"].find_one({"_id": booked["billing"]["billing_code"]})
+        assert outcome["kind"] == "EXPIRED"
+    finally:
+        client.close()
+    billing = api.get(f"/v1/applications/{app_id}/billing", token=person["token"]).body
+    assert billing["status"] == "EXPIRED"
+    late = pay(api, booked["billing"], f"BANK-LATE-{app_id}")  # not applied to the freed seat: recorded
+    assert late.status == 422 and late.body["type"].endswith("/billing-expired"), late.body
+
+
 class _PaidBilling:
     def IssueBilling(self, request):  # the check-in path never issues billings
         raise AssertionError("not expected")

@@ -148,6 +148,8 @@ def test_malformed_and_mismatched_notifications_get_clear_422(api, payment_db):
     reply = notify(api, short)
     assert reply.status == 422 and reply.body["type"].endswith("/amount-mismatch")
     assert payment_db["mismatches"].find_one({"_id": short["bank_reference"]})["expected"] == billing["amount"]
+    refund = payment_db["refunds"].find_one({"_id": short["bank_reference"]})  # refunded in full
+    assert (refund["reason"], refund["status"], refund["amount"]) == ("AMOUNT_MISMATCH", "PENDING", short["amount"])
     assert billing_of(api, person, app_id)["status"] == "UNPAID"
     assert payment_db["outcomes"].count_documents({"_id": code}) == 0
 

@@ -125,6 +125,12 @@ def test_amount_mismatch_is_recorded_and_does_not_settle(world):
     assert db["mismatches"].docs["REF-1"]["expected"] == billing["amount"]
     assert db["outcomes"].docs == {}
     assert settlements.status(billing)[0] == "UNPAID"
+    refund = db["refunds"].docs["REF-1"]  # the money received goes back in full
+    assert (refund["reason"], refund["status"], refund["amount"]) == ("AMOUNT_MISMATCH", "PENDING", billing["amount"] - 1)
+    with pytest.raises(DomainError):  # the bank repeats its notification: still one refund
+        pay(settlements, billing, "REF-1", amount=billing["amount"] - 1)
+    assert len(db["refunds"].docs) == 1
+    assert settlements.settle(billing["_id"], billing["amount"], rfc3339(billing["issued_at"]), "REF-2")[0] == "SETTLED"
 
 
 # -- expiry ------------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ def pay_out_refund(office_id: str, billing_code: str):
 openapi.SCHEMAS.update({
     "Refund": openapi.obj(["refund_id", "billing_code", "reason", "amount", "status", "recorded_at"],
                           refund_id=openapi.S, billing_code=openapi.S, application_id=openapi.S,
-                          reason={"enum": ["OVERPAYMENT", "OFFICE_CANCELLED", "LATE_PAYMENT"]}, amount=openapi.I,
+                          reason={"enum": ["OVERPAYMENT", "AMOUNT_MISMATCH", "OFFICE_CANCELLED", "LATE_PAYMENT"]}, amount=openapi.I,
                           currency=openapi.S, status={"enum": ["PENDING", "PAID_OUT"]}, recorded_at=openapi.S,
                           paid_out_at=openapi.S, payout_reference=openapi.S),
     "RefundPayout": openapi.obj(["bank_reference"], bank_reference=openapi.S, refund_id=openapi.S),
