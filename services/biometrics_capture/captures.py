@@ -185,7 +185,7 @@ class Captures:
 
     # -- status and completion ---------------------------------------------------------------
     def _state(self, application_id: str) -> dict:
-        photo, fingers, missing, overridden = False, {}, [], False
+        photo, fingers, overridden = False, {}, False
         for doc in self.captures.find({"application_id": application_id},
                                       {"kind": 1, "finger": 1, "missing_reason": 1, "override_reason": 1, "at": 1}
                                       ).sort("at", 1):

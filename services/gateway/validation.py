@@ -41,3 +41,16 @@ def fields(body: dict, spec: dict) -> dict:
     if errors:
         raise Problem(422, "validation-error", "some fields are missing or invalid", errors)
     return out
+
+
+def file_content(upload, max_bytes: int, what: str) -> bytes:
+    """The bytes of the multipart field `file` (`upload`, or None when absent): 422 when missing or
+    empty, 413 above `max_bytes` (read no further than that)."""
+    if upload is None:
+        raise Problem(422, "validation-error", f"the {what} is required", [{"field": "file", "message": "file is required"}])
+    data = upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise Problem(413, "payload-too-large", f"{what}s are at most {max_bytes} bytes")
+    if not data:
+        raise Problem(422, "validation-error", "the uploaded file is empty", [{"field": "file", "message": "file is empty"}])
+    return data

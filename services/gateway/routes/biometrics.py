@@ -12,7 +12,7 @@ from passport.v1 import biometrics_pb2
 from services.gateway import auth, clients, openapi
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import BASE, Problem
-from services.gateway.validation import fields, json_body
+from services.gateway.validation import fields, file_content, json_body
 
 bp = Blueprint("biometrics", __name__)
 MAX_IMAGE_BYTES = 4_000_000  # below gRPC's 4 MiB message limit
@@ -22,18 +22,9 @@ def _upload(required: bool = True) -> bytes:
     if not (request.mimetype or "").startswith("multipart/form-data"):
         raise Problem(415, "unsupported-media-type", "send multipart/form-data with the image in the field `file`")
     upload = request.files.get("file")
-    if upload is None:
-        if required:
-            raise Problem(422, "validation-error", "the image is required",
-                          [{"field": "file", "message": "file is required"}])
+    if upload is None and not required:
         return b""
-    data = upload.read(MAX_IMAGE_BYTES + 1)
-    if len(data) > MAX_IMAGE_BYTES:
-        raise Problem(413, "payload-too-large", f"images are at most {MAX_IMAGE_BYTES} bytes")
-    if not data:
-        raise Problem(422, "validation-error", "the uploaded file is empty",
-                      [{"field": "file", "message": "file is empty"}])
-    return data
+    return file_content(upload, MAX_IMAGE_BYTES, "image")
 
 
 def _checks(result) -> list[dict]:

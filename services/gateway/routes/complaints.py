@@ -27,7 +27,7 @@ from passport.v1 import common_pb2, complaint_pb2
 from services.gateway import auth, clients, openapi
 from services.gateway.openapi import B, S, obj
 from services.gateway.problems import Problem
-from services.gateway.validation import fields, json_body
+from services.gateway.validation import fields, file_content, json_body
 
 bp = Blueprint("complaints", __name__)
 MAX_ATTACHMENT_BYTES = 4_000_000  # below gRPC's 4 MiB message limit; the service checks it as well
@@ -107,15 +107,7 @@ def add_attachment(tracking_code: str):
     if kind not in ATTACHMENT_KINDS:
         raise Problem(422, "validation-error", f"kind must be one of {', '.join(ATTACHMENT_KINDS)}",
                       [{"field": "kind", "message": "unknown kind"}])
-    upload = request.files.get("file")
-    if upload is None:
-        raise Problem(422, "validation-error", "the file is required", [{"field": "file", "message": "file is required"}])
-    data = upload.read(MAX_ATTACHMENT_BYTES + 1)
-    if len(data) > MAX_ATTACHMENT_BYTES:
-        raise Problem(413, "payload-too-large", f"attachments are at most {MAX_ATTACHMENT_BYTES} bytes")
-    if not data:
-        raise Problem(422, "validation-error", "the uploaded file is empty",
-                      [{"field": "file", "message": "file is empty"}])
+    data = file_content(request.files.get("file"), MAX_ATTACHMENT_BYTES, "attachment")
     # The client's file name and content type are ignored: the service decides from the bytes.
     a = clients.call(clients.complaint().AddAttachment, complaint_pb2.AddAttachmentRequest(
         caller=principal.caller() if staff else common_pb2.Caller(), tracking_code=tracking_code,
