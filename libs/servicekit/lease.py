@@ -4,8 +4,9 @@ replicas would otherwise duplicate work or reorder it (outbox relay, sweepers); 
 rests on keyed decision records, the lease only keeps replicas out of each other's way."""
 from __future__ import annotations
 
-import socket
 import os
+import socket
+from typing import Callable
 
 from servicekit.clock import Clock
 from servicekit.mongo import insert_unique
@@ -34,3 +35,7 @@ class WindowLease:
             self._won = window
             return True
         return False
+
+    def only_holder(self, work: Callable[[], int]) -> Callable[[], int]:
+        """`work` as a worker cycle that runs only in the replica holding the current window."""
+        return lambda: work() if self.held() else 0

@@ -6,6 +6,7 @@ from servicekit import grpcclient, log, mongo
 from servicekit.clock import Clock
 from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_float, env_int, service_address
 from servicekit.grpcserver import ServiceRunner, every
+from servicekit.lease import WindowLease
 from servicekit.consumer import EventConsumer
 from servicekit.events import TOPICS
 from servicekit.outbox import OutboxRelay
@@ -35,7 +36,7 @@ def main() -> None:
                                      slot_horizon_days=env_int("SLOT_HORIZON_DAYS", 30),
                                      release_gate=policy.gate, on_staff_action=audit.append,
                                      slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 1.0),
-                                     seat_hint_s=env_float("SEAT_HINT_SECONDS", 2.0))
+                                     seat_hint_s=env_float("SEAT_HINT_SECONDS", 10.0))
     ballots = releases.Ballots(db, apps, policy, audit, clock)
     stats = statistics.Statistics(db, apps.calendar)
     for part in (audit, ballots, stats):
@@ -56,9 +57,13 @@ def main() -> None:
     relay = OutboxRelay(db, NAME, clock)
     runner.add_worker("outbox_relay", relay.run)
     runner.add_worker("slot_calendar", every(3600, "slot_calendar", apps.ensure_slots))
-    runner.add_worker("seat_reaper", every(60, "seat_reaper", apps.reap_seats))
+    # Sweepers that read every held seat or open application: one replica a minute is enough (each
+    # decision is still a keyed insert or a conditional delete, safe if two ran).
+    runner.add_worker("seat_reaper", every(60, "seat_reaper",
+                                               WindowLease(db, "seat-reaper", 60, clock).only_holder(apps.reap_seats)))
     runner.add_worker("quota_metrics", every(30, "quota_metrics", lambda: booking_metrics.refresh_quota(apps)))
-    runner.add_worker("no_show_sweeper", every(60, "no_show_sweeper", apps.mark_no_shows))
+    runner.add_worker("no_show_sweeper", every(60, "no_show_sweeper",
+                                               WindowLease(db, "no-show-sweeper", 60, clock).only_holder(apps.mark_no_shows)))
     runner.add_worker("waitlist_offers", every(env_int("WAITLIST_INTERVAL_SECONDS", 5), "waitlist_offers",
                                                waitlist.offer_freed_seats))
     consumer = EventConsumer(db, "booking", [TOPICS["payment"], TOPICS["biometrics-capture"]], reactions.handlers(apps))

@@ -64,6 +64,7 @@ class Applications:
         # A booking attempt reads the application's header and its documents; both only ever grow
         # true, so a replica remembers them (a rush retries the same applications).
         self._headers, self._documents_complete = Memo(), Memo()
+        self._current_seats = Memo()  # hold id -> when the reaper last found it its appointment's seat
 
     def ensure_indexes(self) -> None:
         self.slots.create_index([("office_id", 1), ("date", 1)])
@@ -105,12 +106,13 @@ class Applications:
         rush thousands of applicants list the same day; one listing per second per replica serves
         them all (FerretDB answers the listing with scans). Booking itself always decides on the
         seats, so a moment-old `remaining` can only cost a `slot-full` answer."""
-        return self._slot_cache.get((office_id, date, lane), lambda: self.list_slots(office_id, date, lane))
+        return self._slot_cache.get((office_id, date, lane), lambda: self.list_slots(office_id, date, lane, hinted=True))
 
-    def list_slots(self, office_id: str, date: str, lane: str = "") -> list[dict]:
+    def list_slots(self, office_id: str, date: str, lane: str = "", hinted: bool = False) -> list[dict]:
         """Slots with their remaining seats, read now (for decisions; see published_slots). Only
         `_id` lookups (FerretDB scans for anything else): slot ids follow from the office's start
-        times, and a slot's seats are `<slot>#0 .. #capacity-1`."""
+        times, and a slot's seats are `<slot>#0 .. #capacity-1`. `hinted`: count the seats this
+        replica saw taken in the last SEAT_HINT_SECONDS without reading them (the public view)."""
         office = self.office(office_id)
         day = rules.parse_date(date, "date")
         if lane and lane not in rules.LANES:
@@ -118,16 +120,16 @@ class Applications:
         ids = [slot_id(office_id, day, each, start) for start in office.slots for each in ([lane] if lane else rules.LANES)]
         slots = [doc for doc in (self.slots.find_one({"_id": i}) for i in ids) if doc is not None]
         for s in slots:
-            s["remaining"] = max(0, s["capacity"] - self._held(s))
+            s["remaining"] = max(0, s["capacity"] - self._held(s, hinted))
         return sorted(slots, key=lambda s: (s["start_time"], s["lane"]))
 
-    def _held(self, slot: dict) -> int:
-        """Seats held: each seat looked up by `_id`, except those this replica saw taken in the last
-        SEAT_HINT_SECONDS (a seat is freed rarely, and a free through this replica clears the hints),
-        so in a rush a full slot is listed without store reads."""
+    def _held(self, slot: dict, hinted: bool) -> int:
+        """Seats held: each seat looked up by `_id`, except (when `hinted`) those this replica saw
+        taken in the last SEAT_HINT_SECONDS (a seat is freed rarely, and a free through this replica
+        clears the hints), so in a rush a full slot is listed without store reads."""
         if slot.get("shrunk"):  # capacity was lowered: seats above it may still be held, so count
             return self.seats.count_documents({"slot_id": slot["_id"]})
-        known = self.seat_hints.taken(slot["_id"])
+        known = self.seat_hints.taken(slot["_id"]) if hinted else set()
         held = 0
         for n in range(slot["capacity"]):
             if n in known:
@@ -305,7 +307,7 @@ class Applications:
         slot, office = self._bookable_slot(header, slot_id)
         if self.release_gate is not None and not via_ballot:
             self.release_gate(office, slot, self.clock.now())
-        if self.seat_hints.full(slot["_id"], slot["capacity"]):
+        if not via_ballot and self.seat_hints.full(slot["_id"], slot["capacity"]):
             raise _slot_full()  # seen full a moment ago: answer before the document lookups
         if not self._documents_complete.get(application_id):
             missing = self.documents.missing(application_id, rules.required_documents(header["service_type"],
@@ -314,7 +316,7 @@ class Applications:
                 raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing),
                                   [{"field": "documents", "message": m} for m in missing])
             self._documents_complete.put(application_id)  # documents are never deleted
-        seat = self._hold_seat(slot, application_id, generation=0)
+        seat = self._hold_seat(slot, application_id, generation=0, trust_full_hint=not via_ballot)
         try:
             billing = self.payment.IssueBilling(payment_pb2.IssueBillingRequest(
                 appointment_id=seat["hold_id"], application_id=application_id,
@@ -359,11 +361,13 @@ class Applications:
                              rules.allowed_lanes(header["service_type"], header["express"], header["priority_group"]))
         return slot, office
 
-    def _hold_seat(self, slot: dict, application_id: str, generation: int) -> dict:
+    def _hold_seat(self, slot: dict, application_id: str, generation: int, trust_full_hint: bool = False) -> dict:
         """Take a free seat `<slot>#<n>`, n < capacity, by trying inserts in the order the seat hints
         give (random among the untried; no listing of the slot's seats: every step is an `_id`
         operation). The unique `holder` keeps it one seat per application and generation; a retry
-        finds its own seat again."""
+        finds its own seat again. `trust_full_hint`: a public request answers `slot-full` at once for
+        a slot this replica saw full; the system's own seatings (waitlist, ballot, office moves, late
+        payers) always try the seats."""
         holder = f"{application_id}#{generation}"
         if slot.get("shrunk"):  # capacity was lowered: seats above it may still be held, so count
             if self.seats.count_documents({"slot_id": slot["_id"]}) >= slot["capacity"]:
@@ -371,7 +375,7 @@ class Applications:
                 if mine is not None and mine["slot_id"] == slot["_id"]:
                     return mine
                 raise _slot_full()
-        if self.seat_hints.full(slot["_id"], slot["capacity"]):
+        if trust_full_hint and self.seat_hints.full(slot["_id"], slot["capacity"]):
             raise _slot_full()
         now, tried = self.clock.now(), set()
         while (n := self.seat_hints.pick(slot["_id"], slot["capacity"], tried)) is not None:
@@ -404,7 +408,7 @@ class Applications:
                                       "look at the application, or retry in a few seconds")
                 # a booking of another slot that died before it was recorded
                 self._delete_seats({"_id": mine["_id"], "hold_id": mine["hold_id"]})
-            return self._hold_seat(slot, application_id, generation)
+            return self._hold_seat(slot, application_id, generation, trust_full_hint)
         raise _slot_full()
 
     def _delete_seats(self, query: dict) -> int:
@@ -458,7 +462,7 @@ class Applications:
         if dt.date.fromisoformat(slot["date"]) <= office.today(self.clock.now()):
             raise DomainError("conflict", "reschedule-not-allowed", "choose a date after today")
         generation = int(state.get("generation", 0)) + 1
-        seat = self._hold_seat(slot, application_id, generation)
+        seat = self._hold_seat(slot, application_id, generation, trust_full_hint=not by_office)
         moved = dict(current, **_appointment_of(slot, seat, office), rescheduled=True)
         event = booking_pb2.AppointmentRescheduled(
             application_id=application_id, account_id=header["account_id"], office_id=header["office_id"],
@@ -600,15 +604,24 @@ class Applications:
 
     def reap_seats(self, orphan_after: dt.timedelta | None = None) -> int:
         """Seats left behind by a crash: held by a closed application, by one that never got past
-        DRAFT, or by a reschedule that did not complete (not the appointment's current seat)."""
+        DRAFT, or by a reschedule that did not complete (not the appointment's current seat). A seat
+        found to be its open application's current one is looked at again only after
+        REAP_RECHECK: it can be left behind only by a crash while its application closes, which is
+        rare, while looking at every held seat every minute reads each one's status log."""
         freed = 0
-        cutoff = self.clock.now() - (orphan_after or ORPHANED_AFTER)
+        now = self.clock.now()
+        cutoff = now - (orphan_after or ORPHANED_AFTER)
         for seat in self.seats.find({"held_at": {"$lt": cutoff}}, {"application_id": 1, "hold_id": 1}):
+            checked = self._current_seats.get(seat["hold_id"])
+            if checked is not None and now - checked < REAP_RECHECK:
+                continue
             latest = self._latest(seat["application_id"])
             current = (latest["state"].get("appointment") or {})
             current_hold = current.get("hold_id", current.get("appointment_id"))
             if latest["status"] in rules.CLOSED_STATUSES or latest["status"] == "DRAFT" or current_hold != seat["hold_id"]:
                 freed += self._delete_seats({"_id": seat["_id"], "hold_id": seat["hold_id"]})
+            else:
+                self._current_seats.put(seat["hold_id"], now)
         return freed
 
     def mark_no_shows(self, office_id: str | None = None) -> int:
@@ -780,6 +793,7 @@ class Applications:
 _NOTHING = {"seq": -1, "status": "DRAFT", "state": {}, "data": {}}
 # A seat whose booking has not been recorded after this long was left by a crash.
 ORPHANED_AFTER = dt.timedelta(minutes=5)
+REAP_RECHECK = dt.timedelta(minutes=10)  # how often the reaper looks again at a seat it found current
 
 
 def _last(history: list[dict]) -> dict:

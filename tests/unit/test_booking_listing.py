@@ -36,8 +36,10 @@ def listing_stack(seat_hint_s: float):
     return apps, slot["_id"]
 
 
-def remaining(apps, slot_id):
-    return next(s["remaining"] for s in apps.list_slots("TBK", DAY.isoformat(), "REGULAR") if s["_id"] == slot_id)
+def remaining(apps, slot_id, hinted=True):
+    """As the public listing counts (hinted), or as the system's decisions do (fresh)."""
+    return next(s["remaining"] for s in apps.list_slots("TBK", DAY.isoformat(), "REGULAR", hinted=hinted)
+                if s["_id"] == slot_id)
 
 
 def take(apps, slot_id, n):
@@ -57,6 +59,7 @@ def test_a_listing_counts_every_held_seat_and_remembers_them_so_a_full_slot_is_l
     apps.seats.finds = 0
     assert remaining(apps, slot_id) == 0 and apps.seats.finds == 0
     assert apps.seat_hints.full(slot_id, 4)  # and a booking of it answers slot-full without writes
+    assert remaining(apps, slot_id, hinted=False) == 0 and apps.seats.finds == 4  # decisions read every seat
 
 
 def test_a_seat_freed_through_this_replica_is_listed_free_at_once():
@@ -92,3 +95,24 @@ def test_parallel_requests_of_one_replica_try_different_seats_and_seats_seen_tak
     assert hints.pick("TBK-1", 3, tried={0, 1, 2}) is None
     off = SeatHints(ttl_s=0)  # without hints, parallel requests still spread over the seats
     assert off.pick("TBK-1", 2, set()) != off.pick("TBK-1", 2, set())
+
+
+def test_the_reaper_frees_orphans_and_looks_at_a_current_seat_again_only_after_the_recheck_period():
+    from services.booking.applications import REAP_RECHECK
+    apps, slot_id = listing_stack(seat_hint_s=0)
+    clock = apps.clock
+    held_at = clock.now() - dt.timedelta(minutes=30)
+    transitions = CountingFinds(apps.transitions)
+    apps.transitions = transitions
+    for app, status, hold in (("app-open", "AWAITING_PAYMENT", "apt-1"), ("app-draft", "DRAFT", None)):
+        transitions.insert_one({"_id": f"{app}:0000", "seq": 0, "status": status,
+                                "state": {"appointment": {"hold_id": hold}} if hold else {}})
+    for n, app, hold in ((0, "app-open", "apt-1"), (1, "app-draft", "apt-2")):
+        apps.seats.insert_one({"_id": f"{slot_id}#{n}", "slot_id": slot_id, "holder": f"{app}#0",
+                               "application_id": app, "hold_id": hold, "held_at": held_at})
+    assert apps.reap_seats() == 1  # the seat of a booking that never got past DRAFT
+    assert apps.seats.find_one({"_id": f"{slot_id}#0"}) is not None
+    transitions.finds = 0
+    assert apps.reap_seats() == 0 and transitions.finds == 0  # the current seat is not read again
+    clock.advance(seconds=REAP_RECHECK.total_seconds() + 1)
+    assert apps.reap_seats() == 0 and transitions.finds > 0
