@@ -60,6 +60,7 @@ class Applications:
         self.transitions = db["transitions"]
         self.documents = Documents(db, clock)
         self._slot_cache = TtlCache(slot_list_cache_s)
+        self._slot_docs = TtlCache(seat_hint_s)  # the public listing's slot documents
         self.seat_hints = SeatHints(seat_hint_s)
         # A booking attempt reads the application's header and its documents; both only ever grow
         # true, so a replica remembers them (a rush retries the same applications).
@@ -118,7 +119,11 @@ class Applications:
         if lane and lane not in rules.LANES:
             raise invalid("lane must be one of " + ", ".join(rules.LANES), "lane")
         ids = [slot_id(office_id, day, each, start) for start in office.slots for each in ([lane] if lane else rules.LANES)]
-        slots = [doc for doc in (self.slots.find_one({"_id": i}) for i in ids) if doc is not None]
+
+        def read():
+            return [doc for doc in (self.slots.find_one({"_id": i}) for i in ids) if doc is not None]
+        # The public view may show a capacity up to SEAT_HINT_SECONDS old (a quota change is rare).
+        slots = [dict(doc) for doc in self._slot_docs.get((office_id, date, lane), read)] if hinted else read()
         for s in slots:
             s["remaining"] = max(0, s["capacity"] - self._held(s, hinted))
         return sorted(slots, key=lambda s: (s["start_time"], s["lane"]))
@@ -175,6 +180,7 @@ class Applications:
             "date": date, "lane": lane, "start_time": start_time or "ALL", "capacity": capacity, "reason": reason})
         for key_lane in (lane, ""):  # this replica shows the new quota at once; others within the cache age
             self._slot_cache.invalidate((office_id, date, key_lane))
+            self._slot_docs.invalidate((office_id, date, key_lane))
         return len(wanted)
 
     def _staff_action(self, caller, action: str, office_id: str, details: dict) -> None:
