@@ -19,7 +19,10 @@ gateway workers) unless --gateway URL and --mongo URI name a running one, and st
 3. Invariants read from the store with pymongo: overbooked seats, duplicate open applications
    per account (= per NIK), duplicate NIKs, lost bookings (a 201 whose seat is not stored).
 4. Bare baseline: tests/bench/baseline_app.py (one unique-index insert per request), same
-   gunicorn worker class and count, same store, same client, same number of requests.
+   gunicorn worker class and count, same store, same client, same number of requests, with every
+   other process of the bench stack paused (SIGSTOP) so the platform's leftover work (events,
+   notifications, sweepers) does not slow it. The target ratio counts served requests only: answers
+   shed with 429/503 are fast but are no throughput.
 5. Overload (open loop): a second release, booked by the applicants still without a seat at
    FACTOR x the rush's sustained request rate for a bounded time; every request must be answered
    (success, full, or 429/503 with Retry-After) within 2 s.
@@ -559,8 +562,14 @@ def main(argv=None) -> int:
         else:
             log_path = Path(tempfile.gettempdir()) / "passport-bench-baseline.log"
         baseline = start_baseline(baseline_port, mongo_uri, workers, log_path)
-        base_s = closed_loop(Http(f"http://127.0.0.1:{baseline_port}"), len(rush_rows), args.concurrency,
-                             "POST", "/insert", base_rec)
+        # The platform keeps working after the rush (events, notifications, sweepers); the baseline
+        # measures the machine and store, so every process of the bench stack but the store is paused.
+        paused = pause_platform(stack)
+        try:
+            base_s = closed_loop(Http(f"http://127.0.0.1:{baseline_port}"), len(rush_rows), args.concurrency,
+                                 "POST", "/insert", base_rec)
+        finally:
+            resume_platform(paused)
         stop_process(baseline)
         baseline = None
 
@@ -586,6 +595,8 @@ def main(argv=None) -> int:
         unanswered = sum(1 for r in over_rows if r[1] == 0) + (total - len(over_rows))
         status_mix = collections.Counter(f"{r[1]} {r[2]}" if r[1] >= 300 or r[1] == 0 else str(r[1]) for r in over_rows)
         ratio = rs["rps"] / bs["rps"] if bs["rps"] else float("nan")
+        served_rps = sum(1 for r in rush_rows if r[1] not in (0, 429, 503)) / rush_s
+        served_ratio = served_rps / bs["rps"] if bs["rps"] else float("nan")
         w = 44
         lines = [
             "release rush benchmark",
@@ -599,6 +610,7 @@ def main(argv=None) -> int:
             f"{'duration':<{w}} {rush_s:.1f} s",
             f"{'requests (list slots + book)':<{w}} {rs['n']}",
             f"{'requests/s':<{w}} {rs['rps']:.1f}",
+            f"{'served requests/s (not shed: no 429/503)':<{w}} {served_rps:.1f}",
             f"{'bookings':<{w}} {len(booked)}",
             f"{'bookings/s':<{w}} {len(booked) / rush_s:.1f}",
             f"{'latency p50 / p95 / p99 / max (ms)':<{w}} {rs['p50']:.0f} / {rs['p95']:.0f} / {rs['p99']:.0f} / {rs['max']:.0f}",
@@ -618,12 +630,14 @@ def main(argv=None) -> int:
             f"{'duplicate NIKs':<{w}} {inv2['dup_niks']}",
             f"{'applications holding >1 seat':<{w}} {inv2['multi_seat_apps']}",
             f"{'lost bookings (201 without a seat)':<{w}} {inv2['lost']}",
-            "-- bare baseline (Flask + one unique insert, same server/store/client) --",
+            "-- bare baseline (Flask + one unique insert, same server/store/client; platform paused) --",
             f"{'requests':<{w}} {bs['n']}",
             f"{'requests/s':<{w}} {bs['rps']:.1f}",
             f"{'latency p50 / p95 / p99 (ms)':<{w}} {bs['p50']:.0f} / {bs['p95']:.0f} / {bs['p99']:.0f}",
             f"{'non-2xx answers':<{w}} {sum(1 for r in base_rec.rows if not 200 <= r[1] < 300)}",
-            f"{'rush requests/s as a ratio of the baseline':<{w}} {ratio:.2f}  (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})",
+            f"{'rush requests/s as a ratio of the baseline':<{w}} {ratio:.2f}",
+            f"{'served requests/s as a ratio of the baseline':<{w}} {served_ratio:.2f}  "
+            f"(target >= 0.5: {'met' if served_ratio >= 0.5 else 'NOT met'}; shed answers do not count)",
             f"-- overload (open loop, {args.overload_factor:g}x the sustained {sustainable:.1f} req/s) --",
             f"{'offered rate / duration':<{w}} {rate:.0f} req/s for {args.overload_seconds:.0f} s ({total} requests, {senders} senders)",
             f"{'client send lag p99 (ms)':<{w}} {pct(late, 99) * 1000:.0f}",
@@ -635,7 +649,7 @@ def main(argv=None) -> int:
             f"{'bookings during overload':<{w}} {len(booked2)}",
             "answers:",
             *[f"  {k:<40} {n:>7}" for k, n in status_mix.most_common()],
-            f"{'verdict':<{w}} " + ("all targets met" if (ratio >= 0.5 and slow == 0 and unanswered == 0
+            f"{'verdict':<{w}} " + ("all targets met" if (served_ratio >= 0.5 and slow == 0 and unanswered == 0
                                     and missing_ra == 0 and not any(inv2[k] for k in ("overbooked", "dup_open_apps", "dup_niks", "multi_seat_apps", "lost")))
                                    else "targets NOT all met (see above)"),
         ]
@@ -652,18 +666,45 @@ def main(argv=None) -> int:
                 shutil.rmtree(stack.run_dir, ignore_errors=True)
 
 
-def cpu_seconds(stack) -> dict[str, float]:
-    """CPU time (user + system) so far of each process of the stack, children included: every
-    process is started as its own process group, so sum /proc/*/stat over the group."""
-    if stack is None:
-        return {}
-    tick = os.sysconf("SC_CLK_TCK")
+def stack_groups(stack) -> dict[int, str]:
+    """Process group id -> name of every process the stack started (each is its own group)."""
     groups = {}
     for pidfile in (stack.run_dir / "pids").glob("*.pid"):
         try:
             groups[int(pidfile.read_text())] = pidfile.stem
         except ValueError:
             continue
+    return groups
+
+
+def pause_platform(stack) -> list[int]:
+    """SIGSTOP every process group of the stack except the store; returns what to resume."""
+    if stack is None:
+        return []
+    paused = [pgid for pgid, name in stack_groups(stack).items() if name != "ferretdb"]
+    for pgid in paused:
+        try:
+            os.killpg(pgid, signal.SIGSTOP)
+        except ProcessLookupError:
+            pass
+    return paused
+
+
+def resume_platform(paused: list[int]) -> None:
+    for pgid in paused:
+        try:
+            os.killpg(pgid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
+def cpu_seconds(stack) -> dict[str, float]:
+    """CPU time (user + system) so far of each process of the stack, children included: every
+    process is started as its own process group, so sum /proc/*/stat over the group."""
+    if stack is None:
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    groups = stack_groups(stack)
     out = collections.Counter()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
