@@ -72,12 +72,22 @@ def test_poison_message_goes_to_the_dead_letter_topic(api, stack):
 
 
 def test_bookings_while_kafka_is_down_are_published_once_when_it_is_back(api, stack):
+    """Kafka down, then the processes holding the unpublished events killed (SIGKILL, as a crash)
+    and started again: the events are in the store, not in memory, so they all arrive once Kafka is
+    back."""
+    producers = [("booking", r) for r in range(stack.ports.booking_replicas)] + [("payment", 0)]
     stack.stop("kafka", timeout_s=30)
     try:
         booked = [book(api, skip_days=5) for _ in range(3)]  # still accepted: the outbox holds the events
         assert all(notifications(api, p, a) == [] for p, a in booked)
+        for service, replica in producers:
+            stack.kill(service if replica == 0 else f"{service}-{replica}")
     finally:
         stack.start_kafka()
+        for service, replica in producers:
+            stack.start_service(service, replica)
+        stack.wait_healthy()
+    assert wait_for(lambda: api.get("/v1/offices").status == 200), "the gateway reaches booking again"
     for person, app_id in booked:
         items = wait_for(lambda: len(notifications(api, person, app_id)) >= 4 and notifications(api, person, app_id),
                          timeout_s=90)
