@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-FILED = Counter("complaints_filed_total", "Complaints filed, by office and category.", ["office_id", "category"])
-CLOSED = Counter("complaints_closed_total", "Complaints resolved or rejected, by office and whether on time.",
+FILED = Counter("complaint_filed_total", "Complaints filed, by office and category.", ["office_id", "category"])
+CLOSED = Counter("complaint_closed_total", "Complaints resolved or rejected, by office and whether on time.",
                  ["office_id", "on_time"])
 ESCALATIONS = Counter("complaint_escalations_total", "SLA breaches escalated to the head of office.",
                       ["office_id", "kind"])

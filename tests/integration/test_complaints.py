@@ -250,7 +250,7 @@ def test_public_statistics_and_metric(api, stack, staff):
 
     url = f"http://127.0.0.1:{stack.ports.metrics('complaint')}/metrics"
     text = urllib.request.urlopen(url, timeout=10).read().decode()
-    assert 'complaints_filed_total{category="APP_ERROR",office_id="JYP"}' in text
+    assert 'complaint_filed_total{category="APP_ERROR",office_id="JYP"}' in text
     assert 'complaint_resolved_on_time_ratio{office_id="TBK"}' in text
     spec = api.get("/openapi.json").body
     assert "/v1/offices/{office_id}/complaint-statistics" in spec["paths"]
