@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 from passport.v1 import payment_pb2, payment_pb2_grpc
 from servicekit import log, mongo
@@ -103,12 +104,17 @@ def main() -> None:
     runner.add_worker("consumer", consumer.run)
 
     lookback = dt.timedelta(hours=env_float("PAYMENT_SWEEP_LOOKBACK_HOURS", 48))
-    first = [True]
+    scan_every = env_float("PAYMENT_SWEEP_SCAN_SECONDS", 600)
+    last_scan = [None]
 
     def sweep() -> None:
-        # The first pass after start-up looks at every billing, so downtime never skips an expiry.
-        settled.sweep(None if first[0] else lookback)
-        first[0] = False
+        # Every second the expiry queue's windows that passed; at start-up (so downtime never skips
+        # an expiry) and then every PAYMENT_SWEEP_SCAN_SECONDS a scan of the billings as a safety net.
+        now = time.monotonic()
+        if last_scan[0] is None or now - last_scan[0] >= scan_every:
+            settled.sweep(None if last_scan[0] is None else lookback)
+            last_scan[0] = now
+        settled.sweep_due()
 
     runner.add_worker("expiry_sweeper", every(env_float("PAYMENT_SWEEP_INTERVAL_SECONDS", 1.0),
                                               "expiry_sweeper", sweep))

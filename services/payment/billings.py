@@ -10,6 +10,7 @@ from servicekit.mongo import insert_unique
 from servicekit.errors import DomainError, invalid
 
 from services.payment import billing_codes, metrics
+from services.payment.expiry_queue import ExpiryQueue
 from services.payment.fees import FeeSchedule
 
 TOPIC = events.TOPICS["payment"]
@@ -20,6 +21,7 @@ class Billings:
         self.db, self.fees, self.clock = db, fees, clock
         self.billings = db["billings"]
         self.claims = db["billing_claims"]
+        self.expiry_queue = ExpiryQueue(db)
 
     def ensure_indexes(self) -> None:
         self.billings.create_index("appointment_id", unique=True)
@@ -55,6 +57,7 @@ class Billings:
                 appointment_id=appointment_id, amount=common_pb2.Money(amount=amount, currency="IDR"),
                 expires_at=rfc3339(expiry))
             envelope = events.new_event("payment", application_id, issued, self.clock)
+            self.expiry_queue.add(code, expiry)
             if outbox.insert(self.billings, record, [envelope], TOPIC, self.clock):
                 metrics.BILLINGS_ISSUED.labels(office_id, fee.passport_type or "UNKNOWN").inc()
                 insert_unique(self.claims, {"_id": appointment_id, "code": code})

@@ -28,6 +28,7 @@ from servicekit.mongo import insert_unique
 
 from services.payment import billing_codes, metrics
 from services.payment.billings import TOPIC
+from services.payment.expiry_queue import ExpiryQueue, window_of
 
 logger = logging.getLogger("payment.settlements")
 
@@ -77,6 +78,8 @@ class Settlements:
         self.refunds = db["refunds"]
         self.late = db["late_payments"]
         self.mismatches = db["mismatches"]
+        self.expiry_queue = ExpiryQueue(db)
+        self._next_window: int | None = None  # the first expiry window not swept yet
 
     def ensure_indexes(self) -> None:
         self.billings.create_index("expires_at")
@@ -249,6 +252,25 @@ class Settlements:
                 billing = self.billings.find_one({"_id": code}, {"_outbox": 0})
                 if self.expire(billing)["kind"] == EXPIRED:
                     expired += 1
+        return expired
+
+    def sweep_due(self) -> int:
+        """Expire the billings of every expiry window that has wholly passed (deadline + grace), each
+        window read once by `_id`. The first call starts at the current window: a full `sweep` at
+        start-up covers what fell due before."""
+        last = window_of(self.clock.now() - self.grace) - 1
+        if self._next_window is None:
+            self._next_window = last + 1
+        expired = 0
+        while self._next_window <= last:
+            for code in self.expiry_queue.due_in(self._next_window):
+                billing = self.billings.find_one({"_id": code}, {"_outbox": 0})
+                # a stray entry (its billing never written, or a code drawn twice) expires nothing early
+                if billing is None or billing["expires_at"] + self.grace > self.clock.now():
+                    continue
+                if self.outcome_of(code) is None and self.expire(billing)["kind"] == EXPIRED:
+                    expired += 1
+            self._next_window += 1
         return expired
 
     # -- records -------------------------------------------------------------------------------

@@ -87,7 +87,12 @@ def test_bookings_while_kafka_is_down_are_published_once_when_it_is_back(api, st
         for service, replica in producers:
             stack.start_service(service, replica)
         stack.wait_healthy()
-    assert wait_for(lambda: api.get("/v1/offices").status == 200), "the gateway reaches booking again"
+
+    def reachable() -> bool:  # every gateway worker's channels reconnect within their backoff (<= 3 s)
+        person, app_id = booked[0]
+        return all(api.get(path, token=person["token"]).status == 200 for _ in range(4)
+                   for path in (f"/v1/applications/{app_id}", f"/v1/applications/{app_id}/billing"))
+    assert wait_for(reachable, timeout_s=60), "the gateway reaches booking and payment again"
     for person, app_id in booked:
         items = wait_for(lambda: len(notifications(api, person, app_id)) >= 4 and notifications(api, person, app_id),
                          timeout_s=90)

@@ -85,7 +85,8 @@ def test_billing_expired_releases_the_seat_and_the_open_application(api, stack):
 def test_an_unpaid_hold_expires_through_the_payment_sweeper_and_frees_the_seat(api, stack):
     """End to end: payment's own sweeper finds the billing past its deadline, publishes BillingExpired,
     and booking frees the seat. The test stands in for the two hours of the hold by moving the
-    billing's deadline into the past in the payment database."""
+    billing's deadline into the past in the payment database, where the sweeper's scan finds it (its
+    expiry queue still files it under the original deadline; test_payments covers the queue)."""
     person, app_id, booked = book(api, skip_days=9)
     slot_id, date = booked["appointment"]["slot_id"], booked["appointment"]["date"]
 

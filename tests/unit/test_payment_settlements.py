@@ -145,6 +145,40 @@ def test_sweeper_expires_unpaid_billing_exactly_once(world):
     assert settlements.status(billing) == ("EXPIRED", None)
 
 
+def test_the_expiry_queue_expires_each_billing_once_after_its_window_without_scanning(world):
+    clock, db, store, settlements, billing = world
+    later = store.issue("hold-2", "app-2", "acc-2", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2, minutes=1)))
+    assert settlements.sweep_due() == 0  # the first call starts at the current window
+    lookup = db["billings"].find
+
+    def by_id_only(query=None, projection=None):  # from here on, a scan of the billings fails the test
+        assert list(query or {}) == ["_id"] and not isinstance(query["_id"], dict), f"scan: {query}"
+        return lookup(query, projection)
+    db["billings"].find = by_id_only
+    clock.advance(hours=2, seconds=5)  # the first deadline passed, its 10 s window not yet over
+    assert settlements.sweep_due() == 0
+    clock.advance(seconds=10)
+    assert settlements.sweep_due() == 1 and settlements.status(billing)[0] == "EXPIRED"
+    assert settlements.status(later)[0] == "UNPAID" and settlements.sweep_due() == 0
+    clock.advance(minutes=1)
+    assert settlements.sweep_due() == 1  # the second one, once
+    other_replica = Settlements(db, clock)
+    other_replica._next_window = settlements._next_window - 20
+    assert other_replica.sweep_due() == 0  # the same windows again: decided already
+    assert [t for t, _, _ in events_of(db, "outcomes")] == ["BillingExpired", "BillingExpired"]
+
+
+def test_a_stray_expiry_entry_expires_nothing_early(world):
+    clock, db, store, settlements, billing = world
+    from services.payment.expiry_queue import window_of
+    settlements.sweep_due()
+    store.expiry_queue.add(billing["_id"], T0 + dt.timedelta(seconds=20))  # e.g. a code drawn twice
+    store.expiry_queue.add("000000000000000", T0 + dt.timedelta(seconds=20))  # its billing never written
+    clock.advance(minutes=1)
+    assert window_of(T0 + dt.timedelta(seconds=20)) < window_of(clock.now()) - 1
+    assert settlements.sweep_due() == 0 and settlements.status(billing)[0] == "UNPAID"
+
+
 def test_sweep_after_downtime_catches_old_deadlines(world):
     clock, db, _, settlements, billing = world
     clock.advance(days=5)

@@ -1,0 +1,36 @@
+"""Billings by the 10-second window in which they fall due, so the expiry sweeper reads only the
+windows that have passed, by `_id`. (FerretDB serves only `_id` equality from an index: the query
+"billings past their deadline" scans every billing ever issued, and the sweeper runs every second.)
+
+An entry `<window>:<n>` (n = 0, 1, ... without gaps) names one billing code. It is written before
+the billing, so a crash leaves at most an entry without its billing, which the sweeper skips; the
+sweeper also checks each billing's own deadline, so a stray entry can never expire one early. The
+periodic scan in `Settlements.sweep` remains the safety net."""
+from __future__ import annotations
+
+import datetime as dt
+
+from servicekit.mongo import append_numbered, read_numbered
+
+WINDOW_S = 10
+
+
+def window_of(moment: dt.datetime) -> int:
+    return int(moment.timestamp()) // WINDOW_S
+
+
+class ExpiryQueue:
+    def __init__(self, db):
+        self.entries = db["expiry_queue"]
+        self._next: dict[int, int] = {}  # window -> next entry number as far as this process knows
+
+    def add(self, billing_code: str, expires_at: dt.datetime) -> None:
+        window = window_of(expires_at)
+        entry = append_numbered(self.entries, lambda n: f"{window}:{n}", lambda n: {"billing_code": billing_code},
+                                first=self._next.get(window, 0))
+        if len(self._next) > 10_000:
+            self._next.clear()  # bounded: it only saves lookups
+        self._next[window] = int(entry["_id"].rsplit(":", 1)[1]) + 1
+
+    def due_in(self, window: int) -> list[str]:
+        return [e["billing_code"] for e in read_numbered(self.entries, lambda n: f"{window}:{n}")]
