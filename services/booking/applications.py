@@ -398,13 +398,15 @@ class Applications:
             finally:
                 self.seat_hints.tried_seat(slot["_id"], n, taken=taken is not None)
             if taken is not None:
+                if taken is seat:
+                    return seat
                 if taken["holder"] == holder:
-                    return taken  # ours: just taken, or a retry, or a booking resumed after a crash
+                    return _resumable(taken, now)  # a retry, or a booking resumed after a crash
                 continue  # someone else's seat
             # The seat is free, so the unique holder refused: this application holds another seat.
             mine = self.seats.find_one({"holder": holder})
             if mine is not None and mine["slot_id"] == slot["_id"]:
-                return mine
+                return _resumable(mine, now)
             if mine is not None:
                 if now - mine["held_at"] < ORPHANED_AFTER:
                     # Another request of this application is still booking that seat (a
@@ -799,6 +801,8 @@ class Applications:
 _NOTHING = {"seq": -1, "status": "DRAFT", "state": {}, "data": {}}
 # A seat whose booking has not been recorded after this long was left by a crash.
 ORPHANED_AFTER = dt.timedelta(minutes=5)
+# A booking request ends well within this (billing deadline 3 s): its seat is then resumable.
+BOOKING_IN_FLIGHT = dt.timedelta(seconds=30)
 REAP_RECHECK = dt.timedelta(minutes=10)  # how often the reaper looks again at a seat it found current
 
 
@@ -823,6 +827,17 @@ def mask_passport(number: str) -> str:
 
 def _account_key(account_id: str):
     return lambda n: f"{account_id}:{n:04d}"
+
+
+def _resumable(seat: dict, now: dt.datetime) -> dict:
+    """A seat this application's booking took earlier: resumed by this request only once the request
+    that took it can no longer be running. Two requests sharing a seat could otherwise end with one
+    recording the booking while the other, failing to get its billing, frees the seat."""
+    if now - seat["held_at"] < BOOKING_IN_FLIGHT:
+        raise DomainError("conflict", "booking-in-progress",
+                          "this booking is still in progress (an earlier request); look at the application, "
+                          "or retry in a few seconds")
+    return seat
 
 
 def _slot_full() -> DomainError:

@@ -116,3 +116,20 @@ def test_the_reaper_frees_orphans_and_looks_at_a_current_seat_again_only_after_t
     assert apps.reap_seats() == 0 and transitions.finds == 0  # the current seat is not read again
     clock.advance(seconds=REAP_RECHECK.total_seconds() + 1)
     assert apps.reap_seats() == 0 and transitions.finds > 0
+
+
+def test_a_retry_never_shares_the_seat_of_a_booking_still_in_progress():
+    """Sharing it, the first request could free the seat (no billing) after the retry recorded it."""
+    import pytest
+    from servicekit.errors import DomainError
+    from services.booking.applications import BOOKING_IN_FLIGHT
+    apps, slot_id = listing_stack(seat_hint_s=0)
+    apps.seats.create_index("holder", unique=True)  # one seat per application and generation
+    slot = apps.slots.find_one({"_id": slot_id})
+    first = apps._hold_seat(slot, "app-1", generation=0)  # the first request took a seat, still running
+    with pytest.raises(DomainError) as err:
+        apps._hold_seat(slot, "app-1", generation=0)
+    assert err.value.problem == "booking-in-progress"
+    apps.clock.advance(seconds=BOOKING_IN_FLIGHT.total_seconds() + 1)  # it can no longer be running
+    assert apps._hold_seat(slot, "app-1", generation=0)["_id"] == first["_id"]  # resumed, not a second seat
+    assert apps.seats.count_documents({"application_id": "app-1"}) == 1
