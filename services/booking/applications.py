@@ -313,8 +313,8 @@ class Applications:
         slot, office = self._bookable_slot(header, slot_id)
         if self.release_gate is not None and not via_ballot:
             self.release_gate(office, slot, self.clock.now())
-        if not via_ballot and self.seat_hints.full(slot["_id"], slot["capacity"]):
-            raise _slot_full()  # seen full a moment ago: answer before the document lookups
+        if not via_ballot:
+            self._refuse_if_seen_full(slot)  # before the document lookups
         if not self._documents_complete.get(application_id):
             missing = self.documents.missing(application_id, rules.required_documents(header["service_type"],
                                                                                       self._age(header)))
@@ -322,7 +322,7 @@ class Applications:
                 raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing),
                                   [{"field": "documents", "message": m} for m in missing])
             self._documents_complete.put(application_id)  # documents are never deleted
-        seat = self._hold_seat(slot, application_id, generation=0, trust_full_hint=not via_ballot)
+        seat = self._hold_seat(slot, application_id, generation=0)
         try:
             billing = self.payment.IssueBilling(payment_pb2.IssueBillingRequest(
                 appointment_id=seat["hold_id"], application_id=application_id,
@@ -367,13 +367,13 @@ class Applications:
                              rules.allowed_lanes(header["service_type"], header["express"], header["priority_group"]))
         return slot, office
 
-    def _hold_seat(self, slot: dict, application_id: str, generation: int, trust_full_hint: bool = False) -> dict:
+    def _hold_seat(self, slot: dict, application_id: str, generation: int) -> dict:
         """Take a free seat `<slot>#<n>`, n < capacity, by trying inserts in the order the seat hints
         give (random among the untried; no listing of the slot's seats: every step is an `_id`
         operation). The unique `holder` keeps it one seat per application and generation; a retry
-        finds its own seat again. `trust_full_hint`: a public request answers `slot-full` at once for
-        a slot this replica saw full; the system's own seatings (waitlist, ballot, office moves, late
-        payers) always try the seats."""
+        finds its own seat again. It always tries the seats: only public requests answer a slot this
+        replica saw full at once (`_refuse_if_seen_full`), the system's own seatings (waitlist,
+        ballot, office moves, late payers) do not."""
         holder = f"{application_id}#{generation}"
         if slot.get("shrunk"):  # capacity was lowered: seats above it may still be held, so count
             if self.seats.count_documents({"slot_id": slot["_id"]}) >= slot["capacity"]:
@@ -381,8 +381,6 @@ class Applications:
                 if mine is not None and mine["slot_id"] == slot["_id"]:
                     return mine
                 raise _slot_full()
-        if trust_full_hint and self.seat_hints.full(slot["_id"], slot["capacity"]):
-            raise _slot_full()
         now, tried = self.clock.now(), set()
         while (n := self.seat_hints.pick(slot["_id"], slot["capacity"], tried)) is not None:
             tried.add(n)
@@ -408,16 +406,17 @@ class Applications:
             if mine is not None and mine["slot_id"] == slot["_id"]:
                 return _resumable(mine, now)
             if mine is not None:
-                if now - mine["held_at"] < ORPHANED_AFTER:
-                    # Another request of this application is still booking that seat (a
-                    # client that timed out and retried elsewhere): never take it from under it.
-                    raise DomainError("conflict", "booking-in-progress",
-                                      "a booking of this application for another time is still in progress; "
-                                      "look at the application, or retry in a few seconds")
-                # a booking of another slot that died before it was recorded
-                self._delete_seats({"_id": mine["_id"], "hold_id": mine["hold_id"]})
-            return self._hold_seat(slot, application_id, generation, trust_full_hint)
+                # a booking of another slot: never taken from under a request still running (a
+                # client that timed out and retried elsewhere); freed once that request died
+                self._delete_seats({"_id": _resumable(mine, now)["_id"], "hold_id": mine["hold_id"]})
+            return self._hold_seat(slot, application_id, generation)
         raise _slot_full()
+
+    def _refuse_if_seen_full(self, slot: dict) -> None:
+        """A public request for a slot this replica saw full in the last SEAT_HINT_SECONDS: `slot-full`
+        at once, without store writes."""
+        if self.seat_hints.full(slot["_id"], slot["capacity"]):
+            raise _slot_full()
 
     def _delete_seats(self, query: dict) -> int:
         deleted = self.seats.delete_one(query).deleted_count
@@ -469,8 +468,10 @@ class Applications:
         slot, office = self._bookable_slot(header, slot_id)
         if dt.date.fromisoformat(slot["date"]) <= office.today(self.clock.now()):
             raise DomainError("conflict", "reschedule-not-allowed", "choose a date after today")
+        if not by_office:
+            self._refuse_if_seen_full(slot)
         generation = int(state.get("generation", 0)) + 1
-        seat = self._hold_seat(slot, application_id, generation, trust_full_hint=not by_office)
+        seat = self._hold_seat(slot, application_id, generation)
         moved = dict(current, **_appointment_of(slot, seat, office), rescheduled=True)
         event = booking_pb2.AppointmentRescheduled(
             application_id=application_id, account_id=header["account_id"], office_id=header["office_id"],
@@ -830,13 +831,14 @@ def _account_key(account_id: str):
 
 
 def _resumable(seat: dict, now: dt.datetime) -> dict:
-    """A seat this application's booking took earlier: resumed by this request only once the request
-    that took it can no longer be running. Two requests sharing a seat could otherwise end with one
-    recording the booking while the other, failing to get its billing, frees the seat."""
+    """A seat this application's booking took earlier: used (resumed, or freed) by this request only
+    once the request that took it can no longer be running. Two requests sharing a seat could
+    otherwise end with one recording the booking while the other, failing to get its billing, frees
+    the seat."""
     if now - seat["held_at"] < BOOKING_IN_FLIGHT:
         raise DomainError("conflict", "booking-in-progress",
-                          "this booking is still in progress (an earlier request); look at the application, "
-                          "or retry in a few seconds")
+                          "a booking of this application is still in progress (an earlier request); "
+                          "look at the application, or retry in a few seconds")
     return seat
 
 

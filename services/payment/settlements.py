@@ -246,12 +246,7 @@ class Settlements:
         for i in range(0, len(due), chunk):
             ids = due[i:i + chunk]
             decided = {o["_id"] for o in self.outcomes.find({"_id": {"$in": ids}}, {"_id": 1})}
-            for code in ids:
-                if code in decided:
-                    continue
-                billing = self.billings.find_one({"_id": code}, {"_outbox": 0})
-                if self.expire(billing)["kind"] == EXPIRED:
-                    expired += 1
+            expired += sum(self._expire_if_due(code) for code in ids if code not in decided)
         return expired
 
     def sweep_due(self) -> int:
@@ -263,15 +258,18 @@ class Settlements:
             self._next_window = last + 1
         expired = 0
         while self._next_window <= last:
-            for code in self.expiry_queue.due_in(self._next_window):
-                billing = self.billings.find_one({"_id": code}, {"_outbox": 0})
-                # a stray entry (its billing never written, or a code drawn twice) expires nothing early
-                if billing is None or billing["expires_at"] + self.grace > self.clock.now():
-                    continue
-                if self.outcome_of(code) is None and self.expire(billing)["kind"] == EXPIRED:
-                    expired += 1
+            expired += sum(self._expire_if_due(code) for code in self.expiry_queue.due_in(self._next_window)
+                           if self.outcome_of(code) is None)
             self._next_window += 1
         return expired
+
+    def _expire_if_due(self, code: str) -> bool:
+        """Expire one undecided billing if it is past its deadline (+ grace). A stray expiry-queue
+        entry (its billing never written, or a code drawn twice) expires nothing early."""
+        billing = self.billings.find_one({"_id": code}, {"_outbox": 0})
+        if billing is None or billing["expires_at"] + self.grace > self.clock.now():
+            return False
+        return self.expire(billing)["kind"] == EXPIRED
 
     # -- records -------------------------------------------------------------------------------
     def _decide_once(self, billing: dict, record: dict, event) -> tuple[bool, dict]:
