@@ -36,6 +36,11 @@ class TtlCache:
                 self._entries[key] = (self.clock() + self.ttl_s, value)
             return value
 
+    def peek(self, key: Hashable):
+        """The fresh value of `key`, or None (never computes, never waits)."""
+        hit = self._fresh(key) if self.ttl_s > 0 else None
+        return None if hit is None else hit[1]
+
     def invalidate(self, key: Hashable) -> None:
         with self._guard:
             self._entries.pop(key, None)

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from servicekit import grpcclient, log, mongo
 from servicekit.config import GRPC_PORTS, service_address
 from servicekit.metrics import LATENCY_BUCKETS
-from services.gateway import loadshed, openapi
+from services.gateway import listing_cache, loadshed, openapi
 from services.gateway.problems import Problem, response
 from services.gateway.routes import accounts, applications, appointments, offices
 from services.gateway.routes import payments
@@ -106,6 +106,7 @@ def create_app() -> Flask:
     def docs():
         return Response(openapi.DOCS_HTML, mimetype="text/html")
 
+    listing_cache.install(app)  # fresh cached listings are answered before admission: they cost no call
     loadshed.install(app)  # after the request-id hook: refusals carry their X-Request-Id
     return app
 

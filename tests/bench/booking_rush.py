@@ -372,46 +372,77 @@ def closed_loop(api: Http, requests: int, concurrency: int, method: str, path: s
     return time.perf_counter() - started
 
 
-def overload(api: Http, applicants: list[dict], release: dict[str, dict], rate: float, seconds: float,
+OVERLOAD_PROCESSES = 4  # senders in several processes: one Python process lags behind its schedule
+
+
+def overload(base_url: str, applicants: list[dict], release: dict[str, dict], rate: float, seconds: float,
              rec: Recorder, booked: dict[str, str]):
-    """Open loop: request i is sent at start + i / rate, whatever the answers so far."""
+    """Open loop: request i is sent at start + i / rate, whatever the answers so far. The senders run
+    in OVERLOAD_PROCESSES processes (request i by process i mod P), so that the client's own GIL
+    neither delays sends nor adds to the measured answer times."""
+    import multiprocessing
     total = int(rate * seconds)
     by_office = collections.defaultdict(list)
     for sid, s in release.items():
         by_office[s["office_id"]].append(sid)
-    counter, lock = iter(range(total)), threading.Lock()
-    late = []  # seconds a send started after its scheduled time (client-side lag)
-    start = time.perf_counter() + 0.5
     senders = min(400, max(32, int(rate * ANSWER_BUDGET_S * 1.5)))
+    ctx = multiprocessing.get_context("spawn")
+    results, go, start = ctx.Queue(), ctx.Event(), ctx.Value("d", 0.0)
+    procs = [ctx.Process(target=_overload_sender, daemon=True,
+                         args=(base_url, applicants, dict(by_office), rate, total, p, OVERLOAD_PROCESSES,
+                               max(1, senders // OVERLOAD_PROCESSES), results, go, start))
+             for p in range(OVERLOAD_PROCESSES)]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        results.get(timeout=120)  # "ready": imports done, connections not yet opened
+    start.value = time.monotonic() + 0.5
+    go.set()
+    late = []
+    for _ in procs:
+        rows, proc_late, proc_booked = results.get(timeout=seconds + 120)
+        rec.rows.extend(rows)
+        late.extend(proc_late)
+        booked.update(proc_booked)
+    for proc in procs:
+        proc.join(10)
+    return total, late, senders
+
+
+def _overload_sender(base_url, applicants, by_office, rate, total, index, procs, threads, results, go, start):
+    api, rec, booked, late = Http(base_url), Recorder(), {}, []
+    mine = iter(range(index, total, procs))
+    lock = threading.Lock()
+    results.put("ready")
+    go.wait()
 
     def worker():
         while True:
             with lock:
-                i = next(counter, None)
+                i = next(mine, None)
             if i is None:
                 return
-            due = start + i / rate
-            wait = due - time.perf_counter()
+            wait = start.value + i / rate - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
             late.append(max(0.0, -wait))
             applicant = random.choice(applicants)
             slot_id = random.choice(by_office[applicant["office_id"]])
-            status, body, _h, secs = api.request(
+            status, body, headers, secs = api.request(
                 "POST", f"/v1/applications/{applicant['application_id']}/appointment", {"slot_id": slot_id},
                 applicant["token"])
             rec.add("overload", status, body, secs)
             if status == 201:
                 booked[applicant["application_id"]] = body["appointment"]["appointment_id"]
-            elif status in (429, 503) and "Retry-After" not in _h:
+            elif status in (429, 503) and "Retry-After" not in headers:
                 rec.add("missing-retry-after", status, body, secs)
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(senders)]
-    for t in threads:
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for t in pool:
         t.start()
-    for t in threads:
-        t.join(seconds + 60)
-    return total, late, senders
+    for t in pool:
+        t.join()
+    results.put((rec.rows, late, booked))
 
 
 # -- invariants -------------------------------------------------------------------------------
@@ -582,7 +613,7 @@ def main(argv=None) -> int:
         over_rec, booked2 = Recorder(), {}
         print(f"overload: {rate:.0f} req/s for {args.overload_seconds:.0f} s "
               f"({len(waiting)} applicants without a seat)", flush=True)
-        total, late, senders = overload(api, waiting, release2, rate, args.overload_seconds, over_rec, booked2)
+        total, late, senders = overload(gateway_url, waiting, release2, rate, args.overload_seconds, over_rec, booked2)
         over_rows = [r for r in over_rec.rows if r[0] == "overload"]
         missing_ra = sum(1 for r in over_rec.rows if r[0] == "missing-retry-after")
         all_booked = dict(booked, **booked2)

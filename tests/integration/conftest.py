@@ -24,12 +24,14 @@ PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000"))
 # in-app load shedding is off (one slot per gunicorn thread); the 1.5 s release-rush budget and
 # the shedding are exercised by `make bench`.
 # Tests book "the first free slot" one after another, so they read availability fresh: the 1 s
-# listing cache and the 10 s seat hints (covered by unit tests and exercised by `make bench`) are off.
+# listing caches (booking's 1 s, the gateway's 2 s) and the seat hints (covered by unit tests and
+# exercised by `make bench`) are off.
 # Payment's safety-net scan of billings runs every 5 s (10 min in production), so a test that moves a
 # billing's deadline in the store sees it expire.
 TEST_ENV = {"SLOT_HORIZON_DAYS": "15", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
             "GATEWAY_THREADS": "8", "GATEWAY_MAX_INFLIGHT": "8", "WAITLIST_INTERVAL_SECONDS": "1",
-            "SLOT_LIST_CACHE_SECONDS": "0", "SEAT_HINT_SECONDS": "0", "PAYMENT_SWEEP_SCAN_SECONDS": "5"}
+            "SLOT_LIST_CACHE_SECONDS": "0", "SEAT_HINT_SECONDS": "0",
+            "GATEWAY_LISTING_CACHE_SECONDS": "0", "PAYMENT_SWEEP_SCAN_SECONDS": "5"}
 
 
 @contextlib.contextmanager

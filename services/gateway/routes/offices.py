@@ -1,7 +1,9 @@
 """Offices, slots and quota."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+import json
+
+from flask import Blueprint, current_app, jsonify, request
 
 from passport.v1 import booking_pb2
 from services.gateway import auth, clients
@@ -26,9 +28,13 @@ def list_slots(office_id: str):
     if not date:
         raise Problem(422, "validation-error", "the query parameter date=YYYY-MM-DD is required",
                       [{"field": "date", "message": "date is required"}])
-    reply = clients.call(clients.booking().ListSlots, booking_pb2.ListSlotsRequest(
-        office_id=office_id, date=date, lane=request.args.get("lane", "")))
-    return jsonify({"items": [slot_json(s) for s in reply.items]})
+    lane = request.args.get("lane", "")
+
+    def fetch() -> bytes:
+        reply = clients.call(clients.booking().ListSlots, booking_pb2.ListSlotsRequest(
+            office_id=office_id, date=date, lane=lane))
+        return json.dumps({"items": [slot_json(s) for s in reply.items]}).encode()
+    return current_app.extensions["listing_cache"].answer(fetch)
 
 
 def slot_json(s) -> dict:
