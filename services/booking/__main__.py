@@ -35,7 +35,7 @@ def main() -> None:
                                      hold_minutes=env_int("HOLD_MINUTES", 120),
                                      slot_horizon_days=env_int("SLOT_HORIZON_DAYS", 30),
                                      release_gate=policy.gate, on_staff_action=audit.append,
-                                     slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 1.0),
+                                     slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 2.0),
                                      seat_hint_s=env_float("SEAT_HINT_SECONDS", 60.0))
     ballots = releases.Ballots(db, apps, policy, audit, clock)
     stats = statistics.Statistics(db, apps.calendar)

@@ -47,7 +47,7 @@ class ListingCache:
 def install(app: Flask) -> ListingCache:
     """Answer fresh cached listings before the load shedder: register after the request-id hook
     and before loadshed.install."""
-    cache = ListingCache(env_float("GATEWAY_LISTING_CACHE_SECONDS", 2.0))
+    cache = ListingCache(env_float("GATEWAY_LISTING_CACHE_SECONDS", 3.0))
     app.before_request(cache.cached_answer)
     app.extensions["listing_cache"] = cache
     return cache

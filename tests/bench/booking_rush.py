@@ -739,7 +739,9 @@ def main(argv=None) -> int:
             f"{'offered rate / duration':<{w}} {rate:.0f} req/s for {args.overload_seconds:.0f} s ({total} requests, {senders} senders)",
             f"{'client send lag p99 (ms)':<{w}} {pct(late, 99) * 1000:.0f}",
             f"{'answered within 2 s':<{w}} {ok_over}",
-            f"{'answered after more than 2 s':<{w}} {slow}",
+            f"{'answered after more than 2 s':<{w}} {slow}"
+            + (" (" + ", ".join(f"{k}: {n}" for k, n in collections.Counter(
+                f"{r[1]} {r[2]}" for r in over_rows if r[1] != 0 and r[3] > ANSWER_BUDGET_S).most_common()) + ")" if slow else ""),
             f"{'no answer':<{w}} {unanswered}",
             f"{'429/503 without Retry-After':<{w}} {missing_ra}",
             f"{'latency p50 / p95 / p99 / max (ms)':<{w}} {os_['p50']:.0f} / {os_['p95']:.0f} / {os_['p99']:.0f} / {os_['max']:.0f}",

@@ -88,3 +88,28 @@ def test_a_cached_listing_needs_no_place_in_the_load_shedder(api):
     finally:
         limiter.release()
     assert len(fake.calls) == 1
+
+
+def test_a_booking_call_gets_what_is_left_of_the_answer_budget(monkeypatch):
+    """Time spent before the call (admission wait, earlier calls) comes off its deadline."""
+    import time
+    from flask import Flask, g
+    seen = []
+
+    class Stub:
+        def ListSlots(self, req, timeout=None):
+            seen.append(timeout)
+
+    monkeypatch.setattr(clients, "ANSWER_BUDGET_S", 1.5)
+    budgeted = clients._WithinBudget(Stub(), 1.3)
+    budgeted.ListSlots(booking_pb2.ListSlotsRequest())  # outside a request: the call's own deadline
+    with Flask(__name__).test_request_context("/"):
+        g.started = time.perf_counter()
+        budgeted.ListSlots(booking_pb2.ListSlotsRequest())  # a fresh request: the call's deadline
+        g.started = time.perf_counter() - 0.5  # waited 0.5 s for admission
+        budgeted.ListSlots(booking_pb2.ListSlotsRequest())
+        g.started = time.perf_counter() - 5  # the budget is spent: a last short try, not a hang
+        budgeted.ListSlots(booking_pb2.ListSlotsRequest())
+    assert seen[0] == seen[1] == 1.3
+    assert 0.9 < seen[2] <= 1.0
+    assert seen[3] == clients.MIN_CALL_S
