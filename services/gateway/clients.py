@@ -17,7 +17,7 @@ DEADLINE_S = env_float("GATEWAY_RPC_DEADLINE_SECONDS", 5.0)
 # call gets BOOKING_DEADLINE_S, but never past ANSWER_BUDGET_S after the request reached the gateway
 # (time spent waiting for admission or in earlier calls comes off the deadline).
 BOOKING_DEADLINE_S = env_float("GATEWAY_BOOKING_RPC_DEADLINE_SECONDS", 1.3)
-ANSWER_BUDGET_S = env_float("GATEWAY_ANSWER_BUDGET_SECONDS", 1.5)
+ANSWER_BUDGET_S = env_float("GATEWAY_ANSWER_BUDGET_SECONDS", 1.2)
 MIN_CALL_S = 0.05
 
 

@@ -424,16 +424,23 @@ class RawHttp:
         data = json.dumps(body).encode()
         head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 f"Authorization: Bearer {token}\r\nContent-Length: {len(data)}\r\n\r\n").encode()
-        sock = self._sock()
         started = time.perf_counter()
         try:
-            sock.sendall(head + data)
             buf = b""
-            while b"\r\n\r\n" not in buf:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise OSError("closed")
-                buf += chunk
+            for attempt in (1, 2):  # a kept-alive connection the server just closed: once more on a new one
+                sock, reused = self._sock()
+                try:
+                    sock.sendall(head + data)
+                    while b"\r\n\r\n" not in buf:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            raise OSError("closed")
+                        buf += chunk
+                    break
+                except OSError:
+                    self._drop()
+                    if buf or not reused or attempt == 2:
+                        raise
             header_bytes, _, rest = buf.partition(b"\r\n\r\n")
             lines = header_bytes.decode("latin-1").split("\r\n")
             status = int(lines[0].split(" ", 2)[1])
@@ -460,13 +467,15 @@ class RawHttp:
             return 0, None, {}, elapsed
 
     def _sock(self):
+        """(socket, whether it was kept alive from an earlier request)."""
         sock, last = getattr(self.local, "sock", None), getattr(self.local, "last", 0.0)
-        if sock is None or time.monotonic() - last > 1.5:  # gunicorn closes idle keep-alives after 2 s
-            self._drop()
-            sock = socket.create_connection(self.address, timeout=self.timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.local.sock, self.local.last = sock, time.monotonic()
-        return sock
+        if sock is not None and time.monotonic() - last <= 1.5:  # gunicorn closes idle keep-alives after 2 s
+            return sock, True
+        self._drop()
+        sock = socket.create_connection(self.address, timeout=self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.local.sock, self.local.last = sock, time.monotonic()
+        return sock, False
 
     def _drop(self):
         sock = getattr(self.local, "sock", None)
