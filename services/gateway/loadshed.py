@@ -1,7 +1,7 @@
 """Load shedding: under overload every request gets a quick answer instead of timing out.
 
 Each gateway worker process admits at most GATEWAY_MAX_INFLIGHT requests to the /v1 API at a
-time. A request that finds them all busy waits at most GATEWAY_QUEUE_TIMEOUT_MS for a place, and
+time, fewer while admitted requests end in a service's 503 (an adaptive limit, see Limiter). A request that finds them all busy waits at most GATEWAY_QUEUE_TIMEOUT_MS for a place, and
 at most GATEWAY_MAX_WAITING requests wait at once; anything beyond is answered at once with
 503 problem+json `overloaded` and `Retry-After: 1`. Waiting is kept short and bounded on purpose:
 a thread that waits is a thread that cannot answer, and gunicorn queues connections in front of
@@ -28,45 +28,60 @@ RETRY_AFTER_S = 1
 
 
 class Limiter:
-    """At most `max_inflight` holders; a newcomer waits up to `queue_timeout_s`, and at most
-    `max_waiting` newcomers wait at once (the others are refused without waiting)."""
+    """At most `limit` holders; a newcomer waits up to `queue_timeout_s`, and at most `max_waiting`
+    newcomers wait at once (the others are refused without waiting).
 
-    def __init__(self, max_inflight: int, queue_timeout_s: float, max_waiting: int):
+    `limit` adapts between `min_inflight` and `max_inflight` (AIMD, as TCP does): it shrinks by BACKOFF each time
+    an admitted request ends in a 503 from a service (its call hit the deadline or found the service
+    unavailable), and grows back by 1/limit with each request that did not. Under overload a fixed
+    limit admits more requests than the starved services finish within their deadline, so every
+    admitted request fails, and late; the adaptive limit admits what can still be finished."""
+
+    BACKOFF = 0.75
+
+    def __init__(self, max_inflight: int, queue_timeout_s: float, max_waiting: int, min_inflight: int = 1):
         if max_inflight < 1:
             raise ValueError("max_inflight must be at least 1")
         self.max_inflight, self.queue_timeout_s = max_inflight, max(0.0, queue_timeout_s)
+        self.min_inflight = min(max(1, min_inflight), max_inflight)
         self.max_waiting = max(0, max_waiting)
-        self._slots = threading.BoundedSemaphore(max_inflight)
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._waiting = 0
         self._inflight = 0
+        self._limit = float(max_inflight)
 
     def try_acquire(self) -> str | None:
         """None when admitted (call release() later); otherwise why not: 'queue-full' or 'timeout'."""
-        if self._slots.acquire(blocking=False):
-            self._count(+1)
-            return None
-        with self._lock:
+        with self._cond:
+            if self._inflight < int(self._limit):
+                self._inflight += 1
+                return None
             if self._waiting >= self.max_waiting or self.queue_timeout_s == 0:
                 return "queue-full"
             self._waiting += 1
-        try:
-            admitted = self._slots.acquire(timeout=self.queue_timeout_s)
-        finally:
-            with self._lock:
+            try:
+                until = time.monotonic() + self.queue_timeout_s
+                while self._inflight >= int(self._limit):
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        return "timeout"
+                    self._cond.wait(left)
+                self._inflight += 1
+                return None
+            finally:
                 self._waiting -= 1
-        if not admitted:
-            return "timeout"
-        self._count(+1)
-        return None
 
-    def release(self) -> None:
-        self._count(-1)
-        self._slots.release()
-
-    def _count(self, delta: int) -> None:
-        with self._lock:
-            self._inflight += delta
+    def release(self, overloaded: bool = False) -> None:
+        """`overloaded`: the request ended in a service's 503 (shrink the limit)."""
+        with self._cond:
+            if self._inflight <= 0:
+                raise ValueError("released more places than were acquired")
+            self._inflight -= 1
+            if overloaded:
+                self._limit = max(float(self.min_inflight), self._limit * self.BACKOFF)
+            else:
+                self._limit = min(float(self.max_inflight), self._limit + 1.0 / self._limit)
+            self._cond.notify_all()
 
     @property
     def inflight(self) -> int:
@@ -76,9 +91,13 @@ class Limiter:
     def waiting(self) -> int:
         return self._waiting
 
+    @property
+    def limit(self) -> int:
+        return int(self._limit)
+
 
 def from_env() -> Limiter:
-    return Limiter(max_inflight=env_int("GATEWAY_MAX_INFLIGHT", 6),
+    return Limiter(max_inflight=env_int("GATEWAY_MAX_INFLIGHT", 6), min_inflight=env_int("GATEWAY_MIN_INFLIGHT", 1),
                    queue_timeout_s=env_int("GATEWAY_QUEUE_TIMEOUT_MS", 250) / 1000.0,
                    max_waiting=env_int("GATEWAY_MAX_WAITING", 2))
 
@@ -103,10 +122,15 @@ def install(app: Flask, limiter: Limiter | None = None) -> Limiter:
         return response(Problem(503, "overloaded", "the service is busy right now; please retry shortly",
                                 retry_after=RETRY_AFTER_S))
 
+    @app.after_request
+    def outcome(resp):
+        g.loadshed_status = resp.status_code
+        return resp
+
     @app.teardown_request
     def release(_exc):
         if g.pop("loadshed_admitted", False):
-            limiter.release()
+            limiter.release(overloaded=g.get("loadshed_status") == 503)
 
     app.extensions["loadshed"] = limiter
     return limiter

@@ -111,3 +111,34 @@ def test_the_gateway_answers_503_overloaded_with_retry_after_and_frees_places():
     assert client.get("/v1/boom").status_code == 409
     assert limiter.inflight == 0
     assert client.get("/v1/slow").status_code == 200
+
+
+def test_the_limit_shrinks_while_admitted_requests_fail_with_503_and_grows_back():
+    limiter = loadshed.Limiter(max_inflight=6, queue_timeout_s=0.0, max_waiting=0)
+    assert limiter.limit == 6
+    for _ in range(10):  # admitted requests whose service calls hit their deadline
+        assert limiter.try_acquire() is None
+        limiter.release(overloaded=True)
+    assert limiter.limit == 1  # never below one: something must probe whether the service recovered
+    assert limiter.try_acquire() is None
+    assert limiter.try_acquire() == "queue-full"  # only one place now
+    limiter.release()
+    for _ in range(40):  # answers come in time again
+        assert limiter.try_acquire() is None
+        limiter.release()
+    assert limiter.limit == 6
+
+
+def test_a_service_503_shrinks_the_limit_of_the_gateway():
+    limiter = loadshed.Limiter(max_inflight=4, queue_timeout_s=0.0, max_waiting=0)
+    app = Flask(__name__)
+
+    @app.get("/v1/late")
+    def late():
+        raise Problem(503, "service-unavailable", "a service is temporarily unavailable", retry_after=2)
+
+    app.register_error_handler(Problem, response)
+    loadshed.install(app, limiter)
+    client = app.test_client()
+    assert client.get("/v1/late").status_code == 503
+    assert limiter.limit == 3 and limiter.inflight == 0
