@@ -21,8 +21,8 @@ ANSWER_BUDGET_S = env_float("GATEWAY_ANSWER_BUDGET_SECONDS", 1.2)
 MIN_CALL_S = 0.05
 
 
-def _channel(service: str, deadline_s: float = DEADLINE_S):
-    return grpcclient.channel(service_address(service, GRPC_PORTS[service]), deadline_s=deadline_s)
+def _channel(service: str):
+    return grpcclient.channel(service_address(service, GRPC_PORTS[service]), deadline_s=DEADLINE_S)
 
 
 def accounts():
@@ -30,7 +30,8 @@ def accounts():
 
 
 def booking():
-    return _WithinBudget(booking_pb2_grpc.BookingServiceStub(_channel("booking", BOOKING_DEADLINE_S)), BOOKING_DEADLINE_S)
+    # the booking service's one channel; every call of this stub carries its own (budgeted) timeout
+    return _WithinBudget(booking_pb2_grpc.BookingServiceStub(_channel("booking")), BOOKING_DEADLINE_S)
 
 
 class _WithinBudget:

@@ -1,8 +1,8 @@
 """Load shedding: under overload every request gets a quick answer instead of timing out.
 
 Each gateway worker process admits at most GATEWAY_MAX_INFLIGHT requests to the /v1 API at a
-time, fewer while admitted requests end in a service's 503 (an adaptive limit, see Limiter). A request that finds them all busy waits at most GATEWAY_QUEUE_TIMEOUT_MS for a place, and
-at most GATEWAY_MAX_WAITING requests wait at once; anything beyond is answered at once with
+time, fewer while admitted requests end in a service's 503 (an adaptive limit, see Limiter). A
+request that finds them all busy waits at most GATEWAY_QUEUE_TIMEOUT_MS for a place, and at most GATEWAY_MAX_WAITING requests wait at once; anything beyond is answered at once with
 503 problem+json `overloaded` and `Retry-After: 1`. Waiting is kept short and bounded on purpose:
 a thread that waits is a thread that cannot answer, and gunicorn queues connections in front of
 its threads where nobody can see them - so the cheap refusal must stay cheap. Together with the
@@ -31,9 +31,9 @@ class Limiter:
     """At most `limit` holders; a newcomer waits up to `queue_timeout_s`, and at most `max_waiting`
     newcomers wait at once (the others are refused without waiting).
 
-    `limit` adapts between `min_inflight` and `max_inflight` (AIMD, as TCP does): it shrinks by BACKOFF each time
-    an admitted request ends in a 503 from a service (its call hit the deadline or found the service
-    unavailable), and grows back by 1/limit with each request that did not. Under overload a fixed
+    `limit` adapts between `min_inflight` and `max_inflight` (AIMD, as TCP does): it shrinks by
+    BACKOFF each time an admitted request ends in a 503 from a service (its call hit the deadline or
+    found the service unavailable), and grows back by 1/limit with each request that did not. Under overload a fixed
     limit admits more requests than the starved services finish within their deadline, so every
     admitted request fails, and late; the adaptive limit admits what can still be finished."""
 

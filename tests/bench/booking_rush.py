@@ -63,6 +63,7 @@ PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "23500"))
 ANSWER_BUDGET_S = 2.0
 PASSWORD = "Sandi-Rahasia-2026"
 SUPERVISOR_PASSWORD = "Supervisor-Bench-2026!"
+KEEPALIVE_REUSE_S = 1.5  # gunicorn closes idle keep-alive connections after 2 s
 SETUP_ATTEMPTS = 30  # setup is not measured: retry overload answers patiently
 setup_failures: collections.Counter = collections.Counter()
 
@@ -78,7 +79,7 @@ class Http:
 
     def _conn(self) -> http.client.HTTPConnection:
         conn, last = getattr(self.local, "conn", None), getattr(self.local, "last", 0.0)
-        if conn is None or time.monotonic() - last > 1.5:  # gunicorn closes idle keep-alives after 2 s
+        if conn is None or time.monotonic() - last > KEEPALIVE_REUSE_S:
             if conn is not None:
                 conn.close()
             conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -469,7 +470,7 @@ class RawHttp:
     def _sock(self):
         """(socket, whether it was kept alive from an earlier request)."""
         sock, last = getattr(self.local, "sock", None), getattr(self.local, "last", 0.0)
-        if sock is not None and time.monotonic() - last <= 1.5:  # gunicorn closes idle keep-alives after 2 s
+        if sock is not None and time.monotonic() - last <= KEEPALIVE_REUSE_S:
             return sock, True
         self._drop()
         sock = socket.create_connection(self.address, timeout=self.timeout)
