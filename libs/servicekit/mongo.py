@@ -7,13 +7,14 @@ inserts under a unique key (`insert_unique`), which are atomic on both servers.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Hashable
 
 import pymongo
 from pymongo import monitoring
 from pymongo.errors import DuplicateKeyError
 
 from servicekit import metrics
+from servicekit.cache import Memo
 from servicekit.config import env
 
 _clients: dict[str, pymongo.MongoClient] = {}
@@ -47,13 +48,37 @@ def read_numbered(collection, key: Callable[[int], str], first: int = 0, project
     return out
 
 
-def append_numbered(collection, key: Callable[[int], str], make: Callable[[int], dict], first: int = 0) -> dict:
+def append_numbered(collection, key: Callable[[int], str], make: Callable[[int], dict], first: int = 0,
+                    known_end: bool = False) -> dict:
     """Insert `make(n)` under `key(n)` at the first free number, so the sequence stays gap-free:
-    start after the entries read, step on when a parallel writer took the number (an insert is atomic)."""
-    n = first + len(read_numbered(collection, key, first, {"_id": 1}))
+    start after the entries read, step on when a parallel writer took the number (an insert is atomic).
+    `known_end`: `first` is where the caller saw the sequence end, so try it without reading (one
+    round trip while nobody else appended)."""
+    n = first if known_end else first + len(read_numbered(collection, key, first, {"_id": 1}))
     while not insert_unique(collection, doc := dict(make(n), _id=key(n))):
         n += 1
     return doc
+
+
+class Appender:
+    """append_numbered for many sequences of one collection, remembering where each ended in this
+    process: the next append to it tries that number at once (one insert instead of a read and an
+    insert; another writer's entries only make it step on). Bounded: it only saves lookups."""
+
+    def __init__(self, collection, max_entries: int = 10_000):
+        self.collection = collection
+        self._ends = Memo(max_entries)
+
+    def append(self, sequence: Hashable, key: Callable[[int], str], make: Callable[[int], dict], first: int = 0) -> dict:
+        end = self._ends.get(sequence)
+        numbers = []
+
+        def numbered(n: int) -> dict:
+            numbers.append(n)
+            return make(n)
+        doc = append_numbered(self.collection, key, numbered, first if end is None else end, known_end=end is not None)
+        self._ends.put(sequence, numbers[-1] + 1)
+        return doc
 
 
 class CommandMetrics(monitoring.CommandListener):

@@ -36,7 +36,8 @@ def main() -> None:
                                      slot_horizon_days=env_int("SLOT_HORIZON_DAYS", 30),
                                      release_gate=policy.gate, on_staff_action=audit.append,
                                      slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 2.0),
-                                     seat_hint_s=env_float("SEAT_HINT_SECONDS", 60.0))
+                                     seat_hint_s=env_float("SEAT_HINT_SECONDS", 60.0),
+                                     free_seat_hint_s=env_float("FREE_SEAT_HINT_SECONDS", 5.0))
     ballots = releases.Ballots(db, apps, policy, audit, clock)
     stats = statistics.Statistics(db, apps.calendar)
     for part in (audit, ballots, stats):

@@ -45,7 +45,7 @@ def _not_found(what: str = "application") -> DomainError:
 class Applications:
     def __init__(self, db, calendar: Calendar, clock: Clock, payment_stub, hold_minutes: int = 120,
                  slot_horizon_days: int = 30, release_gate=None, on_staff_action=None,
-                 slot_list_cache_s: float = 0.0, seat_hint_s: float = 0.0):
+                 slot_list_cache_s: float = 0.0, seat_hint_s: float = 0.0, free_seat_hint_s: float = 0.0):
         self.db, self.calendar, self.clock, self.payment = db, calendar, clock, payment_stub
         # release_gate(office, slot, now) raises DomainError while a slot's date is not open for
         # first-come-first-served booking (release schedule, ballot); None = always open.
@@ -61,10 +61,13 @@ class Applications:
         self.documents = Documents(db, clock)
         self._slot_cache = TtlCache(slot_list_cache_s)
         self._slot_docs = TtlCache(seat_hint_s)  # the public listing's slot documents
-        self.seat_hints = SeatHints(seat_hint_s)
+        self.seat_hints = SeatHints(seat_hint_s, free_ttl_s=free_seat_hint_s)
         # A booking attempt reads the application's header and its documents; both only ever grow
         # true, so a replica remembers them (a rush retries the same applications).
         self._headers, self._documents_complete = Memo(), Memo()
+        # Transition records are immutable and numbered without gaps, so the log read last is a
+        # valid prefix: a replica reads only what came after it (a DRAFT application: one lookup).
+        self._history_read = Memo(max_entries=20_000)
         self._current_seats = Memo()  # hold id -> when the reaper last found it its appointment's seat
 
     def ensure_indexes(self) -> None:
@@ -113,7 +116,8 @@ class Applications:
         """Slots with their remaining seats, read now (for decisions; see published_slots). Only
         `_id` lookups (FerretDB scans for anything else): slot ids follow from the office's start
         times, and a slot's seats are `<slot>#0 .. #capacity-1`. `hinted`: count the seats this
-        replica saw taken in the last SEAT_HINT_SECONDS without reading them (the public view)."""
+        replica saw taken in the last SEAT_HINT_SECONDS, or free in the last FREE_SEAT_HINT_SECONDS,
+        without reading them (the public view)."""
         office = self.office(office_id)
         day = rules.parse_date(date, "date")
         if lane and lane not in rules.LANES:
@@ -131,17 +135,23 @@ class Applications:
     def _held(self, slot: dict, hinted: bool) -> int:
         """Seats held: each seat looked up by `_id`, except (when `hinted`) those this replica saw
         taken in the last SEAT_HINT_SECONDS (a seat is freed rarely, and a free through this replica
-        clears the hints), so in a rush a full slot is listed without store reads."""
+        clears the hints), so in a rush a full slot is listed without store reads, and those it saw
+        free in the last FREE_SEAT_HINT_SECONDS (a few seconds: seats taken through another replica
+        show after that), so an open day is not read seat by seat at every listing."""
         if slot.get("shrunk"):  # capacity was lowered: seats above it may still be held, so count
             return self.seats.count_documents({"slot_id": slot["_id"]})
-        known = self.seat_hints.taken(slot["_id"]) if hinted else set()
+        taken, free = self.seat_hints.seen(slot["_id"]) if hinted else (set(), set())
         held = 0
         for n in range(slot["capacity"]):
-            if n in known:
+            if n in taken:
                 held += 1
+            elif n in free:
+                continue
             elif self.seats.find_one({"_id": f"{slot['_id']}#{n}"}, {"_id": 1}) is not None:
                 held += 1
                 self.seat_hints.saw_taken(slot["_id"], n)
+            else:
+                self.seat_hints.saw_free(slot["_id"], n)
         return held
 
     def _held_counts(self, slot_ids: list[str]) -> dict[str, int]:
@@ -277,8 +287,15 @@ class Applications:
     # -- the state log -----------------------------------------------------------------------
     def history(self, application_id: str) -> list[dict]:
         """The transition log, read by `_id` point lookups `<application>:<seq>` (contiguous from 0):
-        FerretDB pushes only `_id` equality down to SQLite, any other filter scans the collection."""
-        return read_numbered(self.transitions, lambda n: f"{application_id}:{n:04d}", projection={"_outbox": 0})
+        FerretDB pushes only `_id` equality down to SQLite, any other filter scans the collection.
+        Only the records after the prefix this replica read before are looked up."""
+        known = self._history_read.get(application_id, ())
+        later = read_numbered(self.transitions, lambda n: f"{application_id}:{n:04d}", first=len(known),
+                              projection={"_outbox": 0})
+        history = known + tuple(later)
+        if later:
+            self._history_read.put(application_id, history)
+        return list(history)
 
     def _latest(self, application_id: str) -> dict:
         return _last(self.history(application_id))

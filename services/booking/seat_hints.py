@@ -3,9 +3,11 @@
 A hold is an insert of `<slot>#<n>` that fails when seat n is taken, so without hints a booking
 of a nearly full slot tries seat after seat, and every "slot-full" answer costs one failed insert
 per seat. The hints:
-- seats seen taken in the last `ttl_s` (2 s) are tried last and counted by the listing without a
-  read; a slot seen full answers `slot-full` at once. Frees seen by this replica clear them; a seat
-  freed through another replica is offered again after `ttl_s`.
+- seats seen taken in the last `ttl_s` are tried last and counted by the listing without a read;
+  a slot seen full answers `slot-full` at once. Frees seen by this replica clear them; a seat freed
+  through another replica is offered again after `ttl_s`.
+- seats seen free in the last `free_ttl_s` are counted free by the public listing without a read
+  (a seat taken through another replica shows there within `free_ttl_s`; one taken here at once).
 - seats another request of this replica is trying right now are tried after the untried ones, so
   parallel requests of one replica do not race each other for the same seat.
 They are only hints: the unique insert still decides every hold, so they can never overbook.
@@ -20,9 +22,11 @@ from typing import Callable
 
 
 class SeatHints:
-    def __init__(self, ttl_s: float = 2.0, clock: Callable[[], float] = time.monotonic, max_slots: int = 50_000):
-        self.ttl_s, self.clock, self.max_slots = ttl_s, clock, max_slots
+    def __init__(self, ttl_s: float = 2.0, clock: Callable[[], float] = time.monotonic, max_slots: int = 50_000,
+                 free_ttl_s: float = 0.0):
+        self.ttl_s, self.free_ttl_s, self.clock, self.max_slots = ttl_s, free_ttl_s, clock, max_slots
         self._taken: dict[str, dict[int, float]] = {}  # slot -> seat number -> when seen taken
+        self._free: dict[str, dict[int, float]] = {}  # slot -> seat number -> when seen free
         self._trying: dict[str, collections.Counter] = {}  # slot -> seat number -> requests trying it
         self._lock = threading.Lock()
 
@@ -33,6 +37,21 @@ class SeatHints:
     def _taken_now(self, slot_id: str) -> set[int]:
         now = self.clock()
         return {n for n, at in self._taken.get(slot_id, {}).items() if now - at < self.ttl_s}
+
+    def seen(self, slot_id: str) -> tuple[set[int], set[int]]:
+        """Seats seen taken in the last `ttl_s`, and seen free in the last `free_ttl_s`."""
+        with self._lock:
+            now = self.clock()
+            free = {n for n, at in self._free.get(slot_id, {}).items() if now - at < self.free_ttl_s}
+            return self._taken_now(slot_id), free
+
+    def saw_free(self, slot_id: str, n: int) -> None:
+        if self.free_ttl_s <= 0:
+            return
+        with self._lock:
+            if slot_id not in self._free and len(self._free) >= self.max_slots:
+                self._free.clear()
+            self._free.setdefault(slot_id, {})[n] = self.clock()
 
     def full(self, slot_id: str, capacity: int) -> bool:
         return self.ttl_s > 0 and capacity > 0 and len(self.taken(slot_id)) >= capacity
@@ -69,6 +88,7 @@ class SeatHints:
             self._saw_taken(slot_id, n)
 
     def _saw_taken(self, slot_id: str, n: int) -> None:
+        self._free.get(slot_id, {}).pop(n, None)
         if self.ttl_s <= 0:
             return
         if slot_id not in self._taken and len(self._taken) >= self.max_slots:

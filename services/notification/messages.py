@@ -21,7 +21,7 @@ import datetime as dt
 from passport.v1 import notification_pb2
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
-from servicekit.mongo import append_numbered, insert_unique, read_numbered
+from servicekit.mongo import Appender, insert_unique, read_numbered
 
 from services.notification import queue
 from services.notification.templates import Templates, template_name
@@ -39,6 +39,7 @@ class Messages:
         self.db, self.clock = db, clock
         self.messages, self.preferences, self.deliveries = db["messages"], db["preferences"], db["deliveries"]
         self.log = db["application_log"]
+        self._log_appender = Appender(self.log)
         self.templates = templates or Templates()
 
     def ensure_indexes(self) -> None:
@@ -93,7 +94,7 @@ class Messages:
         """Append to the application's delivery log at the first free `<application_id>:<n>`. Only
         inserts (n = 1, 2, ... until one is new), so the entries stay contiguous: a slot is taken only
         after all lower ones. A re-handled event may append its messages twice; readers drop the copy."""
-        return append_numbered(self.log, _log_key(application_id), lambda n: {
+        return self._log_appender.append(application_id, _log_key(application_id), lambda n: {
             "application_id": application_id, "n": n, "event_id": event_id, "messages": items,
             "at": self.clock.now()}, first=1)["n"]
 

@@ -28,8 +28,8 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
                  owed: refunds.Refunds):
         self.store, self.settled, self.bank, self.owed = store, settled, bank, owed
 
-    def _view(self, record: dict) -> payment_pb2.Billing:
-        status, paid_at = self.settled.status(record)
+    def _view(self, record: dict, fresh: bool = False) -> payment_pb2.Billing:
+        status, paid_at = self.settled.status(record, fresh)
         billing = billings.to_proto(record, status, paid_at)
         billing.refunds.extend(refunds.to_proto(v) for v in self.owed.for_application(record["application_id"]))
         return billing
@@ -43,9 +43,9 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
                                                     request.refund_id, request.office_id, request.actor))
 
     def IssueBilling(self, request, context):
-        record = self.store.issue(request.appointment_id, request.application_id, request.account_id,
-                                  request.office_id, request.fee, request.expires_at)
-        return self._view(record)
+        record, fresh = self.store.issue_fresh(request.appointment_id, request.application_id, request.account_id,
+                                               request.office_id, request.fee, request.expires_at)
+        return self._view(record, fresh)
 
     def GetBilling(self, request, context):
         return self._view(self.store.latest_for(request.application_id))

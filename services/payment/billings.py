@@ -30,14 +30,14 @@ class Billings:
 
     def issue(self, appointment_id: str, application_id: str, account_id: str, office_id: str,
               fee: payment_pb2.FeeParameters, expires_at: str) -> dict:
+        return self.issue_fresh(appointment_id, application_id, account_id, office_id, fee, expires_at)[0]
+
+    def issue_fresh(self, appointment_id: str, application_id: str, account_id: str, office_id: str,
+                    fee: payment_pb2.FeeParameters, expires_at: str) -> tuple[dict, bool]:
+        """The appointment's billing, and whether this call issued it (a fresh billing has no
+        outcome yet, so its view needs no lookup)."""
         if not appointment_id or not application_id:
             raise invalid("appointment_id and application_id are required")
-        # The claim `<appointment_id> -> code` is a lookup by _id (FerretDB pushes down nothing else);
-        # the unique index on appointment_id is what keeps it one billing per appointment.
-        claim = self.claims.find_one({"_id": appointment_id})
-        existing = self.billings.find_one({"_id": claim["code"]}) if claim else None
-        if existing:
-            return existing
         try:
             expiry = parse_rfc3339(expires_at)
         except ValueError:
@@ -46,7 +46,20 @@ class Billings:
         items = self.fees.items(now.date(), fee.passport_type, fee.validity_years, fee.service_type, fee.express)
         amount = sum(i["amount"] for i in items)
         for _attempt in range(5):
+            # The appointment is claimed first, under the code this call will issue: the claim is an
+            # insert by `_id` (FerretDB pushes down nothing else), so a new billing costs no lookup.
+            # A retry, or a parallel call, finds the claim and issues under the claimed code; the
+            # unique index on appointment_id keeps it one billing per appointment whatever happens.
             code = billing_codes.new_code()
+            if not insert_unique(self.claims, {"_id": appointment_id, "code": code}):
+                claim = self.claims.find_one({"_id": appointment_id})
+                if claim is None:
+                    continue  # given up by a call whose code collided: claim again
+                code = claim["code"]
+                existing = self.billings.find_one({"_id": code})
+                if existing:
+                    return existing, False
+                # claimed by a call that died before its billing, or is writing it now: same code, one wins
             record = {"_id": code, "appointment_id": appointment_id, "application_id": application_id,
                       "account_id": account_id, "office_id": office_id, "items": items, "amount": amount,
                       "currency": "IDR", "issued_at": now, "expires_at": expiry,
@@ -60,13 +73,16 @@ class Billings:
             self.expiry_queue.add(code, expiry)
             if outbox.insert(self.billings, record, [envelope], TOPIC, self.clock):
                 metrics.BILLINGS_ISSUED.labels(office_id, fee.passport_type or "UNKNOWN").inc()
-                insert_unique(self.claims, {"_id": appointment_id, "code": code})
-                return record
-            existing = self.billings.find_one({"appointment_id": appointment_id})
-            if existing:  # a parallel retry of the same appointment issued it
+                return record, True
+            existing = self.billings.find_one({"_id": code})
+            if existing and existing["appointment_id"] == appointment_id:
+                return existing, False  # a parallel call under the same claim issued it
+            existing = self.billings.find_one({"appointment_id": appointment_id})  # a scan, but rare
+            self.claims.delete_one({"_id": appointment_id, "code": code})
+            if existing:  # issued before claims came first, without its claim: point the claim at it
                 insert_unique(self.claims, {"_id": appointment_id, "code": existing["_id"]})
-                return existing
-            # else: the random code collided with another billing; draw again
+                return existing, False
+            # else: the random code collided with another appointment's billing; claim again
         raise DomainError("unavailable", "billing-code-exhausted", "could not draw a free billing code")
 
     def latest_for(self, application_id: str) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from servicekit.mongo import append_numbered, read_numbered
+from servicekit.mongo import Appender, read_numbered
 
 WINDOW_S = 10
 
@@ -23,7 +23,7 @@ def window_of(moment: dt.datetime) -> int:
 class ExpiryQueue:
     def __init__(self, db):
         self.entries = db["expiry_queue"]
-        self._next: dict[int, int] = {}  # window -> next entry number as far as this process knows
+        self._appender = Appender(self.entries)
         self._lock = threading.Lock()
 
     def add(self, billing_code: str, expires_at: dt.datetime) -> None:
@@ -31,11 +31,7 @@ class ExpiryQueue:
         # One writer at a time per process: parallel requests would all try the same next number and
         # step on one by one (a failed insert each); other replicas still step on, as they must.
         with self._lock:
-            entry = append_numbered(self.entries, lambda n: f"{window}:{n}", lambda n: {"billing_code": billing_code},
-                                    first=self._next.get(window, 0))
-            if len(self._next) > 10_000:
-                self._next.clear()  # bounded: it only saves lookups
-            self._next[window] = int(entry["_id"].rsplit(":", 1)[1]) + 1
+            self._appender.append(window, lambda n: f"{window}:{n}", lambda n: {"billing_code": billing_code})
 
     def due_in(self, window: int) -> list[str]:
         return [e["billing_code"] for e in read_numbered(self.entries, lambda n: f"{window}:{n}")]

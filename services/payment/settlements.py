@@ -90,9 +90,10 @@ class Settlements:
     def outcome_of(self, billing_code: str) -> dict | None:
         return self.outcomes.find_one({"_id": billing_code}, {"_outbox": 0})
 
-    def status(self, billing: dict) -> tuple[str, dt.datetime | None]:
-        """UNPAID | PAID (with paid_at) | EXPIRED, derived from the records."""
-        outcome = self.outcome_of(billing["_id"])
+    def status(self, billing: dict, fresh: bool = False) -> tuple[str, dt.datetime | None]:
+        """UNPAID | PAID (with paid_at) | EXPIRED, derived from the records. `fresh`: the billing was
+        issued by this very call, so it has no outcome to look up."""
+        outcome = None if fresh else self.outcome_of(billing["_id"])
         if outcome is not None:
             return ("PAID", outcome["paid_at"]) if outcome["kind"] == SETTLED else ("EXPIRED", None)
         if self.clock.now() >= billing["expires_at"] + self.grace:

@@ -133,3 +133,21 @@ def test_a_retry_never_shares_the_seat_of_a_booking_still_in_progress():
     apps.clock.advance(seconds=BOOKING_IN_FLIGHT.total_seconds() + 1)  # it can no longer be running
     assert apps._hold_seat(slot, "app-1", generation=0)["_id"] == first["_id"]  # resumed, not a second seat
     assert apps.seats.count_documents({"application_id": "app-1"}) == 1
+
+
+def test_seats_seen_free_are_listed_free_without_reads_until_the_free_hint_ends():
+    apps, slot_id = listing_stack(seat_hint_s=60.0)
+    apps.seat_hints.free_ttl_s = 5.0
+    now = [100.0]
+    apps.seat_hints.clock = lambda: now[0]
+    take(apps, slot_id, 1)
+    assert remaining(apps, slot_id) == 3 and apps.seats.finds == 4
+    apps.seats.finds = 0
+    take(apps, slot_id, 2)  # through another replica: this one does not know yet
+    assert remaining(apps, slot_id) == 3 and apps.seats.finds == 0
+    take(apps, slot_id, 0)
+    apps.seat_hints.saw_taken(slot_id, 0)  # taken through this replica: counted at once
+    assert remaining(apps, slot_id) == 2 and apps.seats.finds == 0
+    now[0] += 5.0
+    assert remaining(apps, slot_id) == 1 and apps.seats.finds == 2  # seats 2 and 3 read again
+    assert remaining(apps, slot_id, hinted=False) == 1  # decisions always read every seat

@@ -294,3 +294,41 @@ def test_issuing_is_idempotent_per_appointment_and_lists_items(world):
     assert [(i["code"], i["amount"]) for i in other["items"]] == [
         ("PASPOR_ORDINARY_5Y", 350_000), ("LAYANAN_PERCEPATAN", 1_000_000), ("DENDA_REPLACEMENT_LOST", 1_000_000)]
     assert other["amount"] == 2_350_000 and other["_id"] != billing["_id"]
+
+
+def test_a_billing_issued_by_this_call_is_unpaid_without_an_outcome_lookup_and_a_repeat_is_not_fresh(world):
+    clock, db, store, settlements, billing = world
+    record, fresh = store.issue_fresh("hold-7", "app-7", "acc-7", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
+    assert fresh
+    settlements.outcome_of = lambda code: pytest.fail("a fresh billing has no outcome to look up")
+    assert settlements.status(record, fresh=True) == ("UNPAID", None)
+    again, fresh_again = store.issue_fresh("hold-7", "app-7", "acc-7", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=3)))
+    assert again["_id"] == record["_id"] and not fresh_again
+
+
+def test_a_claim_left_by_a_call_that_died_before_its_billing_is_issued_under_the_claimed_code(world):
+    clock, db, store, settlements, billing = world
+    db["billing_claims"].insert_one({"_id": "hold-8", "code": "123456789012345"})  # the call died here
+    record, fresh = store.issue_fresh("hold-8", "app-8", "acc-8", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
+    assert fresh and record["_id"] == "123456789012345"
+    again, fresh_again = store.issue_fresh("hold-8", "app-8", "acc-8", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
+    assert again["_id"] == record["_id"] and not fresh_again
+    assert [b["_id"] for b in db["billings"].find({"appointment_id": "hold-8"})] == [record["_id"]]
+
+
+def test_a_code_that_collides_with_another_billing_is_given_up_and_a_new_one_drawn(world, monkeypatch):
+    clock, db, store, settlements, billing = world
+    codes = iter([billing["_id"], "223456789012345"])  # first draw: hold-1's code
+    monkeypatch.setattr(billing_codes, "new_code", lambda: next(codes))
+    record, fresh = store.issue_fresh("hold-9", "app-9", "acc-9", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
+    assert fresh and record["_id"] == "223456789012345" and record["appointment_id"] == "hold-9"
+    assert db["billing_claims"].find_one({"_id": "hold-9"})["code"] == "223456789012345"
+    assert db["billings"].find_one({"_id": billing["_id"]})["appointment_id"] == "hold-1"  # untouched
+
+
+def test_a_billing_issued_before_claims_came_first_is_found_and_its_claim_written(world):
+    clock, db, store, settlements, billing = world
+    db["billing_claims"].delete_one({"_id": "hold-1"})  # the old order wrote the claim after the billing
+    again, fresh = store.issue_fresh("hold-1", "app-1", "acc-1", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
+    assert again["_id"] == billing["_id"] and not fresh
+    assert db["billing_claims"].find_one({"_id": "hold-1"})["code"] == billing["_id"]
