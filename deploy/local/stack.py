@@ -246,7 +246,7 @@ class Stack:
         env["PROMETHEUS_MULTIPROC_DIR"] = str(prom_dir)
         self.start("gateway", [
             str(Path(sys.executable).parent / "gunicorn"), "--workers", str(self.gateway_workers),
-            "--worker-class", "gthread", "--bind", f"127.0.0.1:{self.ports.gateway}",
+            "--worker-class", "services.gateway.worker.ArrivalStampedWorker", "--bind", f"127.0.0.1:{self.ports.gateway}",
             "--graceful-timeout", "10", "--timeout", "30", "--access-logfile", "-",
             "--access-logformat", '{"access":"%(m)s %(U)s","status":%(s)s,"ms":%(M)s,"request_id":"%({x-request-id}o)s"}',
             "--config", "python:services.gateway.gunicorn_conf",

@@ -15,7 +15,7 @@ from services.gateway.problems import from_rpc_error
 DEADLINE_S = env_float("GATEWAY_RPC_DEADLINE_SECONDS", 5.0)
 # Booking calls answer within the 2 s the release rush allows (load shedding; see loadshed.py): each
 # call gets BOOKING_DEADLINE_S, but never past ANSWER_BUDGET_S after the request reached the gateway
-# (time spent waiting for admission or in earlier calls comes off the deadline).
+# (time spent waiting for a gunicorn thread, for admission or in earlier calls comes off the deadline).
 BOOKING_DEADLINE_S = env_float("GATEWAY_BOOKING_RPC_DEADLINE_SECONDS", 1.3)
 ANSWER_BUDGET_S = env_float("GATEWAY_ANSWER_BUDGET_SECONDS", 1.2)
 MIN_CALL_S = 0.05

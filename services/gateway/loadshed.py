@@ -8,6 +8,10 @@ a thread that waits is a thread that cannot answer, and gunicorn queues connecti
 its threads where nobody can see them - so the cheap refusal must stay cheap. Together with the
 gRPC deadline of the booking calls (clients.py) an admitted request is answered within ~2 s.
 
+A request that already waited more than GATEWAY_MAX_QUEUE_WAIT_MS for a gunicorn thread (see
+worker.py) is refused at once too: most of its client's time is gone, and the work it would start
+is what is queued behind it.
+
 Health, readiness, metrics and docs are never shed (probes must see the truth under load).
 """
 from __future__ import annotations
@@ -102,17 +106,21 @@ def from_env() -> Limiter:
                    max_waiting=env_int("GATEWAY_MAX_WAITING", 2))
 
 
-def install(app: Flask, limiter: Limiter | None = None) -> Limiter:
+def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float | None = None) -> Limiter:
     """Guard every /v1 route of `app` with `limiter` (default: from the environment).
-    Register after the request-id hook so refusals carry their X-Request-Id."""
+    Register after the request-id hook (which notes when the request arrived) so refusals carry
+    their X-Request-Id."""
     limiter = limiter or from_env()
+    if max_queue_wait_s is None:
+        max_queue_wait_s = env_int("GATEWAY_MAX_QUEUE_WAIT_MS", 500) / 1000.0
 
     @app.before_request
     def admit():
         if not request.path.startswith(PREFIX):
             return None
         started = time.perf_counter()
-        refused = limiter.try_acquire()
+        queued_s = started - g.get("started", started)
+        refused = "queued-too-long" if queued_s > max_queue_wait_s else limiter.try_acquire()
         if refused is None:
             g.loadshed_admitted = True
             g.loadshed_wait_s = time.perf_counter() - started

@@ -2,7 +2,8 @@
 unique-index insert per request with pymongo, nothing else. Served by the same gunicorn worker
 class and count as the gateway, against the same store, driven by the same client.
 
-    gunicorn --workers 4 --worker-class gthread --threads 32 tests.bench.baseline_app:app
+    gunicorn --workers 4 --worker-class services.gateway.worker.ArrivalStampedWorker --threads 32 \
+        tests.bench.baseline_app:app
 """
 from __future__ import annotations
 

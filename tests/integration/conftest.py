@@ -21,15 +21,15 @@ from deploy.local.stack import DEMO_STAFF, Ports, Stack
 PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000"))
 
 # Functional tests run next to other load on 2 cores: booking calls get the general deadline and
-# in-app load shedding is off (one slot per gunicorn thread, a fixed limit); the release-rush answer budget and
-# the shedding are exercised by `make bench`.
+# in-app load shedding is off (one slot per gunicorn thread, a fixed limit, a 5 s allowance for waiting
+# on a thread); the release-rush answer budget and the shedding are exercised by `make bench`.
 # Tests book "the first free slot" one after another, so they read availability fresh: the
 # listing caches (booking's 2 s, the gateway's 3 s) and the seat hints (covered by unit tests and
 # exercised by `make bench`) are off.
 # Payment's safety-net scan of billings runs every 5 s (10 min in production), so a test that moves a
 # billing's deadline in the store sees it expire.
 TEST_ENV = {"SLOT_HORIZON_DAYS": "15", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
-            "GATEWAY_ANSWER_BUDGET_SECONDS": "5",
+            "GATEWAY_ANSWER_BUDGET_SECONDS": "5", "GATEWAY_MAX_QUEUE_WAIT_MS": "5000",
             "GATEWAY_THREADS": "8", "GATEWAY_MAX_INFLIGHT": "8", "GATEWAY_MIN_INFLIGHT": "8", "WAITLIST_INTERVAL_SECONDS": "1",
             "SLOT_LIST_CACHE_SECONDS": "0", "SEAT_HINT_SECONDS": "0", "FREE_SEAT_HINT_SECONDS": "0",
             "GATEWAY_LISTING_CACHE_SECONDS": "0", "PAYMENT_SWEEP_SCAN_SECONDS": "5"}

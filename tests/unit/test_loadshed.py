@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify
 
 from services.gateway import loadshed
 from services.gateway.problems import Problem, response
@@ -142,3 +143,45 @@ def test_a_service_503_shrinks_the_limit_of_the_gateway():
     client = app.test_client()
     assert client.get("/v1/late").status_code == 503
     assert limiter.limit == 3 and limiter.inflight == 0
+
+
+def test_a_request_that_waited_too_long_for_a_thread_is_refused_without_taking_a_place():
+    limiter = loadshed.Limiter(max_inflight=4, queue_timeout_s=0.0, max_waiting=0)
+    app = Flask(__name__)
+    waited = {"s": 0.0}
+
+    @app.before_request
+    def arrived():  # as the gateway's request-id hook does with the worker's arrival stamp
+        g.started = time.perf_counter() - waited["s"]
+
+    @app.get("/v1/work")
+    def work():
+        return jsonify({"ok": True})
+
+    app.register_error_handler(Problem, response)
+    loadshed.install(app, limiter, max_queue_wait_s=0.5)
+    client = app.test_client()
+    assert client.get("/v1/work").status_code == 200
+    waited["s"] = 0.8
+    before = loadshed.SHED.labels("GET", "/v1/work", "queued-too-long")._value.get()
+    refused = client.get("/v1/work")
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+    assert loadshed.SHED.labels("GET", "/v1/work", "queued-too-long")._value.get() == before + 1
+    assert limiter.inflight == 0 and limiter.limit == 4  # no place taken, the limit untouched
+
+
+def test_the_worker_hands_the_app_the_time_a_request_arrived(monkeypatch):
+    from gunicorn.workers.gthread import ThreadWorker
+
+    from services.gateway import worker
+    seen = []
+    monkeypatch.setattr(ThreadWorker, "enqueue_req", lambda self, conn: None)
+    monkeypatch.setattr(ThreadWorker, "handle_request", lambda self, req, conn: seen.append(worker.arrived_at()))
+    w = worker.ArrivalStampedWorker.__new__(worker.ArrivalStampedWorker)  # no gunicorn arbiter needed
+    conn = type("Conn", (), {})()
+    before = time.perf_counter()
+    w.enqueue_req(conn)
+    time.sleep(0.01)
+    w.handle_request(None, conn)
+    assert seen and before <= seen[0] <= before + 0.01
+    assert worker.arrived_at() is None  # cleared once the request is answered
