@@ -36,10 +36,23 @@ class TtlCache:
                 self._entries[key] = (self.clock() + self.ttl_s, value)
             return value
 
-    def peek(self, key: Hashable):
-        """The fresh value of `key`, or None (never computes, never waits)."""
-        hit = self._fresh(key) if self.ttl_s > 0 else None
-        return None if hit is None else hit[1]
+    def peek(self, key: Hashable, stale_while_computing_s: float = 0.0):
+        """The fresh value of `key`, or None (never computes, never waits). With
+        `stale_while_computing_s`: also the value that expired less than that ago while another
+        thread is computing its successor (stale-while-revalidate: the others need not wait)."""
+        if self.ttl_s <= 0:
+            return None
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        until, value = hit
+        now = self.clock()
+        if until > now:
+            return value
+        lock = self._locks.get(key)
+        if now - until < stale_while_computing_s and lock is not None and lock.locked():
+            return value
+        return None
 
     def invalidate(self, key: Hashable) -> None:
         with self._guard:

@@ -3,7 +3,9 @@
 During a release rush nearly every request is an applicant re-reading the availability of the same
 few days. Each worker answers those from memory for GATEWAY_LISTING_CACHE_SECONDS: no service call,
 and no place in the load shedder, which keeps the booking service's capacity for bookings. One
-listing per key is fetched at a time (single flight); errors are not cached. The listing is a view:
+listing per key is fetched at a time (single flight), and while it is, the others get the listing it
+replaces (expired at most GATEWAY_LISTING_CACHE_SECONDS ago) instead of waiting for it with a place
+in the load shedder each; errors are not cached. The listing is a view:
 booking decides on the seats, so an answer a moment old can only cost a `slot-full`. Answers say so
 with `Cache-Control: max-age`, so an ingress or CDN in front may cache them too."""
 from __future__ import annotations
@@ -35,7 +37,7 @@ class ListingCache:
     def cached_answer(self) -> Response | None:
         if request.endpoint != ENDPOINT or request.method != "GET":
             return None
-        body = self._bodies.peek(self.key())
+        body = self._bodies.peek(self.key(), stale_while_computing_s=self.ttl_s)
         return None if body is None else self._response(body)
 
     def _response(self, body: bytes) -> Response:

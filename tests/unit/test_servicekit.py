@@ -93,6 +93,31 @@ def test_ttl_cache_computes_once_per_key_while_fresh_even_under_parallel_callers
     assert cache.get(("TBK", "2026-03-02"), slow_listing) == 3
 
 
+def test_ttl_cache_peek_gives_the_expired_value_only_while_its_successor_is_being_computed():
+    import threading
+    from servicekit.cache import TtlCache
+    now = [100.0]
+    cache = TtlCache(ttl_s=3.0, clock=lambda: now[0])
+    cache.get("day", lambda: "old")
+    now[0] += 4.0  # expired one second ago
+    assert cache.peek("day") is None and cache.peek("day", stale_while_computing_s=3.0) is None  # nobody computing
+    computing, finish = threading.Event(), threading.Event()
+
+    def refresh():
+        computing.set()
+        finish.wait(5)
+        return "new"
+    t = threading.Thread(target=lambda: cache.get("day", refresh))
+    t.start()
+    assert computing.wait(5)
+    assert cache.peek("day") is None
+    assert cache.peek("day", stale_while_computing_s=3.0) == "old"  # the others need not wait
+    assert cache.peek("day", stale_while_computing_s=0.5) is None  # too old
+    finish.set()
+    t.join(5)
+    assert cache.peek("day") == "new"
+
+
 def test_ttl_cache_does_not_keep_failures_and_zero_ttl_means_no_cache():
     from servicekit.cache import TtlCache
     cache = TtlCache(ttl_s=5.0)
