@@ -20,13 +20,15 @@ import threading
 import time
 
 from flask import Flask, g, request
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from servicekit.config import env_int
 from services.gateway.problems import Problem, response
 
 SHED = Counter("gateway_requests_shed_total", "Requests refused with 503 overloaded by the gateway's "
                "concurrency limit, by route and reason.", ["method", "route", "reason"])
+ADMISSION_LIMIT = Gauge("gateway_admission_limit", "The adaptive in-flight limit of /v1 requests, summed "
+                        "over the live gateway worker processes.", multiprocess_mode="livesum")
 PREFIX = "/v1/"
 RETRY_AFTER_S = 1
 
@@ -135,10 +137,16 @@ def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float 
         g.loadshed_status = resp.status_code
         return resp
 
+    shown = [limiter.limit]
+    ADMISSION_LIMIT.set(shown[0])
+
     @app.teardown_request
     def release(_exc):
         if g.pop("loadshed_admitted", False):
             limiter.release(overloaded=g.get("loadshed_status") == 503)
+            if limiter.limit != shown[0]:  # only on a change: a multiprocess gauge write is a file write
+                shown[0] = limiter.limit
+                ADMISSION_LIMIT.set(shown[0])
 
     app.extensions["loadshed"] = limiter
     return limiter

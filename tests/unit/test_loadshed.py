@@ -143,6 +143,7 @@ def test_a_service_503_shrinks_the_limit_of_the_gateway():
     client = app.test_client()
     assert client.get("/v1/late").status_code == 503
     assert limiter.limit == 3 and limiter.inflight == 0
+    assert loadshed.ADMISSION_LIMIT._value.get() == 3  # what SREs see of the adaptive limit
 
 
 def test_a_request_that_waited_too_long_for_a_thread_is_refused_without_taking_a_place():
