@@ -107,8 +107,8 @@ class Applications:
 
     def published_slots(self, office_id: str, date: str, lane: str = "") -> list[dict]:
         """The public availability view: list_slots, at most `slot_list_cache_s` old. During a release
-        rush thousands of applicants list the same day; one listing per second per replica serves
-        them all (FerretDB answers the listing with scans). Booking itself always decides on the
+        rush thousands of applicants list the same day; one listing per `slot_list_cache_s` per
+        replica serves them all. Booking itself always decides on the
         seats, so a moment-old `remaining` can only cost a `slot-full` answer."""
         return self._slot_cache.get((office_id, date, lane), lambda: self.list_slots(office_id, date, lane, hinted=True))
 
