@@ -48,16 +48,17 @@ def read_numbered(collection, key: Callable[[int], str], first: int = 0, project
     return out
 
 
-def append_numbered(collection, key: Callable[[int], str], make: Callable[[int], dict], first: int = 0,
-                    known_end: bool = False) -> dict:
+def append_numbered(collection, key: Callable[[int], str], make: Callable[[int], dict], first: int = 0) -> dict:
     """Insert `make(n)` under `key(n)` at the first free number, so the sequence stays gap-free:
-    start after the entries read, step on when a parallel writer took the number (an insert is atomic).
-    `known_end`: `first` is where the caller saw the sequence end, so try it without reading (one
-    round trip while nobody else appended)."""
-    n = first if known_end else first + len(read_numbered(collection, key, first, {"_id": 1}))
+    start after the entries read, step on when a parallel writer took the number (an insert is atomic)."""
+    return _append_from(collection, key, make, first + len(read_numbered(collection, key, first, {"_id": 1})))[0]
+
+
+def _append_from(collection, key: Callable[[int], str], make: Callable[[int], dict], n: int) -> tuple[dict, int]:
+    """Insert at `n`, or at the next free number after it, when all numbers before `n` are taken."""
     while not insert_unique(collection, doc := dict(make(n), _id=key(n))):
         n += 1
-    return doc
+    return doc, n
 
 
 class Appender:
@@ -71,13 +72,10 @@ class Appender:
 
     def append(self, sequence: Hashable, key: Callable[[int], str], make: Callable[[int], dict], first: int = 0) -> dict:
         end = self._ends.get(sequence)
-        numbers = []
-
-        def numbered(n: int) -> dict:
-            numbers.append(n)
-            return make(n)
-        doc = append_numbered(self.collection, key, numbered, first if end is None else end, known_end=end is not None)
-        self._ends.put(sequence, numbers[-1] + 1)
+        if end is None:  # not appended here yet: read to the end first
+            end = first + len(read_numbered(self.collection, key, first, {"_id": 1}))
+        doc, n = _append_from(self.collection, key, make, end)
+        self._ends.put(sequence, n + 1)
         return doc
 
 

@@ -2,8 +2,8 @@
 
 Each gateway worker process admits at most GATEWAY_MAX_INFLIGHT requests to the /v1 API at a
 time, fewer while admitted requests end in a service's 503 (an adaptive limit, see Limiter). A
-request that finds them all busy waits at most GATEWAY_QUEUE_TIMEOUT_MS for a place, and at most GATEWAY_MAX_WAITING requests wait at once; anything beyond is answered at once with
-503 problem+json `overloaded` and `Retry-After: 1`. Waiting is kept short and bounded on purpose:
+request that finds them all busy waits at most GATEWAY_QUEUE_TIMEOUT_MS for a place, and at most
+GATEWAY_MAX_WAITING requests wait at once; anything beyond is answered at once with 503 problem+json `overloaded` and `Retry-After: 1`. Waiting is kept short and bounded on purpose:
 a thread that waits is a thread that cannot answer, and gunicorn queues connections in front of
 its threads where nobody can see them - so the cheap refusal must stay cheap. Together with the
 gRPC deadline of the booking calls (clients.py) an admitted request is answered within ~2 s.
@@ -39,9 +39,10 @@ class Limiter:
 
     `limit` adapts between `min_inflight` and `max_inflight` (AIMD, as TCP does): it shrinks by
     BACKOFF each time an admitted request ends in a 503 from a service (its call hit the deadline or
-    found the service unavailable), and grows back by 1/limit with each request that did not. Under overload a fixed
-    limit admits more requests than the starved services finish within their deadline, so every
-    admitted request fails, and late; the adaptive limit admits what can still be finished."""
+    found the service unavailable), and grows back by 1/limit with each request that did not. Under
+    overload a fixed limit admits more requests than the starved services finish within their
+    deadline, so every admitted request fails, and late; the adaptive limit admits what can still
+    be finished."""
 
     BACKOFF = 0.75
 
@@ -120,12 +121,11 @@ def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float 
     def admit():
         if not request.path.startswith(PREFIX):
             return None
-        started = time.perf_counter()
-        queued_s = started - g.get("started", started)
+        now = time.perf_counter()
+        queued_s = now - g.get("started", now)
         refused = "queued-too-long" if queued_s > max_queue_wait_s else limiter.try_acquire()
         if refused is None:
             g.loadshed_admitted = True
-            g.loadshed_wait_s = time.perf_counter() - started
             return None
         route = request.url_rule.rule if request.url_rule else "unmatched"
         SHED.labels(request.method, route, refused).inc()

@@ -31,7 +31,13 @@ class ExpiryQueue:
         # One writer at a time per process: parallel requests would all try the same next number and
         # step on one by one (a failed insert each); other replicas still step on, as they must.
         with self._lock:
-            self._appender.append(window, lambda n: f"{window}:{n}", lambda n: {"billing_code": billing_code})
+            self._appender.append(window, _entry_key(window), lambda n: {"billing_code": billing_code})
 
-    def due_in(self, window: int) -> list[str]:
-        return [e["billing_code"] for e in read_numbered(self.entries, lambda n: f"{window}:{n}")]
+
+def due_in(db, window: int) -> list[str]:
+    """The billing codes queued in `window` (the expiry sweeper's read; only Billings writes)."""
+    return [e["billing_code"] for e in read_numbered(db["expiry_queue"], _entry_key(window))]
+
+
+def _entry_key(window: int):
+    return lambda n: f"{window}:{n}"

@@ -28,7 +28,7 @@ from servicekit.mongo import insert_unique
 
 from services.payment import billing_codes, metrics
 from services.payment.billings import TOPIC
-from services.payment.expiry_queue import ExpiryQueue, window_of
+from services.payment.expiry_queue import due_in, window_of
 
 logger = logging.getLogger("payment.settlements")
 
@@ -78,7 +78,6 @@ class Settlements:
         self.refunds = db["refunds"]
         self.late = db["late_payments"]
         self.mismatches = db["mismatches"]
-        self.expiry_queue = ExpiryQueue(db)
         self._next_window: int | None = None  # the first expiry window not swept yet
 
     def ensure_indexes(self) -> None:
@@ -259,7 +258,7 @@ class Settlements:
             self._next_window = last + 1
         expired = 0
         while self._next_window <= last:
-            expired += sum(self._expire_if_due(code) for code in self.expiry_queue.due_in(self._next_window)
+            expired += sum(self._expire_if_due(code) for code in due_in(self.db, self._next_window)
                            if self.outcome_of(code) is None)
             self._next_window += 1
         return expired
