@@ -2,6 +2,7 @@
 domain-error mapping, background workers, and a graceful stop on SIGTERM."""
 from __future__ import annotations
 
+import contextvars
 import logging
 import signal
 import threading
@@ -13,12 +14,22 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from servicekit import log, metrics
+from servicekit import log, metrics, mongo
 from servicekit.errors import KINDS, DomainError, abort_with
 
 logger = logging.getLogger("servicekit.grpc")
 
 CORRELATION_KEY = "x-correlation-id"
+# When the caller of the current call stops waiting (time.monotonic()); None without a deadline. A
+# use case checks it before recording what its caller would never hear about.
+call_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("call_deadline", default=None)
+
+
+def caller_gone() -> bool:
+    deadline = call_deadline.get()
+    return deadline is not None and time.monotonic() >= deadline
+
+
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 
@@ -36,6 +47,8 @@ class _ObservingInterceptor(grpc.ServerInterceptor):
 
         def observed(request, context):
             token = log.correlation_id.set(cid)
+            remaining = context.time_remaining()
+            deadline_token = call_deadline.set(None if remaining is None else time.monotonic() + remaining)
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
@@ -43,6 +56,9 @@ class _ObservingInterceptor(grpc.ServerInterceptor):
             except DomainError as err:
                 code = KINDS[err.kind]
                 abort_with(context, err)
+            except mongo.STORE_UNREACHABLE:
+                code = grpc.StatusCode.UNAVAILABLE
+                abort_with(context, mongo.store_unavailable())
             except Exception as exc:  # abort() raises too: keep its code
                 code = context.code() or grpc.StatusCode.INTERNAL
                 if code == grpc.StatusCode.INTERNAL and not isinstance(exc, grpc.RpcError):
@@ -53,6 +69,7 @@ class _ObservingInterceptor(grpc.ServerInterceptor):
                 metrics.GRPC_SERVER_HANDLED.labels(service, method, code.name).inc()
                 metrics.GRPC_SERVER_SECONDS.labels(service, method).observe(time.perf_counter() - started)
                 log.correlation_id.reset(token)
+                call_deadline.reset(deadline_token)
 
         return grpc.unary_unary_rpc_method_handler(
             observed, request_deserializer=handler.request_deserializer,

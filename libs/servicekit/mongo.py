@@ -11,11 +11,16 @@ from typing import Callable, Hashable
 
 import pymongo
 from pymongo import monitoring
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, ExecutionTimeout
 
 from servicekit import metrics
 from servicekit.cache import Memo
-from servicekit.config import env
+from servicekit.config import env, env_int
+from servicekit.errors import DomainError
+
+# The store could not be reached, or did not answer in time: a passing condition (a restart, a
+# network blink), answered as 503 + Retry-After by every process, never as a 500.
+STORE_UNREACHABLE = (ConnectionFailure, ExecutionTimeout)
 
 _clients: dict[str, pymongo.MongoClient] = {}
 
@@ -23,11 +28,20 @@ _clients: dict[str, pymongo.MongoClient] = {}
 def database(service: str) -> pymongo.database.Database:
     uri = env("MONGO_URI", "mongodb://127.0.0.1:27017/")
     if uri not in _clients:
+        # Short driver timeouts: a request must end within its answer budget (2 s in a release rush)
+        # also when the store is down, with a 503 instead of waiting for it.
         _clients[uri] = pymongo.MongoClient(
-            uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=3000, socketTimeoutMS=10000,
+            uri, serverSelectionTimeoutMS=env_int("MONGO_SERVER_SELECTION_TIMEOUT_MS", 1000),
+            connectTimeoutMS=env_int("MONGO_CONNECT_TIMEOUT_MS", 1000),
+            socketTimeoutMS=env_int("MONGO_SOCKET_TIMEOUT_MS", 5000),
             tz_aware=True, maxPoolSize=50, appname=service, event_listeners=[CommandMetrics()])
     name = env("MONGO_DATABASE", "passport_" + service.replace("-", "_"))
     return _clients[uri][name]
+
+
+def store_unavailable() -> DomainError:
+    return DomainError("unavailable", "store-unavailable",
+                       "our data store is briefly unreachable; nothing was changed, please retry shortly")
 
 
 def insert_unique(collection, document: dict) -> bool:

@@ -58,10 +58,12 @@ def main() -> None:
     relay = OutboxRelay(db, NAME, clock)
     runner.add_worker("outbox_relay", relay.run)
     runner.add_worker("slot_calendar", every(3600, "slot_calendar", apps.ensure_slots))
-    # Sweepers that read every held seat or open application: one replica a minute is enough (each
-    # decision is still a keyed insert or a conditional delete, safe if two ran).
-    runner.add_worker("seat_reaper", every(60, "seat_reaper",
-                                               WindowLease(db, "seat-reaper", 60, clock).only_holder(apps.reap_seats)))
+    # Sweepers that read every held seat or open application, in one replica at a time (each decision
+    # is still a keyed insert or a conditional delete, safe if two ran). Seats of interrupted bookings
+    # come back within seconds: the reaper runs every SEAT_REAPER_INTERVAL_SECONDS.
+    reap_every = env_int("SEAT_REAPER_INTERVAL_SECONDS", 5)
+    runner.add_worker("seat_reaper", every(reap_every, "seat_reaper",
+                                           WindowLease(db, "seat-reaper", reap_every, clock).only_holder(apps.reap_seats)))
     runner.add_worker("quota_metrics", every(30, "quota_metrics", lambda: booking_metrics.refresh_quota(apps)))
     runner.add_worker("no_show_sweeper", every(60, "no_show_sweeper",
                                                WindowLease(db, "no-show-sweeper", 60, clock).only_holder(apps.mark_no_shows)))

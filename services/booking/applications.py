@@ -26,7 +26,8 @@ from servicekit import events, outbox
 from servicekit.cache import Memo, TtlCache
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
-from servicekit.mongo import append_numbered, insert_unique, read_numbered
+from servicekit.grpcserver import caller_gone
+from servicekit.mongo import STORE_UNREACHABLE, append_numbered, insert_unique, read_numbered
 
 from services.booking import metrics, rules
 from services.booking.calendar import Calendar, slot_documents, slot_id
@@ -300,9 +301,11 @@ class Applications:
     def _latest(self, application_id: str) -> dict:
         return _last(self.history(application_id))
 
-    def _append(self, header: dict, latest: dict, status: str, note: str, data: dict, payloads: list) -> dict | None:
+    def _append(self, header: dict, latest: dict, status: str, note: str, data: dict, payloads: list,
+                marks: dict | None = None) -> dict | None:
         """Insert the transition after `latest`; None if another transition took that number first
-        (else the record). Each record keeps the whole state after it, so the latest is the truth."""
+        (else the record). Each record keeps the whole state after it, so the latest is the truth.
+        `marks`: fields of this record only, not carried into the state."""
         envs = [events.new_event("booking", header["_id"], p, self.clock) for p in payloads]
         state = dict(latest.get("state") or {})
         state.update(data)
@@ -310,7 +313,7 @@ class Applications:
         record = {"_id": f"{header['_id']}:{seq:04d}", "application_id": header["_id"], "seq": seq,
                   "office_id": header["office_id"], "status": status, "at": self.clock.now(), "note": note,
                   "data": data, "state": state,
-                  "appointment_date": (state.get("appointment") or {}).get("date")}
+                  "appointment_date": (state.get("appointment") or {}).get("date"), **(marks or {})}
         won = outbox.insert(self.transitions, record, envs, TOPIC, self.clock)
         return record if won else None
 
@@ -349,9 +352,15 @@ class Applications:
                                               service_type=header["service_type"], express=header["express"]),
                 expires_at=rfc3339(seat["pay_before"])))
         except grpc.RpcError as exc:
-            self._delete_seats({"_id": seat["_id"], "hold_id": seat["hold_id"]})
+            # The billing may exist all the same (issued, answer lost): giving up voids it too.
+            self._give_up(header, seat)
             raise DomainError("unavailable", "payment-unavailable",
                               "billing could not be issued right now; the seat was released, please retry") from exc
+        if billing.status != "UNPAID" or caller_gone():
+            # A resumed seat whose attempt was abandoned meanwhile (its billing is void), or a caller
+            # that stopped waiting: record nothing it would never hear about.
+            self._give_up(header, seat)
+            raise _interrupted()
         appointment = dict(_appointment_of(slot, seat, office), appointment_id=seat["hold_id"],
                            pay_before=rfc3339(seat["pay_before"], office.tz))
         billing_view = {"billing_code": billing.billing_code, "amount": billing.amount.amount,
@@ -361,14 +370,23 @@ class Applications:
             appointment_id=seat["hold_id"], slot_id=slot["_id"], date=slot["date"],
             start_time=slot["start_time"], lane=slot["lane"], pay_before=appointment["pay_before"],
             billing_code=billing.billing_code, amount=billing.amount)
-        record = self._append(header, latest, "AWAITING_PAYMENT",
-                              f"seat held for {slot['date']} {slot['start_time']} ({slot['lane']})",
-                              {"appointment": appointment, "billing": billing_view}, [booked])
+        try:
+            record = self._append(header, latest, "AWAITING_PAYMENT",
+                                  f"seat held for {slot['date']} {slot['start_time']} ({slot['lane']})",
+                                  {"appointment": appointment, "billing": billing_view}, [booked])
+        except STORE_UNREACHABLE:
+            self._give_up(header, seat)  # the insert may have landed all the same: _abandon reads first
+            raise
         if record is None:
-            # A concurrent transition won; if it is this same booking (a parallel retry), fine.
-            if self._latest(application_id)["status"] != "AWAITING_PAYMENT":
-                raise DomainError("conflict", "application-changed", "the application changed meanwhile; reload it")
-            return self.view(header)
+            # Another transition took the number: this same booking by a parallel retry (same seat),
+            # or anything else, after which this attempt's seat and billing are given up.
+            now_latest = self._latest(application_id)
+            if _hold_of(now_latest) == seat["hold_id"]:
+                return self.view(header)
+            self._give_up(header, seat)
+            if now_latest["status"] == "DRAFT":
+                raise _interrupted()
+            raise DomainError("conflict", "application-changed", "the application changed meanwhile; reload it")
         metrics.BOOKED.labels(header["office_id"], slot["lane"]).inc()
         return self.view(header, history=history + [record])  # no second read on the hot path
 
@@ -424,10 +442,44 @@ class Applications:
                 return _resumable(mine, now)
             if mine is not None:
                 # a booking of another slot: never taken from under a request still running (a
-                # client that timed out and retried elsewhere); freed once that request died
-                self._delete_seats({"_id": _resumable(mine, now)["_id"], "hold_id": mine["hold_id"]})
+                # client that timed out and retried elsewhere); given up once that request died
+                header = self.applications.find_one({"_id": application_id})
+                if not self._abandon(header, _resumable(mine, now)):
+                    raise DomainError("conflict", "application-changed", "the application changed meanwhile; reload it")
             return self._hold_seat(slot, application_id, generation)
         raise _slot_full()
+
+    def _give_up(self, header: dict, seat: dict) -> None:
+        """A booking attempt that will not complete gives its seat back now rather than by the reaper.
+        The store may be what failed: then the reaper does it within seconds."""
+        try:
+            self._abandon(header, seat)
+        except STORE_UNREACHABLE:
+            metrics.ABANDON_DEFERRED.inc()
+
+    def _abandon(self, header: dict, seat: dict) -> bool:
+        """Free a seat that is not its application's appointment: a booking or reschedule that failed,
+        crashed or timed out, or a closed application's. A hold never recorded as the appointment may
+        have a billing nobody was told: payment voids it on BookingAbandoned. That event goes out with
+        a fence, a transition taking the next place in the status log (status unchanged), so a request
+        still about to record this hold loses its insert. False when the seat is the appointment's
+        after all, or the log moved meanwhile (decided again later)."""
+        hold = seat["hold_id"]
+        history = self.history(header["_id"])
+        latest = history[-1]
+        recorded = any(_hold_of(t) == hold for t in history)
+        if recorded and _hold_of(latest) == hold and latest["status"] not in rules.CLOSED_STATUSES:
+            return False  # the appointment's own seat
+        if not recorded and latest.get("abandoned_hold") != hold:
+            abandoned = booking_pb2.BookingAbandoned(
+                application_id=header["_id"], account_id=header["account_id"], office_id=header["office_id"],
+                appointment_id=hold)
+            if self._append(header, latest, latest["status"], "booking attempt abandoned", {}, [abandoned],
+                            marks={"abandoned_hold": hold}) is None:
+                return False
+            metrics.ABANDONED.labels(header["office_id"]).inc()
+        self._delete_seats({"_id": seat["_id"], "hold_id": hold})
+        return True
 
     def _refuse_if_seen_full(self, slot: dict) -> None:
         """A public request for a slot this replica saw full in the last SEAT_HINT_SECONDS: `slot-full`
@@ -591,14 +643,16 @@ class Applications:
             return "REFUND"
         latest = self._latest(application_id)
         state = latest["state"]
-        if latest["status"] == "PAID":
+        own_billing = (state.get("billing") or {}).get("billing_code") == billing_code
+        if latest["status"] == "PAID" and own_billing:
             return "RESEATED"  # already handled (a redelivery)
         outcome = "REFUND"
         appointment = state.get("appointment") or {}
         if latest["status"] == "EXPIRED" and appointment and self._claim_open(header["account_id"], application_id):
             slot = self.slots.find_one({"_id": appointment["slot_id"]})
             office = self.office(header["office_id"])
-            if slot and dt.date.fromisoformat(slot["date"]) >= office.today(self.clock.now()):
+            if slot and dt.date.fromisoformat(slot["date"]) >= office.today(self.clock.now()) \
+                    and (state.get("billing") or {}).get("billing_code") == billing_code:
                 generation = int(state.get("generation", 0)) + 1
                 try:
                     seat = self._hold_seat(slot, application_id, generation)
@@ -629,24 +683,22 @@ class Applications:
         self.open_claims.delete_one({"_id": header["account_id"], "application_id": header["_id"]})
 
     def reap_seats(self, orphan_after: dt.timedelta | None = None) -> int:
-        """Seats left behind by a crash: held by a closed application, by one that never got past
-        DRAFT, or by a reschedule that did not complete (not the appointment's current seat). A seat
-        found to be its open application's current one is looked at again only after
-        REAP_RECHECK: it can be left behind only by a crash while its application closes, which is
-        rare, while looking at every held seat every minute reads each one's status log."""
+        """Seats left behind by a crash, a store outage or a timed-out request: held by a closed
+        application, or by a booking or reschedule that was never recorded (not the appointment's
+        current seat), once no request can still be recording them (ABANDON_AFTER). A seat found to
+        be its open application's current one is looked at again only after REAP_RECHECK: it can be
+        left behind only by a crash while its application closes, which is rare."""
         freed = 0
         now = self.clock.now()
-        cutoff = now - (orphan_after or ORPHANED_AFTER)
+        cutoff = now - (orphan_after or ABANDON_AFTER)
         for seat in self.seats.find({"held_at": {"$lt": cutoff}}, {"application_id": 1, "hold_id": 1}):
             checked = self._current_seats.get(seat["hold_id"])
             if checked is not None and now - checked < REAP_RECHECK:
                 continue
-            latest = self._latest(seat["application_id"])
-            current = (latest["state"].get("appointment") or {})
-            current_hold = current.get("hold_id", current.get("appointment_id"))
-            if latest["status"] in rules.CLOSED_STATUSES or latest["status"] == "DRAFT" or current_hold != seat["hold_id"]:
-                freed += self._delete_seats({"_id": seat["_id"], "hold_id": seat["hold_id"]})
-            else:
+            header = self.applications.find_one({"_id": seat["application_id"]})
+            if self._abandon(header, seat):
+                freed += 1
+            elif _hold_of(self._latest(header["_id"])) == seat["hold_id"]:
                 self._current_seats.put(seat["hold_id"], now)
         return freed
 
@@ -801,7 +853,7 @@ class Applications:
             "delivery": state.get("delivery", ""), "tracking_number": state.get("tracking_number", ""),
             "ready_by": self._ready_by(header, state),
             "timeline": [{"status": t["status"], "at": rfc3339(t["at"], office.tz), "note": t.get("note", "")}
-                         for t in history],
+                         for t in history if "abandoned_hold" not in t],
         }
 
     def _ready_by(self, header: dict, state: dict) -> str:
@@ -818,9 +870,11 @@ class Applications:
 
 _NOTHING = {"seq": -1, "status": "DRAFT", "state": {}, "data": {}}
 # A seat whose booking has not been recorded after this long was left by a crash.
-ORPHANED_AFTER = dt.timedelta(minutes=5)
+# A booking request ends within its caller's deadline (1.3 s in a rush, 5 s at most) plus one store
+# timeout, so a seat this old that is not its application's appointment is given up by the reaper.
+ABANDON_AFTER = dt.timedelta(seconds=10)
 # A booking request ends well within this (billing deadline 3 s): its seat is then resumable.
-BOOKING_IN_FLIGHT = dt.timedelta(seconds=30)
+BOOKING_IN_FLIGHT = ABANDON_AFTER
 REAP_RECHECK = dt.timedelta(minutes=10)  # how often the reaper looks again at a seat it found current
 
 
@@ -857,6 +911,17 @@ def _resumable(seat: dict, now: dt.datetime) -> dict:
                           "a booking of this application is still in progress (an earlier request); "
                           "look at the application, or retry in a few seconds")
     return seat
+
+
+def _hold_of(transition: dict) -> str | None:
+    """The seat hold of the appointment a transition's state names, if any."""
+    appointment = (transition.get("state") or {}).get("appointment") or {}
+    return appointment.get("hold_id", appointment.get("appointment_id"))
+
+
+def _interrupted() -> DomainError:
+    return DomainError("unavailable", "booking-interrupted",
+                       "the booking was interrupted before it completed and nothing was booked; please retry")
 
 
 def _slot_full() -> DomainError:

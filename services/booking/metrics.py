@@ -14,6 +14,11 @@ BOOKED = Counter("booking_appointments_booked_total", "Seats held by bookings (i
                  ["office_id", "lane"])
 RELEASED = Counter("booking_holds_released_total", "Appointments that ended without a visit, by reason.",
                    ["office_id", "reason"])  # reason: BILLING_EXPIRED|APPLICANT|OFFICE|NO_SHOW
+ABANDONED = Counter("booking_attempts_abandoned_total",
+                    "Booking attempts given up before they were recorded (seat freed, billing voided).", ["office_id"])
+ABANDON_DEFERRED = Counter("booking_abandon_deferred_total",
+                           "Failed booking attempts whose seat the store was too unavailable to free at once "
+                           "(the seat reaper frees it within seconds).")
 
 
 def refresh_quota(apps) -> None:

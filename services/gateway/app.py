@@ -76,6 +76,9 @@ def create_app() -> Flask:
 
     @app.errorhandler(Exception)
     def on_error(exc: Exception):
+        if isinstance(exc, mongo.STORE_UNREACHABLE):  # the gateway's own store blinked: nothing was done
+            err = mongo.store_unavailable()
+            return response(Problem(503, err.problem, err.detail, retry_after=2))
         logger.exception("unhandled error")
         return response(Problem(500, "internal-error", "an internal error occurred; it has been logged"))
 

@@ -19,7 +19,9 @@ from servicekit.mongo import insert_unique
 from services.gateway import auth
 from services.gateway.problems import Problem, response
 
-PENDING_TIMEOUT = dt.timedelta(seconds=30)
+# Longer than any request runs (answer budget, RPC deadlines), so a pending record this old belongs
+# to a request that died with its worker.
+PENDING_TIMEOUT = dt.timedelta(seconds=10)
 RETENTION = dt.timedelta(hours=24)
 
 
@@ -58,9 +60,12 @@ def idempotent(view):
             resp = view(*args, **kwargs)
         except Problem as problem:
             if problem.status >= 500 or problem.status == 429:
-                store.delete_one({"_id": record_id})  # transient: let a retry try again
+                _forget(store, record_id)  # transient: let a retry try again
                 raise
             resp = response(problem)
+        except Exception:
+            _forget(store, record_id)
+            raise
         resp = make_response(resp)
         store.update_one({"_id": record_id}, {"$set": {
             "state": "done", "status": resp.status_code, "mimetype": resp.mimetype,
@@ -68,4 +73,13 @@ def idempotent(view):
         return resp
 
     return inner
+
+
+def _forget(store, record_id: str) -> None:
+    """Drop the pending record of a request that ends without an answer worth replaying; when the
+    store is unreachable it stays, and a retry after PENDING_TIMEOUT takes it over."""
+    try:
+        store.delete_one({"_id": record_id, "state": "pending"})
+    except mongo.STORE_UNREACHABLE:
+        pass
 

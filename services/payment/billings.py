@@ -56,6 +56,9 @@ class Billings:
                 if claim is None:
                     continue  # given up by a call whose code collided: claim again
                 code = claim["code"]
+                if code is None:  # the booking attempt was abandoned first: it never gets a billing
+                    raise DomainError("conflict", "appointment-abandoned",
+                                      "this booking attempt was given up; nothing is billed for it")
                 existing = self.billings.find_one({"_id": code})
                 if existing:
                     return existing, False

@@ -8,10 +8,12 @@ BILLINGS_PAID = Counter("payment_billings_paid_total", "Billings settled (once p
                         ["office_id", "passport_type"])
 BILLINGS_EXPIRED = Counter("payment_billings_expired_total", "Billings expired unpaid (once per billing).",
                            ["office_id", "passport_type"])
+BILLINGS_VOIDED = Counter("payment_billings_voided_total",
+                          "Billings voided because their booking never completed (once per billing).", ["office_id"])
 REFUNDS = Counter("payment_refunds_total", "Refund records: recorded (PENDING) and paid out (PAID_OUT).",
                   ["reason", "status"])  # reason: OVERPAYMENT|OFFICE_CANCELLED
 PAYMENTS = Counter("payment_payments_total", "Bank payments received, by source and outcome.",
-                   ["source", "outcome"])  # outcome: SETTLED|OVERPAYMENT|LATE|AMOUNT_MISMATCH|UNKNOWN_BILLING
+                   ["source", "outcome"])  # outcome: SETTLED|OVERPAYMENT|LATE|VOID|AMOUNT_MISMATCH|UNKNOWN_BILLING
 SETTLEMENT_LATENCY = Histogram(
     "payment_settlement_latency_seconds", "From the bank's paid_at to our settlement decision.",
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600))

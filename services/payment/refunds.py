@@ -41,7 +41,8 @@ from services.payment.billings import TOPIC
 
 logger = logging.getLogger("payment.refunds")
 
-CANCEL_REASONS = ("BILLING_EXPIRED", "APPLICANT", "OFFICE")
+# BOOKING_NOT_COMPLETED: a booking attempt abandoned before its appointment was recorded.
+CANCEL_REASONS = ("BILLING_EXPIRED", "APPLICANT", "OFFICE", "BOOKING_NOT_COMPLETED")
 OVERPAYMENT, OFFICE_CANCELLED, LATE_PAYMENT = "OVERPAYMENT", "OFFICE_CANCELLED", "LATE_PAYMENT"
 PENDING, PAID_OUT = "PENDING", "PAID_OUT"
 STATUSES = (PENDING, PAID_OUT)
@@ -56,6 +57,8 @@ def refund_due(cancel_reason: str, outcome_kind: str | None) -> str | None:
         return None  # nothing was paid
     if cancel_reason == "OFFICE":
         return OFFICE_CANCELLED
+    if cancel_reason == "BOOKING_NOT_COMPLETED":
+        return "BOOKING_NOT_COMPLETED"  # paid before the void: it belongs to no appointment
     return None  # APPLICANT: PNBP is non-refundable once paid; BILLING_EXPIRED: not a paid billing
 
 
@@ -268,7 +271,16 @@ def handlers(refunds: Refunds, settlements) -> dict:
         if payload.outcome == "REFUND":
             refunds.on_late_refund(payload)
 
-    return {"AppointmentCancelled": cancelled, "LatePaymentResolved": late_resolved}
+    def abandoned(envelope, payload) -> None:
+        outcome = settlements.void_abandoned(payload)
+        if outcome is not None and outcome["kind"] == "SETTLED":  # paid in the seconds before the void
+            refunds.on_cancelled(booking_pb2.AppointmentCancelled(
+                application_id=payload.application_id, account_id=payload.account_id,
+                office_id=payload.office_id, appointment_id=payload.appointment_id,
+                reason="BOOKING_NOT_COMPLETED"), envelope.event_id)
+
+    return {"AppointmentCancelled": cancelled, "LatePaymentResolved": late_resolved,
+            "BookingAbandoned": abandoned}
 
 
 def _json(v: dict) -> dict:

@@ -5,7 +5,9 @@ Every fact is an insert under a unique key (FerretDB: no transactions, no atomic
 - `payments`      _id = bank_reference: a bank payment as received (dedupes notifications).
 - `outcomes`      _id = billing_code, kind SETTLED | EXPIRED: THE decision about a billing. Settlement
                   and expiry race for this one key, so whichever insert wins is the outcome and the
-                  other side can never also happen. Carries PaymentSettled or BillingExpired.
+                  other side can never also happen. Carries PaymentSettled or BillingExpired; a void
+                  (EXPIRED with void_reason CANCELLED, or BOOKING_NOT_COMPLETED with BillingVoided)
+                  is decided the same way.
 - `refunds`       _id = bank_reference: a second payment for a paid billing (OverpaymentRecorded), or a
                   payment of the wrong amount (RefundRecorded AMOUNT_MISMATCH); both are refunded in full.
 - `late_payments` _id = bank_reference: a payment for an expired billing (LatePaymentReceived).
@@ -33,6 +35,7 @@ from services.payment.expiry_queue import due_in, window_of
 logger = logging.getLogger("payment.settlements")
 
 SETTLED, EXPIRED = "SETTLED", "EXPIRED"
+CANCELLED, BOOKING_NOT_COMPLETED = "CANCELLED", "BOOKING_NOT_COMPLETED"  # why a billing was voided
 SOURCES = ("NOTIFICATION", "RECHECK", "RECONCILIATION")
 _REFERENCE = re.compile(r"^[A-Za-z0-9._:/-]{1,64}$")
 
@@ -156,6 +159,8 @@ class Settlements:
                               "the payment is recorded for reconciliation and refunded in full",
                               [{"field": "amount", "message": f"expected {billing['amount']}"}])
         outcome = self.outcome_of(billing["_id"])
+        if outcome is not None and outcome.get("void_reason") == BOOKING_NOT_COMPLETED:
+            self._refund_void(billing, payment, outcome, source)
         if outcome is None:
             if payment["paid_at"] > billing["expires_at"]:
                 outcome = self.expire(billing)  # paid after the deadline: the billing expired first
@@ -184,9 +189,29 @@ class Settlements:
             amount=common_pb2.Money(amount=payment["amount"], currency="IDR"),
             paid_at=rfc3339(payment["paid_at"]), bank_reference=ref), {})
         metrics.PAYMENTS.labels(source, "LATE").inc()
+        if outcome.get("void_reason") == CANCELLED:
+            raise DomainError("invalid", "billing-cancelled",
+                              f"billing {billing['_id']} was cancelled at {rfc3339(outcome['expired_at'])} (its "
+                              "appointment was cancelled); the payment is recorded and refunded in full")
         raise DomainError("invalid", "billing-expired",
                           f"billing {billing['_id']} expired at {rfc3339(billing['expires_at'])} before this "
                           "payment was applied; it is recorded as a late payment for re-seating or refund")
+
+    def _refund_void(self, billing: dict, payment: dict, outcome: dict, source: str):
+        """A payment of a billing voided because its booking never completed: it belongs to no
+        appointment, so it is never applied; the money goes back in full (keyed by bank reference)."""
+        if self._record(self.refunds, billing, payment, payment_pb2.RefundRecorded(
+                refund_id=payment["_id"], billing_code=billing["_id"], application_id=billing["application_id"],
+                account_id=billing["account_id"], office_id=billing["office_id"],
+                appointment_id=billing["appointment_id"], reason=BOOKING_NOT_COMPLETED,
+                amount=common_pb2.Money(amount=payment["amount"], currency="IDR")),
+                {"reason": BOOKING_NOT_COMPLETED, "status": "PENDING", "account_id": billing["account_id"]}):
+            metrics.REFUNDS.labels(BOOKING_NOT_COMPLETED, "PENDING").inc()
+        metrics.PAYMENTS.labels(source, "VOID").inc()
+        raise DomainError("invalid", "billing-void",
+                          f"billing {billing['_id']} was voided at {rfc3339(outcome['expired_at'])}: its booking "
+                          "did not complete, so it belongs to no appointment; the payment is recorded and "
+                          "refunded in full")
 
     def _settle_once(self, billing: dict, payment: dict) -> dict:
         event = payment_pb2.PaymentSettled(
@@ -231,8 +256,38 @@ class Settlements:
             account_id=billing["account_id"], office_id=billing["office_id"],
             appointment_id=billing["appointment_id"], expired_at=rfc3339(now))
         record = {"_id": billing["_id"], "kind": EXPIRED, "application_id": billing["application_id"],
-                  "office_id": billing["office_id"], "expired_at": now, "decided_at": now, "voided": True}
+                  "office_id": billing["office_id"], "expired_at": now, "decided_at": now, "voided": True,
+                  "void_reason": CANCELLED}
         return self._decide_once(billing, record, event)[1]
+
+    def void_abandoned(self, abandoned) -> dict | None:
+        """BookingAbandoned: a hold that was never recorded as an appointment must have no payable
+        billing. Before any billing, a claim without a code keeps one from being issued (IssueBilling
+        claims first); with one, the billing's one decision becomes a void (BillingVoided), unless it
+        was paid first. Returns the outcome that stands, or None when nothing was billed."""
+        claims, now = self.db["billing_claims"], self.clock.now()
+        if insert_unique(claims, {"_id": abandoned.appointment_id, "code": None, "abandoned_at": now}):
+            return None
+        code = (claims.find_one({"_id": abandoned.appointment_id}) or {}).get("code")
+        if not code:
+            return None
+        # The billing itself may not be written yet (its IssueBilling is running, or died): the outcome
+        # is keyed by its code all the same, so whatever is written later is void.
+        billing = self.billings.find_one({"_id": code}, {"_outbox": 0}) or {
+            "_id": code, "application_id": abandoned.application_id, "account_id": abandoned.account_id,
+            "office_id": abandoned.office_id, "appointment_id": abandoned.appointment_id}
+        event = payment_pb2.BillingVoided(
+            billing_code=code, application_id=billing["application_id"], account_id=billing["account_id"],
+            office_id=billing["office_id"], appointment_id=billing["appointment_id"],
+            reason=BOOKING_NOT_COMPLETED, voided_at=rfc3339(now))
+        record = {"_id": code, "kind": EXPIRED, "application_id": billing["application_id"],
+                  "office_id": billing["office_id"], "expired_at": now, "decided_at": now, "voided": True,
+                  "void_reason": BOOKING_NOT_COMPLETED}
+        won, outcome = self._decide_once(billing, record, event)
+        if won:
+            metrics.BILLINGS_VOIDED.labels(billing["office_id"]).inc()
+            log.event(logger, "billing of an abandoned booking voided", application_id=billing["application_id"])
+        return outcome
 
     def sweep(self, lookback: dt.timedelta | None = dt.timedelta(hours=48), chunk: int = 500) -> int:
         """Expire every unpaid billing past its deadline (plus grace) within `lookback` (None:

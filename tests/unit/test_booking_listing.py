@@ -105,12 +105,14 @@ def test_the_reaper_frees_orphans_and_looks_at_a_current_seat_again_only_after_t
     transitions = CountingFinds(apps.transitions)
     apps.transitions = transitions
     for app, status, hold in (("app-open", "AWAITING_PAYMENT", "apt-1"), ("app-draft", "DRAFT", None)):
-        transitions.insert_one({"_id": f"{app}:0000", "seq": 0, "status": status,
+        apps.applications.insert_one({"_id": app, "account_id": "acc-" + app, "office_id": "TBK"})
+        transitions.insert_one({"_id": f"{app}:0000", "application_id": app, "seq": 0, "status": status,
                                 "state": {"appointment": {"hold_id": hold}} if hold else {}})
     for n, app, hold in ((0, "app-open", "apt-1"), (1, "app-draft", "apt-2")):
         apps.seats.insert_one({"_id": f"{slot_id}#{n}", "slot_id": slot_id, "holder": f"{app}#0",
                                "application_id": app, "hold_id": hold, "held_at": held_at})
     assert apps.reap_seats() == 1  # the seat of a booking that never got past DRAFT
+    assert apps._latest("app-draft")["abandoned_hold"] == "apt-2"  # fenced: it can never be recorded
     assert apps.seats.find_one({"_id": f"{slot_id}#0"}) is not None
     transitions.finds = 0
     assert apps.reap_seats() == 0 and transitions.finds == 0  # the current seat is not read again

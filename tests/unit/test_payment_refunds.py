@@ -121,7 +121,8 @@ def test_a_cancelled_unpaid_billing_is_voided_and_a_late_payment_refunded(world)
     assert settlements.outcome_of(billing["_id"])["kind"] == "EXPIRED", "voided at once"
     with pytest.raises(DomainError) as late:
         pay(settlements, billing, "R-LATE")
-    assert late.value.problem == "billing-expired"
+    assert late.value.problem == "billing-cancelled"  # said as it is: cancelled, when, refunded
+    assert "cancelled at" in late.value.detail and "refunded" in late.value.detail
     resolved = booking_pb2.LatePaymentResolved(application_id=billing["application_id"],
                                                billing_code=billing["_id"], outcome="REFUND")
     for _ in range(2):  # redelivered: one refund

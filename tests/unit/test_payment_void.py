@@ -1,0 +1,62 @@
+"""A billing whose booking attempt was never recorded (BookingAbandoned) is never payable: it is
+voided, or never issued, and money paid for it goes back in full (issue 22), on the in-memory store."""
+from __future__ import annotations
+
+import pytest
+
+from passport.v1 import booking_pb2
+from servicekit.clock import FixedClock
+from servicekit.errors import DomainError
+from services.payment.billings import Billings
+from services.payment.fees import FeeSchedule
+from services.payment.refunds import handlers
+from tests.unit.test_payment_refunds import world  # noqa: F401 (fixture)
+from tests.unit.test_payment_settlements import T0, events_of, fee, pay
+
+
+class Envelope:
+    event_id = "ev-abandoned"
+
+
+def abandoned(hold="hold-1"):
+    return booking_pb2.BookingAbandoned(application_id="app-1", account_id="acc-1", office_id="TBK",
+                                        appointment_id=hold)
+
+
+def test_an_abandoned_attempt_voids_its_billing_and_a_payment_of_it_is_refunded_never_applied(world):
+    _, db, settlements, owed, billing = world
+    for _ in range(2):  # redelivered: one decision
+        handlers(owed, settlements)["BookingAbandoned"](Envelope(), abandoned())
+    outcome = settlements.outcome_of(billing["_id"])
+    assert (outcome["kind"], outcome["void_reason"]) == ("EXPIRED", "BOOKING_NOT_COMPLETED")
+    assert [e[0] for e in events_of(db, "outcomes")] == ["BillingVoided"]
+    with pytest.raises(DomainError) as refused:
+        pay(settlements, billing, "R-PHANTOM")
+    assert refused.value.problem == "billing-void" and "refunded in full" in refused.value.detail
+    assert settlements.status(billing)[0] == "EXPIRED"
+    assert not [e for e in events_of(db, "outcomes") if e[0] == "PaymentSettled"]
+    refunds = owed.for_application("app-1")
+    assert [(r["reason"], r["amount"]) for r in refunds] == [("BOOKING_NOT_COMPLETED", billing["amount"])]
+    with pytest.raises(DomainError):  # the bank repeats its notification: still one refund
+        pay(settlements, billing, "R-PHANTOM")
+    assert len(owed.for_application("app-1")) == 1
+
+
+def test_an_attempt_abandoned_before_its_billing_never_gets_one(world):
+    _, db, settlements, owed, _ = world
+    handlers(owed, settlements)["BookingAbandoned"](Envelope(), abandoned("hold-2"))
+    store = Billings(db, FeeSchedule.load(), FixedClock(T0))
+    with pytest.raises(DomainError) as refused:  # IssueBilling arriving after the abandonment
+        store.issue("hold-2", "app-1", "acc-1", "TBK", fee(), "2026-03-02T12:00:00+07:00")
+    assert refused.value.problem == "appointment-abandoned"
+    assert not [b for b in db["billings"].docs.values() if b["appointment_id"] == "hold-2"]
+
+
+def test_a_billing_paid_before_its_void_is_refunded(world):
+    _, db, settlements, owed, billing = world
+    assert pay(settlements, billing, "R-EARLY")[0] == "SETTLED"
+    handlers(owed, settlements)["BookingAbandoned"](Envelope(), abandoned())
+    assert settlements.outcome_of(billing["_id"])["kind"] == "SETTLED"  # the first decision stands
+    refunds = owed.for_application("app-1")
+    assert [(r["reason"], r["amount"]) for r in refunds] == [("BOOKING_NOT_COMPLETED", billing["amount"])]
+
