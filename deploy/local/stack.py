@@ -1,15 +1,18 @@
 """The local stack: Kafka (KRaft), FerretDB, the five services and the gateway as background
 processes on loopback, with their data, logs and process ids in one run directory.
 
-    python -m deploy.local.stack up|down|status --run-dir .run [--port-base N]
+    python -m deploy.local.stack up|down|status|watch --run-dir .run [--port-base N]
 
 Integration tests use the same class with their own run directory and port block, so they
-never touch the data of `make up`.
+never touch the data of `make up`. `make up` also starts a watcher that restarts any process of
+the stack that dies, as Kubernetes would (`watch`; restarts are logged in logs/watcher.log and
+counted by `make status`).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import socket
@@ -98,10 +101,11 @@ class Stack:
     ports: Ports = field(default_factory=Ports)
     gateway_workers: int = 4
     extra_env: dict = field(default_factory=dict)
+    watch: bool = False  # run the watcher that restarts crashed processes
 
     def __post_init__(self):
         self.run_dir = Path(self.run_dir).resolve()
-        for sub in ("logs", "pids", "data/kafka", "data/ferretdb"):
+        for sub in ("logs", "pids", "commands", "restarts", "data/kafka", "data/ferretdb"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
 
     # -- environment handed to every platform process ---------------------------------------
@@ -141,16 +145,26 @@ class Stack:
             return None
         return pid if str(self.run_dir) in cmdline or f"--run-marker={self.run_dir}" in cmdline else None
 
-    def start(self, name: str, argv: list[str], env: dict | None = None) -> None:
+    def start(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen | None:
         if self.running(name):
-            return
+            return None
+        env = env or self.env()
+        # What the watcher needs to start it again (local demo secrets included: owner-only file).
+        command = self.run_dir / "commands" / f"{name}.json"
+        command.touch(mode=0o600)
+        command.write_text(json.dumps({"argv": argv, "env": env}))
+        return self._spawn(name, argv, env)
+
+    def _spawn(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
         log = open(self.run_dir / "logs" / f"{name}.log", "ab")
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                                env=env or self.env(), start_new_session=True)
+                                env=env, start_new_session=True)
         self._pidfile(name).write_text(str(proc.pid))
+        return proc
 
     def stop(self, name: str, timeout_s: float = 15) -> None:
         pid = self.running(name)
+        self._pidfile(name).unlink(missing_ok=True)  # first, so the watcher does not start it again
         if pid:
             try:
                 os.killpg(pid, signal.SIGTERM)
@@ -163,14 +177,56 @@ class Stack:
                 os.killpg(pid, signal.SIGKILL)
         self._pidfile(name).unlink(missing_ok=True)
 
-    def kill(self, name: str) -> None:
-        """SIGKILL, as a crash would (fault tests)."""
+    def kill(self, name: str, crash: bool = False) -> None:
+        """SIGKILL. `crash`: as a crash would, leaving the process recorded, so the watcher starts
+        it again; else it stays down until started (fault tests that restart it themselves)."""
         pid = self.running(name)
+        if not crash:
+            self._pidfile(name).unlink(missing_ok=True)
         if pid:
             os.killpg(pid, signal.SIGKILL)
             while Path(f"/proc/{pid}").exists() and not _zombie(pid):
                 time.sleep(0.05)
-        self._pidfile(name).unlink(missing_ok=True)
+
+    def restarts(self, name: str) -> int:
+        try:
+            return int((self.run_dir / "restarts" / name).read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def watch_forever(self, interval_s: float = 1.0) -> None:
+        """Restart every recorded process that died, as Kubernetes restarts a crashed container:
+        at once the first time, then with a back-off doubling up to 30 s while it keeps dying
+        within a minute of its start. Stops when its own pid file is removed (`down`)."""
+        log = logging.getLogger("watcher")
+        me = self._pidfile("watcher")
+        children: dict[str, subprocess.Popen] = {}
+        backoff: dict[str, tuple[float, float]] = {}  # name -> (not before, next delay)
+        while me.exists():
+            for pidfile in sorted((self.run_dir / "pids").glob("*.pid")):
+                name = pidfile.stem
+                if name == "watcher" or self.running(name):
+                    continue
+                command = self.run_dir / "commands" / f"{name}.json"
+                not_before, delay = backoff.get(name, (0.0, 1.0))
+                if not command.exists() or time.monotonic() < not_before or not pidfile.exists():
+                    continue
+                spec = json.loads(command.read_text())
+                children[name] = self._spawn(name, spec["argv"], spec["env"])
+                count = self.restarts(name) + 1
+                (self.run_dir / "restarts" / name).write_text(str(count))
+                backoff[name] = (time.monotonic() + delay, min(delay * 2, 30.0))
+                log.warning(json.dumps({"msg": "restarted a process that had died", "process": name,
+                                        "restarts": count}))
+            for name, (not_before, delay) in list(backoff.items()):
+                if self.running(name) and time.monotonic() > not_before + 60:
+                    del backoff[name]  # it stayed up: the next crash restarts at once again
+            for proc in children.values():
+                proc.poll()  # reap exited children
+            time.sleep(interval_s)
+
+    def start_watcher(self) -> None:
+        self.start("watcher", [sys.executable, "-m", "deploy.local.stack", "watch", "--run-dir", str(self.run_dir)])
 
     # -- servers -----------------------------------------------------------------------------
     def start_ferretdb(self) -> None:
@@ -293,8 +349,11 @@ class Stack:
         self.start_bank_simulator()
         self.start_gateway()
         self.wait_healthy()
+        if self.watch:
+            self.start_watcher()
 
     def down(self) -> None:
+        self.stop("watcher")
         for name in sorted(p.stem for p in (self.run_dir / "pids").glob("*.pid")):
             if name not in ("kafka", "ferretdb"):
                 self.stop(name)
@@ -362,12 +421,15 @@ _LOG4J2 = """Configuration:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "watch"])
     parser.add_argument("--run-dir", default=".run")
     parser.add_argument("--port-base", type=int, default=0, help="0: well-known ports; else a block of 100 from here")
     args = parser.parse_args()
-    stack = Stack(Path(args.run_dir), Ports(base=args.port_base))
-    if args.command == "up":
+    stack = Stack(Path(args.run_dir), Ports(base=args.port_base), watch=True)
+    if args.command == "watch":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+        stack.watch_forever()
+    elif args.command == "up":
         print(f"starting the stack; data and logs in {stack.run_dir}", flush=True)
         stack.up()
         staff = stack.seed_demo()
@@ -383,7 +445,8 @@ def main() -> None:
     else:
         names = sorted(p.stem for p in (stack.run_dir / "pids").glob("*.pid"))
         for n in names:
-            print(f"  {n:<20} {'running pid ' + str(stack.running(n)) if stack.running(n) else 'not running'}")
+            state = f"running pid {stack.running(n)}" if stack.running(n) else "not running"
+            print(f"  {n:<20} {state:<20} restarts {stack.restarts(n)}")
         if not names:
             print("  nothing started")
 

@@ -37,16 +37,19 @@ TEST_ENV = {"SLOT_HORIZON_DAYS": "15", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "
 
 @contextlib.contextmanager
 def running_stack(prefix: str, port_base: int, extra_env: dict | None = None, booking_replicas: int = 1,
-                  gateway_workers: int = 2, healthy_within_s: float = 300):
-    """A whole platform in a temporary run directory, seeded, stopped and removed afterwards."""
+                  gateway_workers: int = 2, healthy_within_s: float = 300, watch: bool = False):
+    """A whole platform in a temporary run directory, seeded, stopped and removed afterwards.
+    `watch`: with the watcher that restarts crashed processes, as `make up` runs it."""
     run_dir = Path(tempfile.mkdtemp(prefix=prefix))
     stack = Stack(run_dir, Ports(base=port_base, booking_replicas=booking_replicas),
-                  gateway_workers=gateway_workers, extra_env={**TEST_ENV, **(extra_env or {})})
+                  gateway_workers=gateway_workers, extra_env={**TEST_ENV, **(extra_env or {})}, watch=watch)
     try:
         try:
             stack.up()
         except RuntimeError:  # a loaded machine: services may need longer than up()'s 60 s
             stack.wait_healthy(healthy_within_s)
+            if watch:
+                stack.start_watcher()
         stack.seed_demo()
         yield stack
     finally:
