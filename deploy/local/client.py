@@ -119,4 +119,6 @@ def _decode(raw: bytes, headers):
     ctype = headers.get("Content-Type", "")
     if "json" in ctype and raw:
         return json.loads(raw)
+    if ctype.startswith(("image/", "application/pdf", "application/octet-stream")):
+        return raw  # files stay bytes
     return raw.decode(errors="replace") if raw else None

@@ -37,8 +37,10 @@ def main() -> None:
                                      release_gate=policy.gate, on_staff_action=audit.append,
                                      slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 2.0),
                                      seat_hint_s=env_float("SEAT_HINT_SECONDS", 60.0),
-                                     free_seat_hint_s=env_float("FREE_SEAT_HINT_SECONDS", 5.0))
-    ballots = releases.Ballots(db, apps, policy, audit, clock)
+                                     free_seat_hint_s=env_float("FREE_SEAT_HINT_SECONDS", 5.0),
+                                     booking_lead_minutes=env_int("BOOKING_LEAD_MINUTES", 30))
+    waitlist = Waitlist(apps, clock)
+    ballots = releases.Ballots(db, apps, policy, audit, clock, waitlist)
     stats = statistics.Statistics(db, apps.calendar)
     for part in (audit, ballots, stats):
         part.ensure_indexes()
@@ -47,7 +49,6 @@ def main() -> None:
     apps.ensure_slots()
 
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
-    waitlist = Waitlist(apps, clock)
     runner.add(booking_pb2_grpc.add_BookingServiceServicer_to_server, BookingServicer(apps, accounts, waitlist),
                "passport.v1.BookingService")
     runner.add(accounts_pb2_grpc.add_AccountServiceServicer_to_server, AccountServicer(accounts),

@@ -46,7 +46,8 @@ def _not_found(what: str = "application") -> DomainError:
 class Applications:
     def __init__(self, db, calendar: Calendar, clock: Clock, payment_stub, hold_minutes: int = 120,
                  slot_horizon_days: int = 30, release_gate=None, on_staff_action=None,
-                 slot_list_cache_s: float = 0.0, seat_hint_s: float = 0.0, free_seat_hint_s: float = 0.0):
+                 slot_list_cache_s: float = 0.0, seat_hint_s: float = 0.0, free_seat_hint_s: float = 0.0,
+                 booking_lead_minutes: int = 30):
         self.db, self.calendar, self.clock, self.payment = db, calendar, clock, payment_stub
         # release_gate(office, slot, now) raises DomainError while a slot's date is not open for
         # first-come-first-served booking (release schedule, ballot); None = always open.
@@ -54,6 +55,7 @@ class Applications:
         # on_staff_action(caller, action, office_id, details) appends to the audit log.
         self.on_staff_action = on_staff_action
         self.hold = dt.timedelta(minutes=hold_minutes)
+        self.booking_lead = dt.timedelta(minutes=booking_lead_minutes)  # a slot closes this long before it starts
         self.horizon = slot_horizon_days
         self.slots, self.seats = db["slots"], db["seats"]
         self.applications, self.open_claims = db["applications"], db["open_applications"]
@@ -204,7 +206,8 @@ class Applications:
         self.office(office_id)
         today = self.clock.now().date()
         age = rules.age_on(dt.date.fromisoformat(account["birth_date"]), today)
-        rules.validate_application(passport_type, validity_years, service_type, express, priority_group, age)
+        sex = rules.nik_birth_date(account["nik"])[3] if account.get("nik") else ""
+        rules.validate_application(passport_type, validity_years, service_type, express, priority_group, age, sex)
         application_id = "app_" + uuid.uuid4().hex
         if not self._claim_open(account["_id"], application_id):
             raise DomainError("conflict", "active-application-exists",
@@ -342,6 +345,13 @@ class Applications:
                 raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing),
                                   [{"field": "documents", "message": m} for m in missing])
             self._documents_complete.put(application_id)  # documents are never deleted
+        if slot["lane"] == "PRIORITY":
+            missing = self.documents.missing(application_id, rules.priority_proof(header["priority_group"]))
+            if missing:
+                raise DomainError("invalid", "priority-proof-missing",
+                                  f"a {header['priority_group']} priority seat needs this document uploaded first: "
+                                  + "; ".join(missing) + " (the officer checks it at the counter)",
+                                  [{"field": "documents", "message": m} for m in missing])
         seat = self._hold_seat(slot, application_id, generation=0)
         try:
             billing = self.payment.IssueBilling(payment_pb2.IssueBillingRequest(
@@ -400,6 +410,7 @@ class Applications:
                               f"the slot belongs to office {slot['office_id']}, the application to {header['office_id']}")
         rules.check_bookable(dt.date.fromisoformat(slot["date"]), office.today(self.clock.now()), slot["lane"],
                              rules.allowed_lanes(header["service_type"], header["express"], header["priority_group"]))
+        rules.check_not_started(slot_start(slot, office), self.clock.now(), self.booking_lead)
         return slot, office
 
     def _hold_seat(self, slot: dict, application_id: str, generation: int) -> dict:
@@ -744,7 +755,9 @@ class Applications:
         return appended
 
     # -- at the office -----------------------------------------------------------------------
-    def check_in(self, caller, office_id: str, application_id: str) -> str:
+    def check_in(self, caller, office_id: str, application_id: str, priority_decision: str = "") -> str:
+        """Give the queue number. A PRIORITY appointment needs the officer's decision on its proof
+        (CONFIRMED, or REFUSED: the applicant queues in their regular lane), kept in the audit log."""
         if caller.role not in ("OFFICER", "SUPERVISOR") or caller.office_id != office_id:
             raise DomainError("forbidden", "forbidden", "only staff of this office check applicants in")
         header = self.get(caller, application_id)
@@ -758,7 +771,17 @@ class Applications:
         today = office.today(self.clock.now()).isoformat()
         if appointment.get("date") != today:
             raise DomainError("conflict", "not-today", f"the appointment is on {appointment.get('date')}, not today")
-        letter = QUEUE_LETTERS[appointment["lane"]]
+        lane = appointment["lane"]
+        if lane == "PRIORITY":
+            if priority_decision not in rules.PRIORITY_DECISIONS:
+                raise DomainError("invalid", "priority-decision-required",
+                                  f"a PRIORITY appointment ({header['priority_group']}): confirm or refuse the proof",
+                                  [{"field": "priority_decision", "message": "CONFIRMED or REFUSED"}])
+            self._staff_action(caller, f"priority-{priority_decision.lower()}", office_id, {
+                "application_id": application_id, "priority_group": header["priority_group"]})
+            if priority_decision == "REFUSED":
+                lane = rules.allowed_lanes(header["service_type"], header["express"], "").pop()
+        letter = QUEUE_LETTERS[lane]
         taken = self.db["queue_numbers"].count_documents({"office_id": office_id, "date": today, "letter": letter})
         for n in range(taken + 1, taken + 1000):
             number = f"{letter}{n:03d}"
@@ -768,8 +791,10 @@ class Applications:
                 break
         checked = booking_pb2.CheckedIn(application_id=application_id, account_id=header["account_id"],
                                         office_id=office_id, queue_number=number, date=today)
-        if not self._append(header, latest, "CHECKED_IN", f"queue number {number}",
-                            {"queue_number": number}, [checked]):
+        note = f"queue number {number}" + (" (priority proof refused: regular queue)"
+                                           if priority_decision == "REFUSED" else "")
+        if not self._append(header, latest, "CHECKED_IN", note,
+                            {"queue_number": number, "priority_decision": priority_decision}, [checked]):
             return self._latest(application_id)["state"].get("queue_number", number)
         return number
 
@@ -911,6 +936,10 @@ def _resumable(seat: dict, now: dt.datetime) -> dict:
                           "a booking of this application is still in progress (an earlier request); "
                           "look at the application, or retry in a few seconds")
     return seat
+
+
+def slot_start(slot: dict, office) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(slot["date"]), dt.time.fromisoformat(slot["start_time"]), office.tz)
 
 
 def _hold_of(transition: dict) -> str | None:

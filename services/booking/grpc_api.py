@@ -68,7 +68,8 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
         return booking_pb2.SetQuotaResponse(slots_changed=changed)
 
     def CheckIn(self, request, context):
-        number = self.apps.check_in(request.caller, request.office_id, request.application_id)
+        number = self.apps.check_in(request.caller, request.office_id, request.application_id,
+                                    request.priority_decision)
         return booking_pb2.CheckInResponse(queue_number=number, application_id=request.application_id)
 
     def CreateApplication(self, request, context):

@@ -60,10 +60,16 @@ class OfficeServicer(office_pb2_grpc.OfficeServiceServicer):
         return office_pb2.BallotEntry(**self.ballots.enter(request.caller, request.office_id, request.ballot_id,
                                                            request.application_id))
 
+    def ListReleases(self, request, context):
+        return office_pb2.ListReleasesResponse(items=[
+            office_pb2.Release(**dict(r, ballots=[office_pb2.Ballot(**b) for b in r["ballots"]]))
+            for r in self.ballots.releases(request.office_id)])
+
     def GetBallotResult(self, request, context):
         r = self.ballots.result(request.office_id, request.ballot_id)
         return office_pb2.BallotResult(
-            ballot_id=r["ballot_id"], seed=r["seed"], secret=r["secret"], entry_ids=r["entry_ids"], order=r["order"],
+            ballot_id=r["ballot_id"], commitment=r["commitment"], seed=r["seed"], secret=r["secret"],
+            entry_ids=r["entry_ids"], order=r["order"],
             outcomes=[office_pb2.BallotOutcome(**o) for o in r["outcomes"]], drawn_at=r["drawn_at"],
             complete=r["complete"])
 

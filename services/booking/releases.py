@@ -8,14 +8,16 @@ Each office publishes its release rule in offices.json (`release`):
   ballot's draw is complete the date/lane is closed to FCFS booking (409 `ballot-pending`); the
   seats are drawn among the entries, and what is left afterwards opens first-come-first-served.
 
-A ballot: during its window an applicant enters once per account (= per NIK) with a DRAFT
-application eligible for the lane; the entry is keyed `<ballot_id>:<account_id>`. At draw time a
-worker (on every replica) inserts the keyed draw record `<ballot_id>:draw` once: a secret drawn
-then, seed = sha256(ballot_id + secret), the sorted entry ids and their order after
-random.Random(seed).shuffle. Seats are assigned in that order through Applications.book (first
-free slot of the date and lane), one keyed outcome per entry (WON, LOST, INELIGIBLE), and a
-`<ballot_id>:done` record when all are decided. Seed, secret, entries and order are public, so
-anyone can re-run the draw: `python -m services.booking.releases verify-draw <result.json>`.
+A ballot: when it is scheduled, a secret is drawn and only its commitment sha256(secret) is
+published, so nobody, staff included, can choose the seed after seeing the entries. During its
+window an applicant enters once per account (= per NIK) with a DRAFT application eligible for the
+lane; the entry is keyed `<ballot_id>:<account_id>`. At draw time a worker (on every replica)
+inserts the keyed draw record `<ballot_id>:draw` once: the secret revealed, seed =
+sha256(ballot_id + secret), the sorted entry ids and their order after random.Random(seed).shuffle.
+Seats are assigned in that order through Applications.book (first free slot of the date and lane),
+one keyed outcome per entry (WON, LOST, INELIGIBLE), losers put on the waitlist of that date and lane,
+and a `<ballot_id>:done` record when all are decided. Commitment, secret, seed, entries and order are
+public, so anyone can re-run the draw: `python -m services.booking.releases verify-draw <result.json>`.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from pathlib import Path
 
 from passport.v1 import common_pb2
 from servicekit.clock import Clock, parse_rfc3339, rfc3339
+from servicekit.config import env
 from servicekit.errors import DomainError, invalid
 from servicekit.mongo import insert_unique
 
@@ -51,10 +54,14 @@ class ReleaseConfig:
 
 
 def load_config(path: Path = DATA) -> dict[str, ReleaseConfig]:
+    """Each office's rule; RELEASE_OPENS_DAYS_BEFORE overrides `opens_days_before` of every office
+    (a rehearsal or benchmark that books dates further ahead than the published calendar)."""
     out = {}
+    override = env("RELEASE_OPENS_DAYS_BEFORE", "")
     for o in json.loads(Path(path).read_text())["offices"]:
         r = o.get("release") or {}
-        cfg = ReleaseConfig(mode=r.get("mode", "FCFS"), opens_days_before=r.get("opens_days_before"),
+        days = int(override) if override else r.get("opens_days_before")
+        cfg = ReleaseConfig(mode=r.get("mode", "FCFS"), opens_days_before=days,
                             opens=r.get("opens", ""), at=r.get("at", "09:00"))
         if cfg.mode not in MODES:
             raise ValueError(f"office {o['office_id']}: release mode must be FCFS or BALLOT")
@@ -102,10 +109,17 @@ def allocate(order: list[str], capacities: list[int], eligible=lambda entry_id: 
     return out
 
 
+def commitment_of(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def verify_result(result: dict) -> dict:
-    """Re-run a published draw: the seed from the secret, the order from seed and entries, and
-    that no entry won twice and no loser was drawn before a winner."""
+    """Re-run a published draw: the secret against the commitment published before the entries,
+    the seed from the secret, the order from seed and entries, and that no entry won twice and no
+    loser was drawn before a winner."""
     problems = []
+    if result.get("commitment") and commitment_of(result.get("secret") or "") != result["commitment"]:
+        problems.append("sha256(secret) != the commitment published when the ballot was scheduled")
     if result.get("secret") and seed_of(result["ballot_id"], result["secret"]) != result.get("seed"):
         problems.append("seed != sha256(ballot_id + secret)")
     order = draw_order(result["seed"], list(result["entry_ids"]))
@@ -168,9 +182,11 @@ def _instant(text: str, field: str) -> dt.datetime:
 
 
 class Ballots:
-    def __init__(self, db, applications, policy: ReleasePolicy, audit, clock: Clock):
+    def __init__(self, db, applications, policy: ReleasePolicy, audit, clock: Clock, waitlist=None):
         self.apps, self.policy, self.audit, self.clock = applications, policy, audit, clock
+        self.waitlist = waitlist  # losers are put on it
         self.ballots, self.draws = db["ballots"], db["ballot_draws"]
+        self.secrets = db["ballot_secrets"]  # never shown before the draw
         self.entries, self.outcomes = db["ballot_entries"], db["ballot_outcomes"]
         self._mine: set[str] = set()  # draws this process inserted: it executes them at once
 
@@ -209,13 +225,18 @@ class Ballots:
         if seats == 0:
             raise DomainError("conflict", "no-seats", f"{office_id} has no {lane} seats on {date} (yet)")
         bid = ballot_id(office_id, day, lane)
+        secret = secrets.token_hex(32)
+        insert_unique(self.secrets, {"_id": bid, "secret": secret})  # first: a ballot never lacks its secret
+        secret = self.secrets.find_one({"_id": bid})["secret"]
         doc = {"_id": bid, "office_id": office_id, "date": date, "lane": lane, "entries_open_at": opens,
-               "entries_close_at": closes, "draw_at": draw_at, "created_by": caller.account_id, "created_at": now}
+               "entries_close_at": closes, "draw_at": draw_at, "created_by": caller.account_id, "created_at": now,
+               "commitment": commitment_of(secret)}
         if not insert_unique(self.ballots, doc):
             raise DomainError("exists", "ballot-exists", f"a ballot for {lane} seats on {date} exists: {bid}")
         self.audit.append(caller, "BALLOT_CREATED", office_id, {
             "ballot_id": bid, "date": date, "lane": lane, "entries_open_at": rfc3339(opens, office.tz),
-            "entries_close_at": rfc3339(closes, office.tz), "draw_at": rfc3339(draw_at, office.tz)})
+            "entries_close_at": rfc3339(closes, office.tz), "draw_at": rfc3339(draw_at, office.tz),
+            "commitment": doc["commitment"]})
         return self.view(doc)
 
     # -- public ----------------------------------------------------------------------------
@@ -243,6 +264,7 @@ class Ballots:
                 "entries_open_at": rfc3339(doc["entries_open_at"], office.tz),
                 "entries_close_at": rfc3339(doc["entries_close_at"], office.tz),
                 "draw_at": rfc3339(doc["draw_at"], office.tz), "status": status,
+                "commitment": doc.get("commitment", ""),
                 "seed": draw["seed"] if draw and done else "",
                 "entries": self.entries.count_documents({"ballot_id": bid}),
                 "winners": done["winners"] if done else 0, "seats": seats}
@@ -264,9 +286,28 @@ class Ballots:
         outcomes = [{"entry_id": o["entry_id"], "position": o["position"], "outcome": o["outcome"],
                      "slot_id": o.get("slot_id", "")}
                     for o in self.outcomes.find({"ballot_id": bid}).sort("position", 1)]
-        return {"ballot_id": bid, "seed": draw["seed"], "secret": draw["secret"], "entry_ids": draw["entry_ids"],
+        return {"ballot_id": bid, "commitment": doc.get("commitment", ""), "seed": draw["seed"],
+                "secret": draw["secret"], "entry_ids": draw["entry_ids"],
                 "order": draw["order"], "outcomes": outcomes, "drawn_at": rfc3339(draw["drawn_at"], office.tz),
                 "complete": done}
+
+    def releases(self, office_id: str) -> list[dict]:
+        """The published release calendar of the slot horizon: dates grouped by when they open."""
+        office = self.apps.office(office_id)
+        now = self.clock.now()
+        cfg = self.policy.config_of(office_id)
+        days = self.apps.calendar.working_days(office, office.today(now), self.apps.horizon)
+        ballots: dict[str, list[dict]] = {}
+        if cfg.mode == "BALLOT":
+            for b in self.list(office_id):
+                ballots.setdefault(b["date"], []).append(b)
+        groups: dict[dt.datetime | None, list[str]] = {}
+        for day in days:
+            groups.setdefault(self.policy.opens_at(office, day), []).append(day.isoformat())
+        return [{"opens_at": rfc3339(opening, office.tz) if opening else "", "mode": cfg.mode, "dates": dates,
+                 "status": "OPEN" if opening is None or opening <= now else "SCHEDULED",
+                 "ballots": [b for d in dates for b in ballots.get(d, [])]}
+                for opening, dates in groups.items()]
 
     # -- applicant -------------------------------------------------------------------------
     def enter(self, caller, office_id: str, bid: str, application_id: str) -> dict:
@@ -323,7 +364,8 @@ class Ballots:
         if record is None:
             entry_ids = sorted(e["entry_id"] for e in self.entries.find(
                 {"ballot_id": bid, "at": {"$lt": ballot["entries_close_at"]}}, {"entry_id": 1}))
-            secret = secrets.token_hex(32)
+            committed = self.secrets.find_one({"_id": bid})
+            secret = committed["secret"] if committed else secrets.token_hex(32)  # ballots before commitments
             seed = seed_of(bid, secret)
             record = {"_id": bid + ":draw", "ballot_id": bid, "secret": secret, "seed": seed,
                       "entry_ids": entry_ids, "order": draw_order(seed, entry_ids), "drawn_at": now}
@@ -346,6 +388,12 @@ class Ballots:
             outcome, slot = self._seat(ballot, entries[entry_id], full_slots)
             if outcome is None:
                 return False  # a transient failure (payment unavailable): the next cycle goes on
+            if outcome == "LOST" and self.waitlist is not None:  # before the outcome: redone after a crash
+                try:
+                    self.waitlist.enqueue(entries[entry_id]["application_id"], entries[entry_id]["account_id"],
+                                          ballot["office_id"], ballot["date"], ballot["lane"])
+                except DomainError:
+                    pass  # already waiting for another date: that line stands
             insert_unique(self.outcomes, {"_id": f"{bid}:{entry_id}", "ballot_id": bid, "entry_id": entry_id,
                                           "position": position, "outcome": outcome, "slot_id": slot,
                                           "application_id": entries[entry_id]["application_id"],

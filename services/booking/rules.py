@@ -95,7 +95,9 @@ def age_on(born: dt.date, day: dt.date) -> int:
 
 
 def validate_application(passport_type: str, validity_years: int, service_type: str, express: bool,
-                         priority_group: str, age: int) -> None:
+                         priority_group: str, age: int, sex: str = "") -> None:
+    """`age` and `sex` come from the applicant's NIK (checked against the birth date at registration),
+    never from what the request claims."""
     errors = []
     if passport_type not in PASSPORT_TYPES:
         errors.append({"field": "passport_type", "message": "passport_type must be ORDINARY or ELECTRONIC"})
@@ -109,6 +111,11 @@ def validate_application(passport_type: str, validity_years: int, service_type: 
         errors.append({"field": "priority_group", "message": "priority_group must be null or one of " + ", ".join(PRIORITY_GROUPS)})
     if priority_group == "ELDERLY" and age < 60:
         errors.append({"field": "priority_group", "message": "ELDERLY is for applicants aged 60 or over"})
+    if priority_group == "CHILD_UNDER_5" and age >= 5:
+        errors.append({"field": "priority_group",
+                       "message": "CHILD_UNDER_5 is for a child under 5: apply with the child's own account (NIK)"})
+    if priority_group == "PREGNANT" and sex == "M":
+        errors.append({"field": "priority_group", "message": "PREGNANT does not fit the sex this NIK records"})
     if errors:
         raise DomainError("invalid", "validation-error", "the application is not valid", errors)
 
@@ -136,8 +143,31 @@ def check_bookable(slot_date: dt.date, today: dt.date, lane: str, lanes_allowed:
                           f"this application may book {', '.join(sorted(lanes_allowed))} seats, not {lane}")
 
 
+def priority_proof(priority_group: str) -> list[tuple[str, ...]]:
+    """What a PRIORITY booking needs uploaded besides the service's documents."""
+    return [PRIORITY_PROOFS[priority_group]] if priority_group in PRIORITY_PROOFS else []
+
+
+def check_not_started(slot_start: dt.datetime, now: dt.datetime, lead: dt.timedelta) -> None:
+    """A slot is bookable until `lead` before it starts (office time): nobody is given a seat
+    they could not reach, and a seat of a time that passed is not sold."""
+    closes = slot_start - lead
+    if now >= closes:
+        local = closes.astimezone(slot_start.tzinfo)
+        raise DomainError("conflict", "slot-closed",
+                          f"booking for the {slot_start:%H:%M} slot closed at {local:%H:%M} "
+                          f"({int(lead.total_seconds() // 60)} minutes before it starts); choose a later time")
+
+
 # -- documents ---------------------------------------------------------------------------------
-DOCUMENT_KINDS = ("KTP", "KK", "BIRTH_CERTIFICATE", "MARRIAGE_BOOK", "DIPLOMA", "OLD_PASSPORT", "POLICE_LOSS_REPORT")
+DOCUMENT_KINDS = ("KTP", "KK", "BIRTH_CERTIFICATE", "MARRIAGE_BOOK", "DIPLOMA", "OLD_PASSPORT", "POLICE_LOSS_REPORT",
+                  "DISABILITY_CARD", "PREGNANCY_LETTER")
+# The proof a priority group must upload before it books a PRIORITY seat (the officer confirms it at
+# check-in). ELDERLY and CHILD_UNDER_5 are proven by the age the NIK gives (and the child's birth
+# certificate, which every minor uploads).
+PRIORITY_PROOFS = {"DISABLED": ("DISABILITY_CARD",), "PREGNANT": ("PREGNANCY_LETTER",),
+                   "CHILD_UNDER_5": ("BIRTH_CERTIFICATE",)}
+PRIORITY_DECISIONS = ("CONFIRMED", "REFUSED")
 IDENTITY_PROOFS = ("BIRTH_CERTIFICATE", "MARRIAGE_BOOK", "DIPLOMA")
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 _MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"%PDF-": "application/pdf"}

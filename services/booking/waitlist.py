@@ -45,15 +45,20 @@ class Waitlist:
                                                                                       self.apps._age(header)))
         if missing:
             raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing))
-        entry = {"_id": f"{header['office_id']}|{date}|{lane}|{application_id}", "application_id": application_id,
-                 "account_id": header["account_id"], "office_id": header["office_id"], "date": date, "lane": lane,
+        return self.position(self.enqueue(application_id, header["account_id"], header["office_id"], date, lane))
+
+    def enqueue(self, application_id: str, account_id: str, office_id: str, date: str, lane: str) -> dict:
+        """Put an application in line for a date and lane (after `join`'s checks, or as a ballot's
+        loser); the same line again is a no-op."""
+        entry = {"_id": f"{office_id}|{date}|{lane}|{application_id}", "application_id": application_id,
+                 "account_id": account_id, "office_id": office_id, "date": date, "lane": lane,
                  "at": self.clock.now()}
         if not insert_unique(self.entries, entry):
             existing = self.entries.find_one({"application_id": application_id})
             if existing is None or existing["_id"] != entry["_id"]:
                 raise DomainError("conflict", "already-waitlisted", "this application already waits for another date")
             entry = existing
-        return self.position(entry)
+        return entry
 
     def _waiting(self, office_id: str, date: str, lane: str) -> list[dict]:
         entries = list(self.entries.find({"office_id": office_id, "date": date, "lane": lane}).sort("at", 1))

@@ -48,7 +48,7 @@ def reconcile(settlements: Settlements, lines: list[dict], office_id: str = "") 
                 report["missing_ours"].append({"line": item, "outcome": outcome})
             except DomainError as err:
                 bucket = "mismatched" if err.problem in ("validation-error", "unknown-billing-code",
-                                                         "bank-reference-reused") else "missing_ours"
+                                                         "bank-reference-reused", "billing-void") else "missing_ours"
                 report[bucket].append({"line": item, "outcome": err.problem})
             continue
         if ours["billing_code"] != line["billing_code"] or ours["amount"] != line["amount"]:
@@ -58,7 +58,8 @@ def reconcile(settlements: Settlements, lines: list[dict], office_id: str = "") 
                 f"we recorded {ours['amount']} IDR for billing {ours['billing_code']}")})
             continue
         outcome = settlements.payment_outcome(ours)
-        report["mismatched" if outcome == "AMOUNT_MISMATCH" else "matched"].append({"line": item, "outcome": outcome})
+        # money we could not apply (refunded in full) is listed for the supervisor to follow up
+        report["mismatched" if outcome in ("AMOUNT_MISMATCH", "VOID") else "matched"].append({"line": item, "outcome": outcome})
     if moments:
         query = {"paid_at": {"$gte": min(moments), "$lte": max(moments)}}
         if office_id:

@@ -110,8 +110,8 @@ class Settlements:
             return "SETTLED"
         for coll, name in ((self.mismatches, "AMOUNT_MISMATCH"), (self.refunds, "OVERPAYMENT"),
                            (self.late, "LATE")):  # a mismatch is also refunded: it names itself first
-            if coll.find_one({"_id": ref}, {"_id": 1}):
-                return name
+            if found := coll.find_one({"_id": ref}, {"_id": 1, "reason": 1}):
+                return "VOID" if found.get("reason") == BOOKING_NOT_COMPLETED else name
         return "UNDECIDED"
 
     # -- settling ------------------------------------------------------------------------------

@@ -148,7 +148,9 @@ def start_stack(horizon_days: int):
     from deploy.local.stack import Ports, Stack
     run_dir = Path(tempfile.mkdtemp(prefix="passport-bench-"))
     stack = Stack(run_dir, Ports(base=PORT_BASE, booking_replicas=2), gateway_workers=4,
-                  extra_env={"SLOT_HORIZON_DAYS": str(horizon_days)})
+                  extra_env={"SLOT_HORIZON_DAYS": str(horizon_days),
+                             # its releases reach further ahead than the published calendar's four weeks
+                             "RELEASE_OPENS_DAYS_BEFORE": "90"})
     print(f"starting a bench stack in {run_dir} (ports {PORT_BASE}..{PORT_BASE + 99})", flush=True)
     try:
         stack.up()

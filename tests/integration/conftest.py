@@ -28,7 +28,7 @@ PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000"))
 # exercised by `make bench`) are off.
 # Payment's safety-net scan of billings runs every 5 s (10 min in production), so a test that moves a
 # billing's deadline in the store sees it expire.
-TEST_ENV = {"SLOT_HORIZON_DAYS": "15", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
+TEST_ENV = {"SLOT_HORIZON_DAYS": "24", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
             "GATEWAY_ANSWER_BUDGET_SECONDS": "5", "GATEWAY_MAX_QUEUE_WAIT_MS": "5000",
             "GATEWAY_THREADS": "8", "GATEWAY_MAX_INFLIGHT": "8", "GATEWAY_MIN_INFLIGHT": "8", "WAITLIST_INTERVAL_SECONDS": "1",
             "SLOT_LIST_CACHE_SECONDS": "0", "SEAT_HINT_SECONDS": "0", "FREE_SEAT_HINT_SECONDS": "0",

@@ -256,3 +256,18 @@ def test_paying_after_cancelling_is_refunded(api):
     assert [(r["reason"], r["amount"], r["status"]) for r in refunds()] == \
         [("LATE_PAYMENT", booked["billing"]["amount"], "PENDING")]
     assert status_of(api, person, app_id) == "CANCELLED"
+
+
+def test_the_release_calendar_is_published_and_a_date_before_its_release_answers_with_the_opening(api):
+    """Issue 16: dates exist before they open (slots four weeks ahead are listed, not yet released)."""
+    items = api.get("/v1/offices/TBK/releases").body["items"]
+    assert items and all(r["mode"] == "FCFS" for r in items)
+    scheduled = [r for r in items if r["status"] == "SCHEDULED"]
+    assert scheduled, items
+    upcoming = scheduled[0]
+    assert dt.datetime.fromisoformat(upcoming["opens_at"]) > dt.datetime.now(dt.timezone.utc)
+    person, app_id = applicant_with_application(api)
+    slot = api.get(f"/v1/offices/TBK/slots?date={upcoming['dates'][0]}&lane=REGULAR").body["items"][0]
+    early = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
+    assert early.status == 409 and early.body["type"].endswith("/not-yet-released"), early.body
+    assert upcoming["opens_at"] in early.body["detail"]

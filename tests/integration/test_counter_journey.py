@@ -48,7 +48,10 @@ def test_from_booking_to_handover_through_the_gateway(counter_stack):
     person = api.register_applicant()
     app_id = api.create_application(person["token"]).body["application_id"]
     slots = api.get(f"/v1/offices/TBK/slots?date={today}&lane=REGULAR").body["items"]
-    slot = next(s for s in slots if s["remaining"] > 0 and s["start_time"] >= "09:00")
+    started = next(s for s in slots if s["start_time"] == "08:00")  # the clock is past 08:30 of that day
+    closed = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": started["slot_id"]}, token=person["token"])
+    assert closed.status == 409 and closed.body["type"].endswith("/slot-closed"), closed.body
+    slot = next(s for s in slots if s["remaining"] > 0 and s["start_time"] >= "10:00")  # 09:00 closed at 08:30
     booked = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
     assert booked.status == 201, booked.body
     assert pay(api, booked.body["billing"], f"BANK-COUNTER-{app_id}").status == 200

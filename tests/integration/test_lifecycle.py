@@ -174,3 +174,27 @@ def test_counter_facts_from_biometrics_move_the_application_on(api, stack):
     assert wait_for(lambda: status_of(api, person, app_id) == "APPROVED")
     timeline = [t["status"] for t in api.get(f"/v1/applications/{app_id}", token=person["token"]).body["timeline"]]
     assert timeline == ["DRAFT", "AWAITING_PAYMENT", "PAID", "CHECKED_IN", "BIOMETRICS_CAPTURED", "APPROVED"]
+
+
+def test_the_booking_proof_shows_the_appointment_and_its_qr_code_names_the_application(api):
+    """Issue 16: GET /v1/applications/{id}/proof, JSON and a PNG card the counter can scan."""
+    import cv2
+    import numpy as np
+    person, app_id, booked = book(api)
+    proof = api.get(f"/v1/applications/{app_id}/proof", token=person["token"])
+    assert proof.status == 200, proof.body
+    body = proof.body
+    assert (body["application_id"], body["date"], body["start_time"], body["lane"]) == (
+        app_id, booked["appointment"]["date"], booked["appointment"]["start_time"], "REGULAR")
+    assert body["nik"] == person["nik"][:4] + "********" + person["nik"][-4:] and body["full_name"] == "Test Applicant"
+    assert "Karimun" in body["office_name"] and body["qr_svg"].startswith("<svg")
+    card = api.get(f"/v1/applications/{app_id}/proof?format=png", token=person["token"])
+    assert card.status == 200 and card.headers["Content-Type"] == "image/png"
+    image = cv2.imdecode(np.frombuffer(card.body, np.uint8), cv2.IMREAD_COLOR)
+    decoded, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    assert decoded == app_id, "the counter's scanner reads the application id"
+    stranger = api.register_applicant()
+    assert api.get(f"/v1/applications/{app_id}/proof", token=stranger["token"]).status == 404
+    draft_person, draft_app = applicant_with_application(api)
+    no_appointment = api.get(f"/v1/applications/{draft_app}/proof", token=draft_person["token"])
+    assert no_appointment.status == 409 and no_appointment.body["type"].endswith("/no-appointment")

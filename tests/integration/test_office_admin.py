@@ -177,6 +177,10 @@ def test_a_ballot_is_entered_once_per_nik_drawn_with_a_published_seed_and_seated
     ballot = created.body
     bid = ballot["ballot_id"]
     assert ballot["status"] == "OPEN" and ballot["seats"] == 2 and ballot["seed"] is None
+    assert len(ballot["commitment"]) == 64, "the seed's commitment is public before any entry"
+    release = next(r for r in api.get("/v1/offices/DPS/releases").body["items"] if day in r["dates"])
+    assert release["mode"] == "BALLOT" and release["status"] == "OPEN"
+    assert [b["ballot_id"] for b in release["ballots"]] == [bid]
     assert api.post("/v1/offices/DPS/ballots", window, token=dps_supervisor).status == 409
 
     # Until the draw the date/lane is closed to first-come-first-served booking.
@@ -205,6 +209,7 @@ def test_a_ballot_is_entered_once_per_nik_drawn_with_a_published_seed_and_seated
     assert result, "the draw worker did not draw the ballot"
     assert sorted(result["entry_ids"]) == sorted(entries) == result["entry_ids"]
     assert result["seed"] == releases.seed_of(bid, result["secret"])
+    assert result["commitment"] == ballot["commitment"] == releases.commitment_of(result["secret"])
     assert result["order"] == releases.draw_order(result["seed"], entries)
     outcomes = [o["outcome"] for o in result["outcomes"]]
     assert outcomes == ["WON", "WON", "LOST"]
@@ -221,6 +226,8 @@ def test_a_ballot_is_entered_once_per_nik_drawn_with_a_published_seed_and_seated
             assert view["status"] == "AWAITING_PAYMENT" and view["appointment"]["slot_id"] == o["slot_id"] == slot_id
         else:
             assert view["status"] == "DRAFT"
+            waiting = booking_db["waitlist"].find_one({"application_id": app_id})
+            assert waiting and (waiting["date"], waiting["lane"]) == (day, lane), "a loser waits for a freed seat"
     assert booking_db["seats"].count_documents({"slot_id": slot_id}) == 2
     assert booking_db["ballot_draws"].count_documents({"ballot_id": bid}) == 2  # one draw, one done: both replicas
     listed = next(b for b in api.get("/v1/offices/DPS/ballots").body["items"] if b["ballot_id"] == bid)

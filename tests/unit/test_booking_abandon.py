@@ -13,7 +13,8 @@ from passport.v1 import common_pb2, payment_pb2
 from servicekit.errors import DomainError
 from servicekit.events import decode
 from services.booking.applications import ABANDON_AFTER
-from tests.unit.test_booking_listing import listing_stack
+from services.booking.calendar import slot_documents
+from tests.unit.test_booking_listing import DAY, listing_stack
 
 ACCOUNT = {"_id": "acc-1", "birth_date": "1990-05-17"}
 CALLER = common_pb2.Caller(account_id="acc-1", role="APPLICANT")
@@ -130,3 +131,34 @@ def test_a_late_payment_of_another_billing_of_a_paid_application_is_refunded_not
     assert apps.confirm_payment(app_id, booked["appointment"]["appointment_id"], "2026-11-30T09:00:00+07:00")
     assert apps.resolve_late_payment(app_id, "899999999999999") == "REFUND"
     assert apps.resolve_late_payment(app_id, booked["billing"]["billing_code"]) == "RESEATED"  # a redelivery
+
+
+def test_a_priority_seat_needs_the_groups_proof_and_the_officer_decides_on_it_at_check_in():
+    """Issue 16, bug 2: proof at booking where the data allows, the officer's decision at check-in."""
+    apps, _, _ = booking_world()
+    staff_actions = []
+    apps.on_staff_action = lambda caller, action, office, details: staff_actions.append((action, details))
+    account = {"_id": "acc-2", "birth_date": "1990-05-17", "nik": "2171015705900001"}  # day + 40: a woman
+    caller = common_pb2.Caller(account_id="acc-2", role="APPLICANT")
+    app_id = apps.create(account, "TBK", "ORDINARY", 5, "NEW", False, "DISABLED")["application_id"]
+    apps._documents_complete.put(app_id)
+    office = apps.office("TBK")
+    day = DAY
+    priority = next(d for d in slot_documents(office, day) if d["lane"] == "PRIORITY")
+    apps.slots.insert_one(priority)
+    with pytest.raises(DomainError) as err:
+        apps.book(caller, app_id, priority["_id"])
+    assert err.value.problem == "priority-proof-missing" and "DISABILITY_CARD" in err.value.detail
+    apps.documents.upload(app_id, "DISABILITY_CARD", b"%PDF-1.4 card")
+    booked = apps.book(caller, app_id, priority["_id"])
+    assert booked["appointment"]["lane"] == "PRIORITY"
+    assert apps.confirm_payment(app_id, booked["appointment"]["appointment_id"], "2026-11-30T09:00:00+07:00")
+    apps.clock.advance(seconds=(dt.datetime.combine(day, dt.time(7, 0), office.tz) - apps.clock.now()).total_seconds())
+    officer = common_pb2.Caller(account_id="off-1", role="OFFICER", office_id="TBK")
+    with pytest.raises(DomainError) as err:
+        apps.check_in(officer, "TBK", app_id)
+    assert err.value.problem == "priority-decision-required"
+    number = apps.check_in(officer, "TBK", app_id, "REFUSED")
+    assert number.startswith("A"), "a refused claim queues in the regular lane"
+    assert staff_actions == [("priority-refused", {"application_id": app_id, "priority_group": "DISABLED"})]
+    assert "priority proof refused" in apps._latest(app_id)["note"]

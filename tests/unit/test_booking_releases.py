@@ -32,7 +32,8 @@ def test_offices_json_configures_every_office_and_keeps_tbk_fcfs():
     cfg = releases.load_config()
     assert set(cfg) == set(CAL.offices)
     assert cfg["TBK"].mode == "FCFS" and cfg["DPS"].mode == "BALLOT"
-    assert all(c.opens_days_before and c.opens_days_before >= 45 for c in cfg.values())
+    # dates open four weeks ahead, inside the 30 working days of slots: the rest exist, not yet released
+    assert all(c.opens_days_before == 28 for c in cfg.values())
 
 
 def test_last_working_day_of_previous_month_at_nine_local():
@@ -107,3 +108,35 @@ def test_verify_draw_accepts_a_true_result_and_catches_a_forged_one(tmp_path, ca
     swapped["outcomes"][0]["outcome"], swapped["outcomes"][-1]["outcome"] = "LOST", "WON"
     assert not releases.verify_result(swapped)["ok"]
     assert releases.main(["verify-draw", json.dumps(forged)]) == 1
+
+
+def test_a_secret_that_does_not_match_the_published_commitment_fails_verification():
+    """Issue 16: the seed's commitment is published before the entries, the secret at the draw."""
+    secret, bid = "ab" * 32, "DPS-20261210-REGULAR"
+    ids = ["ent_1", "ent_2", "ent_3"]
+    seed = releases.seed_of(bid, secret)
+    result = {"ballot_id": bid, "commitment": releases.commitment_of(secret), "secret": secret, "seed": seed,
+              "entry_ids": ids, "order": releases.draw_order(seed, ids), "outcomes": []}
+    assert releases.verify_result(result)["ok"]
+    other = "cd" * 32  # a secret picked after the entries were seen, with its own (consistent) seed
+    forged = dict(result, secret=other, seed=releases.seed_of(bid, other),
+                  order=releases.draw_order(releases.seed_of(bid, other), ids))
+    report = releases.verify_result(forged)
+    assert not report["ok"] and "commitment" in report["problems"][0]
+
+
+def test_the_release_calendar_groups_the_horizon_by_opening_and_says_what_is_open():
+    from servicekit.clock import FixedClock
+    from services.booking.applications import Applications
+    from tests.unit.fakemongo import Database
+    db = Database()
+    now = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.timezone.utc)  # 10:00 WIB, Tuesday
+    apps = Applications(db, CAL, FixedClock(now), payment_stub=None, slot_horizon_days=30)
+    policy = releases.ReleasePolicy(db, CAL, apps.clock, config={"TBK": releases.ReleaseConfig(opens_days_before=28)})
+    items = releases.Ballots(db, apps, policy, audit=None, clock=apps.clock).releases("TBK")
+    dates = [d for item in items for d in item["dates"]]
+    assert len(dates) == 30 and dates == sorted(dates)
+    is_open = {d: item["status"] == "OPEN" for item in items for d in item["dates"]}
+    assert is_open["2026-12-29"] and not is_open["2027-01-04"]  # 28 days ahead at 09:00 WIB
+    scheduled = next(i for i in items if "2027-01-04" in i["dates"])
+    assert scheduled["opens_at"] == "2026-12-07T09:00:00+07:00" and scheduled["mode"] == "FCFS"

@@ -104,3 +104,28 @@ def test_seat_hints_try_seen_taken_seats_last_and_call_a_full_slot_full_only_whi
     off = SeatHints(ttl_s=0)
     off.saw_taken("TBK-1", 0)
     assert off.taken("TBK-1") == set() and not off.full("TBK-1", 1)
+
+
+def test_a_slot_closes_its_lead_time_before_it_starts_in_the_office_zone():
+    """Issue 16, bug 1: the 08:00 slot was booked at 14:51 local."""
+    wib = dt.timezone(dt.timedelta(hours=7))
+    start = dt.datetime(2026, 12, 1, 8, 0, tzinfo=wib)
+    lead = dt.timedelta(minutes=30)
+    rules.check_not_started(start, dt.datetime(2026, 12, 1, 7, 29, tzinfo=wib), lead)  # still open
+    for now in (dt.datetime(2026, 12, 1, 7, 30, tzinfo=wib), dt.datetime(2026, 12, 1, 7, 51, tzinfo=dt.timezone.utc)):
+        with pytest.raises(DomainError) as err:
+            rules.check_not_started(start, now, lead)
+        assert err.value.problem == "slot-closed" and "07:30" in err.value.detail
+
+
+def test_a_priority_group_must_fit_what_the_nik_says():
+    """Issue 16, bug 2: a 35-year-old created a CHILD_UNDER_5 application and booked a PRIORITY seat."""
+    with pytest.raises(DomainError) as err:
+        rules.validate_application("ORDINARY", 5, "NEW", False, "CHILD_UNDER_5", age=35, sex="F")
+    assert err.value.errors[0]["field"] == "priority_group"
+    rules.validate_application("ORDINARY", 5, "NEW", False, "CHILD_UNDER_5", age=3, sex="M")
+    with pytest.raises(DomainError):
+        rules.validate_application("ORDINARY", 5, "NEW", False, "PREGNANT", age=30, sex="M")
+    rules.validate_application("ORDINARY", 5, "NEW", False, "PREGNANT", age=30, sex="F")
+    assert rules.priority_proof("DISABLED") == [("DISABILITY_CARD",)]
+    assert rules.priority_proof("ELDERLY") == []  # the age from the NIK is the proof

@@ -60,3 +60,17 @@ def test_a_billing_paid_before_its_void_is_refunded(world):
     refunds = owed.for_application("app-1")
     assert [(r["reason"], r["amount"]) for r in refunds] == [("BOOKING_NOT_COMPLETED", billing["amount"])]
 
+
+
+def test_reconciliation_lists_a_payment_of_a_void_billing_for_follow_up(world):
+    from services.payment.reconcile import reconcile
+    _, _, settlements, owed, billing = world
+    handlers(owed, settlements)["BookingAbandoned"](Envelope(), abandoned())
+    with pytest.raises(DomainError):
+        pay(settlements, billing, "R-VOID")
+    line = {"bank_reference": "R-VOID", "billing_code": billing["_id"], "amount": billing["amount"],
+            "paid_at": "2026-03-02T08:05:00+07:00"}
+    report = reconcile(settlements, [line])
+    assert [i["outcome"] for i in report["mismatched"]] == ["VOID"] and not report["matched"]
+    unseen = dict(line, bank_reference="R-VOID-2")  # a payment the notification never told us of
+    assert [i["outcome"] for i in reconcile(settlements, [unseen])["mismatched"]] == ["billing-void"]

@@ -11,7 +11,8 @@ from services.gateway.routes.applications import application_json
 from services.gateway.validation import fields, json_body
 
 bp = Blueprint("appointments", __name__)
-DOCUMENT_KINDS = ("KTP", "KK", "BIRTH_CERTIFICATE", "MARRIAGE_BOOK", "DIPLOMA", "OLD_PASSPORT", "POLICE_LOSS_REPORT")
+DOCUMENT_KINDS = ("KTP", "KK", "BIRTH_CERTIFICATE", "MARRIAGE_BOOK", "DIPLOMA", "OLD_PASSPORT", "POLICE_LOSS_REPORT",
+                  "DISABILITY_CARD", "PREGNANCY_LETTER")
 LANES = ("REGULAR", "PRIORITY", "EXPRESS", "REPLACEMENT", "OUTREACH")
 
 

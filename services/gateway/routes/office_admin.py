@@ -71,8 +71,8 @@ def statistics(office_id: str):
 def ballot_json(b) -> dict:
     return {"ballot_id": b.ballot_id, "office_id": b.office_id, "date": b.date, "lane": b.lane,
             "entries_open_at": b.entries_open_at, "entries_close_at": b.entries_close_at, "draw_at": b.draw_at,
-            "status": b.status, "seed": b.seed or None, "entries": b.entries, "winners": b.winners,
-            "seats": b.seats}
+            "status": b.status, "commitment": b.commitment or None, "seed": b.seed or None,
+            "entries": b.entries, "winners": b.winners, "seats": b.seats}
 
 
 @bp.get("/v1/offices/<office_id>/ballots")
@@ -112,10 +112,19 @@ def enter_ballot(office_id: str, ballot_id: str):
 def ballot_result(office_id: str, ballot_id: str):
     r = clients.call(clients.office().GetBallotResult,
                      office_pb2.GetBallotResultRequest(office_id=office_id, ballot_id=ballot_id))
-    return jsonify({"ballot_id": r.ballot_id, "seed": r.seed, "secret": r.secret, "entry_ids": list(r.entry_ids),
+    return jsonify({"ballot_id": r.ballot_id, "commitment": r.commitment or None, "seed": r.seed, "secret": r.secret,
+                    "entry_ids": list(r.entry_ids),
                     "order": list(r.order), "drawn_at": r.drawn_at, "complete": r.complete,
                     "outcomes": [{"entry_id": o.entry_id, "position": o.position, "outcome": o.outcome,
                                   "slot_id": o.slot_id or None} for o in r.outcomes]})
+
+
+@bp.get("/v1/offices/<office_id>/releases")
+def releases(office_id: str):
+    reply = clients.call(clients.office().ListReleases, office_pb2.ListReleasesRequest(office_id=office_id))
+    return jsonify({"items": [{"opens_at": r.opens_at or None, "mode": r.mode, "dates": list(r.dates),
+                               "status": r.status, "ballots": [ballot_json(b) for b in r.ballots]}
+                              for r in reply.items]})
 
 
 S, I, B = openapi.S, openapi.I, openapi.B
@@ -129,9 +138,14 @@ openapi.SCHEMAS.update({
                              lane={"enum": list(BALLOT_LANES)}, entries_open_at=S, entries_close_at=S, draw_at=S),
     "Ballot": openapi.obj(ballot_id=S, office_id=S, date=S, lane=S, entries_open_at=S, entries_close_at=S,
                           draw_at=S, status={"enum": ["SCHEDULED", "OPEN", "CLOSED", "DRAWN"]},
+                          commitment={"type": "string", "nullable": True,
+                                      "description": "sha256(secret), published when the ballot is scheduled"},
                           seed={"type": "string", "nullable": True}, entries=I, winners=I, seats=I),
+    "Release": openapi.obj(opens_at={"type": "string", "nullable": True}, mode={"enum": ["FCFS", "BALLOT"]},
+                           dates={"type": "array", "items": S}, status={"enum": ["OPEN", "SCHEDULED"]},
+                           ballots={"type": "array", "items": {"$ref": "#/components/schemas/Ballot"}}),
     "BallotEntryRequest": openapi.obj(["application_id"], application_id=S),
-    "BallotResult": openapi.obj(ballot_id=S, seed=S, secret=S, entry_ids={"type": "array", "items": S},
+    "BallotResult": openapi.obj(ballot_id=S, commitment={"type": "string", "nullable": True}, seed=S, secret=S, entry_ids={"type": "array", "items": S},
                                 order={"type": "array", "items": S}, drawn_at=S, complete=B,
                                 outcomes={"type": "array", "items": openapi.obj(
                                     entry_id=S, position=I, outcome={"enum": ["WON", "LOST", "INELIGIBLE"]},
@@ -147,7 +161,11 @@ openapi.OPERATIONS.extend([
      "Offered, booked, paid, checked in, no-show, issued (?from=&to=YYYY-MM-DD, group=day|month|year; "
      "at most 366 days)", "Offices", "SUPERVISOR", None,
      {200: "rows: StatisticsRow[] and total", 403: "not the supervisor of this office", 422: "bad range"}),
-    ("get", "/v1/offices/{office_id}/ballots", "Ballots of the office (seed shown once drawn)", "Ballots", None,
+    ("get", "/v1/offices/{office_id}/releases",
+     "The release calendar: the dates of the slot horizon grouped by when they open (office time), FCFS or "
+     "ballot, with the ballots' windows, draw times and seed commitments; booking a date before it opens "
+     "answers 409 not-yet-released", "Offices", None, None, {200: "items: Release[]", 404: "unknown office"}),
+    ("get", "/v1/offices/{office_id}/ballots", "Ballots of the office (commitment at once, seed once drawn)", "Ballots", None,
      None, {200: "items: Ballot[]", 404: "unknown office"}),
     ("post", "/v1/offices/{office_id}/ballots", "Schedule a ballot for a date and lane (BALLOT-mode office; audited)",
      "Ballots", "SUPERVISOR", "NewBallot",

@@ -59,7 +59,8 @@ def set_quota(office_id: str):
 @auth.required("OFFICER", "SUPERVISOR")
 @idempotent
 def check_in(office_id: str):
-    body = fields(json_body(), {"application_id": (str, True)})
+    body = fields(json_body(), {"application_id": (str, True), "priority_decision": (str, False, ("CONFIRMED", "REFUSED"))})
     reply = clients.call(clients.booking().CheckIn, booking_pb2.CheckInRequest(
-        caller=auth.current().caller(), office_id=office_id, application_id=body["application_id"]))
+        caller=auth.current().caller(), office_id=office_id, application_id=body["application_id"],
+        priority_decision=body.get("priority_decision") or ""))
     return jsonify({"application_id": reply.application_id, "queue_number": reply.queue_number}), 201
