@@ -18,6 +18,7 @@ from services.booking.grpc_api import AccountServicer, BookingServicer
 from services.booking.waitlist import Waitlist
 from services.booking import audit as audit_log, releases, statistics
 from services.booking.office_api import OfficeServicer
+from services.booking.outreach import Outreach
 
 NAME = "booking"
 
@@ -41,8 +42,10 @@ def main() -> None:
                                      booking_lead_minutes=env_int("BOOKING_LEAD_MINUTES", 30))
     waitlist = Waitlist(apps, clock)
     ballots = releases.Ballots(db, apps, policy, audit, clock, waitlist)
+    outreach = Outreach(db, apps, clock)
+    apps.outreach_gate = outreach.admits
     stats = statistics.Statistics(db, apps.calendar)
-    for part in (audit, ballots, stats):
+    for part in (audit, ballots, stats, outreach):
         part.ensure_indexes()
     accounts.ensure_indexes()
     apps.ensure_indexes()
@@ -53,7 +56,7 @@ def main() -> None:
                "passport.v1.BookingService")
     runner.add(accounts_pb2_grpc.add_AccountServiceServicer_to_server, AccountServicer(accounts),
                "passport.v1.AccountService")
-    runner.add(office_pb2_grpc.add_OfficeServiceServicer_to_server, OfficeServicer(audit, stats, ballots, apps.calendar),
+    runner.add(office_pb2_grpc.add_OfficeServiceServicer_to_server, OfficeServicer(audit, stats, ballots, apps.calendar, outreach),
                "passport.v1.OfficeService")
     runner.add_worker("ballot_draw", every(2, "ballot_draw", ballots.run_due))
     relay = OutboxRelay(db, NAME, clock)

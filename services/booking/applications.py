@@ -47,11 +47,13 @@ class Applications:
     def __init__(self, db, calendar: Calendar, clock: Clock, payment_stub, hold_minutes: int = 120,
                  slot_horizon_days: int = 30, release_gate=None, on_staff_action=None,
                  slot_list_cache_s: float = 0.0, seat_hint_s: float = 0.0, free_seat_hint_s: float = 0.0,
-                 booking_lead_minutes: int = 30):
+                 booking_lead_minutes: int = 30, outreach_gate=None):
         self.db, self.calendar, self.clock, self.payment = db, calendar, clock, payment_stub
         # release_gate(office, slot, now) raises DomainError while a slot's date is not open for
         # first-come-first-served booking (release schedule, ballot); None = always open.
         self.release_gate = release_gate
+        # outreach_gate(invitation_code, slot) -> bool: the code invites to this OUTREACH slot.
+        self.outreach_gate = outreach_gate
         # on_staff_action(caller, action, office_id, details) appends to the audit log.
         self.on_staff_action = on_staff_action
         self.hold = dt.timedelta(minutes=hold_minutes)
@@ -321,9 +323,11 @@ class Applications:
         return record if won else None
 
     # -- booking -----------------------------------------------------------------------------
-    def book(self, caller, application_id: str, slot_id: str, via_ballot: bool = False) -> dict:
+    def book(self, caller, application_id: str, slot_id: str, via_ballot: bool = False,
+             invitation_code: str = "") -> dict:
         """Hold a seat and issue its billing. `via_ballot`: the seat was assigned by the system (a
-        ballot draw or a waitlist offer), so the release gate does not apply."""
+        ballot draw or a waitlist offer), so the release gate does not apply; nor does it to an
+        outreach session's seats (`invitation_code`), which are given to a group, not released."""
         header = self._owned(caller, application_id)
         history = self.history(application_id)
         latest = _last(history)
@@ -333,8 +337,8 @@ class Applications:
         if latest["status"] != "DRAFT":
             raise DomainError("conflict", "appointment-exists",
                               f"the application is {latest['status']}; only a DRAFT application can book")
-        slot, office = self._bookable_slot(header, slot_id)
-        if self.release_gate is not None and not via_ballot:
+        slot, office = self._bookable_slot(header, slot_id, invitation_code)
+        if self.release_gate is not None and not via_ballot and slot["lane"] != "OUTREACH":
             self.release_gate(office, slot, self.clock.now())
         if not via_ballot:
             self._refuse_if_seen_full(slot)  # before the document lookups
@@ -400,7 +404,7 @@ class Applications:
         metrics.BOOKED.labels(header["office_id"], slot["lane"]).inc()
         return self.view(header, history=history + [record])  # no second read on the hot path
 
-    def _bookable_slot(self, header: dict, slot_id: str):
+    def _bookable_slot(self, header: dict, slot_id: str, invitation_code: str = ""):
         slot = self.slots.find_one({"_id": slot_id})
         if slot is None:
             raise DomainError("not_found", "slot-not-found", f"no slot {slot_id!r}")
@@ -408,8 +412,13 @@ class Applications:
         if slot["office_id"] != header["office_id"]:
             raise DomainError("conflict", "slot-of-another-office",
                               f"the slot belongs to office {slot['office_id']}, the application to {header['office_id']}")
-        rules.check_bookable(dt.date.fromisoformat(slot["date"]), office.today(self.clock.now()), slot["lane"],
-                             rules.allowed_lanes(header["service_type"], header["express"], header["priority_group"]))
+        lanes = rules.allowed_lanes(header["service_type"], header["express"], header["priority_group"])
+        if slot["lane"] == "OUTREACH":
+            if self.outreach_gate is None or not self.outreach_gate(invitation_code, slot):
+                raise DomainError("conflict", "invitation-required",
+                                  "outreach seats are booked with the invitation code of their collective session")
+            lanes = lanes | {"OUTREACH"}
+        rules.check_bookable(dt.date.fromisoformat(slot["date"]), office.today(self.clock.now()), slot["lane"], lanes)
         rules.check_not_started(slot_start(slot, office), self.clock.now(), self.booking_lead)
         return slot, office
 

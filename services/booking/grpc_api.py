@@ -86,7 +86,8 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
             items=[to_proto(self.apps.view(h)) for h in self.apps.list_for(request.caller.account_id)])
 
     def BookAppointment(self, request, context):
-        return to_proto(self.apps.book(request.caller, request.application_id, request.slot_id))
+        return to_proto(self.apps.book(request.caller, request.application_id, request.slot_id,
+                                       invitation_code=request.invitation_code))
 
     def UploadDocument(self, request, context):
         return document_proto(self.apps.upload_document(request.caller, request.application_id, request.kind,

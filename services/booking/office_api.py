@@ -8,6 +8,7 @@ from passport.v1 import office_pb2, office_pb2_grpc
 from servicekit.errors import DomainError, invalid
 
 from services.booking.audit import AuditLog
+from services.booking.outreach import Outreach
 from services.booking.releases import Ballots
 from services.booking.statistics import Statistics
 
@@ -18,8 +19,26 @@ def _supervisor_of(caller, office_id: str) -> None:
 
 
 class OfficeServicer(office_pb2_grpc.OfficeServiceServicer):
-    def __init__(self, audit: AuditLog, statistics: Statistics, ballots: Ballots, calendar):
+    def __init__(self, audit: AuditLog, statistics: Statistics, ballots: Ballots, calendar, outreach: Outreach):
         self.audit, self.statistics, self.ballots, self.calendar = audit, statistics, ballots, calendar
+        self.outreach = outreach
+
+    def RequestOutreach(self, request, context):
+        return office_pb2.OutreachRequest(**self.outreach.request(
+            request.caller, request.office_id, request.organisation, request.location, request.date,
+            request.people, request.contact_phone))
+
+    def GetOutreach(self, request, context):
+        return office_pb2.OutreachRequest(**self.outreach.get(request.caller, request.request_id))
+
+    def ListOutreach(self, request, context):
+        return office_pb2.ListOutreachResponse(items=[
+            office_pb2.OutreachRequest(**v) for v in self.outreach.list(request.caller, request.office_id, request.status)])
+
+    def DecideOutreach(self, request, context):
+        return office_pb2.OutreachRequest(**self.outreach.decide(
+            request.caller, request.office_id, request.request_id, request.approve, request.seats,
+            request.start_time, request.reason))
 
     def ListAudit(self, request, context):
         _supervisor_of(request.caller, request.office_id)

@@ -24,7 +24,7 @@ STATUSES = ("DRAFT", "AWAITING_PAYMENT", "PAID", "CHECKED_IN", "BIOMETRICS_CAPTU
 CLOSED_STATUSES = {"REJECTED", "COLLECTED", "SHIPPED", "EXPIRED", "CANCELLED", "NO_SHOW"}
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-_PHONE = re.compile(r"^(\+62|62|0)8[0-9]{7,11}$")
+PHONE = re.compile(r"^(\+62|62|0)8[0-9]{7,11}$")
 
 
 def nik_birth_date(nik: str) -> tuple[int, int, int, str]:
@@ -77,7 +77,7 @@ def validate_registration(nik: str, full_name: str, birth_date: str, email: str,
         errors.extend(err.errors)
     check(0 < len((full_name or "").strip()) <= 120, "full_name", "full_name is required (at most 120 characters)")
     check(bool(_EMAIL.match(email or "")), "email", "email is not a valid address")
-    check(bool(_PHONE.match(phone or "")), "phone", "phone must be an Indonesian mobile number like 081234567890 or +6281234567890")
+    check(bool(PHONE.match(phone or "")), "phone", "phone must be an Indonesian mobile number like 081234567890 or +6281234567890")
     check(_strong(password), "password",
           "password needs at least 10 characters with a letter and a digit")
     if errors:

@@ -238,3 +238,39 @@ def test_a_ballot_is_entered_once_per_nik_drawn_with_a_published_seed_and_seated
     late = api.post(f"/v1/offices/DPS/ballots/{bid}/entries", {"application_id": regular_app},
                     token=regular_person["token"])
     assert late.status == 409 and late.body["type"].endswith("ballot-not-open")
+
+
+def test_an_outreach_session_is_requested_approved_and_booked_with_its_invitation_code(api, tbk_supervisor,
+                                                                                       officer_token):
+    """Issue 16: Eazy Passport, a collective session for 50+ people at their location."""
+    organiser = api.register_applicant()
+    day = working_day("TBK", 7).isoformat()
+    body = {"office_id": "TBK", "organisation": "Desa Pongkar", "location": "Balai Desa Pongkar, Tebing, Karimun",
+            "date": day, "people": 49, "contact_phone": "081234567890"}
+    too_few = api.post("/v1/outreach-requests", body, token=organiser["token"])
+    assert too_few.status == 422 and too_few.body["errors"][0]["field"] == "people"
+    asked = api.post("/v1/outreach-requests", dict(body, people=64), token=organiser["token"])
+    assert asked.status == 201 and asked.body["status"] == "REQUESTED", asked.body
+    rid = asked.body["request_id"]
+    listed = api.get("/v1/offices/TBK/outreach-requests?status=REQUESTED", token=officer_token).body["items"]
+    assert any(r["request_id"] == rid and r["contact_phone"] == "081234567890" for r in listed)
+    assert api.post(f"/v1/offices/TBK/outreach-requests/{rid}/decision", {"approve": True, "seats": 2, "reason": "x"},
+                    token=officer_token).status == 403
+    approved = api.post(f"/v1/offices/TBK/outreach-requests/{rid}/decision",
+                        {"approve": True, "seats": 2, "start_time": "10:00", "reason": "village programme"},
+                        token=tbk_supervisor)
+    assert approved.status == 200 and approved.body["status"] == "APPROVED", approved.body
+    code = approved.body["invitation_code"]
+    assert api.get(f"/v1/outreach-requests/{rid}", token=organiser["token"]).body["invitation_code"] == code
+    stranger = api.register_applicant()
+    assert api.get(f"/v1/outreach-requests/{rid}", token=stranger["token"]).status == 404
+
+    member, app_id = applicant_with_application(api)
+    slot_id = approved.body["slot_id"]
+    uninvited = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot_id}, token=member["token"])
+    assert uninvited.status == 409 and uninvited.body["type"].endswith("/invitation-required"), uninvited.body
+    booked = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot_id, "invitation_code": code},
+                      token=member["token"])
+    assert booked.status == 201 and booked.body["appointment"]["lane"] == "OUTREACH", booked.body
+    audit = api.get("/v1/offices/TBK/audit", token=tbk_supervisor).body["items"]
+    assert any(e["action"] == "QUOTA_SET" and rid in e["details"]["reason"] for e in audit)

@@ -52,9 +52,10 @@ def _get(application_id: str):
 @auth.required("APPLICANT")
 @idempotent
 def book_appointment(application_id: str):
-    body = fields(json_body(), {"slot_id": (str, True)})
+    body = fields(json_body(), {"slot_id": (str, True), "invitation_code": (str, False)})
     app = clients.call(clients.booking().BookAppointment, booking_pb2.BookAppointmentRequest(
-        caller=auth.current().caller(), application_id=application_id, slot_id=body["slot_id"]))
+        caller=auth.current().caller(), application_id=application_id, slot_id=body["slot_id"],
+        invitation_code=body["invitation_code"] or ""))
     view = application_json(app)
     return jsonify({"application_id": app.application_id, "status": app.status,
                     "appointment": view["appointment"], "billing": view["billing"]}), 201
