@@ -17,6 +17,8 @@ from services.booking.accounts import Accounts
 from services.booking.grpc_api import AccountServicer, BookingServicer
 from services.booking.waitlist import Waitlist
 from services.booking import audit as audit_log, releases, statistics
+from services.booking.counter import Counter
+from services.booking.counter_api import CounterServicer
 from services.booking.office_api import OfficeServicer
 from services.booking.outreach import Outreach
 
@@ -56,6 +58,8 @@ def main() -> None:
                "passport.v1.BookingService")
     runner.add(accounts_pb2_grpc.add_AccountServiceServicer_to_server, AccountServicer(accounts),
                "passport.v1.AccountService")
+    runner.add(booking_pb2_grpc.add_CounterServiceServicer_to_server,
+               CounterServicer(Counter(db, apps, accounts, clock)), "passport.v1.CounterService")
     runner.add(office_pb2_grpc.add_OfficeServiceServicer_to_server, OfficeServicer(audit, stats, ballots, apps.calendar, outreach),
                "passport.v1.OfficeService")
     runner.add_worker("ballot_draw", every(2, "ballot_draw", ballots.run_due))

@@ -21,7 +21,7 @@ from services.gateway.routes import accounts, applications, appointments, office
 from services.gateway.routes import payments
 from services.gateway.routes import biometrics as biometrics_routes
 from services.gateway.routes import complaints as complaint_routes
-from services.gateway.routes import office_admin, outreach, proof
+from services.gateway.routes import counter, office_admin, outreach, proof
 
 logger = logging.getLogger("gateway")
 
@@ -31,7 +31,7 @@ HTTP_SECONDS = Histogram("http_request_duration_seconds", "Time to answer an HTT
                          ["method", "route"], buckets=LATENCY_BUCKETS)
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BLUEPRINTS = [accounts.bp, offices.bp, applications.bp, appointments.bp, complaint_routes.bp, payments.bp, biometrics_routes.bp,
-              office_admin.bp, proof.bp, outreach.bp]
+              office_admin.bp, proof.bp, outreach.bp, counter.bp]
 
 
 def create_app() -> Flask:

@@ -56,6 +56,10 @@ def office():
     return office_pb2_grpc.OfficeServiceStub(_channel("booking"))
 
 
+def counter():
+    return booking_pb2_grpc.CounterServiceStub(_channel("booking"))
+
+
 def payment():
     return payment_pb2_grpc.PaymentServiceStub(_channel("payment"))
 

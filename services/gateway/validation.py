@@ -8,7 +8,10 @@ from services.gateway.problems import Problem
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "an object"}
 
 
-def json_body() -> dict:
+def json_body(optional: bool = False) -> dict:
+    """The request's JSON object; `optional`: an empty body is an empty object."""
+    if optional and not request.get_data():
+        return {}
     if not request.is_json:
         raise Problem(415, "unsupported-media-type", "send a JSON body with Content-Type: application/json")
     body = request.get_json(silent=True)

@@ -119,3 +119,65 @@ def test_from_booking_to_handover_through_the_gateway(counter_stack):
         return {m["event_type"] for m in items} >= {"PaymentSettled", "CheckedIn", "InterviewCompleted",
                                                    "PassportIssued", "PassportCollected"}
     assert wait_for(told, timeout_s=60), "the applicant was told every step"
+
+
+def test_the_counters_day_lists_finds_reads_documents_and_calls_numbers(counter_stack):
+    """Issue 17's back-end operations, office-scoped, through the gateway."""
+    import json
+    import subprocess
+    import sys
+    stack, today = counter_stack
+    api = Api(stack.gateway_url)
+    person = api.register_applicant()
+    app_id = api.create_application(person["token"]).body["application_id"]
+    slot = next(s for s in api.get(f"/v1/offices/TBK/slots?date={today}&lane=REGULAR").body["items"]
+                if s["remaining"] > 0 and s["start_time"] >= "10:00")
+    booked = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
+    assert booked.status == 201, booked.body
+    code = booked.body["billing"]["billing_code"]
+    assert pay(api, booked.body["billing"], f"BANK-DAY-{app_id}").status == 200
+    assert wait_for(lambda: status_of(api, person, app_id) == "PAID")
+    officer = api.login(DEMO_STAFF[0]["email"], DEMO_STAFF[0]["password"])
+    supervisor = api.login(DEMO_STAFF[1]["email"], DEMO_STAFF[1]["password"])
+    elsewhere = {"role": "OFFICER", "email": "officer@btm.imigrasi.example", "password": "Officer-Btm-2026!",
+                 "full_name": "Officer BTM", "office_id": "BTM"}
+    subprocess.run([sys.executable, "-m", "services.booking.cli", "ensure-staff", json.dumps([elsewhere])],
+                   env=stack.env(), check=True, capture_output=True)
+    other = api.login(elsewhere["email"], elsewhere["password"])
+
+    day = api.get("/v1/offices/TBK/appointments", token=officer).body
+    mine = next(r for r in day["items"] if r["application_id"] == app_id)
+    assert day["date"] == today and mine["status"] == "PAID" and mine["step"] == "paid, not checked in"
+    assert mine["full_name"] == "Test Applicant" and mine["nik"].count("*") == 8 and mine["billing_code"] == code
+    assert [r["start_time"] for r in day["items"]] == sorted(r["start_time"] for r in day["items"])
+    assert api.get("/v1/offices/TBK/appointments", token=other).status == 404
+    for q in (app_id, code, person["nik"], "test appl"):
+        found = api.get(f"/v1/offices/TBK/applications?q={q.replace(' ', '%20')}", token=officer).body["items"]
+        assert app_id in [r["application_id"] for r in found], q
+    assert api.get(f"/v1/offices/BTM/applications?q={app_id}", token=other).body["items"] == []
+
+    documents = api.get(f"/v1/applications/{app_id}/documents", token=officer).body["items"]
+    ktp = next(d for d in documents if d["kind"] == "KTP")
+    read = api.get(f"/v1/applications/{app_id}/documents/{ktp['document_id']}", token=officer)
+    assert read.status == 200 and hashlib.sha256(read.body if isinstance(read.body, bytes) else read.body.encode()
+                                                 ).hexdigest() == ktp["sha256"]
+    assert api.get(f"/v1/applications/{app_id}/documents/{ktp['document_id']}", token=other).status == 404
+    reads = api.get(f"/v1/applications/{app_id}/document-reads", token=supervisor).body["items"]
+    assert [(r["kind"], r["role"]) for r in reads] == [("KTP", "OFFICER")]
+
+    checked = api.post("/v1/offices/TBK/check-ins", {"application_id": app_id}, token=officer).body
+    number = checked["queue_number"]
+    called = []
+    while True:  # numbers checked in by the other test come first if they were not called yet
+        reply = api.post("/v1/offices/TBK/queue/next", {"desk": "Loket 2"}, token=officer)
+        assert reply.status in (201, 404), reply.body
+        if reply.status == 404:
+            break
+        called.append(reply.body["number"])
+    assert number in called
+    assert api.post(f"/v1/offices/TBK/queue/{number}/recall", {"desk": "Loket 3"}, token=officer).body["action"] == "RECALLED"
+    assert api.post(f"/v1/offices/TBK/queue/{number}/skip", token=officer).body["action"] == "SKIPPED"
+    assert api.post("/v1/offices/TBK/queue/Z999/recall", token=officer).status == 404
+    display = api.get("/v1/offices/TBK/queue").body["items"]
+    assert [(d["number"], d["action"]) for d in display[:2]] == [(number, "SKIPPED"), (number, "RECALLED")]
+    assert "full_name" not in display[0], "the public display shows numbers only"
