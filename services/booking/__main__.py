@@ -77,7 +77,7 @@ def main() -> None:
                                                WindowLease(db, "no-show-sweeper", 60, clock).only_holder(apps.mark_no_shows)))
     runner.add_worker("waitlist_offers", every(env_int("WAITLIST_INTERVAL_SECONDS", 5), "waitlist_offers",
                                                waitlist.offer_freed_seats))
-    consumer = EventConsumer(db, "booking", [TOPICS["payment"], TOPICS["biometrics-capture"]], reactions.handlers(apps))
+    consumer = EventConsumer(db, "booking", [TOPICS["payment"], TOPICS["biometrics-capture"]], reactions.handlers(apps, audit))
     runner.add_worker("consumer", consumer.run)
     runner.run()
 

@@ -88,6 +88,18 @@ class AuditLog:
             # another appender took this number: re-read the tail and try again
         raise DomainError("busy", "audit-busy", "the audit log is busy; please retry")
 
+    def append_once(self, caller, action: str, office_id: str, details: dict, source: str,
+                    lookback: int = 200) -> dict:
+        """Append an entry caused by a fact another service published (`source`: its event id),
+        unless one of the last `lookback` entries already records it: a redelivered event, or one
+        handled again after a crash between the append and its consumer's commit, is appended once."""
+        tail = self._tail()
+        for seq in range(tail["seq"] if tail else 0, max(0, (tail["seq"] if tail else 0) - lookback), -1):
+            entry = self.entries.find_one({"_id": _id(seq)}, {"details.source_event": 1})
+            if entry and (entry.get("details") or {}).get("source_event") == source:
+                return entry
+        return self.append(caller, action, office_id, dict(details, source_event=source))
+
     def _tail(self) -> dict | None:
         """The last entry, by `_id` lookups only (a sorted read scans on FerretDB): entries are
         numbered 1, 2, 3, ... without gaps, so probe forward from the last number seen here,

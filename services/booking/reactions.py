@@ -1,14 +1,14 @@
 """What the booking service does when other services' facts arrive (its Kafka consumer)."""
 from __future__ import annotations
 
-from passport.v1 import biometrics_pb2, payment_pb2  # noqa: F401  (registers the event types)
+from passport.v1 import biometrics_pb2, common_pb2, payment_pb2  # noqa: F401  (registers the event types)
 
 from servicekit.consumer import PermanentError
 
 from services.booking.applications import Applications
 
 
-def handlers(apps: Applications) -> dict:
+def handlers(apps: Applications, audit=None) -> dict:
     def settled(envelope, event):
         apps.confirm_payment(event.application_id, event.appointment_id, event.paid_at)
 
@@ -28,5 +28,16 @@ def handlers(apps: Applications) -> dict:
     def late(envelope, event):
         apps.resolve_late_payment(event.application_id, event.billing_code)
 
+    def refund_paid_out(envelope, event):
+        # A refund paid changes what the applicant got: it goes into the office's audit chain.
+        if audit is not None:
+            audit.append_once(common_pb2.Caller(account_id=event.actor_account_id or "payment", role="SUPERVISOR",
+                                                office_id=event.office_id),
+                              "REFUND_PAID_OUT", event.office_id,
+                              {"refund_id": event.refund_id, "billing_code": event.billing_code,
+                               "application_id": event.application_id, "reason": event.reason,
+                               "amount": event.amount.amount, "bank_reference": event.bank_reference},
+                              source=envelope.event_id)
+
     return {"PaymentSettled": settled, "BillingExpired": expired, "LatePaymentReceived": late,
-            "BiometricsCaptured": captured, "InterviewCompleted": interviewed}
+            "BiometricsCaptured": captured, "InterviewCompleted": interviewed, "RefundPaidOut": refund_paid_out}

@@ -222,7 +222,8 @@ class Refunds:
         event = payment_pb2.RefundPaidOut(
             refund_id=refund["_id"], billing_code=billing_code, application_id=refund["application_id"],
             office_id=refund["office_id"], reason=refund["reason"],
-            amount=common_pb2.Money(amount=refund["amount"], currency="IDR"), paid_out_at=rfc3339(now))
+            amount=common_pb2.Money(amount=refund["amount"], currency="IDR"), paid_out_at=rfc3339(now),
+            actor_account_id=actor or "", bank_reference=bank_reference)
         envelope = events.new_event("payment", refund["application_id"], event, self.clock)
         payout = {"_id": payout_id_for(refund["_id"]), "refund_id": refund["_id"], "billing_code": billing_code,
                   "application_id": refund["application_id"], "office_id": refund["office_id"],

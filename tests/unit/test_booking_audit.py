@@ -141,3 +141,27 @@ def test_statistics_count_on_the_appointment_day_and_group():
     assert [(m["period"], m["offered"], m["booked"], m["paid"]) for m in months] == [
         ("2026-04", 20, 2, 1), ("2026-05", 5, 1, 1)]
     assert statistics.periods(dt.date(2025, 12, 30), dt.date(2026, 1, 2), "year") == ["2025", "2026"]
+
+
+def test_a_fact_from_another_service_is_audited_once_however_often_it_is_delivered():
+    """Issue 16: refunds paid (payment's RefundPaidOut) go into the chain, once per event."""
+    from services.booking import reactions
+    from passport.v1 import common_pb2 as common, payment_pb2
+
+    class Envelope:
+        event_id = "ev-refund-1"
+    coll = FakeCollection()
+    log = make_log(coll)
+    paid = payment_pb2.RefundPaidOut(refund_id="refund:8123", billing_code="812345678901234", application_id="app-1",
+                                     office_id="TBK", reason="OFFICE_CANCELLED",
+                                     amount=common.Money(amount=650000, currency="IDR"), actor_account_id="acc_sup",
+                                     bank_reference="TRF-1")
+    handle = reactions.handlers(apps=None, audit=log)["RefundPaidOut"]
+    for _ in range(3):
+        handle(Envelope(), paid)
+    log.append(SUPERVISOR, "QUOTA_SET", "TBK", {"capacity": 1, "reason": "x"})
+    handle(Envelope(), paid)  # redelivered after another entry
+    docs = coll.in_order()
+    assert [d["action"] for d in docs] == ["REFUND_PAID_OUT", "QUOTA_SET"]
+    assert docs[0]["actor_account_id"] == "acc_sup" and docs[0]["details"]["amount"] == 650000
+    assert audit.check_chain(docs)["ok"]
