@@ -247,7 +247,9 @@ def test_paying_after_cancelling_is_refunded(api):
 
     assert wait_for(voided)
     late = pay(api, booked["billing"], f"BANK-LATE-{app_id}")
-    assert late.status == 422 and late.body["type"].endswith("/billing-expired")
+    # Issue 16, bug 6: said as it is (cancelled, when, refunded), not "expired" at a later time
+    assert late.status == 422 and late.body["type"].endswith("/billing-cancelled"), late.body
+    assert "cancelled at" in late.body["detail"] and "refunded" in late.body["detail"]
 
     def refunds():
         return api.get(f"/v1/applications/{app_id}/billing", token=person["token"]).body.get("refunds")
