@@ -87,7 +87,7 @@ def create_app() -> Flask:
     @app.before_request
     def load_session():
         g.started = time.perf_counter()
-        if request.endpoint in ("static", "metrics", "healthz"):
+        if request.endpoint in ("static", "metrics", "healthz", "readyz"):
             return None  # no session for assets and probes
         g.sid, g.sess, g.new_session = store.load(request.cookies.get(COOKIE))
         g.lang = g.sess.get("lang", "id")
@@ -123,8 +123,8 @@ def create_app() -> Flask:
                                flashes=flashes, has=messages.has, fmt_money=fmt_money, fmt_time=fmt_time, fmt_date=fmt_date,
                                status_text=lambda s: t("s." + s), max_upload_mb=MAX_UPLOAD // (1024 * 1024), **ctx)
 
-    def flash(key: str, kind: str = "ok", **kw):
-        g.sess.setdefault("flash", []).append({"kind": kind, "text": t(key, **kw)})
+    def flash(key: str, level: str = "ok", **kw):
+        g.sess.setdefault("flash", []).append({"kind": level, "text": t(key, **kw)})
 
     def problem_text(answer: gateway.Answer) -> str:
         return messages.problem(g.lang, answer.slug, answer.status)
@@ -187,8 +187,10 @@ def create_app() -> Flask:
         return items
 
     def office_of(office_id: str) -> dict:
-        return next((o for o in offices() if o["office_id"] == office_id),
-                    {"office_id": office_id, "name": office_id, "timezone": "Asia/Jakarta", "address": ""})
+        office = next((o for o in offices() if o["office_id"] == office_id),
+                      {"office_id": office_id, "name": office_id, "timezone": "Asia/Jakarta", "address": ""})
+        g.zone = office.get("timezone") or "Asia/Jakarta"
+        return office
 
     # -- errors ------------------------------------------------------------------------------
     @app.errorhandler(Busy)
@@ -225,6 +227,14 @@ def create_app() -> Flask:
     @app.get("/healthz")
     def healthz():
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz():
+        try:
+            ok = gateway.call("GET", "/healthz").ok
+        except Busy:
+            ok = False
+        return ({"status": "ready"}, 200) if ok else ({"status": "gateway unreachable"}, 503)
 
     @app.get("/metrics")
     def metrics():
@@ -364,7 +374,9 @@ def create_app() -> Flask:
         have = {d["kind"]: d for d in (listed.body["items"] if listed.ok else [])}
         groups = required_documents(application)
         missing = [grp for grp in groups if not any(k in have for k in grp)]
-        kinds = [k for grp in groups for k in grp]
+        # A group of alternatives (birth certificate, marriage book or diploma) shows all of them
+        # until one is there, then only what was uploaded.
+        kinds = [k for grp in groups for k in ([k for k in grp if k in have] or grp)]
         labels = [t("doc." + grp[0]) if len(grp) == 1 else
                   t("docs.one_of", list=", ".join(t("doc." + k) for k in grp)) for grp in missing]
         return render("documents.html", a=application, have=have, missing="; ".join(labels), kinds=kinds,
@@ -606,11 +618,15 @@ def fmt_money(amount: int) -> str:
 
 
 def fmt_time(value) -> str:
+    """A moment as the applicant's wall clock shows it (the office's zone), with the zone's name."""
     if isinstance(value, str):
         try:
-            value = dt.datetime.fromisoformat(value)
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
+    if value.tzinfo is not None:
+        value = value.astimezone(ZoneInfo(g.get("zone") or "Asia/Jakarta"))
+        return value.strftime("%d-%m-%Y %H:%M ") + value.strftime("%Z")
     return value.strftime("%d-%m-%Y %H:%M")
 
 

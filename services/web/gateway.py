@@ -8,7 +8,8 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 
-GATEWAY_URL = os.environ.get("GATEWAY_URL", "http://127.0.0.1:8080").rstrip("/")
+# GATEWAY_URL, else http://GATEWAY_ADDR (what the Helm chart sets from its peers), else the local stack's.
+GATEWAY_URL = (os.environ.get("GATEWAY_URL") or "http://" + os.environ.get("GATEWAY_ADDR", "127.0.0.1:8080")).rstrip("/")
 TIMEOUT_S = float(os.environ.get("WEB_GATEWAY_TIMEOUT_SECONDS", "10"))
 PROBLEM_BASE = "https://passport.example/problems/"
 
