@@ -61,6 +61,7 @@ test: venv protos provision provision-web ## all tests: unit, then integration
 	$(PY) -m pytest -q tests/unit tests/integration
 
 bench: venv protos provision provision-web ## benchmarks; prints a table
+	deploy/local/provision_web.sh lighthouse
 	$(PY) -m tests.bench.run
 
 charts: ## static checks of the Helm charts and Dockerfiles (helm lint, kubeconform, hadolint; also in `make test`)

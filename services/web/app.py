@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import gzip
 import logging
 import os
 import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
@@ -79,6 +82,10 @@ def lanes_of(app: dict) -> list[str]:
 def create_app() -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD + 256 * 1024
+    # Assets are linked with their content hash (?v=), so a browser may keep them for a year.
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 365 * 24 * 3600
+    versions = {f.name: hashlib.sha256(f.read_bytes()).hexdigest()[:10]
+                for f in Path(app.static_folder).iterdir() if f.is_file()}
     secure_cookie = os.environ.get("WEB_COOKIE_SECURE", "0") == "1"
     store = Store()
     pool = ThreadPoolExecutor(max_workers=int(os.environ.get("WEB_LISTING_PARALLELISM", "3")))
@@ -107,6 +114,7 @@ def create_app() -> Flask:
         if request.endpoint != "static":
             resp.headers["Cache-Control"] = "no-store"
             resp.headers.setdefault("Content-Language", g.get("lang", "id"))
+        compress(resp)
         route = request.url_rule.rule if request.url_rule else "unmatched"
         HTTP_REQUESTS.labels(request.method, route, str(resp.status_code)).inc()
         if "started" in g:
@@ -120,7 +128,8 @@ def create_app() -> Flask:
         flashes = g.sess.pop("flash", []) if "sess" in g else []
         return render_template(template, t=t, lang=g.get("lang", "id"), csrf=g.sess["csrf"] if "sess" in g else "",
                                new_key=lambda: uuid.uuid4().hex, logged_in=bool(g.sess.get("token")) if "sess" in g else False,
-                               flashes=flashes, has=messages.has, fmt_money=fmt_money, fmt_time=fmt_time, fmt_date=fmt_date,
+                               flashes=flashes, has=messages.has,
+                               asset=lambda name: url_for("static", filename=name, v=versions.get(name, "")), fmt_money=fmt_money, fmt_time=fmt_time, fmt_date=fmt_date,
                                status_text=lambda s: t("s." + s), max_upload_mb=MAX_UPLOAD // (1024 * 1024), **ctx)
 
     def flash(key: str, level: str = "ok", **kw):
@@ -293,6 +302,39 @@ def create_app() -> Flask:
             message = problem_text(answer)
         return render("login.html", message=message, email=request.form.get("email", ""),
                       next=request.values.get("next", ""))
+
+    @app.route("/forgot", methods=["GET", "POST"])
+    def forgot():
+        if request.method == "POST":
+            email = request.form.get("email", "").strip()
+            if email:
+                gateway.call("POST", "/v1/auth/password-reset", {"email": email})  # 202 for any email
+                g.sess["reset_email"] = email
+                flash("forgot.sent")
+                return redirect(url_for("forgot_confirm"), 303)
+        return render("forgot.html", email=request.form.get("email", ""))
+
+    @app.route("/forgot/confirm", methods=["GET", "POST"])
+    @once
+    def forgot_confirm():
+        form, errors = dict(request.form), {}
+        form.setdefault("email", g.sess.get("reset_email", ""))
+        if request.method == "POST":
+            answer = gateway.call("POST", "/v1/auth/password-reset/confirm", {
+                "email": form.get("email", "").strip(), "code": form.get("code", "").strip(),
+                "new_password": form.get("new_password", "")}, idempotency_key=form.get("idem"))
+            if answer.ok:
+                g.sess.pop("reset_email", None)
+                flash("forgot.done")
+                return redirect(url_for("login"), 303)
+            if answer.slug == "reset-code-invalid":
+                errors["code"] = problem_text(answer)
+            else:
+                errors = {e: (t("f.password") if e == "new_password" else msg) for e, msg in field_errors(answer).items()}
+                if not errors:
+                    errors["code"] = problem_text(answer)
+        form.pop("new_password", None)
+        return render("forgot_confirm.html", form=form, errors=errors)
 
     @app.post("/logout")
     def logout():
@@ -610,6 +652,23 @@ def create_app() -> Flask:
                       complaint=answer.body if answer.ok else None, message=message)
 
     return app
+
+
+COMPRESSIBLE = ("text/html", "text/css", "text/javascript", "application/javascript", "image/svg+xml")
+
+
+def compress(resp: Response) -> None:
+    """gzip pages and assets for clients that accept it: on a weak island network bytes are time."""
+    if ("gzip" not in request.headers.get("Accept-Encoding", "") or resp.mimetype not in COMPRESSIBLE
+            or resp.status_code < 200 or resp.status_code >= 300 or "Content-Encoding" in resp.headers):
+        return
+    resp.direct_passthrough = False  # static files: read them to compress them
+    data = resp.get_data()
+    if len(data) < 500:
+        return
+    resp.set_data(gzip.compress(data, compresslevel=6))
+    resp.headers["Content-Encoding"] = "gzip"
+    resp.headers["Vary"] = "Accept-Encoding"
 
 
 # -- formatting (Indonesian conventions: Rp 650.000, 24-hour clock) -------------------------------
