@@ -55,8 +55,15 @@ def browser():
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(60)
+    phone(driver)
     yield driver
     driver.quit()
+
+
+def phone(driver, height: int = 640):
+    """A phone's screen: 360 px wide, mobile viewport (no scrollbar taking width)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 360, "height": height, "deviceScaleFactor": 1, "mobile": True})
 
 
 class Page:
@@ -94,14 +101,14 @@ class Page:
         return self.check()
 
     def shot(self, name: str):
-        """A full-height screenshot at the phone's width (360 px)."""
+        """A full-height screenshot of the page on a 360 px wide phone."""
         import base64
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         height = self.d.execute_script("return document.documentElement.scrollHeight")
-        shot = self.d.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": 360, "height": max(640, height), "scale": 1}})
+        phone(self.d, max(640, height))
+        shot = self.d.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
         (ARTIFACTS / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
+        phone(self.d)
 
     def wait_for(self, predicate, timeout_s: float = 60, reload: bool = False, what: str = ""):
         deadline = time.monotonic() + timeout_s
