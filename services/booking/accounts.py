@@ -130,9 +130,8 @@ class Accounts:
         if not claim or not re.fullmatch(r"\d{6}", code or ""):
             raise rejected
         account_id, now = claim["account_id"], self.clock.now()
-        failures_id = f"{account_id}:{_minute(now) // 15}"
-        failures = self.reset_failures.find_one({"_id": failures_id}) or {}
-        if failures.get("n", 0) >= RESET_MAX_FAILURES:
+        window = f"{account_id}:{_minute(now) // 15}"  # wrong codes are keyed inserts `<window>:<n>`
+        if self.reset_failures.find_one({"_id": f"{window}:{RESET_MAX_FAILURES}"}):
             raise rejected
         newest = None
         for minute in range(_minute(now), _minute(now - RESET_VALID) - 1, -1):
@@ -141,7 +140,8 @@ class Accounts:
                 break
         fresh = newest is not None and now - _aware(newest["at"]) <= RESET_VALID
         if not fresh or not hmac.compare_digest(newest["code_hash"], _code_hash(account_id, code)):
-            self.reset_failures.update_one({"_id": failures_id}, {"$inc": {"n": 1}}, upsert=True)
+            next(n for n in range(1, RESET_MAX_FAILURES + 2)
+                 if n > RESET_MAX_FAILURES or insert_unique(self.reset_failures, {"_id": f"{window}:{n}", "at": now}))
             raise rejected
         if not insert_unique(self.reset_used, {"_id": newest["_id"], "at": now}):
             raise rejected  # used already (single use)
