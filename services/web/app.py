@@ -377,7 +377,8 @@ def create_app() -> Flask:
         application = fetch_application(app_id)
         notes = api("GET", f"/v1/applications/{quote(app_id)}/notifications")
         return render("status.html", a=application, office=office_of(application["office_id"]),
-                      notifications=notes.body["items"] if notes.ok else [])
+                      notifications=notes.body["items"] if notes.ok else [],
+                      waitlisted=g.sess.get("waitlist", {}).get(app_id))
 
     @app.route("/applications/<app_id>/documents", methods=["GET", "POST"])
     @login_required

@@ -8,6 +8,7 @@ must find no serious or critical violation. Screenshots go to WEB_TEST_ARTIFACTS
 .run/test-artifacts/web)."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import socket
@@ -26,7 +27,7 @@ from selenium.webdriver.support.ui import Select
 
 from deploy.local.client import SAMPLE_PDF, Api
 from deploy.local.stack import CACHE, REPO
-from tests.integration.conftest import running_stack
+from tests.integration.conftest import running_stack, staff_token
 
 PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 300
 AXE = CACHE / "tools" / "axe-core-4.14.1" / "node_modules" / "axe-core" / "axe.min.js"
@@ -393,3 +394,23 @@ def mails_to(stack, address: str) -> list[dict]:
             out.append({"subject": str(make_header(decode_header(msg["Subject"]))),
                         "body": msg.get_payload(decode=True).decode(msg.get_content_charset() or "utf-8")})
     return out
+
+
+def test_a_full_day_offers_the_waiting_list(web, browser, tmp_path):
+    api = Api(web.gateway_url)
+    supervisor = staff_token(api, "SUPERVISOR")
+    # A working day a week ahead, made full by its office (capacity 0 for the lane).
+    day = dt.date.today() + dt.timedelta(days=7)
+    while not api.get(f"/v1/offices/TBK/slots?date={day}&lane=REGULAR").body["items"]:
+        day += dt.timedelta(days=1)
+    changed = api.put("/v1/offices/TBK/quota", {"date": day.isoformat(), "lane": "REGULAR", "capacity": 0,
+                                                "reason": "web test: a full day"}, token=supervisor)
+    assert changed.status == 200, changed.body
+    page, person = Page(browser, web.web_url), new_person()
+    register(page, person)
+    app_id = start_application(page, tmp_path)
+    page.open(f"/applications/{app_id}/slots?date={day}")
+    assert "Tanggal ini penuh" in page.text()
+    page.submit("#times button[type=submit]")
+    assert re.search(r"daftar tunggu .*urutan ke-\d+", page.text())
+    assert re.search(r"urutan ke-\d+", page.d.find_element(By.ID, "waitlist").text)
