@@ -403,7 +403,7 @@ def create_app() -> Flask:
                 errors[kind] = t("upload.too_large", mb=MAX_UPLOAD // (1024 * 1024))
             else:
                 uploads[key] = (kind, content)
-                while len(uploads) > 3:
+                while len(uploads) > 1:  # one pending file per session is enough to retry
                     uploads.pop(next(iter(uploads)))
                 raw, ctype = gateway.multipart({"kind": kind}, {"file": ("upload", content)})
                 answer = api("POST", f"/v1/applications/{quote(app_id)}/documents", raw=raw, content_type=ctype, key=key)

@@ -153,8 +153,13 @@ def main() -> int:
                   f"best practices >= 95)\n{'page':<16}{'performance':>13}{'accessibility':>15}{'best practices':>16}  ok")
             for name, key in (("landing", "landing (first page)"), ("slot choice", "slot choice"),
                               ("billing", "billing"), ("status", "status")):
-                scores = lighthouse(stack.web_url + pages[key], None if key.startswith("landing") else browser.session_cookie,
-                                    out_dir)
+                try:
+                    scores = lighthouse(stack.web_url + pages[key],
+                                        None if key.startswith("landing") else browser.session_cookie, out_dir)
+                except RuntimeError as err:
+                    failures += 1
+                    print(f"{name:<16}  error: {str(err)[-300:]}\n{stack.log_tail('web', 8)}", flush=True)
+                    continue
                 ok = scores["performance"] >= 90 and scores["accessibility"] >= 95 and scores["best-practices"] >= 95
                 failures += not ok
                 print(f"{name:<16}{scores['performance']:>13}{scores['accessibility']:>15}{scores['best-practices']:>16}"
