@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import hmac
 import gzip
 import logging
 import os
@@ -100,7 +101,7 @@ def create_app() -> Flask:
         g.lang = g.sess.get("lang", "id")
         if request.method == "POST":
             sent = request.form.get("csrf", "")
-            if not sent or sent != g.sess["csrf"]:
+            if not hmac.compare_digest(sent.encode(), g.sess["csrf"].encode()):
                 return render("error.html", title=t("csrf.title"), message=t("csrf.body")), 400
 
     @app.after_request
@@ -126,11 +127,13 @@ def create_app() -> Flask:
 
     def render(template: str, **ctx):
         flashes = g.sess.pop("flash", []) if "sess" in g else []
-        return render_template(template, t=t, lang=g.get("lang", "id"), csrf=g.sess["csrf"] if "sess" in g else "",
-                               new_key=lambda: uuid.uuid4().hex, logged_in=bool(g.sess.get("token")) if "sess" in g else False,
-                               flashes=flashes, has=messages.has,
-                               asset=lambda name: url_for("static", filename=name, v=versions.get(name, "")), fmt_money=fmt_money, fmt_time=fmt_time, fmt_date=fmt_date,
-                               status_text=lambda s: t("s." + s), max_upload_mb=MAX_UPLOAD // (1024 * 1024), **ctx)
+        sess = g.get("sess") or {}
+        return render_template(
+            template, t=t, has=messages.has, lang=g.get("lang", "id"), csrf=sess.get("csrf", ""),
+            new_key=lambda: uuid.uuid4().hex, logged_in=bool(sess.get("token")), flashes=flashes,
+            asset=lambda name: url_for("static", filename=name, v=versions.get(name, "")),
+            fmt_money=fmt_money, fmt_time=fmt_time, fmt_date=fmt_date, status_text=lambda s: t("s." + s),
+            max_upload_mb=MAX_UPLOAD // (1024 * 1024), **ctx)
 
     def flash(key: str, level: str = "ok", **kw):
         g.sess.setdefault("flash", []).append({"kind": level, "text": t(key, **kw)})
