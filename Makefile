@@ -10,7 +10,7 @@ PROTOS := $(wildcard protos/passport/v1/*.proto)
 HELM ?= $(shell command -v helm 2>/dev/null || echo $${PASSPORT_CACHE:-$$HOME/.cache/passport-platform}/tools/helm-v3.22.0/helm)
 NAMESPACE ?= passport
 
-.PHONY: help up down logs status demo test unit integration bench protos venv provision clean deploy charts contracts
+.PHONY: help up down logs status demo test unit integration bench protos venv provision provision-web clean deploy charts contracts
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ protos: gen/python/.stamp ## generate the Python code of protos/ into gen/python
 provision: ## fetch/build Kafka and FerretDB into the cache (~/.cache/passport-platform)
 	deploy/local/provision.sh
 
+provision-web: ## Debian chromium + chromium-driver and npm axe-core for the web app's browser tests (skips what is there)
+	deploy/local/provision_web.sh
+
 up: venv protos provision ## start Kafka, FerretDB, the five services and the gateway; seed demo data
 	$(PY) -m deploy.local.stack up --run-dir $(RUN_DIR)
 
@@ -51,13 +54,14 @@ demo: ## drive the applicant journey against the running stack
 unit: venv protos ## unit tests (no servers)
 	$(PY) -m pytest -q tests/unit
 
-integration: venv protos provision ## integration tests against real Kafka and FerretDB they start themselves
+integration: venv protos provision provision-web ## integration tests against real Kafka and FerretDB they start themselves
 	$(PY) -m pytest -q tests/integration
 
-test: venv protos provision ## all tests: unit, then integration
+test: venv protos provision provision-web ## all tests: unit, then integration
 	$(PY) -m pytest -q tests/unit tests/integration
 
-bench: venv protos provision ## benchmarks; prints a table
+bench: venv protos provision provision-web ## benchmarks; prints a table
+	deploy/local/provision_web.sh lighthouse
 	$(PY) -m tests.bench.run
 
 charts: ## static checks of the Helm charts and Dockerfiles (helm lint, kubeconform, hadolint; also in `make test`)

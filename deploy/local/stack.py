@@ -80,6 +80,8 @@ class Ports:
     @property
     def bank(self): return self._at(8090, 6)  # the bank simulator
     @property
+    def web(self): return self._at(int(os.environ.get("WEB_PORT", 8081)), 7)  # the applicant web app
+    @property
     def spare(self): return self._at(8099, 9)  # free for a helper process of a test or benchmark
 
     def grpc(self, service: str, replica: int = 0) -> int:
@@ -308,6 +310,19 @@ class Stack:
             "--config", "python:services.gateway.gunicorn_conf",
             f"--env=RUN_MARKER={self.run_dir}", "services.gateway.wsgi:app"], env)
 
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.web}"
+
+    def start_web(self, extra_env: dict | None = None) -> None:
+        """The applicant web app (services/web): one process with threads (its sessions live in memory)."""
+        env = {**self.env(), "GATEWAY_URL": self.gateway_url, **(extra_env or {})}
+        self.start("web", [
+            str(Path(sys.executable).parent / "gunicorn"), "--workers", "1", "--threads", "16",
+            "--bind", f"127.0.0.1:{self.ports.web}", "--graceful-timeout", "10", "--timeout", "60",
+            f"--env=RUN_MARKER={self.run_dir}", "services.web.wsgi:app"], env)
+        _wait_http(f"{self.web_url}/healthz", 30)
+
     def wait_healthy(self, timeout_s: float = 60) -> None:
         from servicekit.grpcserver import wait_healthy
         deadline = time.monotonic() + timeout_s
@@ -433,7 +448,9 @@ def main() -> None:
         print(f"starting the stack; data and logs in {stack.run_dir}", flush=True)
         stack.up()
         staff = stack.seed_demo()
-        print(f"\nPassport platform is up.\n  Gateway:  {stack.gateway_url}\n"
+        stack.start_web()
+        print(f"\nPassport platform is up.\n  Web app:  {stack.web_url}   (for applicants, Bahasa Indonesia / English)\n"
+              f"  Gateway:  {stack.gateway_url}\n"
               f"  API docs: {stack.gateway_url}/docs\n  Metrics:  {stack.gateway_url}/metrics\n"
               f"  Logs:     make logs   (files in {stack.run_dir}/logs)\n\nDemo staff accounts:")
         for s in staff:

@@ -7,8 +7,14 @@ which have no NIK, need no sparse or partial index (FerretDB has neither).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
 import uuid
 
+from passport.v1 import accounts_pb2
+from servicekit import events, outbox
 from servicekit.clock import Clock
 from servicekit.errors import DomainError, invalid
 from servicekit.log import mask_nik
@@ -18,6 +24,8 @@ from services.booking import rules
 from services.booking.passwords import DUMMY_HASH, hash_password, verify_password
 
 STALE_CLAIM = dt.timedelta(minutes=2)
+RESET_VALID = dt.timedelta(minutes=15)  # a password-reset code's life
+RESET_MAX_FAILURES = 5                  # wrong codes per account and 15-minute window
 
 
 class Accounts:
@@ -25,6 +33,8 @@ class Accounts:
         self.accounts = db["accounts"]
         self.nik_claims = db["nik_claims"]
         self.email_claims = db["email_claims"]
+        self.resets, self.reset_used, self.reset_failures = (
+            db["password_resets"], db["password_reset_used"], db["password_reset_failures"])
         self.clock = clock
 
     def ensure_indexes(self) -> None:
@@ -90,6 +100,65 @@ class Accounts:
             claims.delete_one({"_id": value, "account_id": held["account_id"]})
             return insert_unique(claims, {"_id": value, "account_id": account_id, "at": now})
         return False
+
+    # -- password reset by a one-time code ---------------------------------------------------
+    # A request is an insert keyed `<account>:<minute>` (so at most one code per account and minute)
+    # carrying its PasswordResetRequested event (outbox); only the newest request of the last
+    # RESET_VALID is honoured, once (a keyed `used` insert), after at most RESET_MAX_FAILURES wrong
+    # codes per account and 15-minute window. Every lookup is by `_id`.
+    def request_password_reset(self, email: str) -> None:
+        claim = self.email_claims.find_one({"_id": (email or "").strip().lower()})
+        doc = self.accounts.find_one({"_id": claim["account_id"]}) if claim else None
+        if doc is None or doc.get("role") != "APPLICANT":
+            return  # the same answer as for a real account: no way to learn who is registered
+        now = self.clock.now()
+        code = f"{secrets.randbelow(10 ** 6):06d}"
+        expires = now + RESET_VALID
+        event = accounts_pb2.PasswordResetRequested(account_id=doc["_id"], code=code, expires_at=expires.isoformat())
+        record = {"_id": f"{doc['_id']}:{_minute(now)}", "account_id": doc["_id"], "at": now,
+                  "code_hash": _code_hash(doc["_id"], code)}
+        outbox.insert(self.resets, record, [events.new_event("booking", doc["_id"], event, self.clock)],
+                      events.TOPICS["booking"], self.clock)
+
+    def confirm_password_reset(self, email: str, code: str, new_password: str) -> dict:
+        rejected = DomainError("invalid", "reset-code-invalid", "the code is wrong, expired or already used",
+                               [{"field": "code", "message": "the code is wrong, expired or already used"}])
+        if not rules._strong(new_password):
+            raise DomainError("invalid", "validation-error", "the new password is too weak", [
+                {"field": "new_password", "message": "password needs at least 10 characters with a letter and a digit"}])
+        claim = self.email_claims.find_one({"_id": (email or "").strip().lower()})
+        if not claim or not re.fullmatch(r"\d{6}", code or ""):
+            raise rejected
+        account_id, now = claim["account_id"], self.clock.now()
+        window = f"{account_id}:{_minute(now) // 15}"  # wrong codes are keyed inserts `<window>:<n>`
+        if self.reset_failures.find_one({"_id": f"{window}:{RESET_MAX_FAILURES}"}):
+            raise rejected
+        newest = None
+        for minute in range(_minute(now), _minute(now - RESET_VALID) - 1, -1):
+            newest = self.resets.find_one({"_id": f"{account_id}:{minute}"})
+            if newest:
+                break
+        fresh = newest is not None and now - _aware(newest["at"]) <= RESET_VALID
+        if not fresh or not hmac.compare_digest(newest["code_hash"], _code_hash(account_id, code)):
+            next(n for n in range(1, RESET_MAX_FAILURES + 2)
+                 if n > RESET_MAX_FAILURES or insert_unique(self.reset_failures, {"_id": f"{window}:{n}", "at": now}))
+            raise rejected
+        if not insert_unique(self.reset_used, {"_id": newest["_id"], "at": now}):
+            raise rejected  # used already (single use)
+        self.accounts.update_one({"_id": account_id}, {"$set": {"password_hash": hash_password(new_password)}})
+        return self.get(account_id)
+
+
+def _minute(moment: dt.datetime) -> int:
+    return int(moment.timestamp() // 60)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def _code_hash(account_id: str, code: str) -> str:
+    return hashlib.sha256(f"{account_id}:{code}".encode()).hexdigest()
 
 
 def public_view(doc: dict) -> dict:

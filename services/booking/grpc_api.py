@@ -43,6 +43,14 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
         return accounts_pb2.ListStaffResponse(items=[
             accounts_pb2.Account(**public_view(d)) for d in self.accounts.staff_of(request.office_id, request.role)])
 
+    def RequestPasswordReset(self, request, context):
+        self.accounts.request_password_reset(request.email)
+        return accounts_pb2.PasswordResetAccepted()
+
+    def ConfirmPasswordReset(self, request, context):
+        doc = self.accounts.confirm_password_reset(request.email, request.code, request.new_password)
+        return accounts_pb2.Account(**public_view(doc))
+
 
 class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
     def __init__(self, applications: Applications, accounts: Accounts, waitlist: Waitlist):

@@ -67,6 +67,7 @@ EVENT_SAMPLES: dict[str, dict] = {
     "PassportCollected": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK"},
     "LatePaymentResolved": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
                             "billing_code": "820260302000001", "outcome": "REFUND"},
+    "PasswordResetRequested": {"account_id": "acc-1", "code": "048213", "expires_at": "2026-03-02T04:15:00+00:00"},
 }
 EVENT_TYPES = tuple(EVENT_SAMPLES)
 

@@ -15,6 +15,10 @@ def main() -> int:
     from tests.bench import notification_bench
     print("\n== Notification: burst of BENCH_NOTIFY_EVENTS (10,000) events through SMTP and SMS sinks ==", flush=True)
     notification_bench.main()
+    from tests.bench import web_pages
+    print("\n== Web app: page weights (gzip, first page <= 100 KB, every page <= 200 KB) and Lighthouse (mobile) ==",
+          flush=True)
+    web_pages.main()
     return 0
 
 

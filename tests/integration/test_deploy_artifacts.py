@@ -11,9 +11,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 HELM = REPO / "deploy" / "helm"
 CHARTS = ["platform-lib", "booking", "payment", "biometrics-capture", "notification", "complaint",
-          "gateway", "observability", "passport-platform"]
-SERVICE_CHARTS = CHARTS[1:7] + CHARTS[8:]
-DOCKERFILES = ["booking", "payment", "biometrics-capture", "notification", "complaint", "gateway"]
+          "gateway", "web", "observability", "passport-platform"]
+SERVICE_CHARTS = CHARTS[1:8] + CHARTS[9:]
+DOCKERFILES = ["booking", "payment", "biometrics-capture", "notification", "complaint", "gateway", "web"]
 
 
 def _build_outputs() -> set[Path]:

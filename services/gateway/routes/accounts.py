@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from passport.v1 import accounts_pb2, notification_pb2
-from services.gateway import auth, clients
+from services.gateway import auth, clients, openapi
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
 from services.gateway.validation import fields, json_body
@@ -53,3 +53,33 @@ def set_preferences():
     prefs = clients.call(clients.notification().SetPreferences, notification_pb2.Preferences(
         account_id=auth.current().account_id, language=body["language"], channels=channels))
     return jsonify({"language": prefs.language, "channels": list(prefs.channels)})
+
+
+@bp.post("/v1/auth/password-reset")
+def request_password_reset():
+    """202 whether or not the email has an account (nothing to learn about who is registered)."""
+    body = fields(json_body(), {"email": (str, True)})
+    clients.call(clients.accounts().RequestPasswordReset, accounts_pb2.PasswordResetRequest(email=body["email"][:320]))
+    return jsonify({"status": "accepted", "detail": "if this email has an account, a code was sent to it"}), 202
+
+
+@bp.post("/v1/auth/password-reset/confirm")
+def confirm_password_reset():
+    body = fields(json_body(), {"email": (str, True), "code": (str, True), "new_password": (str, True)})
+    account = clients.call(clients.accounts().ConfirmPasswordReset, accounts_pb2.ConfirmPasswordResetRequest(
+        email=body["email"][:320], code=body["code"][:16], new_password=body["new_password"]))
+    return jsonify({"account_id": account.account_id, "status": "password-changed"})
+
+
+openapi.SCHEMAS.update({
+    "PasswordResetRequest": openapi.obj(["email"], email=openapi.S),
+    "PasswordResetConfirm": openapi.obj(["email", "code", "new_password"], email=openapi.S, code=openapi.S,
+                                        new_password=openapi.S),
+})
+openapi.OPERATIONS.extend([
+    ("post", "/v1/auth/password-reset", "Send a one-time code (6 digits, 15 minutes, single use) to the account's contacts",
+     "Accounts", None, "PasswordResetRequest", {202: "accepted, whether or not the email has an account"}),
+    ("post", "/v1/auth/password-reset/confirm", "Set a new password with the code; wrong attempts are limited",
+     "Accounts", None, "PasswordResetConfirm",
+     {200: "password changed", 422: "reset-code-invalid (wrong, expired, used or too many attempts) or a weak password"}),
+])
