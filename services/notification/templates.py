@@ -25,19 +25,17 @@ TEMPLATE_CHANNELS = ("EMAIL", "SMS")
 
 # Every event type the applicant is told about, with the fields its templates rely on (sample
 # values; the unit test renders every template with these and with real payload messages).
+# Not here on purpose (issue 22): BillingIssued and BillingExpired. The billing code is told only by
+# AppointmentBooked, the booking that was recorded (it carries the code, amount and deadline), so a
+# billing of an attempt that never recorded its appointment never reaches the applicant; an expiry is
+# told by booking's AppointmentCancelled (reason BILLING_EXPIRED), which frees the seat.
 EVENT_SAMPLES: dict[str, dict] = {
     "AppointmentBooked": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
                           "appointment_id": "apt-1", "slot_id": "s-1", "date": "2026-03-10",
                           "start_time": "09:00", "lane": "REGULAR", "pay_before": "2026-03-02T11:00:00+07:00",
                           "billing_code": "820260302000001", "amount": {"amount": "950000", "currency": "IDR"}},
-    "BillingIssued": {"billing_code": "820260302000001", "application_id": "app-1", "account_id": "acc-1",
-                      "office_id": "TBK", "appointment_id": "apt-1",
-                      "amount": {"amount": "950000", "currency": "IDR"},
-                      "expires_at": "2026-03-02T04:00:00+00:00"},
     "PaymentSettled": {"application_id": "app-1", "account_id": "acc-1", "billing_code": "820260302000001",
                        "paid_at": "2026-03-02T10:15:00+07:00"},
-    "BillingExpired": {"application_id": "app-1", "account_id": "acc-1", "billing_code": "820260302000001",
-                       "expired_at": "2026-03-02T11:00:00+07:00"},
     "AppointmentConfirmed": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
                              "appointment_id": "apt-1", "date": "2026-03-10", "start_time": "09:00",
                              "lane": "REGULAR", "paid_at": "2026-03-02T10:15:00+07:00"},
