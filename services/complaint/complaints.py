@@ -156,7 +156,7 @@ class Complaints:
             filed = complaint_pb2.ComplaintFiled(
                 complaint_id=complaint_id, office_id=office_id, category=category, account_id=account_id,
                 anonymous=anonymous, first_response_due_at=rfc3339(first_due), due_at=rfc3339(resolution_due),
-                application_id=application_id or "")
+                application_id=application_id or "", tracking_code=code)
             envelope = events.new_event("complaint", complaint_id, filed, self.clock)
             if outbox.insert(self.complaints, record, [envelope], TOPIC, self.clock):
                 metrics.FILED.labels(office_id, category).inc()
@@ -277,12 +277,14 @@ class Complaints:
                   "closing": closing}
         evs = [events.new_event("complaint", complaint_id, complaint_pb2.ComplaintResponded(
             complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
-            account_id=account_id, status=status, response_id=response_id), self.clock)]
+            account_id=account_id, status=status, response_id=response_id,
+            tracking_code=doc.get("tracking_code", "")), self.clock)]
         if closing:
             record["on_time"] = on_time
             evs.append(events.new_event("complaint", complaint_id, complaint_pb2.ComplaintResolved(
                 complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
-                account_id=account_id, status=status, on_time=on_time), self.clock))
+                account_id=account_id, status=status, on_time=on_time,
+                tracking_code=doc.get("tracking_code", "")), self.clock))
         if not outbox.insert(self.responses, record, evs, TOPIC, self.clock):
             raise DomainError("conflict", "complaint-closed", "this complaint is already resolved or rejected")
         if closing:
@@ -482,7 +484,8 @@ class Complaints:
         escalated = complaint_pb2.ComplaintEscalated(
             complaint_id=c["_id"], office_id=c["office_id"], category=c["category"],
             account_id=c.get("account_id", ""), kind=kind, due_at=rfc3339(due),
-            assignee_account_id=self.current_assignee(c["_id"]), escalated_at=rfc3339(now))
+            assignee_account_id=self.current_assignee(c["_id"]), escalated_at=rfc3339(now),
+            tracking_code=c.get("tracking_code", ""))
         record = {"_id": key, "complaint_id": c["_id"], "office_id": c["office_id"], "kind": kind,
                   "category": c["category"], "complaint_created_at": c["created_at"], "due_at": due, "at": now}
         envelope = events.new_event("complaint", c["_id"], escalated, self.clock)

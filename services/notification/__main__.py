@@ -1,6 +1,7 @@
 """Composition root of the notification service: `python -m services.notification`."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,9 +25,10 @@ from servicekit.outbox import OutboxRelay
 from services.notification.channels import SmsGatewaySender, SmtpSender
 from services.notification.delivery import Contacts, Delivery
 from services.notification.messages import CHANNELS, Messages, to_proto
+from services.notification.ordering import fact_of
 from services.notification.policy import RetryPolicy
-from services.notification.templates import (EVENT_TYPES, SUPERVISOR_TEMPLATES, TemplateError, fields_of,
-                                             payload_dict)
+from services.notification.templates import (EVENT_TYPES, FACT_ONLY, SUPERVISOR_TEMPLATES, TemplateError,
+                                             fields_of, payload_dict)
 
 NAME = "notification"
 logger = logging.getLogger("notification")
@@ -88,15 +90,29 @@ class Supervisors:
 
 
 def handlers(messages: Messages, zones: OfficeZones | None = None, supervisors: Supervisors | None = None) -> dict:
-    """Event type -> handler, for every event type that has templates. Other types (and types whose
-    payload message this build does not know) are logged, counted and skipped by the consumer.
-    Types in SUPERVISOR_TEMPLATES are also told to the office's supervisors."""
+    """Event type -> handler, for every event type that has templates, and for the silent ones whose
+    facts the send-time rules need (FACT_ONLY). Other types (and types whose payload message this build
+    does not know) are logged, counted and skipped by the consumer. Types in SUPERVISOR_TEMPLATES are
+    also told to the office's supervisors."""
+    def fact(envelope, data: dict) -> dict:
+        at = envelope.occurred_at.ToDatetime(tzinfo=dt.timezone.utc) if envelope.HasField("occurred_at") \
+            else messages.clock.now()
+        return fact_of(envelope.event_type, envelope.event_id, at, data)
+
+    def note(envelope, payload):
+        data = payload_dict(payload)
+        messages.note(envelope, data.get("application_id") or "", fact(envelope, data))
+
     def handle(envelope, payload):
         data = payload_dict(payload)
-        account_id = data.get("account_id") or ""
+        application_id = data.get("application_id") or ""
+        # an event that names no applicant (e.g. a refund paid out) is for the application's applicant
+        account_id = data.get("account_id") or (messages.account_of(application_id) if application_id else "")
         try:
             tz = zones.zone_of(data.get("office_id") or "") if zones else None
             fields = fields_of(data, tz)
+            if application_id and "service_type" not in fields:  # what to bring depends on it
+                fields["service_type"] = messages.service_type_of(application_id)
             template = SUPERVISOR_TEMPLATES.get(envelope.event_type)
             if template and supervisors is not None:
                 heads = supervisors.of(data.get("office_id") or "")
@@ -108,12 +124,13 @@ def handlers(messages: Messages, zones: OfficeZones | None = None, supervisors: 
             if not account_id:
                 NOT_ADDRESSED.labels(envelope.event_type).inc()
                 log.event(logger, "event carries no account; nobody to tell", event_type=envelope.event_type)
+                messages.note(envelope, application_id, fact(envelope, data))
                 return
-            messages.record(envelope, account_id, data.get("application_id") or "", fields)
+            messages.record(envelope, account_id, application_id, fields, fact(envelope, data))
         except TemplateError as exc:
             raise PermanentError(str(exc)) from None
 
-    return {t: handle for t in EVENT_TYPES if messages.templates.has(t)}
+    return {**{t: note for t in FACT_ONLY}, **{t: handle for t in EVENT_TYPES if messages.templates.has(t)}}
 
 
 def retry_policy() -> RetryPolicy:
@@ -127,7 +144,7 @@ def main() -> None:
     log.setup(NAME)
     clock = Clock()
     db = mongo.database(NAME)
-    messages = Messages(db, clock)
+    messages = Messages(db, clock, hold_s=env_float("NOTIFY_ORDER_HOLD_S", 2.0))
     messages.ensure_indexes()
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
     runner.add(notification_pb2_grpc.add_NotificationServiceServicer_to_server, NotificationServicer(messages),
@@ -139,7 +156,8 @@ def main() -> None:
     contacts = Contacts(booking_address, env_float("CONTACT_DEADLINE_S", 3.0))
     delivery = Delivery(db, clock, {"EMAIL": SmtpSender.from_env(), "SMS": SmsGatewaySender.from_env()},
                         contacts, retry_policy(), batch=env_int("NOTIFY_BATCH", 100),
-                        concurrency=env_int("NOTIFY_SEND_CONCURRENCY", 8))
+                        concurrency=env_int("NOTIFY_SEND_CONCURRENCY", 8),
+                        cause_wait_s=env_float("NOTIFY_CAUSE_WAIT_S", 1800.0))
     for channel in CHANNELS:
         runner.add_worker(f"delivery-{channel}", delivery.worker(channel))
     runner.add_worker("delivery-sweep", delivery.sweeper(env_float("NOTIFY_SWEEP_INTERVAL_S", 300.0)))

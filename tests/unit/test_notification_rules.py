@@ -8,9 +8,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from passport.v1 import booking_pb2, common_pb2, envelope_pb2, payment_pb2
 from services.notification.__main__ import handlers
+from services.notification.delivery import Delivery
 from services.notification.messages import Messages
+from services.notification.policy import RetryPolicy
 from tests.unit.fakemongo import Database as FakeDb
-from tests.unit.test_notification_delivery import FakeClock
+from tests.unit.test_notification_delivery import FakeClock, FakeContacts, FlakySender
 
 T0 = dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.timezone.utc)
 
@@ -22,10 +24,27 @@ def envelope(event_id: str, payload, seconds: float = 0) -> envelope_pb2.EventEn
                                       aggregate_id=getattr(payload, "application_id", ""))
 
 
-def setup():
+def setup(hold_s: float = 0.0):
     db = FakeDb()
-    messages = Messages(db, FakeClock())
+    messages = Messages(db, FakeClock(), hold_s=hold_s)
     return db, messages, handlers(messages)
+
+
+def sender_for(db, messages, failures: int = 0, cause_wait_s: float = 600):
+    sender = FlakySender(failures)
+    delivery = Delivery(db, messages.clock, {"SMS": sender}, FakeContacts(),
+                        RetryPolicy(base_s=5, max_attempts=5, jitter=0), rand=lambda: 1.0,
+                        cause_wait_s=cause_wait_s)
+    return delivery, sender
+
+
+def prefer(db, language: str, channels: list[str]) -> None:
+    """The applicant's preferences as PUT /v1/me/notification-preferences stores them."""
+    db["preferences"].docs["acc-1"] = {"_id": "acc-1", "language": language, "channels": channels}
+
+
+def later(messages, seconds: float) -> None:
+    messages.clock.t += dt.timedelta(seconds=seconds)
 
 
 def feed(hs, event_id: str, payload, seconds: float = 0) -> None:
@@ -66,3 +85,166 @@ def test_an_expired_billing_sends_nothing_the_cancellation_tells_it():
     if "BillingExpired" in hs:
         feed(hs, "e-exp", expired)
     assert db["messages"].docs == {}
+
+
+# -- order and staleness (issue 16 bug 4) ------------------------------------------------------------
+def settled(code="820260302000001") -> payment_pb2.PaymentSettled:
+    return payment_pb2.PaymentSettled(billing_code=code, application_id="app-1", account_id="acc-1",
+                                      office_id="TBK", appointment_id="apt-1",
+                                      amount=common_pb2.Money(amount=950000, currency="IDR"),
+                                      paid_at="2026-03-02T10:15:00+07:00")
+
+
+def rescheduled(date: str) -> booking_pb2.AppointmentRescheduled:
+    return booking_pb2.AppointmentRescheduled(application_id="app-1", account_id="acc-1", office_id="TBK",
+                                              appointment_id="apt-1", date=date, start_time="10:00")
+
+
+def cancelled() -> booking_pb2.AppointmentCancelled:
+    return booking_pb2.AppointmentCancelled(application_id="app-1", account_id="acc-1", office_id="TBK",
+                                            appointment_id="apt-1", reason="APPLICANT")
+
+
+def sms_sent(sender) -> list[str]:
+    return [body for _to, body, _mid in sender.sent]
+
+
+def test_payment_recorded_before_its_booking_is_sent_after_it():
+    """payment.events may be consumed before booking.events: the channel still gets the events' order."""
+    db, messages, hs = setup()
+    feed(hs, "e-paid", settled(), seconds=30)    # consumed first...
+    delivery, sender = sender_for(db, messages)
+    delivery.cycle("SMS")
+    assert sender.sent == []                      # ...but waits for the booking that told its code
+    feed(hs, "e-book", booked(), seconds=0)       # ...which happened first
+    delivery.cycle("SMS")
+    later(messages, 1)                            # the waiting one is looked at again each second
+    delivery.cycle("SMS")
+    texts = sms_sent(sender)
+    assert len(texts) == 2 and "ditahan" in texts[0] and "pembayaran" in texts[1]
+
+
+def test_a_payment_of_a_billing_no_booking_told_is_never_sent():
+    db, messages, hs = setup()
+    feed(hs, "e-paid", settled("820260302000009"))
+    delivery, sender = sender_for(db, messages, cause_wait_s=60)
+    delivery.cycle("SMS")
+    later(messages, 61)
+    delivery.cycle("SMS")
+    assert sender.sent == [] and db["due_sms"].docs == {}
+    assert messages.status_of("e-paid:SMS")[0] == "SKIPPED"
+
+
+def test_after_two_reschedules_only_the_final_date_is_told():
+    db, messages, hs = setup()
+    feed(hs, "e-r1", rescheduled("2026-03-12"), seconds=10)
+    feed(hs, "e-r2", rescheduled("2026-03-16"), seconds=20)
+    delivery, sender = sender_for(db, messages)
+    delivery.cycle("SMS")
+    texts = sms_sent(sender)
+    assert len(texts) == 1 and "2026-03-16" in texts[0]
+    assert messages.status_of("e-r1:SMS")[0] == "SKIPPED" and messages.status_of("e-r2:SMS")[0] == "SENT"
+
+
+def test_booking_and_payment_news_of_a_cancelled_application_are_not_sent():
+    db, messages, hs = setup(hold_s=2)
+    feed(hs, "e-book", booked(), seconds=0)
+    feed(hs, "e-paid", settled(), seconds=5)
+    feed(hs, "e-cancel", cancelled(), seconds=9)
+    delivery, sender = sender_for(db, messages)
+    assert delivery.cycle("SMS") == 0             # held: an earlier event may still be on its way
+    later(messages, 2)
+    delivery.cycle("SMS")
+    texts = sms_sent(sender)
+    assert len(texts) == 1 and "dibatalkan" in texts[0]
+    assert [messages.status_of(f"{e}:SMS")[0] for e in ("e-book", "e-paid", "e-cancel")] == \
+        ["SKIPPED", "SKIPPED", "SENT"]
+    assert [i["status"] for i in messages.for_application("app-1") if i["channel"] == "SMS"] == \
+        ["SKIPPED", "SKIPPED", "SENT"]
+
+
+def test_a_message_waiting_for_a_retry_holds_back_the_later_ones():
+    db, messages, hs = setup()
+    feed(hs, "e-book", booked(), seconds=0)
+    feed(hs, "e-paid", settled(), seconds=5)
+    delivery, sender = sender_for(db, messages, failures=1)
+    delivery.cycle("SMS")
+    assert sender.sent == []                      # the booking SMS failed: the payment SMS waits for it
+    later(messages, 5)
+    while delivery.cycle("SMS"):
+        pass
+    texts = sms_sent(sender)
+    assert len(texts) == 2 and "ditahan" in texts[0] and "pembayaran" in texts[1]
+
+
+# -- words that fit the applicant (issue 16 bugs 3, 5, 7) -----------------------------------------
+def created(service_type: str, app="app-1") -> booking_pb2.ApplicationCreated:
+    return booking_pb2.ApplicationCreated(application_id=app, account_id="acc-1", office_id="TBK",
+                                          service_type=service_type)
+
+
+def test_only_renewals_and_damaged_replacements_are_told_to_bring_the_old_passport():
+    for service_type, ind, eng in (("NEW", None, None), ("REPLACEMENT_LOST", "kepolisian", "police"),
+                                   ("RENEWAL", "paspor lama", "old passport"),
+                                   ("REPLACEMENT_DAMAGED", "paspor yang rusak", "damaged passport")):
+        db, messages, hs = setup()
+        feed(hs, "e-new", created(service_type))
+        feed(hs, "e-paid", settled(), seconds=10)
+        prefer(db, "id", ["SMS"])
+        confirmed = booking_pb2.AppointmentConfirmed(application_id="app-1", account_id="acc-1", office_id="TBK",
+                                                     appointment_id="apt-1", date="2026-03-10", start_time="09:00",
+                                                     lane="REGULAR", paid_at="2026-03-02T10:15:00+07:00")
+        feed(hs, "e-conf", confirmed, seconds=11)
+        prefer(db, "en", ["SMS"])
+        feed(hs, "e-paid-en", settled(), seconds=12)
+        paid = db["messages"].docs["e-paid:SMS"]["body"]
+        paid_en = db["messages"].docs["e-paid-en:SMS"]["body"]
+        conf = db["messages"].docs["e-conf:SMS"]["body"]
+        for body in (paid, conf, paid_en):
+            assert "lama" not in body or service_type == "RENEWAL", (service_type, body)
+            assert "old passport" not in body or service_type == "RENEWAL", (service_type, body)
+            assert "KTP" in body
+        if ind:
+            assert ind in paid and ind in conf and eng in paid_en
+
+
+def test_interview_result_is_words_in_the_applicants_language_never_the_code():
+    from passport.v1 import biometrics_pb2
+    db, messages, hs = setup()
+    for i, outcome in enumerate(("APPROVED", "REJECTED")):
+        prefer(db, ("id", "en")[i], ["SMS", "EMAIL"])
+        feed(hs, f"e-int-{i}", biometrics_pb2.InterviewCompleted(application_id="app-1", account_id="acc-1",
+                                                                 office_id="TBK", outcome=outcome))
+    docs = db["messages"].docs
+    assert "disetujui" in docs["e-int-0:SMS"]["body"] and "disetujui" in docs["e-int-0:EMAIL"]["subject"]
+    assert "not approved" in docs["e-int-1:SMS"]["body"]
+    assert not any(code in m["body"] + m["subject"] for m in docs.values() for code in ("APPROVED", "REJECTED"))
+
+
+def test_passport_issued_says_pickup_or_pos_delivery():
+    db, messages, hs = setup()
+    for delivery in ("PICKUP", "POS"):
+        feed(hs, f"e-{delivery}", booking_pb2.PassportIssued(application_id="app-1", account_id="acc-1",
+                                                             office_id="TBK", passport_number_masked="X*****67",
+                                                             delivery=delivery))
+    pickup, pos = db["messages"].docs["e-PICKUP:SMS"]["body"], db["messages"].docs["e-POS:SMS"]["body"]
+    assert "ambil di kantor" in pickup and "Pos" not in pickup
+    assert "Pos Indonesia" in pos and "ambil" not in pos and "diambil" not in pos
+
+
+def test_complaint_messages_give_the_tracking_code_never_the_id_or_pin():
+    from passport.v1 import complaint_pb2
+    db, messages, hs = setup()
+    events = [complaint_pb2.ComplaintFiled(complaint_id="5f0c-internal", office_id="TBK", category="SERVICE",
+                                           account_id="acc-1", first_response_due_at="2026-03-05T10:00:00Z",
+                                           tracking_code="ADU-7K3M9Q"),
+              complaint_pb2.ComplaintResponded(complaint_id="5f0c-internal", office_id="TBK", category="SERVICE",
+                                               account_id="acc-1", status="IN_PROGRESS", response_id="r-1",
+                                               tracking_code="ADU-7K3M9Q"),
+              complaint_pb2.ComplaintResolved(complaint_id="5f0c-internal", office_id="TBK", category="SERVICE",
+                                              account_id="acc-1", status="RESOLVED", tracking_code="ADU-7K3M9Q")]
+    for i, ev in enumerate(events):
+        feed(hs, f"e-c{i}", ev)
+    docs = db["messages"].docs
+    assert len(docs) == 6
+    assert all("ADU-7K3M9Q" in m["body"] and "5f0c-internal" not in m["body"] + m["subject"] for m in docs.values())

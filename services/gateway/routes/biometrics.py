@@ -50,6 +50,7 @@ def _result(result, what: str):
 
 def status_json(s) -> dict:
     return {"photo_accepted": s.photo_accepted, "fingers_captured": list(s.fingers_captured),
+            "fingers_missing": list(s.fingers_missing),
             "fingers_required": list(s.fingers_required), "complete": s.complete,
             "interview_outcome": s.interview_outcome or None}
 
@@ -138,6 +139,7 @@ openapi.SCHEMAS.update({
                                  force_majeure=O.B)),
     "CaptureStatus": O.obj(application_id=O.S, photo_accepted=O.B, complete=O.B, interview_outcome=O.S,
                            fingers_captured={"type": "array", "items": O.I},
+                           fingers_missing={"type": "array", "items": O.I},
                            fingers_required={"type": "array", "items": O.I}),
 })
 openapi.OPERATIONS.extend([
