@@ -99,6 +99,7 @@ class Complaints:
         self.complaints.create_index("tracking_code", unique=True)
         self.complaints.create_index([("office_id", 1), ("created_at", -1)])
         self.complaints.create_index("first_response_due")
+        self.complaints.create_index([("account_id", 1), ("created_at", -1)])
         self.responses.create_index("complaint_id")
         self.responses.create_index([("office_id", 1), ("complaint_created_at", 1)])
         self.escalations.create_index([("office_id", 1), ("complaint_created_at", 1)])
@@ -250,6 +251,22 @@ class Complaints:
                  for d in docs]
         return [i for i in items if (not status or i.status == status)
                 and (not assignee or i.assignee_account_id == assignee)]
+
+    def list_for_account(self, caller, application_id: str = "") -> list[complaint_pb2.Complaint]:
+        """The caller's own complaints, newest first (at most 200), as the complainant sees them. Only
+        complaints filed with the account: an anonymous one carries no account id, so it never shows."""
+        if not caller.account_id or caller.role != "APPLICANT":
+            raise DomainError("forbidden", "forbidden", "only an applicant lists their own complaints")
+        query = {"account_id": caller.account_id}
+        if application_id:
+            query["application_id"] = application_id
+        docs = list(self.complaints.find(query, {"_outbox": 0, "pin_hash": 0, "pin_salt": 0})
+                    .sort("created_at", -1).limit(200))
+        by_complaint: dict[str, list[dict]] = {d["_id"]: [] for d in docs}
+        if docs:
+            for r in self.responses.find({"complaint_id": {"$in": list(by_complaint)}}).sort([("at", 1), ("_id", 1)]):
+                by_complaint[r["complaint_id"]].append(r)
+        return [self.view(d, by_complaint[d["_id"]], with_responses=False) for d in docs]
 
     # -- responding --------------------------------------------------------------------------
     def respond(self, caller, complaint_id: str, message: str, status: str) -> dict:

@@ -32,6 +32,10 @@ class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
             items=self.complaints.list_for_office(request.caller, request.office_id, request.status,
                                                   request.assignee))
 
+    def ListMyComplaints(self, request, context):
+        return complaint_pb2.ListOfficeComplaintsReply(
+            items=self.complaints.list_for_account(request.caller, request.application_id))
+
     def GetComplaintStatistics(self, request, context):
         return self.complaints.statistics(request.office_id, request.month)
 

@@ -94,6 +94,23 @@ def list_complaints(office_id: str):
     return jsonify({"items": [complaint_json(c, staff=True) for c in reply.items]})
 
 
+@bp.get("/v1/me/complaints")
+@auth.required("APPLICANT")
+def my_complaints():
+    reply = clients.call(clients.complaint().ListMyComplaints, complaint_pb2.ListMyComplaintsRequest(
+        caller=auth.current().caller()))
+    return jsonify({"items": [complaint_json(c) for c in reply.items]})
+
+
+@bp.get("/v1/applications/<application_id>/complaints")
+@auth.required("APPLICANT")
+def application_complaints(application_id: str):
+    """The applicant's own complaints that name this application (others' never show)."""
+    reply = clients.call(clients.complaint().ListMyComplaints, complaint_pb2.ListMyComplaintsRequest(
+        caller=auth.current().caller(), application_id=application_id[:64]))
+    return jsonify({"items": [complaint_json(c) for c in reply.items]})
+
+
 @bp.post("/v1/complaints/<tracking_code>/attachments")
 def add_attachment(tracking_code: str):
     principal = auth.current()
@@ -257,6 +274,11 @@ openapi.OPERATIONS.extend([
       422: "bad status or empty message"}),
     ("get", "/v1/offices/{office_id}/complaints", "Complaints of an office with SLA state (query status=, assignee=<account id>|me)",
      "Complaints", "OFFICER or SUPERVISOR of the office", None, {200: "list of Complaint", 403: "other office"}),
+    ("get", "/v1/me/complaints", "My own complaints, newest first, with status and SLA state (anonymous ones "
+     "are not tied to the account and never show)", "Complaints", "APPLICANT", None,
+     {200: "list of Complaint", 401: "no token", 403: "not an applicant"}),
+    ("get", "/v1/applications/{application_id}/complaints", "My complaints that name this application",
+     "Complaints", "APPLICANT", None, {200: "list of Complaint", 401: "no token", 403: "not an applicant"}),
     ("post", "/v1/complaints/{tracking_code}/attachments",
      "Add evidence (multipart: file = JPEG, PNG or PDF up to 4,000,000 bytes; kind = EVIDENCE | "
      "POLICE_LOSS_REPORT) with X-Access-Pin, or as staff of the office", "Complaints", None, None,

@@ -1,0 +1,35 @@
+"""Applicants list their own complaints through the gateway, and the complaint's messages give the
+tracking code, never the internal id or the PIN (issue 16)."""
+from __future__ import annotations
+
+from tests.integration.test_notifications import eventually, mails_to, sms_to
+
+
+def test_applicant_lists_own_complaints_and_is_told_the_tracking_code(stack, api):
+    person, other = api.register_applicant(), api.register_applicant()
+    named = api.post("/v1/complaints", {"category": "SERVICE", "office_id": "TBK",
+                                        "description": "Antrean sangat lama di loket."}, token=person["token"])
+    assert named.status == 201, named.body
+    anonymous = api.post("/v1/complaints", {"category": "BROKER_OR_EXTORTION", "office_id": "TBK",
+                                            "description": "Ada calo di depan kantor.", "anonymous": True},
+                         token=person["token"])
+    assert anonymous.status == 201, anonymous.body
+    theirs = api.post("/v1/complaints", {"category": "SERVICE", "office_id": "TBK",
+                                         "description": "Petugas tidak ramah."}, token=other["token"])
+    assert theirs.status == 201, theirs.body
+
+    mine = api.get("/v1/me/complaints", token=person["token"])
+    assert mine.status == 200, mine.body
+    assert [c["tracking_code"] for c in mine.body["items"]] == [named.body["tracking_code"]]
+    assert mine.body["items"][0]["status"] == "OPEN" and "access_pin" not in mine.body["items"][0]
+    assert api.get("/v1/me/complaints").status == 401
+    assert [c["tracking_code"] for c in api.get("/v1/me/complaints", token=other["token"]).body["items"]] == \
+        [theirs.body["tracking_code"]]
+
+    code, pin, cid = named.body["tracking_code"], named.body["access_pin"], named.body["complaint_id"]
+    texts = eventually(lambda: [t["message"] for t in sms_to(stack, person["phone"]) if code in t["message"]])
+    mails = eventually(lambda: [m for m in mails_to(stack, person["email"]) if code in m["subject"]])
+    for text in texts + [m["subject"] + m["body"] for m in mails]:
+        assert cid not in text and pin not in text
+    # the anonymous report is tied to nobody: no message about it reaches the account
+    assert not [t for t in sms_to(stack, person["phone"]) if anonymous.body["tracking_code"] in t["message"]]
