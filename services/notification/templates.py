@@ -71,6 +71,17 @@ EVENT_SAMPLES: dict[str, dict] = {
     "PassportCollected": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK"},
     "LatePaymentResolved": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
                             "billing_code": "820260302000001", "outcome": "REFUND"},
+    "RefundRecorded": {"refund_id": "refund:820260302000001", "billing_code": "820260302000001",
+                       "application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
+                       "appointment_id": "apt-1", "reason": "OFFICE_CANCELLED",
+                       "amount": {"amount": "950000", "currency": "IDR"}},
+    # carries no account: told to the application's applicant (known from its earlier events)
+    "RefundPaidOut": {"refund_id": "refund:820260302000001", "billing_code": "820260302000001",
+                      "application_id": "app-1", "office_id": "TBK", "reason": "OFFICE_CANCELLED",
+                      "amount": {"amount": "950000", "currency": "IDR"}, "paid_out_at": "2026-03-09T10:00:00+07:00"},
+    "BiometricsCaptured": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
+                           "outcome": "CAPTURED", "fingers_captured": [1, 2, 3], "fingers_missing": [],
+                           "photo_overridden": False},
 }
 EVENT_TYPES = tuple(EVENT_SAMPLES)
 
@@ -116,6 +127,16 @@ LABELS: dict[tuple[str, str], dict[str, dict[str, str]]] = {
         "": {"id": "Cara penyerahannya ada di halaman permohonan Anda.",
              "en": "How you receive it is shown on your application page."}},
 }
+_REFUND_REASONS = {
+    "OFFICE_CANCELLED": {"id": "kantor imigrasi membatalkan janji temu Anda",
+                         "en": "the immigration office cancelled your appointment"},
+    "OVERPAYMENT": {"id": "tagihan ini dibayar lebih dari sekali", "en": "this billing was paid more than once"},
+    "LATE_PAYMENT": {"id": "pembayaran diterima setelah batas waktu dan jadwal tidak dapat dipulihkan",
+                     "en": "the payment arrived after the deadline and the appointment could not be restored"},
+    "": {"id": "ada pembayaran yang harus dikembalikan", "en": "a payment is to be returned"},
+}
+LABELS[("RefundRecorded", "reason")] = _REFUND_REASONS
+LABELS[("RefundPaidOut", "reason")] = _REFUND_REASONS
 # What to bring to the appointment, by the application's service type (ApplicationCreated, kept as a
 # fact): only renewals bring the old passport and damaged-passport replacements the damaged one.
 _BRING = {

@@ -248,3 +248,31 @@ def test_complaint_messages_give_the_tracking_code_never_the_id_or_pin():
     docs = db["messages"].docs
     assert len(docs) == 6
     assert all("ADU-7K3M9Q" in m["body"] and "5f0c-internal" not in m["body"] + m["subject"] for m in docs.values())
+
+
+# -- messages that were missing (issue 16) ----------------------------------------------------------
+def test_refund_recorded_and_paid_out_reach_the_applicant():
+    db, messages, hs = setup()
+    feed(hs, "e-book", booked())
+    feed(hs, "e-refund", payment_pb2.RefundRecorded(refund_id="refund:820260302000001", billing_code="820260302000001",
+                                                    application_id="app-1", account_id="acc-1", office_id="TBK",
+                                                    appointment_id="apt-1", reason="OFFICE_CANCELLED",
+                                                    amount=common_pb2.Money(amount=950000, currency="IDR")), 60)
+    # RefundPaidOut names no account: the applicant is known from the application's earlier events
+    feed(hs, "e-paidout", payment_pb2.RefundPaidOut(refund_id="refund:820260302000001", billing_code="820260302000001",
+                                                    application_id="app-1", office_id="TBK", reason="OFFICE_CANCELLED",
+                                                    amount=common_pb2.Money(amount=950000, currency="IDR"),
+                                                    paid_out_at="2026-03-09T03:00:00Z"), 120)
+    docs = db["messages"].docs
+    assert "kantor imigrasi membatalkan" in docs["e-refund:SMS"]["body"] and "Rp 950.000" in docs["e-refund:SMS"]["body"]
+    assert docs["e-paidout:SMS"]["account_id"] == "acc-1" and "sudah dikembalikan" in docs["e-paidout:SMS"]["body"]
+    assert "09-03-2026 03:00" in docs["e-paidout:EMAIL"]["body"]
+
+
+def test_biometrics_captured_is_told():
+    from passport.v1 import biometrics_pb2
+    db, messages, hs = setup()
+    feed(hs, "e-bio", biometrics_pb2.BiometricsCaptured(application_id="app-1", account_id="acc-1", office_id="TBK",
+                                                        outcome="CAPTURED", fingers_captured=[1, 2]))
+    assert "sidik jari sudah direkam" in db["messages"].docs["e-bio:SMS"]["body"]
+    assert "wawancara" in db["messages"].docs["e-bio:EMAIL"]["body"]
