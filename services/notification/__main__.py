@@ -27,8 +27,9 @@ from services.notification.delivery import Contacts, Delivery
 from services.notification.messages import CHANNELS, Messages, to_proto
 from services.notification.ordering import fact_of
 from services.notification.policy import RetryPolicy
-from services.notification.templates import (EVENT_TYPES, FACT_ONLY, SUPERVISOR_TEMPLATES, TemplateError,
-                                             fields_of, payload_dict)
+from services.notification.reminders import SCHEDULES, Reminders
+from services.notification.templates import (EVENT_TYPES, FACT_ONLY, INTERNAL_TYPES, SUPERVISOR_TEMPLATES,
+                                             TemplateError, fields_of, payload_dict)
 
 NAME = "notification"
 logger = logging.getLogger("notification")
@@ -89,7 +90,8 @@ class Supervisors:
         return sorted({a.account_id for a in reply.items if a.account_id})
 
 
-def handlers(messages: Messages, zones: OfficeZones | None = None, supervisors: Supervisors | None = None) -> dict:
+def handlers(messages: Messages, zones: OfficeZones | None = None, supervisors: Supervisors | None = None,
+             reminders: Reminders | None = None) -> dict:
     """Event type -> handler, for every event type that has templates, and for the silent ones whose
     facts the send-time rules need (FACT_ONLY). Other types (and types whose payload message this build
     does not know) are logged, counted and skipped by the consumer. Types in SUPERVISOR_TEMPLATES are
@@ -127,10 +129,13 @@ def handlers(messages: Messages, zones: OfficeZones | None = None, supervisors: 
                 messages.note(envelope, application_id, fact(envelope, data))
                 return
             messages.record(envelope, account_id, application_id, fields, fact(envelope, data))
+            if reminders is not None and envelope.event_type in SCHEDULES:
+                reminders.schedule({**data, "account_id": account_id}, tz)
         except TemplateError as exc:
             raise PermanentError(str(exc)) from None
 
-    return {**{t: note for t in FACT_ONLY}, **{t: handle for t in EVENT_TYPES if messages.templates.has(t)}}
+    return {**{t: note for t in FACT_ONLY},
+            **{t: handle for t in EVENT_TYPES if t not in INTERNAL_TYPES and messages.templates.has(t)}}
 
 
 def retry_policy() -> RetryPolicy:
@@ -150,8 +155,11 @@ def main() -> None:
     runner.add(notification_pb2_grpc.add_NotificationServiceServicer_to_server, NotificationServicer(messages),
                "passport.v1.NotificationService")
     booking_address = service_address("booking", GRPC_PORTS["booking"])
+    reminders = Reminders(db, clock, messages, hour=env_int("NOTIFY_REMINDER_HOUR", 9))
+    reminders.ensure_indexes()
     consumer = EventConsumer(db, "notification", list(ALL_TOPICS), handlers(messages, OfficeZones(booking_address),
-                                                                          Supervisors(booking_address)))
+                                                                          Supervisors(booking_address), reminders))
+    runner.add_worker("reminders", reminders.worker(env_float("NOTIFY_REMINDER_POLL_S", 30.0)))
     runner.add_worker("consumer", consumer.run)
     contacts = Contacts(booking_address, env_float("CONTACT_DEADLINE_S", 3.0))
     delivery = Delivery(db, clock, {"EMAIL": SmtpSender.from_env(), "SMS": SmsGatewaySender.from_env()},

@@ -82,8 +82,12 @@ EVENT_SAMPLES: dict[str, dict] = {
     "BiometricsCaptured": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
                            "outcome": "CAPTURED", "fingers_captured": [1, 2, 3], "fingers_missing": [],
                            "photo_overridden": False},
+    # made by the notification service itself (reminders.py), not consumed from Kafka
+    "AppointmentReminder": {"application_id": "app-1", "office_id": "TBK", "date": "2026-03-10",
+                            "start_time": "09:00", "service_type": "NEW"},
 }
 EVENT_TYPES = tuple(EVENT_SAMPLES)
+INTERNAL_TYPES = ("AppointmentReminder",)
 
 # Events that tell nobody but whose facts the send-time rules read (ordering.py): the service type
 # (which documents to bring), billings (a payment is told only for a billing a booking told).
@@ -153,6 +157,7 @@ _BRING = {
 }
 LABELS[("PaymentSettled", "service_type")] = _BRING
 LABELS[("AppointmentConfirmed", "service_type")] = _BRING
+LABELS[("AppointmentReminder", "service_type")] = _BRING
 
 _ZONES = {7: "WIB", 8: "WITA", 9: "WIT"}
 _PLACEHOLDER = re.compile(r"\$(\w+|\{\w+\})")

@@ -276,3 +276,56 @@ def test_biometrics_captured_is_told():
                                                         outcome="CAPTURED", fingers_captured=[1, 2]))
     assert "sidik jari sudah direkam" in db["messages"].docs["e-bio:SMS"]["body"]
     assert "wawancara" in db["messages"].docs["e-bio:EMAIL"]["body"]
+
+
+# -- the reminder the day before (issue 16) -----------------------------------------------------------
+def test_reminder_moment_is_the_day_before_at_the_hour_in_the_office_zone():
+    from zoneinfo import ZoneInfo
+    from services.notification.reminders import due_at
+    wib, wita = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar")
+    now = dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.timezone.utc)  # 10:00 WIB on 2 March
+    assert due_at("2026-03-10", "09:00", wib, 9, now) == dt.datetime(2026, 3, 9, 2, 0, tzinfo=dt.timezone.utc)
+    assert due_at("2026-03-10", "09:00", wita, 18, now) == dt.datetime(2026, 3, 9, 10, 0, tzinfo=dt.timezone.utc)
+    assert due_at("2026-03-03", "08:00", wib, 9, now) == now          # booked late: at once
+    assert due_at("2026-03-02", "08:00", wib, 9, now) is None         # already started: never
+
+
+def reminders_for(db, messages, hour: int = 9):
+    from services.notification.reminders import Reminders
+    reminders = Reminders(db, messages.clock, messages, hour=hour)
+    return reminders, handlers(messages, reminders=reminders)
+
+
+def confirmed_on(date: str) -> booking_pb2.AppointmentConfirmed:
+    return booking_pb2.AppointmentConfirmed(application_id="app-1", account_id="acc-1", office_id="TBK",
+                                            appointment_id="apt-1", date=date, start_time="09:00", lane="REGULAR",
+                                            paid_at="2026-03-02T10:15:00+07:00")
+
+
+def test_a_paid_appointment_is_reminded_once_the_day_before():
+    db, messages, _ = setup()
+    reminders, hs = reminders_for(db, messages)
+    feed(hs, "e-created", created("RENEWAL"))
+    feed(hs, "e-book", booked(), seconds=1)
+    feed(hs, "e-conf", confirmed_on("2026-03-10"), seconds=2)
+    feed(hs, "e-conf", confirmed_on("2026-03-10"), seconds=2)          # redelivered: still one reminder
+    assert reminders.run_due() == 0                                     # 2 March: not yet
+    messages.clock.t = dt.datetime(2026, 3, 9, 2, 0, tzinfo=dt.timezone.utc)  # 9 March 09:00 WIB
+    assert reminders.run_due() == 1 and reminders.run_due() == 0
+    sms = db["messages"].docs["reminder:app-1:2026-03-10:SMS"]["body"]
+    assert "besok 2026-03-10 pukul 09:00" in sms and "paspor lama" in sms
+
+
+def test_no_reminder_for_a_cancelled_or_moved_appointment():
+    db, messages, _ = setup()
+    reminders, hs = reminders_for(db, messages)
+    feed(hs, "e-book", booked(), seconds=1)
+    feed(hs, "e-conf", confirmed_on("2026-03-10"), seconds=2)
+    feed(hs, "e-move", rescheduled("2026-03-16"), seconds=3)
+    messages.clock.t = dt.datetime(2026, 3, 9, 2, 0, tzinfo=dt.timezone.utc)
+    assert reminders.run_due() == 0                                     # 10 March is not the date any more
+    messages.clock.t = dt.datetime(2026, 3, 15, 2, 0, tzinfo=dt.timezone.utc)
+    feed(hs, "e-cancel", cancelled(), seconds=4)
+    assert reminders.run_due() == 0                                     # the 16th was cancelled
+    assert not [k for k in db["messages"].docs if k.startswith("reminder:")]
+    assert db["reminders"].docs == {}
