@@ -23,7 +23,7 @@ from servicekit.grpcserver import ServiceRunner
 from servicekit.outbox import OutboxRelay
 
 from services.notification.channels import SmsGatewaySender, SmtpSender
-from services.notification.delivery import Contacts, Delivery
+from services.notification.delivery import REPORTER_PREFIX, Contacts, Delivery
 from services.notification.messages import CHANNELS, Messages, to_proto
 from services.notification.ordering import fact_of
 from services.notification.policy import RetryPolicy
@@ -123,6 +123,12 @@ def handlers(messages: Messages, zones: OfficeZones | None = None, supervisors: 
                     log.event(logger, "office has no supervisor to tell", logging.WARNING,
                               event_type=envelope.event_type, office_id=data.get("office_id") or "")
                 messages.record_for_supervisors(envelope, heads, fields, template)
+            if not account_id and data.get("contact_channels") and data.get("complaint_id"):
+                # an anonymous reporter who left a contact: only by the channels they gave, the
+                # address asked of the complaint service at send time
+                messages.record(envelope, REPORTER_PREFIX + data["complaint_id"], "", fields,
+                                channels=list(data["contact_channels"]))
+                return
             if not account_id:
                 NOT_ADDRESSED.labels(envelope.event_type).inc()
                 log.event(logger, "event carries no account; nobody to tell", event_type=envelope.event_type)
@@ -161,7 +167,8 @@ def main() -> None:
                                                                           Supervisors(booking_address), reminders))
     runner.add_worker("reminders", reminders.worker(env_float("NOTIFY_REMINDER_POLL_S", 30.0)))
     runner.add_worker("consumer", consumer.run)
-    contacts = Contacts(booking_address, env_float("CONTACT_DEADLINE_S", 3.0))
+    contacts = Contacts(booking_address, env_float("CONTACT_DEADLINE_S", 3.0),
+                        service_address("complaint", GRPC_PORTS["complaint"]))
     delivery = Delivery(db, clock, {"EMAIL": SmtpSender.from_env(), "SMS": SmsGatewaySender.from_env()},
                         contacts, retry_policy(), batch=env_int("NOTIFY_BATCH", 100),
                         concurrency=env_int("NOTIFY_SEND_CONCURRENCY", 8),

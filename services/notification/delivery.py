@@ -30,7 +30,7 @@ from typing import Callable, Protocol
 import grpc
 from prometheus_client import Counter, Histogram
 
-from passport.v1 import accounts_pb2, accounts_pb2_grpc, notification_pb2
+from passport.v1 import accounts_pb2, accounts_pb2_grpc, complaint_pb2, complaint_pb2_grpc, notification_pb2
 from servicekit import grpcclient, log, metrics, outbox
 from servicekit.clock import Clock
 from servicekit.events import TOPICS, new_event
@@ -61,15 +61,25 @@ class Sender(Protocol):
     def send(self, to: str, rendered: Rendered, message_id: str) -> None: ...
 
 
-class Contacts:
-    """Recipients come from the booking service's AccountService.GetContact, never from events."""
+REPORTER_PREFIX = "complaint:"  # "account" of an anonymous reporter who left a contact: complaint:<id>
 
-    def __init__(self, address: str, deadline_s: float = 3.0):
+
+class Contacts:
+    """Recipients come from the booking service's AccountService.GetContact, never from events; an
+    anonymous reporter's contact (`complaint:<complaint_id>`) from ComplaintService.GetReporterContact."""
+
+    def __init__(self, address: str, deadline_s: float = 3.0, complaint_address: str = ""):
         self.stub = accounts_pb2_grpc.AccountServiceStub(grpcclient.channel(address, deadline_s))
+        self.reporters = complaint_pb2_grpc.ComplaintServiceStub(grpcclient.channel(complaint_address, deadline_s)) \
+            if complaint_address else None
 
     def address_of(self, account_id: str, channel: str) -> str:
         try:
-            contact = self.stub.GetContact(accounts_pb2.GetAccountRequest(account_id=account_id))
+            if account_id.startswith(REPORTER_PREFIX) and self.reporters is not None:
+                contact = self.reporters.GetReporterContact(complaint_pb2.GetReporterContactRequest(
+                    complaint_id=account_id[len(REPORTER_PREFIX):]))
+            else:
+                contact = self.stub.GetContact(accounts_pb2.GetAccountRequest(account_id=account_id))
         except grpc.RpcError as exc:
             permanent = exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
             raise SendError(f"contact lookup {exc.code().name}", permanent=permanent) from None

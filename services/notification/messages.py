@@ -67,13 +67,15 @@ class Messages:
         return self.preferences_of(account_id)
 
     def record(self, envelope, account_id: str, application_id: str, fields: dict[str, str],
-               fact: dict | None = None) -> int:
+               fact: dict | None = None, channels: list[str] | None = None) -> int:
         """Render and record one message per preferred channel; returns how many were new.
         Raises TemplateError when a template needs a field the event lacks (nothing recorded).
         `fact` (ordering.fact_of) goes with each message and into the application's log, where the
         send-time rules (ordering.py) read it."""
         prefs = self.preferences_of(account_id)
         language = prefs["language"]
+        if channels is not None:  # an anonymous reporter's contact decides, not preferences
+            prefs = {**prefs, "channels": [ch for ch in CHANNELS if ch in channels]}
         rendered = {ch: self.templates.render(envelope.event_type, language, ch, fields) for ch in prefs["channels"]}
         now = self.clock.now()
         event_at = envelope.occurred_at.ToDatetime(tzinfo=now.tzinfo) if envelope.HasField("occurred_at") else now
@@ -178,8 +180,13 @@ def to_proto(doc: dict) -> notification_pb2.Notification:
 def application_facts(db, application_id: str) -> list[dict]:
     """The application's facts from its delivery log (by `_id` probes), once per event, in event order."""
     facts: dict[str, dict] = {}
-    for entry in read_numbered(db["application_log"], _log_key(application_id), first=1, projection={"fact": 1}):
+    for entry in read_numbered(db["application_log"], _log_key(application_id), first=1,
+                               projection={"fact": 1, "event_id": 1, "messages": 1}):
         fact = entry.get("fact")
+        if not fact and entry.get("messages"):  # logged before facts existed: its type and time only
+            first = entry["messages"][0]
+            fact = {"event_type": first["event_type"], "event_id": entry["event_id"],
+                    "event_at": first["created_at"], "legacy": True}
         if fact and fact.get("event_id"):
             facts.setdefault(fact["event_id"], fact)
     return sorted(facts.values(), key=order_key)

@@ -63,7 +63,9 @@ def awaited_cause(message: dict, facts: list[dict]) -> str:
     "payment received" needs the booking that told the applicant its billing code."""
     if message["event_type"] == "PaymentSettled":
         code = (message.get("fact") or {}).get("billing_code", "")
-        if not any(f["event_type"] == "AppointmentBooked" and f.get("billing_code") == code for f in facts):
+        # (a booking logged before facts were kept names no code: it counts as the one that told it)
+        if not any(f["event_type"] == "AppointmentBooked" and (f.get("billing_code") == code or f.get("legacy"))
+                   for f in facts):
             return "AppointmentBooked"
     return ""
 

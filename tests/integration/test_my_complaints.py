@@ -33,3 +33,22 @@ def test_applicant_lists_own_complaints_and_is_told_the_tracking_code(stack, api
         assert cid not in text and pin not in text
     # the anonymous report is tied to nobody: no message about it reaches the account
     assert not [t for t in sms_to(stack, person["phone"]) if anonymous.body["tracking_code"] in t["message"]]
+
+
+def test_an_anonymous_reporter_who_left_a_phone_is_told_the_answer_by_sms(stack, api, officer_token):
+    phone = "0813" + str(abs(hash(stack.run_dir)) % 10**8).zfill(8)
+    filed = api.post("/v1/complaints", {"category": "BROKER_OR_EXTORTION", "office_id": "TBK",
+                                        "description": "Ada calo menawarkan jalur cepat.", "contact_phone": phone})
+    assert filed.status == 201 and filed.body["anonymous"] is True, filed.body
+    code = filed.body["tracking_code"]
+    answered = api.post(f"/v1/complaints/{filed.body['complaint_id']}/responses",
+                        {"message": "Kami sedang menyelidikinya.", "status": "IN_PROGRESS"}, token=officer_token)
+    assert answered.status == 201, answered.body
+    texts = eventually(lambda: [t["message"] for t in sms_to(stack, phone) if "ditanggapi" in t["message"]],
+                       timeout_s=120)
+    assert len(texts) == 1 and code in texts[0] and filed.body["complaint_id"] not in texts[0]
+    # a named report leaves no contact: the account is told instead
+    person = api.register_applicant()
+    refused = api.post("/v1/complaints", {"category": "SERVICE", "office_id": "TBK", "description": "Antrean lama.",
+                                          "contact_phone": phone}, token=person["token"])
+    assert refused.status == 422 and refused.body["errors"][0]["field"] == "contact_phone"

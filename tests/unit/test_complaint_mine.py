@@ -34,3 +34,26 @@ def test_only_an_applicant_lists_their_own():
         with pytest.raises(DomainError) as err:
             s.list_for_account(caller)
         assert err.value.kind == "forbidden"
+
+
+def test_an_anonymous_reporter_may_leave_a_contact_that_never_leaves_the_service():
+    from servicekit.events import decode
+    s = store(Booking())
+    record, _ = s.file(common_pb2.Caller(), "BROKER_OR_EXTORTION", "TBK", "Ada calo di depan kantor.", "", True,
+                       contact_phone="081234567890")
+    assert "account_id" not in record and record["contact"] == {"phone": "081234567890"}
+    [(envelope, filed)] = [decode(bytes(e["data"])) for e in s.complaints.docs[record["_id"]]["_outbox"]]
+    assert list(filed.contact_channels) == ["SMS"] and b"081234567890" not in envelope.SerializeToString()
+    assert s.reporter_contact(record["_id"]) == {"phone": "081234567890"}
+    s.respond(OFFICER, record["_id"], "Kami tindak lanjuti.", "IN_PROGRESS")
+    responded = [decode(bytes(e["data"])) for r in s.responses.docs.values() for e in r["_outbox"]]
+    assert [list(p.contact_channels) for _e, p in responded] == [["SMS"]]
+    silent, _ = s.file(common_pb2.Caller(), "SERVICE", "TBK", "Antrean lama.", "", True)
+    with pytest.raises(DomainError):
+        s.reporter_contact(silent["_id"])
+    for kwargs, caller, anonymous in (({"contact_email": "a@b.example"}, REPORTER, False),  # named: account decides
+                                      ({"contact_phone": "12345"}, common_pb2.Caller(), True),
+                                      ({"contact_email": "not-an-address"}, common_pb2.Caller(), True)):
+        with pytest.raises(DomainError) as err:
+            s.file(caller, "SERVICE", "TBK", "Antrean lama.", "", anonymous, **kwargs)
+        assert err.value.kind == "invalid"

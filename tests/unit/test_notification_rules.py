@@ -21,7 +21,8 @@ def envelope(event_id: str, payload, seconds: float = 0) -> envelope_pb2.EventEn
     ts = Timestamp()
     ts.FromDatetime(T0 + dt.timedelta(seconds=seconds))
     return envelope_pb2.EventEnvelope(event_id=event_id, event_type=payload.DESCRIPTOR.name, occurred_at=ts,
-                                      aggregate_id=getattr(payload, "application_id", ""))
+                                      aggregate_id=getattr(payload, "application_id", "")
+                                      or getattr(payload, "complaint_id", ""))
 
 
 def setup(hold_s: float = 0.0):
@@ -329,3 +330,36 @@ def test_no_reminder_for_a_cancelled_or_moved_appointment():
     assert reminders.run_due() == 0                                     # the 16th was cancelled
     assert not [k for k in db["messages"].docs if k.startswith("reminder:")]
     assert db["reminders"].docs == {}
+
+
+def test_a_complaint_answer_reaches_an_anonymous_reporter_only_by_the_contact_they_left():
+    from passport.v1 import complaint_pb2
+    db, messages, hs = setup()
+    with_contact = complaint_pb2.ComplaintResponded(complaint_id="c-anon", office_id="TBK", category="SERVICE",
+                                                    status="IN_PROGRESS", response_id="r-1", tracking_code="ADU-1",
+                                                    contact_channels=["SMS"])
+    without = complaint_pb2.ComplaintResponded(complaint_id="c-anon-2", office_id="TBK", category="SERVICE",
+                                               status="IN_PROGRESS", response_id="r-2", tracking_code="ADU-2")
+    feed(hs, "e-with", with_contact)
+    feed(hs, "e-without", without)
+    assert set(db["messages"].docs) == {"e-with:SMS"}
+    doc = db["messages"].docs["e-with:SMS"]
+    assert doc["account_id"] == "complaint:c-anon" and "ADU-1" in doc["body"] and doc["group"] == "c-anon"
+
+
+def test_the_reporter_contact_is_asked_of_the_complaint_service_at_send_time():
+    from services.notification.delivery import Contacts
+
+    class Stub:
+        def __init__(self):
+            self.asked = []
+
+        def GetReporterContact(self, request):
+            self.asked.append(request.complaint_id)
+            from passport.v1 import complaint_pb2
+            return complaint_pb2.ReporterContact(phone="081234567890")
+
+    contacts = Contacts.__new__(Contacts)
+    contacts.stub, contacts.reporters = None, Stub()
+    assert contacts.address_of("complaint:c-anon", "SMS") == "081234567890"
+    assert contacts.reporters.asked == ["c-anon"]

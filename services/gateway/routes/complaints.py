@@ -45,13 +45,15 @@ DOWNLOAD_TYPES = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "p
 def file_complaint():
     body = fields(json_body(), {"category": (str, True, CATEGORIES), "office_id": (str, True),
                                 "description": (str, True), "application_id": (str, False),
-                                "anonymous": (bool, False)})
+                                "anonymous": (bool, False), "contact_email": (str, False),
+                                "contact_phone": (str, False)})
     principal = auth.current()  # a bad token is still a 401; a missing one means anonymous
     anonymous = principal is None or bool(body["anonymous"])
     caller = common_pb2.Caller() if anonymous else principal.caller()
     reply = clients.call(clients.complaint().FileComplaint, complaint_pb2.FileComplaintRequest(
         caller=caller, category=body["category"], office_id=body["office_id"], description=body["description"],
-        application_id=body["application_id"] or "", anonymous=anonymous))
+        application_id=body["application_id"] or "", anonymous=anonymous,
+        contact_email=(body["contact_email"] or "")[:254], contact_phone=(body["contact_phone"] or "")[:20]))
     return jsonify({"complaint_id": reply.complaint_id, "tracking_code": reply.tracking_code,
                     "access_pin": reply.access_pin, "created_at": reply.created_at, "due_at": reply.due_at,
                     "anonymous": anonymous}), 201
@@ -237,7 +239,10 @@ def complaint_json(c, responses: bool = False, staff: bool = False) -> dict:
 
 openapi.SCHEMAS.update({
     "NewComplaint": obj(["category", "office_id", "description"], category={"enum": list(CATEGORIES)},
-                        office_id=S, description=S, application_id=S, anonymous=B),
+                        office_id=S, description=S, application_id=S, anonymous=B,
+                        contact_email={"type": "string", "description": "anonymous reports only: where to tell "
+                                       "the answer (kept with the complaint, never in events or logs)"},
+                        contact_phone={"type": "string", "description": "anonymous reports only, by SMS"}),
     "FiledComplaint": obj(complaint_id=S, tracking_code=S, access_pin=S, created_at=S, due_at=S, anonymous=B),
     "Complaint": obj(complaint_id=S, tracking_code=S, office_id=S, category=S, status=S, created_at=S,
                      first_response_due_at=S, due_at=S, sla_state={"enum": ["on_time", "due_soon", "breached"]},
