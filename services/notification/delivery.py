@@ -118,6 +118,7 @@ class Outcome:
     acted: int = 0          # sent, failed or dead-lettered
     done: bool = False      # `<mid>:sent` or `<mid>:dead` exists: the queue entry can go
     collided: bool = False  # the claim of the hinted attempt existed: read the records to decide
+    next_at: dt.datetime | None = None  # not done: when the message is looked at again (if known)
 
 
 class Delivery:
@@ -182,14 +183,18 @@ class Delivery:
         done (failed, in flight elsewhere) holds back the rest, so the channel keeps the event order."""
         now, out = self.clock.now(), []
         facts = application_facts(self.db, group) if any(e.get("application_id") for e in entries) else []
-        for entry in entries:
+        blocked_until, rest = None, []
+        for i, entry in enumerate(entries):
+            rest = entries[i + 1:]
             if _aware(entry["due_at"]) > now:
+                blocked_until = _aware(entry["due_at"])
                 break
             reason = stale_reason(entry, facts)
             cause = awaited_cause(entry, facts)
             if not reason and cause:
                 if now < _aware(entry["created_at"]) + self.cause_wait:
-                    self._hint(entry, {"due_at": now + dt.timedelta(seconds=1)})
+                    blocked_until = now + dt.timedelta(seconds=1)
+                    self._hint(entry, {"due_at": blocked_until})
                     break
                 reason = f"no {cause} was recorded for it"
             if reason:
@@ -200,7 +205,13 @@ class Delivery:
                 outcome = self._resolve([entry], contacts)[0]
             out.append((entry, outcome))
             if not outcome.done:
+                blocked_until = outcome.next_at or now + dt.timedelta(seconds=1)
                 break
+        # The held-back ones are not due before the one holding them: off the head of the queue until
+        # then, so a backlog of held messages never crowds out other applications' due ones.
+        for entry in rest if blocked_until is not None else []:
+            if _aware(entry["due_at"]) < blocked_until:
+                self._hint(entry, {"due_at": blocked_until})
         return out
 
     def _skip(self, entry: dict, reason: str) -> Outcome:
@@ -235,7 +246,7 @@ class Delivery:
             if any(r["kind"] == "failed" and r["n"] == step.attempt for r in records):
                 hint["failed"] = step.attempt  # a retried failure: the hint's promise holds
             self._hint(entry, hint)
-            return Outcome()
+            return Outcome(next_at=step.due_at)
         outcome = self._attempt(entry, step.attempt, contacts)
         if outcome.collided:  # a parallel worker claimed it first and is sending it
             return Outcome()
@@ -288,7 +299,7 @@ class Delivery:
             self._dead_letter(entry, n, step.reason)
             return Outcome(acted=1, done=True)
         self._hint(entry, {"due_at": next_at, "failed": n})
-        return Outcome(acted=1)
+        return Outcome(acted=1, next_at=next_at)
 
     def _dead_letter(self, doc: dict, attempts: int, reason: str) -> None:
         mid, channel = doc["_id"], doc["channel"]

@@ -171,6 +171,9 @@ def test_a_message_waiting_for_a_retry_holds_back_the_later_ones():
     delivery, sender = sender_for(db, messages, failures=1)
     delivery.cycle("SMS")
     assert sender.sent == []                      # the booking SMS failed: the payment SMS waits for it
+    queued = db["due_sms"].docs
+    # ...off the head of the queue until the retry is due (other applications' messages go first)
+    assert queued["e-paid:SMS"]["due_at"] == queued["e-book:SMS"]["due_at"] == messages.clock.t + dt.timedelta(seconds=5)
     later(messages, 5)
     while delivery.cycle("SMS"):
         pass
@@ -363,3 +366,19 @@ def test_the_reporter_contact_is_asked_of_the_complaint_service_at_send_time():
     contacts.stub, contacts.reporters = None, Stub()
     assert contacts.address_of("complaint:c-anon", "SMS") == "081234567890"
     assert contacts.reporters.asked == ["c-anon"]
+
+
+def test_held_back_messages_do_not_crowd_out_other_applications():
+    db, messages, hs = setup()
+    for i in range(3):  # three applications whose first SMS fails and whose second one is held back
+        feed(hs, f"e-book-{i}", booked(app=f"app-{i}", code=f"82026030200000{i}"), seconds=i)
+        feed(hs, f"e-paid-{i}", payment_pb2.PaymentSettled(billing_code=f"82026030200000{i}", application_id=f"app-{i}",
+                                                           account_id="acc-1", paid_at="2026-03-02T10:15:00+07:00"),
+             seconds=10 + i)
+    delivery, sender = sender_for(db, messages, failures=3)
+    delivery.batch = 3
+    delivery.cycle("SMS")
+    assert sender.sent == []
+    feed(hs, "e-other", booked(app="app-9", code="820260302000009"), seconds=20)
+    delivery.cycle("SMS")                          # the held ones are not due: the new one goes at once
+    assert len(sender.sent) == 1 and "820260302000009" in sender.sent[0][1]
