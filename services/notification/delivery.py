@@ -172,9 +172,13 @@ class Delivery:
         """Every open message of these groups in this channel's queue, in event order (the queue holds
         only open messages, so this reads the backlog of a few applications, never the history)."""
         out: dict[str, dict[str, dict]] = {}
-        for e in (list(due.find({"group": {"$in": groups}})) if groups else []) + batch:
+        for e in batch:  # whole entries
             if _group(e):
-                out.setdefault(_group(e), {}).setdefault(e["_id"], e)
+                out.setdefault(_group(e), {})[e["_id"]] = e
+        # the others only by what ordering needs (usually none: most groups have one open message);
+        # one of them is read whole, by `_id`, only when it is its turn to be sent
+        for e in (due.find({"group": {"$in": groups}}, LIGHT) if groups else []):
+            out.setdefault(_group(e), {}).setdefault(e["_id"], e)
         return {g: sorted(es.values(), key=order_key) for g, es in out.items()}
 
     def _walk(self, group: str, entries: list[dict], contacts) -> list[tuple[dict, Outcome]]:
@@ -200,6 +204,10 @@ class Delivery:
             if reason:
                 out.append((entry, self._skip(entry, reason)))
                 continue
+            if "body" not in entry:  # read light (see _open_of)
+                entry = due_entry = self.queues[entry["channel"]].find_one({"_id": entry["_id"]})
+                if due_entry is None:  # done meanwhile by a parallel worker
+                    continue
             outcome = self.deliver(entry, contacts)
             if outcome.collided:
                 outcome = self._resolve([entry], contacts)[0]
@@ -372,6 +380,11 @@ class Delivery:
                     logger.exception("notification sweep failed")
                 stop.wait(interval_s)
         return run
+
+
+# What the order walk needs of a queue entry that is not in the poll's due batch.
+LIGHT = {"_id": 1, "group": 1, "application_id": 1, "channel": 1, "event_type": 1, "event_id": 1, "event_at": 1,
+         "due_at": 1, "created_at": 1, "fact": 1, "failed": 1}
 
 
 def _group(entry: dict) -> str:

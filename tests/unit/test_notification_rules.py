@@ -382,3 +382,23 @@ def test_held_back_messages_do_not_crowd_out_other_applications():
     feed(hs, "e-other", booked(app="app-9", code="820260302000009"), seconds=20)
     delivery.cycle("SMS")                          # the held ones are not due: the new one goes at once
     assert len(sender.sent) == 1 and "820260302000009" in sender.sent[0][1]
+
+
+def test_an_entry_read_light_for_ordering_is_read_whole_when_its_turn_comes():
+    """The order walk reads other open entries of an application with a projection (no body); the one
+    whose turn comes is read whole by `_id` before it is sent."""
+    db, messages, hs = setup()
+    feed(hs, "e-book", booked(), seconds=0)
+    feed(hs, "e-paid", settled(), seconds=5)
+    queue_ = db["due_sms"]
+    whole = queue_.find
+
+    def find(query=None, projection=None):
+        docs = whole(query)
+        return type(docs)({k: v for k, v in d.items() if k in projection} for d in docs) if projection else docs
+    queue_.find = find
+    delivery, sender = sender_for(db, messages)
+    delivery.batch = 1                             # the due batch holds the booking message only
+    delivery.cycle("SMS")
+    texts = sms_sent(sender)
+    assert len(texts) == 2 and "ditahan" in texts[0] and "pembayaran" in texts[1]
