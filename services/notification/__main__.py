@@ -28,7 +28,7 @@ from services.notification.messages import CHANNELS, Messages, to_proto
 from services.notification.ordering import fact_of
 from services.notification.policy import RetryPolicy
 from services.notification.reminders import SCHEDULES, Reminders
-from services.notification.templates import (EVENT_TYPES, FACT_ONLY, INTERNAL_TYPES, SUPERVISOR_TEMPLATES,
+from services.notification.templates import (EVENT_TYPES, FACT_ONLY, INTERNAL_TYPES, LABELS, SUPERVISOR_TEMPLATES,
                                              TemplateError, fields_of, payload_dict)
 
 NAME = "notification"
@@ -113,7 +113,8 @@ def handlers(messages: Messages, zones: OfficeZones | None = None, supervisors: 
         try:
             tz = zones.zone_of(data.get("office_id") or "") if zones else None
             fields = fields_of(data, tz)
-            if application_id and "service_type" not in fields:  # what to bring depends on it
+            if application_id and "service_type" not in fields and (envelope.event_type, "service_type") in LABELS:
+                # what to bring depends on it (kept from the application's ApplicationCreated)
                 fields["service_type"] = messages.service_type_of(application_id)
             template = SUPERVISOR_TEMPLATES.get(envelope.event_type)
             if template and supervisors is not None:
