@@ -185,7 +185,8 @@ def test_escalation_reaches_the_head_of_office_once_and_not_the_delivery_log(fst
     supervisor = next(s for s in DEMO_STAFF if s["role"] == "SUPERVISOR")
     escalated = complaint_pb2.ComplaintEscalated(
         complaint_id=f"c-{uuid.uuid4().hex[:8]}", office_id="TBK", category="SERVICE",
-        account_id=person["account_id"], kind="FIRST_RESPONSE", due_at="2026-03-05T10:00:00+00:00")
+        account_id=person["account_id"], kind="FIRST_RESPONSE", due_at="2026-03-05T10:00:00+00:00",
+        tracking_code=uuid.uuid4().hex[:20].upper())
     event = new_event("complaint", escalated.complaint_id, escalated, Clock())
     producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{fstack.ports.kafka}")
     for _ in range(2):  # redelivered: still once
@@ -195,12 +196,14 @@ def test_escalation_reaches_the_head_of_office_once_and_not_the_delivery_log(fst
     heads = eventually(lambda: [m for m in mails_to(fstack, supervisor["email"])
                                 if escalated.complaint_id in m["subject"]], timeout_s=120)
     assert "kepala kantor" in heads[0]["body"] and "belum ditanggapi" in heads[0]["body"]
-    # The complainant hears about it too (email + SMS), once.
-    eventually(lambda: len([m for m in mails_to(fstack, person["email"]) if escalated.complaint_id in m["subject"]]))
-    eventually(lambda: [s for s in sms_to(fstack, person["phone"]) if escalated.complaint_id in s["message"]])
+    # The complainant hears about it too (email + SMS), once, by the tracking code (never the internal id).
+    code = escalated.tracking_code
+    eventually(lambda: len([m for m in mails_to(fstack, person["email"]) if code in m["subject"]]))
+    eventually(lambda: [s for s in sms_to(fstack, person["phone"]) if code in s["message"]])
     time.sleep(2)
     assert len([m for m in mails_to(fstack, supervisor["email"]) if escalated.complaint_id in m["subject"]]) == 1
-    assert len([s for s in sms_to(fstack, person["phone"]) if escalated.complaint_id in s["message"]]) == 1
+    assert len([s for s in sms_to(fstack, person["phone"]) if code in s["message"]]) == 1
+    assert not [s for s in sms_to(fstack, person["phone"]) if escalated.complaint_id in s["message"]]
     # The application's delivery log still lists only its own two messages.
     items = delivery_log(fapi, person, app_id)
     assert {(i["event_type"], i["channel"]) for i in items} == {("AppointmentBooked", "EMAIL"),
