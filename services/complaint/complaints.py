@@ -112,7 +112,8 @@ class Complaints:
 
     # -- filing ------------------------------------------------------------------------------
     def file(self, caller, category: str, office_id: str, description: str, application_id: str,
-             anonymous: bool, contact_email: str = "", contact_phone: str = "") -> tuple[dict, str]:
+             anonymous: bool, contact_email: str = "", contact_phone: str = "",
+             contact_language: str = "") -> tuple[dict, str]:
         errors = []
         if category not in CATEGORIES:
             errors.append({"field": "category", "message": f"category must be one of {', '.join(CATEGORIES)}"})
@@ -163,13 +164,14 @@ class Complaints:
                 record["account_id"] = account_id
             if contact:
                 record["contact"] = contact
+                record["contact_language"] = contact_language if contact_language in ("id", "en") else "id"
             if application_id:
                 record["application_id"] = application_id
             filed = complaint_pb2.ComplaintFiled(
                 complaint_id=complaint_id, office_id=office_id, category=category, account_id=account_id,
                 anonymous=anonymous, first_response_due_at=rfc3339(first_due), due_at=rfc3339(resolution_due),
                 application_id=application_id or "", tracking_code=code,
-                contact_channels=_channels(contact))
+                contact_channels=_channels(contact), contact_language=record.get("contact_language", ""))
             envelope = events.new_event("complaint", complaint_id, filed, self.clock)
             if outbox.insert(self.complaints, record, [envelope], TOPIC, self.clock):
                 metrics.FILED.labels(office_id, category).inc()
@@ -314,14 +316,15 @@ class Complaints:
         evs = [events.new_event("complaint", complaint_id, complaint_pb2.ComplaintResponded(
             complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
             account_id=account_id, status=status, response_id=response_id,
-            tracking_code=doc.get("tracking_code", ""), contact_channels=_channels(doc.get("contact"))), self.clock)]
+            tracking_code=doc.get("tracking_code", ""), contact_channels=_channels(doc.get("contact")),
+            contact_language=doc.get("contact_language", "")), self.clock)]
         if closing:
             record["on_time"] = on_time
             evs.append(events.new_event("complaint", complaint_id, complaint_pb2.ComplaintResolved(
                 complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
                 account_id=account_id, status=status, on_time=on_time,
-                tracking_code=doc.get("tracking_code", ""), contact_channels=_channels(doc.get("contact"))),
-                self.clock))
+                tracking_code=doc.get("tracking_code", ""), contact_channels=_channels(doc.get("contact")),
+                contact_language=doc.get("contact_language", "")), self.clock))
         if not outbox.insert(self.responses, record, evs, TOPIC, self.clock):
             raise DomainError("conflict", "complaint-closed", "this complaint is already resolved or rejected")
         if closing:

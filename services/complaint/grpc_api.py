@@ -15,7 +15,7 @@ class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
     def FileComplaint(self, request, context):
         record, pin = self.complaints.file(request.caller, request.category, request.office_id,
                                            request.description, request.application_id, request.anonymous,
-                                           request.contact_email, request.contact_phone)
+                                           request.contact_email, request.contact_phone, request.contact_language)
         return complaint_pb2.FiledComplaint(
             complaint_id=record["_id"], tracking_code=record["tracking_code"], access_pin=pin,
             created_at=rfc3339(record["created_at"]), due_at=rfc3339(record["resolution_due"]))

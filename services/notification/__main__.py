@@ -128,7 +128,7 @@ def handlers(messages: Messages, zones: OfficeZones | None = None, supervisors: 
                 # an anonymous reporter who left a contact: only by the channels they gave, the
                 # address asked of the complaint service at send time
                 messages.record(envelope, REPORTER_PREFIX + data["complaint_id"], "", fields,
-                                channels=list(data["contact_channels"]))
+                                channels=list(data["contact_channels"]), language=data.get("contact_language") or "")
                 return
             if not account_id:
                 NOT_ADDRESSED.labels(envelope.event_type).inc()

@@ -67,13 +67,13 @@ class Messages:
         return self.preferences_of(account_id)
 
     def record(self, envelope, account_id: str, application_id: str, fields: dict[str, str],
-               fact: dict | None = None, channels: list[str] | None = None) -> int:
+               fact: dict | None = None, channels: list[str] | None = None, language: str = "") -> int:
         """Render and record one message per preferred channel; returns how many were new.
         Raises TemplateError when a template needs a field the event lacks (nothing recorded).
         `fact` (ordering.fact_of) goes with each message and into the application's log, where the
         send-time rules (ordering.py) read it."""
         prefs = self.preferences_of(account_id)
-        language = prefs["language"]
+        language = language if language in LANGUAGES else prefs["language"]
         if channels is not None:  # an anonymous reporter's contact decides, not preferences
             prefs = {**prefs, "channels": [ch for ch in CHANNELS if ch in channels]}
         rendered = {ch: self.templates.render(envelope.event_type, language, ch, fields) for ch in prefs["channels"]}

@@ -38,7 +38,8 @@ def test_applicant_lists_own_complaints_and_is_told_the_tracking_code(stack, api
 def test_an_anonymous_reporter_who_left_a_phone_is_told_the_answer_by_sms(stack, api, officer_token):
     phone = "0813" + str(abs(hash(stack.run_dir)) % 10**8).zfill(8)
     filed = api.post("/v1/complaints", {"category": "BROKER_OR_EXTORTION", "office_id": "TBK",
-                                        "description": "Ada calo menawarkan jalur cepat.", "contact_phone": phone})
+                                        "description": "Ada calo menawarkan jalur cepat.", "contact_phone": phone},
+                     headers={"Accept-Language": "id-ID,id;q=0.9,en;q=0.5"})
     assert filed.status == 201 and filed.body["anonymous"] is True, filed.body
     code = filed.body["tracking_code"]
     answered = api.post(f"/v1/complaints/{filed.body['complaint_id']}/responses",

@@ -402,3 +402,13 @@ def test_an_entry_read_light_for_ordering_is_read_whole_when_its_turn_comes():
     delivery.cycle("SMS")
     texts = sms_sent(sender)
     assert len(texts) == 2 and "ditahan" in texts[0] and "pembayaran" in texts[1]
+
+
+def test_an_anonymous_reporter_is_answered_in_the_language_they_filed_in():
+    from passport.v1 import complaint_pb2
+    db, messages, hs = setup()
+    feed(hs, "e-en", complaint_pb2.ComplaintResolved(complaint_id="c-en", office_id="TBK", category="SERVICE",
+                                                     status="RESOLVED", tracking_code="ADU-3",
+                                                     contact_channels=["EMAIL"], contact_language="en"))
+    doc = db["messages"].docs["e-en:EMAIL"]
+    assert doc["language"] == "en" and "resolved" in doc["subject"] and "ADU-3" in doc["subject"]

@@ -26,7 +26,7 @@ from flask import Blueprint, Response, jsonify, request
 from passport.v1 import common_pb2, complaint_pb2
 from services.gateway import auth, clients, openapi
 from services.gateway.openapi import B, S, obj
-from services.gateway.problems import Problem
+from services.gateway.problems import Problem, language
 from services.gateway.validation import fields, file_content, json_body
 
 bp = Blueprint("complaints", __name__)
@@ -46,14 +46,15 @@ def file_complaint():
     body = fields(json_body(), {"category": (str, True, CATEGORIES), "office_id": (str, True),
                                 "description": (str, True), "application_id": (str, False),
                                 "anonymous": (bool, False), "contact_email": (str, False),
-                                "contact_phone": (str, False)})
+                                "contact_phone": (str, False), "contact_language": (str, False, ("id", "en"))})
     principal = auth.current()  # a bad token is still a 401; a missing one means anonymous
     anonymous = principal is None or bool(body["anonymous"])
     caller = common_pb2.Caller() if anonymous else principal.caller()
     reply = clients.call(clients.complaint().FileComplaint, complaint_pb2.FileComplaintRequest(
         caller=caller, category=body["category"], office_id=body["office_id"], description=body["description"],
         application_id=body["application_id"] or "", anonymous=anonymous,
-        contact_email=(body["contact_email"] or "")[:254], contact_phone=(body["contact_phone"] or "")[:20]))
+        contact_email=(body["contact_email"] or "")[:254], contact_phone=(body["contact_phone"] or "")[:20],
+        contact_language=body["contact_language"] or language()))
     return jsonify({"complaint_id": reply.complaint_id, "tracking_code": reply.tracking_code,
                     "access_pin": reply.access_pin, "created_at": reply.created_at, "due_at": reply.due_at,
                     "anonymous": anonymous}), 201
@@ -242,7 +243,9 @@ openapi.SCHEMAS.update({
                         office_id=S, description=S, application_id=S, anonymous=B,
                         contact_email={"type": "string", "description": "anonymous reports only: where to tell "
                                        "the answer (kept with the complaint, never in events or logs)"},
-                        contact_phone={"type": "string", "description": "anonymous reports only, by SMS"}),
+                        contact_phone={"type": "string", "description": "anonymous reports only, by SMS"},
+                        contact_language={"enum": ["id", "en"], "description": "language of the answer to the "
+                                          "contact (default: Accept-Language, else id)"}),
     "FiledComplaint": obj(complaint_id=S, tracking_code=S, access_pin=S, created_at=S, due_at=S, anonymous=B),
     "Complaint": obj(complaint_id=S, tracking_code=S, office_id=S, category=S, status=S, created_at=S,
                      first_response_due_at=S, due_at=S, sla_state={"enum": ["on_time", "due_soon", "breached"]},
