@@ -222,9 +222,10 @@ class Captures:
         state = self._state(application_id)
         interview = self.decisions.find_one({"_id": f"{application_id}:interview"}, {"outcome": 1})
         return biometrics_pb2.CaptureStatus(
-            application_id=application_id, photo_accepted=state["photo"], fingers_captured=state["fingers"],
-            interview_outcome=(interview or {}).get("outcome", ""), fingers_required=state["required"],
-            complete=state["complete"])
+            application_id=application_id, photo_accepted=state["photo"],
+            fingers_captured=[f for f in state["fingers"] if f not in state["missing"]],
+            fingers_missing=state["missing"], interview_outcome=(interview or {}).get("outcome", ""),
+            fingers_required=state["required"], complete=state["complete"])
 
     # -- interview ---------------------------------------------------------------------------
     def record_interview(self, caller, application_id: str, outcome: str, notes: str, bap) -> dict:

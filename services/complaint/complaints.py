@@ -99,6 +99,7 @@ class Complaints:
         self.complaints.create_index("tracking_code", unique=True)
         self.complaints.create_index([("office_id", 1), ("created_at", -1)])
         self.complaints.create_index("first_response_due")
+        self.complaints.create_index([("account_id", 1), ("created_at", -1)])
         self.responses.create_index("complaint_id")
         self.responses.create_index([("office_id", 1), ("complaint_created_at", 1)])
         self.escalations.create_index([("office_id", 1), ("complaint_created_at", 1)])
@@ -111,7 +112,8 @@ class Complaints:
 
     # -- filing ------------------------------------------------------------------------------
     def file(self, caller, category: str, office_id: str, description: str, application_id: str,
-             anonymous: bool) -> tuple[dict, str]:
+             anonymous: bool, contact_email: str = "", contact_phone: str = "",
+             contact_language: str = "") -> tuple[dict, str]:
         errors = []
         if category not in CATEGORIES:
             errors.append({"field": "category", "message": f"category must be one of {', '.join(CATEGORIES)}"})
@@ -129,6 +131,15 @@ class Complaints:
             elif anonymous:
                 errors.append({"field": "application_id",
                                "message": "an anonymous report cannot reference an application"})
+        contact = {k: v.strip() for k, v in (("email", contact_email or ""), ("phone", contact_phone or ""))
+                   if v.strip()}
+        if contact and not anonymous:
+            errors.append({"field": "contact_email" if "email" in contact else "contact_phone",
+                           "message": "a named report is answered through your account; leave no contact"})
+        if contact.get("email") and not _EMAIL.match(contact["email"]):
+            errors.append({"field": "contact_email", "message": "contact_email is not a valid address"})
+        if contact.get("phone") and not _PHONE.match(contact["phone"]):
+            errors.append({"field": "contact_phone", "message": "contact_phone must be a mobile number like 081234567890"})
         if application_id and not errors and self.peers is not None:
             try:  # the complainant's own application (staff: one of their office), asked of booking as them
                 self.peers.application(caller, application_id)
@@ -151,12 +162,16 @@ class Complaints:
                       "pin_salt": salt, "pin_hash": hash_pin(pin, salt)}
             if not anonymous:
                 record["account_id"] = account_id
+            if contact:
+                record["contact"] = contact
+                record["contact_language"] = contact_language if contact_language in ("id", "en") else "id"
             if application_id:
                 record["application_id"] = application_id
             filed = complaint_pb2.ComplaintFiled(
                 complaint_id=complaint_id, office_id=office_id, category=category, account_id=account_id,
                 anonymous=anonymous, first_response_due_at=rfc3339(first_due), due_at=rfc3339(resolution_due),
-                application_id=application_id or "")
+                application_id=application_id or "", tracking_code=code,
+                contact_channels=_channels(contact), contact_language=record.get("contact_language", ""))
             envelope = events.new_event("complaint", complaint_id, filed, self.clock)
             if outbox.insert(self.complaints, record, [envelope], TOPIC, self.clock):
                 metrics.FILED.labels(office_id, category).inc()
@@ -251,6 +266,29 @@ class Complaints:
         return [i for i in items if (not status or i.status == status)
                 and (not assignee or i.assignee_account_id == assignee)]
 
+    def reporter_contact(self, complaint_id: str) -> dict:
+        """The contact an anonymous reporter left, for the notification service at send time."""
+        doc = self.complaints.find_one({"_id": complaint_id}, {"contact": 1}) if complaint_id else None
+        if not doc or not doc.get("contact"):
+            raise DomainError("not_found", "complaint-not-found", "no contact left for this complaint")
+        return doc["contact"]
+
+    def list_for_account(self, caller, application_id: str = "") -> list[complaint_pb2.Complaint]:
+        """The caller's own complaints, newest first (at most 200), as the complainant sees them. Only
+        complaints filed with the account: an anonymous one carries no account id, so it never shows."""
+        if not caller.account_id or caller.role != "APPLICANT":
+            raise DomainError("forbidden", "forbidden", "only an applicant lists their own complaints")
+        query = {"account_id": caller.account_id}
+        if application_id:
+            query["application_id"] = application_id
+        docs = list(self.complaints.find(query, {"_outbox": 0, "pin_hash": 0, "pin_salt": 0})
+                    .sort("created_at", -1).limit(200))
+        by_complaint: dict[str, list[dict]] = {d["_id"]: [] for d in docs}
+        if docs:
+            for r in self.responses.find({"complaint_id": {"$in": list(by_complaint)}}).sort([("at", 1), ("_id", 1)]):
+                by_complaint[r["complaint_id"]].append(r)
+        return [self.view(d, by_complaint[d["_id"]], with_responses=False) for d in docs]
+
     # -- responding --------------------------------------------------------------------------
     def respond(self, caller, complaint_id: str, message: str, status: str) -> dict:
         if status not in RESPONSE_STATUSES:
@@ -277,12 +315,16 @@ class Complaints:
                   "closing": closing}
         evs = [events.new_event("complaint", complaint_id, complaint_pb2.ComplaintResponded(
             complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
-            account_id=account_id, status=status, response_id=response_id), self.clock)]
+            account_id=account_id, status=status, response_id=response_id,
+            tracking_code=doc.get("tracking_code", ""), contact_channels=_channels(doc.get("contact")),
+            contact_language=doc.get("contact_language", "")), self.clock)]
         if closing:
             record["on_time"] = on_time
             evs.append(events.new_event("complaint", complaint_id, complaint_pb2.ComplaintResolved(
                 complaint_id=complaint_id, office_id=doc["office_id"], category=doc["category"],
-                account_id=account_id, status=status, on_time=on_time), self.clock))
+                account_id=account_id, status=status, on_time=on_time,
+                tracking_code=doc.get("tracking_code", ""), contact_channels=_channels(doc.get("contact")),
+                contact_language=doc.get("contact_language", "")), self.clock))
         if not outbox.insert(self.responses, record, evs, TOPIC, self.clock):
             raise DomainError("conflict", "complaint-closed", "this complaint is already resolved or rejected")
         if closing:
@@ -482,7 +524,8 @@ class Complaints:
         escalated = complaint_pb2.ComplaintEscalated(
             complaint_id=c["_id"], office_id=c["office_id"], category=c["category"],
             account_id=c.get("account_id", ""), kind=kind, due_at=rfc3339(due),
-            assignee_account_id=self.current_assignee(c["_id"]), escalated_at=rfc3339(now))
+            assignee_account_id=self.current_assignee(c["_id"]), escalated_at=rfc3339(now),
+            tracking_code=c.get("tracking_code", ""))
         record = {"_id": key, "complaint_id": c["_id"], "office_id": c["office_id"], "kind": kind,
                   "category": c["category"], "complaint_created_at": c["created_at"], "due_at": due, "at": now}
         envelope = events.new_event("complaint", c["_id"], escalated, self.clock)
@@ -600,3 +643,12 @@ def history_entries(doc: dict, responses: list[dict], assignments: list[dict], e
         entry.at = rfc3339(at)
         out.append(entry)
     return out
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_PHONE = re.compile(r"^(\+62|62|0)8[0-9]{7,11}$")
+
+
+def _channels(contact: dict | None) -> list[str]:
+    """Which channels an anonymous reporter's contact allows (the addresses never leave this service)."""
+    return [ch for ch, key in (("EMAIL", "email"), ("SMS", "phone")) if (contact or {}).get(key)]

@@ -14,7 +14,8 @@ class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
 
     def FileComplaint(self, request, context):
         record, pin = self.complaints.file(request.caller, request.category, request.office_id,
-                                           request.description, request.application_id, request.anonymous)
+                                           request.description, request.application_id, request.anonymous,
+                                           request.contact_email, request.contact_phone, request.contact_language)
         return complaint_pb2.FiledComplaint(
             complaint_id=record["_id"], tracking_code=record["tracking_code"], access_pin=pin,
             created_at=rfc3339(record["created_at"]), due_at=rfc3339(record["resolution_due"]))
@@ -31,6 +32,14 @@ class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
         return complaint_pb2.ListOfficeComplaintsReply(
             items=self.complaints.list_for_office(request.caller, request.office_id, request.status,
                                                   request.assignee))
+
+    def ListMyComplaints(self, request, context):
+        return complaint_pb2.ListOfficeComplaintsReply(
+            items=self.complaints.list_for_account(request.caller, request.application_id))
+
+    def GetReporterContact(self, request, context):
+        contact = self.complaints.reporter_contact(request.complaint_id)
+        return complaint_pb2.ReporterContact(email=contact.get("email", ""), phone=contact.get("phone", ""))
 
     def GetComplaintStatistics(self, request, context):
         return self.complaints.statistics(request.office_id, request.month)

@@ -74,7 +74,8 @@ OPERATIONS: list[tuple] = [
       422: "documents-missing, priority-proof-missing", 503: "booking-interrupted, payment- or store-unavailable (retry)"}),
     ("get", "/v1/applications/{application_id}/billing", "The billing of an application", "Payment", "APPLICANT",
      None, {200: "Billing"}),
-    ("get", "/v1/applications/{application_id}/notifications", "Messages sent about an application",
+    ("get", "/v1/applications/{application_id}/notifications", "Messages sent about an application (status "
+     "RECORDED | SENT | FAILED | SKIPPED: not sent because a later event made it stale)",
      "Notifications", "APPLICANT", None, {200: "list of notifications"}),
     ("post", "/v1/offices/{office_id}/check-ins", "Check a PAID applicant in on the appointment day", "At the office",
      "OFFICER", "CheckIn", {201: "queue number", 409: "not paid, or not today", 404: "no such application here",

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import grpc
-from flask import jsonify
+from flask import has_request_context, jsonify, request
 
 from servicekit.errors import problem_of
+from services.gateway.problem_texts import indonesian
 
 BASE = "https://passport.example/problems/"
 
@@ -33,14 +34,41 @@ def title_of(slug: str) -> str:
     return slug.replace("-", " ").capitalize()
 
 
+def language() -> str:
+    """`id` or `en` from the request's Accept-Language (highest q wins, ties by order); Indonesian by
+    default and outside a request."""
+    header = request.headers.get("Accept-Language", "") if has_request_context() else ""
+    best, best_q = "id", 0.0
+    for part in header.split(","):
+        tag, _, params = part.strip().partition(";")
+        lang = tag.strip().lower().split("-")[0]
+        try:
+            q = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            q = 0.0
+        if lang in ("id", "en") and q > best_q:
+            best, best_q = lang, q
+    return best
+
+
+def texts(slug: str, status: int, detail: str) -> tuple[str, str]:
+    """(title, detail) in the request's language: English keeps the service's detail; Indonesian
+    comes from the one catalogue (problem_texts.py). The `type` URI never changes."""
+    if language() == "en":
+        return title_of(slug), detail
+    return indonesian(slug, status, detail)
+
+
 def response(problem: Problem):
-    body = {"type": BASE + problem.slug, "title": title_of(problem.slug), "status": problem.status,
-            "detail": problem.detail}
+    title, detail = texts(problem.slug, problem.status, problem.detail)
+    body = {"type": BASE + problem.slug, "title": title, "status": problem.status, "detail": detail}
     if problem.errors:
         body["errors"] = problem.errors
     resp = jsonify(body)
     resp.status_code = problem.status
     resp.mimetype = "application/problem+json"
+    resp.headers["Content-Language"] = language()
+    resp.headers.add("Vary", "Accept-Language")
     if problem.retry_after is not None:
         resp.headers["Retry-After"] = str(problem.retry_after)
     return resp

@@ -30,7 +30,7 @@ from typing import Callable, Protocol
 import grpc
 from prometheus_client import Counter, Histogram
 
-from passport.v1 import accounts_pb2, accounts_pb2_grpc, notification_pb2
+from passport.v1 import accounts_pb2, accounts_pb2_grpc, complaint_pb2, complaint_pb2_grpc, notification_pb2
 from servicekit import grpcclient, log, metrics, outbox
 from servicekit.clock import Clock
 from servicekit.events import TOPICS, new_event
@@ -38,6 +38,8 @@ from servicekit.lease import WindowLease
 from servicekit.mongo import insert_unique
 
 from services.notification import queue
+from services.notification.messages import application_facts
+from services.notification.ordering import _aware, awaited_cause, order_key, stale_reason
 from services.notification.channels import SendError, mask_recipient
 from services.notification.policy import RetryPolicy, plan
 from services.notification.templates import Rendered
@@ -45,7 +47,7 @@ from services.notification.templates import Rendered
 logger = logging.getLogger("notification.delivery")
 
 MESSAGES = Counter("notification_messages_total", "Delivery outcomes by channel.",
-                   ["channel", "outcome"])  # outcome: sent | failed_attempt | dead_lettered
+                   ["channel", "outcome"])  # outcome: sent | failed_attempt | dead_lettered | skipped
 DELIVERY_LATENCY = Histogram(
     "notification_event_to_delivery_seconds", "From the event's occurred_at to the provider's acceptance.",
     ["channel"], buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800))
@@ -59,15 +61,25 @@ class Sender(Protocol):
     def send(self, to: str, rendered: Rendered, message_id: str) -> None: ...
 
 
-class Contacts:
-    """Recipients come from the booking service's AccountService.GetContact, never from events."""
+REPORTER_PREFIX = "complaint:"  # "account" of an anonymous reporter who left a contact: complaint:<id>
 
-    def __init__(self, address: str, deadline_s: float = 3.0):
+
+class Contacts:
+    """Recipients come from the booking service's AccountService.GetContact, never from events; an
+    anonymous reporter's contact (`complaint:<complaint_id>`) from ComplaintService.GetReporterContact."""
+
+    def __init__(self, address: str, deadline_s: float = 3.0, complaint_address: str = ""):
         self.stub = accounts_pb2_grpc.AccountServiceStub(grpcclient.channel(address, deadline_s))
+        self.reporters = complaint_pb2_grpc.ComplaintServiceStub(grpcclient.channel(complaint_address, deadline_s)) \
+            if complaint_address else None
 
     def address_of(self, account_id: str, channel: str) -> str:
         try:
-            contact = self.stub.GetContact(accounts_pb2.GetAccountRequest(account_id=account_id))
+            if account_id.startswith(REPORTER_PREFIX) and self.reporters is not None:
+                contact = self.reporters.GetReporterContact(complaint_pb2.GetReporterContactRequest(
+                    complaint_id=account_id[len(REPORTER_PREFIX):]))
+            else:
+                contact = self.stub.GetContact(accounts_pb2.GetAccountRequest(account_id=account_id))
         except grpc.RpcError as exc:
             permanent = exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
             raise SendError(f"contact lookup {exc.code().name}", permanent=permanent) from None
@@ -106,12 +118,15 @@ class Outcome:
     acted: int = 0          # sent, failed or dead-lettered
     done: bool = False      # `<mid>:sent` or `<mid>:dead` exists: the queue entry can go
     collided: bool = False  # the claim of the hinted attempt existed: read the records to decide
+    next_at: dt.datetime | None = None  # not done: when the message is looked at again (if known)
 
 
 class Delivery:
     def __init__(self, db, clock: Clock, senders: dict[str, Sender], contacts, policy: RetryPolicy,
-                 batch: int = 100, rand: Callable[[], float] = random.random, concurrency: int = 1):
+                 batch: int = 100, rand: Callable[[], float] = random.random, concurrency: int = 1,
+                 cause_wait_s: float = 1800.0):
         self.db, self.messages, self.deliveries = db, db["messages"], db["deliveries"]
+        self.cause_wait = dt.timedelta(seconds=cause_wait_s)
         self.queues = {channel: queue.of(db, channel) for channel in senders}
         self.clock, self.senders, self.contacts, self.policy = clock, senders, contacts, policy
         self.batch, self.rand = batch, rand
@@ -131,7 +146,19 @@ class Delivery:
         if not entries:
             return 0
         contacts = BatchContacts(self.contacts)
-        outcomes = self._map(lambda e: self.deliver(e, contacts), entries)
+        # Messages of one application (or complaint) go out one after the other in event order
+        # (ordering.py); groups, and messages of no group, go out in parallel.
+        groups = sorted({_group(e) for e in entries} - {""})
+        singles = [e for e in entries if not _group(e)]
+        tasks = [("group", g) for g in groups] + [("single", e) for e in singles]
+        open_entries = self._open_of(due, groups, entries)
+        results = self._map(lambda t: self._walk(t[1], open_entries.get(t[1], []), contacts) if t[0] == "group"
+                            else [(t[1], self.deliver(t[1], contacts))], tasks)
+        entries, outcomes = [], []
+        for pairs in results:
+            for entry, outcome in pairs:
+                entries.append(entry)
+                outcomes.append(outcome)
         collided = [e for e, o in zip(entries, outcomes) if o.collided]
         if collided:
             outcomes += self._resolve(collided, contacts)
@@ -140,6 +167,69 @@ class Delivery:
         if done:
             due.delete_many({"_id": {"$in": done}})
         return sum(o.acted for o in outcomes)
+
+    def _open_of(self, due, groups: list[str], batch: list[dict]) -> dict[str, list[dict]]:
+        """Every open message of these groups in this channel's queue, in event order (the queue holds
+        only open messages, so this reads the backlog of a few applications, never the history)."""
+        out: dict[str, dict[str, dict]] = {}
+        for e in batch:  # whole entries
+            if _group(e):
+                out.setdefault(_group(e), {})[e["_id"]] = e
+        # the others only by what ordering needs (usually none: most groups have one open message);
+        # one of them is read whole, by `_id`, only when it is its turn to be sent
+        for e in (due.find({"group": {"$in": groups}}, LIGHT) if groups else []):
+            out.setdefault(_group(e), {}).setdefault(e["_id"], e)
+        return {g: sorted(es.values(), key=order_key) for g, es in out.items()}
+
+    def _walk(self, group: str, entries: list[dict], contacts) -> list[tuple[dict, Outcome]]:
+        """One application's open messages of one channel, oldest event first: each is sent, or skipped
+        when a later event made it stale; the first one that is not due, waits for its cause or is not
+        done (failed, in flight elsewhere) holds back the rest, so the channel keeps the event order."""
+        now, out = self.clock.now(), []
+        facts = application_facts(self.db, group) if any(e.get("application_id") for e in entries) else []
+        blocked_until, rest = None, []
+        for i, entry in enumerate(entries):
+            rest = entries[i + 1:]
+            if _aware(entry["due_at"]) > now:
+                blocked_until = _aware(entry["due_at"])
+                break
+            reason = stale_reason(entry, facts)
+            cause = awaited_cause(entry, facts)
+            if not reason and cause:
+                if now < _aware(entry["created_at"]) + self.cause_wait:
+                    blocked_until = now + dt.timedelta(seconds=1)
+                    self._hint(entry, {"due_at": blocked_until})
+                    break
+                reason = f"no {cause} was recorded for it"
+            if reason:
+                out.append((entry, self._skip(entry, reason)))
+                continue
+            if "body" not in entry:  # read light (see _open_of)
+                entry = due_entry = self.queues[entry["channel"]].find_one({"_id": entry["_id"]})
+                if due_entry is None:  # done meanwhile by a parallel worker
+                    continue
+            outcome = self.deliver(entry, contacts)
+            if outcome.collided:
+                outcome = self._resolve([entry], contacts)[0]
+            out.append((entry, outcome))
+            if not outcome.done:
+                blocked_until = outcome.next_at or now + dt.timedelta(seconds=1)
+                break
+        # The held-back ones are not due before the one holding them: off the head of the queue until
+        # then, so a backlog of held messages never crowds out other applications' due ones.
+        for entry in rest if blocked_until is not None else []:
+            if _aware(entry["due_at"]) < blocked_until:
+                self._hint(entry, {"due_at": blocked_until})
+        return out
+
+    def _skip(self, entry: dict, reason: str) -> Outcome:
+        """A stale message is not sent; `<mid>:skipped` closes it (the delivery log shows SKIPPED)."""
+        mid, channel = entry["_id"], entry["channel"]
+        insert_unique(self.deliveries, {"_id": f"{mid}:skipped", "message_id": mid, "kind": "skipped", "n": 0,
+                                        "at": self.clock.now(), "reason": reason})
+        MESSAGES.labels(channel, "skipped").inc()
+        log.event(logger, "stale message not sent", channel=channel, event_type=entry["event_type"], reason=reason)
+        return Outcome(acted=1, done=True)
 
     def deliver(self, entry: dict, contacts=None) -> Outcome:
         """The usual case, from the entry's hint alone: claim the next attempt and send."""
@@ -164,7 +254,7 @@ class Delivery:
             if any(r["kind"] == "failed" and r["n"] == step.attempt for r in records):
                 hint["failed"] = step.attempt  # a retried failure: the hint's promise holds
             self._hint(entry, hint)
-            return Outcome()
+            return Outcome(next_at=step.due_at)
         outcome = self._attempt(entry, step.attempt, contacts)
         if outcome.collided:  # a parallel worker claimed it first and is sending it
             return Outcome()
@@ -217,7 +307,7 @@ class Delivery:
             self._dead_letter(entry, n, step.reason)
             return Outcome(acted=1, done=True)
         self._hint(entry, {"due_at": next_at, "failed": n})
-        return Outcome(acted=1)
+        return Outcome(acted=1, next_at=next_at)
 
     def _dead_letter(self, doc: dict, attempts: int, reason: str) -> None:
         mid, channel = doc["_id"], doc["channel"]
@@ -248,7 +338,7 @@ class Delivery:
         order so that an entry removed between two reads has its outcome visible in the last one."""
         channels = {m["_id"]: m["channel"] for m in self.messages.find({}, {"channel": 1})}
         queued = {e["_id"] for due in self.queues.values() for e in due.find({}, {"_id": 1})}
-        done = {r["message_id"] for r in self.deliveries.find({"kind": {"$in": ["sent", "dead"]}},
+        done = {r["message_id"] for r in self.deliveries.find({"kind": {"$in": ["sent", "dead", "skipped"]}},
                                                                {"message_id": 1})}
         requeued = 0
         for mid, channel in channels.items():
@@ -290,3 +380,13 @@ class Delivery:
                     logger.exception("notification sweep failed")
                 stop.wait(interval_s)
         return run
+
+
+# What the order walk needs of a queue entry that is not in the poll's due batch.
+LIGHT = {"_id": 1, "group": 1, "application_id": 1, "channel": 1, "event_type": 1, "event_id": 1, "event_at": 1,
+         "due_at": 1, "created_at": 1, "fact": 1, "failed": 1}
+
+
+def _group(entry: dict) -> str:
+    """The order group of a queue entry (entries queued before groups existed: their application)."""
+    return entry.get("group", entry.get("application_id", "")) or ""

@@ -24,6 +24,7 @@ from servicekit.errors import DomainError, invalid
 from servicekit.mongo import Appender, insert_unique, read_numbered
 
 from services.notification import queue
+from services.notification.ordering import order_key
 from services.notification.templates import Templates, template_name
 
 CHANNELS = ("EMAIL", "SMS")
@@ -35,8 +36,10 @@ LOG_FIELDS = ("_id", "event_id", "event_type", "channel", "template", "language"
 
 
 class Messages:
-    def __init__(self, db, clock: Clock, templates: Templates | None = None):
-        self.db, self.clock = db, clock
+    def __init__(self, db, clock: Clock, templates: Templates | None = None, hold_s: float = 0.0):
+        """`hold_s`: how long an application's message waits before it is due (ordering.py: an earlier
+        event still on its way through another topic is recorded, and sent, first)."""
+        self.db, self.clock, self.hold = db, clock, dt.timedelta(seconds=hold_s)
         self.messages, self.preferences, self.deliveries = db["messages"], db["preferences"], db["deliveries"]
         self.log = db["application_log"]
         self._log_appender = Appender(self.log)
@@ -47,6 +50,7 @@ class Messages:
         self.deliveries.create_index("message_id")
         for channel in CHANNELS:
             queue.of(self.db, channel).create_index("due_at")
+            queue.of(self.db, channel).create_index("group")
 
     def preferences_of(self, account_id: str) -> dict:
         doc = self.preferences.find_one({"_id": account_id})
@@ -62,11 +66,16 @@ class Messages:
                                                            "channels": list(channels)}, upsert=True)
         return self.preferences_of(account_id)
 
-    def record(self, envelope, account_id: str, application_id: str, fields: dict[str, str]) -> int:
+    def record(self, envelope, account_id: str, application_id: str, fields: dict[str, str],
+               fact: dict | None = None, channels: list[str] | None = None, language: str = "") -> int:
         """Render and record one message per preferred channel; returns how many were new.
-        Raises TemplateError when a template needs a field the event lacks (nothing recorded)."""
+        Raises TemplateError when a template needs a field the event lacks (nothing recorded).
+        `fact` (ordering.fact_of) goes with each message and into the application's log, where the
+        send-time rules (ordering.py) read it."""
         prefs = self.preferences_of(account_id)
-        language = prefs["language"]
+        language = language if language in LANGUAGES else prefs["language"]
+        if channels is not None:  # an anonymous reporter's contact decides, not preferences
+            prefs = {**prefs, "channels": [ch for ch in CHANNELS if ch in channels]}
         rendered = {ch: self.templates.render(envelope.event_type, language, ch, fields) for ch in prefs["channels"]}
         now = self.clock.now()
         event_at = envelope.occurred_at.ToDatetime(tzinfo=now.tzinfo) if envelope.HasField("occurred_at") else now
@@ -77,26 +86,46 @@ class Messages:
                    "application_id": application_id, "channel": channel,
                    "template": template_name(envelope.event_type), "language": language,
                    "subject": rendered[channel].subject, "body": rendered[channel].body,
-                   "created_at": now, "event_at": event_at}
+                   "created_at": now, "event_at": event_at,
+                   # messages of one group (application, else complaint) go out in event order
+                   "group": application_id or envelope.aggregate_id, "fact": fact or {}}
             created += self._record(doc)
             logged.append({k: doc[k] for k in LOG_FIELDS})
         if application_id:
-            self._log(application_id, envelope.event_id, logged)
+            self._log(application_id, envelope.event_id, logged, fact)
         return created
+
+    def note(self, envelope, application_id: str, fact: dict) -> None:
+        """An application's event that tells nobody (e.g. BillingIssued) still counts for the rules."""
+        if application_id:
+            self._log(application_id, envelope.event_id, [], fact)
 
     def _record(self, doc: dict) -> int:
         """Queue entry first: a crash between the two inserts leaves a message that is still sent
         (the entry carries it whole) and whose record the redelivered event writes."""
-        queue.enqueue(self.db, doc, self.clock.now())
+        due_at = self.clock.now() + (self.hold if doc.get("application_id") else dt.timedelta())
+        queue.enqueue(self.db, doc, due_at)
         return int(insert_unique(self.messages, doc))
 
-    def _log(self, application_id: str, event_id: str, items: list[dict]) -> int:
+    def _log(self, application_id: str, event_id: str, items: list[dict], fact: dict | None = None) -> int:
         """Append to the application's delivery log at the first free `<application_id>:<n>`. Only
         inserts (n = 1, 2, ... until one is new), so the entries stay contiguous: a slot is taken only
         after all lower ones. A re-handled event may append its messages twice; readers drop the copy."""
         return self._log_appender.append(application_id, _log_key(application_id), lambda n: {
             "application_id": application_id, "n": n, "event_id": event_id, "messages": items,
-            "at": self.clock.now()}, first=1)["n"]
+            "fact": fact or {}, "at": self.clock.now()}, first=1)["n"]
+
+    def facts_of(self, application_id: str) -> list[dict]:
+        """The facts of every event of the application seen so far (once each), in event order."""
+        return application_facts(self.db, application_id)
+
+    def service_type_of(self, application_id: str) -> str:
+        """NEW | RENEWAL | REPLACEMENT_*, from the application's ApplicationCreated ("" when not seen)."""
+        return next((f["service_type"] for f in self.facts_of(application_id) if f.get("service_type")), "")
+
+    def account_of(self, application_id: str) -> str:
+        """The applicant of an application, from its earlier events (for events that carry none)."""
+        return next((f["account_id"] for f in reversed(self.facts_of(application_id)) if f.get("account_id")), "")
 
     def record_for_supervisors(self, envelope, supervisor_ids: list[str], fields: dict[str, str],
                                template: str) -> int:
@@ -134,6 +163,8 @@ class Messages:
         sent = self.deliveries.find_one({"_id": f"{mid}:sent"}, {"at": 1})
         if sent is not None:
             return "SENT", sent["at"]
+        if self.deliveries.find_one({"_id": f"{mid}:skipped"}, {"_id": 1}) is not None:
+            return "SKIPPED", None
         if self.deliveries.find_one({"_id": f"{mid}:dead"}, {"_id": 1}) is not None:
             return "FAILED", None
         return "RECORDED", None
@@ -144,6 +175,21 @@ def to_proto(doc: dict) -> notification_pb2.Notification:
         notification_id=doc["_id"], event_id=doc["event_id"], event_type=doc["event_type"],
         channel=doc["channel"], template=doc["template"], language=doc["language"], status=doc["status"],
         created_at=rfc3339(doc["created_at"]), sent_at=rfc3339(doc["sent_at"]) if doc.get("sent_at") else "")
+
+
+def application_facts(db, application_id: str) -> list[dict]:
+    """The application's facts from its delivery log (by `_id` probes), once per event, in event order."""
+    facts: dict[str, dict] = {}
+    for entry in read_numbered(db["application_log"], _log_key(application_id), first=1,
+                               projection={"fact": 1, "event_id": 1, "messages": 1}):
+        fact = entry.get("fact")
+        if not fact and entry.get("messages"):  # logged before facts existed: its type and time only
+            first = entry["messages"][0]
+            fact = {"event_type": first["event_type"], "event_id": entry["event_id"],
+                    "event_at": first["created_at"], "legacy": True}
+        if fact and fact.get("event_id"):
+            facts.setdefault(fact["event_id"], fact)
+    return sorted(facts.values(), key=order_key)
 
 
 def _log_key(application_id: str):

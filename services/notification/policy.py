@@ -5,7 +5,8 @@ Delivery records of a message `<mid>` (= `<event_id>:<channel>`), each an insert
                        (two workers never send the same attempt);
 - `<mid>:failed:<n>`   the n-th send failed (error class, permanent or not, when to retry);
 - `<mid>:sent`         the message was accepted by the provider;
-- `<mid>:dead`         given up: dead-letter record carrying a NotificationFailed event (outbox).
+- `<mid>:dead`         given up: dead-letter record carrying a NotificationFailed event (outbox);
+- `<mid>:skipped`      not sent: a later event of the application made it stale (ordering.py).
 
 An attempt with neither `failed` nor `sent` is in flight - or its worker died between sending and
 recording. After `stale_attempt_s` it counts as failed with an unknown outcome and the next attempt
@@ -47,7 +48,7 @@ def plan(records: list[dict], now: dt.datetime, policy: RetryPolicy) -> Plan:
     attempts: dict[int, dict] = {}
     failures: dict[int, dict] = {}
     for r in records:
-        if r["kind"] in ("sent", "dead"):
+        if r["kind"] in ("sent", "dead", "skipped"):
             return Plan("done")
         if r["kind"] == "attempt":
             attempts[r["n"]] = r

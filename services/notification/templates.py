@@ -25,19 +25,18 @@ TEMPLATE_CHANNELS = ("EMAIL", "SMS")
 
 # Every event type the applicant is told about, with the fields its templates rely on (sample
 # values; the unit test renders every template with these and with real payload messages).
+# Not here on purpose (issue 22): BillingIssued and BillingExpired. The billing code is told only by
+# AppointmentBooked, the booking that was recorded (it carries the code, amount and deadline), so a
+# billing of an attempt that never recorded its appointment never reaches the applicant; an expiry is
+# told by booking's AppointmentCancelled (reason BILLING_EXPIRED), which frees the seat.
 EVENT_SAMPLES: dict[str, dict] = {
     "AppointmentBooked": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
                           "appointment_id": "apt-1", "slot_id": "s-1", "date": "2026-03-10",
                           "start_time": "09:00", "lane": "REGULAR", "pay_before": "2026-03-02T11:00:00+07:00",
                           "billing_code": "820260302000001", "amount": {"amount": "950000", "currency": "IDR"}},
-    "BillingIssued": {"billing_code": "820260302000001", "application_id": "app-1", "account_id": "acc-1",
-                      "office_id": "TBK", "appointment_id": "apt-1",
-                      "amount": {"amount": "950000", "currency": "IDR"},
-                      "expires_at": "2026-03-02T04:00:00+00:00"},
     "PaymentSettled": {"application_id": "app-1", "account_id": "acc-1", "billing_code": "820260302000001",
+                       "service_type": "RENEWAL",
                        "paid_at": "2026-03-02T10:15:00+07:00"},
-    "BillingExpired": {"application_id": "app-1", "account_id": "acc-1", "billing_code": "820260302000001",
-                       "expired_at": "2026-03-02T11:00:00+07:00"},
     "AppointmentConfirmed": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
                              "appointment_id": "apt-1", "date": "2026-03-10", "start_time": "09:00",
                              "lane": "REGULAR", "paid_at": "2026-03-02T10:15:00+07:00"},
@@ -52,15 +51,20 @@ EVENT_SAMPLES: dict[str, dict] = {
                   "date": "2026-03-10"},
     "PhotoRejected": {"application_id": "app-1", "account_id": "acc-1", "reason": "background not plain"},
     "InterviewCompleted": {"application_id": "app-1", "account_id": "acc-1", "outcome": "APPROVED"},
-    "PassportIssued": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK"},
+    "PassportIssued": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
+                       "passport_number_masked": "X*****67", "delivery": "PICKUP"},
     "PassportShipped": {"application_id": "app-1", "account_id": "acc-1", "tracking_number": "P2603021234"},
     "ComplaintFiled": {"complaint_id": "c-1", "office_id": "TBK", "category": "SERVICE", "account_id": "acc-1",
+                       "tracking_code": "ADU-7K3M9Q",
                        "first_response_due_at": "2026-03-05T17:00:00+07:00"},
     "ComplaintResponded": {"complaint_id": "c-1", "office_id": "TBK", "category": "SERVICE", "account_id": "acc-1",
+                       "tracking_code": "ADU-7K3M9Q",
                            "status": "IN_PROGRESS", "response_id": "r-1"},
     "ComplaintEscalated": {"complaint_id": "c-1", "office_id": "TBK", "category": "SERVICE", "account_id": "acc-1",
+                       "tracking_code": "ADU-7K3M9Q",
                            "kind": "FIRST_RESPONSE", "due_at": "2026-03-05T17:00:00+07:00"},
     "ComplaintResolved": {"complaint_id": "c-1", "office_id": "TBK", "category": "SERVICE", "account_id": "acc-1",
+                       "tracking_code": "ADU-7K3M9Q",
                           "status": "RESOLVED", "on_time": True},
     "AppointmentNoShow": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
                           "appointment_id": "apt-1", "date": "2026-03-10"},
@@ -68,8 +72,27 @@ EVENT_SAMPLES: dict[str, dict] = {
     "LatePaymentResolved": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
                             "billing_code": "820260302000001", "outcome": "REFUND"},
     "PasswordResetRequested": {"account_id": "acc-1", "code": "048213", "expires_at": "2026-03-02T04:15:00+00:00"},
+    "RefundRecorded": {"refund_id": "refund:820260302000001", "billing_code": "820260302000001",
+                       "application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
+                       "appointment_id": "apt-1", "reason": "OFFICE_CANCELLED",
+                       "amount": {"amount": "950000", "currency": "IDR"}},
+    # carries no account: told to the application's applicant (known from its earlier events)
+    "RefundPaidOut": {"refund_id": "refund:820260302000001", "billing_code": "820260302000001",
+                      "application_id": "app-1", "office_id": "TBK", "reason": "OFFICE_CANCELLED",
+                      "amount": {"amount": "950000", "currency": "IDR"}, "paid_out_at": "2026-03-09T10:00:00+07:00"},
+    "BiometricsCaptured": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
+                           "outcome": "CAPTURED", "fingers_captured": [1, 2, 3], "fingers_missing": [],
+                           "photo_overridden": False},
+    # made by the notification service itself (reminders.py), not consumed from Kafka
+    "AppointmentReminder": {"application_id": "app-1", "office_id": "TBK", "date": "2026-03-10",
+                            "start_time": "09:00", "service_type": "NEW"},
 }
 EVENT_TYPES = tuple(EVENT_SAMPLES)
+INTERNAL_TYPES = ("AppointmentReminder",)
+
+# Events that tell nobody but whose facts the send-time rules read (ordering.py): the service type
+# (which documents to bring), billings (a payment is told only for a billing a booking told).
+FACT_ONLY = ("ApplicationCreated", "BillingIssued", "BillingExpired")
 
 # Messages to office staff rather than to the applicant: event type -> template told to the office's
 # SUPERVISOR(s) (head of office), one message per supervisor, keyed `<event_id>:<channel>:<account>`.
@@ -94,7 +117,48 @@ LABELS: dict[tuple[str, str], dict[str, dict[str, str]]] = {
     ("ComplaintResolved", "status"): {
         "RESOLVED": {"id": "selesai", "en": "resolved"},
         "REJECTED": {"id": "ditolak", "en": "rejected"}},
+    ("InterviewCompleted", "outcome"): {
+        "APPROVED": {"id": "disetujui, paspor Anda sedang dibuat",
+                     "en": "approved, your passport is being made"},
+        "REJECTED": {"id": "tidak disetujui; rinciannya ada di halaman permohonan Anda",
+                     "en": "not approved; see the details on your application page"},
+        "": {"id": "lihat di halaman permohonan Anda", "en": "see your application page"}},
+    ("PassportIssued", "delivery"): {
+        "PICKUP": {"id": "Silakan ambil di kantor imigrasi tersebut dengan membawa bukti permohonan dan KTP asli.",
+                   "en": "Please collect it at that immigration office; bring your application receipt and "
+                         "original ID card."},
+        "POS": {"id": "Paspor dikirim lewat Pos Indonesia ke alamat Anda; nomor resi menyusul.",
+                "en": "It will be sent to your address by Pos Indonesia; the tracking number follows."},
+        "": {"id": "Cara penyerahannya ada di halaman permohonan Anda.",
+             "en": "How you receive it is shown on your application page."}},
 }
+_REFUND_REASONS = {
+    "OFFICE_CANCELLED": {"id": "kantor imigrasi membatalkan janji temu Anda",
+                         "en": "the immigration office cancelled your appointment"},
+    "OVERPAYMENT": {"id": "tagihan ini dibayar lebih dari sekali", "en": "this billing was paid more than once"},
+    "LATE_PAYMENT": {"id": "pembayaran diterima setelah batas waktu dan jadwal tidak dapat dipulihkan",
+                     "en": "the payment arrived after the deadline and the appointment could not be restored"},
+    "": {"id": "ada pembayaran yang harus dikembalikan", "en": "a payment is to be returned"},
+}
+LABELS[("RefundRecorded", "reason")] = _REFUND_REASONS
+LABELS[("RefundPaidOut", "reason")] = _REFUND_REASONS
+# What to bring to the appointment, by the application's service type (ApplicationCreated, kept as a
+# fact): only renewals bring the old passport and damaged-passport replacements the damaged one.
+_BRING = {
+    "NEW": {"id": "KTP asli, Kartu Keluarga, dan akta kelahiran/ijazah/buku nikah",
+            "en": "original ID card (KTP), family card (KK) and birth/diploma/marriage certificate"},
+    "RENEWAL": {"id": "KTP asli, Kartu Keluarga, dan paspor lama",
+                "en": "original ID card (KTP), family card (KK) and your old passport"},
+    "REPLACEMENT_DAMAGED": {"id": "KTP asli, Kartu Keluarga, dan paspor yang rusak",
+                            "en": "original ID card (KTP), family card (KK) and the damaged passport"},
+    "REPLACEMENT_LOST": {"id": "KTP asli, Kartu Keluarga, dan surat keterangan hilang dari kepolisian",
+                         "en": "original ID card (KTP), family card (KK) and the police loss report"},
+    "": {"id": "KTP asli, Kartu Keluarga, dan dokumen yang Anda unggah",
+         "en": "original ID card (KTP), family card (KK) and the documents you uploaded"},
+}
+LABELS[("PaymentSettled", "service_type")] = _BRING
+LABELS[("AppointmentConfirmed", "service_type")] = _BRING
+LABELS[("AppointmentReminder", "service_type")] = _BRING
 
 _ZONES = {7: "WIB", 8: "WITA", 9: "WIT"}
 _PLACEHOLDER = re.compile(r"\$(\w+|\{\w+\})")
@@ -211,11 +275,18 @@ class Templates:
 
 
 def labels_of(event_type: str, language: str, fields: dict[str, str]) -> dict[str, str]:
-    """`<field>_text` for the event's coded fields that have labels (see LABELS)."""
+    """`<field>_text` for the event's coded fields that have labels (see LABELS). A value without a
+    label shows the "" label (plain words) when there is one, else the code itself."""
     out = {}
     for (etype, field), values in LABELS.items():
-        if etype == event_type and field in fields:
-            out[f"{field}_text"] = values.get(fields[field], {}).get(language, fields[field])
+        if etype != event_type:
+            continue
+        value = fields.get(field, "")
+        label = values.get(value) or values.get("")
+        if label is not None:
+            out[f"{field}_text"] = label.get(language, value)
+        elif field in fields:
+            out[f"{field}_text"] = value
     return out
 
 

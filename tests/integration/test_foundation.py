@@ -62,7 +62,7 @@ def test_thin_journey(api):
     def messages():
         items = api.get(f"/v1/applications/{app_id}/notifications", token=person["token"]).body["items"]
         kinds = {(m["event_type"], m["channel"]) for m in items}
-        return items if {("AppointmentBooked", "SMS"), ("BillingIssued", "SMS")} <= kinds else None
+        return items if {("AppointmentBooked", "SMS"), ("AppointmentBooked", "EMAIL")} <= kinds else None
 
     items = wait_for(messages)
     assert items, "the notification service did not record messages for the booking"

@@ -87,9 +87,10 @@ def test_a_poll_scans_the_open_messages_only_never_the_delivered_history():
         db.reset()
         assert d.cycle("SMS") == 1
         costs.append(db.scanned())
-    # One new message after 5 or after 500 delivered ones: the poll looks at the one queue entry,
-    # nothing of `messages` or `deliveries`; the done entry leaves in one delete (the second look).
-    assert costs[0] == costs[1] == {"due_sms": 2}
+    # One new message after 5 or after 500 delivered ones: the poll looks at the one queue entry, then
+    # at the open entries of its application (event order), nothing of `messages` or `deliveries`;
+    # the done entry leaves in one delete (the third look).
+    assert costs[0] == costs[1] == {"due_sms": 3}
 
 
 def test_contacts_are_asked_once_per_account_per_batch():

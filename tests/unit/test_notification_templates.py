@@ -64,7 +64,8 @@ def test_booked_message_in_indonesian_and_english():
 
 def test_missing_field_is_a_template_error():
     with pytest.raises(TemplateError, match="billing_code"):
-        TEMPLATES.render("BillingIssued", "id", "SMS", {"amount_text": "Rp 1", "expires_at": "x"})
+        TEMPLATES.render("AppointmentBooked", "id", "SMS", {"amount_text": "Rp 1", "pay_before": "x",
+                                                             "date": "d", "start_time": "t", "office_id": "o"})
     with pytest.raises(TemplateError):
         TEMPLATES.render("NoSuchEvent", "id", "SMS", {})
 
@@ -80,9 +81,10 @@ def test_field_helpers():
 
 def test_times_are_shown_in_the_office_zone():
     from zoneinfo import ZoneInfo
-    fields = fields_of(EVENT_SAMPLES["BillingIssued"], ZoneInfo("Asia/Jakarta"))
-    assert fields["expires_at"] == "02-03-2026 11:00 WIB"
-    assert fields_of(EVENT_SAMPLES["BillingIssued"], ZoneInfo("Asia/Makassar"))["expires_at"] == "02-03-2026 12:00 WITA"
+    sample = {**EVENT_SAMPLES["AppointmentBooked"], "pay_before": "2026-03-02T04:00:00+00:00"}
+    fields = fields_of(sample, ZoneInfo("Asia/Jakarta"))
+    assert fields["pay_before"] == "02-03-2026 11:00 WIB"
+    assert fields_of(sample, ZoneInfo("Asia/Makassar"))["pay_before"] == "02-03-2026 12:00 WITA"
 
 
 SUPERVISOR_CASES = [(t, name, lang, ch) for t, name in SUPERVISOR_TEMPLATES.items()

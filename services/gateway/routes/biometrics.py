@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from passport.v1 import biometrics_pb2
 from services.gateway import auth, clients, openapi
 from services.gateway.idempotency import idempotent
-from services.gateway.problems import BASE, Problem
+from services.gateway.problems import BASE, Problem, texts
 from services.gateway.validation import fields, file_content, json_body
 
 bp = Blueprint("biometrics", __name__)
@@ -38,10 +38,10 @@ def _result(result, what: str):
                      "status": status_json(result.status)})
         return jsonify(body), 201
     failed = [c["name"] for c in body["checks"] if not c["passed"]]
-    body.update({"type": BASE + "checks-failed", "title": "Checks failed", "status": 422,
-                 "detail": f"the {what} failed these checks: {', '.join(failed)}"
-                           + ("; retake it, or give override_reason to accept it anyway" if what == "photo" else
-                              "; rescan it, or record the finger as missing with a reason")})
+    title, detail = texts("checks-failed", 422, f"the {what} failed these checks: {', '.join(failed)}"
+                          + ("; retake it, or give override_reason to accept it anyway" if what == "photo" else
+                             "; rescan it, or record the finger as missing with a reason"))
+    body.update({"type": BASE + "checks-failed", "title": title, "status": 422, "detail": detail})
     resp = jsonify(body)
     resp.status_code = 422
     resp.mimetype = "application/problem+json"
@@ -50,6 +50,7 @@ def _result(result, what: str):
 
 def status_json(s) -> dict:
     return {"photo_accepted": s.photo_accepted, "fingers_captured": list(s.fingers_captured),
+            "fingers_missing": list(s.fingers_missing),
             "fingers_required": list(s.fingers_required), "complete": s.complete,
             "interview_outcome": s.interview_outcome or None}
 
@@ -138,6 +139,7 @@ openapi.SCHEMAS.update({
                                  force_majeure=O.B)),
     "CaptureStatus": O.obj(application_id=O.S, photo_accepted=O.B, complete=O.B, interview_outcome=O.S,
                            fingers_captured={"type": "array", "items": O.I},
+                           fingers_missing={"type": "array", "items": O.I},
                            fingers_required={"type": "array", "items": O.I}),
 })
 openapi.OPERATIONS.extend([

@@ -26,7 +26,7 @@ from flask import Blueprint, Response, jsonify, request
 from passport.v1 import common_pb2, complaint_pb2
 from services.gateway import auth, clients, openapi
 from services.gateway.openapi import B, S, obj
-from services.gateway.problems import Problem
+from services.gateway.problems import Problem, language
 from services.gateway.validation import fields, file_content, json_body
 
 bp = Blueprint("complaints", __name__)
@@ -45,13 +45,16 @@ DOWNLOAD_TYPES = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "p
 def file_complaint():
     body = fields(json_body(), {"category": (str, True, CATEGORIES), "office_id": (str, True),
                                 "description": (str, True), "application_id": (str, False),
-                                "anonymous": (bool, False)})
+                                "anonymous": (bool, False), "contact_email": (str, False),
+                                "contact_phone": (str, False), "contact_language": (str, False, ("id", "en"))})
     principal = auth.current()  # a bad token is still a 401; a missing one means anonymous
     anonymous = principal is None or bool(body["anonymous"])
     caller = common_pb2.Caller() if anonymous else principal.caller()
     reply = clients.call(clients.complaint().FileComplaint, complaint_pb2.FileComplaintRequest(
         caller=caller, category=body["category"], office_id=body["office_id"], description=body["description"],
-        application_id=body["application_id"] or "", anonymous=anonymous))
+        application_id=body["application_id"] or "", anonymous=anonymous,
+        contact_email=(body["contact_email"] or "")[:254], contact_phone=(body["contact_phone"] or "")[:20],
+        contact_language=body["contact_language"] or language()))
     return jsonify({"complaint_id": reply.complaint_id, "tracking_code": reply.tracking_code,
                     "access_pin": reply.access_pin, "created_at": reply.created_at, "due_at": reply.due_at,
                     "anonymous": anonymous}), 201
@@ -92,6 +95,23 @@ def list_complaints(office_id: str):
     reply = clients.call(clients.complaint().ListOfficeComplaints, complaint_pb2.ListOfficeComplaintsRequest(
         caller=auth.current().caller(), office_id=office_id, status=status, assignee=assignee))
     return jsonify({"items": [complaint_json(c, staff=True) for c in reply.items]})
+
+
+@bp.get("/v1/me/complaints")
+@auth.required("APPLICANT")
+def my_complaints():
+    reply = clients.call(clients.complaint().ListMyComplaints, complaint_pb2.ListMyComplaintsRequest(
+        caller=auth.current().caller()))
+    return jsonify({"items": [complaint_json(c) for c in reply.items]})
+
+
+@bp.get("/v1/applications/<application_id>/complaints")
+@auth.required("APPLICANT")
+def application_complaints(application_id: str):
+    """The applicant's own complaints that name this application (others' never show)."""
+    reply = clients.call(clients.complaint().ListMyComplaints, complaint_pb2.ListMyComplaintsRequest(
+        caller=auth.current().caller(), application_id=application_id[:64]))
+    return jsonify({"items": [complaint_json(c) for c in reply.items]})
 
 
 @bp.post("/v1/complaints/<tracking_code>/attachments")
@@ -220,7 +240,12 @@ def complaint_json(c, responses: bool = False, staff: bool = False) -> dict:
 
 openapi.SCHEMAS.update({
     "NewComplaint": obj(["category", "office_id", "description"], category={"enum": list(CATEGORIES)},
-                        office_id=S, description=S, application_id=S, anonymous=B),
+                        office_id=S, description=S, application_id=S, anonymous=B,
+                        contact_email={"type": "string", "description": "anonymous reports only: where to tell "
+                                       "the answer (kept with the complaint, never in events or logs)"},
+                        contact_phone={"type": "string", "description": "anonymous reports only, by SMS"},
+                        contact_language={"enum": ["id", "en"], "description": "language of the answer to the "
+                                          "contact (default: Accept-Language, else id)"}),
     "FiledComplaint": obj(complaint_id=S, tracking_code=S, access_pin=S, created_at=S, due_at=S, anonymous=B),
     "Complaint": obj(complaint_id=S, tracking_code=S, office_id=S, category=S, status=S, created_at=S,
                      first_response_due_at=S, due_at=S, sla_state={"enum": ["on_time", "due_soon", "breached"]},
@@ -257,6 +282,11 @@ openapi.OPERATIONS.extend([
       422: "bad status or empty message"}),
     ("get", "/v1/offices/{office_id}/complaints", "Complaints of an office with SLA state (query status=, assignee=<account id>|me)",
      "Complaints", "OFFICER or SUPERVISOR of the office", None, {200: "list of Complaint", 403: "other office"}),
+    ("get", "/v1/me/complaints", "My own complaints, newest first, with status and SLA state (anonymous ones "
+     "are not tied to the account and never show)", "Complaints", "APPLICANT", None,
+     {200: "list of Complaint", 401: "no token", 403: "not an applicant"}),
+    ("get", "/v1/applications/{application_id}/complaints", "My complaints that name this application",
+     "Complaints", "APPLICANT", None, {200: "list of Complaint", 401: "no token", 403: "not an applicant"}),
     ("post", "/v1/complaints/{tracking_code}/attachments",
      "Add evidence (multipart: file = JPEG, PNG or PDF up to 4,000,000 bytes; kind = EVIDENCE | "
      "POLICE_LOSS_REPORT) with X-Access-Pin, or as staff of the office", "Complaints", None, None,
