@@ -23,16 +23,19 @@ KINDS = {
 
 PROBLEM_KEY = "x-problem-type"
 ERRORS_KEY = "x-problem-errors"
+PARAMS_KEY = "x-problem-params"  # the values a detail names (a time, a code), for its translations
 
 
 class DomainError(Exception):
     """A rule said no. `problem` is the stable slug of the problem type (e.g. "slot-full")."""
 
-    def __init__(self, kind: str, problem: str, detail: str, errors: list[dict] | None = None):
+    def __init__(self, kind: str, problem: str, detail: str, errors: list[dict] | None = None,
+                 params: dict[str, str] | None = None):
         if kind not in KINDS:
             raise ValueError(f"unknown error kind {kind}")
         super().__init__(detail)
         self.kind, self.problem, self.detail, self.errors = kind, problem, detail, errors or []
+        self.params = params or {}
 
 
 def invalid(detail: str, field: str | None = None, problem: str = "validation-error") -> DomainError:
@@ -44,6 +47,8 @@ def abort_with(context: grpc.ServicerContext, err: DomainError):
     metadata = [(PROBLEM_KEY, err.problem)]
     if err.errors:
         metadata.append((ERRORS_KEY, json.dumps(err.errors)))
+    if err.params:
+        metadata.append((PARAMS_KEY, json.dumps(err.params)))
     context.set_trailing_metadata(metadata)
     context.abort(KINDS[err.kind], err.detail)
 
@@ -57,3 +62,11 @@ def problem_of(rpc_error: grpc.RpcError) -> tuple[str | None, list[dict]]:
         elif key == ERRORS_KEY:
             errors = json.loads(value)
     return problem, errors
+
+
+def params_of(rpc_error: grpc.RpcError) -> dict[str, str]:
+    """The values a service's detail names, for the gateway to put into a translated detail."""
+    for key, value in (rpc_error.trailing_metadata() or ()):
+        if key == PARAMS_KEY:
+            return json.loads(value)
+    return {}

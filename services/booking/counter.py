@@ -153,7 +153,8 @@ class Counter:
         office = self._office_of(caller, office_id)
         today = office.today(self.clock.now()).isoformat()
         if self.calls.find_one({"_id": f"{office_id}:{today}:call:{number}"}) is None:
-            raise DomainError("not_found", "number-not-called", f"{number} has not been called today")
+            raise DomainError("not_found", "number-not-called", f"{number} has not been called today",
+                              params={"number": number})
         return self._log(office_id, today, number, action, caller, desk)
 
     def called(self, office_id: str, date: str = "") -> dict:

@@ -160,7 +160,8 @@ class ReleasePolicy:
         opening = self.opens_at(office, day)
         if opening is not None and now < opening:
             raise DomainError("conflict", "not-yet-released",
-                              f"{slot['date']} opens for booking at {rfc3339(opening, office.tz)}")
+                              f"{slot['date']} opens for booking at {rfc3339(opening, office.tz)}",
+                              params={"date": slot["date"], "opens_at": rfc3339(opening, office.tz)})
         if self.config_of(office.office_id).mode == "BALLOT":
             bid = ballot_id(office.office_id, day, slot["lane"])
             ballot = self.ballots.find_one({"_id": bid}, {"draw_at": 1})

@@ -156,7 +156,9 @@ def check_not_started(slot_start: dt.datetime, now: dt.datetime, lead: dt.timede
         local = closes.astimezone(slot_start.tzinfo)
         raise DomainError("conflict", "slot-closed",
                           f"booking for the {slot_start:%H:%M} slot closed at {local:%H:%M} "
-                          f"({int(lead.total_seconds() // 60)} minutes before it starts); choose a later time")
+                          f"({int(lead.total_seconds() // 60)} minutes before it starts); choose a later time",
+                          params={"start": f"{slot_start:%H:%M}", "closed_at": f"{local:%H:%M}",
+                                  "minutes": str(int(lead.total_seconds() // 60))})
 
 
 # -- documents ---------------------------------------------------------------------------------

@@ -61,7 +61,31 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "seats-available": ("Masih ada kursi", "Masih ada kursi kosong; silakan pesan langsung tanpa daftar tunggu."),
     "slot-of-another-office": ("Jadwal kantor lain", "Jadwal ini milik kantor lain dari permohonan Anda."),
     "date-in-past": ("Tanggal sudah lewat", "Tanggal yang dipilih sudah lewat."),
-    "not-yet-released": ("Jadwal belum dibuka", "Jadwal ini belum dibuka; lihat waktu pembukaannya."),
+    "not-yet-released": ("Jadwal belum dibuka", "Tanggal {date} baru dibuka untuk pemesanan pada {opens_at}."),
+    "slot-closed": ("Pemesanan jadwal ini sudah ditutup",
+                    "Pemesanan untuk jam {start} ditutup pukul {closed_at} ({minutes} menit sebelum mulai); "
+                    "pilih jam yang lebih siang."),
+    "booking-interrupted": ("Pemesanan terputus",
+                            "Pemesanan terputus sebelum selesai dan tidak ada yang dipesan; silakan coba lagi."),
+    "store-unavailable": ("Layanan sedang pulih",
+                          "Penyimpanan data kami sebentar tidak dapat dijangkau; tidak ada yang berubah. "
+                          "Coba lagi sebentar lagi."),
+    "priority-proof-missing": ("Bukti prioritas belum diunggah",
+                               "Kursi jalur prioritas memerlukan dokumen bukti kelompok Anda (kartu disabilitas, "
+                               "surat keterangan hamil, atau akta kelahiran anak); petugas memeriksanya di loket."),
+    "priority-decision-required": ("Keputusan bukti prioritas diperlukan",
+                                   "Janji temu jalur prioritas: nyatakan bukti DITERIMA (CONFIRMED) atau DITOLAK "
+                                   "(REFUSED)."),
+    "invitation-required": ("Kode undangan diperlukan",
+                            "Kursi layanan kolektif (Eazy Passport) dipesan dengan kode undangan dari penyelenggara."),
+    "outreach-already-decided": ("Sudah diputuskan", "Permintaan layanan kolektif ini sudah diputuskan."),
+    "outreach-request-not-found": ("Permintaan tidak ditemukan", "Permintaan layanan kolektif ini tidak ditemukan."),
+    "no-appointment": ("Belum ada janji temu",
+                       "Permohonan berstatus {status}: belum ada janji temu untuk ditunjukkan."),
+    "queue-empty": ("Antrean kosong", "Tidak ada pemohon yang sudah check-in dan menunggu dipanggil."),
+    "number-not-called": ("Nomor belum dipanggil", "Nomor {number} belum dipanggil hari ini."),
+    "document-not-found": ("Dokumen tidak ditemukan", "Dokumen ini tidak ditemukan."),
+    "reset-code-invalid": ("Kode salah", "Kode salah, sudah kedaluwarsa, atau sudah dipakai."),
     "lane-not-allowed": ("Loket tidak sesuai", "Jenis loket ini tidak berlaku untuk permohonan Anda."),
     "office-not-in-ballot-mode": ("Bukan sistem undian", "Kantor ini tidak memakai undian untuk tanggal ini."),
     "ballot-not-open": ("Undian belum dibuka", "Pendaftaran undian belum atau sudah tidak dibuka."),
@@ -99,7 +123,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # payment
     "billing-not-found": ("Billing tidak ditemukan", "Kode billing tidak ditemukan."),
     "unknown-billing-code": ("Kode billing tidak dikenal", "Kode billing ini tidak dikenal."),
-    "billing-expired": ("Billing kedaluwarsa", "Batas waktu pembayaran billing ini sudah lewat."),
+    "billing-expired": ("Billing kedaluwarsa",
+                        "Billing {billing_code} sudah kedaluwarsa pada {at} sebelum pembayaran ini diterima; "
+                        "pembayaran dicatat untuk dijadwalkan ulang atau dikembalikan."),
+    "billing-cancelled": ("Billing dibatalkan",
+                          "Billing {billing_code} dibatalkan pada {at} karena janji temunya dibatalkan; "
+                          "pembayaran ini dicatat dan dikembalikan penuh."),
+    "billing-void": ("Billing tidak berlaku",
+                     "Billing {billing_code} tidak berlaku sejak {at}: pemesanannya tidak selesai, jadi tidak "
+                     "terkait janji temu mana pun. Pembayaran ini dicatat dan dikembalikan penuh."),
+    "appointment-abandoned": ("Pemesanan dibatalkan sistem",
+                              "Percobaan pemesanan ini sudah dihentikan; tidak ada tagihan untuknya."),
     "billing-code-exhausted": ("Kode billing habis", "Tidak dapat membuat kode billing baru; coba lagi nanti."),
     "amount-mismatch": ("Jumlah tidak sesuai", "Jumlah pembayaran tidak sesuai dengan tagihan."),
     "bank-reference-reused": ("Referensi bank sudah dipakai", "Referensi bank ini sudah dipakai untuk pembayaran lain."),
@@ -146,7 +180,15 @@ DETAILS: dict[str, str] = {
 }
 
 
-def indonesian(slug: str, status: int, detail: str = "") -> tuple[str, str]:
-    """(title, detail) in Bahasa Indonesia for a problem slug (the status's generic ones if unlisted)."""
+def indonesian(slug: str, status: int, detail: str = "", params: dict | None = None) -> tuple[str, str]:
+    """(title, detail) in Bahasa Indonesia for a problem slug (the status's generic ones if unlisted).
+    A catalogue detail may name `{values}` the service gave with the problem; without them it falls
+    back to the status's generic detail rather than show a placeholder."""
     title, generic = CATALOGUE.get(slug) or BY_STATUS.get(status) or BY_STATUS[500 if status >= 500 else 400]
-    return title, DETAILS.get(detail, generic)
+    text = DETAILS.get(detail, generic)
+    if "{" in text:
+        try:
+            return title, text.format_map(params or {})
+        except (KeyError, ValueError):
+            return title, (BY_STATUS.get(status) or BY_STATUS[400])[1]
+    return title, text

@@ -4,7 +4,7 @@ from __future__ import annotations
 import grpc
 from flask import has_request_context, jsonify, request
 
-from servicekit.errors import problem_of
+from servicekit.errors import params_of, problem_of
 from services.gateway.problem_texts import indonesian
 
 BASE = "https://passport.example/problems/"
@@ -25,9 +25,10 @@ class Problem(Exception):
     """Raise anywhere in a request to answer with problem+json."""
 
     def __init__(self, status: int, slug: str, detail: str, errors: list[dict] | None = None,
-                 retry_after: int | None = None):
+                 retry_after: int | None = None, params: dict[str, str] | None = None):
         super().__init__(detail)
         self.status, self.slug, self.detail, self.errors, self.retry_after = status, slug, detail, errors, retry_after
+        self.params = params or {}  # what the detail names, for the translated detail
 
 
 def title_of(slug: str) -> str:
@@ -51,16 +52,17 @@ def language() -> str:
     return best
 
 
-def texts(slug: str, status: int, detail: str) -> tuple[str, str]:
+def texts(slug: str, status: int, detail: str, params: dict | None = None) -> tuple[str, str]:
     """(title, detail) in the request's language: English keeps the service's detail; Indonesian
-    comes from the one catalogue (problem_texts.py). The `type` URI never changes."""
+    comes from the one catalogue (problem_texts.py), with the values the detail names. The `type`
+    URI never changes."""
     if language() == "en":
         return title_of(slug), detail
-    return indonesian(slug, status, detail)
+    return indonesian(slug, status, detail, params or {})
 
 
 def response(problem: Problem):
-    title, detail = texts(problem.slug, problem.status, problem.detail)
+    title, detail = texts(problem.slug, problem.status, problem.detail, problem.params)
     body = {"type": BASE + problem.slug, "title": title, "status": problem.status, "detail": detail}
     if problem.errors:
         body["errors"] = problem.errors
@@ -83,4 +85,4 @@ def from_rpc_error(err: grpc.RpcError) -> Problem:
     if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not slug:
         detail = "a service is temporarily unavailable; please retry shortly"
     return Problem(status, slug or DEFAULT_SLUG[status], detail, errors,
-                   retry_after=2 if status in (429, 503) else None)
+                   retry_after=2 if status in (429, 503) else None, params=params_of(err))

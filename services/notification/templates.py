@@ -138,6 +138,11 @@ _REFUND_REASONS = {
     "OVERPAYMENT": {"id": "tagihan ini dibayar lebih dari sekali", "en": "this billing was paid more than once"},
     "LATE_PAYMENT": {"id": "pembayaran diterima setelah batas waktu dan jadwal tidak dapat dipulihkan",
                      "en": "the payment arrived after the deadline and the appointment could not be restored"},
+    "AMOUNT_MISMATCH": {"id": "jumlah yang dibayar tidak sama dengan tagihan",
+                        "en": "the amount paid differs from the billing"},
+    "BOOKING_NOT_COMPLETED": {"id": "kode billing yang dibayar berasal dari pemesanan yang tidak selesai dan tidak "
+                                    "berlaku",
+                              "en": "the billing code paid belongs to a booking that did not complete and is void"},
     "": {"id": "ada pembayaran yang harus dikembalikan", "en": "a payment is to be returned"},
 }
 LABELS[("RefundRecorded", "reason")] = _REFUND_REASONS

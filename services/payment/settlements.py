@@ -192,10 +192,12 @@ class Settlements:
         if outcome.get("void_reason") == CANCELLED:
             raise DomainError("invalid", "billing-cancelled",
                               f"billing {billing['_id']} was cancelled at {rfc3339(outcome['expired_at'])} (its "
-                              "appointment was cancelled); the payment is recorded and refunded in full")
+                              "appointment was cancelled); the payment is recorded and refunded in full",
+                              params={"billing_code": billing["_id"], "at": rfc3339(outcome["expired_at"])})
         raise DomainError("invalid", "billing-expired",
                           f"billing {billing['_id']} expired at {rfc3339(billing['expires_at'])} before this "
-                          "payment was applied; it is recorded as a late payment for re-seating or refund")
+                          "payment was applied; it is recorded as a late payment for re-seating or refund",
+                          params={"billing_code": billing["_id"], "at": rfc3339(billing["expires_at"])})
 
     def _refund_void(self, billing: dict, payment: dict, outcome: dict, source: str):
         """A payment of a billing voided because its booking never completed: it belongs to no
@@ -211,7 +213,7 @@ class Settlements:
         raise DomainError("invalid", "billing-void",
                           f"billing {billing['_id']} was voided at {rfc3339(outcome['expired_at'])}: its booking "
                           "did not complete, so it belongs to no appointment; the payment is recorded and "
-                          "refunded in full")
+                          "refunded in full", params={"billing_code": billing["_id"], "at": rfc3339(outcome["expired_at"])})
 
     def _settle_once(self, billing: dict, payment: dict) -> dict:
         event = payment_pb2.PaymentSettled(

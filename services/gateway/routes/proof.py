@@ -24,7 +24,8 @@ WITH_APPOINTMENT = ("AWAITING_PAYMENT", "PAID", "CHECKED_IN", "BIOMETRICS_CAPTUR
 def proof(application_id: str):
     app = _get(application_id)  # 404 for anyone else's application
     if app.status not in WITH_APPOINTMENT or not app.HasField("appointment"):
-        raise Problem(409, "no-appointment", f"the application is {app.status}: it has no appointment to show")
+        raise Problem(409, "no-appointment", f"the application is {app.status}: it has no appointment to show",
+                      params={"status": app.status})
     account = clients.call(clients.accounts().GetAccount, accounts_pb2.GetAccountRequest(account_id=app.account_id))
     offices = clients.call(clients.booking().ListOffices, booking_pb2.ListOfficesRequest()).items
     office = next((o for o in offices if o.office_id == app.office_id), None)
