@@ -37,6 +37,7 @@ class _ObservingInterceptor(grpc.ServerInterceptor):
         def observed(request, context):
             token = log.correlation_id.set(cid)
             started = time.perf_counter()
+            metrics.GRPC_SERVER_THREADS_IN_USE.inc()
             code = grpc.StatusCode.OK
             try:
                 return inner(request, context)
@@ -52,6 +53,7 @@ class _ObservingInterceptor(grpc.ServerInterceptor):
             finally:
                 metrics.GRPC_SERVER_HANDLED.labels(service, method, code.name).inc()
                 metrics.GRPC_SERVER_SECONDS.labels(service, method).observe(time.perf_counter() - started)
+                metrics.GRPC_SERVER_THREADS_IN_USE.dec()
                 log.correlation_id.reset(token)
 
         return grpc.unary_unary_rpc_method_handler(
@@ -70,6 +72,7 @@ class ServiceRunner:
         self.port = port
         self.metrics_port = metrics_port
         self.stop_event = threading.Event()
+        metrics.GRPC_SERVER_THREADS_MAX.set(max_workers)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
             interceptors=[_ObservingInterceptor()],

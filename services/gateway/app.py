@@ -29,6 +29,11 @@ HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered by the ga
                         ["method", "route", "status"])
 HTTP_SECONDS = Histogram("http_request_duration_seconds", "Time to answer an HTTP request.",
                          ["method", "route"], buckets=LATENCY_BUCKETS)
+# The booking SLO (an applicant's booking answered, not 5xx, within 2 s): its own buckets around 2 s.
+BOOKING_SECONDS = Histogram("gateway_booking_duration_seconds", "Time to answer POST .../appointment "
+                            "(book a seat), by outcome: success (2xx), refused (4xx), error (5xx).",
+                            ["outcome"], buckets=(0.25, 0.5, 1, 1.5, 2, 3, 5, 10))
+BOOKING_ROUTE = "/v1/applications/<application_id>/appointment"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BLUEPRINTS = [accounts.bp, offices.bp, applications.bp, appointments.bp, complaint_routes.bp, payments.bp, biometrics_routes.bp,
               office_admin.bp]
@@ -57,6 +62,9 @@ def create_app() -> Flask:
         method = request.method if request.method in KNOWN_METHODS else "OTHER"
         HTTP_REQUESTS.labels(method, route, str(resp.status_code)).inc()
         HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        if route == BOOKING_ROUTE and method == "POST":
+            BOOKING_SECONDS.labels({2: "success", 4: "refused"}.get(resp.status_code // 100, "error")).observe(
+                time.perf_counter() - g.get("started", time.perf_counter()))
         return resp
 
     @app.teardown_request
