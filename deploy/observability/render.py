@@ -181,7 +181,7 @@ def draw_timeseries(ax, panel: dict, result: PanelResult, start: float, end: flo
         if limit is not None:
             ax.axhline(limit, color=colour, linestyle="--", linewidth=1.1, alpha=0.9)
     ax.set_xlim(to_dt(start), to_dt(end))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=dt.timezone.utc))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M" if end - start > 600 else "%H:%M:%S", tz=dt.timezone.utc))
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_value(v, unit)))
     ax.set_ylim(bottom=0) if all(min(s.values, default=0) >= 0 for s in result.series) else None

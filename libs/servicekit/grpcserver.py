@@ -13,7 +13,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from servicekit import log, metrics
+from servicekit import log, metrics, tracing
 from servicekit.errors import KINDS, DomainError, abort_with
 
 logger = logging.getLogger("servicekit.grpc")
@@ -75,7 +75,7 @@ class ServiceRunner:
         metrics.GRPC_SERVER_THREADS_MAX.set(max_workers)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
-            interceptors=[_ObservingInterceptor()],
+            interceptors=[tracing.ServerInterceptor(), _ObservingInterceptor()],
             options=[("grpc.so_reuseport", 0),
                      # uploads (documents up to 5 MB, photos) travel in one message
                      ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],

@@ -12,10 +12,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from werkzeug.exceptions import HTTPException
 
-from servicekit import grpcclient, log, mongo
+from servicekit import grpcclient, log, mongo, tracing
 from servicekit.config import GRPC_PORTS, service_address
 from servicekit.metrics import LATENCY_BUCKETS
-from services.gateway import listing_cache, loadshed, openapi, worker
+from services.gateway import accesslog, listing_cache, loadshed, openapi, worker
 from services.gateway.problems import Problem, response
 from services.gateway.routes import accounts, applications, appointments, offices
 from services.gateway.routes import payments
@@ -115,6 +115,8 @@ def create_app() -> Flask:
     def docs():
         return Response(openapi.DOCS_HTML, mimetype="text/html")
 
+    tracing.install_flask(app)  # first of the hooks below: cached and shed answers get their span too
+    accesslog.install(app)
     listing_cache.install(app)  # fresh cached listings are answered before admission: they cost no call
     loadshed.install(app)  # after the request-id hook: refusals carry their X-Request-Id
     return app

@@ -9,8 +9,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import yaml
-
 from deploy.observability import observe
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,12 +22,12 @@ def promtool_test(test_file: Path) -> subprocess.CompletedProcess:
 
 
 def alerts() -> list[str]:
-    return [r["alert"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r]
+    return re.findall(r"^\s*- alert: (\w+)\s*$", RULES.read_text(), re.M)
 
 
 def test_every_alert_has_a_firing_unit_test():
-    tested = {t["alertname"] for case in yaml.safe_load(TESTS.read_text())["tests"]
-              for t in case.get("alert_rule_test", []) if t["exp_alerts"]}
+    # an alert_rule_test whose exp_alerts list is not empty (promtool itself parses and runs them)
+    tested = set(re.findall(r"alertname: (\w+)\s*\n\s*exp_alerts:\s*\n\s*- exp_labels", TESTS.read_text()))
     assert len(alerts()) >= 21
     assert set(alerts()) - tested == set(), "alerts without a unit test that makes them fire"
 

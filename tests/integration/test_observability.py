@@ -88,13 +88,23 @@ def prometheus(stack, tmp_path_factory):
 
 def drive_demo_journey(api, stack) -> None:
     """Register, apply, book, pay (signed; and one refused signature), complain and get answered, a
-    wrong PIN, and an SLA breach for the sweeper to escalate: every dashboard gets its series."""
-    person, app_id, booked = book(api, skip_days=5)
-    assert pay(api, booked["billing"], f"BANK-OBS-{app_id}").status == 200
+    wrong PIN, and an SLA breach for the sweeper to escalate: every dashboard gets its series.
+    Applicants book and pay in rounds a few scrapes apart: a labelled series appears with its first
+    event, so rate() and histogram_quantile() draw only once a later event has moved it."""
+    officer, supervisor = DEMO_STAFF
+    officer_token = api.login(officer["email"], officer["password"])
+    raw, ctype = multipart({}, {"file": ("photo.jpg", biometrics_samples.good_photo_jpeg(), "image/jpeg")})
+    for round_ in range(ROUNDS):
+        person, app_id, booked = book(api, skip_days=5 + round_)
+        assert pay(api, booked["billing"], f"BANK-OBS-{app_id}").status == 200
+        # A photo before check-in is refused by biometrics-capture (409): its RPC series for the overview.
+        refused = api.request("POST", f"/v1/applications/{app_id}/biometrics/photo", raw=raw, content_type=ctype,
+                              token=officer_token)
+        assert refused.status == 409, refused.body
+        time.sleep(3)
     bad = api.request("POST", "/v1/payments/notifications", raw=b'{"billing_code": "1"}',
                       headers={"X-Signature": "sha256=" + "0" * 64})
     assert bad.status in (401, 403), bad.body
-    officer, supervisor = DEMO_STAFF
     token = api.login(supervisor["email"], supervisor["password"])
     filed = api.post("/v1/complaints", {"category": "SERVICE", "office_id": "TBK",
                                         "description": "Antrean lama sekali di loket."}, token=person["token"])
@@ -104,12 +114,6 @@ def drive_demo_journey(api, stack) -> None:
                         token=token)
     assert answered.status == 201, answered.body
     assert api.get(f"/v1/complaints/{code}", headers={"X-Access-Pin": "00000000"}).status in (403, 404)
-    # A photo before check-in is refused by biometrics-capture (409): its RPC series for the overview.
-    officer_token = api.login(officer["email"], officer["password"])
-    raw, ctype = multipart({}, {"file": ("photo.jpg", biometrics_samples.good_photo_jpeg(), "image/jpeg")})
-    refused = api.request("POST", f"/v1/applications/{app_id}/biometrics/photo", raw=raw, content_type=ctype,
-                          token=officer_token)
-    assert refused.status == 409, refused.body
     # A complaint filed a month ago and never answered (the running clock cannot be moved): the
     # escalation sweeper breaches it, as in test_complaints.
     filed_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)
@@ -124,6 +128,7 @@ def drive_demo_journey(api, stack) -> None:
     assert wait_for(lambda: api.get(f"/v1/applications/{app_id}", token=person["token"]).body["status"] == "PAID")
 
 
+ROUNDS = int(os.environ.get("OBSERVABILITY_ROUNDS", "3"))  # applicants of the journey (more: richer PNGs)
 VARIABLES = {"namespace": NAMESPACE, "pod": ".*"}  # as a person picks them: this stack, all pods
 
 
@@ -164,6 +169,10 @@ FAMILY_SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created")
 # name them draw from their other queries.
 NOT_EXPORTED_IN_A_SHORT_RUN = {"gateway_requests_shed_total"}
 CLUSTER_ONLY = {"kube_horizontalpodautoscaler_status_desired_replicas", "kube_horizontalpodautoscaler_spec_max_replicas"}
+# Queries that legitimately have no samples in this run, each in a panel whose other queries draw:
+# a biometrics capture needs a check-in on the appointment day, which only the counter-journey stack
+# (its clock shifted) can do; this journey's capture is refused before the checks run.
+EMPTY_IN_A_SHORT_RUN = CLUSTER_ONLY | {"biometrics_captures_total", "biometrics_image_processing_seconds_bucket"}
 
 
 def metric_names(prometheus: Prometheus, expr: str) -> set[str]:
@@ -210,7 +219,8 @@ def test_promtool_checks_the_rules():
     promtool = tools()["PROMTOOL"]
     out = subprocess.run([promtool, "check", "rules", *map(str, RULE_FILES)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert f"SUCCESS: {len(alert_names())} rules found" in out.stdout, out.stdout
+    recording = sum(len(re.findall(r"^\s*- record: ", f.read_text(), re.M)) for f in RULE_FILES)
+    assert f"SUCCESS: {len(alert_names()) + recording} rules found" in out.stdout, out.stdout
 
 
 def test_every_panel_and_alert_against_real_prometheus(api, stack, prometheus, tmp_path):
@@ -220,9 +230,12 @@ def test_every_panel_and_alert_against_real_prometheus(api, stack, prometheus, t
     def results():
         return {q: prometheus.query(q[2]) for q in queries}
 
+    may_be_empty = {q for q in queries if metric_names(prometheus, q[2]) <= EMPTY_IN_A_SHORT_RUN}
+
     def all_have_data():
         got = results()
-        return all(r.get("status") == "success" and r["data"]["result"] for r in got.values()) and got
+        return all(r.get("status") == "success" and (r["data"]["result"] or q in may_be_empty)
+                   for q, r in got.items()) and got
 
     # Series appear as the events flow (outbox -> Kafka -> consumers -> notifications) and rate()
     # needs two scrapes; wait for them, then judge every query once more.
@@ -230,8 +243,7 @@ def test_every_panel_and_alert_against_real_prometheus(api, stack, prometheus, t
     final = results()
     errors = {f"{d} / {t}: {e}": r.get("error") for (d, t, e), r in final.items() if r.get("status") != "success"}
     assert not errors, json.dumps(errors, indent=1)
-    empty = [f"{d} / {t}: {e}" for (d, t, e), r in final.items()
-             if not r["data"]["result"] and not metric_names(prometheus, e) & CLUSTER_ONLY]
+    empty = [f"{d} / {t}: {e}" for (d, t, e), r in final.items() if not r["data"]["result"] and (d, t, e) not in may_be_empty]
     assert not empty, "panel queries without data:\n" + "\n".join(empty)
     assert len(final) >= 50
 
@@ -255,7 +267,8 @@ def test_every_panel_and_alert_against_real_prometheus(api, stack, prometheus, t
     # Prometheus loaded every alert of the rule files, its rule manager evaluates each one healthy,
     # and every alert expression parses and evaluates through the query API too.
     loaded = loaded_rules(prometheus)
-    assert sorted(r["name"] for r in loaded) == sorted(alert_names())
+    assert sorted(r["name"] for r in loaded if r["type"] == "alerting") == sorted(alert_names())
+    assert len([r for r in loaded if r["type"] == "recording"]) == 14  # SLO ratios over 7 windows
     assert all(r["health"] == "ok" for r in loaded), [(r["name"], r.get("lastError")) for r in loaded]
     for rule in loaded:
         r = prometheus.query(rule["query"])
@@ -277,7 +290,7 @@ def test_every_panel_and_alert_against_real_prometheus(api, stack, prometheus, t
     # What an SRE sees: every dashboard drawn from this run's data (query_range over the whole run,
     # as `make dashboards` does), and every panel drew at least one series with points.
     out = Path(os.environ.get("DASHBOARD_PNG_DIR") or tmp_path)
-    drawn = render.render(prometheus.url, out, minutes=(time.time() - prometheus.started) / 60 + 0.5,
+    drawn = render.render(prometheus.url, out, minutes=(time.time() - prometheus.started) / 60,
                           given={"namespace": NAMESPACE})
     assert set(drawn) == {f.name for f in DASHBOARDS}
     blank = [f"{d} / {p.title}: {p.errors or 'no series'}" for d, panels in drawn.items()
