@@ -242,8 +242,9 @@ def render_dashboard(dash: dict, prom: Prometheus, out: Path, minutes: float, gi
         left, width = g["x"] / COLUMNS, g["w"] / COLUMNS
         top = 1 - (g["y"] + header) / total_h
         height = g["h"] / total_h
-        if panel.get("type") == "row":
-            fig.text(left + 0.005, top - height / 2, panel["title"], fontsize=12, color="#e0e6ed",
+        if panel.get("type") == "row":  # titles show the chosen values, as in Grafana ("All" for all)
+            title = expand(panel["title"], {k: "All" if v == ".*" else v for k, v in values.items()})
+            fig.text(left + 0.005, top - height / 2, title, fontsize=12, color="#e0e6ed",
                      weight="bold", va="center")
             continue
         result = query_panel(panel, prom, values, start, end, step)
@@ -269,7 +270,7 @@ def render_dashboard(dash: dict, prom: Prometheus, out: Path, minutes: float, gi
             legend_h = (0.6 + 0.4 * legend_rows) * row_h
             plot_h = max(height - 1.3 * row_h - legend_h, 2 * row_h)
             fig_w = COLUMNS * UNIT_W_IN
-            margin_l, margin_r = 0.62 / fig_w, 0.15 / fig_w
+            margin_l, margin_r = 0.9 / fig_w, 0.15 / fig_w
             plot_bottom = top - 0.9 * row_h - plot_h
             ax = fig.add_axes((left + margin_l, plot_bottom, width - margin_l - margin_r, plot_h))
             ax.set_facecolor("#181b1f")
