@@ -184,7 +184,8 @@ def draw_timeseries(ax, panel: dict, result: PanelResult, start: float, end: flo
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M" if end - start > 600 else "%H:%M:%S", tz=dt.timezone.utc))
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_value(v, unit)))
-    ax.set_ylim(bottom=0) if all(min(s.values, default=0) >= 0 for s in result.series) else None
+    if all(v >= 0 for s in result.series for v in s.values if math.isfinite(v)):
+        ax.set_ylim(bottom=0)
     ax.grid(True, color="#2c3235", linewidth=0.6)
     ax.tick_params(colors="#c7d0d9", labelsize=7)
 
@@ -218,9 +219,12 @@ def draw_stat(ax, panel: dict, result: PanelResult) -> None:
 
 def render_dashboard(dash: dict, prom: Prometheus, out: Path, minutes: float, given: dict[str, str],
                      end: float | None = None) -> dict[int, PanelResult]:
+    import warnings
+
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    warnings.filterwarnings("ignore", message="AutoDateLocator was unable")  # it falls back sensibly
 
     end = end or time.time()
     start = end - minutes * 60
