@@ -38,12 +38,16 @@ def test_one_booking_is_one_trace_from_gateway_to_notification(api, stack):
     assert reply.headers.get("traceparent", "").startswith(f"00-{trace_id}-")
 
     def complete():
+        # Each process exports a span when it ends (batched, within a second): wait until notification
+        # handled the event and every span's parent is written too (a handler still running has
+        # exported its finished store calls but not itself yet).
         spans = spans_of(stack, trace_id)
+        ids = {s["span_id"] for s in spans} | {client_span}
         done = any(s["service"] == "notification" and s["kind"] == "CONSUMER" and s["name"] == "AppointmentBooked process"
-                   for s in spans)
+                   for s in spans) and all(s["parent_span_id"] in ids for s in spans)
         return spans if done else None
     spans = wait_for(complete, timeout_s=60, interval_s=1)
-    assert spans, f"no notification span of trace {trace_id}: {[(s['service'], s['name']) for s in spans_of(stack, trace_id)]}"
+    assert spans, f"trace {trace_id} incomplete: {[(s['service'], s['kind'], s['name']) for s in spans_of(stack, trace_id)]}"
     by_id = {s["span_id"]: s for s in spans}
 
     route = "POST /v1/applications/<application_id>/appointment"
