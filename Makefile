@@ -10,7 +10,7 @@ PROTOS := $(wildcard protos/passport/v1/*.proto)
 HELM ?= $(shell command -v helm 2>/dev/null || echo $${PASSPORT_CACHE:-$$HOME/.cache/passport-platform}/tools/helm-v3.22.0/helm)
 NAMESPACE ?= passport
 
-.PHONY: help up down logs status demo test unit integration bench protos venv provision provision-web clean deploy charts contracts
+.PHONY: help up down logs status demo test unit integration bench protos venv provision provision-web clean deploy charts contracts observe dashboards
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,13 @@ charts: ## static checks of the Helm charts and Dockerfiles (helm lint, kubeconf
 
 contracts: ## buf lint + buf breaking of protos/ against the last landed main (also in `make test`)
 	bash deploy/observability/contracts.sh
+
+observe: venv protos ## Prometheus (built once into the cache) scraping the running `make up` stack with the cluster's alert rules; prints its UI URL
+	$(PY) -m deploy.observability.observe up --run-dir $(RUN_DIR)
+
+MINUTES ?= 30
+dashboards: venv ## draw every dashboard from the local Prometheus (`make observe`) over the last MINUTES (30) into $(RUN_DIR)/dashboards/*.png
+	$(PY) -m deploy.observability.render --prometheus http://127.0.0.1:$${PROMETHEUS_PORT:-9090} --minutes $(MINUTES) --out $(RUN_DIR)/dashboards
 
 deploy: ## helm upgrade --install one chart: make deploy SERVICE=<chart> [NAMESPACE=passport] [HELM_ARGS="-f values.yaml"] (current kube context)
 	@test -n "$(SERVICE)" -a -f "deploy/helm/$(SERVICE)/Chart.yaml" || { echo "usage: make deploy SERVICE=<one of: $$(cd deploy/helm && ls */Chart.yaml | cut -d/ -f1 | grep -vx platform-lib | tr '\n' ' ')>"; exit 2; }

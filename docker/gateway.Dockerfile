@@ -58,4 +58,4 @@ EXPOSE 8080
 # empty directory per start: /tmp is an emptyDir that survives container restarts, so it is wiped.
 # Extra gunicorn settings: GUNICORN_CMD_ARGS.
 ENV PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-multiproc
-ENTRYPOINT ["/bin/sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec gunicorn --config python:services.gateway.gunicorn_conf --workers 4 --worker-class services.gateway.worker.ArrivalStampedWorker --bind 0.0.0.0:8080 --worker-tmp-dir /tmp --graceful-timeout 10 --timeout 30 --access-logfile - services.gateway.wsgi:app"]
+ENTRYPOINT ["/bin/sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec gunicorn --config python:services.gateway.gunicorn_conf --workers 4 --worker-class services.gateway.worker.ArrivalStampedWorker --bind 0.0.0.0:8080 --worker-tmp-dir /tmp --graceful-timeout 10 --timeout 30 services.gateway.wsgi:app"]

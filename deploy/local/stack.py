@@ -120,6 +120,7 @@ class Stack:
             "MONGO_URI": f"mongodb://127.0.0.1:{self.ports.mongo}/",
             "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports.kafka}",
             "RUN_DIR": str(self.run_dir),
+            "TRACES_DIR": str(self.run_dir / "traces"),  # spans as JSON lines (servicekit/tracing.py)
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.ports.smtp),
             "SMS_GATEWAY_URL": f"http://127.0.0.1:{self.ports.sms}/messages", "SMS_GATEWAY_TOKEN": "local-sms-token",
             "BANK_API_URL": f"http://127.0.0.1:{self.ports.bank}",
@@ -305,8 +306,7 @@ class Stack:
         self.start("gateway", [
             str(Path(sys.executable).parent / "gunicorn"), "--workers", str(self.gateway_workers),
             "--worker-class", "services.gateway.worker.ArrivalStampedWorker", "--bind", f"127.0.0.1:{self.ports.gateway}",
-            "--graceful-timeout", "10", "--timeout", "30", "--access-logfile", "-",
-            "--access-logformat", '{"access":"%(m)s %(U)s","status":%(s)s,"ms":%(M)s,"request_id":"%({x-request-id}o)s"}',
+            "--graceful-timeout", "10", "--timeout", "30",  # access log: JSON by the app (services/gateway/accesslog.py)
             "--config", "python:services.gateway.gunicorn_conf",
             f"--env=RUN_MARKER={self.run_dir}", "services.gateway.wsgi:app"], env)
 

@@ -19,7 +19,7 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
 from passport.v1 import envelope_pb2
-from servicekit import kafka, log, metrics
+from servicekit import kafka, log, metrics, tracing
 from servicekit.events import MalformedEvent, decode
 from servicekit.mongo import insert_unique
 
@@ -53,6 +53,7 @@ class EventConsumer:
             return "dead_lettered"
         etype = envelope.event_type
         token = log.correlation_id.set(envelope.correlation_id)
+        traced = tracing.consumer_span(envelope, topic, self.group)
         try:
             handler = self.handlers.get(etype)
             if handler is None or payload is None:
@@ -72,6 +73,7 @@ class EventConsumer:
             metrics.CONSUMER_EVENTS.labels(self.group, topic, etype, "handled").inc()
             return "handled"
         finally:
+            tracing.end(traced)
             log.correlation_id.reset(token)
 
     def _handle_with_retries(self, handler, envelope, payload, topic) -> str | None:
@@ -95,6 +97,7 @@ class EventConsumer:
 
     def _dead_letter(self, topic: str, value: bytes, reason: str) -> None:
         logger.error("dead-lettering a message from %s: %s", topic, reason)
+        tracing.mark_error("dead-lettered")
         if self._producer is None:
             self._producer = kafka.producer(f"{self.group}-dlq")
         self._producer.send(self.dlq_topic, value=value, headers=[

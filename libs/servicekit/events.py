@@ -7,7 +7,7 @@ from google.protobuf import any_pb2, message, symbol_database
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from passport.v1 import envelope_pb2
-from servicekit import log
+from servicekit import log, tracing
 from servicekit.clock import Clock
 
 # Topic names per producing service (biometrics-capture publishes on biometrics.events).
@@ -41,6 +41,7 @@ def new_event(producer: str, aggregate_id: str, payload: message.Message, clock:
         correlation_id=log.correlation_id.get(),
         producer=producer,
         payload=packed,
+        traceparent=tracing.event_created(payload.DESCRIPTOR.name, TOPICS.get(producer, "")),
     )
 
 

@@ -9,7 +9,7 @@ import time
 
 import grpc
 
-from servicekit import log, metrics
+from servicekit import log, metrics, tracing
 from servicekit.grpcserver import CORRELATION_KEY, MAX_MESSAGE_BYTES
 
 DEFAULT_DEADLINE_S = 3.0
@@ -87,5 +87,5 @@ def channel(address: str, deadline_s: float = DEFAULT_DEADLINE_S) -> grpc.Channe
                 ("grpc.max_reconnect_backoff_ms", 3000),
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ])
-            _channels[key] = grpc.intercept_channel(raw, _Interceptor(deadline_s))
+            _channels[key] = grpc.intercept_channel(raw, _Interceptor(deadline_s), tracing.ClientInterceptor())
         return _channels[key]

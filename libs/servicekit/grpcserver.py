@@ -14,7 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from servicekit import log, metrics, mongo
+from servicekit import log, metrics, mongo, tracing
 from servicekit.errors import KINDS, DomainError, abort_with
 
 logger = logging.getLogger("servicekit.grpc")
@@ -50,6 +50,7 @@ class _ObservingInterceptor(grpc.ServerInterceptor):
             remaining = context.time_remaining()
             deadline_token = call_deadline.set(None if remaining is None else time.monotonic() + remaining)
             started = time.perf_counter()
+            metrics.GRPC_SERVER_THREADS_IN_USE.inc()
             code = grpc.StatusCode.OK
             try:
                 return inner(request, context)
@@ -68,6 +69,7 @@ class _ObservingInterceptor(grpc.ServerInterceptor):
             finally:
                 metrics.GRPC_SERVER_HANDLED.labels(service, method, code.name).inc()
                 metrics.GRPC_SERVER_SECONDS.labels(service, method).observe(time.perf_counter() - started)
+                metrics.GRPC_SERVER_THREADS_IN_USE.dec()
                 log.correlation_id.reset(token)
                 call_deadline.reset(deadline_token)
 
@@ -87,9 +89,10 @@ class ServiceRunner:
         self.port = port
         self.metrics_port = metrics_port
         self.stop_event = threading.Event()
+        metrics.GRPC_SERVER_THREADS_MAX.set(max_workers)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
-            interceptors=[_ObservingInterceptor()],
+            interceptors=[tracing.ServerInterceptor(), _ObservingInterceptor()],
             options=[("grpc.so_reuseport", 0),
                      # uploads (documents up to 5 MB, photos) travel in one message
                      ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],

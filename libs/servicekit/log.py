@@ -12,6 +12,8 @@ import re
 import sys
 import time
 
+from servicekit import tracing
+
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
 
 _SENSITIVE_KEYS = {"nik", "phone", "email", "password", "full_name", "access_pin", "image", "file"}
@@ -59,6 +61,7 @@ class JsonFormatter(logging.Formatter):
         cid = correlation_id.get()
         if cid:
             entry["correlation_id"] = cid
+        entry.update(tracing.log_fields())
         fields = getattr(record, "fields", None)
         if fields:
             entry.update(redact(fields))
@@ -75,6 +78,7 @@ def setup(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("kafka", "pymongo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    tracing.setup(service)
 
 
 def event(logger: logging.Logger, msg: str, level: int = logging.INFO, **fields) -> None:

@@ -18,6 +18,11 @@ GRPC_CLIENT_SECONDS = Histogram(
     "grpc_client_handling_seconds", "Time of outgoing RPCs as seen by the caller.",
     ["grpc_service", "grpc_method"], buckets=LATENCY_BUCKETS)
 
+GRPC_SERVER_THREADS_IN_USE = Gauge(
+    "grpc_server_threads_in_use", "Threads of the gRPC server's pool handling a call right now.")
+GRPC_SERVER_THREADS_MAX = Gauge(
+    "grpc_server_threads_max", "Size of the gRPC server's thread pool: calls beyond it wait.")
+
 MONGO_COMMANDS = Counter(
     "mongodb_client_commands_total", "Commands sent to the store, by command, collection and outcome.",
     ["command", "collection", "outcome"])

@@ -13,3 +13,12 @@ def child_exit(server, worker):
 import os  # noqa: E402
 
 threads = int(os.environ.get("GATEWAY_THREADS", "32"))
+
+# gunicorn's own lines (master and worker start/stop, timeouts) as JSON, like the app's lines; its
+# access log stays off: the app writes one (services/gateway/accesslog.py).
+logconfig_dict = {
+    "version": 1, "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "servicekit.log.JsonFormatter", "service": "gateway"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False}},
+}
