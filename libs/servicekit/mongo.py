@@ -33,7 +33,7 @@ def database(service: str) -> pymongo.database.Database:
         _clients[uri] = pymongo.MongoClient(
             uri, serverSelectionTimeoutMS=env_int("MONGO_SERVER_SELECTION_TIMEOUT_MS", 1000),
             connectTimeoutMS=env_int("MONGO_CONNECT_TIMEOUT_MS", 1000),
-            socketTimeoutMS=env_int("MONGO_SOCKET_TIMEOUT_MS", 5000),
+            socketTimeoutMS=env_int("MONGO_SOCKET_TIMEOUT_MS", 10000),  # a slow scan of a sweeper still ends
             tz_aware=True, maxPoolSize=50, appname=service, event_listeners=[CommandMetrics()])
     name = env("MONGO_DATABASE", "passport_" + service.replace("-", "_"))
     return _clients[uri][name]

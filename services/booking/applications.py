@@ -96,12 +96,13 @@ class Applications:
         created = 0
         for office in self.calendar.offices.values():
             today = office.today(self.clock.now())
+            # one read per office (on FerretDB every such filter scans the collection), not one per day
+            existing = {d["_id"] for d in self.slots.find(
+                {"office_id": office.office_id, "date": {"$gte": today.isoformat()}}, {"_id": 1})}
             for day in self.calendar.working_days(office, today, self.horizon):
-                docs = slot_documents(office, day)
-                existing = {d["_id"] for d in self.slots.find({"office_id": office.office_id, "date": day.isoformat()}, {"_id": 1})}
-                fresh = [d for d in docs if d["_id"] not in existing]
-                for doc in fresh:
-                    created += insert_unique(self.slots, doc)
+                for doc in slot_documents(office, day):
+                    if doc["_id"] not in existing:
+                        created += insert_unique(self.slots, doc)
         return created
 
     def office(self, office_id: str):
