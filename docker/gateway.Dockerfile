@@ -54,7 +54,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     TMPDIR=/tmp
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8080
+EXPOSE 8080 9100
 # gunicorn as PID 1 (exec) so SIGTERM reaches it. prometheus_client multiprocess mode needs an
 # empty directory per start: /tmp is an emptyDir that survives container restarts, so it is wiped.
 # Extra gunicorn settings: GUNICORN_CMD_ARGS.
