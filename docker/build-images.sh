@@ -61,10 +61,11 @@ for name in "${IMAGES[@]}"; do
   # (podman with runc and cgroupfs: crun refuses this machine's hybrid cgroup v1 layout).
   module=$(sed -n 's/^ARG SERVICE_MODULE=//p' "docker/$name.Dockerfile" | head -1)
   entry=services.$module.__main__; [[ $module == gateway ]] && entry=services.gateway.wsgi
-  podman --runtime runc --cgroup-manager cgroupfs run --rm --read-only --network none \
+  # /tmp is a tmpfs as in the cluster (the gateway's prometheus multiprocess directory lives there).
+  podman --runtime runc --cgroup-manager cgroupfs run --rm --read-only --tmpfs /tmp --network none \
     --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --entrypoint python \
     -e JWT_SECRET=image-smoke-check-secret-0123456789abcdef "localhost/passport/$name:$TAG" \
-    -c "import os, $entry; assert os.getuid() == 10001" \
+    -c "import os; d = os.environ.get('PROMETHEUS_MULTIPROC_DIR'); d and os.makedirs(d); import $entry; assert os.getuid() == 10001" \
     || { echo "localhost/passport/$name:$TAG does not start" >&2; exit 1; }
   echo "built localhost/passport/$name:$TAG in $(( $(date +%s) - start )) s (starts: imports $entry as uid 10001)"
 done

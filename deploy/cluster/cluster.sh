@@ -133,16 +133,20 @@ build_system_images() {
   fi
 }
 
-import_images() {  # image refs (buildah/podman storage) -> containerd
-  local img tar
+import_images() {  # image refs (buildah/podman storage) -> containerd, one archive (shared layers once)
+  local have=() want=() img
+  mapfile -t have < <(ctr_ images ls -q 2>/dev/null)
   for img in "$@"; do
-    tar=$STATE/import.tar
-    rm -f "$tar"
-    buildah push --quiet "$img" "docker-archive:$tar:$img" >/dev/null
-    ctr_ images import --no-unpack=false "$tar" >/dev/null
-    rm -f "$tar"
-    log "imported $img"
+    # A revision tag names one content; a -dirty tag may have been rebuilt, so it is imported again.
+    [[ $img != *-dirty && " ${have[*]} " == *" $img "* ]] || want+=("$img")
   done
+  ((${#want[@]})) || return 0
+  local tar=$STATE/import.tar
+  rm -f "$tar"
+  podman save -q -m --format docker-archive -o "$tar" "${want[@]}"
+  ctr_ images import "$tar" >/dev/null
+  rm -f "$tar"
+  log "imported ${want[*]}"
 }
 
 containerd_config() {
@@ -382,6 +386,13 @@ down() {
   local m
   for m in $(awk -v s="$STATE" -v r="$RUN" '$2 ~ "^(" s "|" r ")" {print $2}' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
   for m in $(awk '$2 ~ "^/run/netns/cni-" {print $2}' /proc/mounts); do umount "$m" 2>/dev/null && rm -f "$m"; done
+  # The bridge plugin's NAT rules of pods whose sandboxes were not torn down through CNI.
+  local rule chain
+  while read -r rule; do
+    chain=${rule##* -j }
+    eval "iptables -t nat ${rule/#-A/-D}" 2>/dev/null || true
+    iptables -t nat -F "$chain" 2>/dev/null && iptables -t nat -X "$chain" 2>/dev/null || true
+  done < <(iptables -t nat -S POSTROUTING 2>/dev/null | grep -F 'name: \"passport\"' || true)
   ip link del pp-cni0 2>/dev/null || true
   rm -rf "$STATE" "$RUN" /var/lib/cni/networks/passport
   log "cluster removed"

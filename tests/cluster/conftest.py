@@ -103,7 +103,12 @@ def platform(kube: Kube):
     values = tmp / "values-local.yaml"
     values.write_text(json.dumps({
         "global": {"image": {"registry": "localhost", "tag": tag, "pullPolicy": "Never"},
-                   "kafka": {"bootstrapServers": "kafka:9092"}},
+                   "kafka": {"bootstrapServers": "kafka:9092"},
+                   # This machine's 2 cores are shared with other builds: starting Python may take
+                   # minutes and a probe seconds, so the probes are more patient than production's.
+                   "probes": {"startup": {"failureThreshold": 150},
+                              "liveness": {"timeoutSeconds": 10, "failureThreshold": 6},
+                              "readiness": {"timeoutSeconds": 5}}},
     }))
     kube.helm_("upgrade", "--install", "passport", charts / "passport-platform", "-f", values,
                "--wait", "--atomic", "--timeout", "15m", timeout=1200)
