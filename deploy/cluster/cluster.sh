@@ -158,6 +158,10 @@ state = "$RUN/containerd"
   address = "$SOCK"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
+  # This machine refuses a negative oom_score_adj even to root (runc: "failed to update
+  # /proc/self/oom_score_adj: Permission denied"); kubelet asks -998 for every sandbox. Containers
+  # get at least containerd's own score (0) instead.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
