@@ -150,7 +150,7 @@ import_images() {  # image refs (buildah/podman storage) -> containerd, one arch
 }
 
 containerd_config() {
-  cat > "$STATE/containerd.toml" <<EOF
+  put "$STATE/containerd.toml" <<EOF
 version = 2
 root = "$STATE/containerd"
 state = "$RUN/containerd"
@@ -176,7 +176,7 @@ EOF
   mkdir -p "$STATE/cni"
   # The bridge plugin: pods on one Linux bridge, NAT to the outside. It does not enforce
   # NetworkPolicy (the charts' policies are applied but not proven here).
-  cat > "$STATE/cni/10-passport.conflist" <<EOF
+  put "$STATE/cni/10-passport.conflist" <<EOF
 {"cniVersion": "0.4.0", "name": "passport", "plugins": [
   {"type": "bridge", "bridge": "pp-cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
@@ -185,8 +185,12 @@ EOF
 EOF
 }
 
+# kube-proxy exits when its configuration file changes, even to the same content: a second `up`
+# rewrites a file only when its content differs.
+put() { local f=$1; cat > "$f.new"; if cmp -s "$f.new" "$f"; then rm -f "$f.new"; else mv "$f.new" "$f"; fi; }
+
 kubelet_config() {
-  cat > "$STATE/kubelet.yaml" <<EOF
+  put "$STATE/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: cgroupfs
@@ -212,7 +216,7 @@ evictionHard: {memory.available: 200Mi, nodefs.available: 3%, imagefs.available:
 podCIDR: $POD_CIDR
 maxPods: 110
 EOF
-  cat > "$STATE/proxy.yaml" <<EOF
+  put "$STATE/proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $STATE/proxy.kubeconfig}
@@ -329,7 +333,8 @@ up() {
     --client-ca-file="$PKI/ca.crt" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
     --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-    --service-account-issuer=https://kubernetes.default.svc.cluster.local --profiling=false
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local --profiling=false \
+    --kubelet-preferred-address-types=InternalIP,Hostname
   wait_for kube-apiserver 180 kubectl_ get --raw /readyz
 
   log "kube-controller-manager, kube-scheduler"
