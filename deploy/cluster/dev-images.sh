@@ -10,8 +10,9 @@ KAFKA_IMAGE=localhost/passport/kafka-dev:4.3.1
 FERRETDB_IMAGE=localhost/passport/ferretdb-dev:v1.24.2
 [[ ${1:-} == --print ]] && { echo "$KAFKA_IMAGE $FERRETDB_IMAGE"; exit 0; }
 bash "$REPO/deploy/local/provision.sh" >/dev/null
-base=$(buildah images --format '{{.Name}}:{{.Tag}}' | grep -m1 '^localhost/passport-base:') \
-  || { echo "no base image: run make images first" >&2; exit 1; }
+# (no `| grep -m1`: with pipefail, buildah's SIGPIPE when grep stops early failed this at random)
+images=$(buildah images --format '{{.Name}}:{{.Tag}}')
+base=$(grep -m1 '^localhost/passport-base:' <<< "$images") || { echo "no base image: run make images first" >&2; exit 1; }
 
 if ! buildah inspect --type image "$KAFKA_IMAGE" >/dev/null 2>&1; then
   c=$(buildah from "$base")
