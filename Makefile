@@ -11,6 +11,7 @@ HELM ?= $(shell command -v helm 2>/dev/null || echo $${PASSPORT_CACHE:-$$HOME/.c
 NAMESPACE ?= passport
 
 .PHONY: help up down logs status demo test unit integration bench protos venv provision provision-web clean deploy charts contracts observe dashboards
+.PHONY: images cluster-up cluster-down cluster-test
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -83,7 +84,19 @@ deploy: ## helm upgrade --install one chart: make deploy SERVICE=<chart> [NAMESP
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp -R deploy/helm/. "$$tmp/"; \
 	for c in $$(cd "$$tmp" && grep -l '^  - name: platform-lib' */Chart.yaml | cut -d/ -f1) $(SERVICE); do \
 	  if grep -q '^dependencies:' "$$tmp/$$c/Chart.yaml"; then "$(HELM)" dependency build "$$tmp/$$c" >/dev/null; fi; done; \
-	"$(HELM)" upgrade --install $(SERVICE) "$$tmp/$(SERVICE)" -n $(NAMESPACE) $(HELM_ARGS)
+	"$(HELM)" upgrade --install $(SERVICE) "$$tmp/$(SERVICE)" -n $(NAMESPACE) --wait --atomic --timeout 10m $(HELM_ARGS)
+
+images: ## container images: a debootstrap minbase base, every service on it (buildah), tagged with the git revision (root)
+	bash docker/build-images.sh
+
+cluster-up: ## a real single-node Kubernetes here: Debian etcd/containerd/runc/CNI, Kubernetes + CoreDNS built from the Go proxy (root)
+	bash deploy/cluster/cluster.sh up
+
+cluster-down: ## stop and remove everything cluster-up started
+	bash deploy/cluster/cluster.sh down
+
+cluster-test: venv protos ## install the platform on the local cluster (make images cluster-up first) and exercise it
+	$(PY) -m pytest -q -p no:cacheprovider tests/cluster
 
 clean: down ## remove generated code and the run directory (not the cache)
 	rm -rf gen $(RUN_DIR)

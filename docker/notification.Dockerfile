@@ -14,10 +14,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /build
 
-# Runtime dependencies (pinned in requirements.txt) into the venv the final image ships.
-COPY requirements.txt ./
+# This service's runtime dependencies (names in docker/requirements/, versions pinned in
+# requirements.txt) into the venv the final image ships: OpenCV only where it is used.
+COPY requirements.txt docker/requirements/${SERVICE_MODULE}.txt ./
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt
+ && /opt/venv/bin/pip install --no-cache-dir -c requirements.txt -r ${SERVICE_MODULE}.txt
 
 # protoc lives in a build-only venv: the generated code is all the final image needs.
 COPY protos/ ./protos/

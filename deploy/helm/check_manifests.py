@@ -96,15 +96,29 @@ class Checker:
         ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
         env = {e["name"]: e for e in c.get("env", [])}
 
-        # Probes: native gRPC for the services, HTTP for the gateway and the web app.
-        if name in HTTP_SERVERS:
+        # Probes. The web app: one HTTP port with its probes. The gateway and the services: readiness
+        # on the serving port (HTTP /readyz, native gRPC), liveness on the metrics port, away from the
+        # request pool, and a preStop hook.
+        if name in HTTP_SERVERS and name != "gateway":
             self.expect("http" in ports, where, f"{name} needs a port named http")
             for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
                 got = c.get(probe, {}).get("httpGet", {}).get("path")
                 self.expect(got == path, where, f"{probe} must GET {path}, not {got}")
         else:
+            live = c.get("livenessProbe", {}).get("httpGet", {})
+            self.expect(live.get("port") == "metrics" and live.get("path") == "/metrics", where,
+                        "livenessProbe must GET /metrics on the metrics port")
+            stop = c.get("lifecycle", {}).get("preStop", {})
+            self.expect(bool(stop), where, "a preStop hook must let the endpoints drop the pod before SIGTERM")
+        if name == "gateway":
+            self.expect({"http", "metrics"} <= set(ports), where, "the gateway needs ports named http and metrics")
+            got = c.get("readinessProbe", {}).get("httpGet", {}).get("path")
+            self.expect(got == "/readyz", where, f"readinessProbe must GET /readyz, not {got}")
+            self.expect(env.get("METRICS_PORT", {}).get("value") == str(ports.get("metrics")), where,
+                        "METRICS_PORT must equal the metrics container port")
+        elif name not in HTTP_SERVERS:
             self.expect({"grpc", "metrics"} <= set(ports), where, "ports grpc and metrics needed")
-            for probe in ("livenessProbe", "readinessProbe"):
+            for probe in ("startupProbe", "readinessProbe"):
                 got = c.get(probe, {}).get("grpc", {}).get("port")
                 self.expect(got == ports.get("grpc"), where, f"{probe} must be a gRPC probe on the gRPC port")
             for var, port in (("GRPC_PORT", "grpc"), ("METRICS_PORT", "metrics")):
@@ -143,7 +157,7 @@ class Checker:
             self.expect(bool(selector) and all(labels.get(k) == v for k, v in selector.items()),
                         f"Service/{name}", "selector does not match the pods")
             ports = {p["name"] for p in svc["spec"]["ports"]}
-            want = {"http"} if name in HTTP_SERVERS else {"grpc", "metrics"}
+            want = {"http", "metrics"} if name == "gateway" else {"http"} if name in HTTP_SERVERS else {"grpc", "metrics"}
             self.expect(want <= ports, f"Service/{name}", f"ports {sorted(want)} needed")
 
     # -- NetworkPolicy -----------------------------------------------------------------------

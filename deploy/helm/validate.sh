@@ -271,6 +271,9 @@ main() {
         log "note: promtool not built (bash deploy/observability/provision.sh); rules checked by test_observability.py"
     fi
 
+    check "values.schema.json of every chart matches the library defaults (values_schema.py --check)" \
+        "$PYVENV/bin/python" "$HERE/values_schema.py" --check
+
     log "== Dockerfiles (static: hadolint; no Docker engine here)"
     local f
     for f in "$REPO"/docker/*.Dockerfile; do

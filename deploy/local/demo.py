@@ -26,7 +26,7 @@ def step(title: str, reply=None, show=None):
 
 def main() -> int:
     api = Api(os.environ.get("GATEWAY_URL", f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT', '8080')}"))
-    if api.get("/readyz").status != 200:
+    if api.get("/readyz/dependencies").status != 200:
         print("the stack is not running or not ready: run `make up` first", file=sys.stderr)
         return 1
     person = api.register_applicant()

@@ -336,7 +336,7 @@ class Stack:
                         state = "exited" if not self.running(name) else "did not become healthy"
                         raise RuntimeError(f"{name} {state}; last lines of {self.run_dir}/logs/{name}.log:\n"
                                            + self.log_tail(name))
-        _wait_http(f"{self.gateway_url}/readyz", max(1.0, deadline - time.monotonic()))
+        _wait_http(f"{self.gateway_url}/readyz/dependencies", max(1.0, deadline - time.monotonic()))
 
     def log_tail(self, name: str, lines: int = 15) -> str:
         try:

@@ -95,7 +95,9 @@ class ServiceRunner:
             interceptors=[tracing.ServerInterceptor(), _ObservingInterceptor()],
             options=[("grpc.so_reuseport", 0),
                      # uploads (documents up to 5 MB, photos) travel in one message
-                     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
+                     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                     # clients re-resolve the headless Service when told to reconnect: new pods get traffic
+                     ("grpc.max_connection_age_ms", 30_000), ("grpc.max_connection_age_grace_ms", 5_000)],
         )
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -136,8 +138,9 @@ class ServiceRunner:
         # Graceful: report NOT_SERVING so balancers drain us, finish in-flight calls, stop workers.
         self.health.enter_graceful_shutdown()
         self.server.stop(grace=5).wait()
+        deadline = time.monotonic() + 10  # one join deadline for all workers: the stop fits the pod's grace
         for t in threads:
-            t.join(timeout=10)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
         log.event(logger, "service stopped", service=self.name)
 
 

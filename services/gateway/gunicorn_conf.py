@@ -1,6 +1,18 @@
 """gunicorn settings that belong to the code: metrics across worker processes."""
 
 
+def when_ready(server):
+    # /metrics on its own port (METRICS_PORT), served by the master, not the request workers: scrapes
+    # and the liveness probe never queue behind requests, and the public port carries only the API.
+    import os
+    port = os.environ.get("METRICS_PORT")
+    if port and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(int(port), registry=registry)
+
+
 def child_exit(server, worker):
     # prometheus_client multiprocess mode: forget the metrics files of a dead worker's gauges.
     from prometheus_client import multiprocess

@@ -81,7 +81,8 @@ OPERATIONS: list[tuple] = [
      "OFFICER", "CheckIn", {201: "queue number", 409: "not paid, or not today", 404: "no such application here",
                             422: "priority-decision-required (a PRIORITY appointment)"}),
     ("get", "/healthz", "Process is up", "Operations", None, None, {200: "ok"}),
-    ("get", "/readyz", "Gateway can reach its services", "Operations", None, None, {200: "ready", 503: "not ready"}),
+    ("get", "/readyz", "Gateway process can serve", "Operations", None, None, {200: "ready"}),
+    ("get", "/readyz/dependencies", "Gateway can reach its services", "Operations", None, None, {200: "ready", 503: "not ready"}),
     ("get", "/metrics", "Prometheus metrics", "Operations", None, None, {200: "text exposition format"}),
 ]
 

@@ -26,7 +26,7 @@ service:
 # Plain environment variables (name: value).
 env: {}
 # Environment variables read from Kubernetes Secrets:
-#   NAME: {key: <key in the secret>, secretName: <default: secrets.name>}
+#   NAME: {key: <key in the secret>, secretName: <default: secrets.name>, optional: <true: may be absent>}
 secretEnv: {}
 # Peers this service calls, as SERVICE_ADDR env vars and egress rules: {payment: "payment:50051"}.
 peers: {}
@@ -75,7 +75,10 @@ probes:
     failureThreshold: 2
 tmp:
   sizeLimit: 64Mi
-terminationGracePeriodSeconds: 30
+# preStop sleep (endpoints drop the pod first), then the drain; the grace must cover both
+# (the template fails when it is under preStopSleepSeconds + 20 s).
+preStopSleepSeconds: 5
+terminationGracePeriodSeconds: 35
 serviceAccount:
   create: true
   name: ""
@@ -100,10 +103,20 @@ serviceMonitor:
   labels: {}
 # Alert rules are not per service: one PrometheusRule for the whole platform comes from the
 # observability chart (../observability/rules), switched on by global.prometheusRule.enabled.
+# The gateway's public API through an Ingress with TLS (cert-manager annotations); gateway only.
+ingress:
+  enabled: false
+  className: ""
+  host: ""                # e.g. paspor.imigrasi.example
+  tlsSecretName: ""       # default: <name>-tls (cert-manager fills it)
+  annotations: {}         # e.g. cert-manager.io/cluster-issuer: letsencrypt
+  paths: [/v1]
 networkPolicy:
   enabled: true
   # Sources allowed to reach the gateway's HTTP port; [] = any (an ingress controller, a LB).
   ingressFrom: []
+  # DNS: the kube-dns pods, and link-local addresses where NodeLocal DNSCache (169.254.20.10)
+  # or a cloud resolver (169.254.169.254, 169.254.169.253) answers instead.
   dns:
     to:
       - namespaceSelector:
@@ -112,6 +125,8 @@ networkPolicy:
         podSelector:
           matchLabels:
             k8s-app: kube-dns
+      - ipBlock:
+          cidr: 169.254.0.0/16
     ports: [53]
   # Destinations of MongoDB and Kafka traffic; [] = any address on these ports.
   mongo:

@@ -18,9 +18,9 @@
 {{- if eq $c.server "grpc" }}
 - name: GRPC_PORT
   value: {{ $c.ports.grpc | int | quote }}
+{{- end }}
 - name: METRICS_PORT
   value: {{ $c.ports.metrics | int | quote }}
-{{- end }}
 {{- range $peer, $addr := $c.peers }}
 - name: {{ printf "%s_ADDR" ($peer | upper | replace "-" "_") }}
   value: {{ $addr | quote }}
@@ -31,6 +31,9 @@
     secretKeyRef:
       name: {{ $ref.secretName | default $c.secrets.name }}
       key: {{ required (printf "secretEnv.%s.key is required" $name) $ref.key }}
+      {{- if $ref.optional }}
+      optional: true
+      {{- end }}
 {{- end }}
 {{- range $name, $value := $c.env }}
 - name: {{ $name }}
@@ -47,9 +50,12 @@ startupProbe:
     port: {{ $c.ports.grpc | int }}
   periodSeconds: {{ $p.startup.periodSeconds | int }}
   failureThreshold: {{ $p.startup.failureThreshold | int }}
+# Liveness asks the metrics server (its own thread; the gateway's gunicorn master), not the
+# request pool: a rush that fills the pool makes a pod unready, never restarts it.
 livenessProbe:
-  grpc:
-    port: {{ $c.ports.grpc | int }}
+  httpGet:
+    path: /metrics
+    port: metrics
   periodSeconds: {{ $p.liveness.periodSeconds | int }}
   timeoutSeconds: {{ $p.liveness.timeoutSeconds | int }}
   failureThreshold: {{ $p.liveness.failureThreshold | int }}
@@ -68,8 +74,8 @@ startupProbe:
   failureThreshold: {{ $p.startup.failureThreshold | int }}
 livenessProbe:
   httpGet:
-    path: /healthz
-    port: http
+    path: /metrics
+    port: metrics
   periodSeconds: {{ $p.liveness.periodSeconds | int }}
   timeoutSeconds: {{ $p.liveness.timeoutSeconds | int }}
   failureThreshold: {{ $p.liveness.failureThreshold | int }}
@@ -124,6 +130,9 @@ spec:
       serviceAccountName: {{ include "platform-lib.serviceAccountName" . }}
       automountServiceAccountToken: false
       enableServiceLinks: false
+      {{- if lt (int $c.terminationGracePeriodSeconds) (add (int $c.preStopSleepSeconds) 20 | int) }}
+      {{- fail (printf "terminationGracePeriodSeconds (%v) must cover preStopSleepSeconds + 20 s of drain" $c.terminationGracePeriodSeconds) }}
+      {{- end }}
       terminationGracePeriodSeconds: {{ $c.terminationGracePeriodSeconds | int }}
       {{- with $c.imagePullSecrets }}
       imagePullSecrets:
@@ -168,19 +177,26 @@ spec:
             - name: grpc
               containerPort: {{ $c.ports.grpc | int }}
               protocol: TCP
-            - name: metrics
-              containerPort: {{ $c.ports.metrics | int }}
-              protocol: TCP
             {{- else }}
             - name: http
               containerPort: {{ $c.ports.http | int }}
               protocol: TCP
             {{- end }}
+            - name: metrics
+              containerPort: {{ $c.ports.metrics | int }}
+              protocol: TCP
           {{- with include "platform-lib.env" . | trim }}
           env:
             {{- . | nindent 12 }}
           {{- end }}
           {{- include "platform-lib.probes" . | trim | nindent 10 }}
+          # The endpoints controller takes the pod out of its Services while this sleep runs, so no
+          # new call arrives after SIGTERM; then the process drains (gRPC: 5 s grace + one 10 s
+          # worker-join deadline; gunicorn: --graceful-timeout 10) within terminationGracePeriodSeconds.
+          lifecycle:
+            preStop:
+              sleep:
+                seconds: {{ $c.preStopSleepSeconds | int }}
           resources:
             {{- toYaml $c.resources | nindent 12 }}
           securityContext:

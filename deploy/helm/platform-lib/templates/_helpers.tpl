@@ -64,12 +64,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 
 {{/* The port Prometheus scrapes: the metrics port of a gRPC service, the HTTP port of the gateway. */}}
 {{- define "platform-lib.metricsPortName" -}}
-{{- if eq (include "platform-lib.config" . | fromYaml).server "http" -}}http{{- else -}}metrics{{- end -}}
+metrics
 {{- end -}}
 
 {{/* Every resource of a service; the kinds that are switched off leave no empty document. */}}
 {{- define "platform-lib.all" -}}
-{{- range $kind := list "serviceaccount" "service" "deployment" "hpa" "pdb" "networkpolicy" "servicemonitor" }}
+{{- range $kind := list "serviceaccount" "service" "deployment" "hpa" "pdb" "networkpolicy" "servicemonitor" "ingress" }}
 {{- with include (printf "platform-lib.%s" $kind) $ | trim }}
 ---
 {{ . }}

@@ -8,7 +8,7 @@ port. Egress: DNS, the gRPC ports of `peers`, MongoDB and Kafka.
 {{- $c := include "platform-lib.config" . | fromYaml -}}
 {{- $np := $c.networkPolicy -}}
 {{- if $np.enabled -}}
-{{- $metricsPort := ternary $c.ports.http $c.ports.metrics (eq $c.server "http") -}}
+{{- $metricsPort := $c.ports.metrics -}}
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:

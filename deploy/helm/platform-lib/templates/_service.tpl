@@ -20,14 +20,14 @@ spec:
       port: {{ $c.ports.grpc | int }}
       targetPort: grpc
       protocol: TCP
-    - name: metrics
-      port: {{ $c.ports.metrics | int }}
-      targetPort: metrics
-      protocol: TCP
     {{- else }}
     - name: http
       port: {{ $c.ports.http | int }}
       targetPort: http
       protocol: TCP
     {{- end }}
+    - name: metrics
+      port: {{ $c.ports.metrics | int }}
+      targetPort: metrics
+      protocol: TCP
 {{- end -}}
