@@ -87,9 +87,11 @@ class Counter:
                 claim = self.accounts.nik_claims.find_one({"_id": q})
                 account_ids = [claim["account_id"]] if claim else []
             else:
-                pattern = re.compile(re.escape(q), re.IGNORECASE)
+                # a plain pattern string with the i option (a compiled Python pattern carries the u flag,
+                # which FerretDB refuses)
                 account_ids = [a["_id"] for a in self.accounts.accounts.find(
-                    {"role": "APPLICANT", "full_name": {"$regex": pattern}}, {"_id": 1}).limit(MAX_PAGE)]
+                    {"role": "APPLICANT", "full_name": {"$regex": re.escape(q), "$options": "i"}},
+                    {"_id": 1}).limit(MAX_PAGE)]
             ids = [h["_id"] for h in self.apps.applications.find(
                 {"account_id": {"$in": account_ids}, "office_id": office_id}, {"_id": 1})] if account_ids else []
         rows = []

@@ -181,7 +181,7 @@ def test_an_attempt_cut_off_after_its_billing_leaves_nothing_payable(fstack, fap
 
     refused = pay(fapi, {"billing_code": phantom.billing_code, "amount": phantom.amount.amount}, "BANK-PHANTOM-1")
     assert refused.status == 422 and refused.body["type"].endswith("/billing-void"), refused.body
-    assert "refunded" in refused.body["detail"]
+    assert "dikembalikan penuh" in refused.body["detail"]  # refunded in full (Indonesian by default)
     refund = payment_db["refunds"].find_one({"billing_code": phantom.billing_code}, {"_outbox": 0})
     assert refund and refund["reason"] == "BOOKING_NOT_COMPLETED" and refund["amount"] == phantom.amount.amount
     view = fapi.get(f"/v1/applications/{app_id}", token=person["token"]).body
