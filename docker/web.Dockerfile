@@ -2,7 +2,7 @@
 # Image of the applicant web app (services/web). The six Dockerfiles in docker/ are the same file apart from
 # SERVICE_MODULE and the final ENTRYPOINT/EXPOSE lines; change all of them together
 # (deploy/helm/validate.sh checks that they have not drifted apart).
-# Build from the repository root:  docker build -f docker/gateway.Dockerfile -t passport/web .
+# Build from the repository root:  docker build -f docker/web.Dockerfile -t passport/web .
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 # ---- builder: dependencies in a venv, protobuf code generated, sources byte-compiled ----------
@@ -14,10 +14,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /build
 
-# Runtime dependencies (pinned in requirements.txt) into the venv the final image ships.
-COPY requirements.txt ./
+# This service's runtime dependencies (names in docker/requirements/, versions pinned in
+# requirements.txt) into the venv the final image ships: OpenCV only where it is used.
+COPY requirements.txt docker/requirements/${SERVICE_MODULE}.txt ./
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt
+ && /opt/venv/bin/pip install --no-cache-dir -c requirements.txt -r ${SERVICE_MODULE}.txt
 
 # protoc lives in a build-only venv: the generated code is all the final image needs.
 COPY protos/ ./protos/

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
-SERVICES = ["booking", "payment", "biometrics-capture", "notification", "complaint", "gateway"]
+SERVICES = ["booking", "payment", "biometrics-capture", "notification", "complaint", "gateway", "web"]
 # Maps whose keys are the user's (names, Kubernetes fields): any key is accepted.
 FREE_FORM = {"env", "secretEnv", "peers", "resources", "podAnnotations", "podLabels", "nodeSelector",
              "affinity", "annotations", "labels", "ingressFrom", "to"}

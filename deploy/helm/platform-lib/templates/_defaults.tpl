@@ -66,6 +66,7 @@ probes:
     periodSeconds: 2
     failureThreshold: 30
   liveness:
+    onMetrics: true      # ask the metrics server, away from the request pool (false: /healthz on http)
     periodSeconds: 10
     timeoutSeconds: 2
     failureThreshold: 3

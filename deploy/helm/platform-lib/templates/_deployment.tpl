@@ -74,8 +74,13 @@ startupProbe:
   failureThreshold: {{ $p.startup.failureThreshold | int }}
 livenessProbe:
   httpGet:
+{{- if $p.liveness.onMetrics }}
     path: /metrics
     port: metrics
+{{- else }}
+    path: /healthz
+    port: http
+{{- end }}
   periodSeconds: {{ $p.liveness.periodSeconds | int }}
   timeoutSeconds: {{ $p.liveness.timeoutSeconds | int }}
   failureThreshold: {{ $p.liveness.failureThreshold | int }}
