@@ -311,6 +311,23 @@ def test_anonymous_complaint_and_follow_up(web, browser, tmp_path):
     page.shot("22-complaint-follow-id")
 
 
+def fill_gateway(port: int) -> socket.socket:
+    """A request the gateway admits and that then waits for the rest of its body. Sent while the web
+    app's own page requests may still be in flight, it can be refused at once (503): then again."""
+    for _ in range(40):
+        hold = socket.create_connection(("127.0.0.1", port))
+        hold.sendall(b"POST /v1/accounts HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100000\r\n\r\n{")
+        hold.settimeout(1.0)
+        try:
+            hold.recv(1)  # an answer at once: refused, the gateway was busy
+        except socket.timeout:
+            return hold  # admitted: it holds the gateway's one place
+        hold.close()
+        time.sleep(0.5)
+    raise AssertionError("the gateway never admitted the holding request")
+
+
 def test_waiting_page_when_the_gateway_is_full_books_exactly_once(web, browser, tmp_path):
     page, person = Page(browser, web.web_url), new_person()
     register(page, person)
@@ -319,9 +336,7 @@ def test_waiting_page_when_the_gateway_is_full_books_exactly_once(web, browser, 
 
     # Fill the gateway (in-flight limit 1, no waiting room) with one request that is admitted and then
     # waits for the rest of its body: every other request is refused at once with 503 + Retry-After.
-    hold = socket.create_connection(("127.0.0.1", web.ports.gateway))
-    hold.sendall(b"POST /v1/accounts HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: 100000\r\n\r\n{")
+    hold = fill_gateway(web.ports.gateway)
     page.wait_for(lambda: _status(web.gateway_url + "/v1/offices") == 503, timeout_s=30, what="a full gateway")
     try:
         browser.find_element(By.ID, "book").click()
