@@ -340,6 +340,8 @@ def test_waiting_page_when_the_gateway_is_full_books_exactly_once(web, browser, 
     page.wait_for(lambda: _status(web.gateway_url + "/v1/offices") == 503, timeout_s=30, what="a full gateway")
     try:
         browser.find_element(By.ID, "book").click()
+        # the form's answer may still be loading when click() returns: wait for the page it lands on
+        page.wait_for(lambda: browser.find_elements(By.ID, "waiting"), timeout_s=30, what="the waiting page")
         assert browser.find_element(By.ID, "waiting").is_displayed()
         # Hold the page's own countdown while it is checked, then retry by the button (the no-JS path).
         browser.execute_script("for (let i = 0; i < 10000; i++) { clearInterval(i); }")
@@ -349,6 +351,7 @@ def test_waiting_page_when_the_gateway_is_full_books_exactly_once(web, browser, 
         page.check()
         page.shot("31-waiting-id")
         browser.find_element(By.ID, "retry").click()
+        page.wait_for(lambda: browser.find_elements(By.ID, "waiting"), timeout_s=30, what="the waiting page again")
         assert browser.find_element(By.ID, "waiting").is_displayed()  # still full: waiting again
     finally:
         hold.close()  # the held request ends; the gateway has room again
