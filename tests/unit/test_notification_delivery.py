@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 
-from services.notification import queue
-from services.notification.channels import SendError, mask_recipient
-from services.notification.policy import RetryPolicy, plan, status_of
+from services.notification.adapters import queue
+from services.notification.adapters.channels import SendError, mask_recipient
+from services.notification.domain.delivery import RetryPolicy, plan, status_of
 from tests.unit.fakemongo import Database as FakeDb
 
 T0 = dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.timezone.utc)
@@ -94,7 +94,7 @@ class FakeContacts:
 
 
 def _delivery(sender):
-    from services.notification.delivery import Delivery
+    from services.notification.usecases.delivery import Delivery
     db = FakeDb()
     d = Delivery(db, FakeClock(), {"SMS": sender}, FakeContacts(), POLICY, rand=lambda: 1.0)
     msg = {"_id": "e1:SMS", "event_id": "e1", "event_type": "BillingIssued", "account_id": "acc-1",

@@ -7,10 +7,10 @@ import datetime as dt
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from passport.v1 import booking_pb2, common_pb2, envelope_pb2
-from services.notification import queue
-from services.notification.__main__ import handlers
-from services.notification.delivery import BatchContacts, Delivery
-from services.notification.messages import Messages
+from services.notification.adapters import queue
+from services.notification.entrypoints.events import handlers
+from services.notification.usecases.delivery import BatchContacts, Delivery
+from services.notification.usecases.messages import Messages
 from tests.unit.fakemongo import Collection, Database
 from tests.unit.test_notification_delivery import POLICY, T0, FakeClock, FakeContacts, FlakySender
 

@@ -7,8 +7,8 @@ import datetime as dt
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from passport.v1 import booking_pb2, complaint_pb2, envelope_pb2
-from services.notification.__main__ import handlers
-from services.notification.messages import Messages
+from services.notification.entrypoints.events import handlers
+from services.notification.usecases.messages import Messages
 from tests.unit.fakemongo import Database as FakeDb
 from tests.unit.test_notification_delivery import FakeClock
 

@@ -7,10 +7,10 @@ import datetime as dt
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from passport.v1 import booking_pb2, common_pb2, envelope_pb2, payment_pb2
-from services.notification.__main__ import handlers
-from services.notification.delivery import Delivery
-from services.notification.messages import Messages
-from services.notification.policy import RetryPolicy
+from services.notification.entrypoints.events import handlers
+from services.notification.usecases.delivery import Delivery
+from services.notification.usecases.messages import Messages
+from services.notification.domain.delivery import RetryPolicy
 from tests.unit.fakemongo import Database as FakeDb
 from tests.unit.test_notification_delivery import FakeClock, FakeContacts, FlakySender
 
@@ -285,7 +285,7 @@ def test_biometrics_captured_is_told():
 # -- the reminder the day before (issue 16) -----------------------------------------------------------
 def test_reminder_moment_is_the_day_before_at_the_hour_in_the_office_zone():
     from zoneinfo import ZoneInfo
-    from services.notification.reminders import due_at
+    from services.notification.domain.reminders import due_at
     wib, wita = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar")
     now = dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.timezone.utc)  # 10:00 WIB on 2 March
     assert due_at("2026-03-10", "09:00", wib, 9, now) == dt.datetime(2026, 3, 9, 2, 0, tzinfo=dt.timezone.utc)
@@ -295,7 +295,7 @@ def test_reminder_moment_is_the_day_before_at_the_hour_in_the_office_zone():
 
 
 def reminders_for(db, messages, hour: int = 9):
-    from services.notification.reminders import Reminders
+    from services.notification.usecases.reminders import Reminders
     reminders = Reminders(db, messages.clock, messages, hour=hour)
     return reminders, handlers(messages, reminders=reminders)
 
@@ -351,7 +351,7 @@ def test_a_complaint_answer_reaches_an_anonymous_reporter_only_by_the_contact_th
 
 
 def test_the_reporter_contact_is_asked_of_the_complaint_service_at_send_time():
-    from services.notification.delivery import Contacts
+    from services.notification.adapters.peers import Contacts
 
     class Stub:
         def __init__(self):

@@ -5,9 +5,11 @@ import pytest
 from google.protobuf import json_format, symbol_database
 
 from passport.v1 import accounts_pb2, biometrics_pb2, booking_pb2, complaint_pb2, payment_pb2  # noqa: F401 (registers types)
-from services.notification.templates import (EVENT_SAMPLES, EVENT_TYPES, LANGUAGES, SUPERVISOR_TEMPLATES,
-                                             TEMPLATE_CHANNELS, Templates, TemplateError, fields_of, local_time,
-                                             money_text, payload_dict, placeholders_left, template_name)
+from services.notification.adapters.proto import payload_dict
+from services.notification.adapters.template_files import Templates
+from services.notification.domain.templates import (EVENT_SAMPLES, EVENT_TYPES, LANGUAGES, SUPERVISOR_TEMPLATES,
+                                                    TEMPLATE_CHANNELS, TemplateError, fields_of, local_time,
+                                                    money_text, placeholders_left, template_name)
 
 TEMPLATES = Templates()
 

@@ -2,7 +2,7 @@
 
 Events of one application come from several topics (booking, payment, biometrics), so the consumer
 may record them out of the order they happened. The notification service keeps, per application,
-the facts of every event it saw (its delivery log, messages.py) and decides at SEND time:
+the facts of every event it saw (its delivery log, adapters/repositories.py) and decides at SEND time:
 - **order**: the open messages of one application and channel go out by the time their events
   happened (`occurred_at`, then the event id); one that is not due yet (held, or waiting for a retry)
   holds back every later one of that application and channel;
@@ -34,7 +34,7 @@ def fact_of(event_type: str, event_id: str, event_at: dt.datetime, data: dict) -
 
 def order_key(item: dict) -> tuple:
     """Messages and facts alike: when the event happened, then its id (a stable tie-break)."""
-    return (_aware(item["event_at"]), item["event_id"])
+    return (as_utc(item["event_at"]), item["event_id"])
 
 
 def later_facts(message: dict, facts: list[dict]) -> list[dict]:
@@ -70,6 +70,6 @@ def awaited_cause(message: dict, facts: list[dict]) -> str:
     return ""
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
+def as_utc(moment: dt.datetime) -> dt.datetime:
     """Stores may hand datetimes back naive (UTC); compare them as UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)

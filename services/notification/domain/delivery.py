@@ -1,4 +1,5 @@
-"""Retry policy and the delivery state of one message, derived from its delivery records. Pure.
+"""The Delivery of one message: its attempts and outcome, the retry policy, and the event it causes
+when given up on (NotificationFailed). Pure.
 
 Delivery records of a message `<mid>` (= `<event_id>:<channel>`), each an insert under a unique _id:
 - `<mid>:attempt:<n>`  inserted BEFORE the n-th send; winning this insert is the right to send
@@ -7,6 +8,7 @@ Delivery records of a message `<mid>` (= `<event_id>:<channel>`), each an insert
 - `<mid>:sent`         the message was accepted by the provider;
 - `<mid>:dead`         given up: dead-letter record carrying a NotificationFailed event (outbox);
 - `<mid>:skipped`      not sent: a later event of the application made it stale (ordering.py).
+(repositories.DeliveryRecords writes and reads them.)
 
 An attempt with neither `failed` nor `sent` is in flight - or its worker died between sending and
 recording. After `stale_attempt_s` it counts as failed with an unknown outcome and the next attempt
@@ -18,6 +20,27 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 from typing import Callable
+
+
+class SendError(Exception):
+    """A channel did not take the message; `permanent` ones (recipient refused, 4xx) are not retried."""
+
+    def __init__(self, reason: str, permanent: bool = False):
+        super().__init__(reason)
+        self.reason, self.permanent = reason, permanent
+
+
+@dataclass(frozen=True)
+class NotificationFailed:
+    """Domain event: a message was given up on (published as passport.v1.NotificationFailed)."""
+    notification_id: str
+    event_id: str
+    event_type: str
+    account_id: str
+    application_id: str
+    channel: str
+    attempts: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -80,3 +103,29 @@ def status_of(records: list[dict]) -> tuple[str, dt.datetime | None]:
     if any(r["kind"] == "dead" for r in records):
         return "FAILED", None
     return "RECORDED", None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message's delivery records (attempts, failures, outcome) and what they allow next."""
+    message_id: str
+    records: tuple[dict, ...] = ()
+
+    def next_step(self, now: dt.datetime, policy: RetryPolicy) -> Plan:
+        return plan(list(self.records), now, policy)
+
+    def status(self) -> tuple[str, dt.datetime | None]:
+        return status_of(list(self.records))
+
+    @staticmethod
+    def after_failure(attempt: int, failure: dict, now: dt.datetime, policy: RetryPolicy) -> Plan:
+        """What follows the failure of `attempt`, by the same rules as from all records (only the last
+        attempt counts there)."""
+        return plan([{"kind": "attempt", "n": attempt, "at": now}, failure], now, policy)
+
+    @staticmethod
+    def given_up(message: dict, attempts: int, reason: str) -> NotificationFailed:
+        return NotificationFailed(
+            notification_id=message["_id"], event_id=message["event_id"], event_type=message["event_type"],
+            account_id=message["account_id"], application_id=message.get("application_id", ""),
+            channel=message["channel"], attempts=attempts, reason=reason[:200])

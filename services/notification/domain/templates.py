@@ -1,13 +1,14 @@
-"""Message templates: files under templates/, reviewed like code, rendered from an event's fields.
+"""Message wording: which events are told, their coded values as words, and rendering. Pure.
+
+The template files live under services/notification/templates/ (read by adapters/template_files.py).
 
 A template file is `templates/<template>.<language>.<channel>.txt`, where <template> is the event
 type in snake case (AppointmentBooked -> appointment_booked), <language> `id` or `en` and
 <channel> `email` or `sms`. An email template starts with a `Subject: ...` line and a blank line.
 Placeholders are `string.Template` ones (`$billing_code`), filled from the event payload
-(`json_format.MessageToDict`, proto field names, nested messages flattened with `_`), plus:
+(adapters/proto.py `payload_dict`: proto field names, nested messages flattened with `_`), plus:
 - `<money>_text` for every Money field (`amount_text` = "Rp 950.000");
 - RFC 3339 timestamps shown in the office's zone label (`10-03-2026 14:00 WIB`).
-Pure: no I/O except reading the files once.
 """
 from __future__ import annotations
 
@@ -15,11 +16,7 @@ import datetime as dt
 import re
 import string
 from dataclasses import dataclass
-from pathlib import Path
 
-from google.protobuf import json_format
-
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 LANGUAGES = ("id", "en")
 TEMPLATE_CHANNELS = ("EMAIL", "SMS")
 
@@ -184,12 +181,6 @@ def template_name(event_type: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", event_type).lower()
 
 
-def payload_dict(payload) -> dict:
-    """A payload message as a plain dict with proto field names (empty fields included)."""
-    return json_format.MessageToDict(payload, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
-
-
 def fields_of(data: dict, tz: dt.tzinfo | None = None) -> dict[str, str]:
     """Flatten a payload dict into template fields (see the module docstring); timestamps are
     shown in `tz` (the office's zone) when given."""
@@ -236,49 +227,6 @@ def local_time(text: str, tz: dt.tzinfo | None = None) -> str:
     return f"{moment:%d-%m-%Y %H:%M} {zone}"
 
 
-class Templates:
-    def __init__(self, directory: Path = TEMPLATE_DIR):
-        self.directory = Path(directory)
-        self._cache: dict[str, str] = {}
-
-    def files(self) -> list[Path]:
-        return sorted(self.directory.glob("*.txt"))
-
-    def source(self, template: str, language: str, channel: str) -> str:
-        key = f"{template}.{language}.{channel.lower()}"
-        if key not in self._cache:
-            path = self.directory / f"{key}.txt"
-            if not path.is_file():
-                raise TemplateError(f"no template {key}")
-            self._cache[key] = path.read_text(encoding="utf-8")
-        return self._cache[key]
-
-    def has(self, event_type: str, template: str | None = None) -> bool:
-        name = template or template_name(event_type)
-        return all((self.directory / f"{name}.{lang}.{ch.lower()}.txt").is_file()
-                   for lang in LANGUAGES for ch in TEMPLATE_CHANNELS)
-
-    def render(self, event_type: str, language: str, channel: str, fields: dict[str, str],
-               template: str | None = None) -> Rendered:
-        """Render `template` (default: the event type's own) with the event's fields plus the
-        `<field>_text` labels of its coded values in `language`."""
-        name = template or template_name(event_type)
-        text = self.source(name, language, channel)
-        try:
-            filled = string.Template(text).substitute({**fields, **labels_of(event_type, language, fields)})
-        except KeyError as exc:
-            raise TemplateError(f"{name}.{language}.{channel.lower()} needs field "
-                                f"{exc.args[0]} which {event_type} does not carry") from None
-        except ValueError as exc:
-            raise TemplateError(f"bad placeholder in {name}: {exc}") from None
-        if channel.upper() == "EMAIL":
-            first, _, rest = filled.partition("\n")
-            if not first.startswith("Subject:"):
-                raise TemplateError(f"email template {name} lacks a Subject line")
-            return Rendered(first[len("Subject:"):].strip(), rest.lstrip("\n"))
-        return Rendered("", filled.strip())
-
-
 def labels_of(event_type: str, language: str, fields: dict[str, str]) -> dict[str, str]:
     """`<field>_text` for the event's coded fields that have labels (see LABELS). A value without a
     label shows the "" label (plain words) when there is one, else the code itself."""
@@ -297,3 +245,22 @@ def labels_of(event_type: str, language: str, fields: dict[str, str]) -> dict[st
 
 def placeholders_left(text: str) -> list[str]:
     return _PLACEHOLDER.findall(text)
+
+
+def render_text(text: str, name: str, event_type: str, language: str, channel: str,
+                fields: dict[str, str]) -> Rendered:
+    """Fill template `name`'s source `text` with the event's fields plus the `<field>_text` labels of
+    its coded values in `language`; an email's first line is its `Subject:`."""
+    try:
+        filled = string.Template(text).substitute({**fields, **labels_of(event_type, language, fields)})
+    except KeyError as exc:
+        raise TemplateError(f"{name}.{language}.{channel.lower()} needs field "
+                            f"{exc.args[0]} which {event_type} does not carry") from None
+    except ValueError as exc:
+        raise TemplateError(f"bad placeholder in {name}: {exc}") from None
+    if channel.upper() == "EMAIL":
+        first, _, rest = filled.partition("\n")
+        if not first.startswith("Subject:"):
+            raise TemplateError(f"email template {name} lacks a Subject line")
+        return Rendered(first[len("Subject:"):].strip(), rest.lstrip("\n"))
+    return Rendered("", filled.strip())

@@ -15,13 +15,10 @@ from email.utils import formatdate
 
 from servicekit.config import env, env_bool, env_float, env_int
 
-from services.notification.templates import Rendered
+from services.notification.domain.delivery import SendError
+from services.notification.domain.templates import Rendered
 
-
-class SendError(Exception):
-    def __init__(self, reason: str, permanent: bool = False):
-        super().__init__(reason)
-        self.reason, self.permanent = reason, permanent
+__all__ = ["SendError", "mask_recipient", "SmtpSender", "SmsGatewaySender", "WebhookSender"]
 
 
 def mask_recipient(to: str) -> str:

@@ -1,0 +1,1 @@
+"""How the world calls in: the gRPC servicer, the Kafka event handlers and the background loops."""

@@ -1,0 +1,53 @@
+"""The background loops: delivery per channel, the safety sweep, reminders. Each pass is a use case;
+a failing pass is logged and the loop goes on."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from servicekit import metrics
+
+from services.notification.usecases.delivery import Delivery
+from services.notification.usecases.reminders import Reminders
+
+
+
+def delivery_loop(delivery: Delivery, channel: str, idle_s: float = 0.5):
+    def run(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                acted = delivery.cycle(channel)
+                metrics.WORKER_LAST_RUN.labels(f"delivery:{channel}").set_to_current_time()
+            except Exception:
+                logging.getLogger("notification.delivery").exception("delivery cycle for %s failed", channel)
+                acted = 0
+            if not acted:
+                stop.wait(idle_s)
+    return run
+
+
+def sweep_loop(delivery: Delivery, lease, interval_s: float = 300.0):
+    """At start and then every interval, by one replica per interval (`lease`, a servicekit WindowLease;
+    sweeping twice is harmless)."""
+    def run(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                if lease.held():
+                    delivery.sweep()
+                metrics.WORKER_LAST_RUN.labels("delivery:sweep").set_to_current_time()
+            except Exception:
+                logging.getLogger("notification.delivery").exception("notification sweep failed")
+            stop.wait(interval_s)
+    return run
+
+
+def reminder_loop(reminders: Reminders, interval_s: float = 30.0):
+    def run(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                reminders.run_due()
+                metrics.WORKER_LAST_RUN.labels("reminders").set_to_current_time()
+            except Exception:
+                logging.getLogger("notification.reminders").exception("reminder pass failed")
+            stop.wait(interval_s)
+    return run
