@@ -184,6 +184,9 @@ def test_bap_only_for_lost_or_damaged(env, images):
         store.capture_photo(OFFICER, app, images["good"], "")
         for f in (1, 2, 6):
             store.capture_fingerprint(OFFICER, app, f, b"", "UNUSABLE")
+        # every finger missing needs a supervisor's approval (issue 16, counter rules)
+        store.approve_missing_fingers(common_pb2.Caller(account_id="sup", role="SUPERVISOR", office_id="TBK"),
+                                      app, "fingertips burnt")
     with pytest.raises(DomainError) as err:
         store.record_interview(OFFICER, "A1", "APPROVED", "", bap)
     assert err.value.errors[0]["field"] == "bap"

@@ -7,7 +7,7 @@ import dataclasses
 from passport.v1 import biometrics_pb2
 from servicekit.clock import parse_rfc3339, rfc3339
 
-from services.biometrics_capture.domain.capture import Application, CaptureStatus, ExaminationReport
+from services.biometrics_capture.domain.capture import AccessEntry, Application, CaptureStatus, ExaminationReport
 from services.biometrics_capture.domain.events import Event
 
 
@@ -54,3 +54,10 @@ def interview_proto(record: dict) -> biometrics_pb2.InterviewRecord:
 def photo_proto(photo: dict) -> biometrics_pb2.PhotoImage:
     return biometrics_pb2.PhotoImage(capture_id=photo["capture_id"], image=photo["image"],
                                      content_type=photo["content_type"], sha256=photo["sha256"])
+
+
+def access_log_proto(entries: list[AccessEntry]) -> biometrics_pb2.AccessLog:
+    return biometrics_pb2.AccessLog(items=[biometrics_pb2.AccessLogEntry(
+        at=rfc3339(e.at), application_id=e.application_id, action=e.action, actor_id=e.actor_id,
+        actor_role=e.actor_role, capture_id=e.capture_id, finger=e.finger, reason=e.reason, outcome=e.outcome)
+        for e in entries])

@@ -5,7 +5,8 @@ Storage rules (FerretDB: no transactions, no atomic updates), all inserts:
   a new record; the latest accepted one per photo / finger counts.
 - `audit`: one record per capture attempt and per read of biometric data (who, when, what).
 - `decisions`: `<application>:biometrics-captured` (inserted once, when the required set is
-  complete) and `<application>:interview`, each carrying its event in the outbox. The unique key
+  complete) and `<application>:interview`, each carrying its event in the outbox, and
+  `<application>:missing-fingers-approved` (a supervisor's approval, no event). The unique key
   makes "emitted once" hold across retries and replicas.
 """
 from __future__ import annotations
@@ -16,9 +17,10 @@ import uuid
 from servicekit import events as envelopes
 from servicekit import outbox
 from servicekit.clock import Clock
+from servicekit.mongo import insert_unique
 
 from services.biometrics_capture.adapters.protos import event_proto
-from services.biometrics_capture.domain.capture import CaptureEntry
+from services.biometrics_capture.domain.capture import AccessEntry, CaptureEntry
 from services.biometrics_capture.domain.events import Event
 
 TOPIC = envelopes.TOPICS["biometrics-capture"]
@@ -32,6 +34,7 @@ class CaptureRepository:
     def ensure_indexes(self) -> None:
         self.captures.create_index([("application_id", 1), ("at", 1)])
         self.audit_log.create_index([("application_id", 1), ("at", 1)])
+        self.audit_log.create_index([("actor_office", 1), ("at", -1)])  # a supervisor's access log
         self.captures.create_index("at")  # the retention sweep
         outbox.ensure_indexes(self.db)
 
@@ -62,6 +65,19 @@ class CaptureRepository:
                                    "actor_id": caller.account_id, "actor_role": caller.role,
                                    "actor_office": caller.office_id, "at": self.clock.now(), **what})
 
+    def access_log(self, office_id: str, application_id: str, limit: int) -> list[AccessEntry]:
+        """The office's audit records, newest first. Every audited action was taken by staff of the
+        application's office (checked before it), so the actor's office is the application's."""
+        query = {"actor_office": office_id}
+        if application_id:
+            query["application_id"] = application_id
+        docs = self.audit_log.find(query).sort([("at", -1), ("_id", 1)]).limit(limit)
+        return [AccessEntry(at=d["at"], application_id=d["application_id"], action=d["action"],
+                            actor_id=d.get("actor_id", ""), actor_role=d.get("actor_role", ""),
+                            capture_id=d.get("capture_id", ""), finger=d.get("finger") or 0,
+                            reason=d.get("override_reason") or d.get("missing_reason") or d.get("reason") or "",
+                            outcome=d.get("outcome", "")) for d in docs]
+
     # -- decisions -----------------------------------------------------------------------------
     def has_decision(self, key: str) -> bool:
         return self.decisions.find_one({"_id": key}, {"_id": 1}) is not None
@@ -71,6 +87,10 @@ class CaptureRepository:
 
     def interview_outcome(self, key: str) -> str:
         return (self.decisions.find_one({"_id": key}, {"outcome": 1}) or {}).get("outcome", "")
+
+    def add_approval(self, record: dict) -> bool:
+        """A decision without events (the supervisor's approval); False when already there."""
+        return insert_unique(self.decisions, record)
 
     def add_decision(self, record: dict, caused: list[Event]) -> bool:
         """Insert the decision with its events; False when it was already taken (once only)."""

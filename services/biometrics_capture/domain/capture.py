@@ -20,6 +20,8 @@ CAPTURE_STATUSES = ("CHECKED_IN", "BIOMETRICS_CAPTURED")
 LOST_OR_DAMAGED = ("REPLACEMENT_LOST", "REPLACEMENT_DAMAGED")
 INTERVIEW_OUTCOMES = ("APPROVED", "REJECTED")
 OVERRIDE_REASON_MAX = 500
+APPROVAL_REASON_MAX = 500
+ACCESS_LOG_DEFAULT, ACCESS_LOG_MAX = 100, 500
 NOTES_MAX = 4000
 
 
@@ -69,6 +71,22 @@ class CaptureStatus:
     fingers_required: list[int]
     complete: bool
     interview_outcome: str = ""
+    missing_fingers_approval_required: bool = False
+    missing_fingers_approved_by: str = ""
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """One line of the access log: who captured or read what, when (never image data)."""
+    at: dt.datetime
+    application_id: str
+    action: str
+    actor_id: str
+    actor_role: str
+    capture_id: str = ""
+    finger: int = 0
+    reason: str = ""
+    outcome: str = ""
 
 
 # -- who may capture, and when ---------------------------------------------------------------
@@ -98,6 +116,25 @@ def check_capturable(application: Application, now: dt.datetime) -> None:
     if at is None or now.astimezone(at.tzinfo).date() != at.date():
         raise DomainError("conflict", "not-checked-in-today",
                           "the applicant checked in on another day; check in again today")
+
+
+def check_supervisor(caller) -> None:
+    if caller.role != "SUPERVISOR":
+        raise DomainError("forbidden", "forbidden", "only a supervisor of the office approves this")
+
+
+def check_access_log_reader(caller, office_id: str) -> None:
+    """Supervisors read the access log of their own office only."""
+    if caller.role != "SUPERVISOR" or not caller.office_id or caller.office_id != office_id:
+        raise DomainError("forbidden", "forbidden", "only a supervisor of this office reads its biometrics access log")
+
+
+def access_log_limit(limit: int) -> int:
+    if not limit:
+        return ACCESS_LOG_DEFAULT
+    if not 1 <= limit <= ACCESS_LOG_MAX:
+        raise invalid(f"limit must be 1-{ACCESS_LOG_MAX}", "limit")
+    return limit
 
 
 # -- input rules -------------------------------------------------------------------------------
@@ -131,6 +168,15 @@ def photo_decision(checks: list[Check], override_reason: str) -> tuple[str, list
     return ("overridden" if failed else "accepted"), failed
 
 
+def approval_reason_of(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise invalid("reason is required: why can no finger be scanned?", "reason")
+    if len(reason) > APPROVAL_REASON_MAX:
+        raise invalid(f"reason must be at most {APPROVAL_REASON_MAX} characters", "reason")
+    return reason
+
+
 def interview_input(outcome: str, notes: str) -> str:
     if outcome not in INTERVIEW_OUTCOMES:
         raise invalid("outcome must be APPROVED or REJECTED", "outcome")
@@ -160,12 +206,25 @@ def examination_report(application: Application, bap) -> dict:
     return report.as_dict()
 
 
+def require_bap_to_approve(application: Application, outcome: str, bap_fields: dict) -> None:
+    """Approving a lost or damaged passport's replacement needs the BAP with its record of what
+    happened (`circumstances`): the officer's examination is what the approval rests on."""
+    if (outcome == "APPROVED" and application.service_type in LOST_OR_DAMAGED
+            and not (bap_fields.get("circumstances") or "").strip()):
+        raise DomainError("invalid", "bap-required",
+                          f"approving a {application.service_type} application needs the examination report "
+                          "(bap) with its circumstances",
+                          [{"field": "bap", "message": "bap.circumstances is required to approve a lost or "
+                                                      "damaged passport replacement"}])
+
+
 # -- the aggregate -----------------------------------------------------------------------------
 @dataclass
 class Capture:
     application: Application
     required_fingers: tuple[int, ...]
     entries: list[CaptureEntry] = field(default_factory=list)  # accepted captures, oldest first
+    missing_fingers_approved_by: str = ""  # the supervisor who approved "no finger at all"
 
     def _latest(self) -> tuple[bool, dict[int, str], bool]:
         """(photo accepted, finger -> missing reason or "", latest photo overridden)."""
@@ -184,13 +243,40 @@ class Capture:
             application_id=self.application.application_id, photo_accepted=photo,
             fingers_captured=[f for f in sorted(fingers) if f not in missing], fingers_missing=missing,
             fingers_required=list(self.required_fingers), complete=self.complete,
-            interview_outcome=interview_outcome)
+            interview_outcome=interview_outcome,
+            missing_fingers_approval_required=self.missing_fingers_approval_required,
+            missing_fingers_approved_by=self.missing_fingers_approved_by)
+
+    @property
+    def all_fingers_missing(self) -> bool:
+        """Every required finger recorded missing and no finger scanned at all: the passport would
+        carry no fingerprint, so a supervisor must approve it."""
+        _photo, fingers, _overridden = self._latest()
+        return (bool(self.required_fingers) and all(fingers.get(f) for f in self.required_fingers)
+                and all(fingers.values()))
+
+    @property
+    def missing_fingers_approval_required(self) -> bool:
+        return self.all_fingers_missing and not self.missing_fingers_approved_by
 
     @property
     def complete(self) -> bool:
-        """An accepted photo and every required finger captured or recorded missing."""
+        """An accepted photo and every required finger captured or recorded missing (all of them
+        missing only with a supervisor's approval)."""
         photo, fingers, _overridden = self._latest()
-        return photo and all(f in fingers for f in self.required_fingers)
+        return (photo and all(f in fingers for f in self.required_fingers)
+                and not self.missing_fingers_approval_required)
+
+    def approve_missing_fingers(self, caller, reason: str, now: dt.datetime) -> dict:
+        """The supervisor's approval record; only when every finger is recorded missing."""
+        check_supervisor(caller)
+        if not self.all_fingers_missing:
+            raise DomainError("conflict", "no-missing-fingers-to-approve",
+                              "only a capture with every required finger recorded missing needs this approval")
+        app = self.application
+        return {"_id": missing_fingers_key(app.application_id), "application_id": app.application_id,
+                "kind": "missing-fingers-approved", "supervisor_id": caller.account_id, "reason": reason,
+                "fingers_missing": sorted(self._latest()[1]), "at": now}
 
     def captured_event(self) -> events.BiometricsCaptured:
         """BiometricsCaptured, once the set is complete (the repository makes it happen once)."""
@@ -205,6 +291,10 @@ class Capture:
     def interview(self, caller, outcome: str, notes: str, bap_fields: dict, now: dt.datetime
                   ) -> tuple[dict, list[events.Event]]:
         """The interview record and InterviewCompleted; only after the capture is complete."""
+        if self.missing_fingers_approval_required:
+            raise DomainError("conflict", "missing-fingers-need-approval",
+                              "every required finger is recorded missing; a supervisor of the office must "
+                              "approve that before the interview")
         if not self.complete:
             raise DomainError("conflict", "biometrics-incomplete",
                               "the interview needs an accepted photo and every required fingerprint first")
@@ -222,3 +312,7 @@ def captured_key(application_id: str) -> str:
 
 def interview_key(application_id: str) -> str:
     return f"{application_id}:interview"
+
+
+def missing_fingers_key(application_id: str) -> str:
+    return f"{application_id}:missing-fingers-approved"

@@ -31,3 +31,11 @@ class BiometricsServicer(biometrics_pb2_grpc.BiometricsServiceServicer):
 
     def GetPhoto(self, request, context):
         return protos.photo_proto(self.captures.photo(request.caller, request.application_id))
+
+    def ApproveMissingFingers(self, request, context):
+        return protos.status_proto(self.captures.approve_missing_fingers(request.caller, request.application_id,
+                                                                         request.reason))
+
+    def ListAccessLog(self, request, context):
+        return protos.access_log_proto(self.captures.access_log(request.caller, request.office_id,
+                                                                request.application_id, request.limit))

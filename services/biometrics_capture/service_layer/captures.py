@@ -24,7 +24,7 @@ from services.biometrics_capture.adapters.repository import CaptureRepository
 from services.biometrics_capture.config import Settings
 from services.biometrics_capture.domain import capture as rules
 from services.biometrics_capture.domain import imaging
-from services.biometrics_capture.domain.capture import Application, Capture, CaptureStatus
+from services.biometrics_capture.domain.capture import AccessEntry, Application, Capture, CaptureStatus
 
 logger = logging.getLogger("biometrics")
 
@@ -46,7 +46,9 @@ class Captures:
         return app
 
     def _capture(self, app: Application) -> Capture:
-        return Capture(app, self.settings.required_fingers, self.repository.entries(app.application_id))
+        approval = self.repository.decision(rules.missing_fingers_key(app.application_id))
+        return Capture(app, self.settings.required_fingers, self.repository.entries(app.application_id),
+                       missing_fingers_approved_by=(approval or {}).get("supervisor_id", ""))
 
     # -- photo -------------------------------------------------------------------------------
     def capture_photo(self, caller, application_id: str, image: bytes, override_reason: str) -> dict:
@@ -149,6 +151,7 @@ class Captures:
         notes = rules.interview_input(outcome, notes)
         app = self._application(caller, application_id)
         bap_fields = rules.examination_report(app, bap)
+        rules.require_bap_to_approve(app, outcome, bap_fields)
         key = rules.interview_key(application_id)
         existing = self.repository.decision(key)
         if existing:
@@ -160,6 +163,30 @@ class Captures:
         self.repository.audit(caller, "interview-recorded", application_id, outcome=outcome)
         metrics.INTERVIEWS.labels(outcome).inc()
         return record
+
+    # -- supervision -------------------------------------------------------------------------
+    def approve_missing_fingers(self, caller, application_id: str, reason: str) -> CaptureStatus:
+        """A supervisor of the office approves a capture with every required finger recorded
+        missing (same day, at the counter); the capture then completes. Approving again answers
+        the status unchanged."""
+        rules.check_supervisor(caller)
+        reason = rules.approval_reason_of(reason)
+        rules.require_application_id(application_id)
+        app = self.booking.application(caller, application_id)
+        rules.check_same_office(app, caller)
+        rules.check_capturable(app, self.clock.now())
+        capture = self._capture(app)
+        if not capture.missing_fingers_approved_by:
+            if self.repository.add_approval(capture.approve_missing_fingers(caller, reason, self.clock.now())):
+                self.repository.audit(caller, "missing-fingers-approved", application_id, reason=reason)
+                log.event(logger, "missing fingers approved by a supervisor", application_id=application_id)
+            self._complete_if_ready(app)
+        return self.status(caller, application_id)
+
+    def access_log(self, caller, office_id: str, application_id: str = "", limit: int = 0) -> list[AccessEntry]:
+        """Who captured and read biometric data at the office, newest first (supervisors only)."""
+        rules.check_access_log_reader(caller, office_id)
+        return self.repository.access_log(office_id, application_id, rules.access_log_limit(limit))
 
     # -- reads of biometric data -------------------------------------------------------------
     def photo(self, caller, application_id: str) -> dict:
