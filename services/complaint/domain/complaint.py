@@ -22,8 +22,6 @@ from services.complaint.domain import attachments as files
 from services.complaint.domain import events, sla
 from services.complaint.domain.sla import CATEGORIES, CLOSED_STATUSES, OfficeCalendar
 
-__all__ = ["CATEGORIES", "CLOSED_STATUSES"]  # re-exported: callers read the categories here
-
 STATUSES = ("OPEN", "IN_PROGRESS", "RESOLVED", "REJECTED")
 RESPONSE_STATUSES = ("IN_PROGRESS", "RESOLVED", "REJECTED")
 STAFF_ROLES = ("OFFICER", "SUPERVISOR")

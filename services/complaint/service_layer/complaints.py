@@ -23,7 +23,7 @@ from services.complaint.adapters import protos
 from services.complaint.adapters.repository import ComplaintRepository, complaint_from_doc
 from services.complaint.domain import attachments as files
 from services.complaint.domain import complaint as rules
-from services.complaint.domain.complaint import Complaint, Filing, derive_status
+from services.complaint.domain.complaint import Complaint, Filing
 from services.complaint.domain.sla import CATEGORIES, OfficeCalendar
 
 logger = logging.getLogger("complaint")
