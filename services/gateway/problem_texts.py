@@ -145,6 +145,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # biometrics
     "biometrics-incomplete": ("Biometrik belum lengkap", "Foto dan sidik jari belum lengkap."),
     "interview-already-recorded": ("Wawancara sudah dicatat", "Hasil wawancara sudah dicatat."),
+    "bap-required": ("BAP diperlukan", "Persetujuan penggantian paspor hilang atau rusak memerlukan Berita Acara "
+                     "Pemeriksaan (BAP) beserta uraian kejadiannya."),
+    "missing-fingers-need-approval": ("Perlu persetujuan supervisor", "Semua sidik jari dicatat tidak dapat "
+                                      "diambil; supervisor kantor harus menyetujuinya terlebih dahulu."),
+    "no-missing-fingers-to-approve": ("Tidak ada yang perlu disetujui", "Persetujuan hanya untuk perekaman "
+                                      "dengan semua sidik jari wajib dicatat tidak dapat diambil."),
     "photo-not-found": ("Foto tidak ditemukan", "Belum ada foto yang diterima untuk permohonan ini."),
     "unsupported-image-format": ("Format gambar tidak didukung", "Format gambar tidak didukung."),
     # complaints

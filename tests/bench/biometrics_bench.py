@@ -13,7 +13,8 @@ import sys
 import tempfile
 import time
 
-from services.biometrics_capture import config, imaging
+from services.biometrics_capture import config
+from services.biometrics_capture.domain import imaging
 from tests.unit import biometrics_samples as samples
 
 

@@ -25,8 +25,8 @@ from passport.v1 import complaint_pb2, complaint_pb2_grpc
 
 from deploy.local.stack import DEMO_STAFF
 from servicekit.events import decode
-from services.complaint import attachments as files
-from services.complaint import complaints as domain
+from services.complaint.domain import attachments as files
+from services.complaint.domain import complaint as domain
 
 DB = "passport_complaint"
 

@@ -24,7 +24,7 @@ import pytest
 
 from deploy.local.stack import DEMO_STAFF, SERVICES
 from deploy.observability import observe, render
-from services.complaint import complaints as complaint_domain
+from services.complaint.domain import complaint as complaint_domain
 from tests.integration.test_foundation import applicant_with_application, wait_for
 from tests.integration.test_biometrics import multipart
 from tests.integration.test_lifecycle import pay

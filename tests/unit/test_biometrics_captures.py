@@ -14,8 +14,10 @@ from servicekit import events
 from servicekit.clock import FixedClock, rfc3339
 from servicekit.errors import DomainError
 from services.biometrics_capture import config
-from services.biometrics_capture.captures import Captures
-from services.biometrics_capture.crypto import KeyRing
+from services.biometrics_capture.adapters.crypto import KeyRing
+from services.biometrics_capture.adapters.protos import application_from_proto
+from services.biometrics_capture.adapters.repository import CaptureRepository
+from services.biometrics_capture.service_layer.captures import Captures
 from tests.unit import biometrics_samples as samples
 from tests.unit.fakemongo import Database as FakeDb
 
@@ -43,15 +45,15 @@ class FakeBooking:
         app = self.apps.get(app_id)
         if app is None or app.office_id != caller.office_id:
             raise DomainError("not_found", "application-not-found", "no such application")
-        return app
+        return application_from_proto(app)  # what the gRPC adapter answers
 
 
 @pytest.fixture()
 def env():
     db, booking, clock = FakeDb(), FakeBooking(), FixedClock(NOW)
     booking.add("A1")
-    store = Captures(db, booking, KeyRing(KEY1), config.load({"BIOMETRICS_REQUIRED_FINGERS": "1,2,6"}), clock)
-    store.ensure_indexes()
+    store = Captures(CaptureRepository(db, clock), booking, KeyRing(KEY1), config.load({"BIOMETRICS_REQUIRED_FINGERS": "1,2,6"}), clock)
+    store.repository.ensure_indexes()
     return store, db, booking, clock
 
 
@@ -182,6 +184,9 @@ def test_bap_only_for_lost_or_damaged(env, images):
         store.capture_photo(OFFICER, app, images["good"], "")
         for f in (1, 2, 6):
             store.capture_fingerprint(OFFICER, app, f, b"", "UNUSABLE")
+        # every finger missing needs a supervisor's approval (issue 16, counter rules)
+        store.approve_missing_fingers(common_pb2.Caller(account_id="sup", role="SUPERVISOR", office_id="TBK"),
+                                      app, "fingertips burnt")
     with pytest.raises(DomainError) as err:
         store.record_interview(OFFICER, "A1", "APPROVED", "", bap)
     assert err.value.errors[0]["field"] == "bap"

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from servicekit.errors import DomainError
-from services.biometrics_capture import config, imaging
+from services.biometrics_capture import config
+from services.biometrics_capture.domain import imaging
 from tests.unit import biometrics_samples as samples
 
 SETTINGS = config.load({})

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from servicekit.errors import DomainError
-from services.complaint import attachments as files
+from services.complaint.domain import attachments as files
 
 SECRET = b"Serial-CAM-7731 Jl. Rahasia 12"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import secrets
 
 from passport.v1 import common_pb2
-from services.complaint import complaints
+from services.complaint.adapters import protos
+from services.complaint.domain import complaint as complaints
 
 
 def test_tracking_codes_are_long_random_base32():
@@ -41,11 +42,11 @@ def test_staff_only_of_their_own_office():
 def test_status_is_derived_from_the_history():
     import datetime as dt
     t = dt.datetime(2026, 1, 12, tzinfo=dt.timezone.utc)
-    assert complaints._derive([]) == ("OPEN", None, None)
+    assert complaints.derive_status([]) == ("OPEN", None, None)
     first = {"at": t, "status": "IN_PROGRESS", "closing": False}
-    assert complaints._derive([first]) == ("IN_PROGRESS", t, None)
+    assert complaints.derive_status([first]) == ("IN_PROGRESS", t, None)
     closed = {"at": t + dt.timedelta(days=1), "status": "REJECTED", "closing": True}
-    assert complaints._derive([first, closed]) == ("REJECTED", t, t + dt.timedelta(days=1))
+    assert complaints.derive_status([first, closed]) == ("REJECTED", t, t + dt.timedelta(days=1))
 
 
 def test_history_lists_every_change_in_time_order():
@@ -59,7 +60,7 @@ def test_history_lists_every_change_in_time_order():
     escalations = [{"at": at[5], "kind": "RESOLUTION"}]
     atts = [{"uploaded_at": at[3], "uploaded_by": "COMPLAINANT", "kind": "EVIDENCE"}]
     link = {"linked_at": at[3], "linked_by_role": "COMPLAINANT", "application_id": "app-9"}
-    rows = complaints.history_entries(doc, responses, assignments, escalations, atts, link)
+    rows = protos.history_entries(doc, responses, assignments, escalations, atts, link)
     assert [r.type for r in rows] == ["FILED", "ASSIGNMENT", "RESPONSE", "ATTACHMENT", "LINK", "ASSIGNMENT",
                                       "ESCALATION"]
     assert rows[1].assignee_account_id == "off-1" and rows[5].assignee_account_id == "off-2"

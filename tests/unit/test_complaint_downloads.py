@@ -13,13 +13,14 @@ from PIL import Image
 from passport.v1 import common_pb2
 from servicekit.clock import FixedClock
 from servicekit.errors import DomainError
-from services.complaint import attachments as files
-from services.complaint import sla
-from services.complaint.complaints import Complaints
+from services.complaint.domain import attachments as files
+from services.complaint.adapters import calendars
+from services.complaint.adapters.repository import ComplaintRepository
+from services.complaint.service_layer.complaints import Complaints
 from tests.unit import fakemongo
 from tests.unit.fakemongo import Database as FakeDb
 
-CALENDARS = sla.load(Path(__file__).resolve().parents[2] / "services" / "booking" / "offices.json")
+CALENDARS = calendars.load(Path(__file__).resolve().parents[2] / "services" / "booking" / "offices.json")
 OFFICER = common_pb2.Caller(account_id="officer-tbk", role="OFFICER", office_id="TBK")
 SUPERVISOR = common_pb2.Caller(account_id="head-tbk", role="SUPERVISOR", office_id="TBK")
 OTHER_OFFICE = common_pb2.Caller(account_id="officer-btm", role="OFFICER", office_id="BTM")
@@ -37,7 +38,7 @@ def gt_filter(monkeypatch):
 @pytest.fixture()
 def setup():
     clock = FixedClock(dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.timezone.utc))
-    store = Complaints(FakeDb(), CALENDARS, clock)
+    store = Complaints(ComplaintRepository(FakeDb(), clock), CALENDARS, clock)
     record, pin = store.file(NOBODY, "BROKER_OR_EXTORTION", "TBK", "Calo di loket 2 meminta uang.", "", True)
     exif = Image.Exif()
     exif[0x010F] = GPS_TEXT
@@ -48,7 +49,7 @@ def setup():
 
 
 def history(store, record):
-    return store.view(store.complaints.find_one({"_id": record["_id"]}), staff=True).history
+    return store.view(store.repository.complaints.find_one({"_id": record["_id"]}), staff=True).history
 
 
 def test_staff_of_the_office_download_by_id_or_code_and_each_read_is_in_the_history(setup):
@@ -63,19 +64,19 @@ def test_staff_of_the_office_download_by_id_or_code_and_each_read_is_in_the_hist
     assert reads == [("ATTACHMENT_READ", "OFFICER", "officer-tbk", photo["_id"]),
                      ("ATTACHMENT_READ", "SUPERVISOR", "head-tbk", photo["_id"])]
     assert [h.type for h in history(store, record)] == ["FILED", "ATTACHMENT", "ATTACHMENT_READ", "ATTACHMENT_READ"]
-    assert sorted(store.attachment_reads.docs) == [f"{record['_id']}:read:1", f"{record['_id']}:read:2"]
+    assert sorted(store.repository.attachment_reads.docs) == [f"{record['_id']}:read:1", f"{record['_id']}:read:2"]
 
 
 def test_the_complainant_downloads_with_code_and_pin_and_is_recorded_as_nobody(setup):
     store, _clock, record, pin, photo = setup
     got = store.get_attachment(NOBODY, "", record["tracking_code"].lower(), pin, photo["_id"])
     assert bytes(got["data"]) == bytes(photo["data"])
-    (read,) = store.attachment_reads.docs.values()
+    (read,) = store.repository.attachment_reads.docs.values()
     assert read["role"] == "COMPLAINANT" and "reader_id" not in read
     assert set(read) == {"_id", "complaint_id", "office_id", "attachment_id", "seq", "at", "role"}
     entry = [h for h in history(store, record) if h.type == "ATTACHMENT_READ"][0]
     assert entry.role == "COMPLAINANT" and entry.account_id == ""
-    assert not store.view(store.complaints.find_one({"_id": record["_id"]})).history  # complainant: no history
+    assert not store.view(store.repository.complaints.find_one({"_id": record["_id"]})).history  # complainant: no history
 
 
 @pytest.mark.parametrize("caller, by_id, pin", [
@@ -93,7 +94,7 @@ def test_anyone_else_gets_not_found_and_nothing_is_recorded(setup, caller, by_id
         store.get_attachment(caller, record["_id"] if by_id else "", "" if by_id else record["tracking_code"],
                              pin, photo["_id"])
     assert err.value.kind == "not_found"
-    assert not store.attachment_reads.docs
+    assert not store.repository.attachment_reads.docs
 
 
 def test_an_attachment_of_another_complaint_or_an_unknown_id_is_not_found(setup):
@@ -105,7 +106,7 @@ def test_an_attachment_of_another_complaint_or_an_unknown_id_is_not_found(setup)
         assert err.value.problem == "attachment-not-found"
     with pytest.raises(DomainError):
         store.get_attachment(NOBODY, "", other["tracking_code"], other_pin, photo["_id"])
-    assert not store.attachment_reads.docs
+    assert not store.repository.attachment_reads.docs
 
 
 def test_wrong_pins_on_downloads_count_towards_the_limit(setup):

@@ -10,18 +10,19 @@ from zoneinfo import ZoneInfo
 from passport.v1 import common_pb2
 from servicekit.clock import FixedClock
 from servicekit.events import decode
-from services.complaint import sla
-from services.complaint.complaints import Complaints
+from services.complaint.adapters import calendars
+from services.complaint.adapters.repository import ComplaintRepository
+from services.complaint.service_layer.complaints import Complaints
 from tests.unit.fakemongo import Database as FakeDb
 
-CALENDARS = sla.load(Path(__file__).resolve().parents[2] / "services" / "booking" / "offices.json")
+CALENDARS = calendars.load(Path(__file__).resolve().parents[2] / "services" / "booking" / "offices.json")
 WIB = ZoneInfo("Asia/Jakarta")
 OFFICER = common_pb2.Caller(account_id="officer-tbk", role="OFFICER", office_id="TBK")
 
 
 def escalations(store) -> list[tuple[str, str]]:
     out = []
-    for record in store.escalations.docs.values():
+    for record in store.repository.escalations.docs.values():
         (event,) = record["_outbox"]
         envelope, payload = decode(bytes(event["data"]))
         assert envelope.event_type == "ComplaintEscalated" and payload.office_id == "TBK"
@@ -32,20 +33,20 @@ def escalations(store) -> list[tuple[str, str]]:
 def test_breaches_escalate_once_each_counting_only_working_days():
     # Friday 9 Jan 2026, 16:00 in Jakarta; Fri 16 Jan is a national holiday
     clock = FixedClock(dt.datetime(2026, 1, 9, 16, tzinfo=WIB))
-    store = Complaints(FakeDb(), CALENDARS, clock)
+    store = Complaints(ComplaintRepository(FakeDb(), clock), CALENDARS, clock)
     silent, _ = store.file(common_pb2.Caller(), "SERVICE", "TBK", "Tidak ada jawaban.", "", True)
     answered, _ = store.file(common_pb2.Caller(), "SERVICE", "TBK", "Loket tutup.", "", True)
 
     clock.at = dt.datetime(2026, 1, 14, 23, 59, tzinfo=WIB)  # the weekend did not count: due tonight
     assert store.sweep() == 0
-    assert store.view(store.complaints.find_one({"_id": silent["_id"]})).sla_state == "due_soon"
+    assert store.view(store.repository.complaints.find_one({"_id": silent["_id"]})).sla_state == "due_soon"
     store.respond(OFFICER, answered["_id"], "Sedang kami periksa.", "IN_PROGRESS")
 
     clock.at = dt.datetime(2026, 1, 15, 0, 1, tzinfo=WIB)  # Thursday: the first response is late
     assert store.sweep() == 1
     assert store.sweep() == 0  # again: nothing new
     assert escalations(store) == [(silent["_id"], "FIRST_RESPONSE")]
-    assert store.view(store.complaints.find_one({"_id": silent["_id"]})).sla_state == "breached"
+    assert store.view(store.repository.complaints.find_one({"_id": silent["_id"]})).sla_state == "breached"
 
     clock.at = dt.datetime(2026, 1, 19, 23, 0, tzinfo=WIB)  # Mon 19: resolution due tonight (16th a holiday)
     assert store.sweep() == 0
@@ -53,6 +54,6 @@ def test_breaches_escalate_once_each_counting_only_working_days():
     assert store.sweep() == 2 and store.sweep() == 0
     assert escalations(store) == sorted([(silent["_id"], "FIRST_RESPONSE"), (silent["_id"], "RESOLUTION"),
                                          (answered["_id"], "RESOLUTION")])
-    history = store.view(store.complaints.find_one({"_id": silent["_id"]}), staff=True).history
+    history = store.view(store.repository.complaints.find_one({"_id": silent["_id"]}), staff=True).history
     assert [(h.type, h.kind, h.role) for h in history if h.type == "ESCALATION"] == [
         ("ESCALATION", "FIRST_RESPONSE", "SYSTEM"), ("ESCALATION", "RESOLUTION", "SYSTEM")]

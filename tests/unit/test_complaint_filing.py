@@ -10,12 +10,13 @@ import pytest
 from passport.v1 import common_pb2
 from servicekit.clock import FixedClock
 from servicekit.errors import DomainError
-from services.complaint import sla
-from services.complaint.complaints import Complaints
-from services.complaint.peers import ApplicationInfo
+from services.complaint.adapters import calendars
+from services.complaint.adapters.repository import ComplaintRepository
+from services.complaint.service_layer.complaints import Complaints
+from services.complaint.adapters.booking import ApplicationInfo
 from tests.unit.fakemongo import Database as FakeDb
 
-CALENDARS = sla.load(Path(__file__).resolve().parents[2] / "services" / "booking" / "offices.json")
+CALENDARS = calendars.load(Path(__file__).resolve().parents[2] / "services" / "booking" / "offices.json")
 REPORTER = common_pb2.Caller(account_id="acc-7", role="APPLICANT")
 
 
@@ -35,7 +36,8 @@ class Booking:
 
 
 def store(booking) -> Complaints:
-    return Complaints(FakeDb(), CALENDARS, FixedClock(dt.datetime(2026, 3, 2, 3, tzinfo=dt.timezone.utc)), booking)
+    clock = FixedClock(dt.datetime(2026, 3, 2, 3, tzinfo=dt.timezone.utc))
+    return Complaints(ComplaintRepository(FakeDb(), clock), CALENDARS, clock, booking)
 
 
 def test_the_complainants_own_application_is_referenced():
@@ -51,14 +53,14 @@ def test_an_application_the_complainant_may_not_see_is_a_field_error_and_nothing
     with pytest.raises(DomainError) as err:
         s.file(REPORTER, "SERVICE", "TBK", "Antrean lama.", "app-of-someone-else", False)
     assert err.value.kind == "invalid" and [e["field"] for e in err.value.errors] == ["application_id"]
-    assert not s.complaints.docs
+    assert not s.repository.complaints.docs
 
 
 def test_booking_down_is_a_retryable_answer_not_an_unverified_reference():
     s = store(Booking(up=False))
     with pytest.raises(DomainError) as err:
         s.file(REPORTER, "SERVICE", "TBK", "Antrean lama.", "app-own", False)
-    assert err.value.kind == "unavailable" and not s.complaints.docs
+    assert err.value.kind == "unavailable" and not s.repository.complaints.docs
     record, _pin = s.file(REPORTER, "SERVICE", "TBK", "Antrean lama.", "", False)  # without one: no booking call
     assert "application_id" not in record
 
@@ -67,7 +69,7 @@ def test_an_anonymous_report_stores_no_account_and_asks_booking_nothing():
     booking = Booking()
     s = store(booking)
     record, pin = s.file(REPORTER, "BROKER_OR_EXTORTION", "TBK", "Calo di loket.", "", True)
-    stored = s.complaints.docs[record["_id"]]
+    stored = s.repository.complaints.docs[record["_id"]]
     assert "account_id" not in stored and stored["anonymous"] is True and pin not in str(stored)
     assert booking.asked == []
     with pytest.raises(DomainError) as err:

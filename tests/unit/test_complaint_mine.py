@@ -42,12 +42,12 @@ def test_an_anonymous_reporter_may_leave_a_contact_that_never_leaves_the_service
     record, _ = s.file(common_pb2.Caller(), "BROKER_OR_EXTORTION", "TBK", "Ada calo di depan kantor.", "", True,
                        contact_phone="081234567890", contact_language="en")
     assert "account_id" not in record and record["contact"] == {"phone": "081234567890"}
-    [(envelope, filed)] = [decode(bytes(e["data"])) for e in s.complaints.docs[record["_id"]]["_outbox"]]
+    [(envelope, filed)] = [decode(bytes(e["data"])) for e in s.repository.complaints.docs[record["_id"]]["_outbox"]]
     assert list(filed.contact_channels) == ["SMS"] and b"081234567890" not in envelope.SerializeToString()
     assert filed.contact_language == "en"
     assert s.reporter_contact(record["_id"]) == {"phone": "081234567890"}
     s.respond(OFFICER, record["_id"], "Kami tindak lanjuti.", "IN_PROGRESS")
-    responded = [decode(bytes(e["data"])) for r in s.responses.docs.values() for e in r["_outbox"]]
+    responded = [decode(bytes(e["data"])) for r in s.repository.responses.docs.values() for e in r["_outbox"]]
     assert [list(p.contact_channels) for _e, p in responded] == [["SMS"]]
     silent, _ = s.file(common_pb2.Caller(), "SERVICE", "TBK", "Antrean lama.", "", True)
     with pytest.raises(DomainError):

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from servicekit.clock import FixedClock
-from services.complaint import sla
+from services.complaint.adapters import calendars
+from services.complaint.domain import sla
 
 # The office calendar as the booking service serves it (its reference data file).
-CAL = sla.load(Path(__file__).resolve().parents[2] / "services" / "booking" / "offices.json")
+CAL = calendars.load(Path(__file__).resolve().parents[2] / "services" / "booking" / "offices.json")
 WIB = ZoneInfo("Asia/Jakarta")
 UTC = dt.timezone.utc
 

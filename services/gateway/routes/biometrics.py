@@ -52,7 +52,9 @@ def status_json(s) -> dict:
     return {"photo_accepted": s.photo_accepted, "fingers_captured": list(s.fingers_captured),
             "fingers_missing": list(s.fingers_missing),
             "fingers_required": list(s.fingers_required), "complete": s.complete,
-            "interview_outcome": s.interview_outcome or None}
+            "interview_outcome": s.interview_outcome or None,
+            # every required finger recorded missing: a supervisor must approve it (issue 16)
+            "missing_fingers_approval_required": s.missing_fingers_approval_required}
 
 
 @bp.post("/v1/applications/<application_id>/biometrics/photo")
@@ -140,7 +142,8 @@ openapi.SCHEMAS.update({
     "CaptureStatus": O.obj(application_id=O.S, photo_accepted=O.B, complete=O.B, interview_outcome=O.S,
                            fingers_captured={"type": "array", "items": O.I},
                            fingers_missing={"type": "array", "items": O.I},
-                           fingers_required={"type": "array", "items": O.I}),
+                           fingers_required={"type": "array", "items": O.I},
+                           missing_fingers_approval_required=O.B),
 })
 openapi.OPERATIONS.extend([
     ("post", "/v1/applications/{application_id}/biometrics/photo",
@@ -158,5 +161,7 @@ openapi.OPERATIONS.extend([
     ("get", "/v1/applications/{application_id}/biometrics/photo", "The accepted photo (decrypted; audited)",
      "Biometrics", "OFFICER or SUPERVISOR", None, {200: "image/jpeg or image/png", 404: "no photo"}),
     ("post", "/v1/applications/{application_id}/interview", "Record the interview outcome", "Biometrics",
-     "OFFICER", "Interview", {200: "recorded", 409: "biometrics-incomplete or interview-already-recorded"}),
+     "OFFICER", "Interview", {200: "recorded", 409: "biometrics-incomplete, missing-fingers-need-approval or "
+                              "interview-already-recorded", 422: "bap-required (approving a lost or damaged "
+                              "passport replacement) or bad input"}),
 ])

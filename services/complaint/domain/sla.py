@@ -2,21 +2,15 @@
 
 A due date of N working days is the end (local midnight) of the N-th working day after the day
 the complaint was filed, in the office's time zone; weekends and national holidays do not count.
-The office calendar (time zone, working days, national holidays) is the booking service's; it is
-asked for over gRPC (BookingCalendars), so the complaint service deploys on its own.
+The office calendar (time zone, working days, national holidays) is the booking service's; the
+adapters ask for it (adapters/calendars.py), so the complaint service deploys on its own.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from zoneinfo import ZoneInfo
-
-from servicekit.errors import DomainError
 
 
 CATEGORIES = ("SERVICE", "BROKER_OR_EXTORTION", "LOST_PASSPORT", "DAMAGED_PASSPORT", "PAYMENT",
@@ -68,61 +62,6 @@ class OfficeCalendar:
         start = dt.datetime(year, mon, 1, tzinfo=self.tz)
         end = dt.datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=self.tz)
         return start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
-
-
-def load(path: str | Path) -> dict[str, OfficeCalendar]:
-    """Calendars from a file in the booking service's offices.json format (tests, tools)."""
-    raw = json.loads(Path(path).read_text())
-    holidays = frozenset(dt.date.fromisoformat(d) for d in raw["national_holidays"])
-    return {o["office_id"]: OfficeCalendar(o["office_id"], o["timezone"], tuple(o["working_days"]), holidays)
-            for o in raw["offices"]}
-
-
-def from_offices(offices) -> dict[str, OfficeCalendar]:
-    """Calendars from booking's ListOffices answer (the office calendar's owner)."""
-    return {o.office_id: OfficeCalendar(o.office_id, o.timezone, tuple(o.working_days),
-                                        frozenset(dt.date.fromisoformat(d) for d in o.holidays)) for o in offices}
-
-
-class BookingCalendars(Mapping):
-    """The office calendars, asked of booking over gRPC and refreshed hourly; while booking cannot
-    be reached the last answer is used, and before the first one filing answers 503."""
-
-    def __init__(self, fetch, clock, refresh_s: float = 3600):
-        self.fetch, self.clock, self.refresh_s = fetch, clock, refresh_s
-        self._calendars: dict[str, OfficeCalendar] | None = None
-        self._fetched_at = None
-
-    def prime(self, timeout_s: float) -> bool:
-        """Wait (bounded) for booking's first answer, so the service starts with its calendars."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                self._current()
-                return True
-            except DomainError:
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(0.5)
-
-    def _current(self) -> dict[str, OfficeCalendar]:
-        now = self.clock.now()
-        if self._calendars is None or (now - self._fetched_at).total_seconds() > self.refresh_s:
-            try:
-                self._calendars, self._fetched_at = from_offices(self.fetch()), now
-            except DomainError:
-                if self._calendars is None:
-                    raise
-        return self._calendars
-
-    def __getitem__(self, office_id):
-        return self._current()[office_id]
-
-    def __iter__(self):
-        return iter(self._current())
-
-    def __len__(self):
-        return len(self._current())
 
 
 def resolution_days(category: str) -> int:

@@ -1,4 +1,4 @@
-"""The complaint service's view of its peers (booking's BookingService and AccountService), over
+"""Adapter: the complaint service's view of its peers (booking's BookingService and AccountService), over
 gRPC with deadlines. Peer refusals become the complaint service's own DomainErrors, so the domain
 never sees gRPC."""
 from __future__ import annotations

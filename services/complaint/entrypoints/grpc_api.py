@@ -1,11 +1,10 @@
-"""Thin gRPC adapter of the complaint service: requests in, domain calls, protos out."""
+"""Thin gRPC entrypoint of the complaint service: requests in, use cases called, protos out."""
 from __future__ import annotations
 
 from passport.v1 import complaint_pb2, complaint_pb2_grpc
-from servicekit.clock import rfc3339
 
-from services.complaint.complaints import (Complaints, assignment_proto, attachment_proto, is_staff_of,
-                                           link_proto, response_proto)
+from services.complaint.adapters import protos
+from services.complaint.service_layer.complaints import Complaints
 
 
 class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
@@ -16,17 +15,15 @@ class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
         record, pin = self.complaints.file(request.caller, request.category, request.office_id,
                                            request.description, request.application_id, request.anonymous,
                                            request.contact_email, request.contact_phone, request.contact_language)
-        return complaint_pb2.FiledComplaint(
-            complaint_id=record["_id"], tracking_code=record["tracking_code"], access_pin=pin,
-            created_at=rfc3339(record["created_at"]), due_at=rfc3339(record["resolution_due"]))
+        return protos.filed_proto(record, pin)
 
     def GetComplaintByTrackingCode(self, request, context):
-        doc = self.complaints.by_tracking_code(request.caller, request.tracking_code, request.access_pin)
-        return self.complaints.view(doc, staff=is_staff_of(request.caller, doc["office_id"]))
+        complaint = self.complaints.by_tracking_code(request.caller, request.tracking_code, request.access_pin)
+        return self.complaints.view(complaint, staff=complaint.is_staff(request.caller))
 
     def RespondToComplaint(self, request, context):
         record = self.complaints.respond(request.caller, request.complaint_id, request.message, request.status)
-        return response_proto(record)
+        return protos.response_proto(record)
 
     def ListOfficeComplaints(self, request, context):
         return complaint_pb2.ListOfficeComplaintsReply(
@@ -47,19 +44,19 @@ class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
     def AddAttachment(self, request, context):
         record = self.complaints.add_attachment(request.caller, request.tracking_code, request.access_pin,
                                                 request.kind, request.data)
-        return attachment_proto(record)
+        return protos.attachment_proto(record)
 
     def GetAttachment(self, request, context):
         record = self.complaints.get_attachment(request.caller, request.complaint_id, request.tracking_code,
                                                 request.access_pin, request.attachment_id)
-        return complaint_pb2.AttachmentContent(attachment=attachment_proto(record), data=bytes(record["data"]))
+        return complaint_pb2.AttachmentContent(attachment=protos.attachment_proto(record), data=bytes(record["data"]))
 
     def AssignComplaint(self, request, context):
-        return assignment_proto(self.complaints.assign(request.caller, request.complaint_id,
-                                                       request.officer_account_id))
+        return protos.assignment_proto(self.complaints.assign(request.caller, request.complaint_id,
+                                                              request.officer_account_id))
 
     def LinkApplication(self, request, context):
-        return link_proto(self.complaints.link(request.caller, request.complaint_id, request.application_id))
+        return protos.link_proto(self.complaints.link(request.caller, request.complaint_id, request.application_id))
 
     def GetReplacementReport(self, request, context):
         return self.complaints.replacement_report(request.application_id)
