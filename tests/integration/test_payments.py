@@ -36,7 +36,8 @@ def payment_db(stack):
 
 @pytest.fixture(scope="module")
 def payment_stub(stack):
-    return payment_pb2_grpc.PaymentServiceStub(grpcclient.channel(stack.ports.address("payment"), 10))
+    return payment_pb2_grpc.PaymentServiceStub(
+        grpcclient.channel(stack.ports.address("payment"), 10, tls_files=stack.tls("gateway")))
 
 
 def booked(api, skip_days=5):
