@@ -145,6 +145,7 @@ class ServiceRunner:
         self.port = port
         self.metrics_port = metrics_port
         self.stop_event = threading.Event()
+        self.ready = threading.Event()  # serving: what /readyz on the metrics port answers
         # Both checked at start, so a missing secret stops the service at once, naming it.
         self.tls_files = tls.from_env()
         verifier = identity.Verifier.from_env()
@@ -179,7 +180,7 @@ class ServiceRunner:
                  else self.server.add_insecure_port(address))
         if bound == 0:
             raise RuntimeError(f"cannot bind gRPC port {self.port}")
-        metrics.serve_metrics(self.metrics_port)
+        metrics.serve_metrics(self.metrics_port, ready=self.ready.is_set)
         self.server.start()
         threads = [threading.Thread(target=_guarded(n, w, self.stop_event), name=n, daemon=True)
                    for n, w in self._workers]
@@ -188,6 +189,7 @@ class ServiceRunner:
         for svc in self._service_names:
             self.health.set(svc, health_pb2.HealthCheckResponse.SERVING)
         self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        self.ready.set()
         log.event(logger, "service started", service=self.name, grpc_port=self.port,
                   metrics_port=self.metrics_port, workers=[n for n, _ in self._workers],
                   mutual_tls=self.tls_files is not None)
@@ -200,6 +202,7 @@ class ServiceRunner:
         signal.signal(signal.SIGINT, on_term)
         self.stop_event.wait()
         # Graceful: report NOT_SERVING so balancers drain us, finish in-flight calls, stop workers.
+        self.ready.clear()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace=5).wait()
         deadline = time.monotonic() + 10  # one join deadline for all workers: the stop fits the pod's grace
