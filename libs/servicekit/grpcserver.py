@@ -56,7 +56,7 @@ class _TrustInterceptor(grpc.ServerInterceptor):
                 if not tls.may_call(self.server_name, method, peer):
                     context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{peer or 'an unknown peer'} may not call {method}")
             principal = self._principal(assertion, context)
-            _replace_caller(request, principal)
+            replace_caller(request, principal)
             token = identity.current.set(assertion if principal else None)
             try:
                 return inner(request, context)
@@ -78,7 +78,7 @@ class _TrustInterceptor(grpc.ServerInterceptor):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, f"identity assertion refused: {exc}")
 
 
-def _replace_caller(request, principal: identity.Principal | None) -> None:
+def replace_caller(request, principal: identity.Principal | None) -> None:
     field = request.DESCRIPTOR.fields_by_name.get("caller")
     if field is None or field.message_type is None or field.message_type.name != "Caller":
         return

@@ -46,7 +46,7 @@ OUTBOX_PUBLISH_FAILURES = Counter(
 
 CONSUMER_EVENTS = Counter(
     "consumer_events_total", "Events handled by a consumer group, by outcome.",
-    ["group", "topic", "event_type", "outcome"])  # outcome: handled|duplicate|skipped|dead_lettered|retried
+    ["group", "topic", "event_type", "outcome"])  # outcome: handled|duplicate|skipped|dead_lettered|retried|wrong_topic
 CONSUMER_LAG = Gauge(
     "kafka_consumer_lag_messages", "Messages between the group's position and the end of a partition.",
     ["group", "topic", "partition"])

@@ -6,9 +6,13 @@ import time
 import pytest
 
 from passport.v1 import booking_pb2, common_pb2, payment_pb2
-from servicekit import identity, tls
+from servicekit import events, identity, tls
+from servicekit.clock import FixedClock, parse_rfc3339
 from servicekit.config import ConfigError
-from servicekit.grpcserver import _replace_caller
+from servicekit.consumer import EventConsumer
+from servicekit.events import new_event
+from servicekit.grpcserver import replace_caller
+from tests.unit.fakemongo import Database
 
 
 @pytest.mark.parametrize("server, method, caller, allowed", [
@@ -93,10 +97,33 @@ def test_rotation_accepts_old_and_new_keys_while_both_are_published(keys, tmp_pa
 def test_a_body_caller_is_replaced_by_the_proven_one_or_cleared():
     forged = booking_pb2.GetApplicationRequest(
         caller=common_pb2.Caller(account_id="x", role="SUPERVISOR", office_id="JKT"), application_id="A1")
-    _replace_caller(forged, None)
+    replace_caller(forged, None)
     assert not forged.HasField("caller") and forged.application_id == "A1"
-    _replace_caller(forged, identity.Principal("acc-7", "APPLICANT", ""))
+    replace_caller(forged, identity.Principal("acc-7", "APPLICANT", ""))
     assert (forged.caller.account_id, forged.caller.role, forged.caller.office_id) == ("acc-7", "APPLICANT", "")
     untouched = payment_pb2.IssueBillingRequest(application_id="A1")  # no caller field: nothing to do
-    _replace_caller(untouched, None)
+    replace_caller(untouched, None)
     assert untouched.application_id == "A1"
+
+
+class _DeadLetters(EventConsumer):
+    """The consumer with its dead-letter topic kept in memory (no Kafka in a unit test)."""
+
+    def __init__(self, handlers):
+        super().__init__(Database(), "booking-payments", ["payment.events", "complaint.events"], handlers)
+        self.dead: list[tuple[str, str]] = []
+
+    def _dead_letter(self, topic, value, reason):
+        self.dead.append((topic, reason))
+
+
+def test_an_event_is_believed_only_from_its_producers_topic():
+    handled = []
+    consumer = _DeadLetters({"PaymentSettled": lambda envelope, payload: handled.append(payload.billing_code)})
+    settled = new_event("payment", "A1", payment_pb2.PaymentSettled(billing_code="BC1"), FixedClock(
+        parse_rfc3339("2026-12-03T10:00:00+07:00"))).SerializeToString()
+    assert consumer.process("complaint.events", settled) == "wrong_topic"
+    assert handled == [] and consumer.dead == [
+        ("complaint.events", "PaymentSettled is published on payment.events, not complaint.events")]
+    assert consumer.process("payment.events", settled) == "handled" and handled == ["BC1"]
+    assert events.home_topic(booking_pb2.BookingAbandoned()) == "booking.events"
