@@ -58,8 +58,8 @@ unit: venv protos ## unit tests (no servers)
 integration: venv protos provision provision-web ## integration tests against real Kafka and FerretDB they start themselves
 	$(PY) -m pytest -q tests/integration
 
-test: venv protos provision provision-web ## all tests: unit, then integration
-	$(PY) -m pytest -q tests/unit tests/integration
+test: venv protos provision provision-web ## all tests: unit, integration, then the attack replays of tests/security
+	$(PY) -m pytest -q tests/unit tests/integration tests/security
 
 bench: venv protos provision provision-web ## benchmarks; prints a table
 	deploy/local/provision_web.sh lighthouse

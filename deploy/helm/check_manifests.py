@@ -114,13 +114,23 @@ class Checker:
             self.expect({"http", "metrics"} <= set(ports), where, "the gateway needs ports named http and metrics")
             got = c.get("readinessProbe", {}).get("httpGet", {}).get("path")
             self.expect(got == "/readyz", where, f"readinessProbe must GET /readyz, not {got}")
+            self.expect(env.get("IDENTITY_SIGNING_KEY", {}).get("value", "").startswith("/etc/passport/identity-signing/"),
+                        where, "the gateway signs the end user's identity with the mounted signing key")
             self.expect(env.get("METRICS_PORT", {}).get("value") == str(ports.get("metrics")), where,
                         "METRICS_PORT must equal the metrics container port")
         elif name not in HTTP_SERVERS:
             self.expect({"grpc", "metrics"} <= set(ports), where, "ports grpc and metrics needed")
+            # The gRPC port demands a client certificate the kubelet has not: probes ask /readyz.
             for probe in ("startupProbe", "readinessProbe"):
-                got = c.get(probe, {}).get("grpc", {}).get("port")
-                self.expect(got == ports.get("grpc"), where, f"{probe} must be a gRPC probe on the gRPC port")
+                got = c.get(probe, {}).get("httpGet", {})
+                self.expect(got.get("port") == "metrics" and got.get("path") == "/readyz", where,
+                            f"{probe} must GET /readyz on the metrics port")
+            tls_env = {k: env.get(k, {}).get("value", "") for k in ("GRPC_TLS_CA", "GRPC_TLS_CERT", "GRPC_TLS_KEY")}
+            self.expect(all(v.startswith("/etc/passport/grpc-tls/") for v in tls_env.values()), where,
+                        "mutual TLS: GRPC_TLS_CA, GRPC_TLS_CERT and GRPC_TLS_KEY must name the mounted certificate")
+            self.expect(bool(env.get("IDENTITY_VERIFY_KEYS", {}).get("value")), where,
+                        "IDENTITY_VERIFY_KEYS must name the identity public keys")
+            self.expect("IDENTITY_SIGNING_KEY" not in env, where, "only the gateway holds the identity signing key")
             for var, port in (("GRPC_PORT", "grpc"), ("METRICS_PORT", "metrics")):
                 self.expect(env.get(var, {}).get("value") == str(ports.get(port)), where,
                             f"{var} must equal the {port} container port")

@@ -31,7 +31,7 @@ KUBE_VERSIONS="${KUBE_VERSIONS:-1.33.0 1.37.0}"
 
 SERVICE_CHARTS=(booking payment biometrics-capture notification complaint gateway web)
 CHARTS=(platform-lib "${SERVICE_CHARTS[@]}" observability passport-platform)
-CRD_KINDS="ServiceMonitor,PrometheusRule"   # prometheus-operator CRDs: no schema in Kubernetes
+CRD_KINDS="ServiceMonitor,PrometheusRule,Certificate"   # prometheus-operator and cert-manager CRDs: no schema in Kubernetes
 
 HELM_DIR="$TOOLS/helm-$HELM_VERSION"
 HELM="$HELM_DIR/helm"
@@ -150,7 +150,7 @@ kubeconform_file() {  # manifest kube-version
         -skip "$CRD_KINDS" "$manifest" 2>&1)" || { printf '%s\n' "$out"; return 1; }
     printf '%s\n' "$out"
     # Nothing but the CRD kinds may be skipped (a missing schema must not pass silently).
-    crds=$(grep -cE '^kind: (ServiceMonitor|PrometheusRule)$' "$manifest" || true)
+    crds=$(grep -cE '^kind: (ServiceMonitor|PrometheusRule|Certificate)$' "$manifest" || true)
     skipped=$(printf '%s\n' "$out" | sed -n 's/.*Skipped: \([0-9]*\).*/\1/p' | tail -1)
     [ "${skipped:-x}" = "$crds" ] || { echo "skipped $skipped resources, expected only the $crds CRD resources"; return 1; }
     grep -q '^kind: Deployment$' "$manifest" || { echo "no Deployment rendered"; return 1; }

@@ -106,9 +106,30 @@ class Stack:
     watch: bool = False  # run the watcher that restarts crashed processes
 
     def __post_init__(self):
+        from servicekit import identity, tls
         self.run_dir = Path(self.run_dir).resolve()
         for sub in ("logs", "pids", "commands", "restarts", "data/kafka", "data/ferretdb"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
+        # This stack's own CA, one certificate per service identity, and the gateway's identity key.
+        tls.make_local_ca(self.tls_dir)
+        self.identity_env = identity.make_local_keys(self.tls_dir)
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.run_dir / "tls"
+
+    def tls(self, identity: str):
+        """The certificate files of one identity (tests call services as 'gateway' or as a peer)."""
+        from servicekit import tls
+        return tls.local_files(self.tls_dir, identity)
+
+    def identity_env_of(self, identity: str) -> dict:
+        """What a process of `identity` needs to talk gRPC: its certificate; the gateway also signs."""
+        from servicekit import tls
+        env = {**tls.env_for(self.tls(identity)), "IDENTITY_VERIFY_KEYS": self.identity_env["IDENTITY_VERIFY_KEYS"]}
+        if identity == "gateway":
+            env.update(self.identity_env)
+        return env
 
     # -- environment handed to every platform process ---------------------------------------
     def env(self) -> dict:
@@ -125,6 +146,7 @@ class Stack:
             "SMS_GATEWAY_URL": f"http://127.0.0.1:{self.ports.sms}/messages", "SMS_GATEWAY_TOKEN": "local-sms-token",
             "BANK_API_URL": f"http://127.0.0.1:{self.ports.bank}",
             "BANK_SIMULATOR_STATE": str(self.run_dir / "bank_simulator.jsonl"),
+            "GRPC_BIND_HOST": "127.0.0.1",  # a local stack is reachable from this machine only
         })
         for s in SERVICES:
             env[f"{s.upper().replace('-', '_')}_ADDR"] = self.ports.address(s)
@@ -286,6 +308,7 @@ class Stack:
     def start_service(self, service: str, replica: int = 0) -> None:
         name = service if replica == 0 else f"{service}-{replica}"
         env = self.env()
+        env.update(self.identity_env_of(service))
         env["GRPC_PORT"] = str(self.ports.grpc(service, replica))
         env["METRICS_PORT"] = str(self.ports.metrics(service, replica))
         self.start(name, [sys.executable, "-m", MODULES[service], f"--run-marker={self.run_dir}"], env)
@@ -301,7 +324,7 @@ class Stack:
             for f in prom_dir.glob("*.db"):
                 f.unlink()
         prom_dir.mkdir(exist_ok=True)
-        env = self.env()
+        env = {**self.env(), **self.identity_env_of("gateway")}
         env["PROMETHEUS_MULTIPROC_DIR"] = str(prom_dir)
         self.start("gateway", [
             str(Path(sys.executable).parent / "gunicorn"), "--workers", str(self.gateway_workers),
@@ -331,7 +354,7 @@ class Stack:
             for r in range(replicas):
                 name = s if r == 0 else f"{s}-{r}"
                 # short probes, so a process that died (e.g. could not bind its port) fails at once
-                while not wait_healthy(f"127.0.0.1:{self.ports.grpc(s, r)}", 2):
+                while not wait_healthy(f"127.0.0.1:{self.ports.grpc(s, r)}", 2, self.tls("gateway")):
                     if not self.running(name) or time.monotonic() > deadline:
                         state = "exited" if not self.running(name) else "did not become healthy"
                         raise RuntimeError(f"{name} {state}; last lines of {self.run_dir}/logs/{name}.log:\n"

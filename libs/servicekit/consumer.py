@@ -7,6 +7,8 @@
 - Offsets are committed after each handled batch (at-least-once delivery).
 - A message that cannot be decoded, or whose handler keeps failing, goes to `<group>.dlq` with
   the reason in its headers, and the consumer moves on: no poison-message loop.
+- An event is believed only from its producer's topic (a PaymentSettled written on another
+  topic is dead-lettered as `wrong_topic`, never handled).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from kafka.errors import KafkaError
 
 from passport.v1 import envelope_pb2
 from servicekit import kafka, log, metrics, tracing
-from servicekit.events import MalformedEvent, decode
+from servicekit.events import MalformedEvent, decode, home_topic
 from servicekit.mongo import insert_unique
 
 logger = logging.getLogger("servicekit.consumer")
@@ -60,6 +62,10 @@ class EventConsumer:
                 log.event(logger, "event type not handled here, skipped", event_type=etype, topic=topic)
                 metrics.CONSUMER_EVENTS.labels(self.group, topic, etype, "skipped").inc()
                 return "skipped"
+            if home_topic(payload) != topic:
+                self._dead_letter(topic, value, f"{etype} is published on {home_topic(payload)}, not {topic}")
+                metrics.CONSUMER_EVENTS.labels(self.group, topic, etype, "wrong_topic").inc()
+                return "wrong_topic"
             key = f"{self.group}:{envelope.event_id}"
             if self.processed.find_one({"_id": key}, {"_id": 1}):
                 metrics.CONSUMER_EVENTS.labels(self.group, topic, etype, "duplicate").inc()

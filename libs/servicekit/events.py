@@ -19,6 +19,19 @@ TOPICS = {
     "notification": "notification.events",
 }
 ALL_TOPICS = tuple(TOPICS.values())
+# Which service's contract declares an event, by proto file: the only producer it may come from.
+PRODUCER_OF_FILE = {
+    "passport/v1/booking.proto": "booking", "passport/v1/office.proto": "booking",
+    "passport/v1/accounts.proto": "booking", "passport/v1/payment.proto": "payment",
+    "passport/v1/biometrics.proto": "biometrics-capture", "passport/v1/complaint.proto": "complaint",
+    "passport/v1/notification.proto": "notification",
+}
+
+
+def home_topic(payload: message.Message) -> str | None:
+    """The topic an event of this type is published on (None: not an event of a known producer)."""
+    producer = PRODUCER_OF_FILE.get(payload.DESCRIPTOR.file.name)
+    return TOPICS.get(producer) if producer else None
 
 
 class MalformedEvent(Exception):

@@ -1,5 +1,6 @@
-"""gRPC channels to peer services: round-robin over replicas, a deadline on every call,
-the correlation id passed along, transparent retries of UNAVAILABLE, and client-side metrics."""
+"""gRPC channels to peer services: mutual TLS, round-robin over replicas, a deadline on every call,
+the correlation id and the end user's signed identity passed along, transparent retries of
+UNAVAILABLE, and client-side metrics."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ import time
 
 import grpc
 
-from servicekit import log, metrics, tracing
+from servicekit import identity, log, metrics, tls, tracing
 from servicekit.grpcserver import CORRELATION_KEY, MAX_MESSAGE_BYTES
 
 DEFAULT_DEADLINE_S = 3.0
@@ -45,6 +46,9 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor):
         cid = log.correlation_id.get()
         if cid:
             metadata.append((CORRELATION_KEY, cid))
+        assertion = identity.current.get()
+        if assertion:
+            metadata.append((identity.HEADER, assertion))
         timeout = details.timeout if details.timeout is not None else self.deadline_s
         details = _Details(details.method, timeout, metadata, details.credentials,
                            details.wait_for_ready, details.compression)
@@ -66,26 +70,51 @@ class _Details(grpc.ClientCallDetails):
 _channels: dict[str, grpc.Channel] = {}
 _lock = threading.Lock()
 _pid = None
+_UNSET = object()
+_own_tls = _UNSET  # this process's certificate, read once
 
 
-def channel(address: str, deadline_s: float = DEFAULT_DEADLINE_S) -> grpc.Channel:
-    """One shared channel per address and process (re-created after fork: gunicorn workers)."""
+def own_tls() -> tls.TlsFiles | None:
+    global _own_tls
+    if _own_tls is _UNSET:
+        _own_tls = tls.from_env()
+    return _own_tls
+
+
+def channel(address: str, deadline_s: float = DEFAULT_DEADLINE_S, peer: str = "",
+            tls_files: tls.TlsFiles | None = None) -> grpc.Channel:
+    """One shared channel per address and process (re-created after fork: gunicorn workers).
+    `peer`: the service identity the server's certificate must name (else the address's host);
+    `tls_files`: another certificate than this process's own (tests acting as a given peer)."""
     global _pid
     with _lock:
         if _pid != os.getpid():
             _channels.clear()
             _pid = os.getpid()
-        key = f"{address}|{deadline_s}"
+        files = tls_files or own_tls()
+        key = f"{address}|{deadline_s}|{peer}|{files}"
         if key not in _channels:
-            raw = grpc.insecure_channel(target_of(address), options=[
-                ("grpc.service_config", _SERVICE_CONFIG),
-                ("grpc.enable_retries", 1),
-                ("grpc.keepalive_time_ms", 30000),
-                # a restarted peer is found again within seconds, not gRPC's default of up to 2 min
-                ("grpc.initial_reconnect_backoff_ms", 200),
-                ("grpc.min_reconnect_backoff_ms", 200),
-                ("grpc.max_reconnect_backoff_ms", 3000),
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ])
+            options = _options(address, peer)
+            target = target_of(address)
+            raw = (grpc.secure_channel(target, tls.channel_credentials(files), options=options) if files
+                   else grpc.insecure_channel(target, options=options))
             _channels[key] = grpc.intercept_channel(raw, _Interceptor(deadline_s), tracing.ClientInterceptor())
         return _channels[key]
+
+
+def _options(address: str, peer: str) -> list[tuple]:
+    options = [
+        ("grpc.service_config", _SERVICE_CONFIG),
+        ("grpc.enable_retries", 1),
+        ("grpc.keepalive_time_ms", 30000),
+        # a restarted peer is found again within seconds, not gRPC's default of up to 2 min
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.min_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 3000),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ]
+    # A list of replicas has no single host name to check the certificate against: name one.
+    host = peer or (address.split(",")[0].strip().rpartition(":")[0] if "," in address else "")
+    if host:
+        options.append(("grpc.ssl_target_name_override", host))
+    return options

@@ -1,4 +1,5 @@
-"""The gRPC server every service runs: health and reflection, correlation ids, RED metrics,
+"""The gRPC server every service runs: mutual TLS with a caller allowlist, the end user's identity
+from a signed assertion, health (reflection only when enabled), correlation ids, RED metrics,
 domain-error mapping, background workers, and a graceful stop on SIGTERM."""
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from servicekit import log, metrics, mongo, tracing
+from servicekit import identity, log, metrics, mongo, tls, tracing
+from servicekit.config import env
 from servicekit.errors import KINDS, DomainError, abort_with
 
 logger = logging.getLogger("servicekit.grpc")
@@ -31,6 +33,60 @@ def caller_gone() -> bool:
 
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+class _TrustInterceptor(grpc.ServerInterceptor):
+    """Nothing is believed by position: the peer must hold a certificate of an allowed caller, and
+    a request's `caller` is replaced by the signed end-user identity (cleared when there is none)."""
+
+    def __init__(self, server_name: str, mutual_tls: bool, verifier: identity.Verifier | None):
+        self.server_name, self.mutual_tls, self.verifier = server_name, mutual_tls, verifier
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method.lstrip("/")
+        assertion = dict(handler_call_details.invocation_metadata or ()).get(identity.HEADER)
+        inner = handler.unary_unary
+
+        def trusted(request, context):
+            if self.mutual_tls:
+                peer = tls.peer_identity(context)
+                if not tls.may_call(self.server_name, method, peer):
+                    context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{peer or 'an unknown peer'} may not call {method}")
+            principal = self._principal(assertion, context)
+            replace_caller(request, principal)
+            token = identity.current.set(assertion if principal else None)
+            try:
+                return inner(request, context)
+            finally:
+                identity.current.reset(token)
+
+        return grpc.unary_unary_rpc_method_handler(
+            trusted, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+    def _principal(self, assertion: str | None, context) -> identity.Principal | None:
+        if not assertion:
+            return None
+        if self.verifier is None:  # explicit local insecure mode: nothing to verify with
+            return None
+        try:
+            return self.verifier.verify(assertion)
+        except identity.InvalidAssertion as exc:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"identity assertion refused: {exc}")
+
+
+def replace_caller(request, principal: identity.Principal | None) -> None:
+    field = request.DESCRIPTOR.fields_by_name.get("caller")
+    if field is None or field.message_type is None or field.message_type.name != "Caller":
+        return
+    request.ClearField("caller")
+    if principal is not None:
+        request.caller.account_id = principal.account_id
+        request.caller.role = principal.role
+        request.caller.office_id = principal.office_id
 
 
 class _ObservingInterceptor(grpc.ServerInterceptor):
@@ -89,10 +145,15 @@ class ServiceRunner:
         self.port = port
         self.metrics_port = metrics_port
         self.stop_event = threading.Event()
+        self.ready = threading.Event()  # serving: what /readyz on the metrics port answers
+        # Both checked at start, so a missing secret stops the service at once, naming it.
+        self.tls_files = tls.from_env()
+        verifier = identity.Verifier.from_env()
         metrics.GRPC_SERVER_THREADS_MAX.set(max_workers)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
-            interceptors=[tracing.ServerInterceptor(), _ObservingInterceptor()],
+            interceptors=[tracing.ServerInterceptor(), _ObservingInterceptor(),
+                          _TrustInterceptor(name, self.tls_files is not None, verifier)],
             options=[("grpc.so_reuseport", 0),
                      # uploads (documents up to 5 MB, photos) travel in one message
                      ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -101,7 +162,7 @@ class ServiceRunner:
         )
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        self._service_names: list[str] = [health.SERVICE_NAME, reflection.SERVICE_NAME]
+        self._service_names: list[str] = [health.SERVICE_NAME]
         self._workers: list[tuple[str, Worker]] = []
 
     def add(self, add_fn: Callable, servicer, full_service_name: str) -> None:
@@ -112,11 +173,14 @@ class ServiceRunner:
         self._workers.append((name, worker))
 
     def run(self) -> None:
-        reflection.enable_server_reflection(self._service_names, self.server)
-        bound = self.server.add_insecure_port(f"0.0.0.0:{self.port}")
+        if tls.reflection_enabled():
+            reflection.enable_server_reflection(self._service_names + [reflection.SERVICE_NAME], self.server)
+        address = f"{env('GRPC_BIND_HOST', '0.0.0.0')}:{self.port}"
+        bound = (self.server.add_secure_port(address, tls.server_credentials(self.tls_files)) if self.tls_files
+                 else self.server.add_insecure_port(address))
         if bound == 0:
             raise RuntimeError(f"cannot bind gRPC port {self.port}")
-        metrics.serve_metrics(self.metrics_port)
+        metrics.serve_metrics(self.metrics_port, ready=self.ready.is_set)
         self.server.start()
         threads = [threading.Thread(target=_guarded(n, w, self.stop_event), name=n, daemon=True)
                    for n, w in self._workers]
@@ -125,8 +189,10 @@ class ServiceRunner:
         for svc in self._service_names:
             self.health.set(svc, health_pb2.HealthCheckResponse.SERVING)
         self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        self.ready.set()
         log.event(logger, "service started", service=self.name, grpc_port=self.port,
-                  metrics_port=self.metrics_port, workers=[n for n, _ in self._workers])
+                  metrics_port=self.metrics_port, workers=[n for n, _ in self._workers],
+                  mutual_tls=self.tls_files is not None)
 
         def on_term(signum, _frame):
             log.event(logger, "stopping", signal=signal.Signals(signum).name)
@@ -136,6 +202,7 @@ class ServiceRunner:
         signal.signal(signal.SIGINT, on_term)
         self.stop_event.wait()
         # Graceful: report NOT_SERVING so balancers drain us, finish in-flight calls, stop workers.
+        self.ready.clear()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace=5).wait()
         deadline = time.monotonic() + 10  # one join deadline for all workers: the stop fits the pod's grace
@@ -174,9 +241,10 @@ def every(interval_s: float, name: str, cycle: Callable[[], None]) -> Worker:
     return worker
 
 
-def wait_healthy(address: str, timeout_s: float = 30) -> bool:
+def wait_healthy(address: str, timeout_s: float = 30, tls_files: tls.TlsFiles | None = None) -> bool:
     deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(address) as channel:
+    with (grpc.secure_channel(address, tls.channel_credentials(tls_files)) if tls_files
+          else grpc.insecure_channel(address)) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:

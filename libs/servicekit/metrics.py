@@ -1,7 +1,12 @@
 """Prometheus metrics shared by all services. Labels are bounded: never ids or personal data."""
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import threading
+from typing import Callable
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from socketserver import ThreadingMixIn
+
+from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -41,7 +46,7 @@ OUTBOX_PUBLISH_FAILURES = Counter(
 
 CONSUMER_EVENTS = Counter(
     "consumer_events_total", "Events handled by a consumer group, by outcome.",
-    ["group", "topic", "event_type", "outcome"])  # outcome: handled|duplicate|skipped|dead_lettered|retried
+    ["group", "topic", "event_type", "outcome"])  # outcome: handled|duplicate|skipped|dead_lettered|retried|wrong_topic
 CONSUMER_LAG = Gauge(
     "kafka_consumer_lag_messages", "Messages between the group's position and the end of a partition.",
     ["group", "topic", "partition"])
@@ -54,6 +59,26 @@ WORKER_LAST_RUN = Gauge(
     "When a background worker (relay, sweeper, consumer) last completed a cycle.", ["worker"])
 
 
-def serve_metrics(port: int) -> None:
-    """Expose /metrics on its own port (kept off the gRPC port so probes and scrapes are cheap)."""
-    start_http_server(port, addr="0.0.0.0")
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):  # scrapes and probes every few seconds: not worth a log line
+        pass
+
+
+def serve_metrics(port: int, ready: Callable[[], bool] = lambda: True) -> None:
+    """/metrics and /readyz on their own plain-HTTP port, kept off the gRPC port: the kubelet's
+    probes cannot present the client certificate that the gRPC port requires."""
+    metrics_app = make_wsgi_app()
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/readyz":
+            ok = ready()
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"ready\n" if ok else b"not ready\n"]
+        return metrics_app(environ, start_response)
+
+    server = make_server("0.0.0.0", port, app, _ThreadingServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()

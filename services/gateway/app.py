@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from servicekit import grpcclient, log, mongo, tracing
 from servicekit.config import GRPC_PORTS, service_address
 from servicekit.metrics import LATENCY_BUCKETS
-from services.gateway import accesslog, listing_cache, loadshed, openapi, worker
+from services.gateway import accesslog, auth, listing_cache, loadshed, openapi, worker
 from services.gateway.problems import Problem, response
 from services.gateway.routes import accounts, applications, appointments, offices
 from services.gateway.routes import payments
@@ -52,6 +52,7 @@ def create_app() -> Flask:
         rid = request.headers.get("X-Request-Id", "")
         g.request_id = rid if 0 < len(rid) <= 128 and rid.isprintable() else str(uuid.uuid4())
         g.log_token = log.correlation_id.set(g.request_id)
+        auth.start_request()
         arrived = worker.arrived_at()  # includes the wait for a gunicorn thread, when the worker knows it
         g.started = arrived if arrived is not None else time.perf_counter()
 

@@ -9,6 +9,7 @@ import jwt
 from flask import g, request
 
 from passport.v1 import common_pb2
+from servicekit import identity
 from servicekit.config import env, env_int
 from services.gateway.problems import Problem
 
@@ -57,8 +58,20 @@ def current() -> Principal | None:
         except jwt.InvalidTokenError:
             raise Problem(401, "unauthenticated", "the access token is invalid") from None
         principal = Principal(claims["sub"], claims.get("role", ""), claims.get("office_id") or "")
+        # Services believe the signed assertion relayed with every gRPC call, not the body's caller.
+        identity.current.set(_signer().sign(principal.account_id, principal.role, principal.office_id))
     g.principal = principal
     return principal
+
+
+@functools.cache
+def _signer() -> identity.Signer:
+    return identity.Signer.from_env()
+
+
+def start_request() -> None:
+    """A worker thread serves many requests: no identity carries over from the previous one."""
+    identity.current.set(None)
 
 
 def required(*roles: str):
@@ -84,3 +97,9 @@ def staff_of(office_id: str) -> Principal:
     if principal is None or principal.role not in ("OFFICER", "SUPERVISOR") or principal.office_id != office_id:
         raise Problem(403, "forbidden", "only staff of this office may do this")
     return principal
+
+
+def require_secrets() -> None:
+    """Refuse to start without the token secret or the identity signing key, naming the missing one."""
+    _secret()
+    _signer()

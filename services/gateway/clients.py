@@ -22,7 +22,7 @@ MIN_CALL_S = 0.05
 
 
 def _channel(service: str):
-    return grpcclient.channel(service_address(service, GRPC_PORTS[service]), deadline_s=DEADLINE_S)
+    return grpcclient.channel(service_address(service, GRPC_PORTS[service]), deadline_s=DEADLINE_S, peer=service)
 
 
 def accounts():

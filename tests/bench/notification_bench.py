@@ -75,7 +75,7 @@ def _arrived(run_dir: Path) -> int:
 def _log_read_ms(stack: Stack, app_ids: list[str]) -> list[float]:
     """Milliseconds per ListNotifications (the applicant's delivery log) for the given applications."""
     stub = notification_pb2_grpc.NotificationServiceStub(
-        grpcclient.channel(f"127.0.0.1:{stack.ports.grpc('notification')}", 30.0))
+        grpcclient.channel(f"127.0.0.1:{stack.ports.grpc('notification')}", 30.0, tls_files=stack.tls("gateway")))
     out = []
     for app_id in app_ids:
         started = time.perf_counter()

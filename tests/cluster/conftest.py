@@ -77,6 +77,22 @@ def kube() -> Kube:
     return Kube()
 
 
+def create_trust_secrets(kube: Kube) -> None:
+    """What cert-manager and the operator provide in production: one gRPC certificate per service
+    from a CA of this run (Secrets <name>-grpc-tls) and the identity keys (public and signing)."""
+    from servicekit import identity, tls
+    keys = Path(tempfile.mkdtemp(prefix="passport-cluster-tls-"))
+    tls.make_local_ca(keys)
+    for name in tls.IDENTITIES:
+        files = tls.local_files(keys, name)
+        kube.kubectl("create", "secret", "generic", f"{name}-grpc-tls", f"--from-file=ca.crt={files.ca}",
+                     f"--from-file=tls.crt={files.cert}", f"--from-file=tls.key={files.key}")
+    local = identity.make_local_keys(keys, "k1")
+    kube.kubectl("create", "secret", "generic", "passport-identity", f"--from-file=k1.pub={keys / 'identity-k1.pub'}")
+    kube.kubectl("create", "secret", "generic", "passport-identity-signing",
+                 f"--from-file=signing.key={local['IDENTITY_SIGNING_KEY']}")
+
+
 @pytest.fixture(scope="session")
 def platform(kube: Kube):
     tag = image_tag()
@@ -92,6 +108,7 @@ def platform(kube: Kube):
     kube.kubectl("create", "secret", "generic", "passport-mongo", "--from-literal=uri=mongodb://ferretdb:27017/")
     kube.kubectl("create", "secret", "generic", "passport-secrets",
                  *[f"--from-literal={k}={v}" for k, v in SECRETS.items()])
+    create_trust_secrets(kube)
 
     tmp = Path(tempfile.mkdtemp(prefix="passport-cluster-"))
     charts = charts_copy(tmp)

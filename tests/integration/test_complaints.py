@@ -24,6 +24,7 @@ from PIL import Image
 from passport.v1 import complaint_pb2, complaint_pb2_grpc
 
 from deploy.local.stack import DEMO_STAFF
+from servicekit import grpcclient
 from servicekit.events import decode
 from services.complaint.domain import attachments as files
 from services.complaint.domain import complaint as domain
@@ -424,7 +425,8 @@ def test_lost_passport_report_links_to_its_replacement_application(api, stack, s
     assert lost.status == 201, lost.body
     cid, code, pin = lost.body["complaint_id"], lost.body["tracking_code"], lost.body["access_pin"]
 
-    stub = complaint_pb2_grpc.ComplaintServiceStub(grpc.insecure_channel(stack.ports.address("complaint")))
+    stub = complaint_pb2_grpc.ComplaintServiceStub(
+        grpcclient.channel(stack.ports.address("complaint"), 10, tls_files=stack.tls("gateway")))
     with pytest.raises(grpc.RpcError) as none_yet:
         stub.GetReplacementReport(complaint_pb2.GetReplacementReportRequest(application_id=app_id), timeout=10)
     assert none_yet.value.code() == grpc.StatusCode.NOT_FOUND

@@ -35,6 +35,7 @@ import pytest
 from deploy.local.client import Api
 from deploy.local.stack import DEMO_STAFF, LOCAL_SECRETS
 from passport.v1 import payment_pb2, payment_pb2_grpc
+from servicekit import grpcclient
 from servicekit.clock import rfc3339
 from tests.integration.conftest import running_stack
 from tests.integration.test_foundation import wait_for
@@ -165,11 +166,12 @@ def test_an_attempt_cut_off_after_its_billing_leaves_nothing_payable(fstack, fap
         "_id": f"{slot['slot_id']}#{slot['capacity'] - 1}", "slot_id": slot["slot_id"], "n": slot["capacity"] - 1,
         "holder": f"{app_id}#0", "application_id": app_id, "hold_id": hold, "held_at": taken_at,
         "pay_before": taken_at + dt.timedelta(hours=2)})
-    with grpc.insecure_channel(f"127.0.0.1:{fstack.ports.grpc('payment')}") as channel:
-        phantom = payment_pb2_grpc.PaymentServiceStub(channel).IssueBilling(payment_pb2.IssueBillingRequest(
-            appointment_id=hold, application_id=app_id, account_id=person["account_id"], office_id="TBK",
-            fee=payment_pb2.FeeParameters(passport_type="ELECTRONIC", validity_years=10, service_type="NEW"),
-            expires_at=rfc3339(taken_at + dt.timedelta(hours=2))), timeout=5)
+    # as booking would: payment takes billing orders from booking's certificate only
+    channel = grpcclient.channel(f"127.0.0.1:{fstack.ports.grpc('payment')}", 10, tls_files=fstack.tls("booking"))
+    phantom = payment_pb2_grpc.PaymentServiceStub(channel).IssueBilling(payment_pb2.IssueBillingRequest(
+        appointment_id=hold, application_id=app_id, account_id=person["account_id"], office_id="TBK",
+        fee=payment_pb2.FeeParameters(passport_type="ELECTRONIC", validity_years=10, service_type="NEW"),
+        expires_at=rfc3339(taken_at + dt.timedelta(hours=2))), timeout=5)
     assert phantom.status == "UNPAID"
 
     started = time.monotonic()

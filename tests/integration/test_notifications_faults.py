@@ -91,7 +91,7 @@ def test_kill_mid_send_delivers_everything_with_at_most_one_duplicate(fstack, fa
     in_flight = {before_kill[-1]["reference"]}  # one SMS worker, sends one at a time: the last one recorded
     _restart_sms_sink(fstack, 0)
     fstack.start_service("notification")
-    assert wait_healthy(f"127.0.0.1:{fstack.ports.grpc('notification')}", 60)
+    assert wait_healthy(f"127.0.0.1:{fstack.ports.grpc('notification')}", 60, fstack.tls("gateway"))
 
     # After recovery every message is delivered: 2 per application (the booking, EMAIL + SMS).
     for person, app_id in apps.values():

@@ -36,7 +36,8 @@ def payment_db(stack):
 
 @pytest.fixture(scope="module")
 def payment_stub(stack):
-    return payment_pb2_grpc.PaymentServiceStub(grpcclient.channel(stack.ports.address("payment"), 10))
+    return payment_pb2_grpc.PaymentServiceStub(
+        grpcclient.channel(stack.ports.address("payment"), 10, tls_files=stack.tls("gateway")))
 
 
 def booked(api, skip_days=5):
@@ -177,7 +178,7 @@ def test_same_settlement_delivered_20_times_in_parallel_settles_once(api, stack,
 def test_settlement_racing_the_expiry_sweepers_has_exactly_one_outcome(api, stack, payment_db, payment_stub):
     stack.start_service("payment", 1)  # a second replica, with its own sweeper
     from servicekit.grpcserver import wait_healthy
-    assert wait_healthy(f"127.0.0.1:{stack.ports.grpc('payment', 1)}", 60)
+    assert wait_healthy(f"127.0.0.1:{stack.ports.grpc('payment', 1)}", 60, stack.tls("gateway"))
     try:
         start = dt.datetime.now(UTC)
         billings = []
@@ -254,7 +255,7 @@ def test_a_deadline_missed_while_down_expires_once_after_the_restart(stack, paym
 
     stack.stop("payment")
     stack.start_service("payment")
-    assert wait_healthy(stack.ports.address("payment"), 60)
+    assert wait_healthy(stack.ports.address("payment"), 60, stack.tls("gateway"))
     outcome = wait_for(lambda: payment_db["outcomes"].find_one({"_id": code}), 30)
     assert outcome and outcome["kind"] == "EXPIRED"
     expired = wait_for(lambda: [e for e in payment_events(stack, {app_id}) if e[0] == "BillingExpired"], 60)

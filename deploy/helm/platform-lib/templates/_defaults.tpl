@@ -43,6 +43,29 @@ kafka:
   topicPartitions: 3
 secrets:
   name: passport-secrets
+# Mutual TLS on the gRPC links (libs/servicekit/tls.py): the pod's certificate in a Secret of
+# cert-manager's layout (tls.crt, tls.key, ca.crt) whose common name is the service identity
+# (the chart's name). Servers accept only the callers they allow, by that name.
+grpcTls:
+  enabled: true
+  secretName: ""          # default: <name>-grpc-tls
+  certManager:            # let cert-manager issue and renew it from an internal CA issuer
+    enabled: false
+    issuerRef:
+      name: passport-internal-ca
+      kind: Issuer
+    duration: 2160h
+    renewBefore: 360h
+# The end user's identity between services (libs/servicekit/identity.py): the gateway signs it
+# (signs: true) with signing.key of signingSecretName; every service verifies with <kid>.pub of
+# secretName for each of keyIds (rotation: publish the new key, switch signingKeyId, drop the old).
+identity:
+  enabled: true
+  signs: false
+  secretName: passport-identity
+  keyIds: [k1]
+  signingSecretName: passport-identity-signing
+  signingKeyId: k1
 autoscaling:
   enabled: false
   minReplicas: 2

@@ -21,6 +21,24 @@
 {{- end }}
 - name: METRICS_PORT
   value: {{ $c.ports.metrics | int | quote }}
+{{- if $c.grpcTls.enabled }}
+- name: GRPC_TLS_CA
+  value: /etc/passport/grpc-tls/ca.crt
+- name: GRPC_TLS_CERT
+  value: /etc/passport/grpc-tls/tls.crt
+- name: GRPC_TLS_KEY
+  value: /etc/passport/grpc-tls/tls.key
+{{- end }}
+{{- if $c.identity.enabled }}
+- name: IDENTITY_VERIFY_KEYS
+  value: {{ include "platform-lib.identityKeys" $c | quote }}
+{{- if $c.identity.signs }}
+- name: IDENTITY_SIGNING_KEY
+  value: /etc/passport/identity-signing/signing.key
+- name: IDENTITY_KEY_ID
+  value: {{ required "identity.signingKeyId is required" $c.identity.signingKeyId | quote }}
+{{- end }}
+{{- end }}
 {{- range $peer, $addr := $c.peers }}
 - name: {{ printf "%s_ADDR" ($peer | upper | replace "-" "_") }}
   value: {{ $addr | quote }}
@@ -41,13 +59,22 @@
 {{- end }}
 {{- end -}}
 
+{{- define "platform-lib.identityKeys" -}}
+{{- $keys := list -}}
+{{- range .identity.keyIds }}{{ $keys = append $keys (printf "%s=/etc/passport/identity/%s.pub" . .) }}{{ end -}}
+{{- join "," $keys -}}
+{{- end -}}
+
 {{- define "platform-lib.probes" -}}
 {{- $c := include "platform-lib.config" . | fromYaml -}}
 {{- $p := $c.probes -}}
 {{- if eq $c.server "grpc" }}
+# The gRPC port takes only callers with a platform certificate, which the kubelet has not: the
+# probes ask the metrics port's /readyz (serving once the gRPC server is up, not while draining).
 startupProbe:
-  grpc:
-    port: {{ $c.ports.grpc | int }}
+  httpGet:
+    path: /readyz
+    port: metrics
   periodSeconds: {{ $p.startup.periodSeconds | int }}
   failureThreshold: {{ $p.startup.failureThreshold | int }}
 # Liveness asks the metrics server (its own thread; the gateway's gunicorn master), not the
@@ -60,8 +87,9 @@ livenessProbe:
   timeoutSeconds: {{ $p.liveness.timeoutSeconds | int }}
   failureThreshold: {{ $p.liveness.failureThreshold | int }}
 readinessProbe:
-  grpc:
-    port: {{ $c.ports.grpc | int }}
+  httpGet:
+    path: /readyz
+    port: metrics
   periodSeconds: {{ $p.readiness.periodSeconds | int }}
   timeoutSeconds: {{ $p.readiness.timeoutSeconds | int }}
   failureThreshold: {{ $p.readiness.failureThreshold | int }}
@@ -218,8 +246,41 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- if $c.grpcTls.enabled }}
+            - name: grpc-tls
+              mountPath: /etc/passport/grpc-tls
+              readOnly: true
+            {{- end }}
+            {{- if $c.identity.enabled }}
+            - name: identity
+              mountPath: /etc/passport/identity
+              readOnly: true
+            {{- if $c.identity.signs }}
+            - name: identity-signing
+              mountPath: /etc/passport/identity-signing
+              readOnly: true
+            {{- end }}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: {{ $c.tmp.sizeLimit }}
+        {{- if $c.grpcTls.enabled }}
+        - name: grpc-tls
+          secret:
+            secretName: {{ $c.grpcTls.secretName | default (printf "%s-grpc-tls" $name) }}
+            defaultMode: 0440
+        {{- end }}
+        {{- if $c.identity.enabled }}
+        - name: identity
+          secret:
+            secretName: {{ required "identity.secretName is required" $c.identity.secretName }}
+            defaultMode: 0444
+        {{- if $c.identity.signs }}
+        - name: identity-signing
+          secret:
+            secretName: {{ required "identity.signingSecretName is required" $c.identity.signingSecretName }}
+            defaultMode: 0440
+        {{- end }}
+        {{- end }}
 {{- end -}}

@@ -69,7 +69,7 @@ metrics
 
 {{/* Every resource of a service; the kinds that are switched off leave no empty document. */}}
 {{- define "platform-lib.all" -}}
-{{- range $kind := list "serviceaccount" "service" "deployment" "hpa" "pdb" "networkpolicy" "servicemonitor" "ingress" }}
+{{- range $kind := list "serviceaccount" "service" "deployment" "hpa" "pdb" "networkpolicy" "servicemonitor" "ingress" "certificate" }}
 {{- with include (printf "platform-lib.%s" $kind) $ | trim }}
 ---
 {{ . }}
