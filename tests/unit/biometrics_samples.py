@@ -171,3 +171,19 @@ def covered_eyes_photo() -> bytes:
     img = passport_photo()
     img[250:300, 205:400] = cv2.GaussianBlur(img[250:300, 205:400], (0, 0), 8)
     return encode(img)
+
+
+# -- metadata a phone adds (stripped before storage) --------------------------------------------
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def with_gps_text(png: bytes) -> bytes:
+    """A tEXt chunk right after IHDR, as phone apps write location."""
+    ihdr_end = 8 + 12 + 13
+    return png[:ihdr_end] + png_chunk(b"tEXt", b"GPS\x00-0.9876,104.1234") + png[ihdr_end:]
+
+
+def with_exif(jpeg: bytes) -> bytes:
+    exif = b"Exif\x00\x00MM\x00\x2a GPSLatitude 0.9876 Model PhoneX"
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + b"\xff\xfe\x00\x09comment" + jpeg[2:]

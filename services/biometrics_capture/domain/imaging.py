@@ -292,3 +292,50 @@ def fingerprint_quality(grey: np.ndarray, block: int = 16) -> tuple[float, float
     if not ridge.any():
         return 0.0, 0.0
     return float(coherence[ridge].mean() * 100), area
+
+
+# -- metadata: what a camera or phone adds beside the pixels (GPS, device, time, comments) --------
+# PNG keeps its critical chunks and transparency; everything ancillary (tEXt, zTXt, iTXt, eXIf,
+# tIME, iCCP with its profile name, ...) is dropped.
+_PNG_KEPT = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS"}
+# JPEG keeps JFIF (APP0) and Adobe's colour transform (APP14); EXIF/XMP (APP1), the other APPn
+# segments and comments (COM) go.
+_JPEG_DROPPED = {m for m in range(0xE1, 0xF0) if m != 0xEE} | {0xFE}
+
+
+def strip_metadata(data: bytes, fmt: str) -> bytes:
+    """The same image without its metadata, byte for byte the same pixels (no re-encoding).
+    `data` has passed read_header, so its structure is known to be sound."""
+    return _png_without_metadata(data) if fmt == "png" else _jpeg_without_metadata(data)
+
+
+def _png_without_metadata(data: bytes) -> bytes:
+    out, pos = [PNG_SIGNATURE], len(PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        length = struct.unpack(">I", data[pos:pos + 4])[0]
+        kind, end = data[pos + 4:pos + 8], pos + 12 + length
+        if kind in _PNG_KEPT:
+            out.append(data[pos:end])
+        pos = end
+        if kind == b"IEND":
+            break
+    return b"".join(out)
+
+
+def _jpeg_without_metadata(data: bytes) -> bytes:
+    out, pos = [data[:2]], 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise bad_image("the JPEG structure is broken")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        if marker == 0xDA:  # start of scan: the compressed pixels and the rest follow as they are
+            out.append(data[pos:])
+            break
+        if marker not in _JPEG_DROPPED:
+            out.append(data[pos:pos + 2 + length])
+        pos += 2 + length
+    return b"".join(out)

@@ -72,6 +72,7 @@ class Captures:
         overridden = decision == "overridden"
         if overridden:
             metrics.OVERRIDES.labels("photo").inc()
+        image = imaging.strip_metadata(image, header.format)  # no GPS or device data is kept
         capture_id = self._store(caller, app, "photo", image, header.format, checks,
                                  override_reason=override_reason if overridden else "", failed=failed)
         metrics.CAPTURES.labels("photo", decision).inc()
@@ -104,7 +105,8 @@ class Captures:
             self.repository.audit(caller, "fingerprint-rejected", application_id, finger=finger,
                                   failed_checks=[c.name for c in checks if not c.passed])
             return {"accepted": False, "checks": checks, "capture_id": "", "overridden": False}
-        capture_id = self._store(caller, app, "fingerprint", image, "png", checks, finger=finger)
+        capture_id = self._store(caller, app, "fingerprint", imaging.strip_metadata(image, "png"), "png", checks,
+                                 finger=finger)
         metrics.CAPTURES.labels("fingerprint", "accepted").inc()
         self._complete_if_ready(app)
         return {"accepted": True, "checks": checks, "capture_id": capture_id, "overridden": False}
