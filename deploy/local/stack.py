@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from servicekit.config import DEMO_SECRETS
+
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("PASSPORT_CACHE", Path.home() / ".cache" / "passport-platform"))
 KAFKA_LIB = CACHE / "kafka-4.3.1" / "lib"
@@ -30,12 +32,9 @@ FERRETDB_BIN = CACHE / "ferretdb-v1.24.2-idindex" / "localferretdb"  # see deplo
 SERVICES = ["booking", "payment", "biometrics-capture", "notification", "complaint"]
 MODULES = {s: "services." + s.replace("-", "_") for s in SERVICES}
 
-# Demo secrets for a local stack only; a cluster takes them from Kubernetes Secrets.
-LOCAL_SECRETS = {
-    "JWT_SECRET": "local-dev-jwt-secret-change-me-in-production-0123456789",
-    "BANK_CALLBACK_SECRET": "local-dev-bank-secret",
-    "BIOMETRICS_ENCRYPTION_KEYS": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-}
+# Demo secrets for a local stack only (services accept them in the explicit local mode); a cluster
+# takes its own from Kubernetes Secrets.
+LOCAL_SECRETS = {**{k: v for k, v in DEMO_SECRETS.items() if k != "SMS_GATEWAY_TOKEN"}, "PASSPORT_LOCAL_MODE": "1"}
 DEMO_STAFF = [
     {"role": "OFFICER", "email": "officer@tbk.imigrasi.example", "password": "Officer-Demo-2026!",
      "full_name": "Demo Officer TBK", "office_id": "TBK"},
@@ -143,7 +142,7 @@ class Stack:
             "RUN_DIR": str(self.run_dir),
             "TRACES_DIR": str(self.run_dir / "traces"),  # spans as JSON lines (servicekit/tracing.py)
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.ports.smtp),
-            "SMS_GATEWAY_URL": f"http://127.0.0.1:{self.ports.sms}/messages", "SMS_GATEWAY_TOKEN": "local-sms-token",
+            "SMS_GATEWAY_URL": f"http://127.0.0.1:{self.ports.sms}/messages", "SMS_GATEWAY_TOKEN": DEMO_SECRETS["SMS_GATEWAY_TOKEN"],
             "BANK_API_URL": f"http://127.0.0.1:{self.ports.bank}",
             "BANK_SIMULATOR_STATE": str(self.run_dir / "bank_simulator.jsonl"),
             "GRPC_BIND_HOST": "127.0.0.1",  # a local stack is reachable from this machine only
@@ -372,7 +371,7 @@ class Stack:
         self.start("smtp-sink", [sys.executable, "-m", "deploy.local.sinks", "smtp", "--port", str(self.ports.smtp),
                                  "--dir", str(self.run_dir / "mail")])
         self.start("sms-sink", [sys.executable, "-m", "deploy.local.sinks", "sms", "--port", str(self.ports.sms),
-                                "--file", str(self.run_dir / "sms.jsonl"), "--token", "local-sms-token"])
+                                "--file", str(self.run_dir / "sms.jsonl"), "--token", DEMO_SECRETS["SMS_GATEWAY_TOKEN"]])
         _wait_port(self.ports.smtp, "SMTP sink", 30)
         _wait_port(self.ports.sms, "SMS sink", 30)
 

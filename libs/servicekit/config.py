@@ -20,6 +20,25 @@ def env(name: str, default=_MISSING) -> str:
     return value
 
 
+# The demo secrets of the local stack (deploy/local/stack.py). They are public, in this repository:
+# a process refuses them unless the local mode is explicit (PASSPORT_LOCAL_MODE=1).
+DEMO_SECRETS = {
+    "JWT_SECRET": "local-dev-jwt-secret-change-me-in-production-0123456789",
+    "BANK_CALLBACK_SECRET": "local-dev-bank-secret",
+    "BIOMETRICS_ENCRYPTION_KEYS": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    "SMS_GATEWAY_TOKEN": "local-sms-token",
+}
+
+
+def secret(name: str) -> str:
+    """A required secret: present, and not one of the public demo values outside local mode."""
+    value = env(name)
+    if value in DEMO_SECRETS.values() and not env_bool("PASSPORT_LOCAL_MODE"):
+        raise ConfigError(f"{name} holds a public demo value from this repository; set a real secret "
+                          "(or PASSPORT_LOCAL_MODE=1 on a local stack)")
+    return value
+
+
 def env_int(name: str, default=_MISSING) -> int:
     raw = env(name, default if default is _MISSING else str(default))
     try:

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from servicekit.config import ConfigError, env
+from servicekit.config import ConfigError, secret
 
 DEFAULT_FILE = Path(__file__).with_name("thresholds.json")
 
@@ -56,4 +56,4 @@ def load(environ: dict | None = None) -> Settings:
 
 
 def encryption_keys() -> str:
-    return env("BIOMETRICS_ENCRYPTION_KEYS")
+    return secret("BIOMETRICS_ENCRYPTION_KEYS")

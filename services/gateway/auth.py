@@ -10,7 +10,7 @@ from flask import g, request
 
 from passport.v1 import common_pb2
 from servicekit import identity
-from servicekit.config import env, env_int
+from servicekit.config import env_int, secret
 from services.gateway.problems import Problem
 
 ISSUER = "passport-gateway"
@@ -27,10 +27,10 @@ class Principal:
 
 
 def _secret() -> str:
-    secret = env("JWT_SECRET")
-    if len(secret) < 32:
+    value = secret("JWT_SECRET")
+    if len(value) < 32:
         raise RuntimeError("JWT_SECRET must be at least 32 characters")
-    return secret
+    return value
 
 
 def issue(account_id: str, role: str, office_id: str) -> tuple[str, int]:
@@ -100,6 +100,7 @@ def staff_of(office_id: str) -> Principal:
 
 
 def require_secrets() -> None:
-    """Refuse to start without the token secret or the identity signing key, naming the missing one."""
+    """Refuse to start without a secret it needs (naming it), or with a public demo value."""
     _secret()
     _signer()
+    secret("BANK_CALLBACK_SECRET")

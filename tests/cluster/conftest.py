@@ -4,8 +4,10 @@ and FerretDB charts (StatefulSets), then the umbrella chart with --wait --atomic
 reached through its Service's cluster IP (kube-proxy answers it on the node too)."""
 from __future__ import annotations
 
+import base64
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -19,10 +21,11 @@ CACHE = Path(os.environ.get("PASSPORT_CACHE", Path.home() / ".cache/passport-pla
 CLUSTER = REPO / "deploy/cluster/cluster.sh"
 NAMESPACE = "passport"
 SERVICES = ["booking", "payment", "biometrics-capture", "notification", "complaint", "gateway"]
-SECRETS = {  # development values, the local stack's (deploy/local/stack.py LOCAL_SECRETS)
-    "jwt-secret": "local-dev-jwt-secret-change-me-in-production-0123456789",
-    "bank-callback-secret": "local-dev-bank-secret",
-    "biometrics-encryption-keys": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+# Fresh secrets per run: the services refuse the public demo values outside a local stack.
+SECRETS = {
+    "jwt-secret": secrets.token_urlsafe(48),
+    "bank-callback-secret": secrets.token_urlsafe(32),
+    "biometrics-encryption-keys": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
 }
 
 

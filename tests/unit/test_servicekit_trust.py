@@ -127,3 +127,16 @@ def test_an_event_is_believed_only_from_its_producers_topic():
         ("complaint.events", "PaymentSettled is published on payment.events, not complaint.events")]
     assert consumer.process("payment.events", settled) == "handled" and handled == ["BC1"]
     assert events.home_topic(booking_pb2.BookingAbandoned()) == "booking.events"
+
+
+def test_a_public_demo_secret_is_refused_outside_the_local_mode(monkeypatch):
+    from servicekit.config import DEMO_SECRETS, secret
+    monkeypatch.setenv("JWT_SECRET", DEMO_SECRETS["JWT_SECRET"])
+    monkeypatch.delenv("PASSPORT_LOCAL_MODE", raising=False)
+    with pytest.raises(ConfigError, match="JWT_SECRET holds a public demo value"):
+        secret("JWT_SECRET")
+    monkeypatch.setenv("PASSPORT_LOCAL_MODE", "1")
+    assert secret("JWT_SECRET") == DEMO_SECRETS["JWT_SECRET"]
+    monkeypatch.delenv("JWT_SECRET")
+    with pytest.raises(ConfigError, match="JWT_SECRET is required"):
+        secret("JWT_SECRET")

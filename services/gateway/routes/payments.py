@@ -11,7 +11,7 @@ from prometheus_client import Counter
 
 from passport.v1 import payment_pb2
 from servicekit.clock import parse_rfc3339
-from servicekit.config import env
+from servicekit.config import secret
 from services.gateway import auth, clients, openapi
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
@@ -44,7 +44,7 @@ def bank_notification():
     header = request.headers.get("X-Signature")
     if len(body) > MAX_NOTIFICATION_BYTES:
         raise Problem(413, "payload-too-large", f"a notification is at most {MAX_NOTIFICATION_BYTES} bytes")
-    if not signature_valid(env("BANK_CALLBACK_SECRET", ""), body, header):
+    if not signature_valid(secret("BANK_CALLBACK_SECRET"), body, header):
         SIGNATURE_FAILURES.labels("missing" if not header else "invalid").inc()
         raise Problem(401, "invalid-signature",
                       "X-Signature must be sha256=<hex HMAC-SHA256 of the raw body> keyed by the shared secret")
