@@ -15,6 +15,7 @@ import hashlib
 from flask import Response, make_response, request
 
 from servicekit import mongo
+from servicekit.config import env_float
 from servicekit.mongo import insert_unique
 from services.gateway import auth
 from services.gateway.problems import Problem, response
@@ -22,11 +23,31 @@ from services.gateway.problems import Problem, response
 # Longer than any request runs (answer budget, RPC deadlines), so a pending record this old belongs
 # to a request that died with its worker.
 PENDING_TIMEOUT = dt.timedelta(seconds=10)
-RETENTION = dt.timedelta(hours=24)
+RETENTION = dt.timedelta(hours=env_float("IDEMPOTENCY_RETENTION_HOURS", 24))
 
 
+PURGE_EVERY = dt.timedelta(minutes=5)
+_last_purge = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
+@functools.cache
 def _store():
-    return mongo.database("gateway")["idempotency"]
+    store = mongo.database("gateway")["idempotency"]
+    try:
+        store.create_index("expires")
+    except mongo.STORE_UNREACHABLE:
+        _store.cache_clear()  # try again on the next request
+    return store
+
+
+def _purge_expired(store, now: dt.datetime) -> None:
+    """Answers can hold personal data: none is kept past RETENTION. FerretDB has no TTL indexes, so
+    each worker deletes what expired every few minutes (by the `expires` index, not a scan)."""
+    global _last_purge
+    if now - _last_purge < PURGE_EVERY:
+        return
+    _last_purge = now
+    store.delete_many({"expires": {"$lt": now}})
 
 
 def idempotent(view):
@@ -42,11 +63,16 @@ def idempotent(view):
         record_id = hashlib.sha256(f"{who}|{request.method}|{request.path}|{key}".encode()).hexdigest()
         body_hash = hashlib.sha256(request.get_data()).hexdigest()
         store, now = _store(), dt.datetime.now(dt.timezone.utc)
-        if not insert_unique(store, {"_id": record_id, "body": body_hash, "state": "pending", "at": now}):
+        _purge_expired(store, now)
+        if not insert_unique(store, {"_id": record_id, "body": body_hash, "state": "pending", "at": now,
+                                    "expires": now + RETENTION}):
             seen = store.find_one({"_id": record_id}) or {}
             if seen.get("body") != body_hash:
                 raise Problem(422, "idempotency-key-reused",
                               "this Idempotency-Key was used with a different request body")
+            if seen.get("state") == "done" and seen.get("expires") and _aware(seen["expires"]) <= now:
+                store.delete_one({"_id": record_id, "state": "done"})  # the TTL monitor had not run yet
+                return inner(*args, **kwargs)
             if seen.get("state") == "done":
                 return Response(seen["response"], status=seen["status"], mimetype=seen["mimetype"],
                                 headers={"Idempotent-Replayed": "true"})
@@ -54,7 +80,8 @@ def idempotent(view):
                 raise Problem(409, "request-in-progress", "the first request with this key is still running",
                               retry_after=1)
             store.delete_one({"_id": record_id, "at": seen["at"]})
-            if not insert_unique(store, {"_id": record_id, "body": body_hash, "state": "pending", "at": now}):
+            if not insert_unique(store, {"_id": record_id, "body": body_hash, "state": "pending", "at": now,
+                                    "expires": now + RETENTION}):
                 raise Problem(409, "request-in-progress", "a retry with this key is running", retry_after=1)
         try:
             resp = view(*args, **kwargs)
@@ -73,6 +100,10 @@ def idempotent(view):
         return resp
 
     return inner
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def _forget(store, record_id: str) -> None:
