@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import time
 from dataclasses import dataclass
 
@@ -31,6 +33,11 @@ def _secret() -> str:
     if len(value) < 32:
         raise RuntimeError("JWT_SECRET must be at least 32 characters")
     return value
+
+
+def keyed_hash(value: str) -> str:
+    """A hash of personal data (an email, an address) that only this platform can recompute."""
+    return hmac.new(_secret().encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
 def issue(account_id: str, role: str, office_id: str) -> tuple[str, int]:

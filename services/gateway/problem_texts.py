@@ -156,6 +156,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # complaints
     "complaint-not-found": ("Pengaduan tidak ditemukan", "Pengaduan tidak ditemukan, atau kode pelacakan/PIN salah."),
     "complaint-closed": ("Pengaduan sudah ditutup", "Pengaduan ini sudah selesai atau ditolak."),
+    "too-many-attempts": ("Terlalu banyak percobaan", "Terlalu banyak percobaan; tunggu sesuai Retry-After lalu coba lagi."),
     "too-many-pin-attempts": ("Terlalu banyak percobaan PIN", "Terlalu banyak PIN salah; coba lagi nanti."),
     "tracking-code-exhausted": ("Kode pelacakan habis", "Tidak dapat membuat kode pelacakan; coba lagi nanti."),
     "too-many-attachments": ("Lampiran terlalu banyak", "Jumlah lampiran pengaduan ini sudah maksimal."),

@@ -53,6 +53,9 @@ def call(method: str, path: str, body=None, token: str | None = None, idempotenc
         req.add_header("Authorization", f"Bearer {token}")
     if idempotency_key:
         req.add_header("Idempotency-Key", idempotency_key)
+    browser = _browser_address()
+    if browser:  # the gateway limits attempts per person's address, not per this server's
+        req.add_header("X-Forwarded-For", browser)
     for k, v in (headers or {}).items():
         req.add_header(k, v)
     try:
@@ -65,6 +68,11 @@ def call(method: str, path: str, body=None, token: str | None = None, idempotenc
     if answer.status in (429, 503) or answer.slug == "request-in-progress":
         raise Busy(_retry_after(answer.headers))
     return answer
+
+
+def _browser_address() -> str:
+    from flask import has_request_context, request
+    return (request.remote_addr or "") if has_request_context() else ""
 
 
 def multipart(fields: dict, files: dict) -> tuple[bytes, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from passport.v1 import accounts_pb2, notification_pb2
-from services.gateway import auth, clients, openapi
+from services.gateway import attempts, auth, clients, openapi
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
 from services.gateway.validation import fields, json_body
@@ -17,6 +17,7 @@ bp = Blueprint("accounts", __name__)
 def register():
     body = fields(json_body(), {"nik": (str, True), "full_name": (str, True), "birth_date": (str, True),
                                 "email": (str, True), "phone": (str, True), "password": (str, True)})
+    attempts.spend("register-client", attempts.client())
     account = clients.call(clients.accounts().Register, accounts_pb2.RegisterRequest(**body))
     return jsonify({"account_id": account.account_id}), 201
 
@@ -24,7 +25,15 @@ def register():
 @bp.post("/v1/auth/token")
 def token():
     body = fields(json_body(), {"email": (str, True), "password": (str, True)})
-    account = clients.call(clients.accounts().Authenticate, accounts_pb2.AuthenticateRequest(**body))
+    # Refused before any password is hashed: a guesser's 6th try costs the server nothing.
+    attempts.spend("login-client", attempts.client())
+    attempts.check("login-account", body["email"])
+    try:
+        account = clients.call(clients.accounts().Authenticate, accounts_pb2.AuthenticateRequest(**body))
+    except Problem as problem:
+        if problem.status == 401:
+            attempts.record("login-account", body["email"])
+        raise
     access_token, ttl = auth.issue(account.account_id, account.role, account.office_id)
     return jsonify({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl})
 
@@ -59,6 +68,7 @@ def set_preferences():
 def request_password_reset():
     """202 whether or not the email has an account (nothing to learn about who is registered)."""
     body = fields(json_body(), {"email": (str, True)})
+    attempts.spend("reset-client", attempts.client())
     clients.call(clients.accounts().RequestPasswordReset, accounts_pb2.PasswordResetRequest(email=body["email"][:320]))
     return jsonify({"status": "accepted", "detail": "if this email has an account, a code was sent to it"}), 202
 
@@ -66,6 +76,7 @@ def request_password_reset():
 @bp.post("/v1/auth/password-reset/confirm")
 def confirm_password_reset():
     body = fields(json_body(), {"email": (str, True), "code": (str, True), "new_password": (str, True)})
+    attempts.spend("reset-client", attempts.client())
     account = clients.call(clients.accounts().ConfirmPasswordReset, accounts_pb2.ConfirmPasswordResetRequest(
         email=body["email"][:320], code=body["code"][:16], new_password=body["new_password"]))
     return jsonify({"account_id": account.account_id, "status": "password-changed"})
