@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from passport.v1 import accounts_pb2, notification_pb2
+from passport.v1 import accounts_pb2, notification_pb2, staff_pb2
 from services.gateway import auth, clients, openapi
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
@@ -25,7 +25,11 @@ def register():
 def token():
     body = fields(json_body(), {"email": (str, True), "password": (str, True)})
     account = clients.call(clients.accounts().Authenticate, accounts_pb2.AuthenticateRequest(**body))
-    access_token, ttl = auth.issue(account.account_id, account.role, account.office_id)
+    version = None
+    if account.role in auth.STAFF_ROLES:  # staff tokens carry the account's token version (routes/staff.py)
+        version = clients.call(clients.staff().GetTokenState,
+                               staff_pb2.TokenStateRequest(account_id=account.account_id)).token_version
+    access_token, ttl = auth.issue(account.account_id, account.role, account.office_id, version)
     return jsonify({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl})
 
 
