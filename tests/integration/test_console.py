@@ -142,11 +142,13 @@ class Desk:
         self.check()
 
 
-def paid_application(stack, service_type: str = "NEW", lane: str = "REGULAR") -> tuple[Api, dict, str, str]:
+def paid_application(stack, service_type: str = "NEW", lane: str = "REGULAR", born: dt.date | None = None,
+                     priority_group: str | None = None) -> tuple[Api, dict, str, str]:
     """An applicant with a paid appointment today at the office (through the public API)."""
     api = Api(stack.gateway_url)
-    person = api.register_applicant()
-    app_id = api.create_application(person["token"], service_type=service_type).body["application_id"]
+    person = api.register_applicant(birth=born)
+    app_id = api.create_application(person["token"], service_type=service_type,
+                                    priority_group=priority_group).body["application_id"]
     slot = next(s for s in api.get(f"/v1/offices/TBK/slots?date={stack.today}&lane={lane}").body["items"]
                 if s["remaining"] > 0 and s["start_time"] >= "10:00")
     booked = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
@@ -244,6 +246,24 @@ def test_the_counter_journey_in_the_browser(stack, browser, tmp_path):
     assert desk.status_of(document) == 404
     desk.open(f"/petugas/cari?q={code}")
     assert "Tidak ada permohonan kantor ini" in desk.text()
+
+
+def test_a_refused_priority_claim_queues_the_applicant_in_the_regular_lane(stack, browser):
+    api, _person, app_id, code = paid_application(stack, lane="PRIORITY", born=dt.date(1950, 3, 1),
+                                                  priority_group="ELDERLY")
+    desk = Desk(browser, stack.web_url)
+    desk.login(OFFICER)
+    desk.open(f"/petugas/cari?q={code}&go=1")
+    assert f"/petugas/permohonan/{app_id}" in desk.d.current_url
+    assert "Bukti kelompok prioritas: Lansia" in desk.text()
+    assert desk.d.switch_to.active_element.get_attribute("value") == "CONFIRMED", "the decision has the focus"
+    desk.keys(Keys.ARROW_DOWN)  # radio buttons move by arrow keys: REFUSED
+    desk.click("#checkin")
+    number = desk.el("#ticket-number").text
+    assert number.startswith("A"), f"a refused claim queues in the regular lane, got {number}"
+    supervisor = api.login(SUPERVISOR["email"], SUPERVISOR["password"])
+    entries = api.get(f"/v1/offices/TBK/audit?from={stack.today}&to={stack.today}", token=supervisor).body["items"]
+    assert any(e["action"] == "priority-refused" and e["details"].get("application_id") == app_id for e in entries)
 
 
 def set_value(desk: Desk, css: str, value: str):
