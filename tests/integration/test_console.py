@@ -276,7 +276,7 @@ def test_a_supervisor_changes_quota_with_a_reason_and_sees_it_in_the_audit(stack
     desk.login(SUPERVISOR)
     desk.open("/petugas/kuota?lane=REGULAR")
     day = (dt.date.fromisoformat(stack.today) + dt.timedelta(days=1))
-    while "Tutup" in next(r.text for r in desk.d.find_elements(By.CSS_SELECTOR, "#quota-calendar tbody tr")
+    while "Tidak ada jam" in next(r.text for r in desk.d.find_elements(By.CSS_SELECTOR, "#quota-calendar tbody tr")
                           if day.strftime("%d-%m-%Y") in r.text):
         day += dt.timedelta(days=1)
     set_value(desk, "#f-date", day.isoformat())
