@@ -41,6 +41,15 @@ DEMO_STAFF = [
     {"role": "SUPERVISOR", "email": "supervisor@tbk.imigrasi.example", "password": "Supervisor-Demo-2026!",
      "full_name": "Demo Supervisor TBK", "office_id": "TBK"},
 ]
+# A head of office for every other office of offices.json, so each office's console can be used after
+# `make up` (issue 17). The passwords of BTM and DPS are the ones the integration tests already use.
+_SUPERVISOR_PASSWORDS = {"BTM": "Supervisor-BTM-2026!", "DPS": "Supervisor-Dps-2026!"}
+OFFICE_SUPERVISORS = [
+    {"role": "SUPERVISOR", "email": f"supervisor@{o['office_id'].lower()}.imigrasi.example",
+     "password": _SUPERVISOR_PASSWORDS.get(o["office_id"], f"Supervisor-{o['office_id']}-2026!"),
+     "full_name": f"Demo Supervisor {o['office_id']}", "office_id": o["office_id"]}
+    for o in json.loads((REPO / "services" / "booking" / "offices.json").read_text())["offices"]
+    if o["office_id"] != "TBK"]
 
 
 @dataclass
@@ -405,11 +414,11 @@ class Stack:
     def seed_demo(self) -> list[dict]:
         """Demo staff accounts (idempotent); offices and slots are the booking service's own data."""
         out = subprocess.run([sys.executable, "-m", "services.booking.cli", "ensure-staff",
-                              json.dumps(DEMO_STAFF)], env=self.env(), cwd=REPO,
+                              json.dumps(DEMO_STAFF + OFFICE_SUPERVISORS)], env=self.env(), cwd=REPO,
                              capture_output=True, text=True)
         if out.returncode != 0:
             raise RuntimeError(f"seeding staff failed: {out.stderr.strip()}")
-        return DEMO_STAFF
+        return DEMO_STAFF + OFFICE_SUPERVISORS
 
 
 def _zombie(pid: int) -> bool:
@@ -477,6 +486,7 @@ def main() -> None:
         staff = stack.seed_demo()
         stack.start_web()
         print(f"\nPassport platform is up.\n  Web app:  {stack.web_url}   (for applicants, Bahasa Indonesia / English)\n"
+              f"  Staff console: {stack.web_url}/petugas   (officers and heads of office; TV display: /antrean/TBK)\n"
               f"  Gateway:  {stack.gateway_url}\n"
               f"  API docs: {stack.gateway_url}/docs\n  Metrics:  {stack.gateway_url}/metrics\n"
               f"  Logs:     make logs   (files in {stack.run_dir}/logs)\n\nDemo staff accounts:")

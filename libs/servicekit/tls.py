@@ -28,11 +28,13 @@ ALLOWED_CALLERS: dict[str, frozenset[str]] = {
     "complaint": frozenset({"gateway", "notification"}),
 }
 # Narrower rules for one gRPC service or one method inside a server: accounts (contacts, staff) are
-# for the gateway, notification (whom to tell) and complaint (which officer is assigned); staff are
-# created by the operator's command on the store, never over the network.
+# for the gateway, notification (whom to tell) and complaint (which officer is assigned). Staff are
+# managed only through the gateway, for a supervisor's signed identity (StaffService); the old
+# AccountService/CreateStaff, which trusts no identity, is reachable by nobody.
 ALLOWED_CALLERS_OF: dict[str, frozenset[str]] = {
     "passport.v1.AccountService": frozenset({"gateway", "notification", "complaint"}),
     "passport.v1.AccountService/CreateStaff": frozenset(),
+    "passport.v1.StaffService": frozenset({"gateway"}),
 }
 # Any certified platform identity may ask whether a server is healthy.
 OPEN_TO_ANY_PEER = frozenset({"grpc.health.v1.Health"})

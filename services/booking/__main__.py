@@ -1,7 +1,7 @@
 """Composition root of the booking service: `python -m services.booking`."""
 from __future__ import annotations
 
-from passport.v1 import accounts_pb2_grpc, booking_pb2_grpc, office_pb2_grpc, payment_pb2_grpc
+from passport.v1 import accounts_pb2_grpc, booking_pb2_grpc, office_pb2_grpc, payment_pb2_grpc, staff_pb2_grpc
 from servicekit import grpcclient, log, mongo
 from servicekit.clock import Clock
 from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_float, env_int, service_address
@@ -21,6 +21,7 @@ from services.booking.counter import Counter
 from services.booking.counter_api import CounterServicer
 from services.booking.office_api import OfficeServicer
 from services.booking.outreach import Outreach
+from services.booking.staff import Staff, StaffServicer
 
 NAME = "booking"
 
@@ -58,6 +59,8 @@ def main() -> None:
                "passport.v1.BookingService")
     runner.add(accounts_pb2_grpc.add_AccountServiceServicer_to_server, AccountServicer(accounts),
                "passport.v1.AccountService")
+    runner.add(staff_pb2_grpc.add_StaffServiceServicer_to_server, StaffServicer(Staff(accounts, audit, clock)),
+               "passport.v1.StaffService")
     runner.add(booking_pb2_grpc.add_CounterServiceServicer_to_server,
                CounterServicer(Counter(db, apps, accounts, clock)), "passport.v1.CounterService")
     runner.add(office_pb2_grpc.add_OfficeServiceServicer_to_server, OfficeServicer(audit, stats, ballots, apps.calendar, outreach),

@@ -75,7 +75,8 @@ class Accounts:
     def authenticate(self, email: str, password: str) -> dict:
         doc = self.accounts.find_one({"email": (email or "").strip().lower()})
         matches = verify_password(password or "", doc["password_hash"] if doc else DUMMY_HASH)
-        if doc is None or not matches:
+        # A deactivated staff account (services/booking/staff.py) answers like a wrong password.
+        if doc is None or not matches or not doc.get("active", True):
             raise DomainError("unauthenticated", "invalid-credentials", "email or password is wrong")
         return doc
 

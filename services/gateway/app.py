@@ -22,7 +22,7 @@ from services.gateway.routes import payments
 from services.gateway.routes import biometrics as biometrics_routes
 from services.gateway.routes import biometrics_supervision
 from services.gateway.routes import complaints as complaint_routes
-from services.gateway.routes import counter, office_admin, outreach, proof
+from services.gateway.routes import counter, office_admin, outreach, proof, staff
 
 logger = logging.getLogger("gateway")
 
@@ -37,7 +37,7 @@ BOOKING_SECONDS = Histogram("gateway_booking_duration_seconds", "Time to answer 
 BOOKING_ROUTE = "/v1/applications/<application_id>/appointment"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BLUEPRINTS = [accounts.bp, offices.bp, applications.bp, appointments.bp, complaint_routes.bp, payments.bp, biometrics_routes.bp,
-              office_admin.bp, proof.bp, outreach.bp, counter.bp, biometrics_supervision.bp]
+              office_admin.bp, proof.bp, outreach.bp, counter.bp, biometrics_supervision.bp, staff.bp]
 
 
 def create_app() -> Flask:

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import jwt
 from flask import g, request
 
-from passport.v1 import common_pb2
+from passport.v1 import common_pb2, staff_pb2
 from servicekit import identity
 from servicekit.config import env_int, secret
+from services.gateway import clients
 from services.gateway.problems import Problem
 
 ISSUER = "passport-gateway"
@@ -40,10 +41,15 @@ def keyed_hash(value: str) -> str:
     return hmac.new(_secret().encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
-def issue(account_id: str, role: str, office_id: str) -> tuple[str, int]:
+STAFF_ROLES = ("OFFICER", "SUPERVISOR")
+
+
+def issue(account_id: str, role: str, office_id: str, token_version: int | None = None) -> tuple[str, int]:
     ttl = env_int("ACCESS_TOKEN_TTL_SECONDS", 3600)
     now = int(time.time())
     claims = {"sub": account_id, "role": role, "office_id": office_id, "iss": ISSUER, "iat": now, "exp": now + ttl}
+    if token_version is not None:
+        claims["tv"] = token_version  # a staff token: checked against the account on every request
     return jwt.encode(claims, _secret(), algorithm="HS256"), ttl
 
 
@@ -65,6 +71,8 @@ def current() -> Principal | None:
         except jwt.InvalidTokenError:
             raise Problem(401, "unauthenticated", "the access token is invalid") from None
         principal = Principal(claims["sub"], claims.get("role", ""), claims.get("office_id") or "")
+        if principal.role in STAFF_ROLES:
+            _check_staff_token(principal.account_id, claims.get("tv", 0))
         # Services believe the signed assertion relayed with every gRPC call, not the body's caller.
         identity.current.set(_signer().sign(principal.account_id, principal.role, principal.office_id))
     g.principal = principal
@@ -79,6 +87,15 @@ def _signer() -> identity.Signer:
 def start_request() -> None:
     """A worker thread serves many requests: no identity carries over from the previous one."""
     identity.current.set(None)
+
+
+def _check_staff_token(account_id: str, version) -> None:
+    """A staff token works only while its account is active and its version is current: a password
+    reset or a deactivation by the supervisor bumps the version, so every open session ends at once."""
+    state = clients.call(clients.staff().GetTokenState, staff_pb2.TokenStateRequest(account_id=account_id))
+    if not state.active or state.token_version != version:
+        raise Problem(401, "token-revoked", "this staff token was revoked (account deactivated or password reset); "
+                                            "sign in again")
 
 
 def required(*roles: str):

@@ -7,7 +7,7 @@ import grpc
 from flask import g, has_request_context
 
 from passport.v1 import (accounts_pb2_grpc, biometrics_pb2_grpc, booking_pb2_grpc, complaint_pb2_grpc,
-                         notification_pb2_grpc, office_pb2_grpc, payment_pb2_grpc)
+                         notification_pb2_grpc, office_pb2_grpc, payment_pb2_grpc, staff_pb2_grpc)
 from servicekit import grpcclient
 from servicekit.config import GRPC_PORTS, env_float, service_address
 from services.gateway.problems import from_rpc_error
@@ -54,6 +54,10 @@ def _timeout(deadline_s: float) -> float:
 
 def office():
     return office_pb2_grpc.OfficeServiceStub(_channel("booking"))
+
+
+def staff():
+    return staff_pb2_grpc.StaffServiceStub(_channel("booking"))
 
 
 def counter():

@@ -26,6 +26,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # gateway
     "unauthenticated": ("Perlu masuk", "Silakan masuk (login) terlebih dahulu."),
     "token-expired": ("Sesi berakhir", "Sesi Anda sudah berakhir; silakan masuk lagi."),
+    "token-revoked": ("Sesi dicabut", "Akun dinonaktifkan atau kata sandinya diganti; silakan masuk lagi."),
     "forbidden": ("Tidak diizinkan", "Anda tidak berhak melakukan ini."),
     "not-found": ("Tidak ditemukan", "Alamat atau data yang Anda cari tidak ditemukan."),
     "method-not-allowed": ("Metode tidak diizinkan", "Cara permintaan ini tidak didukung untuk alamat ini."),

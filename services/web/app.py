@@ -23,7 +23,7 @@ from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from werkzeug.exceptions import HTTPException
 
-from services.web import gateway, messages
+from services.web import console, gateway, messages, supervisor
 from services.web.gateway import Busy
 from services.web.sessions import Store
 
@@ -655,6 +655,10 @@ def create_app() -> Flask:
         return render("complaint_follow.html", code=code, pin=pin if answer.ok else "",
                       complaint=answer.body if answer.ok else None, message=message)
 
+    # -- the staff console (/petugas) and the waiting-room display (/antrean) --------------------------
+    helpers = console.Helpers(render=render, t=t, flash=flash, once=once, store=store, problem_text=problem_text,
+                              field_errors=field_errors)
+    supervisor.install(app, helpers, *console.install(app, helpers))
     return app
 
 

@@ -19,6 +19,7 @@ class Answer:
     status: int
     body: dict | None
     headers: dict
+    content: bytes = b""  # the raw body (a document's or photo's bytes for the staff console)
 
     @property
     def ok(self) -> bool:
@@ -60,9 +61,11 @@ def call(method: str, path: str, body=None, token: str | None = None, idempotenc
         req.add_header(k, v)
     try:
         with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
-            answer = Answer(resp.status, _decode(resp.read()), dict(resp.headers))
+            content = resp.read()
+            answer = Answer(resp.status, _decode(content), dict(resp.headers), content)
     except urllib.error.HTTPError as err:
-        answer = Answer(err.code, _decode(err.read()), dict(err.headers))
+        content = err.read()
+        answer = Answer(err.code, _decode(content), dict(err.headers), content)
     except (urllib.error.URLError, TimeoutError, ConnectionError):
         raise Busy(3) from None  # the gateway did not answer: same as busy, the retry is safe
     if answer.status in (429, 503) or answer.slug == "request-in-progress":

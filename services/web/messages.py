@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from services.web import console_messages
+
 LANGUAGES = ("id", "en")
 
 ID = {
@@ -711,6 +713,11 @@ EN = {
     "f.priority_group.elderly": "The elderly group is only for applicants aged 60 or over.",
     "f.generic": "This field is not right yet.",
 }
+
+# The staff console's strings (services/web/console_messages.py); an applicant's text is never replaced.
+for _table, _extra in ((ID, console_messages.ID), (EN, console_messages.EN)):
+    for _key, _value in _extra.items():
+        _table.setdefault(_key, _value)
 
 CATALOGUE = {"id": ID, "en": EN}
 

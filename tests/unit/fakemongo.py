@@ -1,6 +1,6 @@
 """An in-memory stand-in for the few pymongo calls the services' domain code makes, for unit tests
 of pure domain logic only (integration tests always run on real FerretDB): unique `_id` and unique
-secondary keys, simple filters ($in $lt $lte $gte $ne), sort/limit, $set updates, deletes."""
+secondary keys, simple filters ($in $lt $lte $gte $ne), sort/limit, $set and $inc updates, deletes."""
 from __future__ import annotations
 
 import copy
@@ -64,6 +64,8 @@ class Collection:
         for d in self.docs.values():
             if matches(d, query):
                 d.update(copy.deepcopy(update.get("$set", {})))
+                for key, step in update.get("$inc", {}).items():
+                    d[key] = d.get(key, 0) + step
                 return
 
     def delete_one(self, query):

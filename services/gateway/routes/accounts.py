@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from passport.v1 import accounts_pb2, notification_pb2
+from passport.v1 import accounts_pb2, notification_pb2, staff_pb2
 from services.gateway import attempts, auth, clients, openapi
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
@@ -34,7 +34,11 @@ def token():
         if problem.status == 401:
             attempts.record("login-account", body["email"])
         raise
-    access_token, ttl = auth.issue(account.account_id, account.role, account.office_id)
+    version = None
+    if account.role in auth.STAFF_ROLES:  # staff tokens carry the account's token version (routes/staff.py)
+        version = clients.call(clients.staff().GetTokenState,
+                               staff_pb2.TokenStateRequest(account_id=account.account_id)).token_version
+    access_token, ttl = auth.issue(account.account_id, account.role, account.office_id, version)
     return jsonify({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl})
 
 

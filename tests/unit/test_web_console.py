@@ -1,0 +1,151 @@
+"""The staff console of the web app (services/web/console.py, supervisor.py, charts.py) without servers:
+its catalogue keys, the SVG chart, the independent ballot check, and sign-out when the gateway
+refuses the token (a deactivated officer), with the gateway replaced by a fake."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from services.booking import releases
+from services.web import charts, console_messages, gateway, messages, supervisor
+from services.web.app import create_app
+
+WEB = Path(__file__).resolve().parents[2] / "services" / "web"
+
+
+def test_every_key_the_console_uses_exists_in_both_languages():
+    assert set(console_messages.ID) == set(console_messages.EN)
+    used = set()
+    for f in list((WEB / "templates" / "console").glob("*.html")) + [WEB / "console.py", WEB / "supervisor.py"]:
+        used |= set(re.findall(r"""\bt\(\s*['"]([a-z0-9_.-]+)['"]""", f.read_text()))
+        used |= set(re.findall(r"""flash\(\s*['"]([a-z0-9_.-]+)['"]""", f.read_text()))
+    missing = {k for k in used if not k.endswith((".", "_")) and (k not in messages.ID or k not in messages.EN)}
+    assert used and not missing, sorted(missing)
+    for n in range(1, 11):
+        assert messages.text("id", f"finger.{n}") and messages.text("en", f"finger.{n}") != f"finger.{n}"
+
+
+def test_the_console_never_replaces_an_applicant_text():
+    assert messages.ID["p.not-found"] == "Tidak ditemukan."
+    assert messages.EN["lane.REGULAR"] == "Regular"
+
+
+def test_the_chart_is_plain_svg_with_a_bar_per_value_and_no_inline_style():
+    svg = str(charts.grouped_bars("Statistik", ["2026-12-01", "2026-12-02"], [("booked", [3, 7]), ("paid", [2, 0])]))
+    assert svg.startswith("<svg") and 'role="img"' in svg and "<title id=\"chart-title\">Statistik</title>" in svg
+    assert svg.count("<rect") == 4 and "style=" not in svg
+    assert "2026-12-02 · booked: 7" in svg
+    assert [charts.nice_step(p) for p in (1, 5, 6, 11, 30, 99, 1234)] == [1, 1, 2, 5, 10, 20, 500]
+    assert charts.short("2026-12-03") == "03-12" and charts.short("2026-12") == "12-2026"
+
+
+def test_the_ballot_check_agrees_with_the_published_draw_and_catches_a_changed_order():
+    secret, ballot_id = "s3cr3t", "bal_1"
+    seed = releases.seed_of(ballot_id, secret)
+    entries = [f"ent_{i}" for i in range(12)]
+    result = {"ballot_id": ballot_id, "secret": secret, "seed": seed, "commitment": releases.commitment_of(secret),
+              "entry_ids": entries, "order": releases.draw_order(seed, entries)}
+    assert supervisor.verify_draw(result) == {"ok": True, "checks": [("commitment", True), ("seed", True),
+                                                                      ("order", True)]}
+    swapped = {**result, "order": result["order"][1:] + result["order"][:1]}
+    assert supervisor.verify_draw(swapped)["ok"] is False
+
+
+def test_office_time_from_a_datetime_input():
+    assert supervisor.local_to_rfc3339("2026-12-03T09:00", "Asia/Jakarta") == "2026-12-03T09:00:00+07:00"
+    assert supervisor.local_to_rfc3339("not a time", "Asia/Jakarta") == "not a time"
+
+
+class FakeGateway:
+    """Answers the few gateway calls of signing in and of today's queue; `refuse` makes it a 401."""
+
+    def __init__(self):
+        self.refuse = False
+        self.calls = []
+
+    def __call__(self, method, path, body=None, token=None, idempotency_key=None, **kw):
+        self.calls.append((method, path.split("?")[0], token))
+        if self.refuse and token:
+            return gateway.Answer(401, {"type": "https://passport.example/problems/unauthenticated"}, {})
+        if path == "/v1/auth/token":
+            return gateway.Answer(200, {"access_token": "tok-officer"}, {})
+        if path == "/v1/me":
+            return gateway.Answer(200, {"account_id": "acc_1", "full_name": "Petugas Satu", "role": "OFFICER",
+                                        "office_id": "TBK"}, {})
+        if path == "/v1/offices":
+            return gateway.Answer(200, {"items": [{"office_id": "TBK", "name": "Kantor Imigrasi TBK",
+                                                   "timezone": "Asia/Jakarta", "address": ""}]}, {})
+        if path.startswith("/v1/offices/TBK/appointments"):
+            return gateway.Answer(200, {"office_id": "TBK", "date": "2026-12-04", "total": 0, "page": 1,
+                                        "page_size": 50, "items": []}, {})
+        if path.startswith("/v1/offices/TBK/queue"):
+            return gateway.Answer(200, {"office_id": "TBK", "date": "2026-12-04", "items": []}, {})
+        return gateway.Answer(404, {"type": "https://passport.example/problems/not-found"}, {})
+
+
+@pytest.fixture
+def client(monkeypatch):
+    fake = FakeGateway()
+    monkeypatch.setattr(gateway, "call", fake)
+    app = create_app()
+    app.testing = True
+    c = app.test_client()
+    c.fake = fake
+    return c
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_a_refused_staff_token_signs_the_officer_out_on_the_next_request(client):
+    page = client.get("/petugas/login").get_data(as_text=True)
+    signed_in = client.post("/petugas/login", data={"csrf": csrf_of(page), "email": "o@x", "password": "p"})
+    assert signed_in.status_code == 303 and signed_in.headers["Location"].endswith("/petugas")
+    today = client.get("/petugas")
+    assert today.status_code == 200 and "Antrean hari ini" in today.get_data(as_text=True)
+    assert ("GET", "/v1/offices/TBK/appointments", "tok-officer") in client.fake.calls
+
+    client.fake.refuse = True  # the supervisor deactivated the account: the gateway refuses its token
+    refused = client.get("/petugas")
+    assert refused.status_code == 302 and refused.headers["Location"].endswith("/petugas/login")
+    client.fake.refuse = False
+    again = client.get("/petugas")
+    assert again.status_code == 302, "the token is gone from the session, not only refused once"
+    login = client.get("/petugas/login").get_data(as_text=True)
+    assert "akun dinonaktifkan" in login
+
+
+def test_an_applicant_account_is_not_let_into_the_console(client, monkeypatch):
+    fake = client.fake
+    original = fake.__class__.__call__
+
+    def applicant(self, method, path, *a, **kw):
+        if path == "/v1/me":
+            return gateway.Answer(200, {"account_id": "acc_2", "full_name": "Siti", "role": "APPLICANT"}, {})
+        return original(self, method, path, *a, **kw)
+    monkeypatch.setattr(FakeGateway, "__call__", applicant)
+    page = client.get("/petugas/login").get_data(as_text=True)
+    answer = client.post("/petugas/login", data={"csrf": csrf_of(page), "email": "a@x", "password": "p"})
+    assert answer.status_code == 200 and "bukan akun petugas" in answer.get_data(as_text=True)
+    assert client.get("/petugas").status_code == 302
+
+
+def test_the_waiting_room_display_shows_numbers_only_and_refreshes_itself(client, monkeypatch):
+    fake = client.fake
+    original = fake.__class__.__call__
+
+    def with_calls(self, method, path, *a, **kw):
+        if path == "/v1/offices/TBK/queue":
+            return gateway.Answer(200, {"office_id": "TBK", "date": "2026-12-04", "items": [
+                {"number": "A002", "action": "CALLED", "desk": "Loket 2", "at": "2026-12-04T01:05:00Z"},
+                {"number": "A001", "action": "SKIPPED", "desk": None, "at": "2026-12-04T01:04:00Z"},
+                {"number": "A001", "action": "CALLED", "desk": "Loket 1", "at": "2026-12-04T01:00:00Z"}]}, {})
+        return original(self, method, path, *a, **kw)
+    monkeypatch.setattr(FakeGateway, "__call__", with_calls)
+    html = client.get("/antrean/TBK").get_data(as_text=True)
+    assert re.search(r'id="now-number">A002<', html) and "ke Loket 2" in html
+    assert 'data-refresh="5"' in html and "http-equiv" not in html
+    assert client.get("/antrean/NOPE").status_code == 404
