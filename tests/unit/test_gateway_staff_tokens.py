@@ -7,6 +7,7 @@ import pytest
 from flask import Flask
 
 from passport.v1 import staff_pb2
+from servicekit import identity
 from services.gateway import auth, clients
 from services.gateway.problems import Problem
 
@@ -25,8 +26,10 @@ class FakeStaff:
 
 
 @pytest.fixture
-def staff(monkeypatch):
+def staff(monkeypatch, tmp_path):
     monkeypatch.setenv("JWT_SECRET", "unit-test-secret-of-at-least-32-characters")
+    for name, value in identity.make_local_keys(tmp_path).items():  # the gateway signs who is calling
+        monkeypatch.setenv(name, value)
     fake = FakeStaff()
     monkeypatch.setattr(clients, "staff", lambda: fake)
     return fake
