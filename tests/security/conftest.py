@@ -1,4 +1,4 @@
-"""One real stack for the attack replays, on its own ports (the integration block + 800)."""
+"""One real stack for the attack replays, on its own ports (the integration block + 900)."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +6,7 @@ import pytest
 from deploy.local.client import Api
 from tests.integration.conftest import PORT_BASE, running_stack
 
-SECURITY_PORT_BASE = PORT_BASE + 800
+SECURITY_PORT_BASE = PORT_BASE + 900
 
 
 @pytest.fixture(scope="session")
