@@ -11,15 +11,16 @@ from servicekit.consumer import EventConsumer
 from servicekit.events import TOPICS
 from servicekit.outbox import OutboxRelay
 
-from services.booking import applications, calendar, reactions
+from services.booking import applications, calendar
 from services.booking import metrics as booking_metrics
 from services.booking.accounts import Accounts
-from services.booking.grpc_api import AccountServicer, BookingServicer
+from services.booking.entrypoints import kafka_handlers
+from services.booking.entrypoints.grpc_api import AccountServicer, BookingServicer
 from services.booking.waitlist import Waitlist
 from services.booking import audit as audit_log, releases, statistics
 from services.booking.counter import Counter
-from services.booking.counter_api import CounterServicer
-from services.booking.office_api import OfficeServicer
+from services.booking.entrypoints.counter_api import CounterServicer
+from services.booking.entrypoints.office_api import OfficeServicer
 from services.booking.outreach import Outreach
 
 NAME = "booking"
@@ -77,7 +78,7 @@ def main() -> None:
                                                WindowLease(db, "no-show-sweeper", 60, clock).only_holder(apps.mark_no_shows)))
     runner.add_worker("waitlist_offers", every(env_int("WAITLIST_INTERVAL_SECONDS", 5), "waitlist_offers",
                                                waitlist.offer_freed_seats))
-    consumer = EventConsumer(db, "booking", [TOPICS["payment"], TOPICS["biometrics-capture"]], reactions.handlers(apps, audit))
+    consumer = EventConsumer(db, "booking", [TOPICS["payment"], TOPICS["biometrics-capture"]], kafka_handlers.handlers(apps, audit))
     runner.add_worker("consumer", consumer.run)
     runner.run()
 
