@@ -11,17 +11,19 @@ from servicekit.consumer import EventConsumer
 from servicekit.events import TOPICS
 from servicekit.outbox import OutboxRelay
 
-from services.booking import applications, calendar
 from services.booking import metrics as booking_metrics
-from services.booking.accounts import Accounts
+from services.booking.adapters import audit as audit_log
+from services.booking.adapters.accounts import Accounts
+from services.booking.domain import calendar
 from services.booking.entrypoints import kafka_handlers
-from services.booking.entrypoints.grpc_api import AccountServicer, BookingServicer
-from services.booking.waitlist import Waitlist
-from services.booking import audit as audit_log, releases, statistics
-from services.booking.counter import Counter
 from services.booking.entrypoints.counter_api import CounterServicer
+from services.booking.entrypoints.grpc_api import AccountServicer, BookingServicer
 from services.booking.entrypoints.office_api import OfficeServicer
-from services.booking.outreach import Outreach
+from services.booking.usecases import releases, statistics
+from services.booking.usecases.counter import Counter
+from services.booking.usecases.facade import Applications
+from services.booking.usecases.outreach import Outreach
+from services.booking.usecases.waitlist import Waitlist
 
 NAME = "booking"
 
@@ -35,14 +37,14 @@ def main() -> None:
     accounts = Accounts(db, clock)
     audit = audit_log.AuditLog(db, clock)
     policy = releases.ReleasePolicy(db, calendar.load(), clock)
-    apps = applications.Applications(db, calendar.load(), clock, payment,
-                                     hold_minutes=env_int("HOLD_MINUTES", 120),
-                                     slot_horizon_days=env_int("SLOT_HORIZON_DAYS", 30),
-                                     release_gate=policy.gate, on_staff_action=audit.append,
-                                     slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 2.0),
-                                     seat_hint_s=env_float("SEAT_HINT_SECONDS", 60.0),
-                                     free_seat_hint_s=env_float("FREE_SEAT_HINT_SECONDS", 5.0),
-                                     booking_lead_minutes=env_int("BOOKING_LEAD_MINUTES", 30))
+    apps = Applications(db, calendar.load(), clock, payment,
+                        hold_minutes=env_int("HOLD_MINUTES", 120),
+                        slot_horizon_days=env_int("SLOT_HORIZON_DAYS", 30),
+                        release_gate=policy.gate, on_staff_action=audit.append,
+                        slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 2.0),
+                        seat_hint_s=env_float("SEAT_HINT_SECONDS", 60.0),
+                        free_seat_hint_s=env_float("FREE_SEAT_HINT_SECONDS", 5.0),
+                        booking_lead_minutes=env_int("BOOKING_LEAD_MINUTES", 30))
     waitlist = Waitlist(apps, clock)
     ballots = releases.Ballots(db, apps, policy, audit, clock, waitlist)
     outreach = Outreach(db, apps, clock)

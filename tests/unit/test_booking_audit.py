@@ -10,7 +10,8 @@ from pymongo.errors import DuplicateKeyError
 from passport.v1 import common_pb2
 from servicekit.clock import FixedClock
 from servicekit.errors import DomainError
-from services.booking import audit, statistics
+from services.booking.adapters import audit
+from services.booking.usecases import statistics
 
 
 class FakeCollection:

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from servicekit.errors import DomainError
-from services.booking import calendar, releases
+from services.booking.domain import calendar
+from services.booking.usecases import releases
 
 CAL = calendar.load()
 TBK, DPS = CAL.offices["TBK"], CAL.offices["DPS"]
@@ -127,7 +128,7 @@ def test_a_secret_that_does_not_match_the_published_commitment_fails_verificatio
 
 def test_the_release_calendar_groups_the_horizon_by_opening_and_says_what_is_open():
     from servicekit.clock import FixedClock
-    from services.booking.applications import Applications
+    from services.booking.usecases.facade import Applications
     from tests.unit.fakemongo import Database
     db = Database()
     now = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.timezone.utc)  # 10:00 WIB, Tuesday

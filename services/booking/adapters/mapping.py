@@ -1,9 +1,65 @@
 """Proto <-> domain mapping of booking, in one place: the application view, documents, domain events."""
 from __future__ import annotations
 
-from passport.v1 import booking_pb2, common_pb2
+import dataclasses
+import datetime as dt
 
-from services.booking.documents import view as document_view
+from passport.v1 import booking_pb2, common_pb2
+from servicekit.clock import rfc3339
+
+from services.booking.adapters.documents import view as document_view
+from services.booking.domain import events
+from services.booking.domain.application import Application, appointment_status, mask_passport
+
+
+def event_to_proto(event):
+    """A domain event as the integration event of the same name (protos/passport/v1/booking.proto)."""
+    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    for name, value in fields.items():
+        if isinstance(value, events.Money):
+            fields[name] = common_pb2.Money(amount=value.amount, currency=value.currency)
+    return getattr(booking_pb2, type(event).__name__)(**fields)
+
+
+def application_view(app: Application, calendar, caller=None) -> dict:
+    """The application as its owner or the office's staff see it (staff see the passport number)."""
+    header, history = app.header, app.history
+    office = calendar.offices[header["office_id"]]
+    latest = app.latest
+    state = latest.get("state") or {}
+    appointment = state.get("appointment")
+    if appointment:
+        appointment = {k: v for k, v in appointment.items() if k != "hold_id"}
+        appointment["status"] = appointment_status(latest["status"])
+        if state.get("queue_number"):
+            appointment["queue_number"] = state["queue_number"]
+    staff = caller is not None and caller.role in ("OFFICER", "SUPERVISOR")
+    number = state.get("passport_number", "")
+    return {
+        "application_id": header["_id"], "account_id": header["account_id"],
+        "office_id": header["office_id"], "status": latest["status"],
+        "passport_type": header["passport_type"], "validity_years": header["validity_years"],
+        "service_type": header["service_type"], "express": header["express"],
+        "priority_group": header["priority_group"] or None,
+        "created_at": rfc3339(header["created_at"], office.tz),
+        "appointment": appointment, "billing": state.get("billing"),
+        "passport_number": number if staff else mask_passport(number) if number else "",
+        "delivery": state.get("delivery", ""), "tracking_number": state.get("tracking_number", ""),
+        "ready_by": _ready_by(calendar, office, header, state),
+        "timeline": [{"status": t["status"], "at": rfc3339(t["at"], office.tz), "note": t.get("note", "")}
+                     for t in history if "abandoned_hold" not in t],
+    }
+
+
+def _ready_by(calendar, office, header: dict, state: dict) -> str:
+    """Issued within 4 working days of the interview, the same day for express service."""
+    approved = state.get("approved_on")
+    if not approved:
+        return ""
+    day = dt.date.fromisoformat(approved)
+    if header["express"]:
+        return day.isoformat()
+    return calendar.working_days(office, day + dt.timedelta(days=1), 4)[-1].isoformat()
 
 
 def to_proto(view: dict) -> booking_pb2.Application:

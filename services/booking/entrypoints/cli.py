@@ -15,7 +15,7 @@ from servicekit import mongo
 from servicekit.clock import Clock
 from servicekit.errors import DomainError
 
-from services.booking.accounts import Accounts
+from services.booking.adapters.accounts import Accounts
 
 
 def main(argv=None) -> int:
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     sub.add_parser("verify-audit", help="verify the hash chain of the audit log; exit 1 at a broken link")
     args = parser.parse_args(argv)
     if args.command == "verify-audit":
-        from services.booking.audit import AuditLog
+        from services.booking.adapters.audit import AuditLog
         report = AuditLog(mongo.database("booking"), Clock()).verify()
         print(json.dumps(report))
         return 0 if report["ok"] else 1

@@ -5,10 +5,10 @@ from passport.v1 import accounts_pb2, accounts_pb2_grpc, booking_pb2, booking_pb
 
 from servicekit.errors import invalid
 
-from services.booking.accounts import Accounts, public_view
-from services.booking.applications import Applications
+from services.booking.adapters.accounts import Accounts, public_view
 from services.booking.adapters.mapping import document_proto, to_proto
-from services.booking.waitlist import Waitlist
+from services.booking.usecases.facade import Applications
+from services.booking.usecases.waitlist import Waitlist
 
 
 class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):

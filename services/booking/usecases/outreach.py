@@ -18,8 +18,8 @@ from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
 from servicekit.mongo import insert_unique
 
-from services.booking import rules
-from services.booking.calendar import slot_id
+from services.booking.domain import rules
+from services.booking.domain.calendar import slot_id
 
 MIN_PEOPLE = 50
 MAX_PEOPLE = 1000
@@ -103,7 +103,7 @@ class Outreach:
             insert_unique(self.codes, {"_id": decision["invitation_code"], "request_id": request_id,
                                        "office_id": office_id, "slot_id": decision["slot_id"]})
         else:
-            self.apps._staff_action(caller, "OUTREACH_REJECTED", office_id,
+            self.apps.staff_action(caller, "OUTREACH_REJECTED", office_id,
                                     {"request_id": request_id, "reason": reason.strip()})
         return self.view(doc, caller)
 

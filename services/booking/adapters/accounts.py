@@ -20,8 +20,8 @@ from servicekit.errors import DomainError, invalid
 from servicekit.log import mask_nik
 from servicekit.mongo import insert_unique
 
-from services.booking import rules
-from services.booking.passwords import DUMMY_HASH, hash_password, verify_password
+from services.booking.domain import rules
+from services.booking.domain.passwords import DUMMY_HASH, hash_password, verify_password
 
 STALE_CLAIM = dt.timedelta(minutes=2)
 RESET_VALID = dt.timedelta(minutes=15)  # a password-reset code's life

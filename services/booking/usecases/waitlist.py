@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from passport.v1 import booking_pb2, common_pb2
+from passport.v1 import common_pb2
 from servicekit import events, outbox
 from servicekit.clock import Clock
 from servicekit.errors import DomainError, invalid
 from servicekit.lease import WindowLease
 from servicekit.mongo import insert_unique
 
-from services.booking import rules
-from services.booking.applications import TOPIC, Applications
+from services.booking.domain import rules
+from services.booking.adapters.mapping import event_to_proto
+from services.booking.adapters.repositories import TOPIC
+from services.booking.domain.events import WaitlistOffered
+from services.booking.usecases.facade import Applications
 
 
 class Waitlist:
@@ -27,8 +30,8 @@ class Waitlist:
         self.lease = WindowLease(apps.db, "waitlist-offers", window_s=10, clock=clock)
 
     def join(self, caller, application_id: str, date: str, lane: str) -> int:
-        header = self.apps._owned(caller, application_id)
-        if self.apps._latest(application_id)["status"] != "DRAFT":
+        header = self.apps.owned(caller, application_id)
+        if self.apps.latest(application_id)["status"] != "DRAFT":
             raise DomainError("conflict", "waitlist-not-allowed", "only a DRAFT application (no seat yet) can wait")
         day = rules.parse_date(date, "date")
         office = self.apps.office(header["office_id"])
@@ -42,7 +45,7 @@ class Waitlist:
         if any(s["remaining"] > 0 for s in slots):
             raise DomainError("conflict", "seats-available", f"{date} still has {lane} seats: book one instead")
         missing = self.apps.documents.missing(application_id, rules.required_documents(header["service_type"],
-                                                                                      self.apps._age(header)))
+                                                                                      self.apps.age(header)))
         if missing:
             raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing))
         return self.position(self.enqueue(application_id, header["account_id"], header["office_id"], date, lane))
@@ -87,7 +90,7 @@ class Waitlist:
         return offered
 
     def _offer(self, entry: dict, slot: dict) -> int:
-        latest = self.apps._latest(entry["application_id"])
+        latest = self.apps.latest(entry["application_id"])
         if latest["status"] == "DRAFT":
             caller = common_pb2.Caller(account_id=entry["account_id"], role="APPLICANT")
             try:
@@ -98,17 +101,17 @@ class Waitlist:
                 insert_unique(self.offers, {"_id": entry["_id"], "outcome": "SKIPPED", "reason": err.problem,
                                             "at": self.clock.now()})
                 return 0
-            latest = self.apps._latest(entry["application_id"])
+            latest = self.apps.latest(entry["application_id"])
         appointment = latest["state"].get("appointment") or {}
         if latest["status"] != "AWAITING_PAYMENT" or appointment.get("date") != entry["date"]:
             insert_unique(self.offers, {"_id": entry["_id"], "outcome": "SKIPPED", "reason": latest["status"],
                                         "at": self.clock.now()})
             return 0
-        offer = booking_pb2.WaitlistOffered(
+        offer = WaitlistOffered(
             application_id=entry["application_id"], account_id=entry["account_id"], office_id=entry["office_id"],
             date=entry["date"], lane=entry["lane"], start_time=appointment["start_time"],
             pay_before=appointment["pay_before"])
         record = {"_id": entry["_id"], "outcome": "OFFERED", "application_id": entry["application_id"],
                   "at": self.clock.now()}
         return int(outbox.insert(self.offers,
-            record, [events.new_event("booking", entry["application_id"], offer, self.clock)], TOPIC, self.clock))
+            record, [events.new_event("booking", entry["application_id"], event_to_proto(offer), self.clock)], TOPIC, self.clock))

@@ -1,0 +1,458 @@
+"""Quota release: when a date opens for booking, and ballots.
+
+Each office publishes its release rule in offices.json (`release`):
+- mode FCFS: a date opens for first-come-first-served booking at `at` (office local time) either
+  `opens_days_before` days before it, or (`"opens": "last_working_day_of_previous_month"`) on the
+  last working day of the month before. Booking earlier answers 409 `not-yet-released`.
+- mode BALLOT: as FCFS, and the supervisor may schedule a ballot for a date and lane. Until that
+  ballot's draw is complete the date/lane is closed to FCFS booking (409 `ballot-pending`); the
+  seats are drawn among the entries, and what is left afterwards opens first-come-first-served.
+
+A ballot: when it is scheduled, a secret is drawn and only its commitment sha256(secret) is
+published, so nobody, staff included, can choose the seed after seeing the entries. During its
+window an applicant enters once per account (= per NIK) with a DRAFT application eligible for the
+lane; the entry is keyed `<ballot_id>:<account_id>`. At draw time a worker (on every replica)
+inserts the keyed draw record `<ballot_id>:draw` once: the secret revealed, seed =
+sha256(ballot_id + secret), the sorted entry ids and their order after random.Random(seed).shuffle.
+Seats are assigned in that order through Applications.book (first free slot of the date and lane),
+one keyed outcome per entry (WON, LOST, INELIGIBLE), losers put on the waitlist of that date and lane,
+and a `<ballot_id>:done` record when all are decided. Commitment, secret, seed, entries and order are
+public, so anyone can re-run the draw: `python -m services.booking.releases verify-draw <result.json>`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from passport.v1 import common_pb2
+from servicekit.clock import Clock, parse_rfc3339, rfc3339
+from servicekit.config import env
+from servicekit.errors import DomainError, invalid
+from servicekit.mongo import insert_unique
+
+from services.booking.domain import rules
+from services.booking.domain.calendar import DATA, Calendar
+
+MODES = ("FCFS", "BALLOT")
+BALLOT_LANES = ("REGULAR", "PRIORITY", "EXPRESS", "REPLACEMENT")
+RECOVER_AFTER = dt.timedelta(seconds=30)  # another replica's unfinished draw is taken over after this
+LOOKBACK = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    mode: str = "FCFS"
+    opens_days_before: int | None = None
+    opens: str = ""
+    at: str = "09:00"
+
+
+def load_config(path: Path = DATA) -> dict[str, ReleaseConfig]:
+    """Each office's rule; RELEASE_OPENS_DAYS_BEFORE overrides `opens_days_before` of every office
+    (a rehearsal or benchmark that books dates further ahead than the published calendar)."""
+    out = {}
+    override = env("RELEASE_OPENS_DAYS_BEFORE", "")
+    for o in json.loads(Path(path).read_text())["offices"]:
+        r = o.get("release") or {}
+        days = int(override) if override else r.get("opens_days_before")
+        cfg = ReleaseConfig(mode=r.get("mode", "FCFS"), opens_days_before=days,
+                            opens=r.get("opens", ""), at=r.get("at", "09:00"))
+        if cfg.mode not in MODES:
+            raise ValueError(f"office {o['office_id']}: release mode must be FCFS or BALLOT")
+        out[o["office_id"]] = cfg
+    return out
+
+
+# -- pure rules -----------------------------------------------------------------------------
+def opens_at(calendar: Calendar, office, cfg: ReleaseConfig, day: dt.date) -> dt.datetime | None:
+    """When `day` opens for booking (office local time), or None when it is always open."""
+    at = dt.time.fromisoformat(cfg.at)
+    if cfg.opens_days_before is not None:
+        return dt.datetime.combine(day - dt.timedelta(days=cfg.opens_days_before), at, office.tz)
+    if cfg.opens == "last_working_day_of_previous_month":
+        release = day.replace(day=1) - dt.timedelta(days=1)
+        while not calendar.is_working_day(office, release):
+            release -= dt.timedelta(days=1)
+        return dt.datetime.combine(release, at, office.tz)
+    return None
+
+
+def seed_of(ballot_id: str, secret: str) -> str:
+    return hashlib.sha256((ballot_id + secret).encode()).hexdigest()
+
+
+def draw_order(seed: str, entry_ids: list[str]) -> list[str]:
+    """The published draw: the entry ids sorted, then shuffled by random.Random(seed)."""
+    order = sorted(entry_ids)
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def allocate(order: list[str], capacities: list[int], eligible=lambda entry_id: True) -> dict[str, int]:
+    """Entries in order take the first slot with room; entry id -> slot index. Pure model of the
+    assignment the draw worker performs through Applications.book."""
+    left, out = list(capacities), {}
+    for entry_id in order:
+        if entry_id in out or not eligible(entry_id):
+            continue
+        for i, room in enumerate(left):
+            if room > 0:
+                left[i] -= 1
+                out[entry_id] = i
+                break
+    return out
+
+
+def commitment_of(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def verify_result(result: dict) -> dict:
+    """Re-run a published draw: the secret against the commitment published before the entries,
+    the seed from the secret, the order from seed and entries, and that no entry won twice and no
+    loser was drawn before a winner."""
+    problems = []
+    if result.get("commitment") and commitment_of(result.get("secret") or "") != result["commitment"]:
+        problems.append("sha256(secret) != the commitment published when the ballot was scheduled")
+    if result.get("secret") and seed_of(result["ballot_id"], result["secret"]) != result.get("seed"):
+        problems.append("seed != sha256(ballot_id + secret)")
+    order = draw_order(result["seed"], list(result["entry_ids"]))
+    if order != list(result["order"]):
+        problems.append("the published order is not random.Random(seed).shuffle(sorted(entry_ids))")
+    outcomes = result.get("outcomes") or []
+    won = [o["entry_id"] for o in outcomes if o["outcome"] == "WON"]
+    if len(won) != len(set(won)):
+        problems.append("an entry won twice")
+    position = {e: i + 1 for i, e in enumerate(order)}
+    for o in outcomes:
+        if position.get(o["entry_id"]) != o.get("position"):
+            problems.append(f"entry {o['entry_id']} is not at position {o.get('position')} of the order")
+            break
+    first_lost = min((o["position"] for o in outcomes if o["outcome"] == "LOST"), default=None)
+    if first_lost is not None and any(o["position"] > first_lost for o in outcomes if o["outcome"] == "WON"):
+        problems.append("an entry won after an earlier entry lost")
+    return {"ok": not problems, "problems": problems, "entries": len(order), "winners": len(won),
+            "order": order}
+
+
+# -- the release gate and ballots ------------------------------------------------------------
+class ReleasePolicy:
+    def __init__(self, db, calendar: Calendar, clock: Clock, config: dict[str, ReleaseConfig] | None = None):
+        self.db, self.calendar, self.clock = db, calendar, clock
+        self.config = config if config is not None else load_config()
+        self.ballots, self.draws = db["ballots"], db["ballot_draws"]
+
+    def config_of(self, office_id: str) -> ReleaseConfig:
+        return self.config.get(office_id, ReleaseConfig())
+
+    def opens_at(self, office, day: dt.date) -> dt.datetime | None:
+        return opens_at(self.calendar, office, self.config_of(office.office_id), day)
+
+    def gate(self, office, slot: dict, now: dt.datetime) -> None:
+        """Applications' release_gate: raise while the slot's date is not open for FCFS booking."""
+        day = dt.date.fromisoformat(slot["date"])
+        opening = self.opens_at(office, day)
+        if opening is not None and now < opening:
+            raise DomainError("conflict", "not-yet-released",
+                              f"{slot['date']} opens for booking at {rfc3339(opening, office.tz)}",
+                              params={"date": slot["date"], "opens_at": rfc3339(opening, office.tz)})
+        if self.config_of(office.office_id).mode == "BALLOT":
+            bid = ballot_id(office.office_id, day, slot["lane"])
+            ballot = self.ballots.find_one({"_id": bid}, {"draw_at": 1})
+            if ballot is not None and self.draws.find_one({"_id": bid + ":done"}, {"_id": 1}) is None:
+                raise DomainError("conflict", "ballot-pending",
+                                  f"the {slot['lane']} seats of {slot['date']} are assigned by ballot {bid} "
+                                  f"(draw at {rfc3339(ballot['draw_at'], office.tz)}); enter the ballot instead")
+
+
+def ballot_id(office_id: str, day: dt.date, lane: str) -> str:
+    return f"{office_id}-{day:%Y%m%d}-{lane}"
+
+
+def _instant(text: str, field: str) -> dt.datetime:
+    try:
+        return parse_rfc3339(text)
+    except (TypeError, ValueError, AttributeError):
+        raise invalid(f"{field} must be an RFC 3339 time with offset, e.g. 2026-05-04T09:00:00+07:00", field) from None
+
+
+class Ballots:
+    def __init__(self, db, applications, policy: ReleasePolicy, audit, clock: Clock, waitlist=None):
+        self.apps, self.policy, self.audit, self.clock = applications, policy, audit, clock
+        self.waitlist = waitlist  # losers are put on it
+        self.ballots, self.draws = db["ballots"], db["ballot_draws"]
+        self.secrets = db["ballot_secrets"]  # never shown before the draw
+        self.entries, self.outcomes = db["ballot_entries"], db["ballot_outcomes"]
+        self._mine: set[str] = set()  # draws this process inserted: it executes them at once
+
+    def ensure_indexes(self) -> None:
+        self.ballots.create_index([("office_id", 1), ("date", 1)])
+        self.ballots.create_index("draw_at")
+        self.entries.create_index("ballot_id")
+        self.outcomes.create_index("ballot_id")
+
+    # -- supervisor ------------------------------------------------------------------------
+    def create(self, caller, office_id: str, date: str, lane: str, open_text: str, close_text: str,
+               draw_text: str = "") -> dict:
+        if caller.role != "SUPERVISOR" or caller.office_id != office_id:
+            raise DomainError("forbidden", "forbidden", "only the supervisor of this office schedules its ballots")
+        office = self.apps.office(office_id)
+        if self.policy.config_of(office_id).mode != "BALLOT":
+            raise DomainError("conflict", "office-not-in-ballot-mode",
+                              f"{office_id} releases its dates first-come-first-served, not by ballot")
+        day = rules.parse_date(date, "date")
+        if lane not in BALLOT_LANES:
+            raise invalid("lane must be one of " + ", ".join(BALLOT_LANES), "lane")
+        opens, closes = _instant(open_text, "entries_open_at"), _instant(close_text, "entries_close_at")
+        draw_at = _instant(draw_text, "draw_at") if draw_text else closes
+        now = self.clock.now()
+        if not self.apps.calendar.is_working_day(office, day):
+            raise invalid(f"{date} is not a working day of {office_id}", "date")
+        if opens >= closes:
+            raise invalid("entries_open_at must be before entries_close_at", "entries_close_at")
+        if closes <= now:
+            raise invalid("entries_close_at must be in the future", "entries_close_at")
+        if draw_at < closes:
+            raise invalid("draw_at must not be before entries_close_at", "draw_at")
+        if draw_at >= dt.datetime.combine(day, dt.time(), office.tz):
+            raise invalid("the draw must happen before the day of the appointments", "draw_at")
+        seats = self.apps.slot_repository.seats_offered(office_id, date, lane)
+        if seats == 0:
+            raise DomainError("conflict", "no-seats", f"{office_id} has no {lane} seats on {date} (yet)")
+        bid = ballot_id(office_id, day, lane)
+        secret = secrets.token_hex(32)
+        insert_unique(self.secrets, {"_id": bid, "secret": secret})  # first: a ballot never lacks its secret
+        secret = self.secrets.find_one({"_id": bid})["secret"]
+        doc = {"_id": bid, "office_id": office_id, "date": date, "lane": lane, "entries_open_at": opens,
+               "entries_close_at": closes, "draw_at": draw_at, "created_by": caller.account_id, "created_at": now,
+               "commitment": commitment_of(secret)}
+        if not insert_unique(self.ballots, doc):
+            raise DomainError("exists", "ballot-exists", f"a ballot for {lane} seats on {date} exists: {bid}")
+        self.audit.append(caller, "BALLOT_CREATED", office_id, {
+            "ballot_id": bid, "date": date, "lane": lane, "entries_open_at": rfc3339(opens, office.tz),
+            "entries_close_at": rfc3339(closes, office.tz), "draw_at": rfc3339(draw_at, office.tz),
+            "commitment": doc["commitment"]})
+        return self.view(doc)
+
+    # -- public ----------------------------------------------------------------------------
+    def list(self, office_id: str) -> list[dict]:
+        self.apps.office(office_id)
+        docs = list(self.ballots.find({"office_id": office_id}).sort([("date", -1), ("lane", 1)]).limit(200))
+        return [self.view(d) for d in docs]
+
+    def view(self, doc: dict) -> dict:
+        office = self.apps.office(doc["office_id"])
+        bid, now = doc["_id"], self.clock.now()
+        draw = self.draws.find_one({"_id": bid + ":draw"}, {"seed": 1})
+        done = self.draws.find_one({"_id": bid + ":done"})
+        if done is not None:
+            status = "DRAWN"
+        elif now < doc["entries_open_at"]:
+            status = "SCHEDULED"
+        elif now < doc["entries_close_at"]:
+            status = "OPEN"
+        else:
+            status = "CLOSED"
+        seats = self.apps.slot_repository.seats_offered(doc["office_id"], doc["date"], doc["lane"])
+        return {"ballot_id": bid, "office_id": doc["office_id"], "date": doc["date"], "lane": doc["lane"],
+                "entries_open_at": rfc3339(doc["entries_open_at"], office.tz),
+                "entries_close_at": rfc3339(doc["entries_close_at"], office.tz),
+                "draw_at": rfc3339(doc["draw_at"], office.tz), "status": status,
+                "commitment": doc.get("commitment", ""),
+                "seed": draw["seed"] if draw and done else "",
+                "entries": self.entries.count_documents({"ballot_id": bid}),
+                "winners": done["winners"] if done else 0, "seats": seats}
+
+    def _ballot(self, office_id: str, bid: str) -> dict:
+        doc = self.ballots.find_one({"_id": bid})
+        if doc is None or doc["office_id"] != office_id:
+            raise DomainError("not_found", "ballot-not-found", f"no ballot {bid!r} at office {office_id}")
+        return doc
+
+    def result(self, office_id: str, bid: str) -> dict:
+        doc = self._ballot(office_id, bid)
+        office = self.apps.office(office_id)
+        draw = self.draws.find_one({"_id": bid + ":draw"})
+        if draw is None:
+            raise DomainError("conflict", "not-drawn-yet",
+                              f"ballot {bid} is drawn at {rfc3339(doc['draw_at'], office.tz)}")
+        done = self.draws.find_one({"_id": bid + ":done"}, {"_id": 1}) is not None
+        outcomes = [{"entry_id": o["entry_id"], "position": o["position"], "outcome": o["outcome"],
+                     "slot_id": o.get("slot_id", "")}
+                    for o in self.outcomes.find({"ballot_id": bid}).sort("position", 1)]
+        return {"ballot_id": bid, "commitment": doc.get("commitment", ""), "seed": draw["seed"],
+                "secret": draw["secret"], "entry_ids": draw["entry_ids"],
+                "order": draw["order"], "outcomes": outcomes, "drawn_at": rfc3339(draw["drawn_at"], office.tz),
+                "complete": done}
+
+    def releases(self, office_id: str) -> list[dict]:
+        """The published release calendar of the slot horizon: dates grouped by when they open."""
+        office = self.apps.office(office_id)
+        now = self.clock.now()
+        cfg = self.policy.config_of(office_id)
+        days = self.apps.calendar.working_days(office, office.today(now), self.apps.horizon)
+        ballots: dict[str, list[dict]] = {}
+        if cfg.mode == "BALLOT":
+            for b in self.list(office_id):
+                ballots.setdefault(b["date"], []).append(b)
+        groups: dict[dt.datetime | None, list[str]] = {}
+        for day in days:
+            groups.setdefault(self.policy.opens_at(office, day), []).append(day.isoformat())
+        return [{"opens_at": rfc3339(opening, office.tz) if opening else "", "mode": cfg.mode, "dates": dates,
+                 "status": "OPEN" if opening is None or opening <= now else "SCHEDULED",
+                 "ballots": [b for d in dates for b in ballots.get(d, [])]}
+                for opening, dates in groups.items()]
+
+    # -- applicant -------------------------------------------------------------------------
+    def enter(self, caller, office_id: str, bid: str, application_id: str) -> dict:
+        if caller.role != "APPLICANT":
+            raise DomainError("forbidden", "forbidden", "only applicants enter ballots")
+        doc = self._ballot(office_id, bid)
+        office = self.apps.office(office_id)
+        now = self.clock.now()
+        if not doc["entries_open_at"] <= now < doc["entries_close_at"]:
+            raise DomainError("conflict", "ballot-not-open",
+                              f"entries are accepted from {rfc3339(doc['entries_open_at'], office.tz)} "
+                              f"until {rfc3339(doc['entries_close_at'], office.tz)}")
+        if not application_id:
+            raise invalid("application_id is required", "application_id")
+        header = self.apps.get(caller, application_id)
+        if header["office_id"] != office_id:
+            raise DomainError("conflict", "application-of-another-office",
+                              f"the application is for office {header['office_id']}, the ballot for {office_id}")
+        history = self.apps.history(application_id)
+        status = history[-1]["status"] if history else "DRAFT"
+        if status != "DRAFT":
+            raise DomainError("conflict", "application-not-draft",
+                              f"the application is {status}; only a DRAFT application enters a ballot")
+        lanes = rules.allowed_lanes(header["service_type"], header["express"], header["priority_group"])
+        if doc["lane"] not in lanes:
+            raise DomainError("conflict", "lane-not-allowed",
+                              f"this application may book {', '.join(sorted(lanes))} seats, not {doc['lane']}")
+        entry = {"_id": f"{bid}:{caller.account_id}", "entry_id": "ent_" + secrets.token_hex(8), "ballot_id": bid,
+                 "application_id": application_id, "account_id": caller.account_id, "at": now}
+        if not insert_unique(self.entries, entry):
+            entry = self.entries.find_one({"_id": entry["_id"]})
+            if entry["application_id"] != application_id:
+                raise DomainError("exists", "already-entered", "this NIK has entered this ballot already")
+        return {"entry_id": entry["entry_id"], "ballot_id": bid, "application_id": application_id,
+                "entered_at": rfc3339(entry["at"], office.tz)}
+
+    # -- the draw worker -------------------------------------------------------------------
+    def run_due(self) -> int:
+        """One cycle of the draw worker (every replica runs it): draw and seat due ballots."""
+        now = self.clock.now()
+        due = list(self.ballots.find({"draw_at": {"$lte": now, "$gte": now - LOOKBACK}}))
+        if not due:
+            return 0
+        done = {d["_id"] for d in self.draws.find({"_id": {"$in": [b["_id"] + ":done" for b in due]}}, {"_id": 1})}
+        finished = 0
+        for ballot in due:
+            if ballot["_id"] + ":done" not in done:
+                finished += self.draw(ballot)
+        return finished
+
+    def draw(self, ballot: dict) -> bool:
+        bid, now = ballot["_id"], self.clock.now()
+        record = self.draws.find_one({"_id": bid + ":draw"})
+        if record is None:
+            entry_ids = sorted(e["entry_id"] for e in self.entries.find(
+                {"ballot_id": bid, "at": {"$lt": ballot["entries_close_at"]}}, {"entry_id": 1}))
+            committed = self.secrets.find_one({"_id": bid})
+            secret = committed["secret"] if committed else secrets.token_hex(32)  # ballots before commitments
+            seed = seed_of(bid, secret)
+            record = {"_id": bid + ":draw", "ballot_id": bid, "secret": secret, "seed": seed,
+                      "entry_ids": entry_ids, "order": draw_order(seed, entry_ids), "drawn_at": now}
+            if insert_unique(self.draws, record):
+                self._mine.add(bid)
+            else:
+                record = self.draws.find_one({"_id": bid + ":draw"})
+        if bid not in self._mine and now - record["drawn_at"] < RECOVER_AFTER:
+            return False  # the replica that drew it is seating the winners
+        return self._execute(ballot, record)
+
+    def _execute(self, ballot: dict, record: dict) -> bool:
+        bid = ballot["_id"]
+        entries = {e["entry_id"]: e for e in self.entries.find({"ballot_id": bid})}
+        decided = {o["entry_id"]: o for o in self.outcomes.find({"ballot_id": bid})}
+        full_slots: set[str] = set()
+        for position, entry_id in enumerate(record["order"], 1):
+            if entry_id in decided:
+                continue
+            outcome, slot = self._seat(ballot, entries[entry_id], full_slots)
+            if outcome is None:
+                return False  # a transient failure (payment unavailable): the next cycle goes on
+            if outcome == "LOST" and self.waitlist is not None:  # before the outcome: redone after a crash
+                try:
+                    self.waitlist.enqueue(entries[entry_id]["application_id"], entries[entry_id]["account_id"],
+                                          ballot["office_id"], ballot["date"], ballot["lane"])
+                except DomainError:
+                    pass  # already waiting for another date: that line stands
+            insert_unique(self.outcomes, {"_id": f"{bid}:{entry_id}", "ballot_id": bid, "entry_id": entry_id,
+                                          "position": position, "outcome": outcome, "slot_id": slot,
+                                          "application_id": entries[entry_id]["application_id"],
+                                          "at": self.clock.now()})
+        counts = {"WON": 0, "LOST": 0, "INELIGIBLE": 0}
+        for o in self.outcomes.find({"ballot_id": bid}, {"outcome": 1}):
+            counts[o["outcome"]] += 1
+        insert_unique(self.draws, {"_id": bid + ":done", "ballot_id": bid, "winners": counts["WON"],
+                                   "losers": counts["LOST"], "ineligible": counts["INELIGIBLE"],
+                                   "at": self.clock.now()})
+        self._mine.discard(bid)
+        return True
+
+    def _seat(self, ballot: dict, entry: dict, full_slots: set[str]) -> tuple[str | None, str]:
+        caller = common_pb2.Caller(account_id=entry["account_id"], role="APPLICANT")
+        try:
+            view = self.apps.view(self.apps.get(caller, entry["application_id"]))
+        except DomainError:
+            return "INELIGIBLE", ""
+        appointment = view.get("appointment") or {}
+        if (view["status"] == "AWAITING_PAYMENT" and appointment.get("date") == ballot["date"]
+                and appointment.get("lane") == ballot["lane"]):
+            return "WON", appointment["slot_id"]  # seated before a crash, outcome not yet recorded
+        if view["status"] != "DRAFT":
+            return "INELIGIBLE", ""
+        for slot in self.apps.list_slots(ballot["office_id"], ballot["date"], ballot["lane"]):
+            if slot["_id"] in full_slots or slot["remaining"] <= 0:
+                full_slots.add(slot["_id"])
+                continue
+            try:
+                self.apps.book(caller, entry["application_id"], slot["_id"], via_ballot=True)
+                return "WON", slot["_id"]
+            except DomainError as err:
+                if err.problem == "slot-full":
+                    full_slots.add(slot["_id"])
+                    continue
+                if err.kind in ("unavailable", "busy"):
+                    return None, ""
+                return "INELIGIBLE", ""
+        return "LOST", ""
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 2 or argv[0] != "verify-draw":
+        print("usage: python -m services.booking.releases verify-draw <result.json | JSON text | ->",
+              file=sys.stderr)
+        return 2
+    source = argv[1]
+    if source == "-":
+        text = sys.stdin.read()
+    elif source.lstrip().startswith("{"):
+        text = source
+    else:
+        text = Path(source).read_text()
+    report = verify_result(json.loads(text))
+    print(json.dumps({k: report[k] for k in ("ok", "problems", "entries", "winners")}, indent=2))
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
