@@ -2,7 +2,7 @@
 this module): the ballots live in usecases/releases.py."""
 import sys
 
-from services.booking.usecases.releases import main
+from services.booking.entrypoints.verify_draw import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from servicekit.errors import DomainError
 from services.booking.domain import calendar
+from services.booking.entrypoints import verify_draw
 from services.booking.usecases import releases
 
 CAL = calendar.load()
@@ -99,7 +100,7 @@ def test_verify_draw_accepts_a_true_result_and_catches_a_forged_one(tmp_path, ca
     assert releases.verify_result(result)["ok"]
     path = tmp_path / "result.json"
     path.write_text(json.dumps(result))
-    assert releases.main(["verify-draw", str(path)]) == 0
+    assert verify_draw.main(["verify-draw", str(path)]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
     forged = dict(result, order=list(reversed(result["order"])))
     assert not releases.verify_result(forged)["ok"]
@@ -108,7 +109,7 @@ def test_verify_draw_accepts_a_true_result_and_catches_a_forged_one(tmp_path, ca
     swapped = json.loads(json.dumps(result))
     swapped["outcomes"][0]["outcome"], swapped["outcomes"][-1]["outcome"] = "LOST", "WON"
     assert not releases.verify_result(swapped)["ok"]
-    assert releases.main(["verify-draw", json.dumps(forged)]) == 1
+    assert verify_draw.main(["verify-draw", json.dumps(forged)]) == 1
 
 
 def test_a_secret_that_does_not_match_the_published_commitment_fails_verification():
