@@ -159,3 +159,27 @@ def test_from_check_in_to_handover_through_the_desk_and_the_biometrics_facts():
     collected = apps.hand_over(OFFICER, app_id, "")
     assert collected["status"] == "COLLECTED"
     assert apps.db["open_applications"].find_one({"_id": "acc-1"}) is None
+
+
+def test_a_seat_freed_in_a_full_slot_is_offered_to_the_first_in_line():
+    from services.booking.usecases.waitlist import Waitlist
+    apps, slot_id, app_id = booking_world()
+    waitlist = Waitlist(apps, apps.clock)
+    # the in-memory store has no aggregation: the one line waited for, as the store would group it
+    waitlist.line.lines = lambda: [{"office_id": "TBK", "date": DAY.isoformat(), "lane": "REGULAR"}]
+    holders = []
+    for n in range(4):  # the slot's 4 seats go to others
+        account = {"_id": f"acc-w{n}", "birth_date": "1990-05-17"}
+        other = apps.create(account, "TBK", "ORDINARY", 10, "NEW", False, None)["application_id"]
+        apps.booking.documents_complete.put(other)
+        holders.append((common_pb2.Caller(account_id=account["_id"], role="APPLICANT"), other))
+        apps.book(holders[-1][0], other, slot_id)
+    apps.documents.upload(app_id, "KTP", b"%PDF-1.4 ktp")
+    apps.documents.upload(app_id, "KK", b"%PDF-1.4 kk")
+    apps.documents.upload(app_id, "DIPLOMA", b"%PDF-1.4 diploma")
+    assert waitlist.join(CALLER, app_id, DAY.isoformat(), "REGULAR") == 1
+    assert waitlist.offer_freed_seats() == 0, "no seat is free yet"
+    apps.cancel(*holders[0])
+    assert waitlist.offer_freed_seats() == 1
+    assert apps.latest(app_id)["status"] == "AWAITING_PAYMENT"
+    assert waitlist.offer_freed_seats() == 0, "offered once"

@@ -12,8 +12,8 @@ import re
 
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
-from servicekit.mongo import append_numbered, insert_unique, read_numbered
 
+from services.booking.adapters.office_records import CounterLog
 from services.booking.adapters.repositories import AccountLookup
 from services.booking.domain.application import QUEUE_LETTERS, is_staff_of, mask_passport
 from services.booking.usecases.facade import Applications
@@ -31,8 +31,7 @@ MAX_PAGE = 200
 class Counter:
     def __init__(self, db, applications: Applications, accounts, clock: Clock):
         self.db, self.apps, self.accounts, self.clock = db, applications, accounts, clock
-        self.calls = db["queue_calls"]
-        self.reads = db["document_reads"]
+        self.log_store = CounterLog(db)
         self.account_lookup = AccountLookup(db)
         self.repository = applications.application_repository
 
@@ -111,7 +110,7 @@ class Counter:
         if doc is None:
             raise DomainError("not_found", "document-not-found", "no such document")
         content = self.apps.documents.content(doc["_id"])
-        append_numbered(self.reads, lambda n: f"{application_id}:{n}", lambda n: {
+        self.log_store.record_read(application_id, {
             "application_id": application_id, "office_id": header["office_id"], "document_id": document_id,
             "kind": doc["kind"], "reader": caller.account_id, "role": caller.role, "at": self.clock.now()})
         return {"content": content, "content_type": doc["content_type"], "kind": doc["kind"],
@@ -124,7 +123,7 @@ class Counter:
         office = self.apps.office(header["office_id"])
         return [{"document_id": r["document_id"], "kind": r["kind"], "reader": r["reader"], "role": r["role"],
                  "at": rfc3339(r["at"], office.tz)}
-                for r in read_numbered(self.reads, lambda n: f"{application_id}:{n}")]
+                for r in self.log_store.reads_of(application_id)]
 
     # -- the queue -----------------------------------------------------------------------------
     def call_next(self, caller, office_id: str, desk: str = "") -> dict:
@@ -135,9 +134,7 @@ class Counter:
                          key=lambda q: (CALL_ORDER.index(q["letter"]) if q["letter"] in CALL_ORDER else 99, q["n"]))
         for q in numbers:
             number = f"{q['letter']}{q['n']:03d}"
-            if insert_unique(self.calls, {"_id": f"{office_id}:{today}:call:{number}", "office_id": office_id,
-                                          "date": today, "number": number, "application_id": q["application_id"],
-                                          "by": caller.account_id, "at": self.clock.now()}):
+            if self.log_store.call(office_id, today, number, q["application_id"], caller.account_id, self.clock.now()):
                 return self._log(office_id, today, number, "CALLED", caller, desk)
         raise DomainError("not_found", "queue-empty", "nobody checked in is waiting to be called")
 
@@ -150,7 +147,7 @@ class Counter:
     def _again(self, caller, office_id: str, number: str, action: str, desk: str) -> dict:
         office = self._office_of(caller, office_id)
         today = office.today(self.clock.now()).isoformat()
-        if self.calls.find_one({"_id": f"{office_id}:{today}:call:{number}"}) is None:
+        if not self.log_store.was_called(office_id, today, number):
             raise DomainError("not_found", "number-not-called", f"{number} has not been called today",
                               params={"number": number})
         return self._log(office_id, today, number, action, caller, desk)
@@ -159,15 +156,13 @@ class Counter:
         """Public (the waiting-room display): the day's calls, latest first; numbers only, no names."""
         office = self.apps.office(office_id)
         day = date or office.today(self.clock.now()).isoformat()
-        log = read_numbered(self.calls, lambda n: f"{office_id}:{day}:log:{n}")
+        log = self.log_store.day_log(office_id, day)
         return {"office_id": office_id, "date": day, "items": [
             {"number": e["number"], "action": e["action"], "desk": e.get("desk", ""), "at": rfc3339(e["at"], office.tz)}
             for e in reversed(log)]}
 
     def _log(self, office_id: str, day: str, number: str, action: str, caller, desk: str) -> dict:
-        entry = append_numbered(self.calls, lambda n: f"{office_id}:{day}:log:{n}", lambda n: {
-            "office_id": office_id, "date": day, "number": number, "action": action, "desk": desk[:20],
-            "by": caller.account_id, "at": self.clock.now()})
+        entry = self.log_store.log(office_id, day, number, action, desk[:20], caller.account_id, self.clock.now())
         return {"number": number, "action": action, "desk": entry["desk"],
                 "at": rfc3339(entry["at"], self.apps.office(office_id).tz)}
 

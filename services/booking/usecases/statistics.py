@@ -15,11 +15,12 @@ import datetime as dt
 
 from servicekit.errors import DomainError
 
+from services.booking.adapters.office_records import StatisticsReader
+
 METRICS = ("offered", "booked", "paid", "checked_in", "no_show", "issued")
 STATUS_METRIC = {"PAID": "paid", "CHECKED_IN": "checked_in", "NO_SHOW": "no_show", "ISSUED": "issued"}
 GROUPS = ("day", "month", "year")
 MAX_DAYS = 366
-CHUNK = 500
 
 
 def parse_range(start: str, end: str, group: str) -> tuple[dt.date, dt.date, str]:
@@ -79,10 +80,10 @@ def tabulate(start: dt.date, end: dt.date, group: str, offered_by_day: dict[str,
 
 class Statistics:
     def __init__(self, db, calendar):
-        self.db, self.calendar = db, calendar
+        self.reader, self.calendar = StatisticsReader(db), calendar
 
     def ensure_indexes(self) -> None:
-        self.db["applications"].create_index("office_id")
+        self.reader.ensure_indexes()
 
     def report(self, caller, office_id: str, start: str, end: str, group: str = "day") -> dict:
         if caller.role != "SUPERVISOR" or caller.office_id != office_id:
@@ -91,27 +92,20 @@ class Statistics:
             raise DomainError("not_found", "office-not-found", f"no office {office_id!r}")
         first, last, group = parse_range(start, end, group)
         lo, hi = first.isoformat(), last.isoformat()
-        offered = {r["_id"]: r["n"] for r in self.db["slots"].aggregate([
-            {"$match": {"office_id": office_id, "date": {"$gte": lo, "$lte": hi}}},
-            {"$group": {"_id": "$date", "n": {"$sum": "$capacity"}}}])}
+        offered = self.reader.capacity_by_day(office_id, lo, hi)
         # An appointment is booked on or after its application's creation: later applications
         # cannot have an appointment in the range.
         office = self.calendar.offices[office_id]
         created_before = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), office.tz)
-        app_ids = [a["_id"] for a in self.db["applications"].find(
-            {"office_id": office_id, "created_at": {"$lt": created_before}}, {"_id": 1})]
+        app_ids = self.reader.application_ids(office_id, created_before)
         reached: dict[str, set[str]] = {}
         appointment_day: dict[str, str] = {}
         wanted = ["AWAITING_PAYMENT", *STATUS_METRIC]
-        for i in range(0, len(app_ids), CHUNK):
-            chunk = app_ids[i:i + CHUNK]
-            for t in self.db["transitions"].find(
-                    {"application_id": {"$in": chunk}, "status": {"$in": wanted}},
-                    {"application_id": 1, "status": 1, "seq": 1, "data.appointment.date": 1}).sort("seq", 1):
-                reached.setdefault(t["application_id"], set()).add(t["status"])
-                day = ((t.get("data") or {}).get("appointment") or {}).get("date")
-                if t["status"] == "AWAITING_PAYMENT" and day:
-                    appointment_day[t["application_id"]] = day  # the latest appointment wins
+        for t in self.reader.transitions_reaching(app_ids, wanted):
+            reached.setdefault(t["application_id"], set()).add(t["status"])
+            day = ((t.get("data") or {}).get("appointment") or {}).get("date")
+            if t["status"] == "AWAITING_PAYMENT" and day:
+                appointment_day[t["application_id"]] = day  # the latest appointment wins
         rows = tabulate(first, last, group, offered, reached, appointment_day)
         total = dict(period="total", **{m: sum(r[m] for r in rows) for m in METRICS})
         return {"office_id": office_id, "from": lo, "to": hi, "group": group, "rows": rows, "total": total}
