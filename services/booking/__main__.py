@@ -50,7 +50,7 @@ def main() -> None:
     outreach = Outreach(db, apps, clock)
     apps.outreach_gate = outreach.admits
     stats = statistics.Statistics(db, apps.calendar)
-    for part in (audit, ballots, stats, outreach):
+    for part in (audit, ballots, stats, outreach, waitlist):
         part.ensure_indexes()
     accounts.ensure_indexes()
     apps.ensure_indexes()

@@ -20,13 +20,17 @@ entry_ids = st.lists(st.text("0123456789abcdef", min_size=4, max_size=12).map(la
 seeds = st.text("0123456789abcdef", min_size=64, max_size=64)
 
 
+# every collection of a BallotRepository (adapters/office_records.py)
+BALLOT_COLLECTIONS = ("ballots", "ballot_draws", "ballot_secrets", "ballot_entries", "ballot_outcomes")
+
+
 class NoBallots:
     def find_one(self, *_a, **_k):
         return None
 
 
 def policy(cfg: releases.ReleaseConfig) -> releases.ReleasePolicy:
-    return releases.ReleasePolicy({"ballots": NoBallots(), "ballot_draws": NoBallots()}, CAL, None,
+    return releases.ReleasePolicy({name: NoBallots() for name in BALLOT_COLLECTIONS}, CAL, None,
                                   config={"TBK": cfg, "DPS": cfg})
 
 

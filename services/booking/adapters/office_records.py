@@ -50,6 +50,10 @@ class WaitlistRepository:
     def __init__(self, db, clock: Clock):
         self.entries, self.offers, self.clock = db["waitlist"], db["waitlist_offers"], clock
 
+    def ensure_indexes(self) -> None:
+        self.entries.create_index([("office_id", 1), ("date", 1), ("lane", 1), ("at", 1)])
+        self.entries.create_index("application_id", unique=True)
+
     def add(self, entry: dict) -> bool:
         return insert_unique(self.entries, entry)
 
@@ -138,3 +142,85 @@ class StatisticsReader:
             yield from self.db["transitions"].find(
                 {"application_id": {"$in": chunk}, "status": {"$in": statuses}},
                 {"application_id": 1, "status": 1, "seq": 1, "data.appointment.date": 1}).sort("seq", 1)
+
+
+class BallotRepository:
+    """Ballots `<office>-<yyyymmdd>-<lane>`, their secret (written first, never shown before the
+    draw), entries `<ballot>:<account>`, the draw record `<ballot>:draw` and the `<ballot>:done`
+    record, and one outcome per entry `<ballot>:<entry>`: all keyed inserts."""
+
+    def __init__(self, db):
+        self.ballots, self.draws = db["ballots"], db["ballot_draws"]
+        self.secrets = db["ballot_secrets"]
+        self.entries, self.outcomes = db["ballot_entries"], db["ballot_outcomes"]
+
+    def ensure_indexes(self) -> None:
+        self.ballots.create_index([("office_id", 1), ("date", 1)])
+        self.ballots.create_index("draw_at")
+        self.entries.create_index("ballot_id")
+        self.outcomes.create_index("ballot_id")
+
+    # -- ballots and their secrets ----------------------------------------------------------------
+    def get(self, ballot_id: str, projection: dict | None = None) -> dict | None:
+        return self.ballots.find_one({"_id": ballot_id}, projection)
+
+    def add(self, doc: dict) -> bool:
+        return insert_unique(self.ballots, doc)
+
+    def of_office(self, office_id: str, limit: int = 200) -> list[dict]:
+        return list(self.ballots.find({"office_id": office_id}).sort([("date", -1), ("lane", 1)]).limit(limit))
+
+    def due(self, now: dt.datetime, lookback: dt.timedelta) -> list[dict]:
+        return list(self.ballots.find({"draw_at": {"$lte": now, "$gte": now - lookback}}))
+
+    def keep_secret(self, ballot_id: str, secret: str) -> str:
+        """The ballot's secret: this one, or the one a parallel request stored first."""
+        insert_unique(self.secrets, {"_id": ballot_id, "secret": secret})
+        return self.secrets.find_one({"_id": ballot_id})["secret"]
+
+    def secret_of(self, ballot_id: str) -> str | None:
+        committed = self.secrets.find_one({"_id": ballot_id})
+        return committed["secret"] if committed else None
+
+    # -- draws --------------------------------------------------------------------------------------
+    def draw(self, ballot_id: str, projection: dict | None = None) -> dict | None:
+        return self.draws.find_one({"_id": ballot_id + ":draw"}, projection)
+
+    def add_draw(self, record: dict) -> bool:
+        return insert_unique(self.draws, record)
+
+    def done(self, ballot_id: str) -> dict | None:
+        return self.draws.find_one({"_id": ballot_id + ":done"})
+
+    def is_done(self, ballot_id: str) -> bool:
+        return self.draws.find_one({"_id": ballot_id + ":done"}, {"_id": 1}) is not None
+
+    def done_of(self, ballot_ids: list[str]) -> set[str]:
+        """The `<ballot>:done` ids among `ballot_ids` that exist."""
+        return {d["_id"] for d in self.draws.find({"_id": {"$in": [b + ":done" for b in ballot_ids]}}, {"_id": 1})}
+
+    def mark_done(self, record: dict) -> None:
+        insert_unique(self.draws, record)
+
+    # -- entries and outcomes -----------------------------------------------------------------------
+    def add_entry(self, entry: dict) -> dict:
+        """The entry, or the one this account entered already."""
+        if not insert_unique(self.entries, entry):
+            entry = self.entries.find_one({"_id": entry["_id"]})
+        return entry
+
+    def count_entries(self, ballot_id: str) -> int:
+        return self.entries.count_documents({"ballot_id": ballot_id})
+
+    def entry_ids_before(self, ballot_id: str, closes: dt.datetime) -> list[str]:
+        return sorted(e["entry_id"] for e in self.entries.find(
+            {"ballot_id": ballot_id, "at": {"$lt": closes}}, {"entry_id": 1}))
+
+    def entries_of(self, ballot_id: str) -> dict[str, dict]:
+        return {e["entry_id"]: e for e in self.entries.find({"ballot_id": ballot_id})}
+
+    def outcomes_of(self, ballot_id: str) -> list[dict]:
+        return list(self.outcomes.find({"ballot_id": ballot_id}).sort("position", 1))
+
+    def add_outcome(self, doc: dict) -> None:
+        insert_unique(self.outcomes, doc)

@@ -60,8 +60,6 @@ class Applications:
         self.slot_repository.ensure_indexes()
         self.seat_repository.ensure_indexes()
         self.application_repository.ensure_indexes()
-        self.db["waitlist"].create_index([("office_id", 1), ("date", 1), ("lane", 1), ("at", 1)])
-        self.db["waitlist"].create_index("application_id", unique=True)
         self.documents.ensure_indexes()
         self.queue_numbers.ensure_indexes()
         outbox.ensure_indexes(self.db)

@@ -27,8 +27,8 @@ import secrets
 from passport.v1 import common_pb2
 from servicekit.clock import Clock, parse_rfc3339, rfc3339
 from servicekit.errors import DomainError, invalid
-from servicekit.mongo import insert_unique
 
+from services.booking.adapters.office_records import BallotRepository
 from services.booking.domain import rules
 from services.booking.domain.ballots import (BALLOT_LANES, MODES, ReleaseConfig, allocate, ballot_id,  # noqa: F401
                                             commitment_of, draw_order, load_config, opens_at, seed_of,
@@ -42,9 +42,9 @@ LOOKBACK = dt.timedelta(days=7)
 # -- the release gate and ballots ------------------------------------------------------------
 class ReleasePolicy:
     def __init__(self, db, calendar: Calendar, clock: Clock, config: dict[str, ReleaseConfig] | None = None):
-        self.db, self.calendar, self.clock = db, calendar, clock
+        self.calendar, self.clock = calendar, clock
         self.config = config if config is not None else load_config()
-        self.ballots, self.draws = db["ballots"], db["ballot_draws"]
+        self.repository = BallotRepository(db)
 
     def config_of(self, office_id: str) -> ReleaseConfig:
         return self.config.get(office_id, ReleaseConfig())
@@ -62,8 +62,8 @@ class ReleasePolicy:
                               params={"date": slot["date"], "opens_at": rfc3339(opening, office.tz)})
         if self.config_of(office.office_id).mode == "BALLOT":
             bid = ballot_id(office.office_id, day, slot["lane"])
-            ballot = self.ballots.find_one({"_id": bid}, {"draw_at": 1})
-            if ballot is not None and self.draws.find_one({"_id": bid + ":done"}, {"_id": 1}) is None:
+            ballot = self.repository.get(bid, {"draw_at": 1})
+            if ballot is not None and not self.repository.is_done(bid):
                 raise DomainError("conflict", "ballot-pending",
                                   f"the {slot['lane']} seats of {slot['date']} are assigned by ballot {bid} "
                                   f"(draw at {rfc3339(ballot['draw_at'], office.tz)}); enter the ballot instead")
@@ -80,16 +80,11 @@ class Ballots:
     def __init__(self, db, applications, policy: ReleasePolicy, audit, clock: Clock, waitlist=None):
         self.apps, self.policy, self.audit, self.clock = applications, policy, audit, clock
         self.waitlist = waitlist  # losers are put on it
-        self.ballots, self.draws = db["ballots"], db["ballot_draws"]
-        self.secrets = db["ballot_secrets"]  # never shown before the draw
-        self.entries, self.outcomes = db["ballot_entries"], db["ballot_outcomes"]
+        self.repository = BallotRepository(db)
         self._mine: set[str] = set()  # draws this process inserted: it executes them at once
 
     def ensure_indexes(self) -> None:
-        self.ballots.create_index([("office_id", 1), ("date", 1)])
-        self.ballots.create_index("draw_at")
-        self.entries.create_index("ballot_id")
-        self.outcomes.create_index("ballot_id")
+        self.repository.ensure_indexes()
 
     # -- supervisor ------------------------------------------------------------------------
     def create(self, caller, office_id: str, date: str, lane: str, open_text: str, close_text: str,
@@ -120,13 +115,11 @@ class Ballots:
         if seats == 0:
             raise DomainError("conflict", "no-seats", f"{office_id} has no {lane} seats on {date} (yet)")
         bid = ballot_id(office_id, day, lane)
-        secret = secrets.token_hex(32)
-        insert_unique(self.secrets, {"_id": bid, "secret": secret})  # first: a ballot never lacks its secret
-        secret = self.secrets.find_one({"_id": bid})["secret"]
+        secret = self.repository.keep_secret(bid, secrets.token_hex(32))  # first: a ballot never lacks its secret
         doc = {"_id": bid, "office_id": office_id, "date": date, "lane": lane, "entries_open_at": opens,
                "entries_close_at": closes, "draw_at": draw_at, "created_by": caller.account_id, "created_at": now,
                "commitment": commitment_of(secret)}
-        if not insert_unique(self.ballots, doc):
+        if not self.repository.add(doc):
             raise DomainError("exists", "ballot-exists", f"a ballot for {lane} seats on {date} exists: {bid}")
         self.audit.append(caller, "BALLOT_CREATED", office_id, {
             "ballot_id": bid, "date": date, "lane": lane, "entries_open_at": rfc3339(opens, office.tz),
@@ -137,14 +130,14 @@ class Ballots:
     # -- public ----------------------------------------------------------------------------
     def list(self, office_id: str) -> list[dict]:
         self.apps.office(office_id)
-        docs = list(self.ballots.find({"office_id": office_id}).sort([("date", -1), ("lane", 1)]).limit(200))
+        docs = self.repository.of_office(office_id)
         return [self.view(d) for d in docs]
 
     def view(self, doc: dict) -> dict:
         office = self.apps.office(doc["office_id"])
         bid, now = doc["_id"], self.clock.now()
-        draw = self.draws.find_one({"_id": bid + ":draw"}, {"seed": 1})
-        done = self.draws.find_one({"_id": bid + ":done"})
+        draw = self.repository.draw(bid, {"seed": 1})
+        done = self.repository.done(bid)
         if done is not None:
             status = "DRAWN"
         elif now < doc["entries_open_at"]:
@@ -160,11 +153,11 @@ class Ballots:
                 "draw_at": rfc3339(doc["draw_at"], office.tz), "status": status,
                 "commitment": doc.get("commitment", ""),
                 "seed": draw["seed"] if draw and done else "",
-                "entries": self.entries.count_documents({"ballot_id": bid}),
+                "entries": self.repository.count_entries(bid),
                 "winners": done["winners"] if done else 0, "seats": seats}
 
     def _ballot(self, office_id: str, bid: str) -> dict:
-        doc = self.ballots.find_one({"_id": bid})
+        doc = self.repository.get(bid)
         if doc is None or doc["office_id"] != office_id:
             raise DomainError("not_found", "ballot-not-found", f"no ballot {bid!r} at office {office_id}")
         return doc
@@ -172,14 +165,14 @@ class Ballots:
     def result(self, office_id: str, bid: str) -> dict:
         doc = self._ballot(office_id, bid)
         office = self.apps.office(office_id)
-        draw = self.draws.find_one({"_id": bid + ":draw"})
+        draw = self.repository.draw(bid)
         if draw is None:
             raise DomainError("conflict", "not-drawn-yet",
                               f"ballot {bid} is drawn at {rfc3339(doc['draw_at'], office.tz)}")
-        done = self.draws.find_one({"_id": bid + ":done"}, {"_id": 1}) is not None
+        done = self.repository.is_done(bid)
         outcomes = [{"entry_id": o["entry_id"], "position": o["position"], "outcome": o["outcome"],
                      "slot_id": o.get("slot_id", "")}
-                    for o in self.outcomes.find({"ballot_id": bid}).sort("position", 1)]
+                    for o in self.repository.outcomes_of(bid)]
         return {"ballot_id": bid, "commitment": doc.get("commitment", ""), "seed": draw["seed"],
                 "secret": draw["secret"], "entry_ids": draw["entry_ids"],
                 "order": draw["order"], "outcomes": outcomes, "drawn_at": rfc3339(draw["drawn_at"], office.tz),
@@ -231,10 +224,9 @@ class Ballots:
                               f"this application may book {', '.join(sorted(lanes))} seats, not {doc['lane']}")
         entry = {"_id": f"{bid}:{caller.account_id}", "entry_id": "ent_" + secrets.token_hex(8), "ballot_id": bid,
                  "application_id": application_id, "account_id": caller.account_id, "at": now}
-        if not insert_unique(self.entries, entry):
-            entry = self.entries.find_one({"_id": entry["_id"]})
-            if entry["application_id"] != application_id:
-                raise DomainError("exists", "already-entered", "this NIK has entered this ballot already")
+        entry = self.repository.add_entry(entry)
+        if entry["application_id"] != application_id:
+            raise DomainError("exists", "already-entered", "this NIK has entered this ballot already")
         return {"entry_id": entry["entry_id"], "ballot_id": bid, "application_id": application_id,
                 "entered_at": rfc3339(entry["at"], office.tz)}
 
@@ -242,10 +234,10 @@ class Ballots:
     def run_due(self) -> int:
         """One cycle of the draw worker (every replica runs it): draw and seat due ballots."""
         now = self.clock.now()
-        due = list(self.ballots.find({"draw_at": {"$lte": now, "$gte": now - LOOKBACK}}))
+        due = self.repository.due(now, LOOKBACK)
         if not due:
             return 0
-        done = {d["_id"] for d in self.draws.find({"_id": {"$in": [b["_id"] + ":done" for b in due]}}, {"_id": 1})}
+        done = self.repository.done_of([b["_id"] for b in due])
         finished = 0
         for ballot in due:
             if ballot["_id"] + ":done" not in done:
@@ -254,27 +246,25 @@ class Ballots:
 
     def draw(self, ballot: dict) -> bool:
         bid, now = ballot["_id"], self.clock.now()
-        record = self.draws.find_one({"_id": bid + ":draw"})
+        record = self.repository.draw(bid)
         if record is None:
-            entry_ids = sorted(e["entry_id"] for e in self.entries.find(
-                {"ballot_id": bid, "at": {"$lt": ballot["entries_close_at"]}}, {"entry_id": 1}))
-            committed = self.secrets.find_one({"_id": bid})
-            secret = committed["secret"] if committed else secrets.token_hex(32)  # ballots before commitments
+            entry_ids = self.repository.entry_ids_before(bid, ballot["entries_close_at"])
+            secret = self.repository.secret_of(bid) or secrets.token_hex(32)  # ballots before commitments
             seed = seed_of(bid, secret)
             record = {"_id": bid + ":draw", "ballot_id": bid, "secret": secret, "seed": seed,
                       "entry_ids": entry_ids, "order": draw_order(seed, entry_ids), "drawn_at": now}
-            if insert_unique(self.draws, record):
+            if self.repository.add_draw(record):
                 self._mine.add(bid)
             else:
-                record = self.draws.find_one({"_id": bid + ":draw"})
+                record = self.repository.draw(bid)
         if bid not in self._mine and now - record["drawn_at"] < RECOVER_AFTER:
             return False  # the replica that drew it is seating the winners
         return self._execute(ballot, record)
 
     def _execute(self, ballot: dict, record: dict) -> bool:
         bid = ballot["_id"]
-        entries = {e["entry_id"]: e for e in self.entries.find({"ballot_id": bid})}
-        decided = {o["entry_id"]: o for o in self.outcomes.find({"ballot_id": bid})}
+        entries = self.repository.entries_of(bid)
+        decided = {o["entry_id"]: o for o in self.repository.outcomes_of(bid)}
         full_slots: set[str] = set()
         for position, entry_id in enumerate(record["order"], 1):
             if entry_id in decided:
@@ -288,14 +278,14 @@ class Ballots:
                                           ballot["office_id"], ballot["date"], ballot["lane"])
                 except DomainError:
                     pass  # already waiting for another date: that line stands
-            insert_unique(self.outcomes, {"_id": f"{bid}:{entry_id}", "ballot_id": bid, "entry_id": entry_id,
-                                          "position": position, "outcome": outcome, "slot_id": slot,
-                                          "application_id": entries[entry_id]["application_id"],
-                                          "at": self.clock.now()})
+            self.repository.add_outcome({"_id": f"{bid}:{entry_id}", "ballot_id": bid, "entry_id": entry_id,
+                                         "position": position, "outcome": outcome, "slot_id": slot,
+                                         "application_id": entries[entry_id]["application_id"],
+                                         "at": self.clock.now()})
         counts = {"WON": 0, "LOST": 0, "INELIGIBLE": 0}
-        for o in self.outcomes.find({"ballot_id": bid}, {"outcome": 1}):
+        for o in self.repository.outcomes_of(bid):
             counts[o["outcome"]] += 1
-        insert_unique(self.draws, {"_id": bid + ":done", "ballot_id": bid, "winners": counts["WON"],
+        self.repository.mark_done({"_id": bid + ":done", "ballot_id": bid, "winners": counts["WON"],
                                    "losers": counts["LOST"], "ineligible": counts["INELIGIBLE"],
                                    "at": self.clock.now()})
         self._mine.discard(bid)

@@ -26,6 +26,9 @@ class Waitlist:
         self.line = WaitlistRepository(apps.db, clock)
         self.lease = WindowLease(apps.db, "waitlist-offers", window_s=10, clock=clock)
 
+    def ensure_indexes(self) -> None:
+        self.line.ensure_indexes()
+
     def join(self, caller, application_id: str, date: str, lane: str) -> int:
         header = self.apps.owned(caller, application_id)
         if self.apps.latest(application_id)["status"] != "DRAFT":
