@@ -183,3 +183,16 @@ def test_a_seat_freed_in_a_full_slot_is_offered_to_the_first_in_line():
     assert waitlist.offer_freed_seats() == 1
     assert apps.latest(app_id)["status"] == "AWAITING_PAYMENT"
     assert waitlist.offer_freed_seats() == 0, "offered once"
+
+
+def test_the_booking_servicer_lists_offices_and_slots_through_the_one_mapping():
+    from passport.v1 import booking_pb2
+    from services.booking.entrypoints.grpc_api import BookingServicer
+    apps, slot_id, _ = booking_world()
+    servicer = BookingServicer(apps, accounts=None, waitlist=None)
+    offices = servicer.ListOffices(booking_pb2.ListOfficesRequest(), None).items
+    assert "TBK" in [o.office_id for o in offices] and all(o.holidays for o in offices)
+    slots = servicer.ListSlots(booking_pb2.ListSlotsRequest(office_id="TBK", date=DAY.isoformat(), lane="REGULAR"),
+                               None).items
+    listed = next(s for s in slots if s.slot_id == slot_id)
+    assert (listed.capacity, listed.remaining, listed.lane) == (4, 4, "REGULAR")

@@ -62,6 +62,18 @@ def _ready_by(calendar, office, header: dict, state: dict) -> str:
     return calendar.working_days(office, day + dt.timedelta(days=1), 4)[-1].isoformat()
 
 
+def office_proto(office, holidays: list[str]) -> booking_pb2.Office:
+    return booking_pb2.Office(office_id=office.office_id, name=office.name, timezone=office.timezone,
+                              address=office.address, working_days=office.working_days, holidays=holidays)
+
+
+def slot_proto(slot: dict) -> booking_pb2.Slot:
+    """A slot as listed, with its `remaining` seats."""
+    return booking_pb2.Slot(slot_id=slot["_id"], office_id=slot["office_id"], date=slot["date"],
+                            start_time=slot["start_time"], end_time=slot["end_time"], lane=slot["lane"],
+                            capacity=slot["capacity"], remaining=slot["remaining"])
+
+
 def to_proto(view: dict) -> booking_pb2.Application:
     app = booking_pb2.Application(
         application_id=view["application_id"], account_id=view["account_id"], office_id=view["office_id"],

@@ -6,7 +6,7 @@ from passport.v1 import accounts_pb2, accounts_pb2_grpc, booking_pb2, booking_pb
 from servicekit.errors import invalid
 
 from services.booking.adapters.accounts import Accounts, public_view
-from services.booking.adapters.mapping import document_proto, to_proto
+from services.booking.adapters.mapping import document_proto, office_proto, slot_proto, to_proto
 from services.booking.usecases.facade import Applications
 from services.booking.usecases.waitlist import Waitlist
 
@@ -58,17 +58,12 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
 
     def ListOffices(self, request, context):
         holidays = sorted(d.isoformat() for d in self.apps.calendar.holidays)
-        return booking_pb2.ListOfficesResponse(items=[
-            booking_pb2.Office(office_id=o.office_id, name=o.name, timezone=o.timezone, address=o.address,
-                               working_days=o.working_days, holidays=holidays)
-            for o in self.apps.calendar.offices.values()])
+        return booking_pb2.ListOfficesResponse(items=[office_proto(o, holidays)
+                                                      for o in self.apps.calendar.offices.values()])
 
     def ListSlots(self, request, context):
         return booking_pb2.ListSlotsResponse(items=[
-            booking_pb2.Slot(slot_id=s["_id"], office_id=s["office_id"], date=s["date"],
-                             start_time=s["start_time"], end_time=s["end_time"], lane=s["lane"],
-                             capacity=s["capacity"], remaining=s["remaining"])
-            for s in self.apps.published_slots(request.office_id, request.date, request.lane)])
+            slot_proto(s) for s in self.apps.published_slots(request.office_id, request.date, request.lane)])
 
     def SetQuota(self, request, context):
         changed = self.apps.set_capacity(request.caller, request.office_id, request.date, request.lane,

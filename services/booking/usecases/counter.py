@@ -30,7 +30,7 @@ MAX_PAGE = 200
 
 class Counter:
     def __init__(self, db, applications: Applications, accounts, clock: Clock):
-        self.db, self.apps, self.accounts, self.clock = db, applications, accounts, clock
+        self.apps, self.accounts, self.clock = applications, accounts, clock
         self.log_store = CounterLog(db)
         self.account_lookup = AccountLookup(db)
         self.repository = applications.application_repository
