@@ -11,7 +11,7 @@ from passport.v1 import common_pb2
 from servicekit.clock import FixedClock
 from servicekit.errors import DomainError
 from services.booking.adapters import audit
-from services.booking.usecases import statistics
+from services.booking.domain import statistics
 
 
 class FakeCollection:
