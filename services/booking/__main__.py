@@ -11,17 +11,21 @@ from servicekit.consumer import EventConsumer
 from servicekit.events import TOPICS
 from servicekit.outbox import OutboxRelay
 
-from services.booking import applications, calendar, reactions
 from services.booking import metrics as booking_metrics
-from services.booking.accounts import Accounts
-from services.booking.grpc_api import AccountServicer, BookingServicer
-from services.booking.waitlist import Waitlist
-from services.booking import audit as audit_log, releases, statistics
-from services.booking.counter import Counter
-from services.booking.counter_api import CounterServicer
-from services.booking.office_api import OfficeServicer
-from services.booking.outreach import Outreach
-from services.booking.staff import Staff, StaffServicer
+from services.booking.adapters import audit as audit_log
+from services.booking.adapters.accounts import Accounts
+from services.booking.domain import calendar
+from services.booking.entrypoints import kafka_handlers
+from services.booking.entrypoints.counter_api import CounterServicer
+from services.booking.entrypoints.grpc_api import AccountServicer, BookingServicer
+from services.booking.entrypoints.office_api import OfficeServicer
+from services.booking.usecases import releases, statistics
+from services.booking.usecases.counter import Counter
+from services.booking.usecases.facade import Applications
+from services.booking.usecases.outreach import Outreach
+from services.booking.usecases.waitlist import Waitlist
+from services.booking.entrypoints.staff_api import StaffServicer
+from services.booking.usecases.staff import Staff
 
 NAME = "booking"
 
@@ -35,20 +39,20 @@ def main() -> None:
     accounts = Accounts(db, clock)
     audit = audit_log.AuditLog(db, clock)
     policy = releases.ReleasePolicy(db, calendar.load(), clock)
-    apps = applications.Applications(db, calendar.load(), clock, payment,
-                                     hold_minutes=env_int("HOLD_MINUTES", 120),
-                                     slot_horizon_days=env_int("SLOT_HORIZON_DAYS", 30),
-                                     release_gate=policy.gate, on_staff_action=audit.append,
-                                     slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 2.0),
-                                     seat_hint_s=env_float("SEAT_HINT_SECONDS", 60.0),
-                                     free_seat_hint_s=env_float("FREE_SEAT_HINT_SECONDS", 5.0),
-                                     booking_lead_minutes=env_int("BOOKING_LEAD_MINUTES", 30))
+    apps = Applications(db, calendar.load(), clock, payment,
+                        hold_minutes=env_int("HOLD_MINUTES", 120),
+                        slot_horizon_days=env_int("SLOT_HORIZON_DAYS", 30),
+                        release_gate=policy.gate, on_staff_action=audit.append,
+                        slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 2.0),
+                        seat_hint_s=env_float("SEAT_HINT_SECONDS", 60.0),
+                        free_seat_hint_s=env_float("FREE_SEAT_HINT_SECONDS", 5.0),
+                        booking_lead_minutes=env_int("BOOKING_LEAD_MINUTES", 30))
     waitlist = Waitlist(apps, clock)
     ballots = releases.Ballots(db, apps, policy, audit, clock, waitlist)
     outreach = Outreach(db, apps, clock)
     apps.outreach_gate = outreach.admits
     stats = statistics.Statistics(db, apps.calendar)
-    for part in (audit, ballots, stats, outreach):
+    for part in (audit, ballots, stats, outreach, waitlist):
         part.ensure_indexes()
     accounts.ensure_indexes()
     apps.ensure_indexes()
@@ -80,7 +84,7 @@ def main() -> None:
                                                WindowLease(db, "no-show-sweeper", 60, clock).only_holder(apps.mark_no_shows)))
     runner.add_worker("waitlist_offers", every(env_int("WAITLIST_INTERVAL_SECONDS", 5), "waitlist_offers",
                                                waitlist.offer_freed_seats))
-    consumer = EventConsumer(db, "booking", [TOPICS["payment"], TOPICS["biometrics-capture"]], reactions.handlers(apps, audit))
+    consumer = EventConsumer(db, "booking", [TOPICS["payment"], TOPICS["biometrics-capture"]], kafka_handlers.handlers(apps, audit))
     runner.add_worker("consumer", consumer.run)
     runner.run()
 

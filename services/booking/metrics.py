@@ -1,8 +1,6 @@
 """Booking's business metrics. Labels are offices and lanes (bounded), never applicants or slots."""
 from __future__ import annotations
 
-
-
 from prometheus_client import Counter, Gauge
 
 QUOTA_CAPACITY = Gauge("booking_quota_capacity_seats",
@@ -25,9 +23,8 @@ def refresh_quota(apps) -> None:
     """Worker cycle: capacity and held seats of every office's open dates, by lane."""
     for office in apps.calendar.offices.values():
         today = office.today(apps.clock.now()).isoformat()
-        slots = {s["_id"]: s for s in apps.slots.find({"office_id": office.office_id, "date": {"$gte": today}},
-                                                      {"lane": 1, "capacity": 1})}
-        held = apps._held_counts(list(slots))
+        slots = apps.slot_repository.lanes_and_capacities_from(office.office_id, today)
+        held = apps.seat_repository.held_counts(list(slots))
         capacity, taken = {}, {}
         for slot_id, slot in slots.items():
             capacity[slot["lane"]] = capacity.get(slot["lane"], 0) + slot["capacity"]
@@ -35,6 +32,3 @@ def refresh_quota(apps) -> None:
         for lane in set(capacity) | set(office.quota):
             QUOTA_CAPACITY.labels(office.office_id, lane).set(capacity.get(lane, 0))
             QUOTA_HELD.labels(office.office_id, lane).set(taken.get(lane, 0))
-
-
-

@@ -56,7 +56,7 @@ from pathlib import Path
 import jwt
 import pymongo
 
-from services.booking import calendar as booking_calendar
+from services.booking.domain import calendar as booking_calendar
 
 REPO = Path(__file__).resolve().parents[2]
 # A block of 100 ports below 32768 (see deploy.local.stack.Ports).

@@ -14,8 +14,8 @@ from deploy.local.stack import DEMO_STAFF
 from passport.v1 import biometrics_pb2, common_pb2
 from servicekit.clock import FixedClock
 from servicekit.events import new_event
-from services.booking import calendar
-from services.booking.applications import Applications
+from services.booking.domain import calendar
+from services.booking.usecases.facade import Applications
 from tests.integration.test_foundation import applicant_with_application, wait_for
 from tests.integration.test_lifecycle import _PaidBilling, book, pay, status_of
 

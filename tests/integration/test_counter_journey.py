@@ -14,7 +14,7 @@ import pytest
 
 from deploy.local.client import Api
 from deploy.local.stack import DEMO_STAFF
-from services.booking import calendar
+from services.booking.domain import calendar
 from tests.integration.conftest import running_stack
 from tests.integration.test_foundation import wait_for
 from tests.integration.test_lifecycle import pay, status_of

@@ -12,8 +12,9 @@ from pymongo.errors import AutoReconnect
 from passport.v1 import common_pb2, payment_pb2
 from servicekit.errors import DomainError
 from servicekit.events import decode
-from services.booking.applications import ABANDON_AFTER
-from services.booking.calendar import slot_documents
+from services.booking.domain.application import Application, Change
+from services.booking.domain.seats import ABANDON_AFTER
+from services.booking.domain.calendar import slot_documents
 from tests.unit.test_booking_listing import DAY, listing_stack
 
 ACCOUNT = {"_id": "acc-1", "birth_date": "1990-05-17"}
@@ -44,7 +45,7 @@ def booking_world():
     apps.seats.create_index("holder", unique=True)
     apps.payment = Payment()
     app_id = apps.create(ACCOUNT, "TBK", "ORDINARY", 10, "NEW", False, None)["application_id"]
-    apps._documents_complete.put(app_id)  # the documents rule has its own tests
+    apps.booking.documents_complete.put(app_id)  # the documents rule has its own tests
     return apps, slot_id, app_id
 
 
@@ -77,7 +78,7 @@ def test_a_booking_whose_billing_fails_gives_its_seat_back_and_tells_payment_to_
 def test_a_booking_the_store_failed_to_record_is_given_up_by_the_reaper_and_a_late_record_loses():
     apps, slot_id, app_id = booking_world()
     real_insert = apps.transitions.insert_one
-    latest = apps._latest(app_id)
+    latest = apps.latest(app_id)
 
     def store_down(doc):
         raise AutoReconnect("connection reset")
@@ -93,10 +94,10 @@ def test_a_booking_the_store_failed_to_record_is_given_up_by_the_reaper_and_a_la
     assert apps.seats.count_documents({"application_id": app_id}) == 0
     assert [p.appointment_id for t, p in events(apps, app_id) if t == "BookingAbandoned"] == [seat["hold_id"]]
     header = apps.applications.find_one({"_id": app_id})
-    late = apps._append(header, latest, "AWAITING_PAYMENT", "a late record of that hold",
-                        {"appointment": {"hold_id": seat["hold_id"]}}, [])
+    late = apps.application_repository.append(Application(header, [latest]), Change(
+        "AWAITING_PAYMENT", "a late record of that hold", {"appointment": {"hold_id": seat["hold_id"]}}))
     assert late is None, "the fence took its place in the log"
-    assert apps._latest(app_id)["status"] == "DRAFT"
+    assert apps.latest(app_id)["status"] == "DRAFT"
 
 
 def test_the_reaper_never_frees_a_recorded_appointment_and_a_retry_resumes_the_same_billing():
@@ -121,7 +122,7 @@ def test_a_caller_that_stopped_waiting_gets_nothing_recorded():
     finally:
         grpcserver.call_deadline.reset(token)
     assert err.value.problem == "booking-interrupted"
-    assert apps._latest(app_id)["status"] == "DRAFT"
+    assert apps.latest(app_id)["status"] == "DRAFT"
     assert apps.seats.count_documents({"application_id": app_id}) == 0
 
 
@@ -141,7 +142,7 @@ def test_a_priority_seat_needs_the_groups_proof_and_the_officer_decides_on_it_at
     account = {"_id": "acc-2", "birth_date": "1990-05-17", "nik": "2171015705900001"}  # day + 40: a woman
     caller = common_pb2.Caller(account_id="acc-2", role="APPLICANT")
     app_id = apps.create(account, "TBK", "ORDINARY", 5, "NEW", False, "DISABLED")["application_id"]
-    apps._documents_complete.put(app_id)
+    apps.booking.documents_complete.put(app_id)
     office = apps.office("TBK")
     day = DAY
     priority = next(d for d in slot_documents(office, day) if d["lane"] == "PRIORITY")
@@ -161,4 +162,4 @@ def test_a_priority_seat_needs_the_groups_proof_and_the_officer_decides_on_it_at
     number = apps.check_in(officer, "TBK", app_id, "REFUSED")
     assert number.startswith("A"), "a refused claim queues in the regular lane"
     assert staff_actions == [("priority-refused", {"application_id": app_id, "priority_group": "DISABLED"})]
-    assert "priority proof refused" in apps._latest(app_id)["note"]
+    assert "priority proof refused" in apps.latest(app_id)["note"]

@@ -10,7 +10,8 @@ from pymongo.errors import DuplicateKeyError
 from passport.v1 import common_pb2
 from servicekit.clock import FixedClock
 from servicekit.errors import DomainError
-from services.booking import audit, statistics
+from services.booking.adapters import audit
+from services.booking.domain import statistics
 
 
 class FakeCollection:
@@ -145,7 +146,7 @@ def test_statistics_count_on_the_appointment_day_and_group():
 
 def test_a_fact_from_another_service_is_audited_once_however_often_it_is_delivered():
     """Issue 16: refunds paid (payment's RefundPaidOut) go into the chain, once per event."""
-    from services.booking import reactions
+    from services.booking.entrypoints import kafka_handlers as reactions
     from passport.v1 import common_pb2 as common, payment_pb2
 
     class Envelope:

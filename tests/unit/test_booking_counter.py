@@ -5,7 +5,7 @@ import pytest
 
 from passport.v1 import common_pb2
 from servicekit.errors import DomainError
-from services.booking.counter import Counter
+from services.booking.usecases.counter import Counter
 from tests.unit.test_booking_abandon import booking_world
 
 OFFICER = common_pb2.Caller(account_id="off-1", role="OFFICER", office_id="TBK")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 from servicekit.clock import FixedClock
-from services.booking.applications import Applications
-from services.booking.calendar import load, slot_documents
+from services.booking.usecases.facade import Applications
+from services.booking.domain.calendar import load, slot_documents
 from tests.unit.fakemongo import Database
 
 DAY = dt.date(2026, 12, 1)  # a Tuesday, a working day at TBK
@@ -67,7 +67,7 @@ def test_a_seat_freed_through_this_replica_is_listed_free_at_once():
     for n in range(4):
         take(apps, slot_id, n)
     assert remaining(apps, slot_id) == 0
-    apps._delete_seats({"_id": f"{slot_id}#2"})
+    apps.seat_repository.release(f"{slot_id}#2")
     assert remaining(apps, slot_id) == 1
 
 
@@ -80,7 +80,7 @@ def test_without_hints_every_listing_reads_every_seat():
 
 
 def test_parallel_requests_of_one_replica_try_different_seats_and_seats_seen_taken_last():
-    from services.booking.seat_hints import SeatHints
+    from services.booking.domain.seat_hints import SeatHints
     hints = SeatHints(ttl_s=2.0)
     first = hints.pick("TBK-1", 3, tried=set())
     second = hints.pick("TBK-1", 3, tried=set())  # while the first request is still trying
@@ -98,7 +98,7 @@ def test_parallel_requests_of_one_replica_try_different_seats_and_seats_seen_tak
 
 
 def test_the_reaper_frees_orphans_and_looks_at_a_current_seat_again_only_after_the_recheck_period():
-    from services.booking.applications import REAP_RECHECK
+    from services.booking.domain.seats import REAP_RECHECK
     apps, slot_id = listing_stack(seat_hint_s=0)
     clock = apps.clock
     held_at = clock.now() - dt.timedelta(minutes=30)
@@ -112,7 +112,7 @@ def test_the_reaper_frees_orphans_and_looks_at_a_current_seat_again_only_after_t
         apps.seats.insert_one({"_id": f"{slot_id}#{n}", "slot_id": slot_id, "holder": f"{app}#0",
                                "application_id": app, "hold_id": hold, "held_at": held_at})
     assert apps.reap_seats() == 1  # the seat of a booking that never got past DRAFT
-    assert apps._latest("app-draft")["abandoned_hold"] == "apt-2"  # fenced: it can never be recorded
+    assert apps.latest("app-draft")["abandoned_hold"] == "apt-2"  # fenced: it can never be recorded
     assert apps.seats.find_one({"_id": f"{slot_id}#0"}) is not None
     transitions.finds = 0
     assert apps.reap_seats() == 0 and transitions.finds == 0  # the current seat is not read again
@@ -124,16 +124,16 @@ def test_a_retry_never_shares_the_seat_of_a_booking_still_in_progress():
     """Sharing it, the first request could free the seat (no billing) after the retry recorded it."""
     import pytest
     from servicekit.errors import DomainError
-    from services.booking.applications import BOOKING_IN_FLIGHT
+    from services.booking.domain.seats import BOOKING_IN_FLIGHT
     apps, slot_id = listing_stack(seat_hint_s=0)
     apps.seats.create_index("holder", unique=True)  # one seat per application and generation
     slot = apps.slots.find_one({"_id": slot_id})
-    first = apps._hold_seat(slot, "app-1", generation=0)  # the first request took a seat, still running
+    first = apps.booking.hold_seat(slot, "app-1", generation=0)  # the first request took a seat, still running
     with pytest.raises(DomainError) as err:
-        apps._hold_seat(slot, "app-1", generation=0)
+        apps.booking.hold_seat(slot, "app-1", generation=0)
     assert err.value.problem == "booking-in-progress"
     apps.clock.advance(seconds=BOOKING_IN_FLIGHT.total_seconds() + 1)  # it can no longer be running
-    assert apps._hold_seat(slot, "app-1", generation=0)["_id"] == first["_id"]  # resumed, not a second seat
+    assert apps.booking.hold_seat(slot, "app-1", generation=0)["_id"] == first["_id"]  # resumed, not a second seat
     assert apps.seats.count_documents({"application_id": "app-1"}) == 1
 
 

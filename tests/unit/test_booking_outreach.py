@@ -6,7 +6,7 @@ import pytest
 
 from passport.v1 import common_pb2
 from servicekit.errors import DomainError
-from services.booking.outreach import Outreach
+from services.booking.usecases.outreach import Outreach
 from tests.unit.test_booking_abandon import CALLER, booking_world
 from tests.unit.test_booking_listing import DAY
 

@@ -9,8 +9,8 @@ import pytest
 
 from servicekit.clock import FixedClock
 from servicekit.errors import DomainError
-from services.booking import accounts as accounts_module
-from services.booking.accounts import RESET_MAX_FAILURES, Accounts
+from services.booking.adapters import accounts as accounts_module
+from services.booking.adapters.accounts import RESET_MAX_FAILURES, Accounts
 from tests.unit.fakemongo import Database
 
 EMAIL, PASSWORD, NEW = "siti@example.id", "Sandi-Rahasia-2026", "Baru-Sekali-2026"

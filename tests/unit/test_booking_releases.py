@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from servicekit.errors import DomainError
-from services.booking import calendar, releases
+from services.booking.domain import calendar
+from services.booking.entrypoints import verify_draw
+from services.booking.usecases import releases
 
 CAL = calendar.load()
 TBK, DPS = CAL.offices["TBK"], CAL.offices["DPS"]
@@ -18,13 +20,17 @@ entry_ids = st.lists(st.text("0123456789abcdef", min_size=4, max_size=12).map(la
 seeds = st.text("0123456789abcdef", min_size=64, max_size=64)
 
 
+# every collection of a BallotRepository (adapters/office_records.py)
+BALLOT_COLLECTIONS = ("ballots", "ballot_draws", "ballot_secrets", "ballot_entries", "ballot_outcomes")
+
+
 class NoBallots:
     def find_one(self, *_a, **_k):
         return None
 
 
 def policy(cfg: releases.ReleaseConfig) -> releases.ReleasePolicy:
-    return releases.ReleasePolicy({"ballots": NoBallots(), "ballot_draws": NoBallots()}, CAL, None,
+    return releases.ReleasePolicy({name: NoBallots() for name in BALLOT_COLLECTIONS}, CAL, None,
                                   config={"TBK": cfg, "DPS": cfg})
 
 
@@ -98,7 +104,7 @@ def test_verify_draw_accepts_a_true_result_and_catches_a_forged_one(tmp_path, ca
     assert releases.verify_result(result)["ok"]
     path = tmp_path / "result.json"
     path.write_text(json.dumps(result))
-    assert releases.main(["verify-draw", str(path)]) == 0
+    assert verify_draw.main(["verify-draw", str(path)]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
     forged = dict(result, order=list(reversed(result["order"])))
     assert not releases.verify_result(forged)["ok"]
@@ -107,7 +113,7 @@ def test_verify_draw_accepts_a_true_result_and_catches_a_forged_one(tmp_path, ca
     swapped = json.loads(json.dumps(result))
     swapped["outcomes"][0]["outcome"], swapped["outcomes"][-1]["outcome"] = "LOST", "WON"
     assert not releases.verify_result(swapped)["ok"]
-    assert releases.main(["verify-draw", json.dumps(forged)]) == 1
+    assert verify_draw.main(["verify-draw", json.dumps(forged)]) == 1
 
 
 def test_a_secret_that_does_not_match_the_published_commitment_fails_verification():
@@ -127,7 +133,7 @@ def test_a_secret_that_does_not_match_the_published_commitment_fails_verificatio
 
 def test_the_release_calendar_groups_the_horizon_by_opening_and_says_what_is_open():
     from servicekit.clock import FixedClock
-    from services.booking.applications import Applications
+    from services.booking.usecases.facade import Applications
     from tests.unit.fakemongo import Database
     db = Database()
     now = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.timezone.utc)  # 10:00 WIB, Tuesday

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from servicekit.errors import DomainError
-from services.booking import rules
-from services.booking.calendar import load
+from services.booking.domain import rules
+from services.booking.domain.calendar import load
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -88,7 +88,7 @@ def test_working_days_skip_weekends_and_holidays():
 
 
 def test_seat_hints_try_seen_taken_seats_last_and_call_a_full_slot_full_only_while_fresh():
-    from services.booking.seat_hints import SeatHints
+    from services.booking.domain.seat_hints import SeatHints
     now = [0.0]
     hints = SeatHints(ttl_s=2.0, clock=lambda: now[0])
     for n in (0, 1):

@@ -1,4 +1,4 @@
-"""Staff management by the head of an office (services/booking/staff.py): officers of the caller's
+"""Staff management by the head of an office (services/booking/usecases/staff.py): officers of the caller's
 own office only, generated passwords, deactivation, the token state the gateway checks, and the
 audit entries. In-memory store."""
 from __future__ import annotations
@@ -10,9 +10,10 @@ import pytest
 from passport.v1 import common_pb2
 from servicekit.clock import FixedClock
 from servicekit.errors import DomainError
-from services.booking import rules
-from services.booking.accounts import Accounts
-from services.booking.staff import Staff, generated_password
+from services.booking.adapters.accounts import Accounts
+from services.booking.domain import rules
+from services.booking.domain.staff import generated_password
+from services.booking.usecases.staff import Staff
 from tests.unit.fakemongo import Database
 
 HEAD = common_pb2.Caller(account_id="stf_head", role="SUPERVISOR", office_id="TBK")
@@ -41,7 +42,7 @@ def problem(call) -> str:
 
 def test_generated_passwords_pass_the_password_rule_and_differ():
     words = {generated_password() for _ in range(50)}
-    assert len(words) == 50 and all(rules._strong(w) and len(w) == 16 for w in words)
+    assert len(words) == 50 and all(rules.strong_password(w) and len(w) == 16 for w in words)
 
 
 def test_a_head_creates_an_officer_of_the_own_office_who_can_sign_in(world):

@@ -6,8 +6,8 @@ import datetime as dt
 
 from servicekit.clock import FixedClock
 from servicekit.mongo import Appender, append_numbered, read_numbered
-from services.booking.applications import Applications
-from services.booking.calendar import load
+from services.booking.usecases.facade import Applications
+from services.booking.domain.calendar import load
 from tests.unit.fakemongo import Database
 
 

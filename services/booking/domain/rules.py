@@ -23,7 +23,7 @@ STATUSES = ("DRAFT", "AWAITING_PAYMENT", "PAID", "CHECKED_IN", "BIOMETRICS_CAPTU
             "REJECTED", "ISSUED", "COLLECTED", "SHIPPED", "EXPIRED", "CANCELLED", "NO_SHOW")
 CLOSED_STATUSES = {"REJECTED", "COLLECTED", "SHIPPED", "EXPIRED", "CANCELLED", "NO_SHOW"}
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 PHONE = re.compile(r"^(\+62|62|0)8[0-9]{7,11}$")
 
 
@@ -76,16 +76,16 @@ def validate_registration(nik: str, full_name: str, birth_date: str, email: str,
     except DomainError as err:
         errors.extend(err.errors)
     check(0 < len((full_name or "").strip()) <= 120, "full_name", "full_name is required (at most 120 characters)")
-    check(bool(_EMAIL.match(email or "")), "email", "email is not a valid address")
+    check(bool(EMAIL.match(email or "")), "email", "email is not a valid address")
     check(bool(PHONE.match(phone or "")), "phone", "phone must be an Indonesian mobile number like 081234567890 or +6281234567890")
-    check(_strong(password), "password",
+    check(strong_password(password), "password",
           "password needs at least 10 characters with a letter and a digit")
     if errors:
         raise DomainError("invalid", "validation-error", "the account details are not valid", errors)
     return born
 
 
-def _strong(password: str) -> bool:
+def strong_password(password: str) -> bool:
     return (isinstance(password, str) and 10 <= len(password) <= 200
             and any(c.isalpha() for c in password) and any(c.isdigit() for c in password))
 

@@ -1,14 +1,14 @@
-"""gRPC adapters: translate protobuf messages to calls on the booking domain and back."""
+"""gRPC servicers of AccountService and BookingService: requests in, use cases called, replies mapped out."""
 from __future__ import annotations
 
-from passport.v1 import accounts_pb2, accounts_pb2_grpc, booking_pb2, booking_pb2_grpc, common_pb2
+from passport.v1 import accounts_pb2, accounts_pb2_grpc, booking_pb2, booking_pb2_grpc
 
 from servicekit.errors import invalid
 
-from services.booking.accounts import Accounts, public_view
-from services.booking.applications import Applications
-from services.booking.documents import view as document_view
-from services.booking.waitlist import Waitlist
+from services.booking.adapters.accounts import Accounts, public_view
+from services.booking.adapters.mapping import document_proto, office_proto, slot_proto, to_proto
+from services.booking.usecases.facade import Applications
+from services.booking.usecases.waitlist import Waitlist
 
 
 class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
@@ -58,17 +58,12 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
 
     def ListOffices(self, request, context):
         holidays = sorted(d.isoformat() for d in self.apps.calendar.holidays)
-        return booking_pb2.ListOfficesResponse(items=[
-            booking_pb2.Office(office_id=o.office_id, name=o.name, timezone=o.timezone, address=o.address,
-                               working_days=o.working_days, holidays=holidays)
-            for o in self.apps.calendar.offices.values()])
+        return booking_pb2.ListOfficesResponse(items=[office_proto(o, holidays)
+                                                      for o in self.apps.calendar.offices.values()])
 
     def ListSlots(self, request, context):
         return booking_pb2.ListSlotsResponse(items=[
-            booking_pb2.Slot(slot_id=s["_id"], office_id=s["office_id"], date=s["date"],
-                             start_time=s["start_time"], end_time=s["end_time"], lane=s["lane"],
-                             capacity=s["capacity"], remaining=s["remaining"])
-            for s in self.apps.published_slots(request.office_id, request.date, request.lane)])
+            slot_proto(s) for s in self.apps.published_slots(request.office_id, request.date, request.lane)])
 
     def SetQuota(self, request, context):
         changed = self.apps.set_capacity(request.caller, request.office_id, request.date, request.lane,
@@ -126,26 +121,3 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
 
     def HandOver(self, request, context):
         return to_proto(self.apps.hand_over(request.caller, request.application_id, request.tracking_number))
-
-
-def to_proto(view: dict) -> booking_pb2.Application:
-    app = booking_pb2.Application(
-        application_id=view["application_id"], account_id=view["account_id"], office_id=view["office_id"],
-        status=view["status"], passport_type=view["passport_type"], validity_years=view["validity_years"],
-        service_type=view["service_type"], express=view["express"],
-        priority_group=view["priority_group"] or "", created_at=view["created_at"],
-        timeline=[booking_pb2.TimelineEntry(**t) for t in view["timeline"]],
-        passport_number=view["passport_number"], delivery=view["delivery"],
-        tracking_number=view["tracking_number"], ready_by=view["ready_by"])
-    if view["appointment"]:
-        app.appointment.CopyFrom(booking_pb2.Appointment(**view["appointment"]))
-    if view["billing"]:
-        b = view["billing"]
-        app.billing.CopyFrom(booking_pb2.BillingSummary(
-            billing_code=b["billing_code"], amount=common_pb2.Money(amount=b["amount"], currency=b["currency"]),
-            expires_at=b["expires_at"]))
-    return app
-
-
-def document_proto(doc: dict) -> booking_pb2.Document:
-    return booking_pb2.Document(**document_view(doc))

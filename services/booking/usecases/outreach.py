@@ -16,10 +16,10 @@ import uuid
 
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
-from servicekit.mongo import insert_unique
 
-from services.booking import rules
-from services.booking.calendar import slot_id
+from services.booking.adapters.office_records import OutreachRepository
+from services.booking.domain import rules
+from services.booking.domain.calendar import slot_id
 
 MIN_PEOPLE = 50
 MAX_PEOPLE = 1000
@@ -29,10 +29,10 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read out ove
 class Outreach:
     def __init__(self, db, applications, clock: Clock):
         self.apps, self.clock = applications, clock
-        self.requests, self.decisions, self.codes = db["outreach_requests"], db["outreach_decisions"], db["outreach_codes"]
+        self.repository = OutreachRepository(db)
 
     def ensure_indexes(self) -> None:
-        self.requests.create_index([("office_id", 1), ("date", 1)])
+        self.repository.ensure_indexes()
 
     # -- organiser ---------------------------------------------------------------------------
     def request(self, caller, office_id: str, organisation: str, location: str, date: str, people: int,
@@ -57,11 +57,11 @@ class Outreach:
         doc = {"_id": "out_" + uuid.uuid4().hex, "office_id": office_id, "organiser_account_id": caller.account_id,
                "organisation": organisation.strip(), "location": location.strip(), "date": day.isoformat(),
                "people": people, "contact_phone": contact_phone, "requested_at": self.clock.now()}
-        self.requests.insert_one(doc)
+        self.repository.add(doc)
         return self.view(doc, caller)
 
     def get(self, caller, request_id: str) -> dict:
-        doc = self.requests.find_one({"_id": request_id})
+        doc = self.repository.get(request_id)
         if doc is None or not _may_see(caller, doc):
             raise DomainError("not_found", "outreach-request-not-found", "no such outreach request")
         return self.view(doc, caller)
@@ -70,7 +70,7 @@ class Outreach:
     def list(self, caller, office_id: str, status: str = "") -> list[dict]:
         if caller.role not in ("OFFICER", "SUPERVISOR") or caller.office_id != office_id:
             raise DomainError("forbidden", "forbidden", "only staff of this office see its outreach requests")
-        views = [self.view(d, caller) for d in self.requests.find({"office_id": office_id}).sort("date", 1)]
+        views = [self.view(d, caller) for d in self.repository.of_office(office_id)]
         return [v for v in views if not status or v["status"] == status]
 
     def decide(self, caller, office_id: str, request_id: str, approve: bool, seats: int, start_time: str,
@@ -78,7 +78,7 @@ class Outreach:
         """The supervisor's one decision: approve with OUTREACH seats (and an invitation code), or reject."""
         if caller.role != "SUPERVISOR" or caller.office_id != office_id:
             raise DomainError("forbidden", "forbidden", "only the supervisor of this office decides on outreach")
-        doc = self.requests.find_one({"_id": request_id})
+        doc = self.repository.get(request_id)
         if doc is None or doc["office_id"] != office_id:
             raise DomainError("not_found", "outreach-request-not-found", "no such outreach request")
         if not (reason or "").strip():
@@ -95,26 +95,25 @@ class Outreach:
             code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
             decision.update(seats=seats, slot_id=slot_id(office_id, dt.date.fromisoformat(doc["date"]), "OUTREACH", start),
                             invitation_code=code)
-        if not insert_unique(self.decisions, decision):
+        if not self.repository.decide(decision):
             raise DomainError("conflict", "outreach-already-decided", "this outreach request was decided already")
         if approve:
             self.apps.set_capacity(caller, office_id, doc["date"], "OUTREACH", start, seats,
                                    f"outreach {request_id} ({doc['organisation']}): {reason.strip()}")
-            insert_unique(self.codes, {"_id": decision["invitation_code"], "request_id": request_id,
-                                       "office_id": office_id, "slot_id": decision["slot_id"]})
+            self.repository.add_code(decision["invitation_code"], request_id, office_id, decision["slot_id"])
         else:
-            self.apps._staff_action(caller, "OUTREACH_REJECTED", office_id,
+            self.apps.staff_action(caller, "OUTREACH_REJECTED", office_id,
                                     {"request_id": request_id, "reason": reason.strip()})
         return self.view(doc, caller)
 
     # -- booking -----------------------------------------------------------------------------
     def admits(self, invitation_code: str, slot: dict) -> bool:
         """Whether the code invites to this OUTREACH slot (Applications' outreach gate)."""
-        code = self.codes.find_one({"_id": (invitation_code or "").strip().upper()}) if invitation_code else None
+        code = self.repository.code((invitation_code or "").strip().upper()) if invitation_code else None
         return code is not None and code["slot_id"] == slot["_id"]
 
     def view(self, doc: dict, caller) -> dict:
-        decision = self.decisions.find_one({"_id": doc["_id"]}) or {}
+        decision = self.repository.decision(doc["_id"]) or {}
         status = "REQUESTED" if not decision else "APPROVED" if decision["approved"] else "REJECTED"
         office = self.apps.office(doc["office_id"])
         out = {"request_id": doc["_id"], "office_id": doc["office_id"], "organisation": doc["organisation"],

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-DATA = Path(__file__).with_name("offices.json")
+from servicekit.errors import DomainError
+
+DATA = Path(__file__).parent.parent / "offices.json"  # reference data at the service root (the images copy it)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,12 @@ class Office:
 class Calendar:
     offices: dict[str, Office]
     holidays: frozenset[dt.date]
+
+    def office(self, office_id: str) -> Office:
+        office = self.offices.get(office_id)
+        if office is None:
+            raise DomainError("not_found", "office-not-found", f"no office {office_id!r}")
+        return office
 
     def is_working_day(self, office: Office, day: dt.date) -> bool:
         return day.weekday() in office.working_days and day not in self.holidays

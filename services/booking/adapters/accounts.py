@@ -20,8 +20,8 @@ from servicekit.errors import DomainError, invalid
 from servicekit.log import mask_nik
 from servicekit.mongo import insert_unique
 
-from services.booking import rules
-from services.booking.passwords import DUMMY_HASH, hash_password, verify_password
+from services.booking.domain import rules
+from services.booking.domain.passwords import DUMMY_HASH, hash_password, verify_password
 
 STALE_CLAIM = dt.timedelta(minutes=2)
 RESET_VALID = dt.timedelta(minutes=15)  # a password-reset code's life
@@ -75,7 +75,7 @@ class Accounts:
     def authenticate(self, email: str, password: str) -> dict:
         doc = self.accounts.find_one({"email": (email or "").strip().lower()})
         matches = verify_password(password or "", doc["password_hash"] if doc else DUMMY_HASH)
-        # A deactivated staff account (services/booking/staff.py) answers like a wrong password.
+        # A deactivated staff account (usecases/staff.py) answers like a wrong password.
         if doc is None or not matches or not doc.get("active", True):
             raise DomainError("unauthenticated", "invalid-credentials", "email or password is wrong")
         return doc
@@ -85,6 +85,25 @@ class Accounts:
         if doc is None:
             raise DomainError("not_found", "account-not-found", "no such account")
         return doc
+
+    def find(self, account_id: str) -> dict | None:
+        return self.accounts.find_one({"_id": account_id or ""})
+
+    def replace_password(self, account_id: str, password: str) -> None:
+        """A new password ends every open session of the account (its token version moves on)."""
+        self.accounts.update_one({"_id": account_id}, {"$set": {"password_hash": hash_password(password)},
+                                                       "$inc": {"token_version": 1}})
+
+    def deactivate(self, account_id: str, at) -> None:
+        self.accounts.update_one({"_id": account_id}, {"$set": {"active": False, "deactivated_at": at},
+                                                       "$inc": {"token_version": 1}})
+
+    def token_state(self, account_id: str) -> tuple[bool, int]:
+        """(active, token version) as the gateway checks them; an unknown account is inactive."""
+        doc = self.accounts.find_one({"_id": account_id or ""}, {"active": 1, "token_version": 1})
+        if doc is None:
+            return False, 0
+        return bool(doc.get("active", True)), int(doc.get("token_version", 0))
 
     def staff_of(self, office_id: str, role: str = "") -> list[dict]:
         query = {"office_id": office_id, "role": role} if role else {"office_id": office_id,
@@ -124,7 +143,7 @@ class Accounts:
     def confirm_password_reset(self, email: str, code: str, new_password: str) -> dict:
         rejected = DomainError("invalid", "reset-code-invalid", "the code is wrong, expired or already used",
                                [{"field": "code", "message": "the code is wrong, expired or already used"}])
-        if not rules._strong(new_password):
+        if not rules.strong_password(new_password):
             raise DomainError("invalid", "validation-error", "the new password is too weak", [
                 {"field": "new_password", "message": "password needs at least 10 characters with a letter and a digit"}])
         claim = self.email_claims.find_one({"_id": (email or "").strip().lower()})

@@ -9,26 +9,29 @@ from __future__ import annotations
 
 import datetime as dt
 
-from passport.v1 import booking_pb2, common_pb2
-from servicekit import events, outbox
+from passport.v1 import common_pb2
 from servicekit.clock import Clock
 from servicekit.errors import DomainError, invalid
 from servicekit.lease import WindowLease
-from servicekit.mongo import insert_unique
 
-from services.booking import rules
-from services.booking.applications import TOPIC, Applications
+from services.booking.adapters.office_records import WaitlistRepository
+from services.booking.domain import rules
+from services.booking.domain.events import WaitlistOffered
+from services.booking.usecases.facade import Applications
 
 
 class Waitlist:
     def __init__(self, apps: Applications, clock: Clock):
         self.apps, self.clock = apps, clock
-        self.entries, self.offers = apps.db["waitlist"], apps.db["waitlist_offers"]
+        self.line = WaitlistRepository(apps.db, clock)
         self.lease = WindowLease(apps.db, "waitlist-offers", window_s=10, clock=clock)
 
+    def ensure_indexes(self) -> None:
+        self.line.ensure_indexes()
+
     def join(self, caller, application_id: str, date: str, lane: str) -> int:
-        header = self.apps._owned(caller, application_id)
-        if self.apps._latest(application_id)["status"] != "DRAFT":
+        header = self.apps.owned(caller, application_id)
+        if self.apps.latest(application_id)["status"] != "DRAFT":
             raise DomainError("conflict", "waitlist-not-allowed", "only a DRAFT application (no seat yet) can wait")
         day = rules.parse_date(date, "date")
         office = self.apps.office(header["office_id"])
@@ -42,7 +45,7 @@ class Waitlist:
         if any(s["remaining"] > 0 for s in slots):
             raise DomainError("conflict", "seats-available", f"{date} still has {lane} seats: book one instead")
         missing = self.apps.documents.missing(application_id, rules.required_documents(header["service_type"],
-                                                                                      self.apps._age(header)))
+                                                                                      self.apps.age(header)))
         if missing:
             raise DomainError("invalid", "documents-missing", "upload these documents first: " + "; ".join(missing))
         return self.position(self.enqueue(application_id, header["account_id"], header["office_id"], date, lane))
@@ -53,20 +56,15 @@ class Waitlist:
         entry = {"_id": f"{office_id}|{date}|{lane}|{application_id}", "application_id": application_id,
                  "account_id": account_id, "office_id": office_id, "date": date, "lane": lane,
                  "at": self.clock.now()}
-        if not insert_unique(self.entries, entry):
-            existing = self.entries.find_one({"application_id": application_id})
+        if not self.line.add(entry):
+            existing = self.line.entry_of(application_id)
             if existing is None or existing["_id"] != entry["_id"]:
                 raise DomainError("conflict", "already-waitlisted", "this application already waits for another date")
             entry = existing
         return entry
 
-    def _waiting(self, office_id: str, date: str, lane: str) -> list[dict]:
-        entries = list(self.entries.find({"office_id": office_id, "date": date, "lane": lane}).sort("at", 1))
-        done = {o["_id"] for o in self.offers.find({"_id": {"$in": [e["_id"] for e in entries]}}, {"_id": 1})}
-        return [e for e in entries if e["_id"] not in done]
-
     def position(self, entry: dict) -> int:
-        waiting = [e["_id"] for e in self._waiting(entry["office_id"], entry["date"], entry["lane"])]
+        waiting = [e["_id"] for e in self.line.waiting(entry["office_id"], entry["date"], entry["lane"])]
         return waiting.index(entry["_id"]) + 1 if entry["_id"] in waiting else 0
 
     def offer_freed_seats(self) -> int:
@@ -74,12 +72,11 @@ class Waitlist:
         if not self.lease.held():
             return 0
         offered = 0
-        keys = self.entries.aggregate([{"$group": {"_id": {"office_id": "$office_id", "date": "$date", "lane": "$lane"}}}])
-        for key in [k["_id"] for k in keys]:
+        for key in self.line.lines():
             office = self.apps.office(key["office_id"])
             if dt.date.fromisoformat(key["date"]) < office.today(self.clock.now()):
                 continue
-            for entry in self._waiting(key["office_id"], key["date"], key["lane"]):
+            for entry in self.line.waiting(key["office_id"], key["date"], key["lane"]):
                 free = [s for s in self.apps.list_slots(key["office_id"], key["date"], key["lane"]) if s["remaining"] > 0]
                 if not free:
                     break
@@ -87,7 +84,7 @@ class Waitlist:
         return offered
 
     def _offer(self, entry: dict, slot: dict) -> int:
-        latest = self.apps._latest(entry["application_id"])
+        latest = self.apps.latest(entry["application_id"])
         if latest["status"] == "DRAFT":
             caller = common_pb2.Caller(account_id=entry["account_id"], role="APPLICANT")
             try:
@@ -95,20 +92,15 @@ class Waitlist:
             except DomainError as err:
                 if err.problem == "slot-full":
                     return 0  # taken meanwhile; the next cycle looks again
-                insert_unique(self.offers, {"_id": entry["_id"], "outcome": "SKIPPED", "reason": err.problem,
-                                            "at": self.clock.now()})
+                self.line.skip(entry["_id"], err.problem)
                 return 0
-            latest = self.apps._latest(entry["application_id"])
+            latest = self.apps.latest(entry["application_id"])
         appointment = latest["state"].get("appointment") or {}
         if latest["status"] != "AWAITING_PAYMENT" or appointment.get("date") != entry["date"]:
-            insert_unique(self.offers, {"_id": entry["_id"], "outcome": "SKIPPED", "reason": latest["status"],
-                                        "at": self.clock.now()})
+            self.line.skip(entry["_id"], latest["status"])
             return 0
-        offer = booking_pb2.WaitlistOffered(
+        offer = WaitlistOffered(
             application_id=entry["application_id"], account_id=entry["account_id"], office_id=entry["office_id"],
             date=entry["date"], lane=entry["lane"], start_time=appointment["start_time"],
             pay_before=appointment["pay_before"])
-        record = {"_id": entry["_id"], "outcome": "OFFERED", "application_id": entry["application_id"],
-                  "at": self.clock.now()}
-        return int(outbox.insert(self.offers,
-            record, [events.new_event("booking", entry["application_id"], offer, self.clock)], TOPIC, self.clock))
+        return int(self.line.offered(entry, offer))

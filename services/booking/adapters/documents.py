@@ -12,7 +12,7 @@ from servicekit.clock import Clock, rfc3339
 from servicekit.errors import invalid
 from servicekit.mongo import append_numbered, read_numbered
 
-from services.booking import rules
+from services.booking.domain import rules
 
 
 class Documents:
@@ -44,6 +44,9 @@ class Documents:
         its first uploaded kind, so a complete application costs one lookup per group."""
         return [" or ".join(group) for group in required
                 if not any(self._has(application_id, kind) for kind in group)]
+
+    def content(self, record_id: str) -> bytes:
+        return bytes(self.documents.find_one({"_id": record_id}, {"data": 1})["data"])
 
     def _has(self, application_id: str, kind: str) -> bool:
         return self.documents.find_one({"_id": f"{application_id}:{kind}:0"}, {"_id": 1}) is not None

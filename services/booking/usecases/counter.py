@@ -12,9 +12,11 @@ import re
 
 from servicekit.clock import Clock, rfc3339
 from servicekit.errors import DomainError, invalid
-from servicekit.mongo import append_numbered, insert_unique, read_numbered
 
-from services.booking.applications import QUEUE_LETTERS, Applications, mask_passport
+from services.booking.adapters.office_records import CounterLog
+from services.booking.adapters.repositories import AccountLookup
+from services.booking.domain.application import QUEUE_LETTERS, is_staff_of, mask_passport
+from services.booking.usecases.facade import Applications
 
 # Where an application stands at the counter, in the words the officer's list shows.
 COUNTER_STEP = {"AWAITING_PAYMENT": "awaiting payment", "PAID": "paid, not checked in", "CHECKED_IN": "checked in",
@@ -28,9 +30,10 @@ MAX_PAGE = 200
 
 class Counter:
     def __init__(self, db, applications: Applications, accounts, clock: Clock):
-        self.db, self.apps, self.accounts, self.clock = db, applications, accounts, clock
-        self.calls = db["queue_calls"]
-        self.reads = db["document_reads"]
+        self.apps, self.accounts, self.clock = applications, accounts, clock
+        self.log_store = CounterLog(db)
+        self.account_lookup = AccountLookup(db)
+        self.repository = applications.application_repository
 
     # -- the day's appointments ----------------------------------------------------------------
     def appointments(self, caller, office_id: str, date: str, lane: str = "", page: int = 1,
@@ -41,11 +44,10 @@ class Counter:
             raise invalid("lane must be one of " + ", ".join(QUEUE_LETTERS), "lane")
         if page < 1 or not 1 <= page_size <= MAX_PAGE:
             raise invalid(f"page starts at 1; page_size is 1 to {MAX_PAGE}", "page")
-        ids = {t["application_id"] for t in self.apps.transitions.find(
-            {"office_id": office_id, "appointment_date": day}, {"application_id": 1})}
+        ids = self.repository.ids_with_appointment_on(office_id, day)
         rows = []
         for app_id in ids:
-            header = self.apps.applications.find_one({"_id": app_id})
+            header = self.repository.header(app_id)
             latest = self.apps.history(app_id)[-1]
             appointment = latest["state"].get("appointment") or {}
             if appointment.get("date") != day or (lane and appointment.get("lane") != lane):
@@ -80,23 +82,17 @@ class Counter:
         if APPLICATION_ID.match(q):
             ids = [q]
         elif BILLING_CODE.match(q):
-            ids = [t["application_id"] for t in self.apps.transitions.find(
-                {"office_id": office_id, "state.billing.billing_code": q}, {"application_id": 1})]
+            ids = self.repository.ids_with_billing_code(office_id, q)
         else:
             if NIK.match(q):
-                claim = self.accounts.nik_claims.find_one({"_id": q})
-                account_ids = [claim["account_id"]] if claim else []
+                account_id = self.account_lookup.account_id_of_nik(q)
+                account_ids = [account_id] if account_id else []
             else:
-                # a plain pattern string with the i option (a compiled Python pattern carries the u flag,
-                # which FerretDB refuses)
-                account_ids = [a["_id"] for a in self.accounts.accounts.find(
-                    {"role": "APPLICANT", "full_name": {"$regex": re.escape(q), "$options": "i"}},
-                    {"_id": 1}).limit(MAX_PAGE)]
-            ids = [h["_id"] for h in self.apps.applications.find(
-                {"account_id": {"$in": account_ids}, "office_id": office_id}, {"_id": 1})] if account_ids else []
+                account_ids = self.account_lookup.applicant_ids_named_like(re.escape(q), MAX_PAGE)
+            ids = self.repository.ids_of_accounts_at(account_ids, office_id) if account_ids else []
         rows = []
         for app_id in dict.fromkeys(ids):
-            header = self.apps.applications.find_one({"_id": app_id})
+            header = self.repository.header(app_id)
             if header is None or header["office_id"] != office_id:
                 continue  # another office's application is not found here
             latest = self.apps.history(app_id)[-1]
@@ -113,11 +109,11 @@ class Counter:
         doc = next((d for d in self.apps.documents.list(application_id) if d.get("document_id") == document_id), None)
         if doc is None:
             raise DomainError("not_found", "document-not-found", "no such document")
-        content = self.apps.documents.documents.find_one({"_id": doc["_id"]}, {"data": 1})
-        append_numbered(self.reads, lambda n: f"{application_id}:{n}", lambda n: {
+        content = self.apps.documents.content(doc["_id"])
+        self.log_store.record_read(application_id, {
             "application_id": application_id, "office_id": header["office_id"], "document_id": document_id,
             "kind": doc["kind"], "reader": caller.account_id, "role": caller.role, "at": self.clock.now()})
-        return {"content": bytes(content["data"]), "content_type": doc["content_type"], "kind": doc["kind"],
+        return {"content": content, "content_type": doc["content_type"], "kind": doc["kind"],
                 "sha256": doc["sha256"]}
 
     def document_reads(self, caller, application_id: str) -> list[dict]:
@@ -127,21 +123,18 @@ class Counter:
         office = self.apps.office(header["office_id"])
         return [{"document_id": r["document_id"], "kind": r["kind"], "reader": r["reader"], "role": r["role"],
                  "at": rfc3339(r["at"], office.tz)}
-                for r in read_numbered(self.reads, lambda n: f"{application_id}:{n}")]
+                for r in self.log_store.reads_of(application_id)]
 
     # -- the queue -----------------------------------------------------------------------------
     def call_next(self, caller, office_id: str, desk: str = "") -> dict:
         """The next checked-in number nobody called yet today: priority lane first, then by number."""
         office = self._office_of(caller, office_id)
         today = office.today(self.clock.now()).isoformat()
-        numbers = sorted(self.db["queue_numbers"].find({"office_id": office_id, "date": today},
-                                                       {"letter": 1, "n": 1, "application_id": 1}),
+        numbers = sorted(self.apps.queue_numbers.of_day(office_id, today),
                          key=lambda q: (CALL_ORDER.index(q["letter"]) if q["letter"] in CALL_ORDER else 99, q["n"]))
         for q in numbers:
             number = f"{q['letter']}{q['n']:03d}"
-            if insert_unique(self.calls, {"_id": f"{office_id}:{today}:call:{number}", "office_id": office_id,
-                                          "date": today, "number": number, "application_id": q["application_id"],
-                                          "by": caller.account_id, "at": self.clock.now()}):
+            if self.log_store.call(office_id, today, number, q["application_id"], caller.account_id, self.clock.now()):
                 return self._log(office_id, today, number, "CALLED", caller, desk)
         raise DomainError("not_found", "queue-empty", "nobody checked in is waiting to be called")
 
@@ -154,7 +147,7 @@ class Counter:
     def _again(self, caller, office_id: str, number: str, action: str, desk: str) -> dict:
         office = self._office_of(caller, office_id)
         today = office.today(self.clock.now()).isoformat()
-        if self.calls.find_one({"_id": f"{office_id}:{today}:call:{number}"}) is None:
+        if not self.log_store.was_called(office_id, today, number):
             raise DomainError("not_found", "number-not-called", f"{number} has not been called today",
                               params={"number": number})
         return self._log(office_id, today, number, action, caller, desk)
@@ -163,19 +156,17 @@ class Counter:
         """Public (the waiting-room display): the day's calls, latest first; numbers only, no names."""
         office = self.apps.office(office_id)
         day = date or office.today(self.clock.now()).isoformat()
-        log = read_numbered(self.calls, lambda n: f"{office_id}:{day}:log:{n}")
+        log = self.log_store.day_log(office_id, day)
         return {"office_id": office_id, "date": day, "items": [
             {"number": e["number"], "action": e["action"], "desk": e.get("desk", ""), "at": rfc3339(e["at"], office.tz)}
             for e in reversed(log)]}
 
     def _log(self, office_id: str, day: str, number: str, action: str, caller, desk: str) -> dict:
-        entry = append_numbered(self.calls, lambda n: f"{office_id}:{day}:log:{n}", lambda n: {
-            "office_id": office_id, "date": day, "number": number, "action": action, "desk": desk[:20],
-            "by": caller.account_id, "at": self.clock.now()})
+        entry = self.log_store.log(office_id, day, number, action, desk[:20], caller.account_id, self.clock.now())
         return {"number": number, "action": action, "desk": entry["desk"],
                 "at": rfc3339(entry["at"], self.apps.office(office_id).tz)}
 
     def _office_of(self, caller, office_id: str):
-        if caller.role not in ("OFFICER", "SUPERVISOR") or caller.office_id != office_id:
+        if not is_staff_of(caller, office_id):
             raise DomainError("not_found", "office-not-found", f"no office {office_id!r} of yours")
         return self.apps.office(office_id)

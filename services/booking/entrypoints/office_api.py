@@ -7,10 +7,10 @@ import json
 from passport.v1 import office_pb2, office_pb2_grpc
 from servicekit.errors import DomainError, invalid
 
-from services.booking.audit import AuditLog
-from services.booking.outreach import Outreach
-from services.booking.releases import Ballots
-from services.booking.statistics import Statistics
+from services.booking.adapters.audit import AuditLog
+from services.booking.usecases.outreach import Outreach
+from services.booking.usecases.releases import Ballots
+from services.booking.usecases.statistics import Statistics
 
 
 def _supervisor_of(caller, office_id: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from passport.v1 import booking_pb2, booking_pb2_grpc
 
-from services.booking.counter import Counter
+from services.booking.usecases.counter import Counter
 
 
 class CounterServicer(booking_pb2_grpc.CounterServiceServicer):

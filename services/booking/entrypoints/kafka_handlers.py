@@ -1,11 +1,12 @@
-"""What the booking service does when other services' facts arrive (its Kafka consumer)."""
+"""Kafka handlers of the booking consumer: each fact another service published, to its use case
+(usecases/reactions.py)."""
 from __future__ import annotations
 
 from passport.v1 import biometrics_pb2, common_pb2, payment_pb2  # noqa: F401  (registers the event types)
 
 from servicekit.consumer import PermanentError
 
-from services.booking.applications import Applications
+from services.booking.usecases.facade import Applications
 
 
 def handlers(apps: Applications, audit=None) -> dict:

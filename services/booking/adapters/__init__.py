@@ -1,0 +1,1 @@
+"""Everything that touches the outside: repositories over the store, the payment client, proto mapping."""
