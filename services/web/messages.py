@@ -349,7 +349,7 @@ ID = {
     "p.idempotency-key-reused": "Formulir ini sudah dikirim dengan isi lain. Buka lagi halamannya.",
     "p.payload-too-large": "File terlalu besar.",
     "p.conflict": "Permintaan bertentangan dengan keadaan sekarang. Muat ulang halaman.",
-    # Field errors of registration and applications (services/booking/rules.py), by what they say.
+    # Field errors of registration and applications (services/booking/domain/rules.py), by what they say.
     "f.nik.digits": "NIK harus 16 angka.",
     "f.nik.province": "Dua angka pertama NIK bukan kode provinsi yang benar. Periksa lagi di KTP.",
     "f.nik.serial": "Empat angka terakhir NIK tidak boleh 0000.",

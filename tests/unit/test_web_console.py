@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.booking import releases
+from services.booking.domain import ballots as releases
 from services.web import charts, console_messages, gateway, messages, supervisor
 from services.web.app import create_app
 
