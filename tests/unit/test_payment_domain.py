@@ -15,7 +15,8 @@ from services.payment.adapters.events import to_proto
 from services.payment.adapters.repositories import Repositories
 from services.payment.domain import events
 from services.payment.domain.billing import (
-    BOOKING_NOT_COMPLETED, CANCELLED, EXPIRED, PAID, SETTLED, UNPAID, Billing, BillingItem, Payment)
+    AMOUNT_MISMATCH, BOOKING_NOT_COMPLETED, CANCELLED, EXPIRE_FIRST, EXPIRED, LATE, PAID, SETTLE, SETTLED,
+    SETTLES_IT, UNPAID, Billing, BillingItem, Payment)
 from services.payment.domain.fees import FeeSchedule
 from services.payment.domain.refund import (
     OFFICE_CANCELLED, OVERPAYMENT, PAID_OUT, PENDING, Cancellation, Refund, RefundView, choose_for_payout)
@@ -153,3 +154,15 @@ def test_cancelling_an_unpaid_billing_expires_it_now_and_a_decided_one_keeps_its
     assert settlements.cancel_unpaid("no-such-hold") is None
     assert unpaid.code in db["outcomes"].docs
 
+
+
+def test_what_a_payment_does_depends_on_its_amount_its_time_and_the_outcome_that_stands():
+    billing, now = issued(), T0
+    settled, _ = billing.settle(payment(), now)
+    assert billing.judge(payment(amount=1), settled) == AMOUNT_MISMATCH  # a wrong amount is never applied
+    assert billing.judge(payment(), None) == SETTLE
+    assert billing.judge(payment(paid_at=DEADLINE + dt.timedelta(seconds=1)), None) == EXPIRE_FIRST
+    assert billing.judge(payment(), settled) == SETTLES_IT  # the repeat of the payment that settled it
+    assert billing.judge(payment("REF-2"), settled) == OVERPAYMENT
+    for ended in (billing.expire(now)[0], billing.cancel(now)[0], billing.void(now)[0]):
+        assert billing.judge(payment(), ended) == LATE

@@ -16,6 +16,9 @@ SETTLED, EXPIRED = "SETTLED", "EXPIRED"
 CANCELLED, BOOKING_NOT_COMPLETED = "CANCELLED", "BOOKING_NOT_COMPLETED"  # why a billing was voided
 UNPAID, PAID = "UNPAID", "PAID"  # with EXPIRED, the statuses a billing is seen in
 CURRENCY = "IDR"
+# What a payment does to a billing (Billing.judge).
+AMOUNT_MISMATCH, SETTLE, EXPIRE_FIRST, SETTLES_IT, OVERPAYMENT, LATE = (
+    "AMOUNT_MISMATCH", "SETTLE", "EXPIRE_FIRST", "SETTLES_IT", "OVERPAYMENT", "LATE")
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,23 @@ class Billing:
 
     def paid_too_late(self, payment: Payment) -> bool:
         return payment.paid_at > self.expires_at
+
+    def judge(self, payment: Payment, outcome: Outcome | None) -> str:
+        """What a payment does, given the billing's outcome that stands (None: undecided):
+        - AMOUNT_MISMATCH: not its exact amount: never applied, refunded in full;
+        - SETTLE: undecided and paid by the deadline: settle it (if nothing else wins first);
+        - EXPIRE_FIRST: undecided but paid after the deadline: it expired first, then LATE;
+        - SETTLES_IT: this very payment settled it (a repeat answers the same);
+        - OVERPAYMENT: settled by another payment: a second payment, refunded in full;
+        - LATE: expired (or cancelled, or voided): recorded for re-seating or refund.
+        (A payment of a billing voided as abandoned is refused before it is judged.)"""
+        if not self.pays_exactly(payment):
+            return AMOUNT_MISMATCH
+        if outcome is None:
+            return EXPIRE_FIRST if self.paid_too_late(payment) else SETTLE
+        if outcome.settled:
+            return SETTLES_IT if outcome.settled_by(payment) else OVERPAYMENT
+        return LATE
 
     # -- transitions (each one a candidate for the billing's one outcome) ----------------------
     def settle(self, payment: Payment, now: dt.datetime) -> tuple[Outcome, list[events.Event]]:

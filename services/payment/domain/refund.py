@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from servicekit.errors import DomainError
 
 from services.payment.domain import events
-from services.payment.domain.billing import BOOKING_NOT_COMPLETED, Billing, Outcome, Payment
+from services.payment.domain.billing import (
+    AMOUNT_MISMATCH, BOOKING_NOT_COMPLETED, OVERPAYMENT, Billing, Outcome, Payment)
 from services.payment.domain.payments import LatePayment
 
 # BOOKING_NOT_COMPLETED: a booking attempt abandoned before its appointment was recorded.
 CANCEL_REASONS = ("BILLING_EXPIRED", "APPLICANT", "OFFICE", BOOKING_NOT_COMPLETED)
-OVERPAYMENT, OFFICE_CANCELLED, LATE_PAYMENT, AMOUNT_MISMATCH = (
-    "OVERPAYMENT", "OFFICE_CANCELLED", "LATE_PAYMENT", "AMOUNT_MISMATCH")
+# Refund reasons; OVERPAYMENT and AMOUNT_MISMATCH are also what such a payment does (Billing.judge).
+OFFICE_CANCELLED, LATE_PAYMENT = "OFFICE_CANCELLED", "LATE_PAYMENT"
 PENDING, PAID_OUT = "PENDING", "PAID_OUT"
 STATUSES = (PENDING, PAID_OUT)
 

@@ -17,11 +17,12 @@ from servicekit.errors import DomainError
 
 from services.payment import metrics
 from services.payment.adapters.repositories import Repositories
-from services.payment.domain.billing import EXPIRED, Billing, Outcome, Payment
+from services.payment.domain.billing import (
+    AMOUNT_MISMATCH, EXPIRE_FIRST, EXPIRED, OVERPAYMENT, SETTLE, SETTLES_IT, Billing, Outcome, Payment)
 from services.payment.domain.expiry import window_of
 from services.payment.domain.payments import AmountMismatch, LatePayment, validate, validate_source
 from services.payment.domain.peer_facts import BookingAbandoned
-from services.payment.domain.refund import AMOUNT_MISMATCH, BOOKING_NOT_COMPLETED, OVERPAYMENT, PENDING, Refund
+from services.payment.domain.refund import BOOKING_NOT_COMPLETED, PENDING, Refund
 from services.payment.domain import events
 
 logger = logging.getLogger("payment.settlements")
@@ -98,20 +99,21 @@ class Settlements:
         return self._decide(billing, payment, source)
 
     def _decide(self, billing: Billing, payment: Payment, source: str) -> tuple[str, Billing]:
-        if not billing.pays_exactly(payment):
+        if not billing.pays_exactly(payment):  # decided by the amount alone: no lookup
             self._refuse_mismatch(billing, payment, source)
         outcome = self.outcome_of(billing.code)
         if outcome is not None and outcome.voided_as_abandoned:
             self._refuse_void(billing, payment, outcome, source)
-        if outcome is None:
-            # paid after the deadline: the billing expired first
-            outcome = self.expire(billing) if billing.paid_too_late(payment) else self._settle_once(billing, payment)
-        if outcome.settled:
-            if outcome.settled_by(payment):
-                metrics.PAYMENTS.labels(source, "SETTLED").inc()
-                if self.on_settled is not None:
-                    self.on_settled(billing)
-                return "SETTLED", billing
+        verdict = billing.judge(payment, outcome)
+        if verdict in (SETTLE, EXPIRE_FIRST):
+            outcome = self._settle_once(billing, payment) if verdict == SETTLE else self.expire(billing)
+            verdict = billing.judge(payment, outcome)  # the outcome that stands, whoever wrote it
+        if verdict == SETTLES_IT:
+            metrics.PAYMENTS.labels(source, "SETTLED").inc()
+            if self.on_settled is not None:
+                self.on_settled(billing)
+            return "SETTLED", billing
+        if verdict == OVERPAYMENT:
             if self._refund(billing, payment, OVERPAYMENT):
                 metrics.REFUNDS.labels(OVERPAYMENT, PENDING).inc()
             metrics.PAYMENTS.labels(source, OVERPAYMENT).inc()
