@@ -20,7 +20,7 @@ from passport.v1 import payment_pb2, payment_pb2_grpc
 from servicekit import grpcclient
 from servicekit.clock import rfc3339
 from servicekit.events import decode
-from services.payment import billing_codes
+from services.payment.domain import billing_codes
 from tests.integration.test_foundation import applicant_with_application, wait_for
 
 SECRET = LOCAL_SECRETS["BANK_CALLBACK_SECRET"]

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from services.payment import billing_codes
-from services.payment.fees import FeeSchedule
+from services.payment.domain import billing_codes
+from services.payment.domain.fees import FeeSchedule
 
 IN_FORCE = dt.date(2026, 11, 27)
 
@@ -28,7 +28,7 @@ def test_codes_are_fifteen_digits_with_a_check_digit_and_do_not_repeat():
 ])
 def test_fees_of_pp_45_2024(ptype, years, service, express, total):
     items = FeeSchedule.load().items(IN_FORCE, ptype, years, service, express)
-    assert sum(i["amount"] for i in items) == total
+    assert sum(i.amount for i in items) == total
 
 
 def test_a_new_regulation_is_a_data_change():
@@ -37,5 +37,5 @@ def test_a_new_regulation_is_a_data_change():
         "passport": {"ORDINARY": {"5": 400000, "10": 700000}, "ELECTRONIC": {"5": 700000, "10": 1000000}},
         "express": 1000000, "fines": {}}]
     fees = FeeSchedule(schedule)
-    assert fees.items(dt.date(2026, 12, 31), "ORDINARY", 5, "NEW", False)[0]["amount"] == 350000
-    assert fees.items(dt.date(2027, 1, 1), "ORDINARY", 5, "NEW", False)[0]["amount"] == 400000
+    assert fees.items(dt.date(2026, 12, 31), "ORDINARY", 5, "NEW", False)[0].amount == 350000
+    assert fees.items(dt.date(2027, 1, 1), "ORDINARY", 5, "NEW", False)[0].amount == 400000

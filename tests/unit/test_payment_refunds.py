@@ -10,10 +10,13 @@ from passport.v1 import booking_pb2
 from servicekit.clock import FixedClock, rfc3339
 from servicekit.consumer import PermanentError
 from servicekit.errors import DomainError
-from services.payment.billings import Billings
-from services.payment.fees import FeeSchedule
-from services.payment.refunds import Refunds, handlers, refund_due
-from services.payment.settlements import Settlements
+from services.payment.adapters.repositories import Repositories
+from services.payment.domain.fees import FeeSchedule
+from services.payment.domain.refund import refund_due
+from services.payment.entrypoints.events import handlers
+from services.payment.usecases.billing import Billings
+from services.payment.usecases.refunds import Refunds
+from services.payment.usecases.settlement import Settlements
 from tests.unit.test_payment_settlements import T0, FakeDb, events_of, fee, pay
 
 
@@ -21,11 +24,12 @@ from tests.unit.test_payment_settlements import T0, FakeDb, events_of, fee, pay
 def world():
     clock = FixedClock(T0)
     db = FakeDb()
-    store = Billings(db, FeeSchedule.load(), clock)
+    repos = Repositories.over(db, clock)
+    store = Billings(repos, FeeSchedule.load(), clock)
     store.ensure_indexes()
-    owed = Refunds(db, clock)
+    owed = Refunds(repos, clock)
     owed.ensure_indexes()
-    settlements = Settlements(db, clock, on_settled=owed.on_settled)
+    settlements = Settlements(repos, clock, on_settled=owed.on_settled)
     billing = store.issue("hold-1", "app-1", "acc-1", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
     return clock, db, settlements, owed, billing
 
@@ -63,18 +67,18 @@ def test_office_cancellation_of_a_paid_billing_records_one_pending_refund(world)
     _, db, settlements, owed, billing = world
     pay(settlements, billing, "R1")
     refund = owed.on_cancelled(cancelled("OFFICE"), "ev-1")
-    assert refund["_id"] == f"refund:{billing['_id']}" and refund["reason"] == "OFFICE_CANCELLED"
-    assert refund["amount"] == billing["amount"]
+    assert refund.refund_id == f"refund:{billing.code}" and refund.reason == "OFFICE_CANCELLED"
+    assert refund.amount == billing.amount
     # Redelivered (same or another event id), and the settlement repeated: still one refund.
     owed.on_cancelled(cancelled("OFFICE"), "ev-1")
     owed.on_cancelled(cancelled("OFFICE"), "ev-2")
     pay(settlements, billing, "R1")
     assert len(db["refunds"].docs) == 1
     [view] = owed.for_application("app-1")
-    assert (view["status"], view["reason"], view["paid_out_at"]) == ("PENDING", "OFFICE_CANCELLED", None)
+    assert (view.status, view.reason, view.paid_out_at) == ("PENDING", "OFFICE_CANCELLED", None)
     recorded = [e for e in events_of(db, "refunds") if e[0] == "RefundRecorded"]
     assert len(recorded) == 1 and recorded[0][1] == "app-1"
-    assert recorded[0][2].amount.amount == billing["amount"] and recorded[0][2].billing_code == billing["_id"]
+    assert recorded[0][2].amount.amount == billing.amount and recorded[0][2].billing_code == billing.code
 
 
 def test_cancellation_before_the_money_arrives_is_refunded_when_it_settles(world):
@@ -83,7 +87,7 @@ def test_cancellation_before_the_money_arrives_is_refunded_when_it_settles(world
     assert db["refunds"].docs == {}
     pay(settlements, billing, "R1")  # the applicant paid anyway before the deadline
     [view] = owed.for_application("app-1")
-    assert view["reason"] == "OFFICE_CANCELLED" and view["status"] == "PENDING"
+    assert view.reason == "OFFICE_CANCELLED" and view.status == "PENDING"
 
 
 def test_applicant_cancellation_of_a_paid_billing_is_not_refunded(world):
@@ -109,7 +113,7 @@ def test_consumer_handler_records_the_refund(world):
     class Envelope:
         event_id = "ev-9"
     handlers(owed, settlements)["AppointmentCancelled"](Envelope(), cancelled("OFFICE"))
-    assert list(db["refunds"].docs) == [f"refund:{billing['_id']}"]
+    assert list(db["refunds"].docs) == [f"refund:{billing.code}"]
 
 
 def test_a_cancelled_unpaid_billing_is_voided_and_a_late_payment_refunded(world):
@@ -118,17 +122,17 @@ def test_a_cancelled_unpaid_billing_is_voided_and_a_late_payment_refunded(world)
     class Envelope:
         event_id = "ev-10"
     handlers(owed, settlements)["AppointmentCancelled"](Envelope(), cancelled("APPLICANT"))
-    assert settlements.outcome_of(billing["_id"])["kind"] == "EXPIRED", "voided at once"
+    assert settlements.outcome_of(billing.code).kind == "EXPIRED", "voided at once"
     with pytest.raises(DomainError) as late:
         pay(settlements, billing, "R-LATE")
     assert late.value.problem == "billing-cancelled"  # said as it is: cancelled, when, refunded
     assert "cancelled at" in late.value.detail and "refunded" in late.value.detail
-    resolved = booking_pb2.LatePaymentResolved(application_id=billing["application_id"],
-                                               billing_code=billing["_id"], outcome="REFUND")
+    resolved = booking_pb2.LatePaymentResolved(application_id=billing.application_id,
+                                               billing_code=billing.code, outcome="REFUND")
     for _ in range(2):  # redelivered: one refund
         handlers(owed, settlements)["LatePaymentResolved"](Envelope(), resolved)
-    refunds = owed.for_application(billing["application_id"])
-    assert [(r["reason"], r["amount"], r["status"]) for r in refunds] == [("LATE_PAYMENT", billing["amount"], "PENDING")]
+    refunds = owed.for_application(billing.application_id)
+    assert [(r.reason, r.amount, r.status) for r in refunds] == [("LATE_PAYMENT", billing.amount, "PENDING")]
 
 
 # -- payout ------------------------------------------------------------------------------------
@@ -137,16 +141,16 @@ def test_mark_paid_moves_pending_to_paid_out_once(world):
     pay(settlements, billing, "R1")
     owed.on_cancelled(cancelled("OFFICE"), "ev-1")
     clock.advance(days=1)
-    paid = owed.mark_paid(billing["_id"], "TRF-1", office_id="TBK", actor="sup-1")
-    assert paid["status"] == "PAID_OUT" and paid["paid_out_at"] == T0 + dt.timedelta(days=1)
-    payout = db["refund_payouts"].docs[f"refund:{billing['_id']}:paid_out"]
+    paid = owed.mark_paid(billing.code, "TRF-1", office_id="TBK", actor="sup-1")
+    assert paid.status == "PAID_OUT" and paid.paid_out_at == T0 + dt.timedelta(days=1)
+    payout = db["refund_payouts"].docs[f"refund:{billing.code}:paid_out"]
     assert payout["actor"] == "sup-1" and payout["bank_reference"] == "TRF-1"
-    assert owed.mark_paid(billing["_id"], "TRF-1", actor="sup-2")["status"] == "PAID_OUT"  # a repeat
+    assert owed.mark_paid(billing.code, "TRF-1", actor="sup-2").status == "PAID_OUT"  # a repeat
     assert len(db["refund_payouts"].docs) == 1
     with pytest.raises(DomainError) as exc:
-        owed.mark_paid(billing["_id"], "TRF-2")
+        owed.mark_paid(billing.code, "TRF-2")
     assert exc.value.problem == "refund-already-paid-out"
-    assert [v["status"] for v in owed.for_application("app-1")] == ["PAID_OUT"]
+    assert [v.status for v in owed.for_application("app-1")] == ["PAID_OUT"]
     assert owed.list("TBK", "PENDING") == [] and len(owed.list("TBK", "PAID_OUT")) == 1
     assert [e[0] for e in events_of(db, "refund_payouts")] == ["RefundPaidOut"]
 
@@ -154,16 +158,16 @@ def test_mark_paid_moves_pending_to_paid_out_once(world):
 def test_overpayment_and_office_refund_of_one_billing_need_a_refund_id(world):
     _, db, settlements, owed, billing = world
     pay(settlements, billing, "R1")
-    assert settlements.settle(billing["_id"], billing["amount"], rfc3339(T0), "R2")[0] == "OVERPAYMENT"
+    assert settlements.settle(billing.code, billing.amount, rfc3339(T0), "R2")[0] == "OVERPAYMENT"
     owed.on_cancelled(cancelled("OFFICE"), "ev-1")
-    assert sorted(v["reason"] for v in owed.for_application("app-1")) == ["OFFICE_CANCELLED", "OVERPAYMENT"]
+    assert sorted(v.reason for v in owed.for_application("app-1")) == ["OFFICE_CANCELLED", "OVERPAYMENT"]
     with pytest.raises(DomainError) as exc:
-        owed.mark_paid(billing["_id"], "TRF-1")
+        owed.mark_paid(billing.code, "TRF-1")
     assert exc.value.problem == "refund-id-required"
-    assert owed.mark_paid(billing["_id"], "TRF-1", refund_id="R2")["reason"] == "OVERPAYMENT"
+    assert owed.mark_paid(billing.code, "TRF-1", refund_id="R2").reason == "OVERPAYMENT"
     # Now only one is pending: it can be named by billing code alone.
-    assert owed.mark_paid(billing["_id"], "TRF-2")["reason"] == "OFFICE_CANCELLED"
-    assert {v["status"] for v in owed.list("TBK")} == {"PAID_OUT"}
+    assert owed.mark_paid(billing.code, "TRF-2").reason == "OFFICE_CANCELLED"
+    assert {v.status for v in owed.list("TBK")} == {"PAID_OUT"}
 
 
 @pytest.mark.parametrize("code,ref,office,problem", [
@@ -180,7 +184,7 @@ def test_bad_payouts_are_refused_and_nothing_recorded(world, code, ref, office, 
     if office:
         owed.on_cancelled(cancelled("OFFICE"), "ev-1")
     with pytest.raises(DomainError) as exc:
-        owed.mark_paid(billing["_id"] if code == "BILLING" else code, ref, office_id=office)
+        owed.mark_paid(billing.code if code == "BILLING" else code, ref, office_id=office)
     assert exc.value.problem == problem
     assert db["refund_payouts"].docs == {}
 
@@ -196,5 +200,5 @@ def test_list_validates_status_and_office(world):
 def test_bank_references_cannot_enter_the_refund_key_space(world):
     _, _, settlements, _, billing = world
     with pytest.raises(DomainError) as exc:
-        pay(settlements, billing, f"refund:{billing['_id']}")
+        pay(settlements, billing, f"refund:{billing.code}")
     assert exc.value.problem == "validation-error"

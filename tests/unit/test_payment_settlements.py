@@ -6,16 +6,18 @@ import datetime as dt
 
 import pytest
 
-from passport.v1 import payment_pb2
 from servicekit.clock import FixedClock, rfc3339
 from servicekit.errors import DomainError
 from servicekit.events import decode
-from services.payment import billing_codes
-from services.payment.billings import Billings
-from services.payment.fees import FeeSchedule
-from services.payment.reconcile import reconcile
-from services.payment.settlements import Settlements, validate
-from services.payment.statement import parse_csv
+from services.payment.adapters.repositories import Repositories
+from services.payment.domain import billing_codes
+from services.payment.domain.billing import FeeParameters
+from services.payment.domain.fees import FeeSchedule
+from services.payment.domain.payments import validate
+from services.payment.domain.statement import parse_csv
+from services.payment.usecases.billing import Billings
+from services.payment.usecases.reconciliation import reconcile
+from services.payment.usecases.settlement import Settlements
 from tests.unit.fakemongo import Database as FakeDb
 
 UTC = dt.timezone.utc
@@ -23,16 +25,21 @@ T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 def fee():
-    return payment_pb2.FeeParameters(passport_type="ELECTRONIC", validity_years=10, service_type="NEW")
+    return FeeParameters(passport_type="ELECTRONIC", validity_years=10, service_type="NEW", express=False)
+
+
+def settlements_on(db, clock, **options):
+    """The settlement use cases over their own repositories of `db` (as another replica would)."""
+    return Settlements(Repositories.over(db, clock), clock, **options)
 
 
 @pytest.fixture()
 def world():
     clock = FixedClock(T0)
     db = FakeDb()
-    store = Billings(db, FeeSchedule.load(), clock)
+    store = Billings(Repositories.over(db, clock), FeeSchedule.load(), clock)
     store.ensure_indexes()
-    settlements = Settlements(db, clock)
+    settlements = settlements_on(db, clock)
     billing = store.issue("hold-1", "app-1", "acc-1", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
     return clock, db, store, settlements, billing
 
@@ -47,7 +54,7 @@ def events_of(db, collection):
 
 
 def pay(settlements, billing, ref, amount=None, paid_at=None):
-    return settlements.settle(billing["_id"], billing["amount"] if amount is None else amount,
+    return settlements.settle(billing.code, billing.amount if amount is None else amount,
                               rfc3339(paid_at or T0 + dt.timedelta(minutes=5)), ref)
 
 
@@ -90,7 +97,7 @@ def test_payment_settles_once_and_repeats_are_harmless(world):
     settled = events_of(db, "outcomes")
     assert [(t, a) for t, a, _ in settled] == [("PaymentSettled", "app-1")]
     payload = settled[0][2]
-    assert payload.bank_reference == "REF-1" and payload.amount.amount == billing["amount"]
+    assert payload.bank_reference == "REF-1" and payload.amount.amount == billing.amount
     assert payload.appointment_id == "hold-1" and payload.office_id == "TBK"
     assert settlements.status(billing) == ("PAID", T0 + dt.timedelta(minutes=5))
 
@@ -101,7 +108,7 @@ def test_second_payment_is_an_overpayment_for_refund_not_a_second_settlement(wor
     outcome, _ = pay(settlements, billing, "REF-2")
     assert outcome == "OVERPAYMENT"
     assert pay(settlements, billing, "REF-2")[0] == "OVERPAYMENT"  # its repeat too
-    assert db["outcomes"].docs[billing["_id"]]["bank_reference"] == "REF-1"
+    assert db["outcomes"].docs[billing.code]["bank_reference"] == "REF-1"
     assert list(db["refunds"].docs) == ["REF-2"] and db["refunds"].docs["REF-2"]["status"] == "PENDING"
     assert [t for t, _, _ in events_of(db, "refunds")] == ["OverpaymentRecorded"]
     assert len(events_of(db, "outcomes")) == 1
@@ -114,23 +121,23 @@ def test_reused_bank_reference_with_other_content_is_a_conflict(world):
     with pytest.raises(DomainError) as exc:
         pay(settlements, other, "REF-1")
     assert exc.value.problem == "bank-reference-reused"
-    assert other["_id"] not in db["outcomes"].docs
+    assert other.code not in db["outcomes"].docs
 
 
 def test_amount_mismatch_is_recorded_and_does_not_settle(world):
     _, db, _, settlements, billing = world
     with pytest.raises(DomainError) as exc:
-        pay(settlements, billing, "REF-1", amount=billing["amount"] - 1)
+        pay(settlements, billing, "REF-1", amount=billing.amount - 1)
     assert exc.value.kind == "invalid" and exc.value.problem == "amount-mismatch"
-    assert db["mismatches"].docs["REF-1"]["expected"] == billing["amount"]
+    assert db["mismatches"].docs["REF-1"]["expected"] == billing.amount
     assert db["outcomes"].docs == {}
     assert settlements.status(billing)[0] == "UNPAID"
     refund = db["refunds"].docs["REF-1"]  # the money received goes back in full
-    assert (refund["reason"], refund["status"], refund["amount"]) == ("AMOUNT_MISMATCH", "PENDING", billing["amount"] - 1)
+    assert (refund["reason"], refund["status"], refund["amount"]) == ("AMOUNT_MISMATCH", "PENDING", billing.amount - 1)
     with pytest.raises(DomainError):  # the bank repeats its notification: still one refund
-        pay(settlements, billing, "REF-1", amount=billing["amount"] - 1)
+        pay(settlements, billing, "REF-1", amount=billing.amount - 1)
     assert len(db["refunds"].docs) == 1
-    assert settlements.settle(billing["_id"], billing["amount"], rfc3339(billing["issued_at"]), "REF-2")[0] == "SETTLED"
+    assert settlements.settle(billing.code, billing.amount, rfc3339(billing.issued_at), "REF-2")[0] == "SETTLED"
 
 
 # -- expiry ------------------------------------------------------------------------------------
@@ -162,7 +169,7 @@ def test_the_expiry_queue_expires_each_billing_once_after_its_window_without_sca
     assert settlements.status(later)[0] == "UNPAID" and settlements.sweep_due() == 0
     clock.advance(minutes=1)
     assert settlements.sweep_due() == 1  # the second one, once
-    other_replica = Settlements(db, clock)
+    other_replica = settlements_on(db, clock)
     other_replica._next_window = settlements._next_window - 20
     assert other_replica.sweep_due() == 0  # the same windows again: decided already
     assert [t for t, _, _ in events_of(db, "outcomes")] == ["BillingExpired", "BillingExpired"]
@@ -170,9 +177,9 @@ def test_the_expiry_queue_expires_each_billing_once_after_its_window_without_sca
 
 def test_a_stray_expiry_entry_expires_nothing_early(world):
     clock, db, store, settlements, billing = world
-    from services.payment.expiry_queue import window_of
+    from services.payment.domain.expiry import window_of
     settlements.sweep_due()
-    store.expiry_queue.add(billing["_id"], T0 + dt.timedelta(seconds=20))  # e.g. a code drawn twice
+    store.expiry_queue.add(billing.code, T0 + dt.timedelta(seconds=20))  # e.g. a code drawn twice
     store.expiry_queue.add("000000000000000", T0 + dt.timedelta(seconds=20))  # its billing never written
     clock.advance(minutes=1)
     assert window_of(T0 + dt.timedelta(seconds=20)) < window_of(clock.now()) - 1
@@ -195,7 +202,7 @@ def test_payment_after_expiry_is_late_and_recorded_for_booking(world):
     assert exc.value.problem == "billing-expired"
     assert list(db["late_payments"].docs) == ["REF-1"]
     assert [t for t, _, _ in events_of(db, "late_payments")] == ["LatePaymentReceived"]
-    assert db["outcomes"].docs[billing["_id"]]["kind"] == "EXPIRED"
+    assert db["outcomes"].docs[billing.code]["kind"] == "EXPIRED"
     assert not [t for t, _, _ in events_of(db, "outcomes") if t == "PaymentSettled"]
 
 
@@ -219,7 +226,7 @@ def test_timely_payment_arriving_before_the_sweep_still_settles(world):
 
 def test_grace_period_delays_expiry(world):
     clock, db, _, _, billing = world
-    graceful = Settlements(db, clock, expiry_grace=dt.timedelta(minutes=10))
+    graceful = settlements_on(db, clock, expiry_grace=dt.timedelta(minutes=10))
     clock.advance(hours=2, minutes=5)
     assert graceful.status(billing)[0] == "UNPAID" and graceful.sweep() == 0
     clock.advance(minutes=5)
@@ -236,9 +243,9 @@ def test_reconciliation_reports_and_settles_what_we_missed(world):
     with pytest.raises(DomainError):
         pay(settlements, b3, "REF-4", amount=1, paid_at=T0 + dt.timedelta(minutes=4))
     csv_text = "bank_reference,billing_code,amount,paid_at\n" + "\n".join([
-        f"REF-1,{billing['_id']},{billing['amount']},{rfc3339(T0 + dt.timedelta(minutes=1))}",
-        f"REF-2,{b2['_id']},{b2['amount']},{rfc3339(T0 + dt.timedelta(minutes=2))}",
-        f"REF-4,{b3['_id']},1,{rfc3339(T0 + dt.timedelta(minutes=4))}",
+        f"REF-1,{billing.code},{billing.amount},{rfc3339(T0 + dt.timedelta(minutes=1))}",
+        f"REF-2,{b2.code},{b2.amount},{rfc3339(T0 + dt.timedelta(minutes=2))}",
+        f"REF-4,{b3.code},1,{rfc3339(T0 + dt.timedelta(minutes=4))}",
         f"REF-5,{billing_codes.new_code()},5,{rfc3339(T0 + dt.timedelta(minutes=5))}",
         "REF-6,x,notanumber,2026-03-02T08:00:00+07:00"])
     report = reconcile(settlements, parse_csv(csv_text))
@@ -264,10 +271,10 @@ def test_office_reconciliation_keeps_unknown_codes_and_hides_other_offices(world
     pay(settlements, other, "REF-9", paid_at=T0 + dt.timedelta(minutes=2))
     unknown = billing_codes.new_code()
     csv_text = "bank_reference,billing_code,amount,paid_at\n" + "\n".join([
-        f"REF-1,{billing['_id']},{billing['amount']},{rfc3339(T0 + dt.timedelta(minutes=1))}",
-        f"REF-9,{other['_id']},{other['amount']},{rfc3339(T0 + dt.timedelta(minutes=2))}",
+        f"REF-1,{billing.code},{billing.amount},{rfc3339(T0 + dt.timedelta(minutes=1))}",
+        f"REF-9,{other.code},{other.amount},{rfc3339(T0 + dt.timedelta(minutes=2))}",
         f"REF-7,{unknown},950000,{rfc3339(T0 + dt.timedelta(minutes=3))}",
-        f"REF-9,{billing['_id']},{billing['amount']},{rfc3339(T0 + dt.timedelta(minutes=2))}"])
+        f"REF-9,{billing.code},{billing.amount},{rfc3339(T0 + dt.timedelta(minutes=2))}"])
     report = reconcile(settlements, parse_csv(csv_text), office_id="TBK")
     refs = {k: [i["line"]["bank_reference"] for i in v] for k, v in report.items()}
     assert refs["matched"] == ["REF-1"]
@@ -275,7 +282,7 @@ def test_office_reconciliation_keeps_unknown_codes_and_hides_other_offices(world
     assert ("REF-7", "unknown-billing-code") in [(i["line"]["bank_reference"], i["outcome"])
                                                  for i in report["mismatched"]]
     # another office's line is left out, and its billing is never named to this office
-    assert refs["mismatched"] == ["REF-7", "REF-9"] and other["_id"] not in str(report)
+    assert refs["mismatched"] == ["REF-7", "REF-9"] and other.code not in str(report)
     assert refs["missing_ours"] == [] and refs["missing_bank"] == []
     assert db["payments"].docs.keys() == {"REF-1", "REF-9"}  # nothing settled from the unknown line
 
@@ -283,17 +290,17 @@ def test_office_reconciliation_keeps_unknown_codes_and_hides_other_offices(world
 def test_issuing_is_idempotent_per_appointment_and_lists_items(world):
     clock, db, store, _settlements, billing = world
     again = store.issue("hold-1", "app-1", "acc-1", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=5)))
-    assert again["_id"] == billing["_id"] and again["expires_at"] == T0 + dt.timedelta(hours=2)
+    assert again.code == billing.code and again.expires_at == T0 + dt.timedelta(hours=2)
     assert len(db["billings"].docs) == 1
     [(kind, aggregate, issued)] = events_of(db, "billings")
-    assert (kind, aggregate, issued.billing_code, issued.appointment_id) == ("BillingIssued", "app-1", billing["_id"], "hold-1")
+    assert (kind, aggregate, issued.billing_code, issued.appointment_id) == ("BillingIssued", "app-1", billing.code, "hold-1")
     assert issued.expires_at == rfc3339(T0 + dt.timedelta(hours=2))  # the seat hold's deadline, as booking sent it
-    express_lost = payment_pb2.FeeParameters(passport_type="ORDINARY", validity_years=5,
-                                             service_type="REPLACEMENT_LOST", express=True)
+    express_lost = FeeParameters(passport_type="ORDINARY", validity_years=5,
+                                 service_type="REPLACEMENT_LOST", express=True)
     other = store.issue("hold-2", "app-2", "acc-2", "TBK", express_lost, rfc3339(T0 + dt.timedelta(hours=2)))
-    assert [(i["code"], i["amount"]) for i in other["items"]] == [
+    assert [(i.code, i.amount) for i in other.items] == [
         ("PASPOR_ORDINARY_5Y", 350_000), ("LAYANAN_PERCEPATAN", 1_000_000), ("DENDA_REPLACEMENT_LOST", 1_000_000)]
-    assert other["amount"] == 2_350_000 and other["_id"] != billing["_id"]
+    assert other.amount == 2_350_000 and other.code != billing.code
 
 
 def test_a_billing_issued_by_this_call_is_unpaid_without_an_outcome_lookup_and_a_repeat_is_not_fresh(world):
@@ -303,32 +310,32 @@ def test_a_billing_issued_by_this_call_is_unpaid_without_an_outcome_lookup_and_a
     settlements.outcome_of = lambda code: pytest.fail("a fresh billing has no outcome to look up")
     assert settlements.status(record, fresh=True) == ("UNPAID", None)
     again, fresh_again = store.issue_fresh("hold-7", "app-7", "acc-7", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=3)))
-    assert again["_id"] == record["_id"] and not fresh_again
+    assert again.code == record.code and not fresh_again
 
 
 def test_a_claim_left_by_a_call_that_died_before_its_billing_is_issued_under_the_claimed_code(world):
     clock, db, store, settlements, billing = world
     db["billing_claims"].insert_one({"_id": "hold-8", "code": "123456789012345"})  # the call died here
     record, fresh = store.issue_fresh("hold-8", "app-8", "acc-8", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
-    assert fresh and record["_id"] == "123456789012345"
+    assert fresh and record.code == "123456789012345"
     again, fresh_again = store.issue_fresh("hold-8", "app-8", "acc-8", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
-    assert again["_id"] == record["_id"] and not fresh_again
-    assert [b["_id"] for b in db["billings"].find({"appointment_id": "hold-8"})] == [record["_id"]]
+    assert again.code == record.code and not fresh_again
+    assert [b["_id"] for b in db["billings"].find({"appointment_id": "hold-8"})] == [record.code]
 
 
 def test_a_code_that_collides_with_another_billing_is_given_up_and_a_new_one_drawn(world, monkeypatch):
     clock, db, store, settlements, billing = world
-    codes = iter([billing["_id"], "223456789012345"])  # first draw: hold-1's code
+    codes = iter([billing.code, "223456789012345"])  # first draw: hold-1's code
     monkeypatch.setattr(billing_codes, "new_code", lambda: next(codes))
     record, fresh = store.issue_fresh("hold-9", "app-9", "acc-9", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
-    assert fresh and record["_id"] == "223456789012345" and record["appointment_id"] == "hold-9"
+    assert fresh and record.code == "223456789012345" and record.appointment_id == "hold-9"
     assert db["billing_claims"].find_one({"_id": "hold-9"})["code"] == "223456789012345"
-    assert db["billings"].find_one({"_id": billing["_id"]})["appointment_id"] == "hold-1"  # untouched
+    assert db["billings"].find_one({"_id": billing.code})["appointment_id"] == "hold-1"  # untouched
 
 
 def test_a_billing_issued_before_claims_came_first_is_found_and_its_claim_written(world):
     clock, db, store, settlements, billing = world
     db["billing_claims"].delete_one({"_id": "hold-1"})  # the old order wrote the claim after the billing
     again, fresh = store.issue_fresh("hold-1", "app-1", "acc-1", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
-    assert again["_id"] == billing["_id"] and not fresh
-    assert db["billing_claims"].find_one({"_id": "hold-1"})["code"] == billing["_id"]
+    assert again.code == billing.code and not fresh
+    assert db["billing_claims"].find_one({"_id": "hold-1"})["code"] == billing.code

@@ -7,9 +7,10 @@ import pytest
 from passport.v1 import booking_pb2
 from servicekit.clock import FixedClock
 from servicekit.errors import DomainError
-from services.payment.billings import Billings
-from services.payment.fees import FeeSchedule
-from services.payment.refunds import handlers
+from services.payment.adapters.repositories import Repositories
+from services.payment.domain.fees import FeeSchedule
+from services.payment.entrypoints.events import handlers
+from services.payment.usecases.billing import Billings
 from tests.unit.test_payment_refunds import world  # noqa: F401 (fixture)
 from tests.unit.test_payment_settlements import T0, events_of, fee, pay
 
@@ -27,8 +28,8 @@ def test_an_abandoned_attempt_voids_its_billing_and_a_payment_of_it_is_refunded_
     _, db, settlements, owed, billing = world
     for _ in range(2):  # redelivered: one decision
         handlers(owed, settlements)["BookingAbandoned"](Envelope(), abandoned())
-    outcome = settlements.outcome_of(billing["_id"])
-    assert (outcome["kind"], outcome["void_reason"]) == ("EXPIRED", "BOOKING_NOT_COMPLETED")
+    outcome = settlements.outcome_of(billing.code)
+    assert (outcome.kind, outcome.void_reason) == ("EXPIRED", "BOOKING_NOT_COMPLETED")
     assert [e[0] for e in events_of(db, "outcomes")] == ["BillingVoided"]
     with pytest.raises(DomainError) as refused:
         pay(settlements, billing, "R-PHANTOM")
@@ -36,7 +37,7 @@ def test_an_abandoned_attempt_voids_its_billing_and_a_payment_of_it_is_refunded_
     assert settlements.status(billing)[0] == "EXPIRED"
     assert not [e for e in events_of(db, "outcomes") if e[0] == "PaymentSettled"]
     refunds = owed.for_application("app-1")
-    assert [(r["reason"], r["amount"]) for r in refunds] == [("BOOKING_NOT_COMPLETED", billing["amount"])]
+    assert [(r.reason, r.amount) for r in refunds] == [("BOOKING_NOT_COMPLETED", billing.amount)]
     with pytest.raises(DomainError):  # the bank repeats its notification: still one refund
         pay(settlements, billing, "R-PHANTOM")
     assert len(owed.for_application("app-1")) == 1
@@ -45,7 +46,7 @@ def test_an_abandoned_attempt_voids_its_billing_and_a_payment_of_it_is_refunded_
 def test_an_attempt_abandoned_before_its_billing_never_gets_one(world):
     _, db, settlements, owed, _ = world
     handlers(owed, settlements)["BookingAbandoned"](Envelope(), abandoned("hold-2"))
-    store = Billings(db, FeeSchedule.load(), FixedClock(T0))
+    store = Billings(Repositories.over(db, FixedClock(T0)), FeeSchedule.load(), FixedClock(T0))
     with pytest.raises(DomainError) as refused:  # IssueBilling arriving after the abandonment
         store.issue("hold-2", "app-1", "acc-1", "TBK", fee(), "2026-03-02T12:00:00+07:00")
     assert refused.value.problem == "appointment-abandoned"
@@ -56,19 +57,19 @@ def test_a_billing_paid_before_its_void_is_refunded(world):
     _, db, settlements, owed, billing = world
     assert pay(settlements, billing, "R-EARLY")[0] == "SETTLED"
     handlers(owed, settlements)["BookingAbandoned"](Envelope(), abandoned())
-    assert settlements.outcome_of(billing["_id"])["kind"] == "SETTLED"  # the first decision stands
+    assert settlements.outcome_of(billing.code).kind == "SETTLED"  # the first decision stands
     refunds = owed.for_application("app-1")
-    assert [(r["reason"], r["amount"]) for r in refunds] == [("BOOKING_NOT_COMPLETED", billing["amount"])]
+    assert [(r.reason, r.amount) for r in refunds] == [("BOOKING_NOT_COMPLETED", billing.amount)]
 
 
 
 def test_reconciliation_lists_a_payment_of_a_void_billing_for_follow_up(world):
-    from services.payment.reconcile import reconcile
+    from services.payment.usecases.reconciliation import reconcile
     _, _, settlements, owed, billing = world
     handlers(owed, settlements)["BookingAbandoned"](Envelope(), abandoned())
     with pytest.raises(DomainError):
         pay(settlements, billing, "R-VOID")
-    line = {"bank_reference": "R-VOID", "billing_code": billing["_id"], "amount": billing["amount"],
+    line = {"bank_reference": "R-VOID", "billing_code": billing.code, "amount": billing.amount,
             "paid_at": "2026-03-02T08:05:00+07:00"}
     report = reconcile(settlements, [line])
     assert [i["outcome"] for i in report["mismatched"]] == ["VOID"] and not report["matched"]

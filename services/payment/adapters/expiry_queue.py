@@ -5,7 +5,7 @@ windows that have passed, by `_id`. (FerretDB serves only `_id` equality from an
 An entry `<window>:<n>` (n = 0, 1, ... without gaps) names one billing code. It is written before
 the billing, so a crash leaves at most an entry without its billing, which the sweeper skips; the
 sweeper also checks each billing's own deadline, so a stray entry can never expire one early. The
-periodic scan in `Settlements.sweep` remains the safety net."""
+periodic scan of the billings (usecases/settlement.py, `sweep`) remains the safety net."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,11 +13,7 @@ import threading
 
 from servicekit.mongo import Appender, read_numbered
 
-WINDOW_S = 10
-
-
-def window_of(moment: dt.datetime) -> int:
-    return int(moment.timestamp()) // WINDOW_S
+from services.payment.domain.expiry import window_of
 
 
 class ExpiryQueue:
@@ -33,10 +29,9 @@ class ExpiryQueue:
         with self._lock:
             self._appender.append(window, _entry_key(window), lambda n: {"billing_code": billing_code})
 
-
-def due_in(db, window: int) -> list[str]:
-    """The billing codes queued in `window` (the expiry sweeper's read; only Billings writes)."""
-    return [e["billing_code"] for e in read_numbered(db["expiry_queue"], _entry_key(window))]
+    def due_in(self, window: int) -> list[str]:
+        """The billing codes queued in `window` (the expiry sweeper's read)."""
+        return [e["billing_code"] for e in read_numbered(self.entries, _entry_key(window))]
 
 
 def _entry_key(window: int):

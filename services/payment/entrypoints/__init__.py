@@ -1,0 +1,1 @@
+"""Entrypoints of the payment service: the gRPC servicer, the booking.events handlers, the CLIs."""
