@@ -14,7 +14,7 @@ from services.biometrics_capture.adapters.booking import BookingClient
 from services.biometrics_capture.adapters.crypto import KeyRing
 from services.biometrics_capture.adapters.repository import CaptureRepository
 from services.biometrics_capture.entrypoints.grpc_api import BiometricsServicer
-from services.biometrics_capture.service_layer.captures import Captures
+from services.biometrics_capture.usecases.captures import Captures
 
 NAME = "biometrics-capture"
 

@@ -13,7 +13,7 @@ from services.complaint.adapters.booking import Booking
 from services.complaint.adapters.calendars import BookingCalendars
 from services.complaint.adapters.repository import ComplaintRepository
 from services.complaint.entrypoints.grpc_api import ComplaintServicer
-from services.complaint.service_layer.complaints import Complaints
+from services.complaint.usecases.complaints import Complaints
 
 NAME = "complaint"
 

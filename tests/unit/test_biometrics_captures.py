@@ -17,7 +17,7 @@ from services.biometrics_capture import config
 from services.biometrics_capture.adapters.crypto import KeyRing
 from services.biometrics_capture.adapters.protos import application_from_proto
 from services.biometrics_capture.adapters.repository import CaptureRepository
-from services.biometrics_capture.service_layer.captures import Captures
+from services.biometrics_capture.usecases.captures import Captures
 from tests.unit import biometrics_samples as samples
 from tests.unit.fakemongo import Database as FakeDb
 

@@ -16,7 +16,7 @@ from servicekit.errors import DomainError
 from services.complaint.domain import attachments as files
 from services.complaint.adapters import calendars
 from services.complaint.adapters.repository import ComplaintRepository
-from services.complaint.service_layer.complaints import Complaints
+from services.complaint.usecases.complaints import Complaints
 from tests.unit import fakemongo
 from tests.unit.fakemongo import Database as FakeDb
 

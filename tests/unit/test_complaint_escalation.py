@@ -12,7 +12,7 @@ from servicekit.clock import FixedClock
 from servicekit.events import decode
 from services.complaint.adapters import calendars
 from services.complaint.adapters.repository import ComplaintRepository
-from services.complaint.service_layer.complaints import Complaints
+from services.complaint.usecases.complaints import Complaints
 from tests.unit.fakemongo import Database as FakeDb
 
 CALENDARS = calendars.load(Path(__file__).resolve().parents[2] / "services" / "booking" / "offices.json")

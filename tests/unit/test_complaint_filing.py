@@ -12,7 +12,7 @@ from servicekit.clock import FixedClock
 from servicekit.errors import DomainError
 from services.complaint.adapters import calendars
 from services.complaint.adapters.repository import ComplaintRepository
-from services.complaint.service_layer.complaints import Complaints
+from services.complaint.usecases.complaints import Complaints
 from services.complaint.adapters.booking import ApplicationInfo
 from tests.unit.fakemongo import Database as FakeDb
 

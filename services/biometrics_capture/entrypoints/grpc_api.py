@@ -4,7 +4,7 @@ from __future__ import annotations
 from passport.v1 import biometrics_pb2_grpc
 
 from services.biometrics_capture.adapters import protos
-from services.biometrics_capture.service_layer.captures import Captures
+from services.biometrics_capture.usecases.captures import Captures
 
 
 class BiometricsServicer(biometrics_pb2_grpc.BiometricsServiceServicer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from passport.v1 import complaint_pb2, complaint_pb2_grpc
 
 from services.complaint.adapters import protos
-from services.complaint.service_layer.complaints import Complaints
+from services.complaint.usecases.complaints import Complaints
 
 
 class ComplaintServicer(complaint_pb2_grpc.ComplaintServiceServicer):
