@@ -1,11 +1,29 @@
 """What many stack tests need, in one place: polling, an applicant with an application or a
-booking, and a service's metric as Prometheus serves it."""
+booking, paying like the bank, reading the mail and SMS sinks, a service's metric, and the browser
+tests' tools. Test modules import from here, never from each other."""
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
+import json
+import mailbox
+import os
+import re
 import time
 import urllib.request
+import uuid
+from email.header import decode_header, make_header
+
+from deploy.local.stack import CACHE, LOCAL_SECRETS
+from servicekit.clock import rfc3339
+from services.booking.domain import calendar
+
+# axe-core, installed by `make provision-web`, for the accessibility checks of the browser tests.
+AXE = CACHE / "tools" / "axe-core-4.14.1" / "node_modules" / "axe-core" / "axe.min.js"
 
 
+# -- waiting ----------------------------------------------------------------------------------
 def wait_for(predicate, timeout_s: float = 45, interval_s: float = 0.5):
     """The first truthy value of `predicate` within the time, else its last value."""
     deadline = time.monotonic() + timeout_s
@@ -17,6 +35,19 @@ def wait_for(predicate, timeout_s: float = 45, interval_s: float = 0.5):
     return predicate()
 
 
+def eventually(check, timeout_s: float = 90, interval_s: float = 0.5):
+    """Poll until `check()` returns something truthy; fail with its last value otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout_s}s; last value {value!r}")
+        time.sleep(interval_s)
+
+
+# -- applicants, bookings, payments ------------------------------------------------------------
 def applicant_with_application(api, office_id: str = "TBK"):
     person = api.register_applicant()
     reply = api.create_application(person["token"], office_id=office_id)
@@ -24,7 +55,7 @@ def applicant_with_application(api, office_id: str = "TBK"):
     return person, reply.body["application_id"]
 
 
-def booked_applicant(api, skip_days: int = 4, office_id: str = "TBK"):
+def booked_applicant(api, skip_days: int = 6, office_id: str = "TBK"):
     """An applicant whose application holds a seat; returns (person, application id, booking body)."""
     person, app_id = applicant_with_application(api, office_id)
     slot = api.first_working_slot(office_id, "REGULAR", skip_days=skip_days)
@@ -33,12 +64,128 @@ def booked_applicant(api, skip_days: int = 4, office_id: str = "TBK"):
     return person, app_id, reply.body
 
 
+def book_for(api, person, skip_days: int = 3) -> str:
+    """A new application of `person`, booked; returns its id."""
+    created = api.create_application(person["token"])
+    assert created.status == 201, created.body
+    app_id = created.body["application_id"]
+    slot = api.first_working_slot("TBK", "REGULAR", skip_days=skip_days)
+    booked = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
+    assert booked.status == 201, booked.body
+    return app_id
+
+
+def pay(api, billing: dict, reference: str, paid_at: str | None = None):
+    """The bank's signed payment notification for `billing`, as the local bank would send it."""
+    body = json.dumps({"billing_code": billing["billing_code"], "amount": billing["amount"],
+                       "paid_at": paid_at or rfc3339(dt.datetime.now(dt.timezone.utc)),
+                       "bank_reference": reference}).encode()
+    signature = hmac.new(LOCAL_SECRETS["BANK_CALLBACK_SECRET"].encode(), body, hashlib.sha256).hexdigest()
+    return api.request("POST", "/v1/payments/notifications", raw=body, headers={"X-Signature": f"sha256={signature}"})
+
+
+def status_of(api, person, app_id):
+    return api.get(f"/v1/applications/{app_id}", token=person["token"]).body["status"]
+
+
+class NoBilling:
+    """A payment client for in-process use cases that must never bill (check-in, issue)."""
+
+    def IssueBilling(self, request):
+        raise AssertionError("not expected")
+
+
+def dedicated_dates(api, count: int) -> list[str]:
+    """Working days near the end of the slot horizon that the other tests leave alone."""
+    days, day = [], dt.date.today() + dt.timedelta(days=11)
+    for _ in range(40):
+        if api.get(f"/v1/offices/TBK/slots?date={day}&lane=REGULAR").body["items"]:
+            days.append(day.isoformat())
+            if len(days) == count:
+                return days
+        day += dt.timedelta(days=1)
+    raise AssertionError(f"fewer than {count} working days with slots after {dt.date.today() + dt.timedelta(days=11)}")
+
+
+def next_working_morning(office_id: str = "TBK") -> dt.datetime:
+    """08:30 of the office's next working day, in its time zone (a stack's shifted clock starts there)."""
+    cal = calendar.load()
+    office = cal.offices[office_id]
+    day = dt.datetime.now(office.tz).date() + dt.timedelta(days=1)
+    while not cal.is_working_day(office, day):
+        day += dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(8, 30), office.tz)
+
+
+# -- what the platform sent --------------------------------------------------------------------
+def mails_to(stack, address: str) -> list[dict]:
+    box = mailbox.Maildir(str(stack.run_dir / "mail"), create=True)
+    out = []
+    for msg in box:
+        if msg["To"] == address:
+            out.append({"subject": str(make_header(decode_header(msg["Subject"]))),
+                        "body": msg.get_payload(decode=True).decode(msg.get_content_charset() or "utf-8"),
+                        "message_id": msg["Message-ID"]})
+    return out
+
+
+def sms_to(stack, phone: str) -> list[dict]:
+    path = stack.run_dir / "sms.jsonl"
+    if not path.exists():
+        return []
+    return [r for r in map(json.loads, path.read_text().splitlines()) if r["to"] == phone]
+
+
+def delivery_log(api, person, app_id, restarting: bool = False) -> list[dict]:
+    """The applicant's delivery log; while a service is being restarted on purpose, its 503
+    (with Retry-After) is an answer to wait through, not a failure."""
+    reply = api.get(f"/v1/applications/{app_id}/notifications", token=person["token"])
+    if restarting and reply.status == 503:
+        return []
+    assert reply.status == 200, reply.body
+    return reply.body["items"]
+
+
 def metric(stack, service: str, name: str, replica: int = 0, **labels) -> float:
-    """The sum of a metric's samples with these labels, scraped from one service process."""
+    """The sum of a metric's samples whose labels include exactly these values, scraped from one
+    service process."""
     url = f"http://127.0.0.1:{stack.ports.metrics(service, replica)}/metrics"
     text = urllib.request.urlopen(url, timeout=5).read().decode()
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+        if not line.startswith(name + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+# -- HTTP bodies -----------------------------------------------------------------------------------
+def multipart(fields: dict, files: dict) -> tuple[bytes, str]:
+    """A multipart/form-data body: `fields` name -> text, `files` name -> (filename, bytes, type)."""
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for name, (filename, data, ctype) in files.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                     f'Content-Type: {ctype}\r\n\r\n'.encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+# -- the browser ---------------------------------------------------------------------------------
+def chromium(window: str = "1280,900"):
+    """Debian's headless Chromium through chromedriver (both from `make provision-web`), in Indonesian."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for downloads
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={window}",
+                "--disable-gpu", "--lang=id-ID"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(60)
+    return driver

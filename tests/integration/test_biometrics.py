@@ -3,24 +3,12 @@ office (404), wrong role (403), bad input (4xx). Check-in needs the appointment 
 captures run on the counter-journey stack (test_counter_journey.py)."""
 from __future__ import annotations
 
-import uuid
 
 import pytest
 
 from deploy.local.stack import DEMO_STAFF
 from tests.unit import biometrics_samples as samples
-
-
-def multipart(fields: dict, files: dict) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = []
-    for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-    for name, (filename, data, ctype) in files.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-                     f'Content-Type: {ctype}\r\n\r\n'.encode() + data + b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+from tests.integration.helpers import multipart
 
 
 def upload(api, path, token, fields=None, files=None, **kw):

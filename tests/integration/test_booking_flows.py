@@ -16,8 +16,7 @@ from servicekit.clock import FixedClock
 from servicekit.events import new_event
 from services.booking.domain import calendar
 from services.booking.usecases.facade import Applications
-from tests.integration.test_foundation import applicant_with_application, wait_for
-from tests.integration.test_lifecycle import _PaidBilling, book, pay, status_of
+from tests.integration.helpers import NoBilling, applicant_with_application, booked_applicant, dedicated_dates, pay, status_of, wait_for
 
 OFFICE = calendar.load().offices["TBK"]
 
@@ -32,18 +31,6 @@ def officer(officer_token):
     return officer_token
 
 
-def dedicated_dates(api, count: int) -> list[str]:
-    """Working days near the end of the slot horizon that the other tests leave alone."""
-    days, day = [], dt.date.today() + dt.timedelta(days=11)
-    for _ in range(40):
-        if api.get(f"/v1/offices/TBK/slots?date={day}&lane=REGULAR").body["items"]:
-            days.append(day.isoformat())
-            if len(days) == count:
-                return days
-        day += dt.timedelta(days=1)
-    raise AssertionError(f"fewer than {count} working days with slots after {dt.date.today() + dt.timedelta(days=11)}")
-
-
 def remaining(api, slot_id: str, date: str) -> int:
     """After any change: the public listing may be up to SLOT_LIST_CACHE_SECONDS (1 s) old."""
     time.sleep(1.1)
@@ -54,7 +41,7 @@ def at_the_counter(stack, day: str, hour: int = 9) -> Applications:
     """The booking domain in-process with the clock on the appointment day, on the real store."""
     client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
     moment = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour, 0), OFFICE.tz)
-    return Applications(client["passport_booking"], calendar.load(), FixedClock(moment), _PaidBilling())
+    return Applications(client["passport_booking"], calendar.load(), FixedClock(moment), NoBilling())
 
 
 def test_documents_are_required_checked_and_hashed(api):
@@ -84,7 +71,7 @@ def test_documents_are_required_checked_and_hashed(api):
 
 
 def test_cancel_releases_the_seat_at_once_and_closes_the_application(api):
-    person, app_id, booked = book(api, skip_days=3)
+    person, app_id, booked = booked_applicant(api, skip_days=3)
     slot_id, date = booked["appointment"]["slot_id"], booked["appointment"]["date"]
     before = remaining(api, slot_id, date)
     assert api.delete(f"/v1/applications/{app_id}/appointment", token=api.register_applicant()["token"]).status == 404
@@ -96,7 +83,7 @@ def test_cancel_releases_the_seat_at_once_and_closes_the_application(api):
 
 
 def test_reschedule_once_after_payment_up_to_the_day_before(api):
-    person, app_id, booked = book(api, skip_days=2)
+    person, app_id, booked = booked_applicant(api, skip_days=2)
     later = api.first_working_slot(skip_days=5)
     too_early = api.put(f"/v1/applications/{app_id}/appointment", {"slot_id": later["slot_id"]}, token=person["token"])
     assert too_early.status == 409 and too_early.body["type"].endswith("/reschedule-not-allowed")
@@ -171,7 +158,7 @@ def test_the_office_moves_a_whole_day_without_using_the_applicants_right(api, su
 
 
 def test_issuance_and_handover_after_approval(api, stack, officer):
-    person, app_id, booked = book(api, skip_days=8)
+    person, app_id, booked = booked_applicant(api, skip_days=8)
     assert pay(api, booked["billing"], f"BANK-ISS-{app_id}").status == 200
     assert wait_for(lambda: status_of(api, person, app_id) == "PAID")
     at_the_counter(stack, booked["appointment"]["date"]).check_in(
@@ -218,7 +205,7 @@ def test_no_check_in_by_the_end_of_the_day_is_a_no_show(api, stack):
 
     def sweep(day: dt.date, hour: int) -> int:
         moment = dt.datetime.combine(day, dt.time(hour, 0), jayapura.tz)
-        apps = Applications(client["passport_booking"], calendar.load(), FixedClock(moment), _PaidBilling())
+        apps = Applications(client["passport_booking"], calendar.load(), FixedClock(moment), NoBilling())
         return apps.mark_no_shows("JYP")
 
     appointment_day = dt.date.fromisoformat(slot["date"])
@@ -239,7 +226,7 @@ def applicant_with_application_at(api, office_id: str):
 
 
 def test_paying_after_cancelling_is_refunded(api):
-    person, app_id, booked = book(api, skip_days=4)
+    person, app_id, booked = booked_applicant(api, skip_days=4)
     assert api.delete(f"/v1/applications/{app_id}/appointment", token=person["token"]).status == 204
 
     def voided():  # payment voids the cancelled appointment's billing

@@ -15,9 +15,7 @@ from kafka import KafkaProducer
 from passport.v1 import payment_pb2
 from servicekit.clock import FixedClock, rfc3339
 from servicekit.events import new_event
-from tests.integration.test_booking_flows import dedicated_dates
-from tests.integration.test_foundation import applicant_with_application, wait_for
-from tests.integration.test_lifecycle import pay
+from tests.integration.helpers import applicant_with_application, dedicated_dates, pay, wait_for
 
 LIVE = {"AWAITING_PAYMENT", "PAID", "CHECKED_IN"}
 CLOSED = {"REJECTED", "COLLECTED", "SHIPPED", "EXPIRED", "CANCELLED", "NO_SHOW"}

@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -24,11 +22,8 @@ from selenium.webdriver.support.ui import Select
 from deploy.local.client import Api
 from deploy.local.stack import DEMO_STAFF, REPO
 from tests.integration.conftest import running_stack
-from tests.integration.test_counter_journey import next_working_morning
-from tests.integration.test_foundation import wait_for
-from tests.integration.test_lifecycle import pay, status_of
-from tests.integration.test_web_app import AXE
 from tests.unit import biometrics_samples as samples
+from tests.integration.helpers import AXE, chromium, next_working_morning, pay, status_of, wait_for
 
 PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 800
 SHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS") or os.environ.get("WEB_TEST_ARTIFACTS")
@@ -54,14 +49,7 @@ def stack():
 
 @pytest.fixture
 def browser():
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for downloads
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
-                "--disable-gpu", "--lang=id-ID"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(60)
+    driver = chromium("1280,900")  # a desk screen
     yield driver
     driver.quit()
 

@@ -16,20 +16,11 @@ from deploy.local.client import Api
 from deploy.local.stack import DEMO_STAFF
 from services.booking.domain import calendar
 from tests.integration.conftest import running_stack
-from tests.integration.test_foundation import wait_for
-from tests.integration.test_lifecycle import pay, status_of
 from tests.unit import biometrics_samples as samples
+from tests.integration.helpers import next_working_morning, pay, status_of, wait_for
 
 PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 600
 TBK = calendar.load().offices["TBK"]
-
-
-def next_working_morning() -> dt.datetime:
-    cal = calendar.load()
-    day = dt.datetime.now(TBK.tz).date() + dt.timedelta(days=1)
-    while not cal.is_working_day(TBK, day):
-        day += dt.timedelta(days=1)
-    return dt.datetime.combine(day, dt.time(8, 30), TBK.tz)
 
 
 @pytest.fixture(scope="module")

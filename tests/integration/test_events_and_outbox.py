@@ -2,21 +2,11 @@
 from __future__ import annotations
 
 import re
-import urllib.request
 
 from kafka import KafkaConsumer, KafkaProducer
 
 from servicekit.events import decode
-from tests.integration.test_foundation import applicant_with_application, wait_for
-
-
-def metric(stack, service: str, name: str, **labels) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.metrics(service)}/metrics", timeout=5).read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+from tests.integration.helpers import applicant_with_application, metric, wait_for
 
 
 def book(api, skip_days=4):

@@ -28,7 +28,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import grpc
 import pymongo
 import pytest
 
@@ -38,8 +37,7 @@ from passport.v1 import payment_pb2, payment_pb2_grpc
 from servicekit import grpcclient
 from servicekit.clock import rfc3339
 from tests.integration.conftest import running_stack
-from tests.integration.test_foundation import wait_for
-from tests.integration.test_lifecycle import pay
+from tests.integration.helpers import pay, wait_for
 
 PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 700
 BUDGET_S = 2.0                # every answer of the rush comes within this (issue 22)

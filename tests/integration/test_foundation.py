@@ -12,23 +12,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-
-def wait_for(predicate, timeout_s: float = 45, interval_s: float = 0.5):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval_s)
-    return predicate()
-
-
-def applicant_with_application(api, office_id: str = "TBK"):
-    person = api.register_applicant()
-    reply = api.create_application(person["token"], office_id=office_id)
-    assert reply.status == 201, reply.body
-    return person, reply.body["application_id"]
+from tests.integration.helpers import applicant_with_application, wait_for
 
 
 def test_thin_journey(api):

@@ -2,45 +2,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import json
 import time
 
 import pymongo
 from kafka import KafkaProducer
 
-from deploy.local.stack import DEMO_STAFF, LOCAL_SECRETS
+from deploy.local.stack import DEMO_STAFF
 from passport.v1 import biometrics_pb2, common_pb2, payment_pb2
 from servicekit.clock import FixedClock, rfc3339
 from servicekit.events import new_event
 from services.booking.domain import calendar
 from services.booking.usecases.facade import Applications
-from tests.integration.test_foundation import applicant_with_application, wait_for
-
-
-def book(api, skip_days=6):
-    person, app_id = applicant_with_application(api)
-    slot = api.first_working_slot("TBK", "REGULAR", skip_days=skip_days)
-    reply = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
-    assert reply.status == 201, reply.body
-    return person, app_id, reply.body
-
-
-def pay(api, billing: dict, reference: str, paid_at: str | None = None):
-    body = json.dumps({"billing_code": billing["billing_code"], "amount": billing["amount"],
-                       "paid_at": paid_at or rfc3339(dt.datetime.now(dt.timezone.utc)),
-                       "bank_reference": reference}).encode()
-    signature = hmac.new(LOCAL_SECRETS["BANK_CALLBACK_SECRET"].encode(), body, hashlib.sha256).hexdigest()
-    return api.request("POST", "/v1/payments/notifications", raw=body, headers={"X-Signature": f"sha256={signature}"})
-
-
-def status_of(api, person, app_id):
-    return api.get(f"/v1/applications/{app_id}", token=person["token"]).body["status"]
+from tests.integration.helpers import NoBilling, applicant_with_application, booked_applicant, pay, status_of, wait_for
 
 
 def test_a_signed_payment_makes_the_application_paid(api):
-    person, app_id, booked = book(api)
+    person, app_id, booked = booked_applicant(api)
     paid_at = rfc3339(dt.datetime.now(dt.timezone.utc))
     assert pay(api, booked["billing"], f"BANK-{app_id}", paid_at).status == 200
     assert wait_for(lambda: status_of(api, person, app_id) == "PAID"), "booking consumed PaymentSettled"
@@ -54,7 +31,7 @@ def test_a_signed_payment_makes_the_application_paid(api):
 
 
 def test_billing_expired_releases_the_seat_and_the_open_application(api, stack):
-    person, app_id, booked = book(api, skip_days=7)
+    person, app_id, booked = booked_applicant(api, skip_days=7)
     slot_id = booked["appointment"]["slot_id"]
     date = booked["appointment"]["date"]
 
@@ -87,7 +64,7 @@ def test_an_unpaid_hold_expires_through_the_payment_sweeper_and_frees_the_seat(a
     and booking frees the seat. The test stands in for the two hours of the hold by moving the
     billing's deadline into the past in the payment database, where the sweeper's scan finds it (its
     expiry queue still files it under the original deadline; test_payments covers the queue)."""
-    person, app_id, booked = book(api, skip_days=9)
+    person, app_id, booked = booked_applicant(api, skip_days=9)
     slot_id, date = booked["appointment"]["slot_id"], booked["appointment"]["date"]
 
     def remaining():
@@ -113,17 +90,12 @@ def test_an_unpaid_hold_expires_through_the_payment_sweeper_and_frees_the_seat(a
     assert late.status == 422 and late.body["type"].endswith("/billing-expired"), late.body
 
 
-class _PaidBilling:
-    def IssueBilling(self, request):  # the check-in path never issues billings
-        raise AssertionError("not expected")
-
-
 def test_check_in_on_the_appointment_day_gives_increasing_queue_numbers(api, stack):
     """Check-in needs 'today' to be the appointment day: the booking domain runs here in-process
     with a fixed clock on that day, against the real store the services use."""
     paid = []
     for _ in range(2):
-        person, app_id, booked = book(api, skip_days=8)
+        person, app_id, booked = booked_applicant(api, skip_days=8)
         assert pay(api, booked["billing"], f"BANK-CI-{app_id}").status == 200
         paid.append((person, app_id, booked["appointment"]))
     for person, app_id, _ in paid:
@@ -132,7 +104,7 @@ def test_check_in_on_the_appointment_day_gives_increasing_queue_numbers(api, sta
     client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
     apps = Applications(client["passport_booking"], calendar.load(),
                         FixedClock(dt.datetime.combine(day, dt.time(8, 30), calendar.load().offices["TBK"].tz)),
-                        _PaidBilling())
+                        NoBilling())
     officer = common_pb2.Caller(account_id="officer", role="OFFICER", office_id="TBK")
     numbers = [apps.check_in(officer, "TBK", app_id) for _, app_id, appt in paid if appt["date"] == day.isoformat()]
     assert numbers[0].startswith("A") and numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
@@ -143,7 +115,7 @@ def test_check_in_on_the_appointment_day_gives_increasing_queue_numbers(api, sta
     # Through the gateway, on a day that is not the appointment day: a clear 409.
     staff = next(s for s in DEMO_STAFF if s["role"] == "OFFICER")
     token = api.login(staff["email"], staff["password"])
-    other_person, other_app, _ = book(api, skip_days=8)
+    other_person, other_app, _ = booked_applicant(api, skip_days=8)
     reply = api.post("/v1/offices/TBK/check-ins", {"application_id": other_app}, token=token)
     assert reply.status == 409 and reply.body["type"].endswith("/not-paid")
     reply = api.post("/v1/offices/BTM/check-ins", {"application_id": other_app}, token=token)
@@ -152,14 +124,14 @@ def test_check_in_on_the_appointment_day_gives_increasing_queue_numbers(api, sta
 
 
 def test_counter_facts_from_biometrics_move_the_application_on(api, stack):
-    person, app_id, booked = book(api, skip_days=8)
+    person, app_id, booked = booked_applicant(api, skip_days=8)
     assert pay(api, booked["billing"], f"BANK-BIO-{app_id}").status == 200
     assert wait_for(lambda: status_of(api, person, app_id) == "PAID")
     day = dt.date.fromisoformat(booked["appointment"]["date"])
     client = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)
     office = calendar.load().offices["TBK"]
     apps = Applications(client["passport_booking"], calendar.load(),
-                        FixedClock(dt.datetime.combine(day, dt.time(9, 0), office.tz)), _PaidBilling())
+                        FixedClock(dt.datetime.combine(day, dt.time(9, 0), office.tz)), NoBilling())
     apps.check_in(common_pb2.Caller(account_id="officer", role="OFFICER", office_id="TBK"), "TBK", app_id)
     client.close()
     clock = FixedClock(dt.datetime.now(dt.timezone.utc))
@@ -180,7 +152,7 @@ def test_the_booking_proof_shows_the_appointment_and_its_qr_code_names_the_appli
     """Issue 16: GET /v1/applications/{id}/proof, JSON and a PNG card the counter can scan."""
     import cv2
     import numpy as np
-    person, app_id, booked = book(api)
+    person, app_id, booked = booked_applicant(api)
     proof = api.get(f"/v1/applications/{app_id}/proof", token=person["token"])
     assert proof.status == 200, proof.body
     body = proof.body

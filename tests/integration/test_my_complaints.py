@@ -1,8 +1,8 @@
 """Applicants list their own complaints through the gateway, and the complaint's messages give the
 tracking code, never the internal id or the PIN (issue 16)."""
 from __future__ import annotations
+from tests.integration.helpers import eventually, mails_to, sms_to
 
-from tests.integration.test_notifications import eventually, mails_to, sms_to
 
 
 def test_applicant_lists_own_complaints_and_is_told_the_tracking_code(stack, api):

@@ -7,9 +7,8 @@ import mailbox
 import time
 
 import pymongo
+from tests.integration.helpers import delivery_log, eventually, pay, sms_to
 
-from tests.integration.test_lifecycle import pay
-from tests.integration.test_notifications import delivery_log, eventually, sms_to
 
 # What happened, in this order; every message that went out must follow it, and the last one is the
 # cancellation (nothing about the seat, the payment or a date after it).

@@ -28,7 +28,7 @@ from servicekit.events import TOPICS, new_event
 from servicekit.grpcserver import wait_healthy
 from tests.integration.conftest import running_stack
 from tests.integration.synthetic import appointment_booked
-from tests.integration.test_notifications import book, delivery_log, eventually, mails_to, metric, sms_to
+from tests.integration.helpers import book_for, delivery_log, eventually, mails_to, metric, sms_to
 
 PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 500
 STALE_S = 10          # NOTIFY_STALE_ATTEMPT_S: > SMS_TIMEOUT_S + CONTACT_DEADLINE_S
@@ -80,7 +80,7 @@ def _when(record: dict) -> dt.datetime:
 def test_kill_mid_send_delivers_everything_with_at_most_one_duplicate(fstack, fapi):
     _restart_sms_sink(fstack, SINK_DELAY_MS)
     people = [fapi.register_applicant() for _ in range(3)]
-    apps = {p["phone"]: (p, book(fapi, p)) for p in people}
+    apps = {p["phone"]: (p, book_for(fapi, p)) for p in people}
     phones = set(apps)
     # Wait until the provider has recorded one of our SMS: it now holds the answer for SINK_DELAY_MS,
     # so the notification process is between "provider accepted" and "<mid>:sent recorded".
@@ -121,7 +121,7 @@ def test_sms_outage_during_a_burst_of_1000_events_delivers_each_exactly_once(fst
     _restart_sms_sink(fstack, 0)
     accounts = [fapi.register_applicant()["account_id"] for _ in range(5)]
     tag = uuid.uuid4().hex[:8]
-    failed_before = metric(fstack, "notification_messages_total", channel="SMS", outcome="failed_attempt")
+    failed_before = metric(fstack, "notification", "notification_messages_total", channel="SMS", outcome="failed_attempt")
     fstack.stop("sms-sink")
     clock, events = Clock(), []
     producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{fstack.ports.kafka}", linger_ms=20)
@@ -137,7 +137,7 @@ def test_sms_outage_during_a_burst_of_1000_events_delivers_each_exactly_once(fst
     # Email is not held up: all 1,000 arrive while SMS is down...
     eventually(lambda: expected_mail <= set(_mail_ids(fstack)), timeout_s=600, interval_s=2)
     # ...while every SMS has been tried and has failed at least once.
-    eventually(lambda: metric(fstack, "notification_messages_total", channel="SMS",
+    eventually(lambda: metric(fstack, "notification", "notification_messages_total", channel="SMS",
                               outcome="failed_attempt") >= failed_before + BURST, timeout_s=300, interval_s=2)
     assert not {r["reference"] for r in _sms_records(fstack)} & {f"{e}:SMS" for e in events}
     fstack.start_sinks()
@@ -148,17 +148,17 @@ def test_sms_outage_during_a_burst_of_1000_events_delivers_each_exactly_once(fst
     mail = _mail_ids(fstack)
     assert set(sms) == expected_sms and set(sms.values()) == {1}
     assert {mail[m] for m in expected_mail} == {1}
-    assert metric(fstack, "notification_retries_total", channel="SMS") >= BURST
-    assert metric(fstack, "notification_dead_letters_total", channel="SMS") == 0
+    assert metric(fstack, "notification", "notification_retries_total", channel="SMS") >= BURST
+    assert metric(fstack, "notification", "notification_dead_letters_total", channel="SMS") == 0
 
 
 def test_an_open_message_whose_queue_entry_is_lost_is_delivered_after_the_sweep(fstack, fapi):
     _restart_sms_sink(fstack, 0)
     person = fapi.register_applicant()
-    requeued_before = metric(fstack, "notification_requeued_total", channel="SMS")
+    requeued_before = metric(fstack, "notification", "notification_requeued_total", channel="SMS")
     fstack.stop("sms-sink")
     try:
-        app_id = book(fapi, person)
+        app_id = book_for(fapi, person)
         eventually(lambda: len(delivery_log(fapi, person, app_id)) == 2)
         # The SMS is open (the gateway is down); remove their due-queue entries behind the service's back.
         store = pymongo.MongoClient(f"mongodb://127.0.0.1:{fstack.ports.mongo}/", tz_aware=True)
@@ -175,13 +175,13 @@ def test_an_open_message_whose_queue_entry_is_lost_is_delivered_after_the_sweep(
     time.sleep(SWEEP_S + 2)  # a later sweep must not bring them back again
     references = collections.Counter(t["reference"] for t in sms_to(fstack, person["phone"]))
     assert len(references) == 1 and set(references.values()) == {1}, references
-    assert metric(fstack, "notification_requeued_total", channel="SMS") == requeued_before + 1
+    assert metric(fstack, "notification", "notification_requeued_total", channel="SMS") == requeued_before + 1
     eventually(lambda: all(i["status"] == "SENT" for i in delivery_log(fapi, person, app_id)))
 
 
 def test_escalation_reaches_the_head_of_office_once_and_not_the_delivery_log(fstack, fapi):
     person = fapi.register_applicant()
-    app_id = book(fapi, person)
+    app_id = book_for(fapi, person)
     supervisor = next(s for s in DEMO_STAFF if s["role"] == "SUPERVISOR")
     escalated = complaint_pb2.ComplaintEscalated(
         complaint_id=f"c-{uuid.uuid4().hex[:8]}", office_id="TBK", category="SERVICE",

@@ -25,10 +25,8 @@ import pytest
 from deploy.local.stack import DEMO_STAFF, SERVICES
 from deploy.observability import observe, render
 from services.complaint.domain import complaint as complaint_domain
-from tests.integration.test_foundation import applicant_with_application, wait_for
-from tests.integration.test_biometrics import multipart
-from tests.integration.test_lifecycle import pay
 from tests.unit import biometrics_samples
+from tests.integration.helpers import applicant_with_application, multipart, pay, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "observability"

@@ -14,7 +14,7 @@ import pytest
 from deploy.local.stack import DEMO_STAFF, REPO
 from services.booking.domain import calendar
 from services.booking.usecases import releases
-from tests.integration.test_foundation import applicant_with_application, wait_for
+from tests.integration.helpers import applicant_with_application, wait_for
 
 DPS_SUPERVISOR = {"role": "SUPERVISOR", "email": "supervisor@dps.imigrasi.example", "password": "Supervisor-Dps-2026!",
                   "full_name": "Test Supervisor DPS", "office_id": "DPS"}

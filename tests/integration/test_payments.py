@@ -21,7 +21,7 @@ from servicekit import grpcclient
 from servicekit.clock import rfc3339
 from servicekit.events import decode
 from services.payment.domain import billing_codes
-from tests.integration.test_foundation import applicant_with_application, wait_for
+from tests.integration.helpers import applicant_with_application, metric, wait_for
 
 SECRET = LOCAL_SECRETS["BANK_CALLBACK_SECRET"]
 UTC = dt.timezone.utc
@@ -350,22 +350,12 @@ def handled(payment_db, raw: bytes) -> bool:
     return wait_for(lambda: payment_db["processed_events"].find_one({"_id": f"payment:{envelope.event_id}"}), 60)
 
 
-def metric(stack, name: str, **labels) -> float:
-    import urllib.request
-    text = urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.metrics('payment')}/metrics", timeout=10).read().decode()
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    for line in text.splitlines():
-        if line.startswith(f"{name}{{{want}}} "):
-            return float(line.split()[-1])
-    return 0.0
-
-
 def test_office_cancellation_of_a_paid_application_is_refunded_once_and_paid_out(api, stack, payment_db):
     person, app_id, billing = booked(api)
     code = billing["billing_code"]
     assert notify(api, payment_for(billing)).status == 200
     assert billing_of(api, person, app_id)["refunds"] == []
-    paid_before = metric(stack, "payment_refunds_total", reason="OFFICE_CANCELLED", status="PAID_OUT")
+    paid_before = metric(stack, "payment", "payment_refunds_total", reason="OFFICE_CANCELLED", status="PAID_OUT")
     appointment_id = payment_db["billings"].find_one({"_id": code})["appointment_id"]
 
     raw = publish_cancellation(stack, app_id, appointment_id, "OFFICE")
@@ -409,8 +399,8 @@ def test_office_cancellation_of_a_paid_application_is_refunded_once_and_paid_out
     assert code in [r["billing_code"] for r in done.body["items"]]
     assert code not in [r["billing_code"] for r in api.get("/v1/offices/TBK/refunds?status=PENDING",
                                                             token=token).body["items"]]
-    assert metric(stack, "payment_refunds_total", reason="OFFICE_CANCELLED", status="PAID_OUT") == paid_before + 1
-    assert metric(stack, "payment_billings_paid_total", office_id="TBK", passport_type="ELECTRONIC") >= 1
+    assert metric(stack, "payment", "payment_refunds_total", reason="OFFICE_CANCELLED", status="PAID_OUT") == paid_before + 1
+    assert metric(stack, "payment", "payment_billings_paid_total", office_id="TBK", passport_type="ELECTRONIC") >= 1
 
 
 def test_applicant_cancellation_is_not_refunded_and_overpayments_are_paid_out_by_cli(api, stack, payment_db):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pymongo
+from tests.integration.helpers import eventually, mails_to, pay, sms_to
 
-from tests.integration.test_lifecycle import pay
-from tests.integration.test_notifications import eventually, mails_to, sms_to
 
 
 def test_paid_appointment_gets_a_reminder_the_day_before_at_nine_office_time(stack, api):

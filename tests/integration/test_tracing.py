@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from tests.integration.helpers import applicant_with_application, wait_for
 
-from tests.integration.test_foundation import applicant_with_application, wait_for
 
 
 def spans_of(stack, trace_id: str) -> list[dict]:

@@ -20,17 +20,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from deploy.local.client import SAMPLE_PDF, Api
-from deploy.local.stack import CACHE, REPO
+from deploy.local.stack import REPO
 from tests.integration.conftest import running_stack, staff_token
+from tests.integration.helpers import AXE, chromium, mails_to
 
 PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 300
-AXE = CACHE / "tools" / "axe-core-4.14.1" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(os.environ.get("WEB_TEST_ARTIFACTS", REPO / ".run" / "test-artifacts" / "web"))
 PASSWORD = "Sandi-Rahasia-2026"
 
@@ -48,14 +46,7 @@ def web():
 
 @pytest.fixture
 def browser():
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for downloads
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=360,640",
-                "--disable-gpu", "--lang=id-ID"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(60)
+    driver = chromium("360,640")
     phone(driver)
     yield driver
     driver.quit()
@@ -401,17 +392,6 @@ def test_forgotten_password_with_a_code_sent_by_email(web, browser):
     again = api.post("/v1/auth/password-reset/confirm", {"email": person["email"], "code": code,
                                                          "new_password": "Lagi-Lagi-2026x"})
     assert again.status == 422 and again.body["type"].endswith("/reset-code-invalid")
-
-
-def mails_to(stack, address: str) -> list[dict]:
-    import mailbox
-    from email.header import decode_header, make_header
-    out = []
-    for msg in mailbox.Maildir(str(stack.run_dir / "mail"), create=True):
-        if msg["To"] == address:
-            out.append({"subject": str(make_header(decode_header(msg["Subject"]))),
-                        "body": msg.get_payload(decode=True).decode(msg.get_content_charset() or "utf-8")})
-    return out
 
 
 def test_a_full_day_offers_the_waiting_list(web, browser, tmp_path):
