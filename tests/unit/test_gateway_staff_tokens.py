@@ -32,7 +32,10 @@ def staff(monkeypatch, tmp_path):
         monkeypatch.setenv(name, value)
     fake = FakeStaff()
     monkeypatch.setattr(clients, "staff", lambda: fake)
-    return fake
+    yield fake
+    # auth.current() signs the identity into this thread's context, as a gateway worker does per
+    # request: leave nothing for the stack tests that later call services from this process.
+    identity.current.set(None)
 
 
 def principal(token: str):
