@@ -2,23 +2,22 @@
 
 A service raises DomainError(kind, problem, detail); the gRPC server turns it into a status code
 plus trailing metadata naming the problem; the gateway turns that into RFC 9457 problem+json.
+This module imports no grpc, so the services' domain rooms can raise DomainError and stay free of it.
 """
 from __future__ import annotations
 
 import json
 
-import grpc
-
-# kind -> gRPC status code. The gateway maps codes back to HTTP statuses.
+# kind -> gRPC status code name. The gateway maps codes back to HTTP statuses.
 KINDS = {
-    "invalid": grpc.StatusCode.INVALID_ARGUMENT,        # 422
-    "not_found": grpc.StatusCode.NOT_FOUND,             # 404
-    "conflict": grpc.StatusCode.FAILED_PRECONDITION,    # 409
-    "exists": grpc.StatusCode.ALREADY_EXISTS,           # 409
-    "unauthenticated": grpc.StatusCode.UNAUTHENTICATED, # 401
-    "forbidden": grpc.StatusCode.PERMISSION_DENIED,     # 403
-    "busy": grpc.StatusCode.RESOURCE_EXHAUSTED,         # 429
-    "unavailable": grpc.StatusCode.UNAVAILABLE,         # 503
+    "invalid": "INVALID_ARGUMENT",        # 422
+    "not_found": "NOT_FOUND",             # 404
+    "conflict": "FAILED_PRECONDITION",    # 409
+    "exists": "ALREADY_EXISTS",           # 409
+    "unauthenticated": "UNAUTHENTICATED", # 401
+    "forbidden": "PERMISSION_DENIED",     # 403
+    "busy": "RESOURCE_EXHAUSTED",         # 429
+    "unavailable": "UNAVAILABLE",         # 503
 }
 
 PROBLEM_KEY = "x-problem-type"
@@ -43,17 +42,23 @@ def invalid(detail: str, field: str | None = None, problem: str = "validation-er
     return DomainError("invalid", problem, detail, errors)
 
 
-def abort_with(context: grpc.ServicerContext, err: DomainError):
+def status_code(kind: str):
+    import grpc
+    return getattr(grpc.StatusCode, KINDS[kind])
+
+
+def abort_with(context, err: DomainError):
+    """End a gRPC call with the error's status code and the problem in trailing metadata."""
     metadata = [(PROBLEM_KEY, err.problem)]
     if err.errors:
         metadata.append((ERRORS_KEY, json.dumps(err.errors)))
     if err.params:
         metadata.append((PARAMS_KEY, json.dumps(err.params)))
     context.set_trailing_metadata(metadata)
-    context.abort(KINDS[err.kind], err.detail)
+    context.abort(status_code(err.kind), err.detail)
 
 
-def problem_of(rpc_error: grpc.RpcError) -> tuple[str | None, list[dict]]:
+def problem_of(rpc_error) -> tuple[str | None, list[dict]]:
     """The problem slug and field errors a service attached to a failed call, if any."""
     problem, errors = None, []
     for key, value in (rpc_error.trailing_metadata() or ()):
@@ -64,7 +69,7 @@ def problem_of(rpc_error: grpc.RpcError) -> tuple[str | None, list[dict]]:
     return problem, errors
 
 
-def params_of(rpc_error: grpc.RpcError) -> dict[str, str]:
+def params_of(rpc_error) -> dict[str, str]:
     """The values a service's detail names, for the gateway to put into a translated detail."""
     for key, value in (rpc_error.trailing_metadata() or ()):
         if key == PARAMS_KEY:

@@ -17,7 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from servicekit import identity, log, metrics, mongo, tls, tracing
 from servicekit.config import env
-from servicekit.errors import KINDS, DomainError, abort_with
+from servicekit.errors import DomainError, abort_with, status_code
 
 logger = logging.getLogger("servicekit.grpc")
 
@@ -111,7 +111,7 @@ class _ObservingInterceptor(grpc.ServerInterceptor):
             try:
                 return inner(request, context)
             except DomainError as err:
-                code = KINDS[err.kind]
+                code = status_code(err.kind)
                 abort_with(context, err)
             except mongo.STORE_UNREACHABLE:
                 code = grpc.StatusCode.UNAVAILABLE
