@@ -1,6 +1,8 @@
 """Validation of JSON bodies at the edge, with messages a person can act on."""
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import request
 
 from services.gateway.problems import Problem
@@ -44,6 +46,19 @@ def fields(body: dict, spec: dict) -> dict:
     if errors:
         raise Problem(422, "validation-error", "some fields are missing or invalid", errors)
     return out
+
+
+def iso_date(value: str | None, name: str) -> str:
+    """`value` if it is empty or a real YYYY-MM-DD date; 422 naming `name` otherwise."""
+    if value:
+        try:
+            if len(value) != 10:
+                raise ValueError(value)
+            dt.date.fromisoformat(value)
+        except ValueError:
+            raise Problem(422, "validation-error", f"{name} must be a date YYYY-MM-DD",
+                          [{"field": name, "message": f"{name} must be a date YYYY-MM-DD"}]) from None
+    return value or ""
 
 
 def file_content(upload, max_bytes: int, what: str) -> bytes:
