@@ -46,6 +46,10 @@ def nullable(schema_: dict) -> dict:
 
 FILE = {"type": "string", "format": "binary", "minLength": 1, "description": "the file's bytes (not empty)"}
 DATE = {"type": "string", "format": "date", "description": "YYYY-MM-DD"}
+# A query value the gateway reads as absent when empty (`?date=`): the schema says so.
+DATE_OR_EMPTY = {"anyOf": [DATE, {"type": "string", "maxLength": 0}], "description": "YYYY-MM-DD; empty: today"}
+BANK_REFERENCE = {"type": "string", "pattern": "^[A-Za-z0-9._:/-]{1,64}$",
+                  "description": "1-64 letters, digits and ._:/- (not starting with refund:)"}
 DATE_TIME = {"type": "string", "format": "date-time", "description": "RFC 3339 with offset"}
 # The account rules of the booking service (services/booking/rules.py), as far as a pattern can say them;
 # that a NIK encodes the birth date (and sex) no schema can say: such a NIK answers 422.
@@ -235,8 +239,8 @@ def operation(entry: tuple, idempotent: bool) -> dict:
     extras = EXTRAS.get((method, path), {})
     op = {"summary": summary, "tags": [tag], "operationId": _operation_id(method, path), "responses": {}}
     path_params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
-    params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
-              for p in path_params]
+    params = [{"name": p, "in": "path", "required": True,
+               "schema": extras.get("path", {}).get(p, {"type": "string", "minLength": 1})} for p in path_params]
     params += extras.get("query", []) + extras.get("headers", [])
     if idempotent:
         params.append(IDEMPOTENCY_KEY)

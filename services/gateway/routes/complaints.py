@@ -256,7 +256,7 @@ openapi.SCHEMAS.update({
                                                             account_id=S)}),
     "ComplaintAttachment": obj(attachment_id=S, kind=openapi.enum(ATTACHMENT_KINDS), content_type=S,
                                size={"type": "integer"}, sha256=S, uploaded_at=S, uploaded_by=S),
-    "NewAssignment": obj(["officer_account_id"], officer_account_id=S),
+    "NewAssignment": obj(["officer_account_id"], officer_account_id=openapi.text()),
     "Assignment": obj(assignment_id=S, complaint_id=S, assignee_account_id=S, assigned_by_role=S, at=S,
                       seq={"type": "integer"}),
     "NewComplaintLink": obj(["application_id"], application_id=S),

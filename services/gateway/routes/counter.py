@@ -153,7 +153,7 @@ openapi.EXTRAS.update({
     ("get", "/v1/offices/{office_id}/applications"): {"query": [
         openapi.query("q", {"type": "string", "minLength": 3}, required=True,
                       description="application id, billing code, NIK, or 3+ letters of the name")]},
-    ("get", "/v1/offices/{office_id}/queue"): {"query": [openapi.query("date", openapi.DATE)]},
+    ("get", "/v1/offices/{office_id}/queue"): {"query": [openapi.query("date", openapi.DATE_OR_EMPTY)]},
     ("post", "/v1/offices/{office_id}/queue/next"): DESK_OPTIONAL,
     ("post", "/v1/offices/{office_id}/queue/{number}/recall"): DESK_OPTIONAL,
     ("post", "/v1/offices/{office_id}/queue/{number}/skip"): DESK_OPTIONAL,

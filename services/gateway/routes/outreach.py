@@ -69,7 +69,7 @@ openapi.SCHEMAS.update({
                                       office_id=openapi.text(), organisation=openapi.text(3, 200), location=openapi.text(5, 300),
                                       date=openapi.DATE,
                                       people={"type": "integer", "minimum": 50, "maximum": 1000}, contact_phone=openapi.PHONE),
-    "OutreachDecision": openapi.obj(["approve", "reason"], approve=openapi.B, seats={"type": "integer", "minimum": 1},
+    "OutreachDecision": openapi.obj(["approve", "reason"], approve=openapi.B, seats={"type": "integer", "minimum": 1, "maximum": 1000},
                                     start_time=S, reason=openapi.text()),
     "OutreachRequest": openapi.obj(request_id=S, office_id=S, organisation=S, location=S, date=S, people=I,
                                    status={"enum": list(STATUSES)}, requested_at=S, reason={"type": "string", "nullable": True},

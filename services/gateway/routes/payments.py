@@ -157,14 +157,14 @@ openapi.SCHEMAS.update({
                           reason=openapi.enum(schema.REFUND_REASONS), amount=openapi.I,
                           currency=openapi.S, status=openapi.enum(schema.REFUND_STATUSES), recorded_at=openapi.S,
                           paid_out_at=openapi.S, payout_reference=openapi.S),
-    "RefundPayout": openapi.obj(["bank_reference"], bank_reference=openapi.text(), refund_id=openapi.S),
+    "RefundPayout": openapi.obj(["bank_reference"], bank_reference=openapi.BANK_REFERENCE, refund_id=openapi.S),
     "Reconciliation": openapi.obj(**{k: {"type": "array", "items": openapi.obj(
         bank_reference=openapi.S, billing_code=openapi.S, amount=openapi.I, paid_at=openapi.S, outcome=openapi.S)}
         for k in ("matched", "missing_ours", "missing_bank", "mismatched")}),
     "BankNotification": openapi.obj(["billing_code", "amount", "paid_at", "bank_reference"],
                                     billing_code={"type": "string", "pattern": "^[0-9]{15}$"},
                                     amount={"type": "integer", "minimum": 1}, paid_at=openapi.DATE_TIME,
-                                    bank_reference=openapi.text()),
+                                    bank_reference=openapi.BANK_REFERENCE),
     "NotificationResult": openapi.obj(outcome={"enum": ["SETTLED", "OVERPAYMENT"]}, billing_code=openapi.S,
                                       status=openapi.S, bank_reference=openapi.S),
     "BillingStatus": openapi.obj(status={"enum": ["UNPAID", "PAID", "EXPIRED"]}, billing_code=openapi.S,
@@ -196,6 +196,8 @@ openapi.EXTRAS.update({
         "X-Signature", {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}, required=True,
         description="sha256=<hex HMAC-SHA256 of the raw body> keyed by the shared secret")],
         "also": (400, 413)},
+    ("post", "/v1/offices/{office_id}/refunds/{billing_code}/payout"): {"path": {
+        "billing_code": {"type": "string", "pattern": "^[0-9]{15}$"}}},
     ("post", "/v1/offices/{office_id}/reconciliations"): {"content": "text/csv", "schema": {"type": "string"}},
     ("get", "/v1/offices/{office_id}/refunds"): {"query": [
         openapi.query("status", openapi.enum(schema.REFUND_STATUSES)),
