@@ -1,6 +1,9 @@
 """The OpenAPI 3 description of the public API (served at /openapi.json) and a small docs page.
 
-Each operation is one line in OPERATIONS; route modules of other services append to it.
+Each operation is one line in OPERATIONS (route modules append theirs, with an EXTRAS entry for query
+parameters, headers or a non-JSON body); enums come from schema.py, the one vocabulary the routes
+check with. The codes every route can answer anyway (401, 404, 429, 503, ...) are derived in
+operation(); docs/openapi.md tells the rules and how schemathesis holds the API to them.
 """
 from __future__ import annotations
 
@@ -270,9 +273,9 @@ def operation(entry: tuple, idempotent: bool) -> dict:
         derived |= {413, 415, 422} | ({400} if media == "application/json" else set())
     if idempotent:
         derived |= {409, 422}
-    if any(p.get("required") or "enum" in p["schema"] or "pattern" in p["schema"] or "format" in p["schema"]
-           or p["schema"].get("type") == "integer" for p in extras.get("query", [])):
-        derived.add(422)
+    if any(p.get("required") or set(p["schema"]) - {"type", "description"} or p["schema"].get("type") != "string"
+           for p in extras.get("query", [])):
+        derived.add(422)  # a query parameter with a constraint: the gateway or the service checks it
     derived |= set(extras.get("also", ()))
     for status in derived:
         codes.setdefault(status, GENERIC[status])
