@@ -31,6 +31,15 @@ REFUND_STATUSES = ("PENDING", "PAID_OUT")
 REFUND_REASONS = ("OVERPAYMENT", "AMOUNT_MISMATCH", "OFFICE_CANCELLED", "LATE_PAYMENT")
 STATISTICS_GROUPS = ("day", "month", "year")
 MISSING_FINGER_REASONS = ("AMPUTATED", "INJURED", "BANDAGED", "UNUSABLE")
+# Values only the services decide, which the gateway passes on (published for clients).
+SLA_STATES = ("on_time", "due_soon", "breached")
+QUEUE_ACTIONS = ("CALLED", "RECALLED", "SKIPPED")
+BALLOT_STATUSES = ("SCHEDULED", "OPEN", "CLOSED", "DRAWN")
+BALLOT_OUTCOMES = ("WON", "LOST", "INELIGIBLE")
+RELEASE_MODES = ("FCFS", "BALLOT")
+RELEASE_STATUSES = ("OPEN", "SCHEDULED")
+SETTLEMENT_OUTCOMES = ("SETTLED", "OVERPAYMENT")
+BILLING_STATUSES = ("UNPAID", "PAID", "EXPIRED")
 
 # -- limits the gateway itself enforces --------------------------------------------------------
 IDEMPOTENCY_KEY_MAX = 200

@@ -241,11 +241,11 @@ openapi.SCHEMAS.update({
                         contact_email={"type": "string", "description": "anonymous reports only: where to tell "
                                        "the answer (kept with the complaint, never in events or logs)"},
                         contact_phone={"type": "string", "description": "anonymous reports only, by SMS"},
-                        contact_language={"type": "string", "enum": list(schema.LANGUAGES), "description": "language of the answer to the "
-                                          "contact (default: Accept-Language, else id)"}),
+                        contact_language=openapi.enum(schema.LANGUAGES, description="language of the answer to the "
+                                                      "contact (default: Accept-Language, else id)")),
     "FiledComplaint": obj(complaint_id=S, tracking_code=S, access_pin=S, created_at=S, due_at=S, anonymous=B),
     "Complaint": obj(complaint_id=S, tracking_code=S, office_id=S, category=S, status=S, created_at=S,
-                     first_response_due_at=S, due_at=S, sla_state={"enum": ["on_time", "due_soon", "breached"]},
+                     first_response_due_at=S, due_at=S, sla_state=openapi.enum(schema.SLA_STATES),
                      description=S, application_id={"type": "string", "nullable": True}, anonymous=B,
                      responses={"type": "array", "items": obj(response_id=S, message=S, status=S, at=S, role=S)},
                      attachments={"type": "array", "items": {"$ref": "#/components/schemas/ComplaintAttachment"}},

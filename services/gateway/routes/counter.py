@@ -110,7 +110,7 @@ def called_numbers(office_id: str):
 S, I = openapi.S, openapi.I
 openapi.SCHEMAS.update({
     "CounterRow": openapi.obj(**{f: {"type": "string", "nullable": True} for f in ROW_FIELDS}),
-    "QueueCall": openapi.obj(number=S, action={"enum": ["CALLED", "RECALLED", "SKIPPED"]},
+    "QueueCall": openapi.obj(number=S, action=openapi.enum(schema.QUEUE_ACTIONS),
                              desk={"type": "string", "nullable": True}, at=S),
     "Desk": openapi.obj(desk=S),
     "DocumentRead": openapi.obj(document_id=S, kind=S, reader=S, role=S, at=S),

@@ -142,18 +142,18 @@ openapi.SCHEMAS.update({
         "$ref": "#/components/schemas/StatisticsRow"}}, total={"type": "object", "additionalProperties": I},
         **{"from": S}),
     "Ballot": openapi.obj(ballot_id=S, office_id=S, date=S, lane=S, entries_open_at=S, entries_close_at=S,
-                          draw_at=S, status={"enum": ["SCHEDULED", "OPEN", "CLOSED", "DRAWN"]},
+                          draw_at=S, status=openapi.enum(schema.BALLOT_STATUSES),
                           commitment={"type": "string", "nullable": True,
                                       "description": "sha256(secret), published when the ballot is scheduled"},
                           seed={"type": "string", "nullable": True}, entries=I, winners=I, seats=I),
-    "Release": openapi.obj(opens_at={"type": "string", "nullable": True}, mode={"enum": ["FCFS", "BALLOT"]},
-                           dates={"type": "array", "items": S}, status={"enum": ["OPEN", "SCHEDULED"]},
+    "Release": openapi.obj(opens_at={"type": "string", "nullable": True}, mode=openapi.enum(schema.RELEASE_MODES),
+                           dates={"type": "array", "items": S}, status=openapi.enum(schema.RELEASE_STATUSES),
                            ballots={"type": "array", "items": {"$ref": "#/components/schemas/Ballot"}}),
     "BallotEntryRequest": openapi.obj(["application_id"], application_id=openapi.text()),
     "BallotResult": openapi.obj(ballot_id=S, commitment={"type": "string", "nullable": True}, seed=S, secret=S, entry_ids={"type": "array", "items": S},
                                 order={"type": "array", "items": S}, drawn_at=S, complete=B,
                                 outcomes={"type": "array", "items": openapi.obj(
-                                    entry_id=S, position=I, outcome={"enum": ["WON", "LOST", "INELIGIBLE"]},
+                                    entry_id=S, position=I, outcome=openapi.enum(schema.BALLOT_OUTCOMES),
                                     slot_id=S)}),
 })
 openapi.OPERATIONS.extend([

@@ -72,7 +72,7 @@ openapi.SCHEMAS.update({
     "OutreachDecision": openapi.obj(["approve", "reason"], approve=openapi.B, seats={"type": "integer", "minimum": 1, "maximum": 1000},
                                     start_time=S, reason=openapi.text()),
     "OutreachRequest": openapi.obj(request_id=S, office_id=S, organisation=S, location=S, date=S, people=I,
-                                   status={"enum": list(STATUSES)}, requested_at=S, reason={"type": "string", "nullable": True},
+                                   status=openapi.enum(STATUSES), requested_at=S, reason={"type": "string", "nullable": True},
                                    seats=I, slot_id={"type": "string", "nullable": True},
                                    invitation_code={"type": "string", "nullable": True}, contact_phone=S),
 })

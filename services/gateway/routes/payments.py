@@ -165,9 +165,9 @@ openapi.SCHEMAS.update({
                                     billing_code={"type": "string", "pattern": "^[0-9]{15}$"},
                                     amount={"type": "integer", "minimum": 1}, paid_at=openapi.DATE_TIME,
                                     bank_reference=openapi.BANK_REFERENCE),
-    "NotificationResult": openapi.obj(outcome={"enum": ["SETTLED", "OVERPAYMENT"]}, billing_code=openapi.S,
+    "NotificationResult": openapi.obj(outcome=openapi.enum(schema.SETTLEMENT_OUTCOMES), billing_code=openapi.S,
                                       status=openapi.S, bank_reference=openapi.S),
-    "BillingStatus": openapi.obj(status={"enum": ["UNPAID", "PAID", "EXPIRED"]}, billing_code=openapi.S,
+    "BillingStatus": openapi.obj(status=openapi.enum(schema.BILLING_STATUSES), billing_code=openapi.S,
                                  expires_at=openapi.S, paid_at=openapi.S,
                                  refunds={"type": "array", "items": {"$ref": "#/components/schemas/Refund"}}),
 })
