@@ -83,7 +83,7 @@ SCHEMAS = {
     "Slot": obj(["slot_id", "office_id", "date", "start_time", "lane"], slot_id=S, office_id=S, date=S,
                 start_time=S, end_time=S, lane=S, capacity=I, remaining=I),
     "Quota": obj(["date", "lane", "capacity", "reason"], date=DATE, lane=enum(schema.LANES),
-                 start_time=S, capacity={"type": "integer", "minimum": 0}, reason=text()),
+                 start_time=S, capacity={"type": "integer", "minimum": 0, "maximum": 1000}, reason=text()),
     "QuotaSet": obj(office_id=S, date=S, lane=S, capacity=I, slots_changed=I),
     "NewApplication": obj(["office_id", "passport_type", "validity_years", "service_type"], office_id=text(),
                           passport_type=enum(schema.PASSPORT_TYPES), validity_years=enum(schema.VALIDITY_YEARS),

@@ -42,5 +42,8 @@ SETTLEMENT_OUTCOMES = ("SETTLED", "OVERPAYMENT")
 BILLING_STATUSES = ("UNPAID", "PAID", "EXPIRED")
 
 # -- limits the gateway itself enforces --------------------------------------------------------
+# What a proto int32/int64 field can carry: a bigger number is bad input (422), not a 500 from protobuf.
+INT32 = range(-2 ** 31, 2 ** 31)
+INT64 = range(-2 ** 63, 2 ** 63)
 IDEMPOTENCY_KEY_MAX = 200
 REFUNDS_LIMIT_MAX = 500

@@ -317,7 +317,8 @@ openapi.OPERATIONS.extend([
 ])
 # The years the complaint service can count (1970 to 9998), as a pattern.
 MONTH_PATTERN = "^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(0[1-9]|1[0-2])$"
-PIN = openapi.header("X-Access-Pin", {"type": "string", "minLength": 1, "maxLength": 64},
+# Only the first 64 characters are read (a longer value is no error), so the schema sets no maximum.
+PIN = openapi.header("X-Access-Pin", {"type": "string", "minLength": 1},
                      description="the complaint's PIN (the complainant); staff of the office send their token instead")
 openapi.EXTRAS.update({
     ("post", "/v1/complaints"): {"token_optional": True},

@@ -23,7 +23,7 @@ def _int_arg(name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    return fields({name: int(raw) if raw.isdigit() else raw}, {name: (int, True)})[name]
+    return fields({name: int(raw) if raw.isdigit() else raw}, {name: (int, True, schema.INT32)})[name]
 
 
 @bp.get("/v1/offices/<office_id>/appointments")
@@ -148,7 +148,7 @@ openapi.EXTRAS.update({
     ("get", "/v1/offices/{office_id}/appointments"): {"query": [
         openapi.query("date", openapi.DATE, description="default: today at the office"),
         openapi.query("lane", openapi.enum(schema.LANES)),
-        openapi.query("page", {"type": "integer", "minimum": 1}),
+        openapi.query("page", {"type": "integer", "minimum": 1, "maximum": schema.INT32.stop - 1}),
         openapi.query("page_size", {"type": "integer", "minimum": 1, "maximum": 200})]},
     ("get", "/v1/offices/{office_id}/applications"): {"query": [
         openapi.query("q", {"type": "string", "minLength": 3}, required=True,

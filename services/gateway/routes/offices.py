@@ -46,7 +46,7 @@ def slot_json(s) -> dict:
 @idempotent
 def set_quota(office_id: str):
     body = fields(json_body(), {"date": (str, True), "lane": (str, True, schema.LANES), "start_time": (str, False),
-                                "capacity": (int, True), "reason": (str, True)})
+                                "capacity": (int, True, schema.INT32), "reason": (str, True)})
     reply = clients.call(clients.booking().SetQuota, booking_pb2.SetQuotaRequest(
         caller=auth.current().caller(), office_id=office_id, date=body["date"], lane=body["lane"],
         start_time=body["start_time"] or "", capacity=body["capacity"], reason=body["reason"]))

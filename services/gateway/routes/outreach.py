@@ -28,7 +28,7 @@ def outreach_json(r) -> dict:
 @idempotent
 def request_outreach():
     body = fields(json_body(), {"office_id": (str, True), "organisation": (str, True), "location": (str, True),
-                                "date": (str, True), "people": (int, True), "contact_phone": (str, True)})
+                                "date": (str, True), "people": (int, True, schema.INT32), "contact_phone": (str, True)})
     reply = clients.call(clients.office().RequestOutreach, office_pb2.RequestOutreachRequest(
         caller=auth.current().caller(), **body))
     return jsonify(outreach_json(reply)), 201
@@ -55,7 +55,7 @@ def list_outreach(office_id: str):
 @auth.required("SUPERVISOR")
 @idempotent
 def decide_outreach(office_id: str, request_id: str):
-    body = fields(json_body(), {"approve": (bool, True), "seats": (int, False), "start_time": (str, False),
+    body = fields(json_body(), {"approve": (bool, True), "seats": (int, False, schema.INT32), "start_time": (str, False),
                                 "reason": (str, True)})
     reply = clients.call(clients.office().DecideOutreach, office_pb2.DecideOutreachRequest(
         caller=auth.current().caller(), office_id=office_id, request_id=request_id, approve=body["approve"],
