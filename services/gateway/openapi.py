@@ -88,7 +88,7 @@ SCHEMAS = {
     "NewApplication": obj(["office_id", "passport_type", "validity_years", "service_type"], office_id=text(),
                           passport_type=enum(schema.PASSPORT_TYPES), validity_years=enum(schema.VALIDITY_YEARS),
                           service_type=enum(schema.SERVICE_TYPES), express=B,
-                          priority_group=enum(schema.PRIORITY_GROUPS, nullable=True)),
+                          priority_group=enum(schema.PRIORITY_GROUPS)),
     "Application": obj(["application_id", "office_id", "status", "timeline"], application_id=S, office_id=S,
                        status=S, service_type=S, passport_type=S, validity_years=I, express=B,
                        priority_group={"type": "string", "nullable": True}, created_at=S,
@@ -297,6 +297,23 @@ def _operation_id(method: str, path: str) -> str:
     return method + "_" + "_".join(words)
 
 
+def null_as_absent(schema_: dict) -> dict:
+    """A JSON request schema as validation.fields reads it: an optional field sent as null is absent, so
+    every optional property (nested ones too) is nullable; an enum then lists null as well."""
+    if schema_.get("type") != "object" or "properties" not in schema_:
+        return schema_
+    required = set(schema_.get("required", []))
+    properties = {}
+    for name, prop in schema_["properties"].items():
+        prop = null_as_absent(prop)
+        if name not in required:
+            prop = nullable(prop)
+            if "enum" in prop and None not in prop["enum"]:
+                prop["enum"] = prop["enum"] + [None]
+        properties[name] = prop
+    return dict(schema_, properties=properties)
+
+
 def spec(app=None) -> dict:
     """The document; with `app`, the Idempotency-Key header is declared exactly where a view honours it."""
     idempotent = _idempotent_operations(app)
@@ -304,6 +321,10 @@ def spec(app=None) -> dict:
     for entry in OPERATIONS:
         method, path = entry[0], entry[1]
         paths.setdefault(path, {})[method] = operation(entry, (method, path) in idempotent)
+    json_bodies = {op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+                   for methods in paths.values() for op in methods.values()
+                   if "$ref" in op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})}
+    schemas = {name: null_as_absent(s) if name in json_bodies else s for name, s in SCHEMAS.items()}
     return {
         "openapi": "3.0.3",
         "info": {"title": "Passport service platform API", "version": "1.0.0",
@@ -311,7 +332,7 @@ def spec(app=None) -> dict:
                                 "a method a path does not take answers 405 with Allow."},
         "servers": [{"url": "/"}],
         "paths": paths,
-        "components": {"schemas": SCHEMAS,
+        "components": {"schemas": schemas,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     }
 

@@ -68,7 +68,8 @@ def test_enums_come_from_the_one_vocabulary():
     props = SPEC["components"]["schemas"]["NewApplication"]["properties"]
     assert props["passport_type"]["enum"] == list(schema.PASSPORT_TYPES)
     assert props["service_type"]["enum"] == list(schema.SERVICE_TYPES)
-    assert props["priority_group"]["enum"] == list(schema.PRIORITY_GROUPS)
+    assert props["priority_group"]["enum"] == list(schema.PRIORITY_GROUPS) + [None]  # optional: null is absent
+    assert props["priority_group"]["nullable"] and "nullable" not in props["passport_type"]
     assert SPEC["components"]["schemas"]["Waitlist"]["properties"]["lane"]["enum"] == list(schema.LANES)
     assert SPEC["components"]["schemas"]["NewComplaint"]["properties"]["category"]["enum"] == \
         list(schema.COMPLAINT_CATEGORIES)
