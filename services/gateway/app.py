@@ -7,10 +7,10 @@ import time
 import uuid
 
 import grpc
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from servicekit import grpcclient, log, mongo, tracing
 from servicekit.config import GRPC_PORTS, service_address
@@ -42,7 +42,7 @@ BLUEPRINTS = [accounts.bp, offices.bp, applications.bp, appointments.bp, complai
 
 def create_app() -> Flask:
     log.setup("gateway")
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: /docs is one inline page
     app.config["MAX_CONTENT_LENGTH"] = 6 * 1024 * 1024  # documents are at most 5 MB
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
@@ -82,7 +82,10 @@ def create_app() -> Flask:
     def on_http(exc: HTTPException):
         slug = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large",
                 400: "bad-request"}.get(exc.code, "http-error")
-        return response(Problem(exc.code, slug, exc.description or exc.name))
+        resp = response(Problem(exc.code, slug, exc.description or exc.name))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            resp.headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # RFC 9110: a 405 names what is allowed
+        return resp
 
     @app.errorhandler(Exception)
     def on_error(exc: Exception):
@@ -120,7 +123,7 @@ def create_app() -> Flask:
 
     @app.get("/openapi.json")
     def openapi_json():
-        return jsonify(openapi.spec())
+        return jsonify(openapi.spec(current_app))
 
     @app.get("/docs")
     def docs():

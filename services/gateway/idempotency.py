@@ -19,6 +19,7 @@ from servicekit.config import env_float
 from servicekit.mongo import insert_unique
 from services.gateway import auth
 from services.gateway.problems import Problem, response
+from services.gateway.schema import IDEMPOTENCY_KEY_MAX
 
 # Longer than any request runs (answer budget, RPC deadlines), so a pending record this old belongs
 # to a request that died with its worker.
@@ -56,8 +57,8 @@ def idempotent(view):
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return view(*args, **kwargs)
-        if not 1 <= len(key) <= 200:
-            raise Problem(422, "validation-error", "Idempotency-Key must be 1 to 200 characters")
+        if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
+            raise Problem(422, "validation-error", f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
         principal = auth.current()
         who = principal.account_id if principal else "anonymous"
         record_id = hashlib.sha256(f"{who}|{request.method}|{request.path}|{key}".encode()).hexdigest()
@@ -99,6 +100,7 @@ def idempotent(view):
             "response": resp.get_data(as_text=True), "expires": now + RETENTION}})
         return resp
 
+    inner.idempotent = True  # read by openapi.spec(): the header is declared exactly where it is honoured
     return inner
 
 

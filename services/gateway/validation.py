@@ -1,9 +1,12 @@
 """Validation of JSON bodies at the edge, with messages a person can act on."""
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import request
 
 from services.gateway.problems import Problem
+from services.gateway.schema import INT64
 
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "an object"}
 
@@ -23,7 +26,8 @@ def json_body(optional: bool = False) -> dict:
 
 
 def fields(body: dict, spec: dict) -> dict:
-    """spec: name -> (type, required[, allowed values]). None is allowed for optional fields."""
+    """spec: name -> (type, required[, allowed values or a range]). None is allowed for optional fields.
+    Integers always fit a proto int64; give schema.INT32 for an int32 field."""
     errors, out = [], {}
     for name, rule in spec.items():
         kind, required = rule[0], rule[1]
@@ -37,13 +41,30 @@ def fields(body: dict, spec: dict) -> dict:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             errors.append({"field": name, "message": f"{name} must be {_TYPE_NAMES[kind]}"})
             continue
-        if allowed is not None and value not in allowed:
+        bounds = allowed if isinstance(allowed, range) else INT64
+        if kind is int and value not in bounds:
+            errors.append({"field": name, "message": f"{name} must be from {bounds.start} to {bounds.stop - 1}"})
+            continue
+        if allowed is not None and not isinstance(allowed, range) and value not in allowed:
             errors.append({"field": name, "message": f"{name} must be one of {', '.join(map(str, allowed))}"})
             continue
         out[name] = value
     if errors:
         raise Problem(422, "validation-error", "some fields are missing or invalid", errors)
     return out
+
+
+def iso_date(value: str | None, name: str) -> str:
+    """`value` if it is empty or a real YYYY-MM-DD date; 422 naming `name` otherwise."""
+    if value:
+        try:
+            if len(value) != 10:
+                raise ValueError(value)
+            dt.date.fromisoformat(value)
+        except ValueError:
+            raise Problem(422, "validation-error", f"{name} must be a date YYYY-MM-DD",
+                          [{"field": name, "message": f"{name} must be a date YYYY-MM-DD"}]) from None
+    return value or ""
 
 
 def file_content(upload, max_bytes: int, what: str) -> bytes:

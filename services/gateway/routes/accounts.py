@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from passport.v1 import accounts_pb2, notification_pb2, staff_pb2
-from services.gateway import attempts, auth, clients, openapi
+from services.gateway import attempts, auth, clients, openapi, schema
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
 from services.gateway.validation import fields, json_body
@@ -58,9 +58,9 @@ def me():
 @bp.put("/v1/me/notification-preferences")
 @auth.required()
 def set_preferences():
-    body = fields(json_body(), {"language": (str, True, ("id", "en")), "channels": (list, True)})
+    body = fields(json_body(), {"language": (str, True, schema.LANGUAGES), "channels": (list, True)})
     channels = body["channels"]
-    if not channels or not all(c in ("EMAIL", "SMS") for c in channels) or len(set(channels)) != len(channels):
+    if not channels or not all(c in schema.CHANNELS for c in channels) or len(set(channels)) != len(channels):
         raise Problem(422, "validation-error", "channels must be a non-empty list of EMAIL and/or SMS",
                       [{"field": "channels", "message": "use EMAIL and/or SMS, each at most once"}])
     prefs = clients.call(clients.notification().SetPreferences, notification_pb2.Preferences(
@@ -89,12 +89,14 @@ def confirm_password_reset():
 openapi.SCHEMAS.update({
     "PasswordResetRequest": openapi.obj(["email"], email=openapi.S),
     "PasswordResetConfirm": openapi.obj(["email", "code", "new_password"], email=openapi.S, code=openapi.S,
-                                        new_password=openapi.S),
+                                        new_password=openapi.PASSWORD),
+    "ResetAccepted": openapi.obj(["status"], status=openapi.S, detail=openapi.S),
+    "PasswordChanged": openapi.obj(["account_id", "status"], account_id=openapi.S, status=openapi.S),
 })
 openapi.OPERATIONS.extend([
     ("post", "/v1/auth/password-reset", "Send a one-time code (6 digits, 15 minutes, single use) to the account's contacts",
-     "Accounts", None, "PasswordResetRequest", {202: "accepted, whether or not the email has an account"}),
+     "Accounts", None, "PasswordResetRequest", {202: "ResetAccepted"}),
     ("post", "/v1/auth/password-reset/confirm", "Set a new password with the code; wrong attempts are limited",
      "Accounts", None, "PasswordResetConfirm",
-     {200: "password changed", 422: "reset-code-invalid (wrong, expired, used or too many attempts) or a weak password"}),
+     {200: "PasswordChanged", 422: "reset-code-invalid (wrong, expired, used or too many attempts) or a weak password"}),
 ])

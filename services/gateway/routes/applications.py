@@ -4,12 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from passport.v1 import booking_pb2, notification_pb2, payment_pb2
-from services.gateway import auth, clients
+from services.gateway import auth, clients, schema
 from services.gateway.idempotency import idempotent
 from services.gateway.validation import fields, json_body
 
 bp = Blueprint("applications", __name__)
-PRIORITY_GROUPS = ("ELDERLY", "CHILD_UNDER_5", "DISABLED", "PREGNANT")
 
 
 @bp.post("/v1/applications")
@@ -17,10 +16,9 @@ PRIORITY_GROUPS = ("ELDERLY", "CHILD_UNDER_5", "DISABLED", "PREGNANT")
 @idempotent
 def create_application():
     body = fields(json_body(), {
-        "office_id": (str, True), "passport_type": (str, True, ("ORDINARY", "ELECTRONIC")),
-        "validity_years": (int, True, (5, 10)),
-        "service_type": (str, True, ("NEW", "RENEWAL", "REPLACEMENT_LOST", "REPLACEMENT_DAMAGED")),
-        "express": (bool, False), "priority_group": (str, False, PRIORITY_GROUPS)})
+        "office_id": (str, True), "passport_type": (str, True, schema.PASSPORT_TYPES),
+        "validity_years": (int, True, schema.VALIDITY_YEARS), "service_type": (str, True, schema.SERVICE_TYPES),
+        "express": (bool, False), "priority_group": (str, False, schema.PRIORITY_GROUPS)})
     app = clients.call(clients.booking().CreateApplication, booking_pb2.CreateApplicationRequest(
         caller=auth.current().caller(), office_id=body["office_id"], passport_type=body["passport_type"],
         validity_years=body["validity_years"], service_type=body["service_type"],

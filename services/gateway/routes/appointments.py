@@ -4,16 +4,14 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from passport.v1 import booking_pb2
-from services.gateway import auth, clients, openapi
+from services.gateway import auth, clients, openapi, schema
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
 from services.gateway.routes.applications import application_json
 from services.gateway.validation import fields, json_body
 
 bp = Blueprint("appointments", __name__)
-DOCUMENT_KINDS = ("KTP", "KK", "BIRTH_CERTIFICATE", "MARRIAGE_BOOK", "DIPLOMA", "OLD_PASSPORT", "POLICE_LOSS_REPORT",
-                  "DISABILITY_CARD", "PREGNANCY_LETTER")
-LANES = ("REGULAR", "PRIORITY", "EXPRESS", "REPLACEMENT", "OUTREACH")
+DOCUMENT_KINDS = schema.DOCUMENT_KINDS
 
 
 @bp.post("/v1/applications/<application_id>/documents")
@@ -68,7 +66,7 @@ def reschedule_appointment(application_id: str):
 @auth.required("APPLICANT")
 @idempotent
 def join_waitlist(application_id: str):
-    body = fields(json_body(), {"date": (str, True), "lane": (str, True, LANES)})
+    body = fields(json_body(), {"date": (str, True), "lane": (str, True, schema.LANES)})
     reply = clients.call(clients.booking().JoinWaitlist, booking_pb2.JoinWaitlistRequest(
         caller=auth.current().caller(), application_id=application_id, date=body["date"], lane=body["lane"]))
     return jsonify({"application_id": application_id, "date": body["date"], "lane": body["lane"],
@@ -90,7 +88,7 @@ def reschedule_office_day(office_id: str):
 @auth.required("OFFICER", "SUPERVISOR")
 @idempotent
 def issue_passport(application_id: str):
-    body = fields(json_body(), {"passport_number": (str, True), "delivery": (str, True, ("PICKUP", "POS")),
+    body = fields(json_body(), {"passport_number": (str, True), "delivery": (str, True, schema.DELIVERIES),
                                 "address": (str, False)})
     app = clients.call(clients.booking().IssuePassport, booking_pb2.IssuePassportRequest(
         caller=auth.current().caller(), application_id=application_id, passport_number=body["passport_number"],
@@ -109,27 +107,38 @@ def hand_over(application_id: str):
 
 
 openapi.SCHEMAS.update({
-    "Waitlist": openapi.obj(["date", "lane"], date=openapi.S, lane={"enum": list(LANES)}),
-    "DayReschedule": openapi.obj(["date", "to_date", "reason"], date=openapi.S, to_date=openapi.S, reason=openapi.S),
-    "Issuance": openapi.obj(["passport_number", "delivery"], passport_number=openapi.S,
-                            delivery={"enum": ["PICKUP", "POS"]}, address=openapi.S),
+    "Waitlist": openapi.obj(["date", "lane"], date=openapi.DATE, lane=openapi.enum(schema.LANES)),
+    "WaitlistPosition": openapi.obj(["application_id", "date", "lane", "position"], application_id=openapi.S,
+                                    date=openapi.S, lane=openapi.S, position=openapi.I),
+    "DayReschedule": openapi.obj(["date", "to_date", "reason"], date=openapi.DATE, to_date=openapi.DATE,
+                                 reason=openapi.text()),
+    "DayRescheduled": openapi.obj(office_id=openapi.S, date=openapi.S, to_date=openapi.S, moved=openapi.I,
+                                  cancelled=openapi.I),
+    "Issuance": openapi.obj(["passport_number", "delivery"], passport_number={"type": "string", "pattern": "^[A-Z]{1,2}[0-9]{6,7}$",
+                                                             "description": "e.g. X1234567"},
+                            delivery=openapi.enum(schema.DELIVERIES), address=openapi.S),
     "Handover": openapi.obj(tracking_number=openapi.S),
+    "DocumentUpload": openapi.obj(["kind", "file"], kind=openapi.enum(schema.DOCUMENT_KINDS),
+                                  file=openapi.FILE),
+    "Document": openapi.obj(["document_id", "kind"], document_id=openapi.S, kind=openapi.S, sha256=openapi.S,
+                            content_type=openapi.S, size=openapi.I, uploaded_at=openapi.S),
 })
 openapi.OPERATIONS.extend([
     ("post", "/v1/applications/{application_id}/documents", "Upload a document (multipart kind + file: JPEG, PNG or PDF, at most 5 MB)",
-     "Applications", "APPLICANT", None, {201: "document_id, kind, sha256", 422: "wrong type, too large or unknown kind"}),
+     "Applications", "APPLICANT", "DocumentUpload", {201: "Document", 422: "wrong type, too large or unknown kind"}),
     ("get", "/v1/applications/{application_id}/documents", "Documents of an application", "Applications", "any",
-     None, {200: "list of documents (no content)"}),
+     None, {200: "list of Document"}),
     ("delete", "/v1/applications/{application_id}/appointment", "Cancel: the seat is released at once; the application closes",
      "Applications", "APPLICANT", None, {204: "cancelled", 409: "nothing to cancel"}),
     ("put", "/v1/applications/{application_id}/appointment", "Reschedule once, after payment, at the latest the day before",
-     "Applications", "APPLICANT", "SlotChoice", {200: "Application", 409: "reschedule-not-allowed or slot-full"}),
+     "Applications", "APPLICANT", "Reschedule", {200: "Application", 409: "reschedule-not-allowed or slot-full"}),
     ("post", "/v1/applications/{application_id}/waitlist", "Wait for a seat on a full date; freed seats are offered in order",
-     "Applications", "APPLICANT", "Waitlist", {201: "position", 409: "seats-available"}),
+     "Applications", "APPLICANT", "Waitlist", {201: "WaitlistPosition", 409: "seats-available"}),
     ("post", "/v1/offices/{office_id}/day-reschedules", "Move every appointment of a day (force majeure); audited",
-     "Offices", "SUPERVISOR", "DayReschedule", {200: "moved and cancelled counts"}),
+     "Offices", "SUPERVISOR", "DayReschedule", {200: "DayRescheduled"}),
     ("post", "/v1/applications/{application_id}/issuance", "Issue the passport (APPROVED -> ISSUED)", "At the office",
-     "OFFICER", "Issuance", {200: "Application", 409: "not-approved"}),
+     "OFFICER or SUPERVISOR", "Issuance", {200: "Application", 409: "not-approved"}),
     ("post", "/v1/applications/{application_id}/handover", "Hand over: {} for pickup -> COLLECTED, {tracking_number} for Pos -> SHIPPED",
-     "At the office", "OFFICER", "Handover", {200: "Application", 409: "not-issued"}),
+     "At the office", "OFFICER or SUPERVISOR", "Handover", {200: "Application", 409: "not-issued"}),
 ])
+openapi.EXTRAS[("post", "/v1/applications/{application_id}/documents")] = {"content": "multipart/form-data"}

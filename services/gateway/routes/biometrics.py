@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from passport.v1 import biometrics_pb2
-from services.gateway import auth, clients, openapi
+from services.gateway import auth, clients, openapi, schema
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import BASE, Problem, texts
 from services.gateway.validation import fields, file_content, json_body
@@ -110,7 +110,7 @@ def get_photo(application_id: str):
 @idempotent
 def record_interview(application_id: str):
     body = json_body()
-    values = fields(body, {"outcome": (str, True, ("APPROVED", "REJECTED")), "notes": (str, False),
+    values = fields(body, {"outcome": (str, True, schema.INTERVIEW_OUTCOMES), "notes": (str, False),
                            "bap": (dict, False)})
     request_pb = biometrics_pb2.RecordInterviewRequest(
         caller=auth.current().caller(), application_id=application_id, outcome=values["outcome"],
@@ -130,16 +130,19 @@ O = openapi
 CHECK = O.obj(["name", "passed", "value", "threshold"], name=O.S, passed=O.B, value={"type": "number"},
               threshold=O.S)
 openapi.SCHEMAS.update({
-    "PhotoUpload": O.obj(["file"], file={"type": "string", "format": "binary"}, override_reason=O.S),
+    "PhotoUpload": O.obj(["file"], file=O.FILE,
+                         override_reason={"type": "string", "maxLength": 500}),
     "FingerprintUpload": O.obj(["finger"], finger={"type": "integer", "minimum": 1, "maximum": 10},
-                               file={"type": "string", "format": "binary"},
-                               missing_reason={"enum": ["AMPUTATED", "INJURED", "BANDAGED", "UNUSABLE"]}),
+                               file=O.FILE,
+                               missing_reason=O.enum(schema.MISSING_FINGER_REASONS)),
     "CaptureResult": O.obj(accepted=O.B, capture_id=O.S, overridden=O.B,
                            checks={"type": "array", "items": CHECK}, status={"type": "object"}),
-    "Interview": O.obj(["outcome"], outcome={"enum": ["APPROVED", "REJECTED"]}, notes=O.S,
+    "InterviewRecord": O.obj(application_id=O.S, outcome=O.S, notes=O.S, recorded_at=O.S),
+    "Interview": O.obj(["outcome"], outcome=O.enum(schema.INTERVIEW_OUTCOMES), notes=O.S,
                        bap=O.obj(report_number=O.S, police_report_number=O.S, circumstances=O.S,
                                  force_majeure=O.B)),
-    "CaptureStatus": O.obj(application_id=O.S, photo_accepted=O.B, complete=O.B, interview_outcome=O.S,
+    "CaptureStatus": O.obj(application_id=O.S, photo_accepted=O.B, complete=O.B,
+                           interview_outcome={"type": "string", "nullable": True},
                            fingers_captured={"type": "array", "items": O.I},
                            fingers_missing={"type": "array", "items": O.I},
                            fingers_required={"type": "array", "items": O.I},
@@ -159,9 +162,13 @@ openapi.OPERATIONS.extend([
     ("get", "/v1/applications/{application_id}/biometrics", "What has been captured", "Biometrics",
      "OFFICER or SUPERVISOR", None, {200: "CaptureStatus"}),
     ("get", "/v1/applications/{application_id}/biometrics/photo", "The accepted photo (decrypted; audited)",
-     "Biometrics", "OFFICER or SUPERVISOR", None, {200: "image/jpeg or image/png", 404: "no photo"}),
+     "Biometrics", "OFFICER or SUPERVISOR", None, {200: O.binary("the photo", "image/jpeg", "image/png"), 404: "no photo"}),
     ("post", "/v1/applications/{application_id}/interview", "Record the interview outcome", "Biometrics",
-     "OFFICER", "Interview", {200: "recorded", 409: "biometrics-incomplete, missing-fingers-need-approval or "
+     "OFFICER", "Interview", {200: "InterviewRecord", 409: "biometrics-incomplete, missing-fingers-need-approval or "
                               "interview-already-recorded", 422: "bap-required (approving a lost or damaged "
                               "passport replacement) or bad input"}),
 ])
+openapi.EXTRAS.update({
+    ("post", "/v1/applications/{application_id}/biometrics/photo"): {"content": "multipart/form-data"},
+    ("post", "/v1/applications/{application_id}/biometrics/fingerprints"): {"content": "multipart/form-data"},
+})

@@ -46,9 +46,10 @@ def access_log(office_id: str):
 
 O = openapi
 openapi.SCHEMAS.update({
-    "MissingFingersApproval": O.obj(["reason"], reason=O.S),
+    "MissingFingersApproval": O.obj(["reason"], reason=O.text()),
     "BiometricsAccessLogEntry": O.obj(at=O.S, application_id=O.S, action=O.S, actor_id=O.S, actor_role=O.S,
-                                      capture_id=O.S, finger=O.I, reason=O.S, outcome=O.S),
+                                      capture_id=O.nullable(O.S), finger=O.nullable(O.I), reason=O.nullable(O.S),
+                                      outcome=O.nullable(O.S)),
 })
 openapi.OPERATIONS.extend([
     ("post", "/v1/applications/{application_id}/biometrics/missing-fingers/approval",
@@ -61,3 +62,6 @@ openapi.OPERATIONS.extend([
      "Biometrics", "SUPERVISOR", None, {200: "items: BiometricsAccessLogEntry[]",
                                         403: "not the supervisor of this office", 422: "bad limit"}),
 ])
+openapi.EXTRAS[("get", "/v1/offices/{office_id}/biometrics/access-log")] = {"query": [
+    O.query("application_id", {"type": "string", "maxLength": 64}),
+    O.query("limit", {"type": "integer", "minimum": 1, "maximum": ACCESS_LOG_MAX})]}

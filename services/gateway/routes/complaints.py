@@ -24,18 +24,15 @@ import re
 from flask import Blueprint, Response, jsonify, request
 
 from passport.v1 import common_pb2, complaint_pb2
-from services.gateway import auth, clients, openapi
+from services.gateway import auth, clients, openapi, schema
 from services.gateway.openapi import B, S, obj
 from services.gateway.problems import Problem, language
 from services.gateway.validation import fields, file_content, json_body
 
 bp = Blueprint("complaints", __name__)
 MAX_ATTACHMENT_BYTES = 4_000_000  # below gRPC's 4 MiB message limit; the service checks it as well
-ATTACHMENT_KINDS = ("EVIDENCE", "POLICE_LOSS_REPORT")
-STAFF = ("OFFICER", "SUPERVISOR")
-CATEGORIES = ("SERVICE", "BROKER_OR_EXTORTION", "LOST_PASSPORT", "DAMAGED_PASSPORT", "PAYMENT", "APP_ERROR", "OTHER")
-RESPONSE_STATUSES = ("IN_PROGRESS", "RESOLVED", "REJECTED")
-STATUSES = ("OPEN",) + RESPONSE_STATUSES
+ATTACHMENT_KINDS, STAFF, CATEGORIES = schema.ATTACHMENT_KINDS, schema.STAFF_ROLES, schema.COMPLAINT_CATEGORIES
+RESPONSE_STATUSES, STATUSES = schema.COMPLAINT_RESPONSE_STATUSES, schema.COMPLAINT_STATUSES
 TRACKING_CODE_RE = re.compile(r"[A-Za-z2-7]{20}")  # complaint ids are UUIDs, never of this form
 # The only types the service stores (decided from the bytes at upload), with a file name extension.
 DOWNLOAD_TYPES = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
@@ -46,7 +43,7 @@ def file_complaint():
     body = fields(json_body(), {"category": (str, True, CATEGORIES), "office_id": (str, True),
                                 "description": (str, True), "application_id": (str, False),
                                 "anonymous": (bool, False), "contact_email": (str, False),
-                                "contact_phone": (str, False), "contact_language": (str, False, ("id", "en"))})
+                                "contact_phone": (str, False), "contact_language": (str, False, schema.LANGUAGES)})
     principal = auth.current()  # a bad token is still a 401; a missing one means anonymous
     anonymous = principal is None or bool(body["anonymous"])
     caller = common_pb2.Caller() if anonymous else principal.caller()
@@ -239,31 +236,35 @@ def complaint_json(c, responses: bool = False, staff: bool = False) -> dict:
 
 
 openapi.SCHEMAS.update({
-    "NewComplaint": obj(["category", "office_id", "description"], category={"enum": list(CATEGORIES)},
-                        office_id=S, description=S, application_id=S, anonymous=B,
+    "NewComplaint": obj(["category", "office_id", "description"], category=openapi.enum(CATEGORIES),
+                        office_id=openapi.text(), description=openapi.text(), application_id=S, anonymous=B,
                         contact_email={"type": "string", "description": "anonymous reports only: where to tell "
                                        "the answer (kept with the complaint, never in events or logs)"},
                         contact_phone={"type": "string", "description": "anonymous reports only, by SMS"},
-                        contact_language={"enum": ["id", "en"], "description": "language of the answer to the "
-                                          "contact (default: Accept-Language, else id)"}),
+                        contact_language=openapi.enum(schema.LANGUAGES, description="language of the answer to the "
+                                                      "contact (default: Accept-Language, else id)")),
     "FiledComplaint": obj(complaint_id=S, tracking_code=S, access_pin=S, created_at=S, due_at=S, anonymous=B),
     "Complaint": obj(complaint_id=S, tracking_code=S, office_id=S, category=S, status=S, created_at=S,
-                     first_response_due_at=S, due_at=S, sla_state={"enum": ["on_time", "due_soon", "breached"]},
-                     description=S, application_id=S, anonymous=B,
+                     first_response_due_at=S, due_at=S, sla_state=openapi.enum(schema.SLA_STATES),
+                     description=S, application_id={"type": "string", "nullable": True}, anonymous=B,
                      responses={"type": "array", "items": obj(response_id=S, message=S, status=S, at=S, role=S)},
                      attachments={"type": "array", "items": {"$ref": "#/components/schemas/ComplaintAttachment"}},
-                     link={"$ref": "#/components/schemas/ComplaintLink"}, assignee_account_id=S,
+                     link=openapi.nullable({"$ref": "#/components/schemas/ComplaintLink"}),
+                     assignee_account_id={"type": "string", "nullable": True},
                      history={"type": "array", "items": obj(at=S, type=S, role=S, status=S, assignee_account_id=S,
                                                             kind=S, application_id=S, message=S, attachment_id=S,
                                                             account_id=S)}),
-    "ComplaintAttachment": obj(attachment_id=S, kind={"enum": list(ATTACHMENT_KINDS)}, content_type=S,
+    "ComplaintAttachment": obj(attachment_id=S, kind=openapi.enum(ATTACHMENT_KINDS), content_type=S,
                                size={"type": "integer"}, sha256=S, uploaded_at=S, uploaded_by=S),
-    "NewAssignment": obj(["officer_account_id"], officer_account_id=S),
+    "NewAssignment": obj(["officer_account_id"], officer_account_id=openapi.text()),
     "Assignment": obj(assignment_id=S, complaint_id=S, assignee_account_id=S, assigned_by_role=S, at=S,
                       seq={"type": "integer"}),
     "NewComplaintLink": obj(["application_id"], application_id=S),
     "ComplaintLink": obj(complaint_id=S, application_id=S, service_type=S, linked_at=S),
-    "ComplaintResponse": obj(["message", "status"], message=S, status={"enum": list(RESPONSE_STATUSES)}),
+    "ComplaintResponse": obj(["message", "status"], message=openapi.text(), status=openapi.enum(RESPONSE_STATUSES)),
+    "RecordedResponse": obj(["response_id", "complaint_id"], response_id=S, complaint_id=S, message=S, status=S, at=S,
+                            role=S),
+    "AttachmentUpload": obj(["file"], file=openapi.FILE, kind=openapi.enum(ATTACHMENT_KINDS)),
     "ComplaintStatistics": obj(office_id=S, month=S, filed={"type": "integer"},
                                by_category={"type": "object", "additionalProperties": {"type": "integer"}},
                                closed={"type": "integer"}, closed_on_time={"type": "integer"},
@@ -278,7 +279,7 @@ openapi.OPERATIONS.extend([
      {200: "Complaint", 401: "no PIN", 404: "unknown code or wrong PIN", 429: "too many wrong PINs"}),
     ("post", "/v1/complaints/{complaint_id}/responses", "Respond to a complaint and set its status",
      "Complaints", "OFFICER or SUPERVISOR of the office", "ComplaintResponse",
-     {201: "response recorded", 404: "no such complaint at your office", 409: "already closed",
+     {201: "RecordedResponse", 404: "no such complaint at your office", 409: "already closed",
       422: "bad status or empty message"}),
     ("get", "/v1/offices/{office_id}/complaints", "Complaints of an office with SLA state (query status=, assignee=<account id>|me)",
      "Complaints", "OFFICER or SUPERVISOR of the office", None, {200: "list of Complaint", 403: "other office"}),
@@ -289,8 +290,8 @@ openapi.OPERATIONS.extend([
      "Complaints", "APPLICANT", None, {200: "list of Complaint", 401: "no token", 403: "not an applicant"}),
     ("post", "/v1/complaints/{tracking_code}/attachments",
      "Add evidence (multipart: file = JPEG, PNG or PDF up to 4,000,000 bytes; kind = EVIDENCE | "
-     "POLICE_LOSS_REPORT) with X-Access-Pin, or as staff of the office", "Complaints", None, None,
-     {201: "ComplaintAttachment", 401: "no PIN", 404: "unknown code or wrong PIN", 409: "closed or 10 files",
+     "POLICE_LOSS_REPORT) with X-Access-Pin, or as staff of the office", "Complaints", None, "AttachmentUpload",
+     {201: "ComplaintAttachment", 401: "no PIN (and no staff token), or an invalid token", 404: "unknown code or wrong PIN", 409: "closed or 10 files",
       413: "file too large", 415: "not multipart", 422: "empty file, or not JPEG/PNG/PDF (attachment-type-not-allowed)",
       429: "too many wrong PINs"}),
     ("get", "/v1/complaints/{ref}/attachments/{attachment_id}",
@@ -298,7 +299,8 @@ openapi.OPERATIONS.extend([
      "complaint id with a staff token of the office. Sent as Content-Disposition: attachment with "
      "X-Content-Type-Options: nosniff; every read is recorded in the complaint's history (ATTACHMENT_READ)",
      "Complaints", None, None,
-     {200: "the file's bytes (image/jpeg, image/png or application/pdf)", 401: "no PIN and no staff token",
+     {200: openapi.binary("the file's bytes", "image/jpeg", "image/png", "application/pdf",
+                          "application/octet-stream"), 401: "no PIN and no staff token",
       404: "unknown complaint or attachment, wrong PIN, another office or not staff", 429: "too many wrong PINs"}),
     ("post", "/v1/complaints/{complaint_id}/assignment",
      "Assign a complaint (SUPERVISOR: any staff of the office; OFFICER: themself)", "Complaints",
@@ -313,3 +315,21 @@ openapi.OPERATIONS.extend([
     ("get", "/v1/offices/{office_id}/complaint-statistics", "Public statistics of a month (query month=YYYY-MM)",
      "Complaints", None, None, {200: "ComplaintStatistics", 404: "unknown office", 422: "bad month"}),
 ])
+# The years the complaint service can count (1970 to 9998), as a pattern.
+MONTH_PATTERN = "^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(0[1-9]|1[0-2])$"
+# Only the first 64 characters are read (a longer value is no error), so the schema sets no maximum.
+PIN = openapi.header("X-Access-Pin", {"type": "string", "minLength": 1},
+                     description="the complaint's PIN (the complainant); staff of the office send their token instead")
+openapi.EXTRAS.update({
+    ("post", "/v1/complaints"): {"token_optional": True},
+    ("get", "/v1/complaints/{tracking_code}"): {"token_optional": True, "headers": [PIN]},
+    ("post", "/v1/complaints/{tracking_code}/attachments"): {"token_optional": True, "headers": [PIN],
+                                                             "content": "multipart/form-data"},
+    ("get", "/v1/complaints/{ref}/attachments/{attachment_id}"): {"token_optional": True, "headers": [PIN]},
+    ("get", "/v1/offices/{office_id}/complaints"): {"query": [
+        openapi.query("status", openapi.enum(STATUSES)),
+        openapi.query("assignee", {"type": "string", "maxLength": 64}, description="an account id, or `me`")]},
+    ("get", "/v1/offices/{office_id}/complaint-statistics"): {"query": [
+        openapi.query("month", {"type": "string", "pattern": MONTH_PATTERN}, required=True,
+                      description="YYYY-MM, 1970-01 to 9998-12")]},
+})

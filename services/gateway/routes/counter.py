@@ -6,12 +6,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from passport.v1 import booking_pb2
-from services.gateway import auth, clients, openapi
+from services.gateway import auth, clients, openapi, schema
 from services.gateway.idempotency import idempotent
-from services.gateway.validation import fields, json_body
+from services.gateway.validation import fields, iso_date, json_body
 
 bp = Blueprint("counter", __name__)
-LANES = ("REGULAR", "PRIORITY", "EXPRESS", "REPLACEMENT", "OUTREACH")
 ROW_FIELDS = ("application_id", "full_name", "nik", "service_type", "priority_group", "lane", "start_time", "date",
               "status", "step", "queue_number", "billing_code", "passport_number")
 
@@ -24,13 +23,13 @@ def _int_arg(name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    return fields({name: int(raw) if raw.isdigit() else raw}, {name: (int, True)})[name]
+    return fields({name: int(raw) if raw.isdigit() else raw}, {name: (int, True, schema.INT32)})[name]
 
 
 @bp.get("/v1/offices/<office_id>/appointments")
 @auth.required("OFFICER", "SUPERVISOR")
 def appointments(office_id: str):
-    args = fields(dict(request.args), {"date": (str, False), "lane": (str, False, LANES)})
+    args = fields(dict(request.args), {"date": (str, False), "lane": (str, False, schema.LANES)})
     reply = clients.call(clients.counter().ListAppointments, booking_pb2.ListAppointmentsRequest(
         caller=auth.current().caller(), office_id=office_id, date=args["date"] or "", lane=args["lane"] or "",
         page=_int_arg("page", 1), page_size=_int_arg("page_size", 50)))
@@ -101,7 +100,7 @@ def _again(method, office_id: str, number: str):
 
 @bp.get("/v1/offices/<office_id>/queue")
 def called_numbers(office_id: str):
-    date = fields(dict(request.args), {"date": (str, False)})["date"] or ""
+    date = iso_date(request.args.get("date"), "date")
     reply = clients.call(clients.counter().ListCalls, booking_pb2.ListCallsRequest(office_id=office_id, date=date))
     resp = jsonify({"office_id": reply.office_id, "date": reply.date, "items": [call_json(c) for c in reply.items]})
     resp.headers["Cache-Control"] = "no-cache"
@@ -111,30 +110,51 @@ def called_numbers(office_id: str):
 S, I = openapi.S, openapi.I
 openapi.SCHEMAS.update({
     "CounterRow": openapi.obj(**{f: {"type": "string", "nullable": True} for f in ROW_FIELDS}),
-    "QueueCall": openapi.obj(number=S, action={"enum": ["CALLED", "RECALLED", "SKIPPED"]},
+    "QueueCall": openapi.obj(number=S, action=openapi.enum(schema.QUEUE_ACTIONS),
                              desk={"type": "string", "nullable": True}, at=S),
     "Desk": openapi.obj(desk=S),
+    "DocumentRead": openapi.obj(document_id=S, kind=S, reader=S, role=S, at=S),
+    "Appointments": openapi.obj(["items"], office_id=S, date=S, total=I, page=I, page_size=I,
+                                items={"type": "array", "items": {"$ref": "#/components/schemas/CounterRow"}}),
+    "CalledNumbers": openapi.obj(["items"], office_id=S, date=S,
+                                 items={"type": "array", "items": {"$ref": "#/components/schemas/QueueCall"}}),
 })
 openapi.OPERATIONS.extend([
     ("get", "/v1/offices/{office_id}/appointments",
      "The appointments of a date (?date=, default today; ?lane=; ?page=&page_size=, at most 200) by time and "
      "lane, with where each stands at the counter", "At the office", "OFFICER", None,
-     {200: "items: CounterRow[], total, page", 404: "not your office", 422: "bad date, lane or page"}),
+     {200: "Appointments", 404: "not your office", 422: "bad date, lane or page"}),
     ("get", "/v1/offices/{office_id}/applications",
      "Find an application (?q=): application id (the proof's QR code), billing code, NIK, or 3+ letters of "
      "the name; this office's only", "At the office", "OFFICER", None,
      {200: "items: CounterRow[]", 404: "not your office", 422: "q missing or too short"}),
     ("get", "/v1/applications/{application_id}/documents/{document_id}",
      "An uploaded document's bytes (staff of the application's office; every read is recorded)",
-     "At the office", "OFFICER", None, {200: "the file", 404: "no such document (or another office's)"}),
+     "At the office", "OFFICER or SUPERVISOR", None,
+     {200: openapi.binary("the file", "image/jpeg", "image/png", "application/pdf"), 404: "no such document (or another office's)"}),
     ("get", "/v1/applications/{application_id}/document-reads", "Who read the application's documents, when",
-     "At the office", "SUPERVISOR", None, {200: "items", 403: "not a supervisor", 404: "another office's"}),
+     "At the office", "SUPERVISOR", None, {200: "items: DocumentRead[]", 403: "not a supervisor", 404: "another office's"}),
     ("post", "/v1/offices/{office_id}/queue/next", "Call the next checked-in number (priority lane first)",
      "At the office", "OFFICER", "Desk", {201: "QueueCall", 404: "queue-empty, or not your office"}),
     ("post", "/v1/offices/{office_id}/queue/{number}/recall", "Call a called number again", "At the office",
      "OFFICER", "Desk", {200: "QueueCall", 404: "number-not-called"}),
     ("post", "/v1/offices/{office_id}/queue/{number}/skip", "Skip a called number that did not come",
-     "At the office", "OFFICER", None, {200: "QueueCall", 404: "number-not-called"}),
+     "At the office", "OFFICER", "Desk", {200: "QueueCall", 404: "number-not-called"}),
     ("get", "/v1/offices/{office_id}/queue", "Public: the numbers called today, latest first (the waiting-room "
-     "display)", "At the office", None, None, {200: "items: QueueCall[]", 404: "unknown office"}),
+     "display)", "At the office", None, None, {200: "CalledNumbers", 404: "unknown office"}),
 ])
+DESK_OPTIONAL = {"body_optional": True}  # an empty body is an empty object (no desk)
+openapi.EXTRAS.update({
+    ("get", "/v1/offices/{office_id}/appointments"): {"query": [
+        openapi.query("date", openapi.DATE, description="default: today at the office"),
+        openapi.query("lane", openapi.enum(schema.LANES)),
+        openapi.query("page", {"type": "integer", "minimum": 1, "maximum": schema.INT32.stop - 1}),
+        openapi.query("page_size", {"type": "integer", "minimum": 1, "maximum": 200})]},
+    ("get", "/v1/offices/{office_id}/applications"): {"query": [
+        openapi.query("q", {"type": "string", "minLength": 3}, required=True,
+                      description="application id, billing code, NIK, or 3+ letters of the name")]},
+    ("get", "/v1/offices/{office_id}/queue"): {"query": [openapi.query("date", openapi.DATE_OR_EMPTY)]},
+    ("post", "/v1/offices/{office_id}/queue/next"): DESK_OPTIONAL,
+    ("post", "/v1/offices/{office_id}/queue/{number}/recall"): DESK_OPTIONAL,
+    ("post", "/v1/offices/{office_id}/queue/{number}/skip"): DESK_OPTIONAL,
+})

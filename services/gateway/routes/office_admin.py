@@ -6,13 +6,13 @@ import json
 from flask import Blueprint, jsonify, request
 
 from passport.v1 import office_pb2
-from services.gateway import auth, clients, openapi
+from services.gateway import auth, clients, openapi, schema
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
 from services.gateway.validation import fields, json_body
 
 bp = Blueprint("office_admin", __name__)
-BALLOT_LANES = ("REGULAR", "PRIORITY", "EXPRESS", "REPLACEMENT")
+BALLOT_LANES = schema.BALLOT_LANES
 STAT_FIELDS = ("offered", "booked", "paid", "checked_in", "no_show", "issued")
 
 
@@ -134,21 +134,26 @@ openapi.SCHEMAS.update({
     "AuditVerification": openapi.obj(ok=B, entries=I, first_broken_seq={"type": "integer", "nullable": True},
                                      reason={"type": "string", "nullable": True}),
     "StatisticsRow": openapi.obj(period=S, offered=I, booked=I, paid=I, checked_in=I, no_show=I, issued=I),
-    "NewBallot": openapi.obj(["date", "lane", "entries_open_at", "entries_close_at"], date=S,
-                             lane={"enum": list(BALLOT_LANES)}, entries_open_at=S, entries_close_at=S, draw_at=S),
+    "NewBallot": openapi.obj(["date", "lane", "entries_open_at", "entries_close_at"], date=openapi.DATE,
+                             lane=openapi.enum(BALLOT_LANES), entries_open_at=openapi.DATE_TIME,
+                             entries_close_at=openapi.DATE_TIME, draw_at=openapi.DATE_TIME),
+    "BallotEntry": openapi.obj(entry_id=S, ballot_id=S, application_id=S, entered_at=S),
+    "Statistics": openapi.obj(office_id=S, to=S, group=S, rows={"type": "array", "items": {
+        "$ref": "#/components/schemas/StatisticsRow"}}, total={"type": "object", "additionalProperties": I},
+        **{"from": S}),
     "Ballot": openapi.obj(ballot_id=S, office_id=S, date=S, lane=S, entries_open_at=S, entries_close_at=S,
-                          draw_at=S, status={"enum": ["SCHEDULED", "OPEN", "CLOSED", "DRAWN"]},
+                          draw_at=S, status=openapi.enum(schema.BALLOT_STATUSES),
                           commitment={"type": "string", "nullable": True,
                                       "description": "sha256(secret), published when the ballot is scheduled"},
                           seed={"type": "string", "nullable": True}, entries=I, winners=I, seats=I),
-    "Release": openapi.obj(opens_at={"type": "string", "nullable": True}, mode={"enum": ["FCFS", "BALLOT"]},
-                           dates={"type": "array", "items": S}, status={"enum": ["OPEN", "SCHEDULED"]},
+    "Release": openapi.obj(opens_at={"type": "string", "nullable": True}, mode=openapi.enum(schema.RELEASE_MODES),
+                           dates={"type": "array", "items": S}, status=openapi.enum(schema.RELEASE_STATUSES),
                            ballots={"type": "array", "items": {"$ref": "#/components/schemas/Ballot"}}),
-    "BallotEntryRequest": openapi.obj(["application_id"], application_id=S),
+    "BallotEntryRequest": openapi.obj(["application_id"], application_id=openapi.text()),
     "BallotResult": openapi.obj(ballot_id=S, commitment={"type": "string", "nullable": True}, seed=S, secret=S, entry_ids={"type": "array", "items": S},
                                 order={"type": "array", "items": S}, drawn_at=S, complete=B,
                                 outcomes={"type": "array", "items": openapi.obj(
-                                    entry_id=S, position=I, outcome={"enum": ["WON", "LOST", "INELIGIBLE"]},
+                                    entry_id=S, position=I, outcome=openapi.enum(schema.BALLOT_OUTCOMES),
                                     slot_id=S)}),
 })
 openapi.OPERATIONS.extend([
@@ -160,7 +165,7 @@ openapi.OPERATIONS.extend([
     ("get", "/v1/offices/{office_id}/statistics",
      "Offered, booked, paid, checked in, no-show, issued (?from=&to=YYYY-MM-DD, group=day|month|year; "
      "at most 366 days)", "Offices", "SUPERVISOR", None,
-     {200: "rows: StatisticsRow[] and total", 403: "not the supervisor of this office", 422: "bad range"}),
+     {200: "Statistics", 403: "not the supervisor of this office", 422: "bad range"}),
     ("get", "/v1/offices/{office_id}/releases",
      "The release calendar: the dates of the slot horizon grouped by when they open (office time), FCFS or "
      "ballot, with the ballots' windows, draw times and seed commitments; booking a date before it opens "
@@ -172,10 +177,17 @@ openapi.OPERATIONS.extend([
      {201: "Ballot", 409: "office-not-in-ballot-mode, ballot-exists, no-seats", 422: "bad date, lane or times"}),
     ("post", "/v1/offices/{office_id}/ballots/{ballot_id}/entries",
      "Enter a ballot with a DRAFT application (once per NIK)", "Ballots", "APPLICANT", "BallotEntryRequest",
-     {201: "entry", 409: "ballot-not-open, already-entered, lane-not-allowed, application-not-draft",
+     {201: "BallotEntry", 409: "ballot-not-open, already-entered, lane-not-allowed, application-not-draft",
       404: "no such ballot or application"}),
     ("get", "/v1/offices/{office_id}/ballots/{ballot_id}/result",
      "The drawn result: seed, secret, entries, order and outcomes (re-run it with "
      "`python -m services.booking.releases verify-draw`)", "Ballots", None, None,
      {200: "BallotResult", 409: "not-drawn-yet", 404: "ballot-not-found"}),
 ])
+openapi.EXTRAS.update({
+    ("get", "/v1/offices/{office_id}/audit"): {"query": [openapi.query("from", openapi.DATE),
+                                                        openapi.query("to", openapi.DATE)]},
+    ("get", "/v1/offices/{office_id}/statistics"): {"query": [
+        openapi.query("from", openapi.DATE, required=True), openapi.query("to", openapi.DATE, required=True),
+        openapi.query("group", openapi.enum(schema.STATISTICS_GROUPS), description="default: day")]},
+})

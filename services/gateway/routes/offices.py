@@ -6,13 +6,12 @@ import json
 from flask import Blueprint, current_app, jsonify, request
 
 from passport.v1 import booking_pb2
-from services.gateway import auth, clients
+from services.gateway import auth, clients, schema
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
 from services.gateway.validation import fields, json_body
 
 bp = Blueprint("offices", __name__)
-LANES = ("REGULAR", "PRIORITY", "EXPRESS", "REPLACEMENT", "OUTREACH")
 
 
 @bp.get("/v1/offices")
@@ -46,8 +45,8 @@ def slot_json(s) -> dict:
 @auth.required("SUPERVISOR")
 @idempotent
 def set_quota(office_id: str):
-    body = fields(json_body(), {"date": (str, True), "lane": (str, True, LANES), "start_time": (str, False),
-                                "capacity": (int, True), "reason": (str, True)})
+    body = fields(json_body(), {"date": (str, True), "lane": (str, True, schema.LANES), "start_time": (str, False),
+                                "capacity": (int, True, schema.INT32), "reason": (str, True)})
     reply = clients.call(clients.booking().SetQuota, booking_pb2.SetQuotaRequest(
         caller=auth.current().caller(), office_id=office_id, date=body["date"], lane=body["lane"],
         start_time=body["start_time"] or "", capacity=body["capacity"], reason=body["reason"]))
@@ -59,7 +58,7 @@ def set_quota(office_id: str):
 @auth.required("OFFICER", "SUPERVISOR")
 @idempotent
 def check_in(office_id: str):
-    body = fields(json_body(), {"application_id": (str, True), "priority_decision": (str, False, ("CONFIRMED", "REFUSED"))})
+    body = fields(json_body(), {"application_id": (str, True), "priority_decision": (str, False, schema.PRIORITY_DECISIONS)})
     reply = clients.call(clients.booking().CheckIn, booking_pb2.CheckInRequest(
         caller=auth.current().caller(), office_id=office_id, application_id=body["application_id"],
         priority_decision=body.get("priority_decision") or ""))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from passport.v1 import office_pb2
-from services.gateway import auth, clients, openapi
+from services.gateway import auth, clients, openapi, schema
 from services.gateway.idempotency import idempotent
 from services.gateway.validation import fields, json_body
 
 bp = Blueprint("outreach", __name__)
-STATUSES = ("REQUESTED", "APPROVED", "REJECTED")
+STATUSES = schema.OUTREACH_STATUSES
 
 
 def outreach_json(r) -> dict:
@@ -28,7 +28,7 @@ def outreach_json(r) -> dict:
 @idempotent
 def request_outreach():
     body = fields(json_body(), {"office_id": (str, True), "organisation": (str, True), "location": (str, True),
-                                "date": (str, True), "people": (int, True), "contact_phone": (str, True)})
+                                "date": (str, True), "people": (int, True, schema.INT32), "contact_phone": (str, True)})
     reply = clients.call(clients.office().RequestOutreach, office_pb2.RequestOutreachRequest(
         caller=auth.current().caller(), **body))
     return jsonify(outreach_json(reply)), 201
@@ -55,7 +55,7 @@ def list_outreach(office_id: str):
 @auth.required("SUPERVISOR")
 @idempotent
 def decide_outreach(office_id: str, request_id: str):
-    body = fields(json_body(), {"approve": (bool, True), "seats": (int, False), "start_time": (str, False),
+    body = fields(json_body(), {"approve": (bool, True), "seats": (int, False, schema.INT32), "start_time": (str, False),
                                 "reason": (str, True)})
     reply = clients.call(clients.office().DecideOutreach, office_pb2.DecideOutreachRequest(
         caller=auth.current().caller(), office_id=office_id, request_id=request_id, approve=body["approve"],
@@ -66,12 +66,13 @@ def decide_outreach(office_id: str, request_id: str):
 S, I = openapi.S, openapi.I
 openapi.SCHEMAS.update({
     "NewOutreachRequest": openapi.obj(["office_id", "organisation", "location", "date", "people", "contact_phone"],
-                                      office_id=S, organisation=S, location=S, date={"type": "string", "format": "date"},
-                                      people={"type": "integer", "minimum": 50, "maximum": 1000}, contact_phone=S),
-    "OutreachDecision": openapi.obj(["approve", "reason"], approve=openapi.B, seats={"type": "integer", "minimum": 1},
-                                    start_time=S, reason=S),
+                                      office_id=openapi.text(), organisation=openapi.text(3, 200), location=openapi.text(5, 300),
+                                      date=openapi.DATE,
+                                      people={"type": "integer", "minimum": 50, "maximum": 1000}, contact_phone=openapi.PHONE),
+    "OutreachDecision": openapi.obj(["approve", "reason"], approve=openapi.B, seats={"type": "integer", "minimum": 1, "maximum": 1000},
+                                    start_time=S, reason=openapi.text()),
     "OutreachRequest": openapi.obj(request_id=S, office_id=S, organisation=S, location=S, date=S, people=I,
-                                   status={"enum": list(STATUSES)}, requested_at=S, reason={"type": "string", "nullable": True},
+                                   status=openapi.enum(STATUSES), requested_at=S, reason={"type": "string", "nullable": True},
                                    seats=I, slot_id={"type": "string", "nullable": True},
                                    invitation_code={"type": "string", "nullable": True}, contact_phone=S),
 })
@@ -81,9 +82,11 @@ openapi.OPERATIONS.extend([
     ("get", "/v1/outreach-requests/{request_id}", "An outreach request (the organiser sees the invitation code once "
      "approved)", "Outreach", "any", None, {200: "OutreachRequest", 404: "no such request (or not yours)"}),
     ("get", "/v1/offices/{office_id}/outreach-requests", "The office's outreach requests (?status=)", "Outreach",
-     "OFFICER", None, {200: "items: OutreachRequest[]", 403: "staff of another office"}),
+     "OFFICER or SUPERVISOR", None, {200: "items: OutreachRequest[]", 403: "staff of another office"}),
     ("post", "/v1/offices/{office_id}/outreach-requests/{request_id}/decision",
      "Approve with OUTREACH seats (an audited quota change; draws the invitation code) or reject", "Outreach",
      "SUPERVISOR", "OutreachDecision", {200: "OutreachRequest", 409: "outreach-already-decided",
                                         422: "reason, seats or start_time invalid"}),
 ])
+openapi.EXTRAS[("get", "/v1/offices/{office_id}/outreach-requests")] = {
+    "query": [openapi.query("status", openapi.enum(STATUSES))]}

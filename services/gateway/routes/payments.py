@@ -12,7 +12,7 @@ from prometheus_client import Counter
 from passport.v1 import payment_pb2
 from servicekit.clock import parse_rfc3339
 from servicekit.config import secret
-from services.gateway import auth, clients, openapi
+from services.gateway import auth, clients, openapi, schema
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
 from services.gateway.routes.applications import _get as get_application, billing_json
@@ -124,13 +124,13 @@ def refund_json(r) -> dict:
 def list_refunds(office_id: str):
     auth.staff_of(office_id)
     status = request.args.get("status", "")
-    if status not in ("", "PENDING", "PAID_OUT"):
+    if status and status not in schema.REFUND_STATUSES:
         raise Problem(422, "validation-error", "status must be PENDING or PAID_OUT",
                       [{"field": "status", "message": "one of PENDING, PAID_OUT"}])
     limit = request.args.get("limit", "100")
-    if not limit.isdigit() or not 1 <= int(limit) <= 500:
-        raise Problem(422, "validation-error", "limit must be a whole number from 1 to 500",
-                      [{"field": "limit", "message": "1..500"}])
+    if not limit.isdigit() or not 1 <= int(limit) <= schema.REFUNDS_LIMIT_MAX:
+        raise Problem(422, "validation-error", f"limit must be a whole number from 1 to {schema.REFUNDS_LIMIT_MAX}",
+                      [{"field": "limit", "message": f"1..{schema.REFUNDS_LIMIT_MAX}"}])
     reply = clients.call(clients.payment().ListRefunds, payment_pb2.ListRefundsRequest(
         office_id=office_id, status=status, limit=int(limit)))
     return jsonify({"items": [refund_json(r) for r in reply.refunds]})
@@ -154,16 +154,20 @@ def pay_out_refund(office_id: str, billing_code: str):
 openapi.SCHEMAS.update({
     "Refund": openapi.obj(["refund_id", "billing_code", "reason", "amount", "status", "recorded_at"],
                           refund_id=openapi.S, billing_code=openapi.S, application_id=openapi.S,
-                          reason={"enum": ["OVERPAYMENT", "AMOUNT_MISMATCH", "OFFICE_CANCELLED", "LATE_PAYMENT"]}, amount=openapi.I,
-                          currency=openapi.S, status={"enum": ["PENDING", "PAID_OUT"]}, recorded_at=openapi.S,
+                          reason=openapi.enum(schema.REFUND_REASONS), amount=openapi.I,
+                          currency=openapi.S, status=openapi.enum(schema.REFUND_STATUSES), recorded_at=openapi.S,
                           paid_out_at=openapi.S, payout_reference=openapi.S),
-    "RefundPayout": openapi.obj(["bank_reference"], bank_reference=openapi.S, refund_id=openapi.S),
+    "RefundPayout": openapi.obj(["bank_reference"], bank_reference=openapi.BANK_REFERENCE, refund_id=openapi.S),
+    "Reconciliation": openapi.obj(**{k: {"type": "array", "items": openapi.obj(
+        bank_reference=openapi.S, billing_code=openapi.S, amount=openapi.I, paid_at=openapi.S, outcome=openapi.S)}
+        for k in ("matched", "missing_ours", "missing_bank", "mismatched")}),
     "BankNotification": openapi.obj(["billing_code", "amount", "paid_at", "bank_reference"],
                                     billing_code={"type": "string", "pattern": "^[0-9]{15}$"},
-                                    amount=openapi.I, paid_at=openapi.S, bank_reference=openapi.S),
-    "NotificationResult": openapi.obj(outcome={"enum": ["SETTLED", "OVERPAYMENT"]}, billing_code=openapi.S,
+                                    amount={"type": "integer", "minimum": 1}, paid_at=openapi.DATE_TIME,
+                                    bank_reference=openapi.BANK_REFERENCE),
+    "NotificationResult": openapi.obj(outcome=openapi.enum(schema.SETTLEMENT_OUTCOMES), billing_code=openapi.S,
                                       status=openapi.S, bank_reference=openapi.S),
-    "BillingStatus": openapi.obj(status={"enum": ["UNPAID", "PAID", "EXPIRED"]}, billing_code=openapi.S,
+    "BillingStatus": openapi.obj(status=openapi.enum(schema.BILLING_STATUSES), billing_code=openapi.S,
                                  expires_at=openapi.S, paid_at=openapi.S,
                                  refunds={"type": "array", "items": {"$ref": "#/components/schemas/Refund"}}),
 })
@@ -175,10 +179,10 @@ openapi.OPERATIONS.extend([
       409: "bank-reference-reused with a different payment",
       422: "validation-error, unknown-billing-code, amount-mismatch or billing-expired (recorded)"}),
     ("post", "/v1/applications/{application_id}/billing/recheck", "Ask the bank again (\"I have paid\")",
-     "Payment", "APPLICANT", None, {200: "BillingStatus", 503: "bank-unavailable"}),
+     "Payment", "APPLICANT", None, {200: "Billing", 503: "bank-unavailable"}),
     ("post", "/v1/offices/{office_id}/reconciliations",
      "Reconcile a bank statement (text/csv: bank_reference,billing_code,amount,paid_at)", "Payment",
-     "SUPERVISOR", None, {200: "matched, missing_ours (settled now), missing_bank, mismatched"}),
+     "SUPERVISOR", None, {200: "Reconciliation", 413: "a statement is at most 2 MB", 422: "not UTF-8 CSV"}),
     ("get", "/v1/offices/{office_id}/refunds", "Refunds of the office (?status=PENDING|PAID_OUT&limit=)",
      "Payment", "SUPERVISOR", None, {200: "items: Refund[]", 422: "validation-error"}),
     ("post", "/v1/offices/{office_id}/refunds/{billing_code}/payout",
@@ -187,3 +191,15 @@ openapi.OPERATIONS.extend([
      {200: "Refund", 404: "refund-not-found", 409: "refund-already-paid-out",
       422: "validation-error or refund-id-required"}),
 ])
+openapi.EXTRAS.update({
+    ("post", "/v1/payments/notifications"): {"headers": [openapi.header(
+        "X-Signature", {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}, required=True,
+        description="sha256=<hex HMAC-SHA256 of the raw body> keyed by the shared secret")],
+        "also": (400, 413)},
+    ("post", "/v1/offices/{office_id}/refunds/{billing_code}/payout"): {"path": {
+        "billing_code": {"type": "string", "pattern": "^[0-9]{15}$"}}},
+    ("post", "/v1/offices/{office_id}/reconciliations"): {"content": "text/csv", "schema": {"type": "string"}},
+    ("get", "/v1/offices/{office_id}/refunds"): {"query": [
+        openapi.query("status", openapi.enum(schema.REFUND_STATUSES)),
+        openapi.query("limit", {"type": "integer", "minimum": 1, "maximum": schema.REFUNDS_LIMIT_MAX})]},
+})

@@ -94,4 +94,8 @@ openapi.OPERATIONS.append(
     ("get", "/v1/applications/{application_id}/proof",
      "The booking proof to show or print at the counter: JSON with an SVG QR code of the application id, or a "
      "PNG card (Accept: image/png or ?format=png)", "Applications", "any", None,
-     {200: "Proof (or image/png)", 404: "no such application (or not yours)", 409: "no-appointment"}))
+     {200: {"description": "the proof: JSON, or the PNG card", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Proof"}},
+        "image/png": {"schema": {"type": "string", "format": "binary"}}}}, 404: "no such application (or not yours)", 409: "no-appointment"}))
+openapi.EXTRAS[("get", "/v1/applications/{application_id}/proof")] = {
+    "query": [openapi.query("format", openapi.enum(("json", "png")), description="png: the printable card")]}
