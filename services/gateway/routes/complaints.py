@@ -57,10 +57,19 @@ def file_complaint():
                     "anonymous": anonymous}), 201
 
 
+def access_pin() -> str:
+    """The complainant's PIN header; sent empty it is a mistake to say, not the same as no header."""
+    pin = request.headers.get("X-Access-Pin")
+    if pin is not None and not pin.strip():
+        raise Problem(422, "validation-error", "X-Access-Pin must not be empty",
+                      [{"field": "X-Access-Pin", "message": "send the PIN, or leave the header out"}])
+    return pin or ""
+
+
 @bp.get("/v1/complaints/<tracking_code>")
 def get_complaint(tracking_code: str):
     principal = auth.current()
-    pin = request.headers.get("X-Access-Pin", "")
+    pin = access_pin()
     if not pin and principal is None:
         raise Problem(401, "access-pin-required", "send the complaint's PIN in the X-Access-Pin header")
     c = clients.call(clients.complaint().GetComplaintByTrackingCode, complaint_pb2.GetComplaintRequest(
@@ -115,7 +124,7 @@ def application_complaints(application_id: str):
 def add_attachment(tracking_code: str):
     principal = auth.current()
     staff = principal is not None and principal.role in STAFF
-    pin = request.headers.get("X-Access-Pin", "")
+    pin = access_pin()
     if not pin and not staff:
         raise Problem(401, "access-pin-required", "send the complaint's PIN in the X-Access-Pin header")
     if not (request.mimetype or "").startswith("multipart/form-data"):
@@ -137,7 +146,7 @@ def download_attachment(ref: str, attachment_id: str):
     """`ref` is the tracking code (complainant with X-Access-Pin, or staff) or the complaint id (staff)."""
     principal = auth.current()
     staff = principal is not None and principal.role in STAFF
-    pin = request.headers.get("X-Access-Pin", "")
+    pin = access_pin()
     if principal is None and not pin:
         raise Problem(401, "access-pin-required", "send the complaint's PIN in the X-Access-Pin header")
     by_code = TRACKING_CODE_RE.fullmatch(ref) is not None

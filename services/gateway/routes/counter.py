@@ -19,11 +19,11 @@ def row_json(r) -> dict:
     return {f: getattr(r, f) or None for f in ROW_FIELDS}
 
 
-def _int_arg(name: str, default: int) -> int:
+def _int_arg(name: str, default: int, bounds: range = schema.INT32) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    return fields({name: int(raw) if raw.isdigit() else raw}, {name: (int, True, schema.INT32)})[name]
+    return fields({name: int(raw) if raw.isdigit() else raw}, {name: (int, True, bounds)})[name]
 
 
 @bp.get("/v1/offices/<office_id>/appointments")
@@ -32,7 +32,7 @@ def appointments(office_id: str):
     args = fields(dict(request.args), {"date": (str, False), "lane": (str, False, schema.LANES)})
     reply = clients.call(clients.counter().ListAppointments, booking_pb2.ListAppointmentsRequest(
         caller=auth.current().caller(), office_id=office_id, date=args["date"] or "", lane=args["lane"] or "",
-        page=_int_arg("page", 1), page_size=_int_arg("page_size", 50)))
+        page=_int_arg("page", 1, range(1, 2 ** 31)), page_size=_int_arg("page_size", 50, range(1, 201))))
     return jsonify({"office_id": reply.office_id, "date": reply.date, "total": reply.total, "page": reply.page,
                     "page_size": reply.page_size, "items": [row_json(r) for r in reply.items]})
 

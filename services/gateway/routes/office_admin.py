@@ -154,7 +154,7 @@ openapi.SCHEMAS.update({
                                 order={"type": "array", "items": S}, drawn_at=S, complete=B,
                                 outcomes={"type": "array", "items": openapi.obj(
                                     entry_id=S, position=I, outcome=openapi.enum(schema.BALLOT_OUTCOMES),
-                                    slot_id=S)}),
+                                    slot_id=openapi.nullable(S))}),
 })
 openapi.OPERATIONS.extend([
     ("get", "/v1/offices/{office_id}/audit", "Audit entries of the office (?from=&to= YYYY-MM-DD)", "Audit",

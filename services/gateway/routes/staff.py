@@ -73,7 +73,7 @@ def deactivate(office_id: str, account_id: str):
 
 S, B = openapi.S, openapi.B
 openapi.SCHEMAS.update({
-    "NewOfficer": openapi.obj(["full_name", "email"], full_name=S, email=S),
+    "NewOfficer": openapi.obj(["full_name", "email"], full_name=openapi.text(1, 120, pattern="\\S"), email=openapi.EMAIL),
     "StaffAccount": openapi.obj(
         account_id=S, full_name=S, email=S, role={"enum": ["OFFICER", "SUPERVISOR"]}, office_id=S, active=B,
         created_at=S, deactivated_at={"type": "string", "nullable": True},
