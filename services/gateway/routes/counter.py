@@ -31,7 +31,7 @@ def _int_arg(name: str, default: int, bounds: range = schema.INT32) -> int:
 def appointments(office_id: str):
     args = fields(dict(request.args), {"date": (str, False), "lane": (str, False, schema.LANES)})
     reply = clients.call(clients.counter().ListAppointments, booking_pb2.ListAppointmentsRequest(
-        caller=auth.current().caller(), office_id=office_id, date=args["date"] or "", lane=args["lane"] or "",
+        caller=auth.current().caller(), office_id=office_id, date=iso_date(args["date"], "date"), lane=args["lane"] or "",
         page=_int_arg("page", 1, range(1, 2 ** 31)), page_size=_int_arg("page_size", 50, range(1, 201))))
     return jsonify({"office_id": reply.office_id, "date": reply.date, "total": reply.total, "page": reply.page,
                     "page_size": reply.page_size, "items": [row_json(r) for r in reply.items]})
