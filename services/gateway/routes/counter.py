@@ -146,7 +146,7 @@ openapi.OPERATIONS.extend([
 DESK_OPTIONAL = {"body_optional": True}  # an empty body is an empty object (no desk)
 openapi.EXTRAS.update({
     ("get", "/v1/offices/{office_id}/appointments"): {"query": [
-        openapi.query("date", openapi.DATE, description="default: today at the office"),
+        openapi.query("date", openapi.DATE_OR_EMPTY, description="default (absent or empty): today at the office"),
         openapi.query("lane", openapi.enum(schema.LANES)),
         openapi.query("page", {"type": "integer", "minimum": 1, "maximum": schema.INT32.stop - 1}),
         openapi.query("page_size", {"type": "integer", "minimum": 1, "maximum": 200})]},
