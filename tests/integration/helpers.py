@@ -189,3 +189,13 @@ def chromium(window: str = "1280,900"):
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(60)
     return driver
+
+
+def serious_accessibility_violations(driver) -> list[str]:
+    """axe-core's serious and critical WCAG violations on the page the browser shows."""
+    return driver.execute_async_script(
+        AXE.read_text() + """
+        const done = arguments[arguments.length - 1];
+        axe.run(document, {resultTypes: ['violations']}).then(r => done(
+            r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+             .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))));""")

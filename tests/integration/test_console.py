@@ -23,7 +23,7 @@ from deploy.local.client import Api
 from deploy.local.stack import DEMO_STAFF, REPO
 from tests.integration.conftest import running_stack
 from tests.unit import biometrics_samples as samples
-from tests.integration.helpers import AXE, chromium, next_working_morning, pay, status_of, wait_for
+from tests.integration.helpers import chromium, serious_accessibility_violations, next_working_morning, pay, status_of, wait_for
 
 PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 800
 SHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS") or os.environ.get("WEB_TEST_ARTIFACTS")
@@ -65,12 +65,7 @@ class Desk:
         return self.check()
 
     def check(self):
-        violations = self.d.execute_async_script(
-            AXE.read_text() + """
-            const done = arguments[arguments.length - 1];
-            axe.run(document, {resultTypes: ['violations']}).then(r => done(
-                r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-                 .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))));""")
+        violations = serious_accessibility_violations(self.d)
         assert violations == [], f"axe-core on {self.d.current_url}: {violations}"
         return self
 

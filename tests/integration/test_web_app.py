@@ -26,7 +26,7 @@ from selenium.webdriver.support.ui import Select
 from deploy.local.client import SAMPLE_PDF, Api
 from deploy.local.stack import REPO
 from tests.integration.conftest import running_stack, staff_token
-from tests.integration.helpers import AXE, chromium, mails_to
+from tests.integration.helpers import chromium, serious_accessibility_violations, mails_to
 
 PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 300
 ARTIFACTS = Path(os.environ.get("WEB_TEST_ARTIFACTS", REPO / ".run" / "test-artifacts" / "web"))
@@ -69,12 +69,7 @@ class Page:
         return self.check()
 
     def check(self):
-        violations = self.d.execute_async_script(
-            AXE.read_text() + """
-            const done = arguments[arguments.length - 1];
-            axe.run(document, {resultTypes: ['violations']}).then(r => done(
-                r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-                 .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))));""")
+        violations = serious_accessibility_violations(self.d)
         assert violations == [], f"axe-core on {self.d.current_url}: {violations}"
         self.checked.append(self.d.current_url)
         return self
