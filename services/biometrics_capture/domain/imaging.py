@@ -109,9 +109,9 @@ def _png_header(data: bytes) -> Header:
     return Header("png", width, height, depth, channels, ppi)
 
 
-def _jpeg_header(data: bytes) -> Header:
-    if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        raise bad_image("the JPEG file is truncated (no end-of-image marker)", "truncated-image")
+def _jpeg_segments(data: bytes):
+    """(position, marker, segment length) of each marker from after SOI up to and including the
+    start of scan (SOS), where the compressed pixels begin; standalone markers have length 0."""
     pos = 2
     while pos + 4 <= len(data):
         if data[pos] != 0xFF:
@@ -121,11 +121,22 @@ def _jpeg_header(data: bytes) -> Header:
             pos += 1
             continue
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            yield pos, marker, 0
             pos += 2
             continue
         (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
         if length < 2:
             raise bad_image("the JPEG file is corrupt (bad segment length)")
+        yield pos, marker, length
+        if marker == 0xDA:
+            return
+        pos += 2 + length
+
+
+def _jpeg_header(data: bytes) -> Header:
+    if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise bad_image("the JPEG file is truncated (no end-of-image marker)", "truncated-image")
+    for pos, marker, _length in _jpeg_segments(data):
         if marker in _SOF_MARKERS:
             if pos + 10 > len(data):
                 break
@@ -133,7 +144,6 @@ def _jpeg_header(data: bytes) -> Header:
             return Header("jpeg", width, height, precision, components, None)
         if marker == 0xDA:  # start of scan before any frame header
             break
-        pos += 2 + length
     raise bad_image("the JPEG file has no frame header")
 
 
@@ -323,19 +333,11 @@ def _png_without_metadata(data: bytes) -> bytes:
 
 
 def _jpeg_without_metadata(data: bytes) -> bytes:
-    out, pos = [data[:2]], 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            raise bad_image("the JPEG structure is broken")
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+    out = [data[:2]]
+    for pos, marker, length in _jpeg_segments(data):
         if marker == 0xDA:  # start of scan: the compressed pixels and the rest follow as they are
             out.append(data[pos:])
             break
         if marker not in _JPEG_DROPPED:
             out.append(data[pos:pos + 2 + length])
-        pos += 2 + length
     return b"".join(out)
