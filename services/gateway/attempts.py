@@ -13,14 +13,13 @@ import ipaddress
 
 from flask import request
 
-from servicekit import mongo
 from servicekit.config import env, env_int
 from services.gateway import auth
+from services.gateway.expiring import ExpiringCollection
 from services.gateway.problems import Problem
 
 WINDOW = dt.timedelta(minutes=15)
-PURGE_EVERY = dt.timedelta(minutes=5)
-_last_purge = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+COUNTERS = ExpiringCollection("attempts")
 
 
 @functools.cache
@@ -29,16 +28,6 @@ def limits() -> dict[str, int]:
             "login-client": env_int("LOGIN_ATTEMPTS_PER_CLIENT", 300),
             "register-client": env_int("REGISTRATIONS_PER_CLIENT", 100),
             "reset-client": env_int("PASSWORD_RESETS_PER_CLIENT", 100)}
-
-
-@functools.cache
-def _store():
-    store = mongo.database("gateway")["attempts"]
-    try:
-        store.create_index("expires")
-    except mongo.STORE_UNREACHABLE:
-        _store.cache_clear()
-    return store
 
 
 @functools.cache
@@ -80,29 +69,20 @@ def check(kind: str, subject: str) -> None:
     """429 with Retry-After (the end of the window) once `subject` has used up its attempts."""
     now = dt.datetime.now(dt.timezone.utc)
     index, ends = _window(now)
-    store = _store()
-    _purge_expired(store, now)
-    seen = store.find_one({"_id": _id(kind, subject, index)}, {"count": 1})
+    seen = COUNTERS.get(now).find_one({"_id": _id(kind, subject, index)}, {"count": 1})
     if seen and seen.get("count", 0) >= limits()[kind]:
         raise Problem(429, "too-many-attempts", "too many attempts; wait before trying again",
                       retry_after=max(1, int((ends - now).total_seconds())))
 
 
 def record(kind: str, subject: str) -> None:
-    index, ends = _window(dt.datetime.now(dt.timezone.utc))
-    _store().update_one({"_id": _id(kind, subject, index)},
-                        {"$inc": {"count": 1}, "$setOnInsert": {"expires": ends}}, upsert=True)
+    now = dt.datetime.now(dt.timezone.utc)
+    index, ends = _window(now)
+    COUNTERS.get(now).update_one({"_id": _id(kind, subject, index)},
+                                 {"$inc": {"count": 1}, "$setOnInsert": {"expires": ends}}, upsert=True)
 
 
 def spend(kind: str, subject: str) -> None:
     """One attempt that counts whatever its outcome (registrations, reset requests)."""
     check(kind, subject)
     record(kind, subject)
-
-
-def _purge_expired(store, now: dt.datetime) -> None:
-    global _last_purge
-    if now - _last_purge < PURGE_EVERY:
-        return
-    _last_purge = now
-    store.delete_many({"expires": {"$lt": now}})

@@ -18,6 +18,7 @@ from servicekit import mongo
 from servicekit.config import env_float
 from servicekit.mongo import insert_unique
 from services.gateway import auth
+from services.gateway.expiring import ExpiringCollection
 from services.gateway.problems import Problem, response
 from services.gateway.schema import IDEMPOTENCY_KEY_MAX
 
@@ -25,30 +26,7 @@ from services.gateway.schema import IDEMPOTENCY_KEY_MAX
 # to a request that died with its worker.
 PENDING_TIMEOUT = dt.timedelta(seconds=10)
 RETENTION = dt.timedelta(hours=env_float("IDEMPOTENCY_RETENTION_HOURS", 24))
-
-
-PURGE_EVERY = dt.timedelta(minutes=5)
-_last_purge = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
-
-
-@functools.cache
-def _store():
-    store = mongo.database("gateway")["idempotency"]
-    try:
-        store.create_index("expires")
-    except mongo.STORE_UNREACHABLE:
-        _store.cache_clear()  # try again on the next request
-    return store
-
-
-def _purge_expired(store, now: dt.datetime) -> None:
-    """Answers can hold personal data: none is kept past RETENTION. FerretDB has no TTL indexes, so
-    each worker deletes what expired every few minutes (by the `expires` index, not a scan)."""
-    global _last_purge
-    if now - _last_purge < PURGE_EVERY:
-        return
-    _last_purge = now
-    store.delete_many({"expires": {"$lt": now}})
+RECORDS = ExpiringCollection("idempotency")  # answers can hold personal data: none kept past RETENTION
 
 
 def idempotent(view):
@@ -63,8 +41,8 @@ def idempotent(view):
         who = principal.account_id if principal else "anonymous"
         record_id = hashlib.sha256(f"{who}|{request.method}|{request.path}|{key}".encode()).hexdigest()
         body_hash = hashlib.sha256(request.get_data()).hexdigest()
-        store, now = _store(), dt.datetime.now(dt.timezone.utc)
-        _purge_expired(store, now)
+        now = dt.datetime.now(dt.timezone.utc)
+        store = RECORDS.get(now)
         if not insert_unique(store, {"_id": record_id, "body": body_hash, "state": "pending", "at": now,
                                     "expires": now + RETENTION}):
             seen = store.find_one({"_id": record_id}) or {}
