@@ -17,6 +17,7 @@ from servicekit.config import GRPC_PORTS, service_address
 from servicekit.metrics import LATENCY_BUCKETS
 from services.gateway import accesslog, auth, listing_cache, loadshed, openapi, worker
 from services.gateway.problems import Problem, response
+from services.gateway.validation import query_parameters
 from services.gateway.routes import accounts, applications, appointments, offices
 from services.gateway.routes import payments
 from services.gateway.routes import biometrics as biometrics_routes
@@ -55,6 +56,8 @@ def create_app() -> Flask:
         auth.start_request()
         arrived = worker.arrived_at()  # includes the wait for a gunicorn thread, when the worker knows it
         g.started = arrived if arrived is not None else time.perf_counter()
+        if request.url_rule is not None:  # the contract's query rules hold for every route, in one place
+            query_parameters(openapi.query_parameters_of(request.method, request.url_rule.rule))
 
     @app.after_request
     def finish(resp):

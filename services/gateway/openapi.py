@@ -144,7 +144,8 @@ OPERATIONS: list[tuple] = [
      {201: "Booked", 409: "slot-full, lane-not-allowed, slot-closed (lead time before its start)",
       422: "documents-missing, priority-proof-missing", 503: "booking-interrupted, payment- or store-unavailable (retry)"}),
     ("get", "/v1/applications/{application_id}/billing", "The billing of an application", "Payment", "APPLICANT",
-     None, {200: "Billing"}),
+     None, {200: "Billing", 404: "no such application (or not yours)",
+            409: "no-billing-yet: issued when an appointment is booked"}),
     ("get", "/v1/applications/{application_id}/notifications", "Messages sent about an application (status "
      "RECORDED | SENT | FAILED | SKIPPED: not sent because a later event made it stale)",
      "Notifications", "APPLICANT", None, {200: "list of Notification"}),
@@ -204,6 +205,12 @@ def query(name: str, schema_: dict, required: bool = False, description: str = "
     if description:
         out["description"] = description
     return out
+
+
+def query_parameters_of(method: str, flask_rule: str) -> list[dict]:
+    """The query parameters the document declares for a route (`/v1/offices/<office_id>/queue`)."""
+    path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", flask_rule)
+    return [p for p in EXTRAS.get((method.lower(), path), {}).get("query", ()) if p.get("in", "query") == "query"]
 
 
 def header(name: str, schema_: dict, required: bool = False, description: str = "") -> dict:

@@ -123,6 +123,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "audit-busy": ("Sedang sibuk", "Catatan audit sedang sibuk; coba lagi sebentar lagi."),
     # payment
     "billing-not-found": ("Billing tidak ditemukan", "Kode billing tidak ditemukan."),
+    "no-billing-yet": ("Belum ada billing",
+                       "Permohonan berstatus {status}: billing dibuat setelah Anda memilih jadwal."),
     "unknown-billing-code": ("Kode billing tidak dikenal", "Kode billing ini tidak dikenal."),
     "billing-expired": ("Billing kedaluwarsa",
                         "Billing {billing_code} sudah kedaluwarsa pada {at} sebelum pembayaran ini diterima; "

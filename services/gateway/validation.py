@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import request
 
@@ -78,3 +79,50 @@ def file_content(upload, max_bytes: int, what: str) -> bytes:
     if not data:
         raise Problem(422, "validation-error", "the uploaded file is empty", [{"field": "file", "message": "file is empty"}])
     return data
+
+
+def query_parameters(declared: list[dict]) -> None:
+    """Check the request's query against the parameters /openapi.json declares for its operation
+    (required, type, enum, length, pattern, date, bounds), so a route can never accept what its
+    contract rejects. Routes still read and convert their values."""
+    errors = []
+    for parameter in declared:
+        name = parameter["name"]
+        if name not in request.args:
+            if parameter.get("required"):
+                errors.append({"field": name, "message": f"{name} is required"})
+            continue
+        problem = _query_value_problem(request.args[name], parameter["schema"])
+        if problem:
+            errors.append({"field": name, "message": f"{name} {problem}"})
+    if errors:
+        raise Problem(422, "validation-error", "some query parameters are missing or invalid", errors)
+
+
+def _query_value_problem(value: str, rule: dict) -> str | None:
+    """Why `value` does not fit the JSON Schema subset query parameters use, or None."""
+    if "anyOf" in rule:
+        problems = [_query_value_problem(value, option) for option in rule["anyOf"]]
+        return None if None in problems else problems[0]
+    if rule.get("type") == "integer":
+        if not re.fullmatch(r"-?[0-9]{1,19}", value):
+            return "must be a whole number"
+        number = int(value)
+        low, high = rule.get("minimum", INT64.start), rule.get("maximum", INT64.stop - 1)
+        return None if low <= number <= high else f"must be from {low} to {high}"
+    if "enum" in rule and value not in map(str, rule["enum"]):
+        return "must be one of " + ", ".join(map(str, rule["enum"]))
+    if len(value) < rule.get("minLength", 0):
+        return f"must be at least {rule['minLength']} characters"
+    if "maxLength" in rule and len(value) > rule["maxLength"]:
+        return f"must be at most {rule['maxLength']} characters" if rule["maxLength"] else "must be empty"
+    if "pattern" in rule and not re.search(rule["pattern"], value):
+        return "has the wrong format"
+    if rule.get("format") == "date":
+        try:
+            if len(value) != 10:
+                raise ValueError(value)
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return "must be a date YYYY-MM-DD"
+    return None

@@ -533,8 +533,8 @@ def create_app() -> Flask:
     def billing(app_id: str):
         application = fetch_application(app_id)
         answer = api("GET", f"/v1/applications/{quote(app_id)}/billing")
-        if answer.status == 404:
-            return render("error.html", title=t("billing.none_title"), message=t("billing.none")), 404
+        if answer.status in (404, 409):  # 409 no-billing-yet: no appointment booked
+            return render("error.html", title=t("billing.none_title"), message=t("billing.none")), answer.status
         bill = answer.body
         zone = ZoneInfo(office_of(application["office_id"]).get("timezone") or "Asia/Jakarta")
         expires = dt.datetime.fromisoformat(bill["expires_at"]) if bill.get("expires_at") else None

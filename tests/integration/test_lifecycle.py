@@ -170,3 +170,10 @@ def test_the_booking_proof_shows_the_appointment_and_its_qr_code_names_the_appli
     draft_person, draft_app = applicant_with_application(api)
     no_appointment = api.get(f"/v1/applications/{draft_app}/proof", token=draft_person["token"])
     assert no_appointment.status == 409 and no_appointment.body["type"].endswith("/no-appointment")
+    # Before a booking there is no billing: a state of the application (409), not a missing one (404).
+    for method, path in (("get", "billing"), ("post", "billing/recheck")):
+        call = getattr(api, method)
+        answer = call(f"/v1/applications/{draft_app}/{path}", *([{}] if method == "post" else []),
+                      token=draft_person["token"])
+        assert answer.status == 409 and answer.body["type"].endswith("/no-billing-yet"), (path, answer.body)
+        assert "memilih jadwal" in answer.body["detail"]

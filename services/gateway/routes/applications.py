@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 from passport.v1 import booking_pb2, notification_pb2, payment_pb2
 from services.gateway import auth, clients, schema
 from services.gateway.idempotency import idempotent
+from services.gateway.problems import Problem
 from services.gateway.validation import fields, json_body
 
 bp = Blueprint("applications", __name__)
@@ -62,9 +63,21 @@ def book_appointment(application_id: str):
 @bp.get("/v1/applications/<application_id>/billing")
 @auth.required("APPLICANT")
 def get_billing(application_id: str):
-    _get(application_id)
-    b = clients.call(clients.payment().GetBilling, payment_pb2.GetBillingRequest(application_id=application_id))
-    return jsonify(billing_json(b))
+    return jsonify(billing_json(billing_of(application_id, clients.payment().GetBilling)))
+
+
+def billing_of(application_id: str, method):
+    """The caller's application's billing through `method` (GetBilling or RecheckBilling). The
+    application exists (else 404), so a missing billing is a state, not a missing resource: 409
+    no-billing-yet until an appointment is booked, as the proof answers no-appointment."""
+    app = _get(application_id)
+    try:
+        return clients.call(method, payment_pb2.GetBillingRequest(application_id=application_id))
+    except Problem as problem:
+        if problem.slug != "billing-not-found":
+            raise
+        raise Problem(409, "no-billing-yet", f"the application is {app.status}: no billing has been issued",
+                      params={"status": app.status}) from None
 
 
 def billing_json(b) -> dict:

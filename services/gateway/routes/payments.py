@@ -15,7 +15,7 @@ from servicekit.config import secret
 from services.gateway import auth, clients, openapi, schema
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
-from services.gateway.routes.applications import _get as get_application, billing_json
+from services.gateway.routes.applications import billing_json, billing_of
 from services.gateway.validation import fields, json_body
 
 bp = Blueprint("payments", __name__)
@@ -83,9 +83,7 @@ def _check_payment(data: dict) -> None:
 @auth.required("APPLICANT")
 @idempotent
 def recheck_billing(application_id: str):
-    get_application(application_id)  # 404 unless it is the caller's
-    b = clients.call(clients.payment().RecheckBilling, payment_pb2.GetBillingRequest(application_id=application_id))
-    return jsonify(billing_json(b))
+    return jsonify(billing_json(billing_of(application_id, clients.payment().RecheckBilling)))
 
 
 @bp.post("/v1/offices/<office_id>/reconciliations")
@@ -179,7 +177,8 @@ openapi.OPERATIONS.extend([
       409: "bank-reference-reused with a different payment",
       422: "validation-error, unknown-billing-code, amount-mismatch or billing-expired (recorded)"}),
     ("post", "/v1/applications/{application_id}/billing/recheck", "Ask the bank again (\"I have paid\")",
-     "Payment", "APPLICANT", None, {200: "Billing", 503: "bank-unavailable"}),
+     "Payment", "APPLICANT", None, {200: "Billing", 404: "no such application (or not yours)",
+                                    409: "no-billing-yet (no appointment booked)", 503: "bank-unavailable"}),
     ("post", "/v1/offices/{office_id}/reconciliations",
      "Reconcile a bank statement (text/csv: bank_reference,billing_code,amount,paid_at)", "Payment",
      "SUPERVISOR", None, {200: "Reconciliation", 413: "a statement is at most 2 MB", 422: "not UTF-8 CSV"}),
