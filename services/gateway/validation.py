@@ -57,15 +57,18 @@ def fields(body: dict, spec: dict) -> dict:
 
 def iso_date(value: str | None, name: str) -> str:
     """`value` if it is empty or a real YYYY-MM-DD date; 422 naming `name` otherwise."""
-    if value:
-        try:
-            if len(value) != 10:
-                raise ValueError(value)
-            dt.date.fromisoformat(value)
-        except ValueError:
-            raise Problem(422, "validation-error", f"{name} must be a date YYYY-MM-DD",
-                          [{"field": name, "message": f"{name} must be a date YYYY-MM-DD"}]) from None
+    if value and not is_iso_date(value):
+        raise Problem(422, "validation-error", f"{name} must be a date YYYY-MM-DD",
+                      [{"field": name, "message": f"{name} must be a date YYYY-MM-DD"}])
     return value or ""
+
+
+def is_iso_date(value: str) -> bool:
+    """A real calendar date written YYYY-MM-DD (fromisoformat alone also takes 20261203)."""
+    try:
+        return len(value) == 10 and bool(dt.date.fromisoformat(value))
+    except ValueError:
+        return False
 
 
 def file_content(upload, max_bytes: int, what: str) -> bytes:
@@ -118,11 +121,6 @@ def _query_value_problem(value: str, rule: dict) -> str | None:
         return f"must be at most {rule['maxLength']} characters" if rule["maxLength"] else "must be empty"
     if "pattern" in rule and not re.search(rule["pattern"], value):
         return "has the wrong format"
-    if rule.get("format") == "date":
-        try:
-            if len(value) != 10:
-                raise ValueError(value)
-            dt.date.fromisoformat(value)
-        except ValueError:
-            return "must be a date YYYY-MM-DD"
+    if rule.get("format") == "date" and not is_iso_date(value):
+        return "must be a date YYYY-MM-DD"
     return None
