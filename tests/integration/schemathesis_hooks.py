@@ -1,5 +1,8 @@
 """Schemathesis hooks for test_openapi_conformance (loaded through schemathesis.toml).
 
+A 503 must be the designed overload answer (overloaded or service-unavailable, with Retry-After):
+schemathesis.toml lets 503 pass its server-error check, this module's check holds it to that.
+
 An Idempotency-Key names one request: reusing it with another body is refused (422
 idempotency-key-reused), so whether a request is accepted depends on the requests sent before it.
 Schemathesis draws keys from a small space ("0", "00", ...) and would send the same key with
@@ -30,3 +33,19 @@ def before_call(context, case, kwargs):
         return
     digest = hashlib.sha256(repr((case.media_type, case.body)).encode()).hexdigest()[:12]
     case.headers[KEY] = f"{key}-{digest}"
+
+
+# Capacity or a dependency, retryable; a 503 of any other kind (integrity-error, a code space
+# exhausted) is a fault and fails.
+RETRYABLE_PROBLEMS = ("/overloaded", "/service-unavailable", "/busy", "/booking-interrupted", "/booking-unavailable",
+                      "/bank-unavailable", "/store-unavailable", "/payment-unavailable")
+
+
+@schemathesis.check
+def overload_is_answered_with_retry_after(ctx, response, case):
+    if response.status_code != 503:
+        return None
+    assert response.headers.get("Retry-After"), "a 503 without Retry-After"
+    problem_type = response.json().get("type", "")
+    assert problem_type.endswith(RETRYABLE_PROBLEMS), f"a 503 of an unexpected kind: {problem_type}"
+    return None
