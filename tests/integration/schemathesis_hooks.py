@@ -45,7 +45,7 @@ RETRYABLE_PROBLEMS = ("/overloaded", "/service-unavailable", "/busy", "/booking-
 def overload_is_answered_with_retry_after(ctx, response, case):
     if response.status_code != 503:
         return None
-    assert response.headers.get("Retry-After"), "a 503 without Retry-After"
+    assert response.headers.get("retry-after"), "a 503 without Retry-After"  # names come lowercased
     problem_type = response.json().get("type", "")
     assert problem_type.endswith(RETRYABLE_PROBLEMS), f"a 503 of an unexpected kind: {problem_type}"
     return None
