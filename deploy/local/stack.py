@@ -153,6 +153,7 @@ class Stack:
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.ports.smtp),
             "SMS_GATEWAY_URL": f"http://127.0.0.1:{self.ports.sms}/messages", "SMS_GATEWAY_TOKEN": DEMO_SECRETS["SMS_GATEWAY_TOKEN"],
             "BANK_API_URL": f"http://127.0.0.1:{self.ports.bank}",
+            "WEB_BASE_URL": self.web_url,  # messages link to the applicant web app's booking proof
             "BANK_SIMULATOR_STATE": str(self.run_dir / "bank_simulator.jsonl"),
             "GRPC_BIND_HOST": "127.0.0.1",  # a local stack is reachable from this machine only
             # Every person of a local stack (tests, benchmarks, the web app) comes from 127.0.0.1:

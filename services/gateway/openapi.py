@@ -336,7 +336,10 @@ def spec(app=None) -> dict:
         "openapi": "3.0.3",
         "info": {"title": "Passport service platform API", "version": "1.0.0",
                  "description": "Public API of the gateway. Errors are application/problem+json (RFC 9457); "
-                                "a method a path does not take answers 405 with Allow."},
+                                "title, detail and errors[].message are in Bahasa Indonesia, or English with "
+                                "Accept-Language: en (Content-Language says which); type URIs and "
+                                "errors[].field never change. "
+                                "A method a path does not take answers 405 with Allow."},
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {"schemas": schemas,

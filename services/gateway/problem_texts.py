@@ -3,9 +3,12 @@
 English answers keep the services' own detail (it may name a time or a field); an Indonesian answer
 takes the catalogue's title and detail for its slug, or the generic ones of its HTTP status when the
 slug is not listed here (a unit test lists every slug the code can raise, so none is forgotten).
-Plain words, addressed to the applicant or officer; the `type` URI never changes.
+Plain words, addressed to the applicant or officer; the `type` URI never changes. The messages of
+`errors[]` are rewritten by their English shape (`indonesian_errors`, at the end); `field` stays.
 """
 from __future__ import annotations
+
+import re
 
 BY_STATUS: dict[int, tuple[str, str]] = {
     400: ("Permintaan tidak dapat dibaca", "Permintaan tidak dapat dibaca; periksa isinya lalu coba lagi."),
@@ -202,3 +205,181 @@ def indonesian(slug: str, status: int, detail: str = "", params: dict | None = N
         except (KeyError, ValueError):
             return title, (BY_STATUS.get(status) or BY_STATUS[400])[1]
     return title, text
+
+
+# -- errors[].message ---------------------------------------------------------------------------
+# The services word field errors in English, in a few shapes that name the field and its values.
+# An Indonesian answer rewrites each message: first the shapes (values kept as they are: field
+# names, codes and numbers are the API's own words), then whole sentences; a message neither knows
+# gets the generic words for its field. `field` itself never changes.
+_F = r"(?P<f>[a-z][a-z0-9_.]*)"
+
+
+def _codes(v: str) -> str:
+    return v.replace(" or ", " atau ")
+
+
+_CODE = r"[A-Z][A-Z0-9_]*"
+ERROR_SHAPES: list[tuple[re.Pattern, object]] = [(re.compile(p), t) for p, t in [
+    (_F + r" is required", "{f} wajib diisi"),
+    (_F + r" is required \(at most (?P<n>\d+) characters\)", "{f} wajib diisi (paling banyak {n} karakter)"),
+    (_F + r" is required, at most (?P<n>\d+) characters", "{f} wajib diisi, paling banyak {n} karakter"),
+    (_F + r" must be a string", "{f} harus berupa teks"),
+    (_F + r" must be an integer", "{f} harus berupa bilangan bulat"),
+    (_F + r" must be a whole number", "{f} harus berupa bilangan bulat"),
+    (_F + r" must be true or false", "{f} harus true atau false"),
+    (_F + r" must be a list", "{f} harus berupa daftar"),
+    (_F + r" must be an object", "{f} harus berupa objek"),
+    (_F + r" must be (?:an integer )?from (?P<a>-?\d+) to (?P<b>-?\d+)", "{f} harus antara {a} dan {b}"),
+    (_F + r" must be (?P<a>\d+) to (?P<b>\d+)", "{f} harus {a} sampai {b}"),
+    (_F + r" must be (?P<a>\d+)-(?P<b>\d+)", "{f} harus {a}-{b}"),
+    (_F + r" must be (?P<a>\d+) or (?P<b>\d+)", "{f} harus {a} atau {b}"),
+    (_F + r" must be null or one of (?P<v>.+)", "{f} harus kosong (null) atau salah satu dari: {v}"),
+    (_F + r" must be one of (?P<v>.+)", "{f} harus salah satu dari: {v}"),
+    (r"one of (?P<v>.+)", "salah satu dari: {v}"),
+    (_F + rf" must be (?P<a>{_CODE}) or (?P<b>{_CODE})", "{f} harus {a} atau {b}"),
+    (_F + rf" must be (?P<a>{_CODE})", "{f} harus {a}"),
+    (rf"(?P<a>{_CODE}) or (?P<b>{_CODE})", "{a} atau {b}"),
+    (_F + r" must be a date YYYY-MM-DD", "{f} harus berupa tanggal dengan format YYYY-MM-DD"),
+    (_F + r" must be YYYY-MM", "{f} harus berformat YYYY-MM"),
+    (_F + r" must be an RFC 3339 (?:time|timestamp)(?: with offset)?(?:, e\.g\. (?P<e>\S+))?",
+     "{f} harus berupa waktu RFC 3339 dengan zona waktu (mis. 2026-05-04T09:00:00+07:00)"),
+    (_F + r" is in the future", "{f} tidak boleh di masa depan"),
+    (_F + r" must be at least (?P<n>\d+) characters", "{f} paling sedikit {n} karakter"),
+    (_F + r" (?:must be|is) at most (?P<n>\d+) characters", "{f} paling banyak {n} karakter"),
+    (r"at most (?P<n>\d+) characters", "paling banyak {n} karakter"),
+    (r"(?:the file is larger than|at most) (?P<n>\d+) (?P<u>bytes|MB)", "ukuran berkas paling besar {n} {u}"),
+    (_F + r" must be empty", "{f} harus kosong"),
+    (_F + r" has the wrong format", "format {f} salah"),
+    (_F + r" is not a valid id", "{f} bukan id yang sah"),
+    (_F + r" is not a valid address", "alamat {f} tidak sah"),
+    (_F + r" must be (?P<n>\d+) digits", "{f} harus {n} digit angka"),
+    (r"(?P<n>\d+) digits", "{n} digit angka"),
+    (r"(?:an integer )?(?P<a>\d+)(?:-|\.\.)(?P<b>\d+)", "bilangan bulat {a} sampai {b}"),
+    (r"expected (?P<n>\d+)", "seharusnya {n}"),
+    (r"(?P<d>\d{4}-\d\d-\d\d) is not a working day of (?P<o>\w+)", "{d} bukan hari kerja kantor {o}"),
+    (r"(?P<o>\w+) has no slot starting at (?P<t>[\d:]+)", "kantor {o} tidak punya jadwal yang mulai pukul {t}"),
+    (r"(?P<o>\w+) has no (?P<l>\w+) seats on (?P<d>[\d-]+)", "kantor {o} tidak punya kursi jalur {l} pada {d}"),
+    (r"the range may span at most (?P<n>\d+) days", "rentang tanggal paling panjang {n} hari"),
+    (r"a collective session is for (?P<a>\d+) to (?P<b>\d+) people",
+     "layanan kolektif untuk {a} sampai {b} orang"),
+    (r"page starts at 1; page_size is 1 to (?P<n>\d+)", "page mulai dari 1; page_size 1 sampai {n}"),
+    (r"limit must be 1-(?P<n>\d+)", "limit harus 1-{n}"),
+    (rf"(?P<v>{_CODE}(?: or {_CODE})*)", _codes),  # documents still missing: "one of these kinds"
+    (r"NIK is invalid: a NIK is exactly 16 digits", "NIK tidak sah: NIK terdiri dari tepat 16 angka"),
+    (r"NIK is invalid: (?P<p>\d\d) is not a province code", "NIK tidak sah: {p} bukan kode provinsi"),
+    (r"NIK is invalid: the serial part of a NIK is never 0000",
+     "NIK tidak sah: nomor urut NIK tidak pernah 0000"),
+    (r"the image is (?P<w>\d+)x(?P<h>\d+); at most (?P<n>\d+) pixels are accepted",
+     "ukuran gambar {w}x{h}; paling banyak {n} piksel"),
+    (r"fingerprints must be 8-bit greyscale; this file is (?P<rest>.+)",
+     "sidik jari harus gambar abu-abu (greyscale) 8-bit"),
+    (r"fingerprint images must be (?P<rest>.+)", "ukuran gambar sidik jari di luar batas yang diterima"),
+    (r"fingerprints must be scanned at (?P<p>\d+) ppi; the file states (?P<s>\d+)",
+     "sidik jari harus dipindai pada {p} ppi; berkas ini {s} ppi"),
+]]
+ERROR_SENTENCES: dict[str, str] = {
+    "file is required": "berkas wajib diunggah",
+    "file is empty": "berkas kosong",
+    "the file is empty": "berkas kosong",
+    "the uploaded file is empty": "berkas kosong",
+    "file is required (JPEG, PNG or PDF, at most 5 MB)": "berkas wajib diunggah (JPEG, PNG, atau PDF, paling besar 5 MB)",
+    "JPEG, PNG or PDF only": "hanya JPEG, PNG, atau PDF",
+    "only JPEG, PNG or PDF files are accepted": "hanya berkas JPEG, PNG, atau PDF yang diterima",
+    "use EMAIL and/or SMS, each at most once": "pilih EMAIL dan/atau SMS, masing-masing sekali saja",
+    "unknown status": "status tidak dikenal",
+    "unknown kind": "jenis tidak dikenal",
+    "unknown office": "kantor tidak dikenal",
+    "unknown billing code": "kode billing tidak dikenal",
+    "amount must be a positive number of rupiah": "amount harus jumlah rupiah yang lebih dari nol",
+    "amount must be a positive integer number of rupiah": "amount harus bilangan bulat rupiah yang lebih dari nol",
+    "billing_code must be a valid 15-digit billing code": "billing_code harus kode billing 15 angka yang sah",
+    "bank_reference must be 1-64 characters of letters, digits and ._:/-":
+        "bank_reference harus 1-64 karakter berupa huruf, angka, dan ._:/-",
+    "search for an application id, a billing code, a NIK or at least 3 letters of a name":
+        "cari dengan nomor permohonan, kode billing, NIK, atau paling sedikit 3 huruf nama",
+    "a reason is required for a quota change": "alasan wajib diisi untuk perubahan kuota",
+    "a reason is required": "alasan wajib diisi",
+    "name the organisation (3-200 characters)": "tuliskan nama organisasi (3-200 karakter)",
+    "give the address of the session (5-300 characters)": "tuliskan alamat tempat layanan (5-300 karakter)",
+    "a phone number such as 081234567890": "nomor telepon, mis. 081234567890",
+    "a working day of the office after today": "hari kerja kantor setelah hari ini",
+    "entries_open_at must be before entries_close_at": "entries_open_at harus sebelum entries_close_at",
+    "entries_close_at must be in the future": "entries_close_at harus di masa depan",
+    "draw_at must not be before entries_close_at": "draw_at tidak boleh sebelum entries_close_at",
+    "the draw must happen before the day of the appointments": "pengundian harus sebelum hari janji temu",
+    "to_date must be a later day than today and differ from date":
+        "to_date harus hari setelah hari ini dan berbeda dari date",
+    "from must not be after to": "from tidak boleh setelah to",
+    "group must be day, month or year": "group harus day, month, atau year",
+    "NIK does not match the birth date (digits 7-12 are DDMMYY, day + 40 for women)":
+        "NIK tidak cocok dengan tanggal lahir (digit 7-12 adalah DDMMYY, tanggal + 40 untuk perempuan)",
+    "phone must be an Indonesian mobile number like 081234567890 or +6281234567890":
+        "phone harus nomor ponsel Indonesia, mis. 081234567890 atau +6281234567890",
+    "a 10-year passport is for applicants aged 17 or over": "paspor 10 tahun untuk pemohon berusia 17 tahun ke atas",
+    "ELDERLY is for applicants aged 60 or over": "ELDERLY untuk pemohon berusia 60 tahun ke atas",
+    "CHILD_UNDER_5 is for a child under 5: apply with the child's own account (NIK)":
+        "CHILD_UNDER_5 untuk anak di bawah 5 tahun: ajukan dengan akun (NIK) anak itu sendiri",
+    "PREGNANT does not fit the sex this NIK records": "PREGNANT tidak sesuai dengan jenis kelamin yang tercatat di NIK ini",
+    "passport_number is one or two letters and 6-7 digits, e.g. X1234567":
+        "passport_number terdiri dari satu atau dua huruf dan 6-7 angka, mis. X1234567",
+    "delivery by Pos Indonesia needs the full address": "pengiriman lewat Pos Indonesia memerlukan alamat lengkap",
+    "a Pos Indonesia tracking number (8-30 letters and digits) is required":
+        "nomor resi Pos Indonesia (8-30 huruf dan angka) wajib diisi",
+    "a passport for pickup has no tracking number": "paspor yang diambil di kantor tidak memiliki nomor resi",
+    "staff belong to one office": "petugas hanya terdaftar di satu kantor",
+    "the code is wrong, expired or already used": "kode salah, kedaluwarsa, atau sudah dipakai",
+    "password needs at least 10 characters with a letter and a digit":
+        "kata sandi paling sedikit 10 karakter dengan huruf dan angka",
+    "send either an image or a missing_reason, not both": "kirim gambar atau missing_reason, bukan keduanya",
+    "a fingerprint image (file) or a missing_reason is required":
+        "gambar sidik jari (file) atau missing_reason wajib diisi",
+    "reason is required: why can no finger be scanned?": "alasan wajib diisi: mengapa tidak ada jari yang dapat dipindai?",
+    "finger must be an ISO finger position 1-10": "finger harus posisi jari ISO 1-10",
+    "the examination report (bap) is only for lost or damaged passports":
+        "berita acara pemeriksaan (bap) hanya untuk paspor hilang atau rusak",
+    "bap.circumstances is required to approve a lost or damaged passport replacement":
+        "bap.circumstances wajib diisi untuk menyetujui penggantian paspor hilang atau rusak",
+    "no application with this id that you may see": "tidak ada permohonan dengan id ini yang boleh Anda lihat",
+    "application_id is required and must be a valid id": "application_id wajib diisi dan harus id yang sah",
+    "an anonymous report cannot reference an application": "pengaduan anonim tidak dapat merujuk ke permohonan",
+    "a named report is answered through your account; leave no contact":
+        "pengaduan atas nama Anda dijawab lewat akun Anda; kosongkan kontak",
+    "contact_phone must be a mobile number like 081234567890": "contact_phone harus nomor ponsel, mis. 081234567890",
+    "not staff of this office": "bukan petugas kantor ini",
+    "not the reporter's application": "bukan permohonan pelapor",
+    "a police loss report belongs to a LOST_PASSPORT report":
+        "surat kehilangan dari kepolisian hanya untuk laporan LOST_PASSPORT",
+    "the file is not a JPEG or PNG image": "berkas bukan gambar JPEG atau PNG",
+    "the image header states an empty image": "kepala gambar menyatakan gambar kosong",
+    "the PNG file is corrupt (chunk checksum mismatch)": "berkas PNG rusak (checksum tidak cocok)",
+    "the PNG file has no valid header": "berkas PNG tidak memiliki kepala yang sah",
+    "the PNG file is truncated": "berkas PNG terpotong",
+    "the PNG file has an unknown colour type": "jenis warna berkas PNG tidak dikenal",
+    "the JPEG file is corrupt (bad marker)": "berkas JPEG rusak (penanda salah)",
+    "the JPEG file is corrupt (bad segment length)": "berkas JPEG rusak (panjang segmen salah)",
+    "the JPEG file is truncated (no end-of-image marker)": "berkas JPEG terpotong (tanpa penanda akhir gambar)",
+    "the JPEG file has no frame header": "berkas JPEG tidak memiliki kepala frame",
+    "the image cannot be decoded (corrupt or truncated)": "gambar tidak dapat dibaca (rusak atau terpotong)",
+    "fingerprints must be PNG files": "sidik jari harus berkas PNG",
+}
+GENERIC_ERROR = "isian ini belum benar"
+
+
+def indonesian_error(message: str) -> str:
+    """One errors[].message in Bahasa Indonesia (see ERROR_SHAPES); GENERIC_ERROR when unknown."""
+    message = (message or "").strip()
+    if message in ERROR_SENTENCES:
+        return ERROR_SENTENCES[message]
+    for pattern, words in ERROR_SHAPES:
+        match = pattern.fullmatch(message)
+        if match:
+            values = {k: v or "" for k, v in match.groupdict().items()}
+            return words(**values) if callable(words) else words.format_map(values)
+    return GENERIC_ERROR
+
+
+def indonesian_errors(errors: list[dict]) -> list[dict]:
+    """errors[] with each `message` in Bahasa Indonesia; `field` (and anything else) unchanged."""
+    return [dict(e, message=indonesian_error(e["message"])) if isinstance(e.get("message"), str) else e
+            for e in errors]

@@ -5,7 +5,7 @@ import grpc
 from flask import has_request_context, jsonify, request
 
 from servicekit.errors import params_of, problem_of
-from services.gateway.problem_texts import indonesian
+from services.gateway.problem_texts import indonesian, indonesian_errors
 
 BASE = "https://passport.example/problems/"
 
@@ -65,7 +65,8 @@ def response(problem: Problem):
     title, detail = texts(problem.slug, problem.status, problem.detail, problem.params)
     body = {"type": BASE + problem.slug, "title": title, "status": problem.status, "detail": detail}
     if problem.errors:
-        body["errors"] = problem.errors
+        # each message in the answer's language too; `field` is the API's name and never changes
+        body["errors"] = problem.errors if language() == "en" else indonesian_errors(problem.errors)
     resp = jsonify(body)
     resp.status_code = problem.status
     resp.mimetype = "application/problem+json"

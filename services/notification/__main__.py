@@ -44,7 +44,8 @@ def main() -> None:
     reminders = Reminders(db, clock, messages, hour=settings.reminder_hour)
     reminders.ensure_indexes()
     consumer = EventConsumer(db, "notification", list(ALL_TOPICS), handlers(messages, OfficeZones(booking_address),
-                                                                          Supervisors(booking_address), reminders))
+                                                                          Supervisors(booking_address), reminders,
+                                                                          settings.web_base_url))
     runner.add_worker("reminders", reminder_loop(reminders, settings.reminder_poll_s))
     runner.add_worker("consumer", consumer.run)
     contacts = Contacts(booking_address, settings.contact_deadline_s,

@@ -381,7 +381,8 @@ def create_app() -> Flask:
         notes = api("GET", f"/v1/applications/{quote(app_id)}/notifications")
         return render("status.html", a=application, office=office_of(application["office_id"]),
                       notifications=notes.body["items"] if notes.ok else [],
-                      waitlisted=g.sess.get("waitlist", {}).get(app_id))
+                      waitlisted=g.sess.get("waitlist", {}).get(app_id),
+                      entered=g.sess.get("ballots", {}).get(app_id))
 
     @app.route("/applications/<app_id>/documents", methods=["GET", "POST"])
     @login_required
@@ -458,8 +459,27 @@ def create_app() -> Flask:
             items = listings[d]
             cells.append({"date": d, "open": bool(items), "remaining": sum(s["remaining"] for s in items)})
         pad = days[0].weekday()  # Monday first, like Indonesian wall calendars
+        ballots = open_ballots(application, lanes) if mode == "book" and application["status"] == "DRAFT" else []
         return render("slots.html", a=application, office=office, lanes=lanes, lane=lane, cells=cells, pad=pad,
-                      chosen=chosen, times=times, as_of=as_of, mode=mode, zone_abbr=as_of.strftime("%Z"))
+                      chosen=chosen, times=times, as_of=as_of, mode=mode, zone_abbr=as_of.strftime("%Z"),
+                      ballots=ballots, entered=g.sess.get("ballots", {}).get(application["application_id"]))
+
+    def open_ballots(application: dict, lanes: list[str]) -> list[dict]:
+        """The office's ballots taking entries now for a lane this application may book (an office
+        that releases by ballot gives those dates' seats by draw, not first come first served)."""
+        answer = gateway.call("GET", f"/v1/offices/{quote(application['office_id'])}/ballots")
+        if not answer.ok:
+            return []
+        now = dt.datetime.now(dt.timezone.utc)
+        out = []
+        for b in answer.body.get("items") or []:
+            try:
+                window = (dt.datetime.fromisoformat(b["entries_open_at"]), dt.datetime.fromisoformat(b["entries_close_at"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if b.get("status") == "OPEN" and b.get("lane") in lanes and window[0] <= now < window[1]:
+                out.append(b)
+        return sorted(out, key=lambda b: (b["date"], b["lane"]))
 
     @app.post("/applications/<app_id>/book")
     @login_required
@@ -513,6 +533,30 @@ def create_app() -> Flask:
             abort(404)
         flash_problem(answer)
         return redirect(url_for("slots", app_id=app_id, date=body["date"], lane=body["lane"]), 303)
+
+    @app.post("/applications/<app_id>/ballot")
+    @login_required
+    @once
+    def enter_ballot(app_id: str):
+        application = fetch_application(app_id)
+        office_of(application["office_id"])  # times in the office's zone
+        ballot_id = request.form.get("ballot_id", "")
+        back = url_for("slots", app_id=app_id)
+        if not ballot_id:
+            return redirect(back, 303)
+        path = f"/v1/offices/{quote(application['office_id'])}/ballots/{quote(ballot_id)}/entries"
+        answer = api("POST", path, {"application_id": app_id}, key=request.form.get("idem"))
+        if answer.status == 201:
+            entered = {"ballot_id": ballot_id, "entry_id": answer.body["entry_id"],
+                       "date": request.form.get("date", ""), "lane": request.form.get("lane", ""),
+                       "draw_at": request.form.get("draw_at", "")}
+            g.sess.setdefault("ballots", {})[app_id] = entered
+            flash("ballot.done", date=fmt_date(entered["date"]), draw=fmt_time(entered["draw_at"]))
+            return redirect(url_for("status", app_id=app_id), 303)
+        if answer.status == 404 and answer.slug == "application-not-found":
+            abort(404)
+        flash_problem(answer)
+        return redirect(back, 303)
 
     @app.route("/applications/<app_id>/cancel", methods=["GET", "POST"])
     @login_required

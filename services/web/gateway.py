@@ -54,6 +54,9 @@ def call(method: str, path: str, body=None, token: str | None = None, idempotenc
         req.add_header("Authorization", f"Bearer {token}")
     if idempotency_key:
         req.add_header("Idempotency-Key", idempotency_key)
+    # The web app words problems and field errors from its own catalogue (messages.py), by slug and
+    # by the gateway's English field messages; it shows the person's language itself.
+    req.add_header("Accept-Language", "en")
     browser = _browser_address()
     if browser:  # the gateway limits attempts per person's address, not per this server's
         req.add_header("X-Forwarded-For", browser)

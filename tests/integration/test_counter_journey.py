@@ -173,3 +173,56 @@ def test_the_counters_day_lists_finds_reads_documents_and_calls_numbers(counter_
     display = api.get("/v1/offices/TBK/queue").body["items"]
     assert [(d["number"], d["action"]) for d in display[:2]] == [(number, "SKIPPED"), (number, "RECALLED")]
     assert "full_name" not in display[0], "the public display shows numbers only"
+
+
+def test_photo_override_missing_fingers_approval_and_interview_are_in_the_audit_chain(counter_stack):
+    """Issue 16: the counter's overrides reach booking's hash-chained audit through the events
+    biometrics-capture publishes (BiometricsCaptured, InterviewCompleted), once each."""
+    stack, today = counter_stack
+    api = Api(stack.gateway_url)
+    person = api.register_applicant()
+    app_id = api.create_application(person["token"]).body["application_id"]
+    slots = api.get(f"/v1/offices/TBK/slots?date={today}&lane=REGULAR").body["items"]
+    slot = next(s for s in slots if s["remaining"] > 0 and s["start_time"] >= "10:00")
+    booked = api.post(f"/v1/applications/{app_id}/appointment", {"slot_id": slot["slot_id"]}, token=person["token"])
+    assert booked.status == 201, booked.body
+    assert pay(api, booked.body["billing"], f"BANK-AUDIT-{app_id}").status == 200
+    assert wait_for(lambda: status_of(api, person, app_id) == "PAID")
+    officer = api.login(DEMO_STAFF[0]["email"], DEMO_STAFF[0]["password"])
+    supervisor = api.login(DEMO_STAFF[1]["email"], DEMO_STAFF[1]["password"])
+    assert api.post("/v1/offices/TBK/check-ins", {"application_id": app_id}, token=officer).status == 201
+
+    path = f"/v1/applications/{app_id}/biometrics"
+    photo = api.post_multipart(f"{path}/photo", {"override_reason": "detector fails on this face; checked by eye"},
+                               {"file": ("photo.jpg", samples.blurred_photo())}, officer)
+    assert photo.status == 201 and photo.body["overridden"] is True, photo.body
+    for finger in ("1", "6"):
+        missing = api.post_multipart(f"{path}/fingerprints", {"finger": finger, "missing_reason": "AMPUTATED"}, {},
+                                     officer)
+        assert missing.status == 201, missing.body
+    approved = api.post(f"{path}/missing-fingers/approval", {"reason": "both hands amputated, seen at the desk"},
+                        token=supervisor)
+    assert approved.status == 200 and approved.body["complete"] is True, approved.body
+    assert wait_for(lambda: status_of(api, person, app_id) == "BIOMETRICS_CAPTURED")
+    interview = api.post(f"/v1/applications/{app_id}/interview", {"outcome": "APPROVED", "notes": "fine"},
+                         token=officer)
+    assert interview.status == 200, interview.body
+    assert wait_for(lambda: status_of(api, person, app_id) == "APPROVED")
+
+    def entries():
+        listed = api.get(f"/v1/offices/TBK/audit?from={today}&to={today}", token=supervisor)
+        assert listed.status == 200, listed.body
+        return [e for e in listed.body["items"] if e["details"].get("application_id") == app_id]
+    assert wait_for(lambda: any(e["action"] == "INTERVIEW_RECORDED" for e in entries()), timeout_s=60)
+    mine = entries()
+    assert [e["action"] for e in mine] == ["PHOTO_OVERRIDDEN", "FINGER_RECORDED_MISSING", "FINGER_RECORDED_MISSING",
+                                           "MISSING_FINGERS_APPROVED", "INTERVIEW_RECORDED"], mine
+    override, first, second, approval, done = mine
+    assert override["details"]["reason"].startswith("detector fails") and override["actor_role"] == "OFFICER"
+    assert "sharpness" in override["details"]["failed_checks"]
+    assert [(first["details"]["finger"], first["details"]["reason"]), (second["details"]["finger"],
+            second["details"]["reason"])] == [(1, "AMPUTATED"), (6, "AMPUTATED")]
+    assert approval["actor_role"] == "SUPERVISOR" and approval["details"]["reason"].startswith("both hands")
+    assert done["details"]["outcome"] == "APPROVED" and done["actor_account_id"] == override["actor_account_id"]
+    verified = api.get("/v1/audit/verify", token=supervisor)
+    assert verified.status == 200 and verified.body["ok"] is True, verified.body

@@ -32,6 +32,9 @@ def test_booking_sends_email_and_sms_in_indonesian_by_default(stack, api):
     assert app_id in mails[0]["body"] and "Rp 950.000" in mails[0]["body"] and "WIB" in mails[0]["body"]
     assert len(texts) == 1 and texts[0]["message"].startswith("Paspor:") and "WIB" in texts[0]["message"]
     assert code in texts[0]["message"]
+    # the booking proof link (issue 16): the web app's proof page with the QR code the counter scans
+    proof = f"{stack.web_url}/applications/{app_id}/proof"
+    assert proof in mails[0]["body"] and proof in texts[0]["message"]
 
 
 def test_english_after_preference_change(stack, api):
@@ -45,6 +48,9 @@ def test_english_after_preference_change(stack, api):
     assert len(mails) == 1 and "Your seat is held" in mails[0]["subject"]
     assert len(texts) == 1 and texts[0]["message"].startswith("Passport:")
     assert all(i["language"] == "en" for i in items)
+    proof = f"{stack.web_url}/applications/{app_id}/proof"
+    assert f"Your booking proof (show its QR code at the counter): {proof}" in mails[0]["body"]
+    assert texts[0]["message"].endswith(f"Proof: {proof}")
 
 
 def _booked_envelope(stack, app_id: str) -> bytes:

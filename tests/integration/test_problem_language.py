@@ -18,3 +18,20 @@ def test_problem_title_and_detail_follow_accept_language(api):
     assert anon.status == 401 and anon.body["title"] == "Perlu masuk"
     bad = api.post("/v1/applications", {"office_id": "TBK"}, token=person["token"], headers={"Accept-Language": "id"})
     assert bad.status == 422 and bad.body["title"] == "Data belum benar" and bad.body["errors"]
+
+
+def test_field_error_messages_follow_accept_language_and_keep_their_fields(api):
+    """errors[].message in Indonesian by default, English by Accept-Language; `field` is the API's."""
+    person = api.register_applicant()
+    body = {"office_id": "TBK", "service_type": "NEW", "passport_type": "ORDINARY", "validity_years": 7}
+    ind = api.post("/v1/applications", body, token=person["token"])
+    eng = api.post("/v1/applications", body, token=person["token"], headers={"Accept-Language": "en"})
+    assert ind.status == eng.status == 422 and ind.body["type"] == eng.body["type"], (ind.body, eng.body)
+    assert [e["field"] for e in ind.body["errors"]] == [e["field"] for e in eng.body["errors"]]
+    by_field = {e["field"]: e["message"] for e in ind.body["errors"]}
+    assert by_field["validity_years"].startswith("validity_years harus "), ind.body
+    assert {e["field"]: e["message"] for e in eng.body["errors"]}["validity_years"].startswith(
+        "validity_years must be "), eng.body
+    typed = api.post("/v1/applications", {"office_id": 7}, token=person["token"])  # the gateway's own check
+    assert typed.status == 422 and {"field": "office_id", "message": "office_id harus berupa teks"} in \
+        typed.body["errors"], typed.body

@@ -24,8 +24,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from deploy.local.client import SAMPLE_PDF, Api
-from deploy.local.stack import REPO
+from deploy.local.stack import OFFICE_SUPERVISORS, REPO
 from tests.integration.conftest import running_stack, staff_token
+from services.booking.domain import calendar
 from tests.integration.helpers import chromium, serious_accessibility_violations, mails_to
 
 PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 300
@@ -128,8 +129,10 @@ def register(page: Page, person: dict):
     page.submit()
 
 
-def start_application(page: Page, tmp_path: Path) -> str:
+def start_application(page: Page, tmp_path: Path, office_id: str = "") -> str:
     page.open("/applications/new")
+    if office_id:
+        Select(page.d.find_element(By.ID, "f-office_id")).select_by_value(office_id)
     page.submit()
     assert "/documents" in page.d.current_url
     app_id = page.d.current_url.split("/applications/")[1].split("/")[0]
@@ -407,3 +410,43 @@ def test_a_full_day_offers_the_waiting_list(web, browser, tmp_path):
     page.submit("#times button[type=submit]")
     assert re.search(r"daftar tunggu .*urutan ke-\d+", page.text())
     assert re.search(r"urutan ke-\d+", page.d.find_element(By.ID, "waitlist").text)
+
+
+def test_entering_the_ballot_of_an_office_that_releases_by_ballot(web, browser, tmp_path):
+    """Issue 14: DPS gives its dates' seats by ballot. The slot page lists the ballot taking entries
+    (with its published commitment), the applicant enters it once, the status page says so, and the
+    draw seats the entry: the status page then shows the bill."""
+    api = Api(web.gateway_url)
+    head = next(s for s in OFFICE_SUPERVISORS if s["office_id"] == "DPS")
+    supervisor = api.login(head["email"], head["password"])
+    cal = calendar.load()
+    dps = cal.offices["DPS"]
+    day = cal.working_days(dps, dps.today(dt.datetime.now(dt.timezone.utc)) + dt.timedelta(days=1), 6)[-1]
+    now = dt.datetime.now(dt.timezone.utc)
+    window = {"date": day.isoformat(), "lane": "REGULAR", "entries_open_at": (now - dt.timedelta(seconds=1)).isoformat(),
+              "entries_close_at": (now + dt.timedelta(seconds=75)).isoformat()}
+    created = api.post("/v1/offices/DPS/ballots", window, token=supervisor)
+    assert created.status == 201, created.body
+    ballot = created.body
+
+    page, person = Page(browser, web.web_url), new_person()
+    register(page, person)
+    app_id = start_application(page, tmp_path, office_id="DPS")
+    page.open(f"/applications/{app_id}/slots")
+    section = page.d.find_element(By.ID, "ballots").text
+    assert "Undian kursi" in section and ballot["commitment"][:16] in section, section
+    assert day.strftime("%d-%m-%Y") in section and "diundi" in section
+    page.shot("ballot-id")
+    page.submit(f"#enter-{ballot['ballot_id']}")
+    assert f"/applications/{app_id}" in page.d.current_url and "Anda terdaftar di undian" in page.text()
+    assert "Terdaftar di undian" in page.d.find_element(By.ID, "ballot").text
+    page.open(f"/applications/{app_id}/slots")
+    assert "Anda sudah terdaftar di undian ini." in page.d.find_element(By.ID, "ballots").text
+    listed = next(b for b in api.get("/v1/offices/DPS/ballots").body["items"] if b["ballot_id"] == ballot["ballot_id"])
+    assert listed["entries"] == 1, listed
+
+    # After the window closes the draw seats the only entry; the applicant's page shows the bill to pay.
+    page.open(f"/applications/{app_id}")
+    page.wait_for(lambda: "Menunggu pembayaran" in page.text(), timeout_s=180, reload=True, what="the draw's seat")
+    result = api.get(f"/v1/offices/DPS/ballots/{ballot['ballot_id']}/result").body
+    assert result["seed"] and [o["outcome"] for o in result["outcomes"]] == ["WON"], result

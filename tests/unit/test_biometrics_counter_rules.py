@@ -83,6 +83,35 @@ def test_every_finger_missing_completes_only_with_a_supervisors_approval(env, im
     assert store.record_interview(OFFICER, "A1", "APPROVED", "", None)["outcome"] == "APPROVED"
 
 
+def test_counter_actions_travel_in_the_events_for_the_audit_chain(env, images):
+    """Issue 16: photo overrides, fingers recorded missing and the supervisor's approval reach booking's
+    hash-chained audit in BiometricsCaptured; a retake after it (before the interview) in InterviewCompleted."""
+    store, db, _booking, clock = env
+    store.capture_photo(OFFICER, "A1", images["blurred"], "camera fault")
+    for finger in (1, 2, 6):
+        clock.advance(seconds=10)
+        store.capture_fingerprint(OFFICER, "A1", finger, b"", "AMPUTATED")
+    clock.advance(seconds=10)
+    store.approve_missing_fingers(SUPERVISOR, "A1", "both hands amputated")
+    [(_envelope, captured)] = events_of(db, "A1:biometrics-captured")
+    actions = [(a.action, a.actor_id, a.actor_role, a.finger, a.reason) for a in captured.counter_actions]
+    assert actions == [("PHOTO_OVERRIDDEN", "officer-1", "OFFICER", 0, "camera fault"),
+                       ("FINGER_RECORDED_MISSING", "officer-1", "OFFICER", 1, "AMPUTATED"),
+                       ("FINGER_RECORDED_MISSING", "officer-1", "OFFICER", 2, "AMPUTATED"),
+                       ("FINGER_RECORDED_MISSING", "officer-1", "OFFICER", 6, "AMPUTATED"),
+                       ("MISSING_FINGERS_APPROVED", "sup-1", "SUPERVISOR", 0, "both hands amputated")]
+    photo = captured.counter_actions[0]
+    assert "sharpness" in photo.failed_checks and photo.capture_id in db["captures"].docs
+    assert photo.at == "2026-03-10T03:00:00+00:00"
+
+    clock.advance(minutes=5)
+    store.capture_photo(OFFICER, "A1", images["blurred"], "retake, same camera fault")
+    store.record_interview(OFFICER, "A1", "APPROVED", "", None)
+    [(_envelope, done)] = events_of(db, "A1:interview")
+    assert (done.officer_id, done.examination_report) == ("officer-1", False)
+    assert [(a.action, a.reason) for a in done.counter_actions] == [("PHOTO_OVERRIDDEN", "retake, same camera fault")]
+
+
 def test_one_scanned_finger_needs_no_approval_and_cannot_be_approved(env, images):
     store, db, _booking, _clock = env
     store.capture_photo(OFFICER, "A1", images["good"], "")

@@ -166,3 +166,62 @@ def test_a_fact_from_another_service_is_audited_once_however_often_it_is_deliver
     assert [d["action"] for d in docs] == ["REFUND_PAID_OUT", "QUOTA_SET"]
     assert docs[0]["actor_account_id"] == "acc_sup" and docs[0]["details"]["amount"] == 650000
     assert audit.check_chain(docs)["ok"]
+
+
+def test_counter_actions_of_biometrics_events_are_audited_once_each():
+    """Issue 16: the photo override, fingers recorded missing, the supervisor's approval (in
+    BiometricsCaptured) and the interview (InterviewCompleted) each become one entry, however often
+    the events are delivered; a delivery that stopped half-way is completed, not doubled."""
+    from services.booking.entrypoints import kafka_handlers as reactions
+    from passport.v1 import biometrics_pb2
+
+    class Envelope:
+        def __init__(self, event_id):
+            self.event_id = event_id
+
+    class Apps:
+        def __init__(self):
+            self.advanced = []
+
+        def advance(self, application_id, from_statuses, to_status, note):
+            self.advanced.append(to_status)
+
+    coll, apps = FakeCollection(), Apps()
+    log = make_log(coll)
+    captured = biometrics_pb2.BiometricsCaptured(
+        application_id="app-1", account_id="acc-1", office_id="TBK", outcome="CAPTURED", fingers_missing=[1, 2],
+        photo_overridden=True, counter_actions=[
+            biometrics_pb2.CounterAction(action="PHOTO_OVERRIDDEN", actor_id="off-1", actor_role="OFFICER",
+                                         at="2026-05-04T02:00:00+00:00", capture_id="c-1", reason="camera fault",
+                                         failed_checks=["sharpness"]),
+            biometrics_pb2.CounterAction(action="FINGER_RECORDED_MISSING", actor_id="off-1", actor_role="OFFICER",
+                                         at="2026-05-04T02:01:00+00:00", capture_id="c-2", finger=1, reason="AMPUTATED"),
+            biometrics_pb2.CounterAction(action="FINGER_RECORDED_MISSING", actor_id="off-1", actor_role="OFFICER",
+                                         at="2026-05-04T02:01:00+00:00", capture_id="c-3", finger=2, reason="AMPUTATED"),
+            biometrics_pb2.CounterAction(action="MISSING_FINGERS_APPROVED", actor_id="acc_sup", actor_role="SUPERVISOR",
+                                         at="2026-05-04T02:02:00+00:00", reason="both hands")])
+    handle = reactions.handlers(apps=apps, audit=log)
+    # a first delivery that crashed after two of its four entries
+    log.append_each_once([(common_pb2.Caller(account_id="off-1", role="OFFICER"), "PHOTO_OVERRIDDEN",
+                           reactions.counter_action_details("app-1", captured.counter_actions[0])),
+                          (common_pb2.Caller(account_id="off-1", role="OFFICER"), "FINGER_RECORDED_MISSING",
+                           reactions.counter_action_details("app-1", captured.counter_actions[1]))],
+                         "TBK", source="ev-captured")
+    for _ in range(2):
+        handle["BiometricsCaptured"](Envelope("ev-captured"), captured)
+    done = biometrics_pb2.InterviewCompleted(application_id="app-1", account_id="acc-1", office_id="TBK",
+                                             outcome="APPROVED", officer_id="off-2")
+    for _ in range(2):
+        handle["InterviewCompleted"](Envelope("ev-interview"), done)
+    docs = coll.in_order()
+    assert [(d["action"], d["actor_account_id"], d["actor_role"]) for d in docs] == [
+        ("PHOTO_OVERRIDDEN", "off-1", "OFFICER"), ("FINGER_RECORDED_MISSING", "off-1", "OFFICER"),
+        ("FINGER_RECORDED_MISSING", "off-1", "OFFICER"), ("MISSING_FINGERS_APPROVED", "acc_sup", "SUPERVISOR"),
+        ("INTERVIEW_RECORDED", "off-2", "OFFICER")]
+    assert docs[0]["details"] == {"application_id": "app-1", "recorded_at": "2026-05-04T02:00:00+00:00",
+                                  "reason": "camera fault", "capture_id": "c-1", "failed_checks": ["sharpness"],
+                                  "source_event": "ev-captured"}
+    assert [d["details"].get("finger") for d in docs[1:3]] == [1, 2]
+    assert docs[4]["details"]["outcome"] == "APPROVED" and all(d["office_id"] == "TBK" for d in docs)
+    assert audit.check_chain(docs)["ok"]
+    assert apps.advanced.count("APPROVED") == 2  # the status change itself is booking's own idempotent step

@@ -8,8 +8,8 @@ from passport.v1 import accounts_pb2, biometrics_pb2, booking_pb2, complaint_pb2
 from services.notification.adapters.proto import payload_dict
 from services.notification.adapters.template_files import Templates
 from services.notification.domain.templates import (EVENT_SAMPLES, EVENT_TYPES, LANGUAGES, SUPERVISOR_TEMPLATES,
-                                                    TEMPLATE_CHANNELS, TemplateError, fields_of, local_time,
-                                                    money_text, placeholders_left, template_name)
+                                                    TEMPLATE_CHANNELS, TemplateError, fields_of, link_fields,
+                                                    local_time, money_text, placeholders_left, template_name)
 
 TEMPLATES = Templates()
 
@@ -36,7 +36,9 @@ def test_every_event_type_has_all_templates_and_no_stray_files():
 
 @pytest.mark.parametrize("event_type,language,channel", CASES)
 def test_renders_from_sample_dict(event_type, language, channel):
-    out = TEMPLATES.render(event_type, language, channel, fields_of(EVENT_SAMPLES[event_type]))
+    sample = EVENT_SAMPLES[event_type]
+    out = TEMPLATES.render(event_type, language, channel, {**fields_of(sample), **link_fields(
+        sample.get("application_id", ""), "https://paspor.imigrasi.example")})
     assert out.body and "$" not in out.body and not placeholders_left(out.body)
     if channel == "EMAIL":
         assert out.subject and "$" not in out.subject
@@ -50,18 +52,27 @@ def test_renders_from_registered_payload_message(event_type, language, channel):
     """Event types whose payload is in the protos: the template only uses fields the message has."""
     cls = _registered(event_type)
     payload = json_format.ParseDict(EVENT_SAMPLES[event_type], cls(), ignore_unknown_fields=True)
-    out = TEMPLATES.render(event_type, language, channel, fields_of(payload_dict(payload)))
+    out = TEMPLATES.render(event_type, language, channel,
+                           {**fields_of(payload_dict(payload)), **link_fields(payload_dict(payload).get("application_id"))})
     assert not placeholders_left(out.subject + out.body)
 
 
 def test_booked_message_in_indonesian_and_english():
     fields = fields_of(payload_dict(json_format.ParseDict(EVENT_SAMPLES["AppointmentBooked"],
                                                           booking_pb2.AppointmentBooked())))
+    fields.update(link_fields("app-1", "https://paspor.imigrasi.example/"))
     ind = TEMPLATES.render("AppointmentBooked", "id", "EMAIL", fields)
     eng = TEMPLATES.render("AppointmentBooked", "en", "EMAIL", fields)
     assert "Kode billing: 820260302000001" in ind.body and "Rp 950.000" in ind.body
     assert "02-03-2026 11:00 WIB" in ind.subject
     assert "Billing code: 820260302000001" in eng.body and "pay before" in eng.subject.lower()
+    # the booking proof link (issue 16): the applicant web app's page with the QR code the counter scans
+    proof = "https://paspor.imigrasi.example/applications/app-1/proof"
+    for language in ("id", "en"):
+        for channel in ("EMAIL", "SMS"):
+            assert proof in TEMPLATES.render("AppointmentBooked", language, channel, fields).body
+    assert link_fields("") == {} and link_fields("a-2", "") == {
+        "proof_url": "http://127.0.0.1:8081/applications/a-2/proof"}
 
 
 def test_missing_field_is_a_template_error():
@@ -102,8 +113,8 @@ def test_supervisor_templates_render_from_the_real_message(event_type, template,
 
 def _real(cls, **fields):
     """A payload built from the generated class with its actual field names (a renamed or
-    missing field fails here, not in production)."""
-    return fields_of(payload_dict(cls(**fields)))
+    missing field fails here, not in production); with the links the telling use case adds."""
+    return {**fields_of(payload_dict(cls(**fields))), **link_fields(fields.get("application_id", ""))}
 
 
 def test_new_booking_events_render_from_real_messages():
@@ -113,6 +124,7 @@ def test_new_booking_events_render_from_real_messages():
     out = TEMPLATES.render("AppointmentConfirmed", "id", "EMAIL", confirmed)
     assert "2026-03-10" in out.subject and "09:00" in out.subject and "02-03-2026 10:15 WIB" in out.body
     assert "KTP" in TEMPLATES.render("AppointmentConfirmed", "en", "SMS", confirmed).body
+    assert "/applications/app-9/proof" in out.body
 
     checked = _real(booking_pb2.CheckedIn, application_id="app-9", account_id="acc-9", office_id="TBK",
                     queue_number="R-042", date="2026-03-10")

@@ -45,10 +45,12 @@ class CaptureRepository:
     def entries(self, application_id: str) -> list[CaptureEntry]:
         """What the accepted captures of an application say, oldest first (no image data read)."""
         docs = self.captures.find({"application_id": application_id},
-                                  {"kind": 1, "finger": 1, "missing_reason": 1, "override_reason": 1, "at": 1}
-                                  ).sort("at", 1)
+                                  {"kind": 1, "finger": 1, "missing_reason": 1, "override_reason": 1, "at": 1,
+                                   "officer_id": 1, "failed": 1}).sort("at", 1)
         return [CaptureEntry(kind=d["kind"], at=d["at"], finger=d.get("finger") or 0,
-                             missing_reason=d.get("missing_reason", ""), override_reason=d.get("override_reason", ""))
+                             missing_reason=d.get("missing_reason", ""), override_reason=d.get("override_reason", ""),
+                             capture_id=d["_id"], officer_id=d.get("officer_id", ""),
+                             failed_checks=tuple(d.get("failed") or ()))
                 for d in docs]
 
     def latest_photo(self, application_id: str) -> dict | None:

@@ -60,6 +60,9 @@ class CaptureEntry:
     finger: int = 0
     missing_reason: str = ""
     override_reason: str = ""
+    capture_id: str = ""
+    officer_id: str = ""
+    failed_checks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,7 @@ class Capture:
     required_fingers: tuple[int, ...]
     entries: list[CaptureEntry] = field(default_factory=list)  # accepted captures, oldest first
     missing_fingers_approved_by: str = ""  # the supervisor who approved "no finger at all"
+    missing_fingers_approval: dict = field(default_factory=dict)  # its record: reason, at
 
     def _latest(self) -> tuple[bool, dict[int, str], bool]:
         """(photo accepted, finger -> missing reason or "", latest photo overridden)."""
@@ -278,6 +282,29 @@ class Capture:
                 "kind": "missing-fingers-approved", "supervisor_id": caller.account_id, "reason": reason,
                 "fingers_missing": sorted(self._latest()[1]), "at": now}
 
+    def counter_actions(self, after: dt.datetime | None = None) -> list[events.CounterAction]:
+        """Overrides, fingers recorded missing and the missing-fingers approval, oldest first;
+        with `after`, only those recorded later (the ones the last event did not carry yet)."""
+        actions = []
+        for entry in sorted(self.entries, key=lambda e: e.at):
+            if after is not None and entry.at <= after:
+                continue
+            if entry.kind == "photo" and entry.override_reason:
+                actions.append(events.CounterAction(
+                    "PHOTO_OVERRIDDEN", entry.officer_id, "OFFICER", _instant(entry.at), entry.capture_id,
+                    reason=entry.override_reason, failed_checks=list(entry.failed_checks)))
+            elif entry.kind == "fingerprint" and entry.missing_reason:
+                actions.append(events.CounterAction(
+                    "FINGER_RECORDED_MISSING", entry.officer_id, "OFFICER", _instant(entry.at), entry.capture_id,
+                    finger=entry.finger, reason=entry.missing_reason))
+        approval = self.missing_fingers_approval
+        if self.missing_fingers_approved_by and approval.get("at") is not None and (
+                after is None or approval["at"] > after):
+            actions.append(events.CounterAction("MISSING_FINGERS_APPROVED", self.missing_fingers_approved_by,
+                                                "SUPERVISOR", _instant(approval["at"]),
+                                                reason=approval.get("reason", "")))
+        return sorted(actions, key=lambda a: a.at)
+
     def captured_event(self) -> events.BiometricsCaptured:
         """BiometricsCaptured, once the set is complete (the repository makes it happen once)."""
         _photo, fingers, overridden = self._latest()
@@ -286,10 +313,10 @@ class Capture:
         return events.BiometricsCaptured(
             application_id=app.application_id, account_id=app.account_id, office_id=app.office_id,
             outcome="CAPTURED", fingers_captured=[f for f in sorted(fingers) if f not in missing],
-            fingers_missing=missing, photo_overridden=overridden)
+            fingers_missing=missing, photo_overridden=overridden, counter_actions=self.counter_actions())
 
-    def interview(self, caller, outcome: str, notes: str, bap_fields: dict, now: dt.datetime
-                  ) -> tuple[dict, list[events.Event]]:
+    def interview(self, caller, outcome: str, notes: str, bap_fields: dict, now: dt.datetime,
+                  captured_at: dt.datetime | None = None) -> tuple[dict, list[events.Event]]:
         """The interview record and InterviewCompleted; only after the capture is complete."""
         if self.missing_fingers_approval_required:
             raise DomainError("conflict", "missing-fingers-need-approval",
@@ -302,8 +329,17 @@ class Capture:
         record = {"_id": interview_key(app.application_id), "application_id": app.application_id,
                   "kind": "interview", "outcome": outcome, "notes": notes, "bap": bap_fields,
                   "officer_id": caller.account_id, "at": now}
-        return record, [events.InterviewCompleted(application_id=app.application_id, account_id=app.account_id,
-                                                  office_id=app.office_id, outcome=outcome)]
+        return record, [events.InterviewCompleted(
+            application_id=app.application_id, account_id=app.account_id, office_id=app.office_id,
+            outcome=outcome, officer_id=caller.account_id, examination_report=bool(bap_fields),
+            counter_actions=self.counter_actions(after=captured_at) if captured_at is not None else [])]
+
+
+def _instant(at: dt.datetime) -> str:
+    """RFC 3339 of a stored time (the store may hand back naive UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return at.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def captured_key(application_id: str) -> str:

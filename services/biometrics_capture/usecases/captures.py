@@ -48,7 +48,8 @@ class Captures:
     def _capture(self, app: Application) -> Capture:
         approval = self.repository.decision(rules.missing_fingers_key(app.application_id))
         return Capture(app, self.settings.required_fingers, self.repository.entries(app.application_id),
-                       missing_fingers_approved_by=(approval or {}).get("supervisor_id", ""))
+                       missing_fingers_approved_by=(approval or {}).get("supervisor_id", ""),
+                       missing_fingers_approval={k: (approval or {}).get(k) for k in ("reason", "at")})
 
     # -- photo -------------------------------------------------------------------------------
     def capture_photo(self, caller, application_id: str, image: bytes, override_reason: str) -> dict:
@@ -159,7 +160,9 @@ class Captures:
         if existing:
             return rules.same_interview(existing, outcome, notes)
         self._complete_if_ready(app)
-        record, caused = self._capture(app).interview(caller, outcome, notes, bap_fields, self.clock.now())
+        captured = self.repository.decision(rules.captured_key(application_id))
+        record, caused = self._capture(app).interview(caller, outcome, notes, bap_fields, self.clock.now(),
+                                                      captured_at=(captured or {}).get("at"))
         if not self.repository.add_decision(record, caused):
             return rules.same_interview(self.repository.decision(key), outcome, notes)
         self.repository.audit(caller, "interview-recorded", application_id, outcome=outcome)

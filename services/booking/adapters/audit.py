@@ -54,12 +54,31 @@ class AuditLog:
         """Append an entry caused by a fact another service published (`source`: its event id),
         unless one of the last `lookback` entries already records it: a redelivered event, or one
         handled again after a crash between the append and its consumer's commit, is appended once."""
+        return self.append_each_once([(caller, action, details)], office_id, source, lookback)[0]
+
+    def append_each_once(self, items: list[tuple], office_id: str, source: str, lookback: int = 200) -> list[dict]:
+        """`items` (caller, action, details) of one published fact, each appended once: the n-th is
+        keyed `source` (the first) or `source#n`, and one look back over the tail finds those a
+        previous delivery appended already (a crash may have stopped it half-way)."""
+        keys = [source if n == 0 else f"{source}#{n}" for n in range(len(items))]
+        seen = self._recent_sources(set(keys), lookback)
+        return [seen[key] if key in seen else self.append(caller, action, office_id, dict(details, source_event=key))
+                for key, (caller, action, details) in zip(keys, items)]
+
+    def _recent_sources(self, keys: set[str], lookback: int) -> dict[str, dict]:
+        """The entries (their `_id` and source only) among the last `lookback` whose `source_event`
+        is one of `keys`."""
         tail = self._tail()
-        for seq in range(tail["seq"] if tail else 0, max(0, (tail["seq"] if tail else 0) - lookback), -1):
+        last = tail["seq"] if tail else 0
+        found = {}
+        for seq in range(last, max(0, last - lookback), -1):
             entry = self.entries.find_one({"_id": _id(seq)}, {"details.source_event": 1})
-            if entry and (entry.get("details") or {}).get("source_event") == source:
-                return entry
-        return self.append(caller, action, office_id, dict(details, source_event=source))
+            source = ((entry or {}).get("details") or {}).get("source_event")
+            if source in keys:
+                found[source] = entry
+                if len(found) == len(keys):
+                    break
+        return found
 
     def _tail(self) -> dict | None:
         """The last entry, by `_id` lookups only (a sorted read scans on FerretDB): entries are

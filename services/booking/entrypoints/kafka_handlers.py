@@ -16,12 +16,29 @@ def handlers(apps: Applications, audit=None) -> dict:
     def expired(envelope, event):
         apps.release_expired(event.application_id, event.appointment_id)
 
+    def counter_audit(envelope, event, extra: list[tuple] = ()) -> None:
+        """The counter's actions the event carries (overrides, fingers missing, the supervisor's
+        approval, the interview), each once in the office's audit chain."""
+        if audit is None:
+            return
+        items = [(common_pb2.Caller(account_id=a.actor_id, role=a.actor_role, office_id=event.office_id),
+                  a.action, counter_action_details(event.application_id, a)) for a in event.counter_actions]
+        items += list(extra)
+        if items:
+            audit.append_each_once(items, event.office_id, source=envelope.event_id)
+
     def captured(envelope, event):
+        counter_audit(envelope, event)
         apps.advance(event.application_id, {"CHECKED_IN"}, "BIOMETRICS_CAPTURED", "photo and fingerprints captured")
 
     def interviewed(envelope, event):
         if event.outcome not in ("APPROVED", "REJECTED"):
             raise PermanentError(f"unknown interview outcome {event.outcome!r}")
+        counter_audit(envelope, event, [(
+            common_pb2.Caller(account_id=event.officer_id or "biometrics-capture", role="OFFICER",
+                              office_id=event.office_id),
+            "INTERVIEW_RECORDED", {"application_id": event.application_id, "outcome": event.outcome,
+                                   "examination_report": event.examination_report})])
         # An interview may be recorded before BiometricsCaptured reached us: accept both.
         apps.advance(event.application_id, {"CHECKED_IN"}, "BIOMETRICS_CAPTURED", "photo and fingerprints captured")
         apps.advance(event.application_id, {"BIOMETRICS_CAPTURED"}, event.outcome, f"interview: {event.outcome.lower()}")
@@ -42,3 +59,15 @@ def handlers(apps: Applications, audit=None) -> dict:
 
     return {"PaymentSettled": settled, "BillingExpired": expired, "LatePaymentReceived": late,
             "BiometricsCaptured": captured, "InterviewCompleted": interviewed, "RefundPaidOut": refund_paid_out}
+
+
+def counter_action_details(application_id: str, action) -> dict:
+    """An audit entry's details of one CounterAction: only the fields its kind has."""
+    details = {"application_id": application_id, "recorded_at": action.at, "reason": action.reason}
+    if action.capture_id:
+        details["capture_id"] = action.capture_id
+    if action.action == "FINGER_RECORDED_MISSING":
+        details["finger"] = action.finger
+    if action.failed_checks:
+        details["failed_checks"] = list(action.failed_checks)
+    return details

@@ -8,7 +8,9 @@ type in snake case (AppointmentBooked -> appointment_booked), <language> `id` or
 Placeholders are `string.Template` ones (`$billing_code`), filled from the event payload
 (adapters/proto.py `payload_dict`: proto field names, nested messages flattened with `_`), plus:
 - `<money>_text` for every Money field (`amount_text` = "Rp 950.000");
-- RFC 3339 timestamps shown in the office's zone label (`10-03-2026 14:00 WIB`).
+- RFC 3339 timestamps shown in the office's zone label (`10-03-2026 14:00 WIB`);
+- `proof_url` for an application's events: its booking proof page in the applicant web app
+  (`link_fields`, base URL from WEB_BASE_URL), the QR code the counter scans.
 """
 from __future__ import annotations
 
@@ -164,6 +166,19 @@ LABELS[("AppointmentReminder", "service_type")] = _BRING
 
 _ZONES = {7: "WIB", 8: "WITA", 9: "WIT"}
 _PLACEHOLDER = re.compile(r"\$(\w+|\{\w+\})")
+
+
+# The applicant web app of a local stack (`make up`); a deployment sets WEB_BASE_URL to its own.
+DEFAULT_WEB_BASE_URL = "http://127.0.0.1:8081"
+PROOF_PATH = "/applications/{application_id}/proof"  # services/web/app.py `proof`
+
+
+def link_fields(application_id: str, web_base_url: str = DEFAULT_WEB_BASE_URL) -> dict[str, str]:
+    """Links into the applicant web app for an application's messages ({} without an application)."""
+    if not application_id:
+        return {}
+    base = (web_base_url or DEFAULT_WEB_BASE_URL).rstrip("/")
+    return {"proof_url": base + PROOF_PATH.format(application_id=application_id)}
 
 
 class TemplateError(Exception):

@@ -5,7 +5,8 @@ from servicekit.consumer import PermanentError
 
 from services.notification.adapters.proto import occurred_at, payload_dict
 from services.notification.domain.message import Event
-from services.notification.domain.templates import EVENT_TYPES, FACT_ONLY, INTERNAL_TYPES, TemplateError
+from services.notification.domain.templates import (DEFAULT_WEB_BASE_URL, EVENT_TYPES, FACT_ONLY, INTERNAL_TYPES,
+                                                    TemplateError)
 from services.notification.usecases.messages import Messages
 from services.notification.usecases.telling import TellAboutEvent
 
@@ -15,12 +16,13 @@ def event_of(envelope, payload) -> Event:
                  aggregate_id=envelope.aggregate_id, data=payload_dict(payload))
 
 
-def handlers(messages: Messages, zones=None, supervisors=None, reminders=None) -> dict:
+def handlers(messages: Messages, zones=None, supervisors=None, reminders=None,
+             web_base_url: str = DEFAULT_WEB_BASE_URL) -> dict:
     """Event type -> handler, for every event type that has templates, and for the silent ones whose
     facts the send-time rules need (FACT_ONLY). Other types (and types whose payload message this build
     does not know) are logged, counted and skipped by the consumer. Types in SUPERVISOR_TEMPLATES are
     also told to the office's supervisors."""
-    telling = TellAboutEvent(messages, zones, supervisors, reminders)
+    telling = TellAboutEvent(messages, zones, supervisors, reminders, web_base_url)
 
     def note(envelope, payload):
         telling.note(event_of(envelope, payload))

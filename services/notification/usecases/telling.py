@@ -10,17 +10,21 @@ from services.notification import metrics
 from services.notification.domain.message import REPORTER_PREFIX, Event
 from services.notification.domain.ordering import fact_of
 from services.notification.domain.reminders import SCHEDULES
-from services.notification.domain.templates import LABELS, SUPERVISOR_TEMPLATES, fields_of
+from services.notification.domain.templates import (DEFAULT_WEB_BASE_URL, LABELS, SUPERVISOR_TEMPLATES, fields_of,
+                                                    link_fields)
 
 logger = logging.getLogger("notification")
 
 
 class TellAboutEvent:
     """`zones` (office id -> tz), `supervisors` (office id -> account ids) and `reminders` are optional:
-    without them times show in UTC, nobody on staff is told and nothing is scheduled."""
+    without them times show in UTC, nobody on staff is told and nothing is scheduled. `web_base_url`:
+    the applicant web app, for the links in messages (the booking proof)."""
 
-    def __init__(self, messages, zones=None, supervisors=None, reminders=None):
+    def __init__(self, messages, zones=None, supervisors=None, reminders=None,
+                 web_base_url: str = DEFAULT_WEB_BASE_URL):
         self.messages, self.zones, self.supervisors, self.reminders = messages, zones, supervisors, reminders
+        self.web_base_url = web_base_url
 
     def fact(self, event: Event) -> dict:
         return fact_of(event.event_type, event.event_id, event.at(self.messages.clock.now()), event.data)
@@ -35,7 +39,7 @@ class TellAboutEvent:
         # an event that names no applicant (e.g. a refund paid out) is for the application's applicant
         account_id = data.get("account_id") or (self.messages.account_of(application_id) if application_id else "")
         tz = self.zones.zone_of(event.office_id) if self.zones else None
-        fields = fields_of(data, tz)
+        fields = {**fields_of(data, tz), **link_fields(application_id, self.web_base_url)}
         if application_id and "service_type" not in fields and (event.event_type, "service_type") in LABELS:
             # what to bring depends on it (kept from the application's ApplicationCreated)
             fields["service_type"] = self.messages.service_type_of(application_id)
