@@ -53,6 +53,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "email-taken": ("Email sudah terdaftar", "Email ini sudah dipakai akun lain."),
     "nik-taken": ("NIK sudah terdaftar", "NIK ini sudah memiliki akun."),
     "invalid-credentials": ("Gagal masuk", "Email atau kata sandi salah."),
+    "pdf-not-accepted": ("PDF tidak dapat diterima",
+                         "PDF ini tidak dapat dibaca atau dibersihkan (terenkripsi atau rusak); pindai atau ekspor ulang."),
     "otp-required": ("Kode verifikasi diperlukan", "Masukkan kode 6 angka dari aplikasi autentikator Anda."),
     "otp-invalid": ("Kode verifikasi salah", "Kode salah, kedaluwarsa, atau sudah dipakai; tunggu kode berikutnya."),
     "otp-enrolment-required": ("Verifikasi dua langkah wajib",
