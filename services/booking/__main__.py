@@ -16,6 +16,7 @@ from servicekit.outbox import OutboxRelay
 from services.booking import metrics as booking_metrics
 from services.booking.adapters import audit as audit_log
 from services.booking.adapters.accounts import Accounts
+from services.booking.adapters.registration_notices import RegistrationNotices
 from services.booking.adapters.second_factor import SecondFactors, key_ring
 from services.booking.domain import passwords
 from services.booking.domain import calendar
@@ -27,6 +28,7 @@ from services.booking.usecases import releases, statistics
 from services.booking.usecases.counter import Counter
 from services.booking.usecases.facade import Applications
 from services.booking.usecases.login import Login
+from services.booking.usecases.registration import Registration
 from services.booking.usecases.outreach import Outreach
 from services.booking.usecases.waitlist import Waitlist
 from services.booking.entrypoints.staff_api import StaffServicer
@@ -73,7 +75,7 @@ def main() -> None:
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
     runner.add(booking_pb2_grpc.add_BookingServiceServicer_to_server, BookingServicer(apps, accounts, waitlist),
                "passport.v1.BookingService")
-    runner.add(accounts_pb2_grpc.add_AccountServiceServicer_to_server, AccountServicer(accounts, login),
+    runner.add(accounts_pb2_grpc.add_AccountServiceServicer_to_server, AccountServicer(accounts, login, Registration(accounts, RegistrationNotices(db, clock))),
                "passport.v1.AccountService")
     runner.add(staff_pb2_grpc.add_StaffServiceServicer_to_server, StaffServicer(Staff(accounts, audit, clock, factors)),
                "passport.v1.StaffService")

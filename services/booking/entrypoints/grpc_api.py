@@ -9,15 +9,16 @@ from services.booking.adapters.accounts import Accounts, public_view
 from services.booking.adapters.mapping import document_proto, office_proto, slot_proto, to_proto
 from services.booking.usecases.facade import Applications
 from services.booking.usecases.login import Login
+from services.booking.usecases.registration import Registration
 from services.booking.usecases.waitlist import Waitlist
 
 
 class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
-    def __init__(self, accounts: Accounts, login: Login):
-        self.accounts, self.login = accounts, login
+    def __init__(self, accounts: Accounts, login: Login, registration: Registration):
+        self.accounts, self.login, self.registration = accounts, login, registration
 
     def Register(self, request, context):
-        doc = self.accounts.register(request.nik, request.full_name, request.birth_date, request.email,
+        doc = self.registration.register(request.nik, request.full_name, request.birth_date, request.email,
                                      request.phone, request.password)
         return accounts_pb2.Account(**public_view(doc))
 
