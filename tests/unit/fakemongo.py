@@ -70,7 +70,8 @@ class Collection:
                     d.pop(key, None)
                 return
         if upsert and "_id" in query:  # only upserts by _id are used
-            self.insert_one({"_id": query["_id"], **copy.deepcopy(update.get("$set", {}))})
+            self.insert_one({"_id": query["_id"], **copy.deepcopy(update.get("$set", {})),
+                             **copy.deepcopy(update.get("$setOnInsert", {})), **update.get("$inc", {})})
 
     def delete_one(self, query):
         gone = next((k for k, d in self.docs.items() if matches(d, query)), None)
