@@ -14,8 +14,25 @@ from dataclasses import dataclass
 REQUIRED_DOCUMENTS = {"NEW": ("KTP", "KK", "BIRTH_CERTIFICATE"), "RENEWAL": ("KTP", "KK", "OLD_PASSPORT"),
                       "REPLACEMENT_LOST": ("KTP", "KK", "POLICE_LOSS_REPORT"),
                       "REPLACEMENT_DAMAGED": ("KTP", "KK", "OLD_PASSPORT")}
-SAMPLE_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-              b"trailer<</Root 1 0 R>>\n%%EOF\n")
+
+
+def pdf_of(objects: list[bytes], trailer_extra: bytes = b"") -> bytes:
+    """A PDF whose object n (1-based) is objects[n-1] (object 1 the catalog), with a correct
+    cross-reference table: uploads are parsed and rewritten by qpdf (servicekit/pdf.py)."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer_extra, xref)
+    return bytes(out)
+
+
+SAMPLE_PDF = pdf_of([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                     b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"])
 
 
 @dataclass
@@ -91,7 +108,7 @@ class Api:
         return self.post_multipart(f"/v1/applications/{application_id}/documents", {"kind": kind},
                                    {"file": (filename, SAMPLE_PDF if content is None else content)}, token)
 
-    def post_multipart(self, path: str, fields: dict, files: dict, token: str | None = None) -> Reply:
+    def post_multipart(self, path: str, fields: dict, files: dict, token: str | None = None, headers=None) -> Reply:
         """POST multipart/form-data: `fields` name -> text, `files` name -> (filename, bytes)."""
         boundary = "----passport" + uuid.uuid4().hex
         parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
@@ -100,7 +117,7 @@ class Api:
                   f'Content-Type: application/octet-stream\r\n\r\n'.encode() + content + b"\r\n"
                   for name, (filename, content) in files.items()]
         parts.append(f"--{boundary}--\r\n".encode())
-        return self.request("POST", path, raw=b"".join(parts), token=token,
+        return self.request("POST", path, raw=b"".join(parts), token=token, headers=headers,
                             content_type=f"multipart/form-data; boundary={boundary}")
 
     def first_working_slot(self, office_id: str = "TBK", lane: str = "REGULAR", skip_days: int = 1) -> dict:

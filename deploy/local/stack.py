@@ -161,6 +161,9 @@ class Stack:
             "GATEWAY_TRUSTED_PROXIES": "127.0.0.1",
             "LOGIN_ATTEMPTS_PER_CLIENT": "1000000", "REGISTRATIONS_PER_CLIENT": "1000000",
             "PASSWORD_RESETS_PER_CLIENT": "1000000",
+            # The demo staff sign in with their password until they enrol an authenticator app
+            # (the console offers it); production requires it (STAFF_TOTP=required, the default).
+            "STAFF_TOTP": "optional",
         })
         for s in SERVICES:
             env[f"{s.upper().replace('-', '_')}_ADDR"] = self.ports.address(s)

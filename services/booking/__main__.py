@@ -1,10 +1,12 @@
 """Composition root of the booking service: `python -m services.booking`."""
 from __future__ import annotations
 
+import logging
+
 from passport.v1 import accounts_pb2_grpc, booking_pb2_grpc, office_pb2_grpc, payment_pb2_grpc, staff_pb2_grpc
 from servicekit import grpcclient, log, mongo
 from servicekit.clock import Clock
-from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_float, env_int, service_address
+from servicekit.config import GRPC_PORTS, METRICS_PORTS, env, env_float, env_int, secret, service_address
 from servicekit.grpcserver import ServiceRunner, every
 from servicekit.lease import WindowLease
 from servicekit.consumer import EventConsumer
@@ -14,6 +16,9 @@ from servicekit.outbox import OutboxRelay
 from services.booking import metrics as booking_metrics
 from services.booking.adapters import audit as audit_log
 from services.booking.adapters.accounts import Accounts
+from services.booking.adapters.registration_notices import RegistrationNotices
+from services.booking.adapters.second_factor import SecondFactors, key_ring
+from services.booking.domain import passwords
 from services.booking.domain import calendar
 from services.booking.entrypoints import kafka_handlers
 from services.booking.entrypoints.counter_api import CounterServicer
@@ -22,6 +27,8 @@ from services.booking.entrypoints.office_api import OfficeServicer
 from services.booking.usecases import releases, statistics
 from services.booking.usecases.counter import Counter
 from services.booking.usecases.facade import Applications
+from services.booking.usecases.login import Login
+from services.booking.usecases.registration import Registration
 from services.booking.usecases.outreach import Outreach
 from services.booking.usecases.waitlist import Waitlist
 from services.booking.entrypoints.staff_api import StaffServicer
@@ -37,6 +44,13 @@ def main() -> None:
     payment = payment_pb2_grpc.PaymentServiceStub(
         grpcclient.channel(service_address("payment", GRPC_PORTS["payment"]), deadline_s=3))
     accounts = Accounts(db, clock)
+    passwords.configure(env_int("PASSWORD_SCRYPT_N", passwords.OWASP[0]), env_int("PASSWORD_SCRYPT_R", passwords.OWASP[1]),
+                        env_int("PASSWORD_SCRYPT_P", passwords.OWASP[2]), env_int("PASSWORD_HASH_CONCURRENCY", 4))
+    n, r, p = passwords.cost()  # said at every start, as a warning when below OWASP (a test stack's choice)
+    log.event(logging.getLogger(NAME), "password hashing cost", logging.WARNING if passwords.below_owasp() else logging.INFO,
+              scrypt_n=n, scrypt_r=r, scrypt_p=p, below_owasp=passwords.below_owasp())
+    factors = SecondFactors(db, key_ring(secret("TOTP_ENCRYPTION_KEYS")))
+    login = Login(accounts, factors, clock, env("STAFF_TOTP", "required"), codes_clock=Clock(0))
     audit = audit_log.AuditLog(db, clock)
     policy = releases.ReleasePolicy(db, calendar.load(), clock)
     apps = Applications(db, calendar.load(), clock, payment,
@@ -61,9 +75,9 @@ def main() -> None:
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))
     runner.add(booking_pb2_grpc.add_BookingServiceServicer_to_server, BookingServicer(apps, accounts, waitlist),
                "passport.v1.BookingService")
-    runner.add(accounts_pb2_grpc.add_AccountServiceServicer_to_server, AccountServicer(accounts),
+    runner.add(accounts_pb2_grpc.add_AccountServiceServicer_to_server, AccountServicer(accounts, login, Registration(accounts, RegistrationNotices(db, clock))),
                "passport.v1.AccountService")
-    runner.add(staff_pb2_grpc.add_StaffServiceServicer_to_server, StaffServicer(Staff(accounts, audit, clock)),
+    runner.add(staff_pb2_grpc.add_StaffServiceServicer_to_server, StaffServicer(Staff(accounts, audit, clock, factors)),
                "passport.v1.StaffService")
     runner.add(booking_pb2_grpc.add_CounterServiceServicer_to_server,
                CounterServicer(Counter(db, apps, accounts, clock)), "passport.v1.CounterService")

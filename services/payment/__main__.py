@@ -31,7 +31,8 @@ def main() -> None:
     repos.ensure_indexes()
     billings = Billings(repos, FeeSchedule.load(), clock)
     refunds = Refunds(repos, clock)
-    settlements = Settlements(repos, clock, settings.expiry_grace, on_settled=refunds.on_settled)
+    settlements = Settlements(repos, clock, settings.expiry_grace, on_settled=refunds.on_settled,
+                              paid_at_skew=settings.paid_at_skew)
     bank = BankClient(settings.bank_api_url, settings.bank_api_timeout_s)
 
     runner = ServiceRunner(NAME, settings.grpc_port, settings.metrics_port)

@@ -14,6 +14,7 @@ class Settings:
     grpc_port: int
     metrics_port: int
     expiry_grace: dt.timedelta        # a billing expires this long after its deadline
+    paid_at_skew: dt.timedelta        # how far ahead of our clock a bank's paid_at may be
     bank_api_url: str                 # the bank's status API (RecheckBilling); empty: not configured
     bank_api_timeout_s: float
     sweep_interval_s: float           # how often the expiry queue's passed windows are read
@@ -26,6 +27,7 @@ class Settings:
             grpc_port=env_int("GRPC_PORT", GRPC_PORTS[NAME]),
             metrics_port=env_int("METRICS_PORT", METRICS_PORTS[NAME]),
             expiry_grace=dt.timedelta(seconds=env_float("PAYMENT_EXPIRY_GRACE_SECONDS", 0)),
+            paid_at_skew=dt.timedelta(seconds=env_float("PAID_AT_MAX_SKEW_SECONDS", 300)),
             bank_api_url=env("BANK_API_URL", ""),
             bank_api_timeout_s=env_float("BANK_API_TIMEOUT_SECONDS", 3.0),
             sweep_interval_s=env_float("PAYMENT_SWEEP_INTERVAL_SECONDS", 1.0),

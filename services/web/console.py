@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import quote, urlencode
 
+import segno
 from flask import Flask, Response, abort, g, redirect, request, url_for
+from markupsafe import Markup
 
 from services.web import gateway
 
@@ -77,33 +79,83 @@ def install(app: Flask, h: Helpers) -> None:
         return redirect(url_for("console_login"))
 
     # -- sign in / out ---------------------------------------------------------------------------
+    def signed_in(token: str):
+        """The session of a staff token, or None when the account is not staff."""
+        me = gateway.call("GET", "/v1/me", token=token)
+        if not (me.ok and me.body.get("role") in STAFF_ROLES):
+            return None
+        offices = gateway.call("GET", "/v1/offices")
+        office = next((o for o in (offices.body or {}).get("items", [])
+                       if o["office_id"] == me.body.get("office_id")), {})
+        g.sid = h.store.rotate(g.sid)  # a session id seen before sign-in is not reused
+        g.rotated = True
+        g.sess = h.store.load(g.sid)[1]
+        g.sess["staff"] = {"token": token, "role": me.body["role"], "name": me.body["full_name"],
+                           "account_id": me.body["account_id"], "office_id": me.body.get("office_id", ""),
+                           "office_name": office.get("name", me.body.get("office_id", "")),
+                           "timezone": office.get("timezone", "Asia/Jakarta")}
+        target = request.form.get("next", "")
+        return redirect(target if target.startswith("/petugas") else url_for("console_today"), 303)
+
+    def credentials() -> dict:
+        body = {"email": request.form.get("email", "").strip(), "password": request.form.get("password", "")}
+        otp = request.form.get("otp", "").strip().replace(" ", "")
+        return {**body, "otp": otp} if otp else body
+
+    def enrolment_page(uri: str, secret: str, message=None):
+        """The QR code of a new TOTP secret (an SVG drawn here: nothing leaves for another host) and
+        the confirm form; the secret is in the page only (and its form, to draw it again after a
+        mistyped code), never in the session or a log. The gateway trusts only its own copy."""
+        svg = segno.make(uri, error="m").svg_inline(scale=4, border=2, dark="#000", light="#fff", omitsize=False,
+                                                     title=t("console.totp.qr"))
+        return page("totp.html", qr=Markup(svg), uri=uri, secret=secret,
+                    grouped=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
+                    email=request.form.get("email", "").strip(), message=message, next=request.values.get("next", ""))
+
     @app.route("/petugas/login", methods=["GET", "POST"])
     def console_login():
+        message, need_otp = None, False
+        if request.method == "POST":
+            answer = gateway.call("POST", "/v1/auth/token", credentials())
+            if answer.ok:
+                done = signed_in(answer.body["access_token"])
+                if done:
+                    return done
+                message = t("console.not_staff")
+            elif answer.slug == "otp-enrolment-required":  # production: enrol before the first sign-in
+                start = gateway.call("POST", "/v1/auth/totp/enrolment", credentials())
+                if start.ok:
+                    return enrolment_page(start.body["otpauth_uri"], start.body["secret"], t("console.totp.required"))
+                message = h.problem_text(start)
+            else:
+                message, need_otp = h.problem_text(answer), answer.slug in ("otp-required", "otp-invalid")
+        return page("login.html", message=message, email=request.form.get("email", ""), need_otp=need_otp,
+                    next=request.values.get("next", ""))
+
+    @app.route("/petugas/2fa", methods=["GET", "POST"])
+    def console_totp():
+        """Enrol an authenticator app: the password again, then the QR code and its first code."""
         message = None
         if request.method == "POST":
-            answer = gateway.call("POST", "/v1/auth/token", {"email": request.form.get("email", "").strip(),
-                                                             "password": request.form.get("password", "")})
+            answer = gateway.call("POST", "/v1/auth/totp/enrolment", credentials())
             if answer.ok:
-                token = answer.body["access_token"]
-                me = gateway.call("GET", "/v1/me", token=token)
-                if me.ok and me.body.get("role") in STAFF_ROLES:
-                    offices = gateway.call("GET", "/v1/offices")
-                    office = next((o for o in (offices.body or {}).get("items", [])
-                                   if o["office_id"] == me.body.get("office_id")), {})
-                    g.sid = h.store.rotate(g.sid)  # a session id seen before sign-in is not reused
-                    g.rotated = True
-                    g.sess = h.store.load(g.sid)[1]
-                    g.sess["staff"] = {"token": token, "role": me.body["role"], "name": me.body["full_name"],
-                                       "account_id": me.body["account_id"], "office_id": me.body.get("office_id", ""),
-                                       "office_name": office.get("name", me.body.get("office_id", "")),
-                                       "timezone": office.get("timezone", "Asia/Jakarta")}
-                    target = request.form.get("next", "")
-                    return redirect(target if target.startswith("/petugas") else url_for("console_today"), 303)
-                message = t("console.not_staff")
-            else:
-                message = h.problem_text(answer)
-        return page("login.html", message=message, email=request.form.get("email", ""),
-                    next=request.values.get("next", ""))
+                return enrolment_page(answer.body["otpauth_uri"], answer.body["secret"])
+            message = h.problem_text(answer)
+        return page("totp_start.html", message=message, email=request.form.get("email", ""))
+
+    @app.post("/petugas/2fa/konfirmasi")
+    def console_totp_confirm():
+        answer = gateway.call("POST", "/v1/auth/totp/enrolment/confirm", {**credentials(), "otp": credentials().get("otp", "")})
+        if answer.ok:
+            done = signed_in(answer.body["access_token"])
+            if done:
+                flash("console.totp.enrolled")
+                return done
+        uri, secret = request.form.get("uri", ""), request.form.get("secret", "")
+        if answer.slug in ("otp-invalid", "invalid-credentials", "validation-error") and uri.startswith("otpauth://totp/") \
+                and secret.isalnum() and len(uri) < 512:
+            return enrolment_page(uri, secret, h.problem_text(answer))
+        return page("totp_start.html", message=h.problem_text(answer), email=request.form.get("email", ""))
 
     @app.post("/petugas/logout")
     def console_logout():

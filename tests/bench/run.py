@@ -10,6 +10,10 @@ from tests.bench import booking_rush
 def main() -> int:
     print("== Biometrics: photo checks per image ==")
     biometrics_bench.main()
+    from tests.bench import logins_bench
+    print("\n== Accounts: sign-ins per second per core, scrypt before and after (BENCH_LOGIN_SECONDS per row) ==",
+          flush=True)
+    logins_bench.main([])
     print("\n== Booking: the release rush (BENCH_APPLICANTS, BENCH_OFFICES, BENCH_SEATS, ...) ==", flush=True)
     booking_rush.main([])
     from tests.bench import notification_bench

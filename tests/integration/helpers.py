@@ -199,3 +199,18 @@ def serious_accessibility_violations(driver) -> list[str]:
         axe.run(document, {resultTypes: ['violations']}).then(r => done(
             r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
              .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))));""")
+
+
+def download(api, path: str, pin: str | None = None, token: str | None = None) -> tuple[int, dict, bytes]:
+    """GET raw bytes (the test client decodes bodies as text): (status, headers, body)."""
+    import urllib.error
+    import urllib.parse
+    req = urllib.request.Request(api.base + urllib.parse.quote(path, safe="/:"), method="GET")
+    for name, value in {**({"X-Access-Pin": pin} if pin else {}),
+                        **({"Authorization": f"Bearer {token}"} if token else {})}.items():
+        req.add_header(name, value)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()

@@ -328,3 +328,39 @@ def test_a_deactivated_officer_is_signed_out_on_the_next_request(stack, browser)
     assert "Email atau kata sandi salah" in desk.text()
     entries = api.get(f"/v1/offices/TBK/audit?from={stack.today}&to={stack.today}", token=supervisor).body["items"]
     assert {"STAFF_CREATED", "STAFF_DEACTIVATED"} <= {e["action"] for e in entries}
+
+
+def test_an_officer_enrols_an_authenticator_app_by_qr_and_then_needs_its_code(stack, browser):
+    import time
+
+    import pyotp
+    api = Api(stack.gateway_url)
+    supervisor = api.login(SUPERVISOR["email"], SUPERVISOR["password"])
+    email = f"petugas-totp-{dt.datetime.now().strftime('%H%M%S%f')}@tbk.imigrasi.example"
+    made = api.post("/v1/offices/TBK/staff", {"full_name": "Petugas Dua Langkah", "email": email}, token=supervisor)
+    officer = {"email": email, "password": made.body["temporary_password"]}
+
+    desk = Desk(browser, stack.web_url)
+    desk.open("/petugas/login")
+    desk.click("a[href='/petugas/2fa']")
+    desk.fill("#f-email", email)
+    desk.fill("#f-password", officer["password"])
+    desk.click("main form button[type=submit]")
+    assert desk.el("#totp-qr svg") and "Verifikasi dua langkah" in desk.text()
+    totp = pyotp.TOTP(desk.el("#totp-secret").text.replace(" ", ""))
+    if 30 - time.time() % 30 < 5:  # not at the very end of a code's window (codes follow real time)
+        time.sleep(30 - time.time() % 30 + 0.2)
+    desk.fill("#f-password", officer["password"])
+    desk.fill("#f-otp", totp.now())
+    desk.click("main form button[type=submit]")
+    assert "Antrean hari ini" in desk.text()  # the first code confirmed the app and signed in
+    desk.logout()
+
+    desk.login(officer)  # the password alone is no longer enough
+    assert "kode 6 angka" in desk.text()
+    time.sleep(30 - time.time() % 30 + 0.2)  # the enrolment used this window's code
+    desk.fill("#f-email", email)
+    desk.fill("#f-password", officer["password"])
+    desk.fill("#f-otp", totp.now())
+    desk.click("main form button[type=submit]")
+    assert "Antrean hari ini" in desk.text()

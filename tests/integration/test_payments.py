@@ -155,6 +155,23 @@ def test_malformed_and_mismatched_notifications_get_clear_422(api, payment_db):
     assert payment_db["outcomes"].count_documents({"_id": code}) == 0
 
 
+def test_a_paid_at_far_in_the_future_is_refused_and_the_bill_stays_payable(api, payment_db):
+    """A far-future paid_at read as "paid after the deadline" used to expire a valid bill."""
+    person, app_id, billing = booked(api)
+    for ahead in (dt.timedelta(minutes=10), dt.timedelta(days=400)):
+        future = payment_for(billing, paid_at=rfc3339(dt.datetime.now(UTC) + ahead))
+        reply = notify(api, future)
+        assert reply.status == 422 and reply.body["type"].endswith("/validation-error"), reply.body
+        assert [e["field"] for e in reply.body["errors"]] == ["paid_at"]
+        assert payment_db["payments"].count_documents({"_id": future["bank_reference"]}) == 0
+        assert payment_db["late_payments"].count_documents({"_id": future["bank_reference"]}) == 0
+    assert payment_db["outcomes"].count_documents({"_id": billing["billing_code"]}) == 0
+    assert billing_of(api, person, app_id)["status"] == "UNPAID"
+    # the bank's clock a minute ahead is an ordinary payment
+    assert notify(api, payment_for(billing, paid_at=rfc3339(dt.datetime.now(UTC) + dt.timedelta(minutes=1)))).status == 200
+    assert billing_of(api, person, app_id)["status"] == "PAID"
+
+
 # -- exactly once ------------------------------------------------------------------------------
 def test_same_settlement_delivered_20_times_in_parallel_settles_once(api, stack, payment_db):
     person, app_id, billing = booked(api)

@@ -1,6 +1,6 @@
 """An in-memory stand-in for the few pymongo calls the services' domain code makes, for unit tests
 of pure domain logic only (integration tests always run on real FerretDB): unique `_id` and unique
-secondary keys, simple filters ($in $lt $lte $gte $ne), sort/limit, $set and $inc updates, deletes."""
+secondary keys, simple filters ($in $lt $lte $gte $ne), sort/limit, $set, $inc and $unset updates (upsert by _id), deletes."""
 from __future__ import annotations
 
 import copy
@@ -60,13 +60,18 @@ class Collection:
     def count_documents(self, query):
         return len(self.find(query))
 
-    def update_one(self, query, update):
+    def update_one(self, query, update, upsert=False):
         for d in self.docs.values():
             if matches(d, query):
                 d.update(copy.deepcopy(update.get("$set", {})))
                 for key, step in update.get("$inc", {}).items():
                     d[key] = d.get(key, 0) + step
+                for key in update.get("$unset", {}):
+                    d.pop(key, None)
                 return
+        if upsert and "_id" in query:  # only upserts by _id are used
+            self.insert_one({"_id": query["_id"], **copy.deepcopy(update.get("$set", {})),
+                             **copy.deepcopy(update.get("$setOnInsert", {})), **update.get("$inc", {})})
 
     def delete_one(self, query):
         gone = next((k for k, d in self.docs.items() if matches(d, query)), None)

@@ -3,6 +3,10 @@ id or tracking code, the complainant by tracking code + PIN, nobody else; every 
 and shown to staff in the history, a complainant's read names nobody."""
 from __future__ import annotations
 
+from deploy.local.client import SAMPLE_PDF
+from servicekit import pdf
+from tests.unit import pdf_samples
+
 import datetime as dt
 import io
 from pathlib import Path
@@ -123,11 +127,22 @@ def test_wrong_pins_on_downloads_count_towards_the_limit(setup):
 
 def test_attachments_are_numbered_without_gaps_and_listed_by_id(setup):
     store, _clock, record, pin, photo = setup
-    pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF"
-    second = store.add_attachment(OFFICER, record["tracking_code"], "", "EVIDENCE", pdf)
+    second = store.add_attachment(OFFICER, record["tracking_code"], "", "EVIDENCE", SAMPLE_PDF)
     assert (photo["_id"], second["_id"]) == (f"{record['_id']}:attachment:1", f"{record['_id']}:attachment:2")
     assert second["uploaded_by"] == "OFFICER" and second["uploader_id"] == "officer-tbk"
     listed = store.attachment_records(record["_id"])
     assert [a["_id"] for a in listed] == [photo["_id"], second["_id"]]
     uploads = [(h.role, h.account_id, h.attachment_id) for h in history(store, record) if h.type == "ATTACHMENT"]
     assert uploads == [("COMPLAINANT", "", photo["_id"]), ("OFFICER", "officer-tbk", second["_id"])]
+
+
+def test_pdf_evidence_is_stored_cleaned_even_behind_an_escaped_name(setup):
+    store, _clock, record, pin, _photo = setup
+    sent = pdf_samples.ESCAPED_NAME_JS
+    assert b"/JavaScript" not in sent  # what the literal-name filter let through
+    added = store.add_attachment(NOBODY, record["tracking_code"], pin, "EVIDENCE", sent)
+    stored = bytes(store.get_attachment(OFFICER, record["_id"], "", "", added["_id"])["data"])
+    assert stored.startswith(b"%PDF-") and b"app.alert" not in stored and pdf.active_content(stored) == []
+    with pytest.raises(DomainError) as err:
+        store.add_attachment(NOBODY, record["tracking_code"], pin, "EVIDENCE", b"%PDF-1.4 not really")
+    assert err.value.problem == "pdf-not-accepted"

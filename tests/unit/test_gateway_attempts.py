@@ -27,3 +27,21 @@ def test_the_person_behind_trusted_proxies_is_counted(trusted, remote, forwarded
     headers = {"X-Forwarded-For": forwarded} if forwarded else {}
     with app.test_request_context("/v1/auth/token", headers=headers, environ_base={"REMOTE_ADDR": remote}):
         assert attempts.client() == person
+
+
+@pytest.mark.parametrize("kind", ["register-client", "reset-client"])
+def test_registrations_and_resets_per_client_end_in_429_with_retry_after(monkeypatch, kind):
+    from services.gateway.problems import Problem
+    from tests.unit.fakemongo import Collection
+    store = Collection("attempts")
+    monkeypatch.setenv("JWT_SECRET", "unit-test-secret-of-at-least-32-characters")
+    monkeypatch.setattr(attempts.COUNTERS, "get", lambda _now: store)
+    monkeypatch.setattr(attempts, "limits", lambda: {kind: 3})
+    for _ in range(3):
+        attempts.spend(kind, "198.51.100.7")
+    with pytest.raises(Problem) as refused:
+        attempts.spend(kind, "198.51.100.7")
+    assert refused.value.status == 429 and refused.value.slug == "too-many-attempts"
+    assert 1 <= refused.value.retry_after <= 15 * 60
+    attempts.spend(kind, "198.51.100.8")  # another person behind another address is not affected
+    assert "198.51.100.7" not in repr(store.docs)  # counted under a keyed hash, not the address

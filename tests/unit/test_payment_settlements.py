@@ -339,3 +339,22 @@ def test_a_billing_issued_before_claims_came_first_is_found_and_its_claim_writte
     again, fresh = store.issue_fresh("hold-1", "app-1", "acc-1", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
     assert again.code == billing.code and not fresh
     assert db["billing_claims"].find_one({"_id": "hold-1"})["code"] == billing.code
+
+
+def test_a_paid_at_far_in_the_future_is_refused_and_changes_nothing(world):
+    _clock, db, _, settlements, billing = world
+    for ahead in (dt.timedelta(minutes=5, seconds=1), dt.timedelta(days=365)):
+        with pytest.raises(DomainError) as exc:
+            pay(settlements, billing, "REF-FUTURE", paid_at=T0 + ahead)
+        assert exc.value.kind == "invalid" and [e["field"] for e in exc.value.errors] == ["paid_at"]
+    assert db["payments"].docs == {} and db["outcomes"].docs == {} and db["late_payments"].docs == {}
+    assert settlements.status(billing) == ("UNPAID", None)
+    # within the skew (the bank's clock a little ahead) it is an ordinary payment
+    assert pay(settlements, billing, "REF-1", paid_at=T0 + dt.timedelta(minutes=4))[0] == "SETTLED"
+
+
+def test_the_paid_at_skew_is_configurable():
+    code, now = billing_codes.new_code(), T0
+    assert validate(code, 950000, rfc3339(now + dt.timedelta(minutes=9)), "R1", now, dt.timedelta(minutes=10))
+    with pytest.raises(DomainError):
+        validate(code, 950000, rfc3339(now + dt.timedelta(minutes=9)), "R1", now)

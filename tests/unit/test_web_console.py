@@ -149,3 +149,54 @@ def test_the_waiting_room_display_shows_numbers_only_and_refreshes_itself(client
     assert re.search(r'id="now-number">A002<', html) and "ke Loket 2" in html
     assert 'data-refresh="5"' in html and "http-equiv" not in html
     assert client.get("/antrean/NOPE").status_code == 404
+
+
+def test_staff_without_an_authenticator_app_enrol_by_qr_and_are_signed_in_by_its_first_code(client, monkeypatch):
+    fake, sent = client.fake, []
+    original = fake.__class__.__call__
+    uri = "otpauth://totp/Imigrasi%20Passport:o%40x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Imigrasi%20Passport"
+
+    def totp(self, method, path, body=None, *a, **kw):
+        sent.append((path, dict(body or {})))
+        problem = "https://passport.example/problems/"
+        if path == "/v1/auth/token":
+            slug = "otp-enrolment-required" if "otp" not in (body or {}) else "otp-invalid"
+            return gateway.Answer(401, {"type": problem + slug}, {})
+        if path == "/v1/auth/totp/enrolment":
+            return gateway.Answer(200, {"secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "otpauth_uri": uri}, {})
+        if path == "/v1/auth/totp/enrolment/confirm":
+            if body.get("otp") != "123456":
+                return gateway.Answer(401, {"type": problem + "otp-invalid"}, {})
+            return gateway.Answer(200, {"access_token": "tok-officer"}, {})
+        return original(self, method, path, body, *a, **kw)
+    monkeypatch.setattr(FakeGateway, "__call__", totp)
+    page = client.get("/petugas/login").get_data(as_text=True)
+    assert 'name="otp"' in page and 'autocomplete="one-time-code"' in page
+    enrol = client.post("/petugas/login", data={"csrf": csrf_of(page), "email": "o@x", "password": "p"})
+    html = enrol.get_data(as_text=True)
+    assert enrol.status_code == 200 and "<svg" in html and "JBSW Y3DP" in html and "wajib" in html
+    assert client.get("/petugas").status_code == 302  # no token before the code confirms the app
+    wrong = client.post("/petugas/2fa/konfirmasi", data={"csrf": csrf_of(html), "email": "o@x", "password": "p",
+                                                         "otp": "654321", "uri": uri, "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"})
+    html = wrong.get_data(as_text=True)
+    assert wrong.status_code == 200 and "<svg" in html and "salah" in html  # the same QR again
+    done = client.post("/petugas/2fa/konfirmasi", data={"csrf": csrf_of(html), "email": "o@x", "password": "p",
+                                                        "otp": "123 456", "uri": uri, "secret": "x"})
+    assert done.status_code == 303 and client.get("/petugas").status_code == 200
+    assert ("/v1/auth/totp/enrolment/confirm", {"email": "o@x", "password": "p", "otp": "123456"}) in sent
+
+
+def test_an_enrolled_officer_is_asked_for_the_code(client, monkeypatch):
+    original = client.fake.__class__.__call__
+
+    def needs_code(self, method, path, body=None, *a, **kw):
+        if path == "/v1/auth/token" and "otp" not in (body or {}):
+            return gateway.Answer(401, {"type": "https://passport.example/problems/otp-required"}, {})
+        return original(self, method, path, body, *a, **kw)
+    monkeypatch.setattr(FakeGateway, "__call__", needs_code)
+    page = client.get("/petugas/login").get_data(as_text=True)
+    asked = client.post("/petugas/login", data={"csrf": csrf_of(page), "email": "o@x", "password": "p"})
+    html = asked.get_data(as_text=True)
+    assert "kode 6 angka" in html and re.search(r'name="otp"[^>]* required', html)
+    signed = client.post("/petugas/login", data={"csrf": csrf_of(html), "email": "o@x", "password": "p", "otp": "123456"})
+    assert signed.status_code == 303

@@ -89,6 +89,12 @@ class Accounts:
     def find(self, account_id: str) -> dict | None:
         return self.accounts.find_one({"_id": account_id or ""})
 
+    def holder(self, nik: str = "", email: str = "") -> str | None:
+        """The account holding a NIK or an email (to tell its owner of a registration attempt)."""
+        claim = (self.nik_claims.find_one({"_id": nik}) if nik else
+                 self.email_claims.find_one({"_id": (email or "").strip().lower()}))
+        return claim["account_id"] if claim and self.find(claim["account_id"]) else None
+
     def replace_password(self, account_id: str, password: str) -> None:
         """A new password ends every open session of the account (its token version moves on)."""
         self.accounts.update_one({"_id": account_id}, {"$set": {"password_hash": hash_password(password)},

@@ -8,15 +8,17 @@ from servicekit.errors import invalid
 from services.booking.adapters.accounts import Accounts, public_view
 from services.booking.adapters.mapping import document_proto, office_proto, slot_proto, to_proto
 from services.booking.usecases.facade import Applications
+from services.booking.usecases.login import Login
+from services.booking.usecases.registration import Registration
 from services.booking.usecases.waitlist import Waitlist
 
 
 class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
-    def __init__(self, accounts: Accounts):
-        self.accounts = accounts
+    def __init__(self, accounts: Accounts, login: Login, registration: Registration):
+        self.accounts, self.login, self.registration = accounts, login, registration
 
     def Register(self, request, context):
-        doc = self.accounts.register(request.nik, request.full_name, request.birth_date, request.email,
+        doc = self.registration.register(request.nik, request.full_name, request.birth_date, request.email,
                                      request.phone, request.password)
         return accounts_pb2.Account(**public_view(doc))
 
@@ -26,7 +28,15 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
         return accounts_pb2.Account(**public_view(doc))
 
     def Authenticate(self, request, context):
-        return accounts_pb2.Account(**public_view(self.accounts.authenticate(request.email, request.password)))
+        return accounts_pb2.Account(**public_view(self.login.authenticate(request.email, request.password, request.otp)))
+
+    def StartTotpEnrolment(self, request, context):
+        secret, uri = self.login.start_enrolment(request.email, request.password)
+        return accounts_pb2.TotpEnrolment(secret=secret, otpauth_uri=uri)
+
+    def ConfirmTotpEnrolment(self, request, context):
+        return accounts_pb2.Account(**public_view(self.login.confirm_enrolment(request.email, request.password,
+                                                                               request.otp)))
 
     def GetAccount(self, request, context):
         return accounts_pb2.Account(**public_view(self.accounts.get(request.account_id)))

@@ -3,8 +3,10 @@ view, and the steps every other use case shares (append a change, close, free wh
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 
+from servicekit import log, pdf
 from servicekit.clock import Clock
 from servicekit.errors import DomainError
 
@@ -16,6 +18,7 @@ from services.booking.domain import rules
 from services.booking.domain.application import Application, Change, may_see, not_found
 from services.booking.domain.calendar import Calendar
 
+logger = logging.getLogger("booking.documents")
 STALE_CLAIM = dt.timedelta(minutes=2)  # a claim whose application was never written, after a crash in create
 
 
@@ -88,6 +91,12 @@ class ApplicationRecords:
     def upload_document(self, caller, application_id: str, kind: str, content: bytes) -> dict:
         header = self.owned(caller, application_id)
         self.load(header).check_documents_may_change()
+        if content.startswith(b"%PDF-") and len(content) <= rules.MAX_DOCUMENT_BYTES:
+            # parsed, cleaned of active content and metadata, rewritten - or refused (servicekit/pdf.py)
+            content, removed = pdf.normalise(content)
+            if removed:
+                log.event(logger, "active content removed from a PDF", application_id=header["_id"],
+                          kind=kind, removed=",".join(removed))
         return self.documents.upload(header["_id"], kind, content)
 
     def list_documents(self, caller, application_id: str) -> list[dict]:

@@ -11,8 +11,8 @@ from services.booking.domain.staff import (generated_password, new_officer_field
 
 
 class Staff:
-    def __init__(self, accounts: Accounts, audit, clock: Clock):
-        self.accounts, self.audit, self.clock = accounts, audit, clock
+    def __init__(self, accounts: Accounts, audit, clock: Clock, factors=None):
+        self.accounts, self.audit, self.clock, self.factors = accounts, audit, clock, factors
 
     def _officer(self, caller, office_id: str, account_id: str) -> dict:
         require_head_of(caller, office_id)
@@ -34,6 +34,8 @@ class Staff:
         doc = self._officer(caller, office_id, account_id)
         password = generated_password()
         self.accounts.replace_password(doc["_id"], password)
+        if self.factors is not None:  # a lost phone is the usual reason: the officer enrols again
+            self.factors.remove(doc["_id"])
         self.audit.append(caller, "STAFF_PASSWORD_RESET", office_id, {"account_id": doc["_id"]})
         return self.accounts.get(doc["_id"]), password
 

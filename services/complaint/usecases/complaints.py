@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 
 from passport.v1 import complaint_pb2
-from servicekit import log
+from servicekit import log, pdf
 from servicekit.clock import Clock
 from servicekit.errors import DomainError, invalid
 
@@ -175,6 +175,10 @@ class Complaints:
         cid = complaint.complaint_id
         complaint.check_attachment(kind, self.repository.history(cid))
         content_type, stored = files.prepare(bytes(data))
+        if content_type == files.PDF:
+            stored, removed = pdf.normalise(stored)
+            if removed:
+                log.event(logger, "active content removed from a PDF", complaint_id=cid, removed=",".join(removed))
         now = self.clock.now()
         for seq in range(self.repository.attachment_count(cid) + 1, rules.MAX_ATTACHMENTS + 1):
             # a number taken in parallel: the next one

@@ -22,24 +22,53 @@ def register():
     return jsonify({"account_id": account.account_id}), 201
 
 
-@bp.post("/v1/auth/token")
-def token():
-    body = fields(json_body(), {"email": (str, True), "password": (str, True)})
+# Refusals that follow a right password (the second factor is missing or not enrolled yet): not a
+# guess, so they do not use up the account's attempts.
+RIGHT_PASSWORD = ("otp-required", "otp-enrolment-required")
+
+
+def _credentials(method, with_otp: bool):
+    """The call of an email + password (+ code) RPC under the login attempt limits."""
+    spec = {"email": (str, True), "password": (str, True), "otp": (str, with_otp)}
+    body = fields(json_body(), spec)
     # Refused before any password is hashed: a guesser's 6th try costs the server nothing.
     attempts.spend("login-client", attempts.client())
     attempts.check("login-account", body["email"])
     try:
-        account = clients.call(clients.accounts().Authenticate, accounts_pb2.AuthenticateRequest(**body))
+        return clients.call(method, accounts_pb2.AuthenticateRequest(
+            email=body["email"], password=body["password"], otp=(body["otp"] or "")[:16]))
     except Problem as problem:
-        if problem.status == 401:
+        if problem.status == 401 and problem.slug not in RIGHT_PASSWORD:
             attempts.record("login-account", body["email"])
         raise
+
+
+def _token_of(account):
     version = None
     if account.role in auth.STAFF_ROLES:  # staff tokens carry the account's token version (routes/staff.py)
         version = clients.call(clients.staff().GetTokenState,
                                staff_pb2.TokenStateRequest(account_id=account.account_id)).token_version
     access_token, ttl = auth.issue(account.account_id, account.role, account.office_id, version)
     return jsonify({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl})
+
+
+@bp.post("/v1/auth/token")
+def token():
+    """Staff with an authenticator app also send `otp` (401 otp-required / otp-invalid otherwise)."""
+    return _token_of(_credentials(clients.accounts().Authenticate, with_otp=False))
+
+
+@bp.post("/v1/auth/totp/enrolment")
+def start_totp_enrolment():
+    """Staff: a new TOTP secret and its otpauth:// URI (for the QR code), proven by the password."""
+    enrolment = _credentials(clients.accounts().StartTotpEnrolment, with_otp=False)
+    return jsonify({"secret": enrolment.secret, "otpauth_uri": enrolment.otpauth_uri})
+
+
+@bp.post("/v1/auth/totp/enrolment/confirm")
+def confirm_totp_enrolment():
+    """The first code confirms the secret and signs in: the answer is an access token."""
+    return _token_of(_credentials(clients.accounts().ConfirmTotpEnrolment, with_otp=True))
 
 
 @bp.get("/v1/me")
@@ -87,6 +116,9 @@ def confirm_password_reset():
 
 
 openapi.SCHEMAS.update({
+    "TotpEnrolment": openapi.obj(["secret", "otpauth_uri"], secret=openapi.S, otpauth_uri=openapi.S),
+    "CredentialsWithOtp": openapi.obj(["email", "password", "otp"], email=openapi.S, password=openapi.S,
+                                      otp={"type": "string", "pattern": "^[0-9]{6}$"}),
     "PasswordResetRequest": openapi.obj(["email"], email=openapi.S),
     "PasswordResetConfirm": openapi.obj(["email", "code", "new_password"], email=openapi.S, code=openapi.S,
                                         new_password=openapi.PASSWORD),
@@ -94,6 +126,14 @@ openapi.SCHEMAS.update({
     "PasswordChanged": openapi.obj(["account_id", "status"], account_id=openapi.S, status=openapi.S),
 })
 openapi.OPERATIONS.extend([
+    ("post", "/v1/auth/totp/enrolment", "Staff: start enrolling an authenticator app (TOTP secret and otpauth URI "
+     "for the QR code; proven by the password)", "Accounts", None, "Credentials",
+     {200: "TotpEnrolment", 401: "wrong email or password", 403: "otp-staff-only",
+      409: "otp-already-enrolled (the head of office resets it with the password)"}),
+    ("post", "/v1/auth/totp/enrolment/confirm", "Staff: confirm the authenticator app with its first code; "
+     "answers an access token", "Accounts", None, "CredentialsWithOtp",
+     {200: "Token", 401: "wrong email or password, or otp-invalid", 403: "otp-staff-only",
+      409: "otp-enrolment-not-started or otp-already-enrolled"}),
     ("post", "/v1/auth/password-reset", "Send a one-time code (6 digits, 15 minutes, single use) to the account's contacts",
      "Accounts", None, "PasswordResetRequest", {202: "ResetAccepted"}),
     ("post", "/v1/auth/password-reset/confirm", "Set a new password with the code; wrong attempts are limited",

@@ -71,6 +71,7 @@ EVENT_SAMPLES: dict[str, dict] = {
     "LatePaymentResolved": {"application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
                             "billing_code": "820260302000001", "outcome": "REFUND"},
     "PasswordResetRequested": {"account_id": "acc-1", "code": "048213", "expires_at": "2026-03-02T04:15:00+00:00"},
+    "RegistrationAttempted": {"account_id": "acc-1", "matched": "NIK", "attempted_at": "2026-03-02T04:15:00+00:00"},
     "RefundRecorded": {"refund_id": "refund:820260302000001", "billing_code": "820260302000001",
                        "application_id": "app-1", "account_id": "acc-1", "office_id": "TBK",
                        "appointment_id": "apt-1", "reason": "OFFICE_CANCELLED",
@@ -105,6 +106,9 @@ LABELS: dict[tuple[str, str], dict[str, dict[str, str]]] = {
                             "en": "payment was not received before the deadline"},
         "APPLICANT": {"id": "atas permintaan Anda", "en": "at your request"},
         "OFFICE": {"id": "oleh kantor imigrasi", "en": "by the immigration office"}},
+    ("RegistrationAttempted", "matched"): {
+        "NIK": {"id": "NIK Anda", "en": "your NIK"},
+        "EMAIL": {"id": "alamat email Anda", "en": "your email address"}},
     ("ComplaintEscalated", "kind"): {
         "FIRST_RESPONSE": {"id": "belum ditanggapi dalam batas waktu", "en": "not answered in time"},
         "RESOLUTION": {"id": "belum diselesaikan dalam batas waktu", "en": "not resolved in time"}},

@@ -12,6 +12,9 @@ from servicekit.errors import DomainError, invalid
 from services.payment.domain import billing_codes
 
 SOURCES = ("NOTIFICATION", "RECHECK", "RECONCILIATION")
+# How far ahead of our clock a bank's paid_at may be (clocks differ a little). A later one is refused:
+# a far-future paid_at would otherwise read as "paid after the deadline" and expire a valid bill.
+PAID_AT_SKEW = dt.timedelta(minutes=5)
 _REFERENCE = re.compile(r"^[A-Za-z0-9._:/-]{1,64}$")
 REFERENCE_RULE = "bank_reference must be 1-64 characters of letters, digits and ._:/-"
 CODE_RULE = "billing_code must be a valid 15-digit billing code"
@@ -22,8 +25,10 @@ def valid_reference(ref: str) -> bool:
     return bool(_REFERENCE.match(ref or "")) and not ref.startswith("refund:")
 
 
-def validate(billing_code: str, amount: int, paid_at: str, bank_reference: str) -> dt.datetime:
-    """Shape checks of a payment; returns paid_at parsed. Raises 422-kind errors."""
+def validate(billing_code: str, amount: int, paid_at: str, bank_reference: str,
+             now: dt.datetime | None = None, skew: dt.timedelta = PAID_AT_SKEW) -> dt.datetime:
+    """Shape checks of a payment; returns paid_at parsed. Raises 422-kind errors. With `now`, a
+    paid_at more than `skew` ahead of it is refused too."""
     errors = []
     if not billing_codes.is_valid(billing_code or ""):
         errors.append({"field": "billing_code", "message": CODE_RULE})
@@ -36,6 +41,9 @@ def validate(billing_code: str, amount: int, paid_at: str, bank_reference: str) 
         moment = parse_rfc3339(paid_at or "")
     except ValueError:
         errors.append({"field": "paid_at", "message": "paid_at must be an RFC 3339 timestamp with offset"})
+    if moment is not None and now is not None and moment > now + skew:
+        errors.append({"field": "paid_at", "message": f"paid_at is in the future (more than "
+                                                      f"{int(skew.total_seconds() // 60)} minutes ahead of our clock)"})
     if errors:
         raise DomainError("invalid", "validation-error", "the payment is malformed", errors)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # the store keeps milliseconds

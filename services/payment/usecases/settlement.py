@@ -20,7 +20,7 @@ from services.payment.adapters.repositories import Repositories
 from services.payment.domain.billing import (
     AMOUNT_MISMATCH, EXPIRE_FIRST, EXPIRED, OVERPAYMENT, SETTLE, SETTLES_IT, Billing, Outcome, Payment)
 from services.payment.domain.expiry import window_of
-from services.payment.domain.payments import AmountMismatch, LatePayment, validate, validate_source
+from services.payment.domain.payments import PAID_AT_SKEW, AmountMismatch, LatePayment, validate, validate_source
 from services.payment.domain.peer_facts import BookingAbandoned
 from services.payment.domain.refund import BOOKING_NOT_COMPLETED, PENDING, Refund
 from services.payment.domain import events
@@ -30,11 +30,11 @@ logger = logging.getLogger("payment.settlements")
 
 class Settlements:
     def __init__(self, repos: Repositories, clock: Clock, expiry_grace: dt.timedelta = dt.timedelta(0),
-                 on_settled: Callable[[Billing], object] | None = None):
+                 on_settled: Callable[[Billing], object] | None = None, paid_at_skew: dt.timedelta = PAID_AT_SKEW):
         # on_settled(billing): called whenever a payment is (again) found to settle its billing,
         # so a cancellation that arrived before the money can still owe its refund (usecases/refunds.py).
         self.billings, self.settled, self.refunds = repos.billings, repos.settlements, repos.refunds
-        self.clock, self.grace, self.on_settled = clock, expiry_grace, on_settled
+        self.clock, self.grace, self.on_settled, self.paid_at_skew = clock, expiry_grace, on_settled, paid_at_skew
         self._next_window: int | None = None  # the first expiry window not swept yet
 
     def ensure_indexes(self) -> None:
@@ -81,7 +81,7 @@ class Settlements:
         """Apply one bank payment. Returns (SETTLED | OVERPAYMENT, billing); raises DomainError
         amount-mismatch / billing-expired / billing-cancelled / billing-void (after recording them),
         unknown-billing-code, bank-reference-reused."""
-        paid = validate(billing_code, amount, paid_at, bank_reference)
+        paid = validate(billing_code, amount, paid_at, bank_reference, self.clock.now(), self.paid_at_skew)
         validate_source(source)
         billing = self.billings.get(billing_code)
         if billing is None:
