@@ -329,9 +329,7 @@ class Stack:
             print(f"Kafka data of this run directory predates SASL users: moved aside to {aside}", file=sys.stderr)
             (data / "logs").rename(aside)
         if not (data / "logs" / "meta.properties").exists():
-            cluster_id = subprocess.run(
-                ["java", "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
-                check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            cluster_id = _kafka_uuid()  # what `StorageTool random-uuid` prints, without starting a JVM for it
             users = [a for user, password in self.kafka_passwords.items()
                      for a in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]")]
             subprocess.run(["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
@@ -464,6 +462,15 @@ class Stack:
         if out.returncode != 0:
             raise RuntimeError(f"seeding staff failed: {out.stderr.strip()}")
         return DEMO_STAFF + OFFICE_SUPERVISORS
+
+
+def _kafka_uuid() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding, not starting with '-'."""
+    import base64
+    while True:
+        uuid = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        if not uuid.startswith("-"):
+            return uuid
 
 
 def _kafka_passwords(path: Path) -> dict[str, str]:
