@@ -341,10 +341,20 @@ class Stack:
                              "-cp", classpath, "kafka.Kafka", str(props)])
         _wait_port(self.ports.kafka, "Kafka", 90)
         self.wait_kafka_ready()
-        # Topics and ACLs, as the admin, before any service starts (idempotent on a restart).
+        # Topics and ACLs, as the admin, before any service starts (idempotent on a restart). Right after
+        # its start a loaded node may still refuse metadata writes for a while: retried.
         from servicekit import kafka_access
-        kafka_access.setup(self.kafka_config("admin"),
-                           partitions=int(self.env().get("KAFKA_TOPIC_PARTITIONS", 3)))
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                kafka_access.setup(self.kafka_config("admin"),
+                                   partitions=int(self.env().get("KAFKA_TOPIC_PARTITIONS", 3)))
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kafka topics and ACLs could not be set up: {exc}") from exc
+                print(f"Kafka topics and ACLs not set up yet ({exc}); retrying", file=sys.stderr)
+                time.sleep(1)
 
     def wait_kafka_ready(self, timeout_s: float = 90) -> None:
         from kafka import KafkaAdminClient
