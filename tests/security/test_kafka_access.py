@@ -5,7 +5,7 @@ is consumed, the application stays unpaid."""
 from __future__ import annotations
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import (GroupAuthorizationFailedError, KafkaConnectionError, KafkaTimeoutError,
                           TopicAuthorizationFailedError)
 
@@ -19,14 +19,11 @@ QUICK = {"bootstrap_timeout_ms": 6000, "max_block_ms": 6000, "request_timeout_ms
 QUICK_READ = {"bootstrap_timeout_ms": 6000, "request_timeout_ms": 12000}
 
 
-def end_offsets(stack, topic: str) -> dict:
-    """The end of every partition of `topic`, read by the admin: what was ever written there."""
-    reader = KafkaConsumer(**stack.kafka_config("admin"))
-    try:
-        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic)]
-        return reader.end_offsets(partitions)
-    finally:
-        reader.close()
+def on_topic(stack, topic: str, event) -> bool:
+    """Whether this event is on `topic`, read from the beginning by the admin (the topic's own
+    producer keeps writing meanwhile, so its offsets say nothing)."""
+    raw = event.SerializeToString()
+    return any(m.value == raw for m in read_as(stack, "admin", topic))
 
 
 def forged_settlement(api):
@@ -50,7 +47,6 @@ def failed_authentications(stack) -> int:
 ])
 def test_a_client_without_credentials_gets_no_connection(api, stack, transport):
     person, app_id, event = forged_settlement(api)
-    before = end_offsets(stack, "payment.events")
     options = {**transport, "ssl_cafile": stack.kafka_config()["ssl_cafile"]} if transport["security_protocol"] == "SSL" else transport
     with pytest.raises(REFUSED):
         producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}", **options, **QUICK)
@@ -59,17 +55,17 @@ def test_a_client_without_credentials_gets_no_connection(api, stack, transport):
         reader = KafkaConsumer("booking.events", bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}", **options,
                                bootstrap_timeout_ms=6000, consumer_timeout_ms=3000, auto_offset_reset="earliest")
         list(reader)
-    assert end_offsets(stack, "payment.events") == before, "nothing was written"
+    assert not on_topic(stack, "payment.events", event), "nothing was written"
     assert api.get(f"/v1/applications/{app_id}", token=person["token"]).body["status"] not in ("PAID", "CONFIRMED")
 
 
 def test_a_wrong_password_is_refused(api, stack):
     person, app_id, event = forged_settlement(api)
-    before, failures = end_offsets(stack, "payment.events"), failed_authentications(stack)
+    failures = failed_authentications(stack)
     with pytest.raises(REFUSED):
         producer = KafkaProducer(**{**stack.kafka_config("payment"), "sasl_plain_password": "guessed-Passw0rd"}, **QUICK)
         producer.send("payment.events", key=app_id.encode(), value=event.SerializeToString()).get(timeout=6)
-    assert end_offsets(stack, "payment.events") == before, "nothing was written"
+    assert not on_topic(stack, "payment.events", event), "nothing was written"
     # the broker says why, for whoever watches its log
     assert wait_for(lambda: failed_authentications(stack) > failures, 10)
     assert api.get(f"/v1/applications/{app_id}", token=person["token"]).body["status"] not in ("PAID", "CONFIRMED")
@@ -79,7 +75,6 @@ def test_a_service_cannot_write_another_services_topic(api, stack):
     """Booking's user (say booking was taken over) writes a PaymentSettled on payment.events:
     the broker refuses it, nothing reaches the topic, nothing is consumed, nothing is paid."""
     person, app_id, event = forged_settlement(api)
-    before = end_offsets(stack, "payment.events")
     handled = metric(stack, "booking", "consumer_events_total", event_type="PaymentSettled", outcome="handled")
     producer = KafkaProducer(**stack.kafka_config("booking"), **QUICK)
     try:
@@ -87,7 +82,7 @@ def test_a_service_cannot_write_another_services_topic(api, stack):
             producer.send("payment.events", key=app_id.encode(), value=event.SerializeToString()).get(timeout=10)
     finally:
         producer.close(timeout=2)
-    assert end_offsets(stack, "payment.events") == before, "nothing was written"
+    assert not on_topic(stack, "payment.events", event), "nothing was written"
     assert metric(stack, "booking", "consumer_events_total", event_type="PaymentSettled", outcome="handled") == handled
     assert api.get(f"/v1/applications/{app_id}", token=person["token"]).body["status"] not in ("PAID", "CONFIRMED")
 
