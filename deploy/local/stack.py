@@ -339,7 +339,7 @@ class Stack:
                              f"-Dlog4j2.configurationFile={data / 'log4j2.yaml'}",
                              f"-Dkafka.logs.dir={self.run_dir / 'logs'}",
                              "-cp", classpath, "kafka.Kafka", str(props)])
-        _wait_port(self.ports.kafka, "Kafka", 90)
+        _wait_port(self.ports.kafka, "Kafka", 180)  # a JVM on a loaded 2-core machine
         self.wait_kafka_ready()
         # Topics and ACLs, as the admin, before any service starts (idempotent on a restart). Right after
         # its start a loaded node may still refuse metadata writes for a while: retried.
@@ -356,7 +356,7 @@ class Stack:
                 print(f"Kafka topics and ACLs not set up yet ({exc}); retrying", file=sys.stderr)
                 time.sleep(1)
 
-    def wait_kafka_ready(self, timeout_s: float = 90) -> None:
+    def wait_kafka_ready(self, timeout_s: float = 120) -> None:
         from kafka import KafkaAdminClient
         deadline = time.monotonic() + timeout_s
         while True:
