@@ -26,6 +26,7 @@ CALLS = {
 }
 HTTP_SERVERS = {"gateway": "8080", "web": "8080"}  # HTTP workloads and the port their callers use
 STATELESS = {"web"}  # no MongoDB, no Kafka
+NO_KAFKA = STATELESS | {"gateway"}  # the gateway publishes and consumes nothing: no Kafka user
 CALLERS = {s: {c for c, callees in CALLS.items() if s in callees} for s in SERVICES}
 SECRETS = {
     "gateway": {"JWT_SECRET", "BANK_CALLBACK_SECRET"},
@@ -143,8 +144,20 @@ class Checker:
                         f"{name} reaches no store and no Kafka")
         else:
             self.expect(bool(mongo.get("name") and mongo.get("key")), where, "MONGO_URI must come from a Secret")
+        if name in NO_KAFKA:
+            self.expect(not any(k.startswith("KAFKA_") for k in env), where, f"{name} holds no Kafka settings")
+        else:
             self.expect(bool(env.get("KAFKA_BOOTSTRAP_SERVERS", {}).get("value")), where,
                         "KAFKA_BOOTSTRAP_SERVERS must be set")
+            # SASL/SCRAM over TLS as the service's own user (its ACLs), password from a Secret
+            self.expect(env.get("KAFKA_SECURITY_PROTOCOL", {}).get("value") == "SASL_SSL", where,
+                        "KAFKA_SECURITY_PROTOCOL must be SASL_SSL")
+            self.expect(env.get("KAFKA_SASL_USERNAME", {}).get("value") == name, where,
+                        "KAFKA_SASL_USERNAME must be the service's own Kafka user")
+            self.expect(bool(env.get("KAFKA_SASL_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef")), where,
+                        "KAFKA_SASL_PASSWORD must come from a Secret")
+            self.expect(env.get("KAFKA_SSL_CAFILE", {}).get("value") == "/etc/passport/kafka-ca/ca.crt", where,
+                        "KAFKA_SSL_CAFILE must name the mounted CA")
         addrs = {k for k in env if k.endswith("_ADDR")}
         want = {env_var(p) for p in CALLS.get(name, set())}
         self.expect(addrs == want, where, f"peer addresses {sorted(addrs)} != {sorted(want)}")

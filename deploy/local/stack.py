@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -121,6 +122,7 @@ class Stack:
         # This stack's own CA, one certificate per service identity, and the gateway's identity key.
         tls.make_local_ca(self.tls_dir)
         self.identity_env = identity.make_local_keys(self.tls_dir)
+        self.kafka_passwords = _kafka_passwords(self.tls_dir / "kafka-users.json")
 
     @property
     def tls_dir(self) -> Path:
@@ -138,6 +140,20 @@ class Stack:
         if identity == "gateway":
             env.update(self.identity_env)
         return env
+
+    # -- Kafka users: SASL/SCRAM over TLS, one user per service (servicekit/kafka_access.py) ----
+    def kafka_env(self, user: str) -> dict:
+        """The servicekit.kafka settings of a process that talks to Kafka as `user`."""
+        return {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                "KAFKA_SASL_USERNAME": user, "KAFKA_SASL_PASSWORD": self.kafka_passwords[user],
+                "KAFKA_SSL_CAFILE": str(self.tls_dir / "ca.crt")}
+
+    def kafka_config(self, user: str = "admin") -> dict:
+        """kafka-python keyword arguments for a test or tool acting as `user` ('admin': a super user;
+        a service name: that service's rights, e.g. to write its topic)."""
+        return {"bootstrap_servers": f"127.0.0.1:{self.ports.kafka}", "security_protocol": "SASL_SSL",
+                "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": user,
+                "sasl_plain_password": self.kafka_passwords[user], "ssl_cafile": str(self.tls_dir / "ca.crt")}
 
     # -- environment handed to every platform process ---------------------------------------
     def env(self) -> dict:
@@ -277,43 +293,79 @@ class Stack:
         _wait_port(self.ports.mongo, "FerretDB", 30)
 
     def start_kafka(self) -> None:
+        """One KRaft node. Clients: SASL_SSL with SCRAM-SHA-512 users (created at format time) and the
+        StandardAuthorizer's ACLs; the controller link: TLS with client certificates. Every certificate
+        comes from this stack's CA (tls/)."""
         data = self.run_dir / "data" / "kafka"
+        keystore = self.tls_dir / "kafka.pem"  # Kafka's PEM keystore: private key then certificate
+        keystore.touch(mode=0o600)
+        keystore.write_bytes(self.tls("kafka").key.read_bytes() + self.tls("kafka").cert.read_bytes())
+        broker = self.kafka_passwords["broker"]
         props = data / "server.properties"
+        props.touch(mode=0o600)  # it holds the broker's own password
         props.write_text("\n".join([
             "process.roles=broker,controller", "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{self.ports.kafka_controller}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.ports.kafka},CONTROLLER://127.0.0.1:{self.ports.kafka_controller}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.ports.kafka}",
-            "controller.listener.names=CONTROLLER", "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"listeners=SASL_SSL://127.0.0.1:{self.ports.kafka},CONTROLLER://127.0.0.1:{self.ports.kafka_controller}",
+            f"advertised.listeners=SASL_SSL://127.0.0.1:{self.ports.kafka}",
+            "controller.listener.names=CONTROLLER", "inter.broker.listener.name=SASL_SSL",
+            "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+            "sasl.enabled.mechanisms=SCRAM-SHA-512", "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule"
+            f' required username="broker" password="{broker}";',
+            "ssl.keystore.type=PEM", f"ssl.keystore.location={keystore}",
+            "ssl.truststore.type=PEM", f"ssl.truststore.location={self.tls_dir / 'ca.crt'}",
+            "listener.name.controller.ssl.client.auth=required",
+            # SCRAM cannot authenticate the controller link in KRaft: its certificate (CN=kafka) does.
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users=User:admin;User:broker;User:CN=kafka", "allow.everyone.if.no.acl.found=false",
             f"log.dirs={data / 'logs'}", "num.partitions=3",
             "offsets.topic.replication.factor=1", "offsets.topic.num.partitions=10",
             "transaction.state.log.replication.factor=1", "transaction.state.log.min.isr=1",
             "share.coordinator.state.topic.replication.factor=1", "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=true", "",
+            "group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=false", "",
         ]))
         (data / "log4j2.yaml").write_text(_LOG4J2)
         classpath = f"{KAFKA_LIB}/*"
+        marker = data / "scram-users"  # formatted with this stack's users (older run dirs were not)
+        if (data / "logs" / "meta.properties").exists() and not marker.exists():
+            aside = data / f"logs.plaintext-{int(time.time())}"
+            print(f"Kafka data of this run directory predates SASL users: moved aside to {aside}", file=sys.stderr)
+            (data / "logs").rename(aside)
         if not (data / "logs" / "meta.properties").exists():
-            cluster_id = subprocess.run(
-                ["java", "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
-                check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            cluster_id = _kafka_uuid()  # what `StorageTool random-uuid` prints, without starting a JVM for it
+            users = [a for user, password in self.kafka_passwords.items()
+                     for a in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]")]
             subprocess.run(["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                            "-c", str(props), "--ignore-formatted"], check=True, capture_output=True)
+                            "-c", str(props), "--ignore-formatted", *users], check=True, capture_output=True)
+            marker.write_text("\n".join(self.kafka_passwords) + "\n")
         self.start("kafka", ["java", "-Xms256m", "-Xmx512m", "-XX:+UseG1GC",
                              f"-Dlog4j2.configurationFile={data / 'log4j2.yaml'}",
                              f"-Dkafka.logs.dir={self.run_dir / 'logs'}",
                              "-cp", classpath, "kafka.Kafka", str(props)])
-        _wait_port(self.ports.kafka, "Kafka", 90)
+        _wait_port(self.ports.kafka, "Kafka", 180)  # a JVM on a loaded 2-core machine
         self.wait_kafka_ready()
+        # Topics and ACLs, as the admin, before any service starts (idempotent on a restart). Right after
+        # its start a loaded node may still refuse metadata writes for a while: retried.
+        from servicekit import kafka_access
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                kafka_access.setup(self.kafka_config("admin"),
+                                   partitions=int(self.env().get("KAFKA_TOPIC_PARTITIONS", 3)))
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kafka topics and ACLs could not be set up: {exc}") from exc
+                print(f"Kafka topics and ACLs not set up yet ({exc}); retrying", file=sys.stderr)
+                time.sleep(1)
 
-    def wait_kafka_ready(self, timeout_s: float = 90) -> None:
+    def wait_kafka_ready(self, timeout_s: float = 120) -> None:
         from kafka import KafkaAdminClient
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{self.ports.kafka}",
-                                         request_timeout_ms=5000)
+                admin = KafkaAdminClient(**self.kafka_config("admin"), request_timeout_ms=5000)
                 admin.list_topics()
                 admin.close()
                 return
@@ -326,6 +378,7 @@ class Stack:
         name = service if replica == 0 else f"{service}-{replica}"
         env = self.env()
         env.update(self.identity_env_of(service))
+        env.update(self.kafka_env(service))
         env["GRPC_PORT"] = str(self.ports.grpc(service, replica))
         env["METRICS_PORT"] = str(self.ports.metrics(service, replica))
         self.start(name, [sys.executable, "-m", MODULES[service], f"--run-marker={self.run_dir}"], env)
@@ -425,6 +478,29 @@ class Stack:
         return DEMO_STAFF + OFFICE_SUPERVISORS
 
 
+def _kafka_uuid() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding, not starting with '-'."""
+    import base64
+    while True:
+        uuid = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        if not uuid.startswith("-"):
+            return uuid
+
+
+def _kafka_passwords(path: Path) -> dict[str, str]:
+    """This stack's Kafka users and their passwords, made once per run directory (owner-only file):
+    the admin (topics, ACLs; tests read with it), the broker's own, one per service."""
+    from servicekit.kafka_access import ADMIN, SERVICES
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        pass
+    passwords = {user: secrets.token_urlsafe(24) for user in (ADMIN, "broker", *SERVICES)}
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(passwords, indent=1))
+    return passwords
+
+
 def _zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
@@ -470,6 +546,11 @@ _LOG4J2 = """Configuration:
         - ref: STDOUT
     Logger:
       - name: kafka.server.KafkaServer
+        level: INFO
+      # who failed to authenticate, and what the ACLs denied to whom: the trail of an attack
+      - name: org.apache.kafka.common.network.Selector
+        level: INFO
+      - name: kafka.authorizer.logger
         level: INFO
 """
 

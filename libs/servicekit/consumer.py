@@ -113,7 +113,7 @@ class EventConsumer:
     def run(self, stop: threading.Event) -> None:
         kafka.ensure_topics_quietly(list(self.topics) + [self.dlq_topic], self.group)
         consumer = KafkaConsumer(
-            *self.topics, bootstrap_servers=kafka.bootstrap_servers(), group_id=self.group,
+            *self.topics, **kafka.client_config(), group_id=self.group,
             client_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
             max_poll_records=200, session_timeout_ms=10000, heartbeat_interval_ms=3000,
             metadata_max_age_ms=10000)

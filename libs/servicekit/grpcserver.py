@@ -15,7 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from servicekit import identity, log, metrics, mongo, tls, tracing
+from servicekit import identity, kafka, log, metrics, mongo, tls, tracing
 from servicekit.config import env
 from servicekit.errors import DomainError, abort_with, status_code
 
@@ -146,9 +146,11 @@ class ServiceRunner:
         self.metrics_port = metrics_port
         self.stop_event = threading.Event()
         self.ready = threading.Event()  # serving: what /readyz on the metrics port answers
-        # Both checked at start, so a missing secret stops the service at once, naming it.
+        # Checked at start, so a missing secret stops the service at once, naming it (every service
+        # publishes events, so each needs its Kafka user).
         self.tls_files = tls.from_env()
         verifier = identity.Verifier.from_env()
+        kafka.client_config()
         metrics.GRPC_SERVER_THREADS_MAX.set(max_workers)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),

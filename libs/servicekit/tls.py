@@ -102,7 +102,8 @@ def identity_of(cert_pem: bytes) -> str:
 
 
 # -- a local certificate authority (make up, tests, benchmarks) --------------------------------------
-IDENTITIES = ("gateway", "booking", "payment", "biometrics-capture", "notification", "complaint")
+# "kafka": the local broker's own certificate (its TLS listener, and its mTLS controller link).
+IDENTITIES = ("gateway", "booking", "payment", "biometrics-capture", "notification", "complaint", "kafka")
 
 
 def local_files(tls_dir: Path, identity: str) -> TlsFiles:

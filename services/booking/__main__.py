@@ -10,7 +10,7 @@ from servicekit.config import GRPC_PORTS, METRICS_PORTS, env, env_float, env_int
 from servicekit.grpcserver import ServiceRunner, every
 from servicekit.lease import WindowLease
 from servicekit.consumer import EventConsumer
-from servicekit.events import TOPICS
+from servicekit.kafka_access import CONSUMES
 from servicekit.outbox import OutboxRelay
 
 from services.booking import metrics as booking_metrics
@@ -98,7 +98,7 @@ def main() -> None:
                                                WindowLease(db, "no-show-sweeper", 60, clock).only_holder(apps.mark_no_shows)))
     runner.add_worker("waitlist_offers", every(env_int("WAITLIST_INTERVAL_SECONDS", 5), "waitlist_offers",
                                                waitlist.offer_freed_seats))
-    consumer = EventConsumer(db, "booking", [TOPICS["payment"], TOPICS["biometrics-capture"]], kafka_handlers.handlers(apps, audit))
+    consumer = EventConsumer(db, "booking", list(CONSUMES["booking"]), kafka_handlers.handlers(apps, audit))
     runner.add_worker("consumer", consumer.run)
     runner.run()
 

@@ -11,8 +11,8 @@ from servicekit import log, mongo
 from servicekit.clock import Clock
 from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_int, service_address
 from servicekit.consumer import EventConsumer
-from servicekit.events import ALL_TOPICS
 from servicekit.grpcserver import ServiceRunner
+from servicekit.kafka_access import CONSUMES
 from servicekit.lease import WindowLease
 from servicekit.outbox import OutboxRelay
 
@@ -43,9 +43,9 @@ def main() -> None:
     booking_address = service_address("booking", GRPC_PORTS["booking"])
     reminders = Reminders(db, clock, messages, hour=settings.reminder_hour)
     reminders.ensure_indexes()
-    consumer = EventConsumer(db, "notification", list(ALL_TOPICS), handlers(messages, OfficeZones(booking_address),
-                                                                          Supervisors(booking_address), reminders,
-                                                                          settings.web_base_url))
+    consumer = EventConsumer(db, "notification", list(CONSUMES["notification"]),
+                             handlers(messages, OfficeZones(booking_address), Supervisors(booking_address), reminders,
+                                      settings.web_base_url))
     runner.add_worker("reminders", reminder_loop(reminders, settings.reminder_poll_s))
     runner.add_worker("consumer", consumer.run)
     contacts = Contacts(booking_address, settings.contact_deadline_s,

@@ -6,8 +6,8 @@ from passport.v1 import payment_pb2_grpc
 from servicekit import log, mongo
 from servicekit.clock import Clock
 from servicekit.consumer import EventConsumer
-from servicekit.events import TOPICS
 from servicekit.grpcserver import ServiceRunner, every
+from servicekit.kafka_access import CONSUMES
 from servicekit.outbox import OutboxRelay
 
 from services.payment.adapters.bank import BankClient
@@ -39,7 +39,7 @@ def main() -> None:
     runner.add(payment_pb2_grpc.add_PaymentServiceServicer_to_server,
                PaymentServicer(billings, settlements, bank, refunds), "passport.v1.PaymentService")
     runner.add_worker("outbox_relay", OutboxRelay(db, NAME, clock).run)
-    runner.add_worker("consumer", EventConsumer(db, NAME, [TOPICS["booking"]], handlers(refunds, settlements)).run)
+    runner.add_worker("consumer", EventConsumer(db, NAME, list(CONSUMES[NAME]), handlers(refunds, settlements)).run)
     sweeper = ExpirySweeper(settlements, settings.sweep_scan_every_s, settings.sweep_lookback)
     runner.add_worker("expiry_sweeper", every(settings.sweep_interval_s, "expiry_sweeper", sweeper))
     runner.run()

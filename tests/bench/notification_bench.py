@@ -97,7 +97,7 @@ def run(events: int, port_base: int, timeout_s: float) -> dict:
         api = Api(stack.gateway_url)
         accounts = [api.register_applicant()["account_id"] for _ in range(10)]
         tag, clock, sent_at, app_ids = uuid.uuid4().hex[:8], Clock(), {}, []
-        producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}", linger_ms=20)
+        producer = KafkaProducer(**stack.kafka_config("booking"), linger_ms=20)
         start = time.monotonic()
         for i in range(events):
             app_id, event = appointment_booked(f"bench-{tag}", i, accounts[i % len(accounts)], clock)

@@ -167,7 +167,7 @@ def test_issuance_and_handover_after_approval(api, stack, officer):
     at_the_counter(stack, booked["appointment"]["date"]).check_in(
         common_pb2.Caller(account_id="officer", role="OFFICER", office_id="TBK"), "TBK", app_id)
     clock = FixedClock(dt.datetime.now(dt.timezone.utc))
-    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    producer = KafkaProducer(**stack.kafka_config("biometrics-capture"))
     for payload in (biometrics_pb2.BiometricsCaptured(application_id=app_id, account_id=person["account_id"],
                                                       office_id="TBK", outcome="CAPTURED"),
                     biometrics_pb2.InterviewCompleted(application_id=app_id, account_id=person["account_id"],

@@ -41,7 +41,7 @@ def test_everything_at_once_keeps_the_invariants(api, stack, booking_db, release
     with ThreadPoolExecutor(max_workers=8) as pool:
         people = list(pool.map(lambda _: applicant_with_application(api), range(30)))
     answered_201: dict[str, dict] = {}
-    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    producer = KafkaProducer(**stack.kafka_config("payment"))
 
     def expire(app_id: str, account_id: str, booked: dict):
         event = payment_pb2.BillingExpired(

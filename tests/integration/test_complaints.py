@@ -55,7 +55,7 @@ def file(api, token=None, headers=None, **overrides):
 
 def complaint_events(stack, complaint_id: str, wanted, timeout_s: float = 60) -> list:
     """Events of one complaint on complaint.events, polled until `wanted(events)` holds."""
-    consumer = KafkaConsumer("complaint.events", bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"],
+    consumer = KafkaConsumer("complaint.events", **stack.kafka_config(),
                              group_id=f"it-{uuid.uuid4().hex}", auto_offset_reset="earliest",
                              enable_auto_commit=False, consumer_timeout_ms=1000)
     found, raw = [], []

@@ -26,14 +26,14 @@ def test_redelivered_event_produces_no_second_notification(api, stack):
     # one booking message per channel: it carries the billing code (BillingIssued tells nobody)
     first = wait_for(lambda: len(notifications(api, person, app_id)) >= 2 and notifications(api, person, app_id))
     assert first, "messages were recorded"
-    consumer = KafkaConsumer("booking.events", bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"],
+    consumer = KafkaConsumer("booking.events", **stack.kafka_config(),
                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5000)
     raw = [m.value for m in consumer if m.key == app_id.encode()]
     consumer.close()
     booked = [v for v in raw if decode(v)[0].event_type == "AppointmentBooked"]
     assert len(booked) == 1, "exactly one AppointmentBooked was published"
     duplicates_before = metric(stack, "notification", "consumer_events_total", outcome="duplicate")
-    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    producer = KafkaProducer(**stack.kafka_config("booking"))
     for _ in range(3):
         producer.send("booking.events", key=app_id.encode(), value=booked[0]).get(timeout=10)
     producer.close()
@@ -46,10 +46,10 @@ def test_redelivered_event_produces_no_second_notification(api, stack):
 
 
 def test_poison_message_goes_to_the_dead_letter_topic(api, stack):
-    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    producer = KafkaProducer(**stack.kafka_config("booking"))
     producer.send("booking.events", key=b"poison", value=b"\x08\x96\x01 definitely not an envelope").get(timeout=10)
     producer.close()
-    consumer = KafkaConsumer("notification.dlq", bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"],
+    consumer = KafkaConsumer("notification.dlq", **stack.kafka_config(),
                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000)
 
     def dead_lettered():
@@ -90,7 +90,7 @@ def test_bookings_while_kafka_is_down_are_published_once_when_it_is_back(api, st
         assert items, "events stored during the outage were delivered after it"
         keys = [(m["event_type"], m["channel"]) for m in items]
         assert len(keys) == len(set(keys)) == 2 and {k[0] for k in keys} == {"AppointmentBooked"}
-    consumer = KafkaConsumer("booking.events", bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"],
+    consumer = KafkaConsumer("booking.events", **stack.kafka_config(),
                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5000)
     ids = [decode(m.value)[0].event_id for m in consumer
            if m.key and m.key.decode() in {a for _, a in booked} and not re.match(rb"^poison", m.key)]

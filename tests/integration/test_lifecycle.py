@@ -47,7 +47,7 @@ def test_billing_expired_releases_the_seat_and_the_open_application(api, stack):
         office_id="TBK", appointment_id=booked["appointment"]["appointment_id"],
         expired_at=rfc3339(dt.datetime.now(dt.timezone.utc)))
     envelope = new_event("payment", app_id, expired, FixedClock(dt.datetime.now(dt.timezone.utc)))
-    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    producer = KafkaProducer(**stack.kafka_config("payment"))
     for _ in range(2):  # delivered twice: released once
         producer.send("payment.events", key=app_id.encode(), value=envelope.SerializeToString()).get(timeout=10)
     producer.close()
@@ -139,7 +139,7 @@ def test_counter_facts_from_biometrics_move_the_application_on(api, stack):
         application_id=app_id, account_id=person["account_id"], office_id="TBK", outcome="CAPTURED"), clock)
     interviewed = new_event("biometrics-capture", app_id, biometrics_pb2.InterviewCompleted(
         application_id=app_id, account_id=person["account_id"], office_id="TBK", outcome="APPROVED"), clock)
-    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    producer = KafkaProducer(**stack.kafka_config("biometrics-capture"))
     for envelope in (captured, interviewed, captured, interviewed):  # redelivered: applied once
         producer.send("biometrics.events", key=app_id.encode(), value=envelope.SerializeToString()).get(timeout=10)
     producer.close()

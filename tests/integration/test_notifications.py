@@ -54,7 +54,7 @@ def test_english_after_preference_change(stack, api):
 
 
 def _booked_envelope(stack, app_id: str) -> bytes:
-    consumer = KafkaConsumer("booking.events", bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}",
+    consumer = KafkaConsumer("booking.events", **stack.kafka_config(),
                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5000)
     try:
         for msg in consumer:
@@ -76,7 +76,7 @@ def test_redelivered_event_sends_nothing_new(stack, api):
     raw = _booked_envelope(stack, app_id)
     duplicates = metric(stack, "notification", "consumer_events_total", group="notification", event_type="AppointmentBooked",
                         outcome="duplicate")
-    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}")
+    producer = KafkaProducer(**stack.kafka_config("booking"))
     producer.send("booking.events", key=app_id.encode(), value=raw).get(timeout=10)
     producer.close()
     # The consumer has seen the copy once its duplicate counter moves.
@@ -98,14 +98,14 @@ def test_replaying_every_topic_from_offset_0_sends_nothing_new(stack, api):
     recorded = messages.count_documents({})
     mails, sms = len(mails_to(stack, person["email"])), len(sms_to(stack, person["phone"]))
     topics = ["booking.events", "payment.events", "biometrics.events", "complaint.events"]
-    source = KafkaConsumer(bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}", group_id=None,
+    source = KafkaConsumer(**stack.kafka_config(), group_id=None,
                            auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5000)
     source.subscribe([t for t in topics if t in source.topics()])
     replay = [(m.topic, m.key, m.value) for m in source if m.value and not m.value.startswith(b"\x08\x96")]
     source.close()
     assert any(topic == "booking.events" for topic, _k, _v in replay)
     handled_before = metric(stack, "notification", "consumer_events_total", group="notification")
-    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}")
+    producer = KafkaProducer(**stack.kafka_config("admin"))  # a replay across topics: the operator's tool
     for topic, key, value in replay:
         producer.send(topic, key=key, value=value)
     producer.flush(timeout=30)

@@ -124,7 +124,7 @@ def test_sms_outage_during_a_burst_of_1000_events_delivers_each_exactly_once(fst
     failed_before = metric(fstack, "notification", "notification_messages_total", channel="SMS", outcome="failed_attempt")
     fstack.stop("sms-sink")
     clock, events = Clock(), []
-    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{fstack.ports.kafka}", linger_ms=20)
+    producer = KafkaProducer(**fstack.kafka_config("booking"), linger_ms=20)
     try:
         for i in range(BURST):
             app_id, event = appointment_booked(f"burst-{tag}", i, accounts[i % len(accounts)], clock)
@@ -188,7 +188,7 @@ def test_escalation_reaches_the_head_of_office_once_and_not_the_delivery_log(fst
         account_id=person["account_id"], kind="FIRST_RESPONSE", due_at="2026-03-05T10:00:00+00:00",
         tracking_code=uuid.uuid4().hex[:20].upper())
     event = new_event("complaint", escalated.complaint_id, escalated, Clock())
-    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{fstack.ports.kafka}")
+    producer = KafkaProducer(**fstack.kafka_config("complaint"))
     for _ in range(2):  # redelivered: still once
         producer.send(TOPICS["complaint"], key=escalated.complaint_id.encode(),
                       value=event.SerializeToString()).get(timeout=10)

@@ -62,7 +62,7 @@ def payment_for(billing: dict, ref: str | None = None, amount: int | None = None
 def payment_events(stack, application_ids: set[str]) -> list[tuple[str, str, object]]:
     """(event_type, aggregate_id, payload) of every payment event about these applications, once per
     event_id (the outbox relay publishes at least once; consumers drop repeats by event_id)."""
-    consumer = KafkaConsumer("payment.events", bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"],
+    consumer = KafkaConsumer("payment.events", **stack.kafka_config(),
                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=4000)
     out, seen = [], set()
     try:
@@ -354,7 +354,7 @@ def publish_cancellation(stack, app_id: str, appointment_id: str, reason: str, r
         raw = new_event("booking", app_id, booking_pb2.AppointmentCancelled(
             application_id=app_id, account_id="acc", office_id="TBK", appointment_id=appointment_id,
             slot_id="slot", reason=reason), Clock()).SerializeToString()
-    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
+    producer = KafkaProducer(**stack.kafka_config("booking"), acks="all")
     try:
         producer.send("booking.events", key=app_id.encode(), value=raw).get(timeout=30)
     finally:

@@ -18,7 +18,7 @@ def test_a_settlement_on_the_wrong_topic_pays_nothing(api, stack):
         office_id="TBK", amount=common_pb2.Money(amount=billing["amount"], currency="IDR"),
         paid_at="2026-12-03T10:00:00Z", bank_reference="FORGED-1"), Clock())
     before = metric(stack, "booking", "consumer_events_total", outcome="wrong_topic")
-    producer = KafkaProducer(bootstrap_servers=stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
+    producer = KafkaProducer(**stack.kafka_config("biometrics-capture"))
     producer.send("biometrics.events", key=app_id.encode(), value=forged.SerializeToString()).get(timeout=10)
     producer.close()
 

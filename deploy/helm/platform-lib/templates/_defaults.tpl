@@ -41,6 +41,15 @@ kafka:
   bootstrapServers: kafka:9092
   replicationFactor: 1
   topicPartitions: 3
+  # SASL/SCRAM over TLS (libs/servicekit/kafka.py, ACLs from libs/servicekit/kafka_access.py): the
+  # user is the service's name; its password is key `password` of Secret credentialsSecretName, and the
+  # CA of the brokers' certificates key `ca.crt` of Secret caSecretName. PLAINTEXT is refused by the
+  # services outside local mode.
+  securityProtocol: SASL_SSL
+  saslMechanism: SCRAM-SHA-512
+  username: ""                # default: the chart's name (booking, payment, ...)
+  credentialsSecretName: ""   # default: <name>-kafka
+  caSecretName: passport-kafka-ca
 secrets:
   name: passport-secrets
 # Mutual TLS on the gRPC links (libs/servicekit/tls.py): the pod's certificate in a Secret of

@@ -7,6 +7,21 @@
   value: {{ $c.kafka.replicationFactor | int | quote }}
 - name: KAFKA_TOPIC_PARTITIONS
   value: {{ $c.kafka.topicPartitions | int | quote }}
+- name: KAFKA_SECURITY_PROTOCOL
+  value: {{ $c.kafka.securityProtocol | quote }}
+{{- if eq $c.kafka.securityProtocol "SASL_SSL" }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ $c.kafka.saslMechanism | quote }}
+- name: KAFKA_SASL_USERNAME
+  value: {{ $c.kafka.username | default (include "platform-lib.name" .) | quote }}
+- name: KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $c.kafka.credentialsSecretName | default (printf "%s-kafka" (include "platform-lib.name" .)) }}
+      key: password
+- name: KAFKA_SSL_CAFILE
+  value: /etc/passport/kafka-ca/ca.crt
+{{- end }}
 {{- end }}
 {{- if $c.mongo.enabled }}
 - name: MONGO_URI
@@ -251,6 +266,11 @@ spec:
               mountPath: /etc/passport/grpc-tls
               readOnly: true
             {{- end }}
+            {{- if and $c.kafka.enabled (eq $c.kafka.securityProtocol "SASL_SSL") }}
+            - name: kafka-ca
+              mountPath: /etc/passport/kafka-ca
+              readOnly: true
+            {{- end }}
             {{- if $c.identity.enabled }}
             - name: identity
               mountPath: /etc/passport/identity
@@ -270,6 +290,15 @@ spec:
           secret:
             secretName: {{ $c.grpcTls.secretName | default (printf "%s-grpc-tls" $name) }}
             defaultMode: 0440
+        {{- end }}
+        {{- if and $c.kafka.enabled (eq $c.kafka.securityProtocol "SASL_SSL") }}
+        - name: kafka-ca
+          secret:
+            secretName: {{ required "kafka.caSecretName is required" $c.kafka.caSecretName }}
+            items:
+              - key: ca.crt
+                path: ca.crt
+            defaultMode: 0444
         {{- end }}
         {{- if $c.identity.enabled }}
         - name: identity
