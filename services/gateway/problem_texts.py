@@ -290,6 +290,8 @@ ERROR_SHAPES: list[tuple[re.Pattern, object]] = [(re.compile(p), t) for p, t in 
 ]]
 ERROR_SENTENCES: dict[str, str] = {
     "file is required": "berkas wajib diunggah",
+    "the PDF cannot be read or cleaned; scan or export it again":
+        "PDF ini tidak dapat dibaca atau dibersihkan; pindai atau ekspor ulang berkasnya",
     "file is empty": "berkas kosong",
     "the file is empty": "berkas kosong",
     "the uploaded file is empty": "berkas kosong",
