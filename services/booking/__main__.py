@@ -8,6 +8,7 @@ from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_float, env_int, ser
 from servicekit.grpcserver import ServiceRunner, every
 from servicekit.lease import WindowLease
 from servicekit.consumer import EventConsumer
+from servicekit.crypto import key_ring, lookup_keys
 from servicekit.events import TOPICS
 from servicekit.outbox import OutboxRelay
 
@@ -36,7 +37,8 @@ def main() -> None:
     db = mongo.database(NAME)
     payment = payment_pb2_grpc.PaymentServiceStub(
         grpcclient.channel(service_address("payment", GRPC_PORTS["payment"]), deadline_s=3))
-    accounts = Accounts(db, clock)
+    keys = key_ring("BOOKING_ENCRYPTION_KEYS")  # documents and the NIK, email and phone of accounts
+    accounts = Accounts(db, clock, keys, lookup_keys("BOOKING_LOOKUP_KEYS"))
     audit = audit_log.AuditLog(db, clock)
     policy = releases.ReleasePolicy(db, calendar.load(), clock)
     apps = Applications(db, calendar.load(), clock, payment,
@@ -46,7 +48,7 @@ def main() -> None:
                         slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 2.0),
                         seat_hint_s=env_float("SEAT_HINT_SECONDS", 60.0),
                         free_seat_hint_s=env_float("FREE_SEAT_HINT_SECONDS", 5.0),
-                        booking_lead_minutes=env_int("BOOKING_LEAD_MINUTES", 30))
+                        booking_lead_minutes=env_int("BOOKING_LEAD_MINUTES", 30), document_keys=keys)
     waitlist = Waitlist(apps, clock)
     ballots = releases.Ballots(db, apps, policy, audit, clock, waitlist)
     outreach = Outreach(db, apps, clock)
