@@ -12,7 +12,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import logging
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -22,7 +21,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from servicekit.config import ConfigError, secret
 
-logger = logging.getLogger(__name__)
 
 
 def _parse(spec: str, name: str, sizes: tuple[int, ...]) -> list[tuple[str, bytes]]:

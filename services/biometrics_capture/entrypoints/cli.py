@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from servicekit import mongo
 from servicekit.clock import Clock
@@ -19,6 +20,7 @@ def main(argv=None) -> int:
     sub.add_parser("rotate-keys", help="re-encrypt every image under the first key of BIOMETRICS_ENCRYPTION_KEYS; "
                    "idempotent, run again after an interruption")
     parser.parse_args(argv)
+    os.environ.setdefault("MONGO_SOCKET_TIMEOUT_MS", "600000")  # it reads whole collections
     report = CaptureRepository(mongo.database("biometrics-capture"), Clock()).rotate_keys(
         key_ring("BIOMETRICS_ENCRYPTION_KEYS"))
     print(report.line())

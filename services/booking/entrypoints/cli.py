@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 
 from servicekit import mongo
@@ -41,6 +42,8 @@ def main(argv=None) -> int:
         report = AuditLog(mongo.database("booking"), Clock()).verify()
         print(json.dumps(report))
         return 0 if report["ok"] else 1
+    if args.command == "rotate-keys":  # it reads whole collections: more than a request's socket timeout
+        os.environ.setdefault("MONGO_SOCKET_TIMEOUT_MS", "600000")
     db, keys = mongo.database("booking"), key_ring("BOOKING_ENCRYPTION_KEYS")
     accounts = Accounts(db, Clock(), keys, lookup_keys("BOOKING_LOOKUP_KEYS"))
     if args.command == "rotate-keys":
