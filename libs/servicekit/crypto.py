@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from servicekit.config import ConfigError, secret
 
 
-
 def _parse(spec: str, name: str, sizes: tuple[int, ...]) -> list[tuple[str, bytes]]:
     keys = []
     for part in (p.strip() for p in (spec or "").split(",") if p.strip()):
