@@ -10,7 +10,7 @@ PROTOS := $(wildcard protos/passport/v1/*.proto)
 HELM ?= $(shell command -v helm 2>/dev/null || echo $${PASSPORT_CACHE:-$$HOME/.cache/passport-platform}/tools/helm-v3.22.0/helm)
 NAMESPACE ?= passport
 
-.PHONY: help up down logs status demo test unit integration bench protos venv provision provision-web clean deploy charts contracts observe dashboards
+.PHONY: rotate-keys help up down logs status demo test unit integration bench protos venv provision provision-web clean deploy charts contracts observe dashboards
 .PHONY: images cluster-up cluster-down cluster-test
 
 help: ## this list
@@ -45,6 +45,9 @@ down: ## stop everything `make up` started
 
 status: ## show what is running
 	$(PY) -m deploy.local.stack status --run-dir $(RUN_DIR)
+
+rotate-keys: ## re-encrypt stored personal data of the running stack under the first keys (also what is still in clear); idempotent
+	$(PY) -m deploy.local.stack rotate-keys --run-dir $(RUN_DIR)
 
 logs: ## follow the logs of the running stack
 	tail -n 20 -F $(RUN_DIR)/logs/*.log

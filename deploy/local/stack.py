@@ -477,6 +477,19 @@ class Stack:
             raise RuntimeError(f"seeding staff failed: {out.stderr.strip()}")
         return DEMO_STAFF + OFFICE_SUPERVISORS
 
+    def rotate_keys(self, keys_env: dict | None = None) -> list[str]:
+        """Each service's rotate-keys command against this stack's store (`make rotate-keys`): records
+        under an older key or still in clear are sealed under the first key. `keys_env` overrides
+        the key settings (tests rotate to a new key with it)."""
+        lines = []
+        for module in ("services.booking.cli", "services.biometrics_capture.cli"):
+            out = subprocess.run([sys.executable, "-m", module, "rotate-keys"], env={**self.env(), **(keys_env or {})},
+                                 cwd=REPO, capture_output=True, text=True)
+            if out.returncode not in (0, 2):  # 2: a record changed meanwhile, run it again
+                raise RuntimeError(f"{module} rotate-keys failed: {out.stderr.strip()[-2000:]}")
+            lines += out.stdout.splitlines()
+        return lines
+
 
 def _kafka_uuid() -> str:
     """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding, not starting with '-'."""
@@ -557,7 +570,7 @@ _LOG4J2 = """Configuration:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status", "watch"])
+    parser.add_argument("command", choices=["up", "down", "status", "watch", "rotate-keys"])
     parser.add_argument("--run-dir", default=".run")
     parser.add_argument("--port-base", type=int, default=0, help="0: well-known ports; else a block of 100 from here")
     args = parser.parse_args()
@@ -578,6 +591,9 @@ def main() -> None:
         for s in staff:
             print(f"  {s['role']:<10} {s['email']:<34} {s['password']}  (office {s['office_id']})")
         print("\nApplicants register themselves (POST /v1/accounts); `make demo` does it for you.")
+    elif args.command == "rotate-keys":
+        for line in stack.rotate_keys():
+            print(line)
     elif args.command == "down":
         stack.down()
         print("stopped")

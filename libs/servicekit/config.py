@@ -26,6 +26,8 @@ DEMO_SECRETS = {
     "JWT_SECRET": "local-dev-jwt-secret-change-me-in-production-0123456789",
     "BANK_CALLBACK_SECRET": "local-dev-bank-secret",
     "BIOMETRICS_ENCRYPTION_KEYS": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    "BOOKING_ENCRYPTION_KEYS": "k1:bVQejvd6C8lC/Aof+mC6AYVMNUtx/5nVwk5UZkVHJXk=",
+    "BOOKING_LOOKUP_KEYS": "h1:ohN90gwO2e1LcI8ImTftUaO9umi/DQauvOR4+BajZWg=",
     "SMS_GATEWAY_TOKEN": "local-sms-token",
     "TOTP_ENCRYPTION_KEYS": "t1:bG9jYWwtZGV2LXRvdHAta2V5LTAxMjM0NTY3ODlhYmM=",
 }

@@ -11,7 +11,7 @@ from servicekit.outbox import OutboxRelay
 
 from services.biometrics_capture import config
 from services.biometrics_capture.adapters.booking import BookingClient
-from services.biometrics_capture.adapters.crypto import KeyRing
+from servicekit.crypto import KeyRing
 from services.biometrics_capture.adapters.repository import CaptureRepository
 from services.biometrics_capture.entrypoints.grpc_api import BiometricsServicer
 from services.biometrics_capture.usecases.captures import Captures
@@ -24,7 +24,7 @@ def main() -> None:
     clock = Clock()
     db = mongo.database(NAME)
     settings = config.load()
-    keys = KeyRing(config.encryption_keys())
+    keys = KeyRing(config.encryption_keys(), "BIOMETRICS_ENCRYPTION_KEYS")
     booking = BookingClient(booking_pb2_grpc.BookingServiceStub(
         grpcclient.channel(service_address("booking", GRPC_PORTS["booking"]))))
     repository = CaptureRepository(db, clock)

@@ -11,13 +11,14 @@ from servicekit.grpcserver import ServiceRunner, every
 from servicekit.lease import WindowLease
 from servicekit.consumer import EventConsumer
 from servicekit.kafka_access import CONSUMES
+from servicekit.crypto import key_ring, lookup_keys
 from servicekit.outbox import OutboxRelay
 
 from services.booking import metrics as booking_metrics
 from services.booking.adapters import audit as audit_log
 from services.booking.adapters.accounts import Accounts
 from services.booking.adapters.registration_notices import RegistrationNotices
-from services.booking.adapters.second_factor import SecondFactors, key_ring
+from services.booking.adapters.second_factor import SecondFactors
 from services.booking.domain import passwords
 from services.booking.domain import calendar
 from services.booking.entrypoints import kafka_handlers
@@ -43,13 +44,14 @@ def main() -> None:
     db = mongo.database(NAME)
     payment = payment_pb2_grpc.PaymentServiceStub(
         grpcclient.channel(service_address("payment", GRPC_PORTS["payment"]), deadline_s=3))
-    accounts = Accounts(db, clock)
+    keys = key_ring("BOOKING_ENCRYPTION_KEYS")  # documents and the NIK, email and phone of accounts
+    accounts = Accounts(db, clock, keys, lookup_keys("BOOKING_LOOKUP_KEYS"))
     passwords.configure(env_int("PASSWORD_SCRYPT_N", passwords.OWASP[0]), env_int("PASSWORD_SCRYPT_R", passwords.OWASP[1]),
                         env_int("PASSWORD_SCRYPT_P", passwords.OWASP[2]), env_int("PASSWORD_HASH_CONCURRENCY", 4))
     n, r, p = passwords.cost()  # said at every start, as a warning when below OWASP (a test stack's choice)
     log.event(logging.getLogger(NAME), "password hashing cost", logging.WARNING if passwords.below_owasp() else logging.INFO,
               scrypt_n=n, scrypt_r=r, scrypt_p=p, below_owasp=passwords.below_owasp())
-    factors = SecondFactors(db, key_ring(secret("TOTP_ENCRYPTION_KEYS")))
+    factors = SecondFactors(db, key_ring("TOTP_ENCRYPTION_KEYS"))
     login = Login(accounts, factors, clock, env("STAFF_TOTP", "required"), codes_clock=Clock(0))
     audit = audit_log.AuditLog(db, clock)
     policy = releases.ReleasePolicy(db, calendar.load(), clock)
@@ -60,7 +62,7 @@ def main() -> None:
                         slot_list_cache_s=env_float("SLOT_LIST_CACHE_SECONDS", 2.0),
                         seat_hint_s=env_float("SEAT_HINT_SECONDS", 60.0),
                         free_seat_hint_s=env_float("FREE_SEAT_HINT_SECONDS", 5.0),
-                        booking_lead_minutes=env_int("BOOKING_LEAD_MINUTES", 30))
+                        booking_lead_minutes=env_int("BOOKING_LEAD_MINUTES", 30), document_keys=keys)
     waitlist = Waitlist(apps, clock)
     ballots = releases.Ballots(db, apps, policy, audit, clock, waitlist)
     outreach = Outreach(db, apps, clock)

@@ -26,6 +26,8 @@ SECRETS = {
     "jwt-secret": secrets.token_urlsafe(48),
     "bank-callback-secret": secrets.token_urlsafe(32),
     "biometrics-encryption-keys": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    "booking-encryption-keys": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    "booking-lookup-keys": "h1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
 }
 
 

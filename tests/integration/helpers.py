@@ -1,8 +1,9 @@
 """What many stack tests need, in one place: polling, an applicant with an application or a
-booking, paying like the bank, reading the mail and SMS sinks, a service's metric, and the browser
-tests' tools. Test modules import from here, never from each other."""
+booking, paying like the bank, reading the mail and SMS sinks, a service's metric, the scan of the
+store's files for personal data in clear, and the browser tests' tools. Test modules import from here, never from each other."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -21,6 +22,36 @@ from services.booking.domain import calendar
 
 # axe-core, installed by `make provision-web`, for the accessibility checks of the browser tests.
 AXE = CACHE / "tools" / "axe-core-4.14.1" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+# -- personal data in the store's files ---------------------------------------------------------
+def store_files(stack) -> list:
+    """The local store's files on disk: FerretDB's SQLite databases (and their -wal journals)."""
+    return sorted(p for p in (stack.run_dir / "data" / "ferretdb").rglob("*") if p.is_file())
+
+
+def clear_forms(value: bytes | str) -> list[bytes]:
+    """How `value` would show in a store file: as is, or inside a base64 string (FerretDB keeps
+    binary fields, such as an event's bytes, as base64 in its JSON), at any of the 3 alignments."""
+    raw = value.encode() if isinstance(value, str) else value
+    forms = [raw]
+    for shift in range(3):
+        part = raw[shift:]
+        part = part[:len(part) // 3 * 3]
+        if len(part) >= 9:
+            forms.append(base64.b64encode(part))
+    return forms
+
+
+def found_in_store(stack, values: dict) -> dict[str, list[str]]:
+    """{name: [file, ...]} for each of `values` ({name: text or bytes}) seen in a store file."""
+    found: dict[str, list[str]] = {}
+    for path in store_files(stack):
+        blob = path.read_bytes()
+        for name, value in values.items():
+            if any(form in blob for form in clear_forms(value)):
+                found.setdefault(name, []).append(path.name)
+    return found
 
 
 # -- waiting ----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """An in-memory stand-in for the few pymongo calls the services' domain code makes, for unit tests
 of pure domain logic only (integration tests always run on real FerretDB): unique `_id` and unique
-secondary keys, simple filters ($in $lt $lte $gte $ne), sort/limit, $set, $inc and $unset updates (upsert by _id), deletes."""
+secondary keys, simple filters ($in $lt $lte $gte $ne $exists, top-level $or), sort/limit, $set, $inc
+and $unset updates (upsert by _id), deletes."""
 from __future__ import annotations
 
 import copy
@@ -14,9 +15,14 @@ _OPS = {"$in": lambda v, a: v in a, "$lt": lambda v, a: v is not None and v < a,
 
 def matches(doc: dict, query: dict) -> bool:
     for key, cond in query.items():
+        if key == "$or":
+            if not any(matches(doc, q) for q in cond):
+                return False
+            continue
         value = doc.get(key)
         if isinstance(cond, dict):
-            if not all(_OPS[op](value, arg) for op, arg in cond.items()):
+            if not all((key in doc) == bool(arg) if op == "$exists" else _OPS[op](value, arg)
+                       for op, arg in cond.items()):
                 return False
         elif value != cond:
             return False
@@ -68,10 +74,12 @@ class Collection:
                     d[key] = d.get(key, 0) + step
                 for key in update.get("$unset", {}):
                     d.pop(key, None)
-                return
+                return UpdateResult(1)
         if upsert and "_id" in query:  # only upserts by _id are used
             self.insert_one({"_id": query["_id"], **copy.deepcopy(update.get("$set", {})),
                              **copy.deepcopy(update.get("$setOnInsert", {})), **update.get("$inc", {})})
+            return UpdateResult(1)
+        return UpdateResult(0)
 
     def delete_one(self, query):
         gone = next((k for k, d in self.docs.items() if matches(d, query)), None)
@@ -84,6 +92,11 @@ class Collection:
         for k in gone:
             del self.docs[k]
         return DeleteResult(len(gone))
+
+
+class UpdateResult:
+    def __init__(self, modified_count: int):
+        self.modified_count = modified_count
 
 
 class DeleteResult:

@@ -14,7 +14,7 @@ from servicekit import events
 from servicekit.clock import FixedClock, rfc3339
 from servicekit.errors import DomainError
 from services.biometrics_capture import config
-from services.biometrics_capture.adapters.crypto import KeyRing
+from servicekit.crypto import KeyRing
 from services.biometrics_capture.adapters.protos import application_from_proto
 from services.biometrics_capture.adapters.repository import CaptureRepository
 from services.biometrics_capture.usecases.captures import Captures

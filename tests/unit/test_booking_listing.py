@@ -6,6 +6,7 @@ import datetime as dt
 from servicekit.clock import FixedClock
 from services.booking.usecases.facade import Applications
 from services.booking.domain.calendar import load, slot_documents
+from tests.unit import keys
 from tests.unit.fakemongo import Database
 
 DAY = dt.date(2026, 12, 1)  # a Tuesday, a working day at TBK
@@ -29,7 +30,7 @@ def listing_stack(seat_hint_s: float):
     db = Database()
     cal = load()
     apps = Applications(db, cal, FixedClock(dt.datetime(2026, 11, 30, 1, tzinfo=dt.timezone.utc)), payment_stub=None,
-                        seat_hint_s=seat_hint_s)
+                        seat_hint_s=seat_hint_s, document_keys=keys.ring())
     slot = next(d for d in slot_documents(cal.offices["TBK"], DAY) if d["lane"] == "REGULAR")
     db["slots"].insert_one(dict(slot, capacity=4))
     apps.seats = CountingFinds(db["seats"])

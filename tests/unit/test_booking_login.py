@@ -13,10 +13,12 @@ from servicekit.clock import FixedClock
 from servicekit.config import ConfigError
 from servicekit.errors import DomainError
 from services.booking.adapters.accounts import Accounts
-from services.booking.adapters.second_factor import SecondFactors, key_ring
+from services.booking.adapters.second_factor import SecondFactors
+from servicekit.crypto import KeyRing
 from services.booking.domain import passwords
 from services.booking.domain import second_factor as totp
 from services.booking.usecases.login import Login
+from tests.unit import keys
 from tests.unit.fakemongo import Database
 
 STAFF, APPLICANT, PASSWORD = "officer@tbk.example", "siti@example.id", "Sandi-Rahasia-2026"
@@ -34,10 +36,10 @@ def cheap_hashes():
 def world(mode="required"):
     clock = FixedClock(dt.datetime(2026, 12, 3, 2, 0, 5, tzinfo=dt.timezone.utc))
     db = Database()
-    accounts = Accounts(db, clock)
+    accounts = Accounts(db, clock, keys.ring(), keys.lookup())
     accounts.create_staff("Budi", STAFF, PASSWORD, "OFFICER", "TBK")
     accounts.register("3171011205880001", "Siti Aminah", "1988-05-12", APPLICANT, "081234567890", PASSWORD)
-    return Login(accounts, SecondFactors(db, key_ring(KEYS)), clock, mode), clock, db
+    return Login(accounts, SecondFactors(db, KeyRing(KEYS)), clock, mode), clock, db
 
 
 def code(secret, clock, shift=0):
@@ -112,9 +114,9 @@ def test_the_secret_is_stored_encrypted_and_bound_to_its_account():
     other = Database()
     other["totp_secrets"].insert_one({**record, "_id": "stf_someone_else"})
     with pytest.raises(Exception):  # moved to another account: the associated data no longer matches
-        SecondFactors(other, key_ring(KEYS)).confirmed_secret("stf_someone_else")
+        SecondFactors(other, KeyRing(KEYS)).confirmed_secret("stf_someone_else")
     with pytest.raises(ConfigError):
-        key_ring("t1:not-base64!")
+        KeyRing("t1:not-base64!")
 
 
 def test_matching_step_is_the_step_of_the_code():

@@ -11,6 +11,7 @@ from servicekit.clock import FixedClock
 from servicekit.errors import DomainError
 from services.booking.adapters import accounts as accounts_module
 from services.booking.adapters.accounts import RESET_MAX_FAILURES, Accounts
+from tests.unit import keys
 from tests.unit.fakemongo import Database
 
 EMAIL, PASSWORD, NEW = "siti@example.id", "Sandi-Rahasia-2026", "Baru-Sekali-2026"
@@ -22,7 +23,7 @@ def world(monkeypatch):
     monkeypatch.setattr(accounts_module.secrets, "randbelow", lambda _n: next(codes))
     clock = FixedClock(dt.datetime(2026, 12, 3, 2, 0, 30, tzinfo=dt.timezone.utc))
     db = Database()
-    accounts = Accounts(db, clock)
+    accounts = Accounts(db, clock, keys.ring(), keys.lookup())
     accounts.register("3171011205880001", "Siti Aminah", "1988-05-12", EMAIL, "081234567890", PASSWORD)
     return accounts, clock, db
 

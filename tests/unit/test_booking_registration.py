@@ -14,6 +14,7 @@ from services.booking.adapters.accounts import Accounts
 from services.booking.adapters.registration_notices import RegistrationNotices
 from services.booking.domain import passwords
 from services.booking.usecases.registration import Registration
+from tests.unit import keys
 from tests.unit.fakemongo import Database
 
 NIK, EMAIL, PASSWORD = "3171011205880001", "siti@example.id", "Sandi-Rahasia-2026"
@@ -25,7 +26,7 @@ def world():
     passwords.configure(2 ** 10, 8, 1)
     clock = FixedClock(dt.datetime(2026, 12, 3, 2, 0, 5, tzinfo=dt.timezone.utc))
     db = Database()
-    registration = Registration(Accounts(db, clock), RegistrationNotices(db, clock))
+    registration = Registration(Accounts(db, clock, keys.ring(), keys.lookup()), RegistrationNotices(db, clock))
     owner = registration.register(NIK, "Siti Aminah", "1988-05-12", EMAIL, "081234567890", PASSWORD)
     yield registration, clock, db, owner
     passwords.configure(*before)

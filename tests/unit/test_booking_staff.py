@@ -14,6 +14,7 @@ from services.booking.adapters.accounts import Accounts
 from services.booking.domain import rules
 from services.booking.domain.staff import generated_password
 from services.booking.usecases.staff import Staff
+from tests.unit import keys
 from tests.unit.fakemongo import Database
 
 HEAD = common_pb2.Caller(account_id="stf_head", role="SUPERVISOR", office_id="TBK")
@@ -30,7 +31,7 @@ class Audit:
 @pytest.fixture
 def world():
     db, audit = Database(), Audit()
-    accounts = Accounts(db, FixedClock(dt.datetime(2026, 12, 3, 2, 0, tzinfo=dt.timezone.utc)))
+    accounts = Accounts(db, FixedClock(dt.datetime(2026, 12, 3, 2, 0, tzinfo=dt.timezone.utc)), keys.ring(), keys.lookup())
     return Staff(accounts, audit, accounts.clock), accounts, audit
 
 

@@ -1,8 +1,9 @@
 """The biometrics-capture store: the only module that reads or writes its collections.
 
 Storage rules (FerretDB: no transactions, no atomic updates), all inserts:
-- `captures`: one record per accepted capture, keyed by a fresh uuid; never updated. A retake is
-  a new record; the latest accepted one per photo / finger counts.
+- `captures`: one record per accepted capture, keyed by a fresh uuid; never updated (but for the
+  key rotation re-encrypting its image, `rotate_keys`). A retake is a new record; the latest
+  accepted one per photo / finger counts.
 - `audit`: one record per capture attempt and per read of biometric data (who, when, what).
 - `decisions`: `<application>:biometrics-captured` (inserted once, when the required set is
   complete) and `<application>:interview`, each carrying its event in the outbox, and
@@ -17,6 +18,7 @@ import uuid
 from servicekit import events as envelopes
 from servicekit import outbox
 from servicekit.clock import Clock
+from servicekit.crypto import KeyRing, RotationReport, rotate
 from servicekit.mongo import insert_unique
 
 from services.biometrics_capture.adapters.protos import event_proto
@@ -56,6 +58,10 @@ class CaptureRepository:
     def latest_photo(self, application_id: str) -> dict | None:
         return next(iter(self.captures.find({"application_id": application_id, "kind": "photo"})
                          .sort("at", -1).limit(1)), None)
+
+    def rotate_keys(self, keys: KeyRing) -> RotationReport:
+        """Every image under the ring's current key (servicekit/crypto.py rotate: idempotent, resumable)."""
+        return rotate(self.captures, keys, batch=50)
 
     def delete_captures_before(self, cutoff: dt.datetime) -> int:
         """Retention: deleting is safe on FerretDB, nothing else writes these records."""

@@ -2,7 +2,7 @@
 
 Each use case asks booking for the application (as the caller), rebuilds the Capture aggregate from
 the repository, lets the domain decide (services/biometrics_capture/domain/), encrypts images
-(adapters/crypto.py) and stores records, audit entries and events through the repository.
+(servicekit/crypto.py, the key ring shared with booking) and stores records, audit entries and events through the repository.
 """
 from __future__ import annotations
 
@@ -12,14 +12,12 @@ import logging
 import time
 import uuid
 
-from bson.binary import Binary
-
 from servicekit import log
 from servicekit.clock import Clock
+from servicekit.crypto import KeyRing
 from servicekit.errors import DomainError
 
 from services.biometrics_capture import metrics
-from services.biometrics_capture.adapters.crypto import KeyRing
 from services.biometrics_capture.adapters.repository import CaptureRepository
 from services.biometrics_capture.config import Settings
 from services.biometrics_capture.domain import capture as rules
@@ -119,9 +117,8 @@ class Captures:
                   "kind": kind, "at": self.clock.now(), "officer_id": caller.account_id,
                   "checks": [c.as_dict() for c in checks], **extra}
         if image is not None:
-            kid, nonce, sealed = self.keys.encrypt(image, capture_id)
             record.update({"format": fmt, "size": len(image), "sha256": hashlib.sha256(image).hexdigest(),
-                           "key_id": kid, "nonce": Binary(nonce), "ciphertext": Binary(sealed)})
+                           **self.keys.seal(image, capture_id)})
         self.repository.add_capture(record)
         self.repository.audit(caller, f"{kind}-captured", app.application_id, capture_id=capture_id,
                               sha256=record.get("sha256", ""), finger=extra.get("finger"),
@@ -199,7 +196,7 @@ class Captures:
         doc = self.repository.latest_photo(application_id)
         if doc is None:
             raise DomainError("not_found", "photo-not-found", "no photo has been accepted for this application")
-        plain = self.keys.decrypt(doc["key_id"], bytes(doc["nonce"]), bytes(doc["ciphertext"]), doc["_id"])
+        plain = self.keys.open(doc, doc["_id"])
         if hashlib.sha256(plain).hexdigest() != doc["sha256"]:
             raise DomainError("unavailable", "integrity-error", "the stored photo failed its integrity check")
         self.repository.audit(caller, "photo-read", application_id, capture_id=doc["_id"])

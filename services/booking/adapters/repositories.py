@@ -258,14 +258,11 @@ class QueueNumberRepository:
 
 
 class AccountLookup:
-    """Read-only lookups of accounts for the counter's search (accounts.py keeps the writes)."""
+    """Read-only lookups of accounts for the counter's search by name (accounts.py keeps the writes
+    and the search by NIK, which goes through the NIK's keyed hash)."""
 
     def __init__(self, db):
-        self.accounts, self.nik_claims = db["accounts"], db["nik_claims"]
-
-    def account_id_of_nik(self, nik: str) -> str | None:
-        claim = self.nik_claims.find_one({"_id": nik})
-        return claim["account_id"] if claim else None
+        self.accounts = db["accounts"]
 
     def applicant_ids_named_like(self, pattern: str, limit: int) -> list[str]:
         # a plain pattern string with the i option (a compiled Python pattern carries the u flag,

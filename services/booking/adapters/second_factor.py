@@ -8,47 +8,22 @@ insert `<account>:<step>`, atomic on FerretDB and MongoDB, so two replicas canno
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import os
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from servicekit.config import ConfigError
+from servicekit.crypto import KeyRing
 from servicekit.mongo import insert_unique
 
 
-def key_ring(spec: str) -> dict[str, AESGCM]:
-    ring: dict[str, AESGCM] = {}
-    for part in (p.strip() for p in spec.split(",") if p.strip()):
-        kid, sep, b64 = part.partition(":")
-        try:
-            key = base64.b64decode(b64, validate=True)
-        except (binascii.Error, ValueError):
-            key = b""
-        if not sep or not kid or len(key) not in (16, 24, 32):
-            raise ConfigError("TOTP_ENCRYPTION_KEYS entries must be kid:base64key (16, 24 or 32 bytes)")
-        ring[kid] = AESGCM(key)
-    if not ring:
-        raise ConfigError("TOTP_ENCRYPTION_KEYS names no key")
-    return ring
-
-
 class SecondFactors:
-    def __init__(self, db, keys: dict[str, AESGCM]):
+    def __init__(self, db, ring: KeyRing):
         self.secrets, self.used, self.accounts = db["totp_secrets"], db["totp_used_steps"], db["accounts"]
-        self.keys, self.current = keys, next(iter(keys))
+        self.ring = ring
 
     def _seal(self, account_id: str, secret: str) -> dict:
-        nonce = os.urandom(12)
-        return {"kid": self.current, "nonce": nonce,
-                "ciphertext": self.keys[self.current].encrypt(nonce, secret.encode(), account_id.encode())}
+        return self.ring.seal(secret.encode(), account_id)
 
     def _open(self, account_id: str, sealed: dict) -> str:
-        if sealed["kid"] not in self.keys:
-            raise ConfigError(f"TOTP key {sealed['kid']} is not configured")
-        return self.keys[sealed["kid"]].decrypt(sealed["nonce"], sealed["ciphertext"], account_id.encode()).decode()
+        return self.ring.open(sealed, account_id).decode()
 
     def confirmed_secret(self, account_id: str) -> str | None:
         doc = self.secrets.find_one({"_id": account_id})

@@ -3,19 +3,23 @@
     python -m services.booking.cli create-staff --role OFFICER --office TBK --email ... --name ...
     python -m services.booking.cli ensure-staff '<json list>'   (idempotent; used by the demo seed)
     python -m services.booking.cli verify-audit   (walks the audit hash chain, reports the first broken link)
+    python -m services.booking.cli rotate-keys    (documents and account fields under the newest keys)
 """
 from __future__ import annotations
 
 import argparse
 import getpass
 import json
+import os
 import sys
 
 from servicekit import mongo
 from servicekit.clock import Clock
+from servicekit.crypto import key_ring, lookup_keys
 from servicekit.errors import DomainError
 
 from services.booking.adapters.accounts import Accounts
+from services.booking.adapters.documents import Documents
 
 
 def main(argv=None) -> int:
@@ -29,13 +33,25 @@ def main(argv=None) -> int:
     ensure = sub.add_parser("ensure-staff", help="create staff accounts that do not exist yet")
     ensure.add_argument("accounts_json")
     sub.add_parser("verify-audit", help="verify the hash chain of the audit log; exit 1 at a broken link")
+    sub.add_parser("rotate-keys", help="encrypt documents and account fields under the first key of "
+                   "BOOKING_ENCRYPTION_KEYS (old keys and clear records alike) and re-key the lookup hashes "
+                   "under the first key of BOOKING_LOOKUP_KEYS; idempotent, run again after an interruption")
     args = parser.parse_args(argv)
     if args.command == "verify-audit":
         from services.booking.adapters.audit import AuditLog
         report = AuditLog(mongo.database("booking"), Clock()).verify()
         print(json.dumps(report))
         return 0 if report["ok"] else 1
-    accounts = Accounts(mongo.database("booking"), Clock())
+    if args.command == "rotate-keys":  # it reads whole collections: more than a request's socket timeout
+        os.environ.setdefault("MONGO_SOCKET_TIMEOUT_MS", "600000")
+    db, keys = mongo.database("booking"), key_ring("BOOKING_ENCRYPTION_KEYS")
+    accounts = Accounts(db, Clock(), keys, lookup_keys("BOOKING_LOOKUP_KEYS"))
+    if args.command == "rotate-keys":
+        reports = [Documents(db, Clock(), keys).rotate_keys(), *accounts.rotate_keys()]
+        for report in reports:
+            print(report.line())
+        # something changed meanwhile: its record is still under an old key, so the old key stays
+        return 2 if any(r.raced for r in reports) else 0
     accounts.ensure_indexes()
     if args.command == "create-staff":
         password = getpass.getpass("password for the new account: ")

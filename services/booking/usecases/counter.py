@@ -85,7 +85,7 @@ class Counter:
             ids = self.repository.ids_with_billing_code(office_id, q)
         else:
             if NIK.match(q):
-                account_id = self.account_lookup.account_id_of_nik(q)
+                account_id = self.accounts.account_id_of_nik(q)  # by the NIK's keyed hash
                 account_ids = [account_id] if account_id else []
             else:
                 account_ids = self.account_lookup.applicant_ids_named_like(re.escape(q), MAX_PAGE)

@@ -30,7 +30,7 @@ class Applications:
     def __init__(self, db, calendar: Calendar, clock: Clock, payment_stub, hold_minutes: int = 120,
                  slot_horizon_days: int = 30, release_gate=None, on_staff_action=None,
                  slot_list_cache_s: float = 0.0, seat_hint_s: float = 0.0, free_seat_hint_s: float = 0.0,
-                 booking_lead_minutes: int = 30, outreach_gate=None):
+                 booking_lead_minutes: int = 30, outreach_gate=None, document_keys=None):
         self.db, self.calendar, self.clock = db, calendar, clock
         self.horizon = slot_horizon_days
         self.gates = Gates(release_gate=release_gate, outreach_gate=outreach_gate, on_staff_action=on_staff_action)
@@ -39,7 +39,7 @@ class Applications:
         self.seat_repository = SeatRepository(db, self.seat_hints)
         self.slot_repository = SlotRepository(db)
         self.queue_numbers = QueueNumberRepository(db)
-        self.documents = Documents(db, clock)
+        self.documents = Documents(db, clock, document_keys)
         self.payment_client = PaymentClient(payment_stub)
         self.records = ApplicationRecords(self.application_repository, self.seat_repository, self.documents,
                                           calendar, clock)

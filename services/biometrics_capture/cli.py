@@ -1,0 +1,8 @@
+"""`python -m services.biometrics_capture.cli` (the operator's name for it): the CLI lives in
+entrypoints/cli.py."""
+import sys
+
+from services.biometrics_capture.entrypoints.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
