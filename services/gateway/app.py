@@ -24,6 +24,7 @@ from services.gateway.routes import biometrics as biometrics_routes
 from services.gateway.routes import biometrics_supervision
 from services.gateway.routes import complaints as complaint_routes
 from services.gateway.routes import counter, office_admin, outreach, proof, staff
+from services.gateway.routes import waiting_room as waiting_room_routes
 
 logger = logging.getLogger("gateway")
 
@@ -38,7 +39,8 @@ BOOKING_SECONDS = Histogram("gateway_booking_duration_seconds", "Time to answer 
 BOOKING_ROUTE = "/v1/applications/<application_id>/appointment"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BLUEPRINTS = [accounts.bp, offices.bp, applications.bp, appointments.bp, complaint_routes.bp, payments.bp, biometrics_routes.bp,
-              office_admin.bp, proof.bp, outreach.bp, counter.bp, biometrics_supervision.bp, staff.bp]
+              office_admin.bp, proof.bp, outreach.bp, counter.bp, biometrics_supervision.bp, staff.bp,
+              waiting_room_routes.bp]
 
 
 def create_app() -> Flask:

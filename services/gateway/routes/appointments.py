@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from passport.v1 import booking_pb2
-from services.gateway import auth, clients, openapi, schema
+from services.gateway import auth, clients, openapi, schema, waiting_room
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
 from services.gateway.routes.applications import application_json
@@ -55,6 +55,7 @@ def cancel_appointment(application_id: str):
 
 @bp.put("/v1/applications/<application_id>/appointment")
 @auth.required("APPLICANT")
+@waiting_room.guarded
 def reschedule_appointment(application_id: str):
     body = fields(json_body(), {"slot_id": (str, True)})
     app = clients.call(clients.booking().RescheduleAppointment, booking_pb2.BookAppointmentRequest(
@@ -131,7 +132,9 @@ openapi.OPERATIONS.extend([
     ("delete", "/v1/applications/{application_id}/appointment", "Cancel: the seat is released at once; the application closes",
      "Applications", "APPLICANT", None, {204: "cancelled", 409: "nothing to cancel"}),
     ("put", "/v1/applications/{application_id}/appointment", "Reschedule once, after payment, at the latest the day before",
-     "Applications", "APPLICANT", "Reschedule", {200: "Application", 409: "reschedule-not-allowed or slot-full"}),
+     "Applications", "APPLICANT", "Reschedule", {200: "Application", 409: "reschedule-not-allowed or slot-full",
+                                                 429: "waiting-room: the office's waiting room is active and no "
+                                                      "X-Admission-Pass was sent", 403: "admission-pass-invalid"}),
     ("post", "/v1/applications/{application_id}/waitlist", "Wait for a seat on a full date; freed seats are offered in order",
      "Applications", "APPLICANT", "Waitlist", {201: "WaitlistPosition", 409: "seats-available"}),
     ("post", "/v1/offices/{office_id}/day-reschedules", "Move every appointment of a day (force majeure); audited",
