@@ -1,6 +1,7 @@
 """An in-memory stand-in for the few pymongo calls the services' domain code makes, for unit tests
 of pure domain logic only (integration tests always run on real FerretDB): unique `_id` and unique
-secondary keys, simple filters ($in $lt $lte $gte $ne), sort/limit, $set and $inc updates, deletes."""
+secondary keys, simple filters ($in $lt $lte $gte $ne $exists), sort/limit, $set, $inc and $max updates (upsert by
+_id), deletes."""
 from __future__ import annotations
 
 import copy
@@ -10,13 +11,16 @@ from pymongo.errors import DuplicateKeyError
 _OPS = {"$in": lambda v, a: v in a, "$lt": lambda v, a: v is not None and v < a,
         "$lte": lambda v, a: v is not None and v <= a, "$gte": lambda v, a: v is not None and v >= a,
         "$ne": lambda v, a: v != a}
+_EXISTS = "$exists"
 
 
 def matches(doc: dict, query: dict) -> bool:
     for key, cond in query.items():
         value = doc.get(key)
         if isinstance(cond, dict):
-            if not all(_OPS[op](value, arg) for op, arg in cond.items()):
+            if _EXISTS in cond and (key in doc) != bool(cond[_EXISTS]):
+                return False
+            if not all(_OPS[op](value, arg) for op, arg in cond.items() if op != _EXISTS):
                 return False
         elif value != cond:
             return False
@@ -60,13 +64,18 @@ class Collection:
     def count_documents(self, query):
         return len(self.find(query))
 
-    def update_one(self, query, update):
+    def update_one(self, query, update, upsert=False):
         for d in self.docs.values():
             if matches(d, query):
                 d.update(copy.deepcopy(update.get("$set", {})))
                 for key, step in update.get("$inc", {}).items():
                     d[key] = d.get(key, 0) + step
+                for key, value in update.get("$max", {}).items():
+                    d[key] = max(d.get(key, value), value)
                 return
+        if upsert and "_id" in query:
+            self.insert_one({"_id": query["_id"], **update.get("$setOnInsert", {}), **update.get("$set", {}),
+                             **update.get("$max", {}), **update.get("$inc", {})})
 
     def delete_one(self, query):
         gone = next((k for k, d in self.docs.items() if matches(d, query)), None)
