@@ -110,9 +110,10 @@ def ahead_of(admit_at: float, now: float, rate: float) -> int:
 
 
 def poll_after(wait_s: float) -> int:
-    """When a waiting client should ask again: often enough to use its admission soon, rarely enough
-    to cost little (asking more often moves nobody forward)."""
-    return int(min(30, max(2, wait_s / 4)))
+    """When a waiting client should ask again. A place's admission time is fixed when it is taken, so
+    the wait is exact: within half a minute, come back just when admitted (whoever asks sooner gains
+    nothing, whoever follows the advice loses at most the rounding); otherwise every 30 s."""
+    return int(min(30, max(1, math.ceil(wait_s - 1e-9))))
 
 
 # -- the pass ----------------------------------------------------------------------------------

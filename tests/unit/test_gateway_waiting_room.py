@@ -199,4 +199,4 @@ def test_position_and_poll_advice():
     assert admission.ahead_of(T0 + 5, T0, 2.0) == 10
     assert admission.ahead_of(T0 + 0.1, T0, 2.0) == 1
     assert admission.ahead_of(T0, T0, 2.0) == 0
-    assert admission.poll_after(1) == 2 and admission.poll_after(600) == 30
+    assert admission.poll_after(0.2) == 1 and admission.poll_after(7.5) == 8 and admission.poll_after(600) == 30

@@ -7,7 +7,6 @@ from flask import Blueprint, jsonify
 
 from passport.v1 import booking_pb2
 from servicekit.cache import TtlCache
-from servicekit.clock import rfc3339
 from services.gateway import admission, auth, clients, openapi, waiting_room
 from services.gateway.problems import Problem
 from services.gateway.validation import fields, json_body
@@ -26,7 +25,8 @@ def _known(office_id: str) -> None:
 
 
 def _time(epoch: float | None) -> str | None:
-    return None if epoch is None else rfc3339(dt.datetime.fromtimestamp(epoch, dt.timezone.utc))
+    """RFC 3339 in UTC to the millisecond: admissions are often less than a second apart."""
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _room_json(office_id: str, room: admission.Room | None) -> dict:
