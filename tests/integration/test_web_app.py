@@ -430,7 +430,9 @@ def test_the_waiting_room_shows_the_place_in_line_and_books_when_admitted(web, b
         shown = browser.find_element(By.ID, "queue-position").text
         assert re.fullmatch(r"Posisi Anda dalam antrean: [1-9]\d*", shown), shown
         assert "Perkiraan waktu tunggu" in page.text() and "tidak mempercepat giliran" in page.text()
-        assert browser.find_element(By.CSS_SELECTOR, "meta[http-equiv=refresh]")  # polite polling, no script needed
+        # polite polling: the page's script reloads it when told (Retry-After); without it, "Check now"
+        assert int(browser.find_element(By.ID, "waiting").get_attribute("data-seconds")) >= 1
+        assert browser.find_element(By.ID, "refresh").get_attribute("href").endswith("/queue")
         page.shot("35-queue-id")
         # Admitted (about 30 s later), the page sends the same form with the pass and lands on the bill.
         page.wait_for(lambda: "Kode billing" in page.text(), timeout_s=120, what="the bill after admission")
