@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from servicekit import grpcclient, log, mongo, tracing
 from servicekit.config import GRPC_PORTS, service_address
 from servicekit.metrics import LATENCY_BUCKETS
-from services.gateway import accesslog, auth, listing_cache, loadshed, openapi, worker
+from services.gateway import accesslog, auth, listing_cache, loadshed, openapi, waiting_room, worker
 from services.gateway.problems import Problem, response
 from services.gateway.validation import query_parameters
 from services.gateway.routes import accounts, applications, appointments, offices
@@ -137,6 +137,7 @@ def create_app() -> Flask:
     tracing.install_flask(app)  # first of the hooks below: cached and shed answers get their span too
     accesslog.install(app)
     listing_cache.install(app)  # fresh cached listings are answered before admission: they cost no call
+    waiting_room.install(app)  # before the shedder: bookings without a pass are refused without a place in it
     loadshed.install(app)  # after the request-id hook: refusals carry their X-Request-Id
     return app
 

@@ -24,18 +24,18 @@ import functools
 import logging
 import threading
 
-from flask import request
+from flask import Flask, g, request
 from prometheus_client import Counter
 from pymongo.errors import DuplicateKeyError
 
 from passport.v1 import office_pb2
 from servicekit import mongo
-from servicekit.cache import TtlCache
-from servicekit.config import env, env_float
+from servicekit.cache import Memo, TtlCache
+from servicekit.config import env, env_float, env_int
 from servicekit.mongo import insert_unique
-from services.gateway import admission, auth, clients
+from services.gateway import admission, auth, clients, loadshed
 from services.gateway.expiring import ExpiringCollection
-from services.gateway.problems import Problem
+from services.gateway.problems import Problem, response
 
 logger = logging.getLogger("gateway.waiting_room")
 
@@ -114,13 +114,13 @@ def room_of(office_id: str, now: float | None = None) -> admission.Room | None:
 def set_switch(office_id: str, active: bool, minutes: float, rate: float | None, draw_seconds: float | None,
                by: str) -> dict:
     """A supervisor turns the room on (or off) for `minutes` from now. Turning on a room already on
-    keeps it (and everybody's place): only its end and pace change."""
+    keeps it (and everybody's place, and when its draw closed): only its end and pace change."""
     now = dt.datetime.now(dt.timezone.utc)
     store = mongo.database("gateway")[SWITCHES]
     current = store.find_one({"_id": office_id})
     start = now
     if current and current["active"] and active and _epoch(current["until"]) > now.timestamp():
-        start = _aware(current["from"])
+        start, draw_seconds = _aware(current["from"]), current.get("draw_seconds")
     doc = {"_id": office_id, "active": active, "from": start, "until": now + dt.timedelta(minutes=minutes),
            "rate": rate, "draw_seconds": draw_seconds, "by": by, "at": now}
     store.replace_one({"_id": office_id}, doc, upsert=True)
@@ -160,15 +160,20 @@ class Rooms:
         self._ends: dict[str, int] = {}       # room -> next ticket number this process expects
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        # (room, account) -> admission time: fixed once known, so asking again costs no store read here
+        self._known = Memo(200_000)
 
     def store(self, now: dt.datetime):
         return self._store if self._store is not None else PLACES.get(now)
 
     def place(self, room: admission.Room, account_id: str, now: float, join: bool) -> Place | None:
         """The account's place in `room` (taken first when `join` and it has none): the same on every ask."""
+        claim_id = f"{room.room_id}|a|{account_id}"
+        known = self._known.get(claim_id)
+        if known is not None:
+            return self._answer(room, account_id, known, now)
         when = dt.datetime.fromtimestamp(now, dt.timezone.utc)
         store = self.store(when)
-        claim_id = f"{room.room_id}|a|{account_id}"
         claim = store.find_one({"_id": claim_id})
         expires = dt.datetime.fromtimestamp(room.until, dt.timezone.utc) + RETENTION
         if claim is None:
@@ -194,6 +199,7 @@ class Rooms:
                 claim = self._numbered(store, room, account_id, now, expires, claim_id, replace=True)
             else:
                 claim = dict(claim, admit_at=admission.drawn_admit_at(room, rank, draw["rate"]))
+        self._known.put(claim_id, claim["admit_at"])
         return self._answer(room, account_id, claim["admit_at"], now)
 
     def _answer(self, room, account_id, admit_at: float, now: float) -> Place:
@@ -297,22 +303,61 @@ class Rooms:
 ROOMS = Rooms()
 
 
-# -- the booking's guard ----------------------------------------------------------------------------
-def guarded(view):
+# -- in front of the load shedder ------------------------------------------------------------------
+ROOM_ENDPOINTS = ("waiting_room.take_place", "waiting_room.room_state")
+BOOKING_ENDPOINTS = ("applications.book_appointment", "appointments.reschedule_appointment")
+
+
+def install(app: Flask) -> loadshed.Limiter:
+    """Register before the load shedder. A booking at an office whose room is active is checked for its
+    pass here, so the refusals (most of a rush's booking requests: everyone without a pass, bots
+    every 20 ms) cost no place among booking's in-flight requests and no service call. The room's own
+    requests, cheap (a place is read from this process's memory after the first ask), are bounded by
+    a limiter of their own (WAITING_ROOM_MAX_INFLIGHT per worker) instead of booking's: beyond it,
+    503 overloaded with Retry-After, as the load shedder answers."""
+    limiter = loadshed.Limiter(max_inflight=env_int("WAITING_ROOM_MAX_INFLIGHT", 8), queue_timeout_s=0.1,
+                               max_waiting=env_int("WAITING_ROOM_MAX_WAITING", 8))
+
+    @app.before_request
+    def in_front():
+        endpoint = request.endpoint
+        if endpoint in BOOKING_ENDPOINTS and request.method in ("POST", "PUT"):
+            guard()
+        elif endpoint in ROOM_ENDPOINTS:
+            refused = limiter.try_acquire()
+            if refused is not None:
+                loadshed.SHED.labels(request.method, request.url_rule.rule, "waiting-room-" + refused).inc()
+                return response(Problem(503, "overloaded", "the service is busy right now; please retry shortly",
+                                        retry_after=loadshed.RETRY_AFTER_S))
+            g.room_admitted = True
+            g.loadshed_exempt = True  # bounded by its own limiter above
+        return None
+
+    @app.teardown_request
+    def release(_exc):
+        if g.pop("room_admitted", False):
+            limiter.release()
+
+    app.extensions["waiting_room"] = limiter
+    return limiter
+
+
+def guard() -> None:
     """Booking and rescheduling: while the slot's office has an active room, only with a valid pass.
-    Placed before @idempotent, so a refusal is not kept as the answer of the request's key."""
-    @functools.wraps(view)
-    def inner(*args, **kwargs):
-        body = request.get_json(silent=True)
-        slot_id = body.get("slot_id") if isinstance(body, dict) else None
-        if isinstance(slot_id, str) and slot_id.count("-") >= 3:
-            office_id, _day, lane, _start = slot_id.split("-", 3)
-            room = room_of(office_id) if lane != "OUTREACH" else None  # outreach seats are a group's
-            if room is not None:
-                check_pass(room, auth.current().account_id)
-        return view(*args, **kwargs)
-    inner.idempotent = getattr(view, "idempotent", False)
-    return inner
+    Runs before the view (and its Idempotency-Key record, so a refusal is never replayed as the answer)."""
+    body = request.get_json(silent=True)
+    slot_id = body.get("slot_id") if isinstance(body, dict) else None
+    if not isinstance(slot_id, str) or slot_id.count("-") < 3:
+        return  # the view refuses it
+    office_id, _day, lane, _start = slot_id.split("-", 3)
+    if lane == "OUTREACH":  # outreach seats are a group's, by invitation
+        return
+    principal = auth.current()
+    if principal is None or principal.role != "APPLICANT":
+        return  # the view answers 401/403
+    room = room_of(office_id)
+    if room is not None:
+        check_pass(room, principal.account_id)
 
 
 def check_pass(room: admission.Room, account_id: str) -> None:

@@ -200,3 +200,49 @@ def test_position_and_poll_advice():
     assert admission.ahead_of(T0 + 0.1, T0, 2.0) == 1
     assert admission.ahead_of(T0, T0, 2.0) == 0
     assert admission.poll_after(0.2) == 1 and admission.poll_after(7.5) == 8 and admission.poll_after(600) == 30
+
+
+# -- in front of the load shedder (the gateway app, no store: the active room is given) -------------
+@pytest.fixture
+def gateway(monkeypatch, tmp_path):
+    from servicekit import identity
+    from services.gateway import app as gateway_app, auth
+    for name, value in identity.make_local_keys(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    auth._signer.cache_clear()
+    r = live_room()
+    monkeypatch.setattr(waiting_room, "room_of", lambda office_id, now=None: r if office_id == "TBK" else None)
+    app = gateway_app.create_app()
+    token, _ttl = auth.issue("acc-1", "APPLICANT", "")
+    yield app, r, {"Authorization": f"Bearer {token}"}
+    identity.current.set(None)
+    auth._signer.cache_clear()
+
+
+def test_a_booking_without_a_valid_pass_is_refused_before_the_load_shedder(gateway):
+    app, r, headers = gateway
+    shedder = app.extensions["loadshed"]
+    shedder._limit = 0.0  # the shedder full: a request that reached it would be a 503
+    client = app.test_client()
+    body = {"slot_id": "TBK-20270104-REGULAR-0900"}
+    refused = client.post("/v1/applications/app-1/appointment", json=body, headers=headers)
+    assert refused.status_code == 429 and refused.json["type"].endswith("/waiting-room")
+    assert refused.headers["Link"] == '</v1/offices/TBK/waiting-room>; rel="waiting-room"'
+    assert refused.headers["Retry-After"] and refused.json["title"] == "Ruang tunggu aktif"
+    forged, _ = admission.sign_pass(b"someone else's key" * 3, "acc-1", r, time.time() - 1, 60)
+    bad = client.put("/v1/applications/app-1/appointment", json=body, headers={**headers, "X-Admission-Pass": forged})
+    assert bad.status_code == 403 and bad.json["type"].endswith("/admission-pass-invalid")
+    valid, _ = admission.sign_pass(key(), "acc-1", r, time.time() - 1, 60)
+    through = client.post("/v1/applications/app-1/appointment", json=body, headers={**headers, "X-Admission-Pass": valid})
+    assert through.status_code == 503 and through.json["type"].endswith("/overloaded")  # reached the shedder
+    other = client.post("/v1/applications/app-1/appointment", json={"slot_id": "BTM-20270104-REGULAR-0900"},
+                        headers=headers)
+    assert other.status_code == 503  # no room at BTM: straight to the shedder, as before
+
+
+def test_the_room_has_a_capacity_of_its_own(gateway):
+    app, _r, headers = gateway
+    app.extensions["waiting_room"]._limit = 0.0
+    app.extensions["waiting_room"].queue_timeout_s = 0
+    answer = app.test_client().post("/v1/offices/TBK/waiting-room", headers=headers)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"

@@ -49,7 +49,6 @@ def _get(application_id: str):
 
 @bp.post("/v1/applications/<application_id>/appointment")
 @auth.required("APPLICANT")
-@waiting_room.guarded
 @idempotent
 def book_appointment(application_id: str):
     body = fields(json_body(), {"slot_id": (str, True), "invitation_code": (str, False)})

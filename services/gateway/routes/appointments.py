@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from passport.v1 import booking_pb2
-from services.gateway import auth, clients, openapi, schema, waiting_room
+from services.gateway import auth, clients, openapi, schema
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
 from services.gateway.routes.applications import application_json
@@ -55,7 +55,6 @@ def cancel_appointment(application_id: str):
 
 @bp.put("/v1/applications/<application_id>/appointment")
 @auth.required("APPLICANT")
-@waiting_room.guarded
 def reschedule_appointment(application_id: str):
     body = fields(json_body(), {"slot_id": (str, True)})
     app = clients.call(clients.booking().RescheduleAppointment, booking_pb2.BookAppointmentRequest(
