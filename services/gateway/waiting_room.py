@@ -75,11 +75,21 @@ _switch_cache = TtlCache(env_float("WAITING_ROOM_SWITCH_CACHE_SECONDS", 2), max_
 _release_cache = TtlCache(60, max_entries=1_000)
 
 
+_last_switch: dict[str, dict | None] = {}
+
+
 def switch_of(office_id: str) -> dict | None:
-    """The supervisor's switch of the office (each worker reads it at most every 2 s)."""
+    """The supervisor's switch of the office (each worker reads it at most every 2 s). With the store
+    unreachable, the last one read stands for the cache time: one request pays the driver's timeout
+    per 2 s, not every booking queued behind the single flight."""
     def read():
-        doc = mongo.database("gateway")[SWITCHES].find_one({"_id": office_id})
-        return (_switch_dict(doc) if doc else None,)
+        try:
+            doc = mongo.database("gateway")[SWITCHES].find_one({"_id": office_id})
+        except mongo.STORE_UNREACHABLE:
+            logger.warning("waiting-room switch unreadable; the last one read stands", extra={"office_id": office_id})
+            return (_last_switch.get(office_id),)
+        _last_switch[office_id] = _switch_dict(doc) if doc else None
+        return (_last_switch[office_id],)
     return _switch_cache.get(office_id, read)[0]
 
 
