@@ -665,7 +665,10 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
     days = cal.working_days(cal.offices[office_id], first_day, 2)
     lines = [f"-- brokers' bots: {n} applicants, {round(n * bot_share)} of them bots asking every "
              f"{BOT_INTERVAL_S * 1000:.0f} ms; {seats} seats per run --"]
+    measured = None
     for day, room in zip(days, (False, True)):
+        if room and per_minute <= 0:  # what booking completed just before, on this machine, under these bots
+            per_minute = max(10, int(0.8 * 60 * measured))
         release = create_release(api, tokens, [(office_id, day)], seats, cal)
         people = setup_applicants(api, n, lambda _i: office_id, jwt_secret, setup_concurrency)
         bots = {p["account_id"] for p in random.sample(people, round(len(people) * bot_share))}
@@ -682,8 +685,9 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
             if room:
                 api.request("DELETE", f"/v1/offices/{office_id}/waiting-room", None, tokens[office_id])
         inv = invariants(mongo_uri, release, people, {})
+        measured = r["booked"] / r["seconds"] if r["seconds"] else 1.0
         label = (f"with the waiting room ({per_minute}/min, draw {draw_seconds} s)" if room
-                 else "without a waiting room")
+                 else f"without a waiting room (bookings/s while seats lasted: {measured:.2f})")
         lines += [
             f"{label}:",
             f"  {'bots seats / seats (bots / people)':<42} {r['bot_seats']} / {r['booked']} "
@@ -759,8 +763,9 @@ def main(argv=None) -> int:
                    help="people in the brokers' bots scenario (0: skip it)")
     p.add_argument("--bots-share", type=float, default=float(e("BENCH_BOTS_SHARE", 0.1)))
     p.add_argument("--bots-seats", type=int, default=int(e("BENCH_BOTS_SEATS", 120)))
-    p.add_argument("--bots-per-minute", type=int, default=int(e("BENCH_BOTS_PER_MINUTE", 600)),
-                   help="the waiting room's admissions per minute in the bots scenario")
+    p.add_argument("--bots-per-minute", type=int, default=int(e("BENCH_BOTS_PER_MINUTE", 0)),
+                   help="the waiting room's admissions per minute in the bots scenario (0: 80%% of the bookings/s "
+                        "the run without a room completed, i.e. what booking takes on this machine now)")
     p.add_argument("--bots-draw-seconds", type=int, default=int(e("BENCH_BOTS_DRAW_SECONDS", 20)))
     p.add_argument("--bots-only", action="store_true", help="run only the brokers' bots scenario")
     args = p.parse_args(argv)
