@@ -687,7 +687,7 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
         inv = invariants(mongo_uri, release, people, {})
         measured = r["booked"] / r["seconds"] if r["seconds"] else 1.0
         label = (f"with the waiting room ({per_minute}/min, draw {draw_seconds} s)" if room
-                 else f"without a waiting room (bookings/s while seats lasted: {measured:.2f})")
+                 else f"without a waiting room ({measured:.2f} bookings/s over the run)")
         lines += [
             f"{label}:",
             f"  {'bots seats / seats (bots / people)':<42} {r['bot_seats']} / {r['booked']} "
