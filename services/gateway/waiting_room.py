@@ -22,7 +22,9 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
+import math
 import threading
+import time
 
 from flask import Flask, g, request
 from prometheus_client import Counter
@@ -343,6 +345,14 @@ def install(app: Flask) -> loadshed.Limiter:
             g.loadshed_exempt = True  # bounded by its own limiter above
         return None
 
+    @app.after_request
+    def paced(resp):
+        # An admitted booking shed with 503: its holder may try again after Retry-After, not sooner
+        # (a bot retrying every 20 ms would otherwise win the seats among the admitted).
+        if g.get("admitted_account") and resp.status_code in (429, 503):
+            _not_before.put(g.admitted_account, time.monotonic() + int(resp.headers.get("Retry-After", "1")))
+        return resp
+
     @app.teardown_request
     def release(_exc):
         if g.pop("room_admitted", False):
@@ -368,6 +378,16 @@ def guard() -> None:
     room = room_of(office_id)
     if room is not None:
         check_pass(room, principal.account_id)
+        wait = (_not_before.get(principal.account_id) or 0) - time.monotonic()
+        if wait > 0:
+            ROOM_EVENTS.labels("refused-too-early").inc()
+            raise Problem(429, "too-many-requests", "retry this booking after Retry-After, not sooner",
+                          retry_after=max(1, math.ceil(wait)))
+        g.admitted_account = principal.account_id
+
+
+# account -> when its admitted booking may be tried again (this worker; bounded)
+_not_before = Memo(100_000)
 
 
 def check_pass(room: admission.Room, account_id: str) -> None:

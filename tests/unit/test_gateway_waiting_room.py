@@ -7,6 +7,8 @@ import time
 import jwt
 import pytest
 
+from servicekit.cache import Memo
+
 from services.gateway import admission, waiting_room
 from tests.unit.fakemongo import Collection
 
@@ -212,6 +214,7 @@ def gateway(monkeypatch, tmp_path):
     auth._signer.cache_clear()
     r = live_room()
     monkeypatch.setattr(waiting_room, "room_of", lambda office_id, now=None: r if office_id == "TBK" else None)
+    monkeypatch.setattr(waiting_room, "_not_before", Memo(100))  # no pacing left from another test
     app = gateway_app.create_app()
     token, _ttl = auth.issue("acc-1", "APPLICANT", "")
     yield app, r, {"Authorization": f"Bearer {token}"}
@@ -246,3 +249,17 @@ def test_the_room_has_a_capacity_of_its_own(gateway):
     app.extensions["waiting_room"].queue_timeout_s = 0
     answer = app.test_client().post("/v1/offices/TBK/waiting-room", headers=headers)
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+
+
+def test_an_admitted_booking_shed_may_not_be_retried_before_retry_after(gateway):
+    app, r, headers = gateway
+    app.extensions["loadshed"]._limit = 0.0  # booking sheds: 503 + Retry-After 1
+    client = app.test_client()
+    valid, _ = admission.sign_pass(key(), "acc-1", r, time.time() - 1, 60)
+    sent = {**headers, "X-Admission-Pass": valid}
+    body = {"slot_id": "TBK-20270104-REGULAR-0900"}
+    assert client.post("/v1/applications/app-1/appointment", json=body, headers=sent).status_code == 503
+    again = client.post("/v1/applications/app-1/appointment", json=body, headers=sent)  # a bot, 20 ms later
+    assert again.status_code == 429 and again.headers["Retry-After"] == "1"
+    time.sleep(1.05)
+    assert client.post("/v1/applications/app-1/appointment", json=body, headers=sent).status_code == 503
