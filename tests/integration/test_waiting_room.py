@@ -140,7 +140,7 @@ def test_bots_that_ask_every_20_ms_do_not_win_more_than_their_share(api, stack, 
                 if answer.status == 409:  # slot-full: a definitive answer
                     outcome[who["account_id"]] = answer.body["type"].rsplit("/", 1)[1]
                     return
-                assert answer.status == 503, answer.body
+                assert answer.status in (429, 503), answer.body  # shed, or retried before Retry-After
                 wait = float(answer.headers.get("Retry-After", "1"))
             time.sleep(BOT_INTERVAL_S if bot else wait)
 
