@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from servicekit import grpcclient, log, mongo, tracing
 from servicekit.config import GRPC_PORTS, service_address
 from servicekit.metrics import LATENCY_BUCKETS
-from services.gateway import accesslog, auth, listing_cache, loadshed, openapi, worker
+from services.gateway import accesslog, auth, listing_cache, loadshed, openapi, waiting_room, worker
 from services.gateway.problems import Problem, response
 from services.gateway.validation import query_parameters
 from services.gateway.routes import accounts, applications, appointments, offices
@@ -24,6 +24,7 @@ from services.gateway.routes import biometrics as biometrics_routes
 from services.gateway.routes import biometrics_supervision
 from services.gateway.routes import complaints as complaint_routes
 from services.gateway.routes import counter, office_admin, outreach, proof, staff
+from services.gateway.routes import waiting_room as waiting_room_routes
 
 logger = logging.getLogger("gateway")
 
@@ -38,7 +39,8 @@ BOOKING_SECONDS = Histogram("gateway_booking_duration_seconds", "Time to answer 
 BOOKING_ROUTE = "/v1/applications/<application_id>/appointment"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BLUEPRINTS = [accounts.bp, offices.bp, applications.bp, appointments.bp, complaint_routes.bp, payments.bp, biometrics_routes.bp,
-              office_admin.bp, proof.bp, outreach.bp, counter.bp, biometrics_supervision.bp, staff.bp]
+              office_admin.bp, proof.bp, outreach.bp, counter.bp, biometrics_supervision.bp, staff.bp,
+              waiting_room_routes.bp]
 
 
 def create_app() -> Flask:
@@ -135,6 +137,7 @@ def create_app() -> Flask:
     tracing.install_flask(app)  # first of the hooks below: cached and shed answers get their span too
     accesslog.install(app)
     listing_cache.install(app)  # fresh cached listings are answered before admission: they cost no call
+    waiting_room.install(app)  # before the shedder: bookings without a pass are refused without a place in it
     loadshed.install(app)  # after the request-id hook: refusals carry their X-Request-Id
     return app
 

@@ -119,8 +119,8 @@ def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float 
 
     @app.before_request
     def admit():
-        if not request.path.startswith(PREFIX):
-            return None
+        if not request.path.startswith(PREFIX) or g.get("loadshed_exempt"):
+            return None  # exempt: bounded by a limiter of its own (the waiting room's)
         now = time.perf_counter()
         queued_s = now - g.get("started", now)
         refused = "queued-too-long" if queued_s > max_queue_wait_s else limiter.try_acquire()

@@ -144,7 +144,10 @@ OPERATIONS: list[tuple] = [
     ("post", "/v1/applications/{application_id}/appointment", "Book a slot: holds the seat, issues the billing",
      "Applications", "APPLICANT", "SlotChoice",
      {201: "Booked", 409: "slot-full, lane-not-allowed, slot-closed (lead time before its start)",
-      422: "documents-missing, priority-proof-missing", 503: "booking-interrupted, payment- or store-unavailable (retry)"}),
+      422: "documents-missing, priority-proof-missing", 503: "booking-interrupted, payment- or store-unavailable (retry)",
+      429: "waiting-room: the office's waiting room is active and no X-Admission-Pass was sent (Link: where to take "
+           "a place), or too-many-requests (Retry-After)",
+      403: "admission-pass-invalid: the pass is forged, expired, another account's or another room's"}),
     ("get", "/v1/applications/{application_id}/billing", "The billing of an application", "Payment", "APPLICANT",
      None, {200: "Billing", 404: "no such application (or not yours)",
             409: "no-billing-yet: issued when an appointment is booked"}),

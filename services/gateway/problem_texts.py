@@ -44,6 +44,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "request-in-progress": ("Permintaan sedang diproses",
                             "Permintaan yang sama masih diproses; tunggu sebentar lalu coba lagi."),
     "overloaded": ("Layanan sedang sibuk", "Layanan sedang sangat sibuk; coba lagi sebentar lagi."),
+    # the waiting room in front of booking (services/gateway/waiting_room.py)
+    "waiting-room": ("Ruang tunggu aktif",
+                     "Pemesanan di kantor {office_id} sedang melalui ruang tunggu: ambil nomor antrean dengan "
+                     "POST {path}, lalu kirim izin masuk yang diberikan di header X-Admission-Pass."),
+    "admission-pass-invalid": ("Izin masuk tidak berlaku",
+                               "Izin masuk ruang tunggu ini tidak sah, sudah kedaluwarsa, atau bukan milik akun "
+                               "Anda; lihat nomor antrean Anda dengan POST {path}."),
+    "waiting-room-closed": ("Ruang tunggu tidak aktif",
+                            "Kantor {office_id} tidak sedang memakai ruang tunggu; silakan langsung memesan jadwal."),
     "service-unavailable": ("Layanan tidak tersedia", "Layanan sementara tidak tersedia; coba lagi sebentar lagi."),
     "too-many-requests": ("Terlalu banyak permintaan", "Terlalu banyak permintaan; tunggu sebentar lalu coba lagi."),
     "internal-error": ("Kesalahan sistem", "Terjadi kesalahan di sistem kami; sudah dicatat. Silakan coba lagi nanti."),

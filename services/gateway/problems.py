@@ -25,8 +25,10 @@ class Problem(Exception):
     """Raise anywhere in a request to answer with problem+json."""
 
     def __init__(self, status: int, slug: str, detail: str, errors: list[dict] | None = None,
-                 retry_after: int | None = None, params: dict[str, str] | None = None):
+                 retry_after: int | None = None, params: dict[str, str] | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(detail)
+        self.headers = headers or {}  # e.g. Link: where to go instead
         self.status, self.slug, self.detail, self.errors, self.retry_after = status, slug, detail, errors, retry_after
         self.params = params or {}  # what the detail names, for the translated detail
 
@@ -74,6 +76,8 @@ def response(problem: Problem):
     resp.headers.add("Vary", "Accept-Language")
     if problem.retry_after is not None:
         resp.headers["Retry-After"] = str(problem.retry_after)
+    for name, value in problem.headers.items():
+        resp.headers[name] = value
     return resp
 
 

@@ -173,7 +173,8 @@ def create_app() -> Flask:
             if key and key in done:
                 return redirect(done[key])
             resp = view(*args, **kwargs)
-            if key and getattr(resp, "status_code", 200) in (301, 302, 303):
+            # Sent to the waiting room: not done yet, the same form comes back once admitted.
+            if key and not g.get("not_done") and getattr(resp, "status_code", 200) in (301, 302, 303):
                 done[key] = resp.headers["Location"]
                 while len(done) > 50:
                     done.pop(next(iter(done)))
@@ -490,8 +491,12 @@ def create_app() -> Flask:
         if not slot_id:
             flash("slots.choose_time", "warn")
             return redirect(back, 303)
-        answer = api("POST", f"/v1/applications/{quote(app_id)}/appointment", {"slot_id": slot_id}, key=key)
+        answer = api("POST", f"/v1/applications/{quote(app_id)}/appointment", {"slot_id": slot_id}, key=key,
+                     headers=admission_pass(slot_id))
+        if answer.slug in ("waiting-room", "admission-pass-invalid"):
+            return to_the_queue(app_id, "book", slot_id)
         if answer.status == 201 or answer.slug == "appointment-exists":
+            g.sess.get("queued", {}).pop(app_id, None)
             flash("book.done")
             return redirect(url_for("billing", app_id=app_id), 303)
         if answer.status == 404:
@@ -500,6 +505,50 @@ def create_app() -> Flask:
         if answer.slug == "documents-missing":
             return redirect(url_for("documents", app_id=app_id), 303)
         return redirect(back, 303)
+
+    # -- the waiting room in front of booking (docs/waiting-room.md) ---------------------------
+    def admission_pass(slot_id: str) -> dict:
+        """The pass the office's waiting room gave this session, sent with its bookings."""
+        token = g.sess.get("passes", {}).get(slot_id.split("-", 1)[0])
+        return {"X-Admission-Pass": token} if token else {}
+
+    def to_the_queue(app_id: str, action: str, slot_id: str):
+        """Remember the form (same Idempotency-Key) and show the applicant their place in line."""
+        g.sess.get("passes", {}).pop(slot_id.split("-", 1)[0], None)  # refused: it is no use any more
+        g.sess.setdefault("queued", {})[app_id] = {
+            "action": action, "slot_id": slot_id, "idem": request.form.get("idem", ""),
+            "date": request.form.get("date", ""), "lane": request.form.get("lane", "")}
+        g.not_done = True
+        return redirect(url_for("queue", app_id=app_id), 303)
+
+    @app.get("/applications/<app_id>/queue")
+    @login_required
+    def queue(app_id: str):
+        pending = g.sess.get("queued", {}).get(app_id)
+        if not pending:
+            return redirect(url_for("slots", app_id=app_id), 303)
+        office_id = pending["slot_id"].split("-", 1)[0]
+        answer = api("POST", f"/v1/offices/{quote(office_id)}/waiting-room")
+        place = answer.body if answer.ok else {}
+        if answer.status == 404:
+            abort(404)
+        if answer.ok and place["status"] == "expired":
+            g.sess["queued"].pop(app_id, None)
+            flash("queue.expired", "warn")
+            return redirect(url_for("status", app_id=app_id), 303)
+        admitted = answer.status == 409 or (answer.ok and place["status"] == "admitted")  # 409: the room closed
+        if answer.ok and place.get("admission_pass"):
+            g.sess.setdefault("passes", {})[office_id] = place["admission_pass"]
+        if not answer.ok and not admitted:
+            flash_problem(answer)
+            return redirect(url_for("status", app_id=app_id), 303)
+        wait = int(place.get("estimated_wait_seconds") or 0)
+        resp = Response(render("queue.html", office=office_of(office_id), place=place, admitted=admitted,
+                               pending=pending, app_id=app_id, minutes=max(1, round(wait / 60)), seconds=wait,
+                               refresh=int(place.get("poll_after_seconds") or 5)))
+        if not admitted:
+            resp.headers["Retry-After"] = str(int(place.get("poll_after_seconds") or 5))
+        return resp
 
     def flash_problem(answer: gateway.Answer):
         g.sess.setdefault("flash", []).append({"kind": "error", "text": problem_text(answer)})
@@ -510,7 +559,9 @@ def create_app() -> Flask:
     def reschedule(app_id: str):
         slot_id = request.form.get("slot_id", "")
         answer = api("PUT", f"/v1/applications/{quote(app_id)}/appointment", {"slot_id": slot_id},
-                     key=request.form.get("idem"))
+                     key=request.form.get("idem"), headers=admission_pass(slot_id))
+        if answer.slug in ("waiting-room", "admission-pass-invalid"):
+            return to_the_queue(app_id, "reschedule", slot_id)
         if answer.ok:
             flash("reschedule.done")
             return redirect(url_for("status", app_id=app_id), 303)

@@ -71,7 +71,8 @@ def call(method: str, path: str, body=None, token: str | None = None, idempotenc
         answer = Answer(err.code, _decode(content), dict(err.headers), content)
     except (urllib.error.URLError, TimeoutError, ConnectionError):
         raise Busy(3) from None  # the gateway did not answer: same as busy, the retry is safe
-    if answer.status in (429, 503) or answer.slug == "request-in-progress":
+    # The waiting room's 429 is not "busy": the page sends the applicant to their place in line.
+    if (answer.status in (429, 503) and answer.slug != "waiting-room") or answer.slug == "request-in-progress":
         raise Busy(_retry_after(answer.headers))
     return answer
 

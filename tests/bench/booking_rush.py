@@ -4,7 +4,9 @@
         [--applicants 10000] [--offices 50] [--seats 60] [--concurrency 64] [--overload-seconds 20]
 
 Environment (used by `make bench`): BENCH_APPLICANTS, BENCH_OFFICES, BENCH_SEATS,
-BENCH_CONCURRENCY, BENCH_OVERLOAD_SECONDS, BENCH_OVERLOAD_FACTOR.
+BENCH_CONCURRENCY, BENCH_OVERLOAD_SECONDS, BENCH_OVERLOAD_FACTOR; the bots scenario's
+BENCH_BOTS_APPLICANTS, BENCH_BOTS_SHARE, BENCH_BOTS_SEATS, BENCH_BOTS_PER_MINUTE, BENCH_BOTS_DRAW_SECONDS
+(`--bots-only` runs only that scenario).
 
 It starts its own stack (run directory in /tmp, ports in a block of 100 from BENCH_PORT_BASE, default 23500, two booking replicas, four
 gateway workers) unless --gateway URL and --mongo URI name a running one, and stops it at the end.
@@ -27,6 +29,10 @@ gateway workers) unless --gateway URL and --mongo URI name a running one, and st
 5. Overload (open loop): a second release, booked by the applicants still without a seat at
    FACTOR x the rush's sustained request rate for a bounded time; every request must be answered
    (success, full, or 429/503 with Retry-After) within 2 s.
+6. Brokers' bots (issue 19): on one office-day of SEATS seats, N applicants of whom 10% are bots
+   asking every 20 ms whatever Retry-After says, the others following it; run once without and
+   once with the office's waiting room (a fresh day and fresh applicants each). Prints the bots'
+   share of the seats over their share of the applicants (target with the room: <= 1.1).
 All traffic goes to 127.0.0.1. Prints one plain-text table; asserts nothing.
 """
 from __future__ import annotations
@@ -88,9 +94,9 @@ class Http:
             self.local.conn = conn
         return conn
 
-    def request(self, method: str, path: str, body=None, token: str | None = None):
+    def request(self, method: str, path: str, body=None, token: str | None = None, extra: dict | None = None):
         """(status, json body or None, headers, seconds); status 0 = no answer."""
-        headers = {"Connection": "keep-alive"}
+        headers = {"Connection": "keep-alive", **(extra or {})}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -564,6 +570,144 @@ def invariants(mongo_uri: str, slots: dict[str, dict], applicants: list[dict], b
             "multi_seat_apps": sum(1 for n in seats_per_app.values() if n > 1), "lost": lost}
 
 
+# -- brokers' bots (issue 19) ------------------------------------------------------------------
+BOT_INTERVAL_S = 0.02  # a bot asks again every 20 ms, whatever Retry-After says
+HUMAN_RETRY_CAP_S = 5.0
+
+
+def bots_rush(api: Http, applicants: list[dict], bots: set[str], release: dict[str, dict], room: bool,
+              deadline_s: float = 300.0) -> dict:
+    """One thread per applicant, all at once, each wanting one seat of `release` (one office-day).
+    People follow Retry-After (and the waiting room's poll advice); bots ask every 20 ms. With `room`
+    the office's waiting room is open (set by the caller), and everyone goes through it when booking
+    says so (429 waiting-room), as the problem's Link tells a client."""
+    office_id = next(iter(release.values()))["office_id"]
+    day = next(iter(release.values()))["date"]
+    outcome: dict[str, str] = {}
+    counts = collections.Counter()
+    lock = threading.Lock()
+    go = threading.Barrier(len(applicants))
+    end = time.monotonic() + deadline_s
+
+    def one(a: dict) -> None:
+        bot = a["account_id"] in bots
+        admission_pass, in_room, slots = None, False, []
+        go.wait()
+
+        def pause(headers: dict, advice: float = 1.0) -> None:
+            time.sleep(BOT_INTERVAL_S if bot else min(HUMAN_RETRY_CAP_S, float(headers.get("Retry-After") or advice)))
+
+        def count(what: str, status: int) -> None:
+            with lock:
+                counts[(what, "bot" if bot else "person", status)] += 1
+
+        while time.monotonic() < end:
+            if in_room and admission_pass is None:
+                status, place, headers, _s = api.request("POST", f"/v1/offices/{office_id}/waiting-room", {}, a["token"])
+                count("room", status)
+                if status == 200 and place["status"] == "admitted":
+                    admission_pass = place["admission_pass"]
+                    continue
+                if status == 200 and place["status"] == "expired":
+                    outcome[a["account_id"]] = "pass-expired"
+                    return
+                if status == 409:  # the room closed: book directly
+                    in_room = False
+                    continue
+                pause(headers, (place or {}).get("poll_after_seconds", 1) if status == 200 else 1)
+                continue
+            if not slots:
+                status, body, headers, _s = api.request("GET", f"/v1/offices/{office_id}/slots?date={day}&lane=REGULAR")
+                count("list", status)
+                if status != 200:
+                    pause(headers)
+                    continue
+                slots = [x["slot_id"] for x in body["items"] if x["remaining"] > 0 and x["slot_id"] in release]
+                if not slots:
+                    outcome[a["account_id"]] = "sold-out"
+                    return
+                random.shuffle(slots)
+            extra = {"X-Admission-Pass": admission_pass} if admission_pass else None
+            status, body, headers, _s = api.request("POST", f"/v1/applications/{a['application_id']}/appointment",
+                                                    {"slot_id": slots[0]}, a["token"], extra)
+            count("book", status)
+            slug = slug_of(status, body)
+            if status == 201 or slug == "appointment-exists":
+                outcome[a["account_id"]] = "booked"
+                return
+            if slug == "waiting-room" or slug == "admission-pass-invalid":
+                in_room, admission_pass = True, None
+                continue
+            if status == 409:  # slot-full (or closed): that time is gone, list again
+                slots = []
+                continue
+            pause(headers)
+        outcome.setdefault(a["account_id"], "out-of-time")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(a,), daemon=True) for a in applicants]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    booked = [acc for acc, o in outcome.items() if o == "booked"]
+    bot_seats = sum(1 for acc in booked if acc in bots)
+    share_seats = bot_seats / len(booked) if booked else 0.0
+    share_people = len(bots) / len(applicants)
+    return {"seconds": seconds, "booked": len(booked), "bot_seats": bot_seats, "bots": len(bots),
+            "people": len(applicants), "ratio": share_seats / share_people if share_people else float("nan"),
+            "outcomes": collections.Counter(outcome.values()), "counts": counts,
+            "dropped": sum(n for (_w, _who, status), n in counts.items() if status == 0)}
+
+
+def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n: int, bot_share: float,
+                  seats: int, per_minute: int, draw_seconds: int, jwt_secret: str | None, setup_concurrency: int,
+                  mongo_uri: str) -> list[str]:
+    """The same rush twice on two fresh office-days of one office (fresh applicants each): without
+    and with the waiting room. Returns the report's lines."""
+    office_id = "BTM"
+    days = cal.working_days(cal.offices[office_id], first_day, 2)
+    lines = [f"-- brokers' bots: {n} applicants, {round(n * bot_share)} of them bots asking every "
+             f"{BOT_INTERVAL_S * 1000:.0f} ms; {seats} seats per run --"]
+    measured = None
+    for day, room in zip(days, (False, True)):
+        if room and per_minute <= 0:  # what booking completed just before, on this machine, under these bots
+            per_minute = max(10, int(0.8 * 60 * measured))
+        release = create_release(api, tokens, [(office_id, day)], seats, cal)
+        people = setup_applicants(api, n, lambda _i: office_id, jwt_secret, setup_concurrency)
+        bots = {p["account_id"] for p in random.sample(people, round(len(people) * bot_share))}
+        if room:
+            status, body, _h, _s = api.request("PUT", f"/v1/offices/{office_id}/waiting-room", {
+                "active": True, "minutes": 30, "admissions_per_minute": per_minute, "draw_seconds": draw_seconds,
+                "reason": "benchmark: brokers' bots"}, tokens[office_id])
+            if status != 200:
+                raise RuntimeError(f"opening the waiting room failed: {status} {body}")
+            time.sleep(2.5)  # every gateway worker reads the switch at most every 2 s
+        try:
+            r = bots_rush(api, people, bots, release, room)
+        finally:
+            if room:
+                api.request("DELETE", f"/v1/offices/{office_id}/waiting-room", None, tokens[office_id])
+        inv = invariants(mongo_uri, release, people, {})
+        measured = r["booked"] / r["seconds"] if r["seconds"] else 1.0
+        label = (f"with the waiting room ({per_minute}/min, draw {draw_seconds} s)" if room
+                 else f"without a waiting room ({measured:.2f} bookings/s over the run)")
+        lines += [
+            f"{label}:",
+            f"  {'bots seats / seats (bots / people)':<42} {r['bot_seats']} / {r['booked']} "
+            f"({r['bots']} / {r['people']})",
+            f"  {'bots share of seats / share of people':<42} {r['ratio']:.2f}"
+            + ("  (target <= 1.1: " + ("met" if r["ratio"] <= 1.1 else "NOT met") + ")" if room else ""),
+            f"  {'duration, dropped connections':<42} {r['seconds']:.1f} s, {r['dropped']}",
+            f"  {'overbooked seats, seats held / offered':<42} {inv['overbooked']}, {inv['held']} / {inv['seats']}",
+            "  outcomes: " + ", ".join(f"{k} {v}" for k, v in r["outcomes"].most_common()),
+            "  requests (what, who, status): " + ", ".join(
+                f"{w}/{who}/{st} {c}" for (w, who, st), c in sorted(r["counts"].items())),
+        ]
+    return lines
+
+
 # -- baseline server --------------------------------------------------------------------------
 def start_baseline(port: int, mongo_uri: str, workers: int, log_path: Path) -> subprocess.Popen:
     env = dict(os.environ, MONGO_URI=mongo_uri,
@@ -620,6 +764,15 @@ def main(argv=None) -> int:
     p.add_argument("--gateway", help="reuse a running gateway (http://127.0.0.1:PORT) instead of starting a stack")
     p.add_argument("--mongo", help="MONGO_URI of the reused stack (for supervisors and invariants)")
     p.add_argument("--gateway-workers", type=int, default=4, help="gateway workers of a reused stack (baseline uses as many)")
+    p.add_argument("--bots-applicants", type=int, default=int(e("BENCH_BOTS_APPLICANTS", 443)),
+                   help="people in the brokers' bots scenario (0: skip it)")
+    p.add_argument("--bots-share", type=float, default=float(e("BENCH_BOTS_SHARE", 0.1)))
+    p.add_argument("--bots-seats", type=int, default=int(e("BENCH_BOTS_SEATS", 120)))
+    p.add_argument("--bots-per-minute", type=int, default=int(e("BENCH_BOTS_PER_MINUTE", 0)),
+                   help="the waiting room's admissions per minute in the bots scenario (0: 80%% of the bookings/s "
+                        "the run without a room completed, i.e. what booking takes on this machine now)")
+    p.add_argument("--bots-draw-seconds", type=int, default=int(e("BENCH_BOTS_DRAW_SECONDS", 20)))
+    p.add_argument("--bots-only", action="store_true", help="run only the brokers' bots scenario")
     args = p.parse_args(argv)
     if args.applicants < 1 or args.offices < 1 or args.seats < 1 or args.concurrency < 1:
         p.error("applicants, offices, seats and concurrency must be positive")
@@ -647,8 +800,16 @@ def main(argv=None) -> int:
                 raise RuntimeError(f"supervisor login for {office_id} failed: {status} {body}")
             tokens[office_id] = body["access_token"]
 
-        # releases: the rush's and, later, the overload run's (on the working days after it)
         first = dt.date.today() + dt.timedelta(days=7)
+        if args.bots_only:
+            bots_lines = bots_scenario(api, tokens, cal, first, args.bots_applicants, args.bots_share, args.bots_seats,
+                                       args.bots_per_minute, args.bots_draw_seconds, jwt_secret,
+                                       args.setup_concurrency, mongo_uri)
+            print("\n".join(["brokers' bots benchmark (issue 19)",
+                             f"{'machine':<44} {os.cpu_count()} cores, {_mem_gb()} GB RAM; all on one host",
+                             *bots_lines]), flush=True)
+            return 0
+        # releases: the rush's and, later, the overload run's (on the working days after it)
         layout1 = release_layout(args.offices, first, cal)
         after = max(d for _o, d in layout1) + dt.timedelta(days=1)
         layout2 = release_layout(args.offices, after, cal)
@@ -710,6 +871,12 @@ def main(argv=None) -> int:
         missing_ra = sum(1 for r in over_rec.rows if r[0] == "missing-retry-after")
         all_booked = dict(booked, **booked2)
         inv2 = invariants(mongo_uri, dict(release1, **release2), applicants, all_booked)
+        bots_lines = []
+        if args.bots_applicants > 0:  # on the working days after the overload's release
+            print("brokers' bots scenario", flush=True)
+            bots_lines = bots_scenario(api, tokens, cal, max(d for _o, d in layout2) + dt.timedelta(days=1),
+                                       args.bots_applicants, args.bots_share, args.bots_seats, args.bots_per_minute,
+                                       args.bots_draw_seconds, jwt_secret, args.setup_concurrency, mongo_uri)
 
         # -- the table ------------------------------------------------------------------------
         rs, bs, os_ = summarize(rush_rows, rush_s), summarize(base_rec.rows, base_s), summarize(over_rows, args.overload_seconds)
@@ -774,6 +941,7 @@ def main(argv=None) -> int:
             f"{'bookings during overload':<{w}} {len(booked2)}",
             "answers:",
             *[f"  {k:<40} {n:>7}" for k, n in status_mix.most_common()],
+            *bots_lines,
             f"{'verdict':<{w}} " + ("all targets met" if (served_ratio >= 0.5 and slow == 0 and unanswered == 0
                                     and missing_ra == 0 and not any(inv2[k] for k in ("overbooked", "dup_open_apps", "dup_niks", "multi_seat_apps", "lost")))
                                    else "targets NOT all met (see above)"),

@@ -16,7 +16,7 @@ import urllib.request
 import uuid
 from email.header import decode_header, make_header
 
-from deploy.local.stack import CACHE, LOCAL_SECRETS
+from deploy.local.stack import CACHE, LOCAL_SECRETS, OFFICE_SUPERVISORS
 from servicekit.clock import rfc3339
 from services.booking.domain import calendar
 
@@ -146,6 +146,28 @@ def next_working_morning(office_id: str = "TBK") -> dt.datetime:
     while not cal.is_working_day(office, day):
         day += dt.timedelta(days=1)
     return dt.datetime.combine(day, dt.time(8, 30), office.tz)
+
+
+# -- the waiting room in front of booking ------------------------------------------------------
+def supervisor_of(api, office_id: str) -> str:
+    """A token of the office's demo head of office (seeded by every stack)."""
+    staff = next(s for s in OFFICE_SUPERVISORS if s["office_id"] == office_id)
+    return api.login(staff["email"], staff["password"])
+
+
+def open_waiting_room(api, token: str, office_id: str, per_minute: int, draw_seconds: int, minutes: int = 10) -> dict:
+    reply = api.put(f"/v1/offices/{office_id}/waiting-room", {
+        "active": True, "minutes": minutes, "admissions_per_minute": per_minute, "draw_seconds": draw_seconds,
+        "reason": "integration test"}, token=token)
+    assert reply.status == 200 and reply.body["active"], reply.body
+    time.sleep(2.5)  # every gateway worker reads the switch at most every 2 s
+    return reply.body
+
+
+def close_waiting_room(api, token: str, office_id: str) -> None:
+    """Remove the switch, and wait out the other gateway workers' 2 s cache of it."""
+    assert api.delete(f"/v1/offices/{office_id}/waiting-room", token=token).status == 204
+    time.sleep(2.5)
 
 
 # -- what the platform sent --------------------------------------------------------------------

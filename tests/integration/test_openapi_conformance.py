@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -50,4 +51,9 @@ def assert_conforms(run: subprocess.CompletedProcess, who: str) -> None:
 @pytest.mark.parametrize("who", ["applicant", "supervisor"])
 def test_the_api_conforms_to_its_openapi_document(api, stack, who, tmp_path):
     token = api.register_applicant()["token"] if who == "applicant" else staff_token(api, "SUPERVISOR")
-    assert_conforms(schemathesis(stack.gateway_url, token, tmp_path), who)
+    try:
+        assert_conforms(schemathesis(stack.gateway_url, token, tmp_path), who)
+    finally:
+        if who == "supervisor":  # it may have opened TBK's waiting room: the tests after it book there
+            api.delete("/v1/offices/TBK/waiting-room", token=token)
+            time.sleep(2.5)  # the other gateway workers' cache of the switch

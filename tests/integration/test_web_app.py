@@ -2,7 +2,7 @@
 chromium-driver), against a whole stack and the web process, as a person on a 360 x 640 phone.
 
 One stack for the module (ports PASSPORT_TEST_PORT_BASE + 300), with the gateway's in-flight limit
-forced to 1 and no waiting room, so the test that crowds the gateway sees the web app's waiting page.
+forced to 1 and no waiting (the gateway's queue; the booking waiting room is opened by its own test), so the test that crowds the gateway sees the web app's waiting page.
 axe-core (npm, provisioned by deploy/local/provision_web.sh) is injected into every page visited and
 must find no serious or critical violation. Screenshots go to WEB_TEST_ARTIFACTS (default
 .run/test-artifacts/web)."""
@@ -27,7 +27,8 @@ from deploy.local.client import SAMPLE_PDF, Api
 from deploy.local.stack import OFFICE_SUPERVISORS, REPO
 from tests.integration.conftest import running_stack, staff_token
 from services.booking.domain import calendar
-from tests.integration.helpers import chromium, serious_accessibility_violations, mails_to
+from tests.integration.helpers import (chromium, close_waiting_room, mails_to, open_waiting_room,
+                                       serious_accessibility_violations)
 
 PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 300
 ARTIFACTS = Path(os.environ.get("WEB_TEST_ARTIFACTS", REPO / ".run" / "test-artifacts" / "web"))
@@ -450,3 +451,36 @@ def test_entering_the_ballot_of_an_office_that_releases_by_ballot(web, browser, 
     page.wait_for(lambda: "Menunggu pembayaran" in page.text(), timeout_s=180, reload=True, what="the draw's seat")
     result = api.get(f"/v1/offices/DPS/ballots/{ballot['ballot_id']}/result").body
     assert result["seed"] and [o["outcome"] for o in result["outcomes"]] == ["WON"], result
+
+
+def test_the_waiting_room_shows_the_place_in_line_and_books_when_admitted(web, browser, tmp_path):
+    api = Api(web.gateway_url)
+    supervisor = staff_token(api, "SUPERVISOR")
+    page, person = Page(browser, web.web_url), new_person()
+    register(page, person)
+    app_id = start_application(page, tmp_path)
+    choose_first_free_day(page, app_id)
+    # TBK's room opens, paced at one admission per 10 s; three people take their places first.
+    open_waiting_room(api, supervisor, "TBK", per_minute=6, draw_seconds=0)
+    try:
+        for _ in range(3):
+            ahead = api.register_applicant()
+            assert api.post("/v1/offices/TBK/waiting-room", token=ahead["token"]).status == 200
+        browser.find_element(By.ID, "book").click()
+        page.wait_for(lambda: browser.find_elements(By.ID, "queue-position"), timeout_s=30, what="the queue page")
+        page.check()
+        assert "/queue" in browser.current_url
+        shown = browser.find_element(By.ID, "queue-position").text
+        assert re.fullmatch(r"Posisi Anda dalam antrean: [1-9]\d*", shown), shown
+        assert "Perkiraan waktu tunggu" in page.text() and "tidak mempercepat giliran" in page.text()
+        # polite polling: the page's script reloads it when told (Retry-After); without it, "Check now"
+        assert int(browser.find_element(By.ID, "waiting").get_attribute("data-seconds")) >= 1
+        assert browser.find_element(By.ID, "refresh").get_attribute("href").endswith("/queue")
+        page.shot("35-queue-id")
+        # Admitted (about 30 s later), the page sends the same form with the pass and lands on the bill.
+        page.wait_for(lambda: "Kode billing" in page.text(), timeout_s=120, what="the bill after admission")
+    finally:
+        close_waiting_room(api, supervisor, "TBK")
+    token = api.login(person["email"], PASSWORD)
+    app = api.get(f"/v1/applications/{app_id}", token=token).body
+    assert [t["status"] for t in app["timeline"]].count("AWAITING_PAYMENT") == 1

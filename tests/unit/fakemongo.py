@@ -1,7 +1,7 @@
 """An in-memory stand-in for the few pymongo calls the services' domain code makes, for unit tests
 of pure domain logic only (integration tests always run on real FerretDB): unique `_id` and unique
-secondary keys, simple filters ($in $lt $lte $gte $ne $exists, top-level $or), sort/limit, $set, $inc
-and $unset updates (upsert by _id), deletes."""
+secondary keys, simple filters ($in $lt $lte $gte $ne $exists, top-level $or), sort/limit, $set, $inc,
+$max and $unset updates (upsert by _id), deletes."""
 from __future__ import annotations
 
 import copy
@@ -74,10 +74,12 @@ class Collection:
                     d[key] = d.get(key, 0) + step
                 for key in update.get("$unset", {}):
                     d.pop(key, None)
+                for key, value in update.get("$max", {}).items():
+                    d[key] = max(d.get(key, value), value)
                 return UpdateResult(1)
         if upsert and "_id" in query:  # only upserts by _id are used
-            self.insert_one({"_id": query["_id"], **copy.deepcopy(update.get("$set", {})),
-                             **copy.deepcopy(update.get("$setOnInsert", {})), **update.get("$inc", {})})
+            self.insert_one({"_id": query["_id"], **copy.deepcopy(update.get("$setOnInsert", {})),
+                             **copy.deepcopy(update.get("$set", {})), **update.get("$max", {}), **update.get("$inc", {})})
             return UpdateResult(1)
         return UpdateResult(0)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from passport.v1 import booking_pb2, notification_pb2, payment_pb2
-from services.gateway import auth, clients, schema
+from services.gateway import auth, clients, openapi, schema, waiting_room
 from services.gateway.idempotency import idempotent
 from services.gateway.problems import Problem
 from services.gateway.validation import fields, json_body
@@ -130,3 +130,11 @@ def application_json(app) -> dict:
         if getattr(app, name):
             out[name] = getattr(app, name)
     return out
+
+
+# While an office's waiting room is active, booking there needs the pass the room gives (waiting_room.py).
+ADMISSION_PASS = {"headers": [openapi.header(waiting_room.PASS_HEADER, {"type": "string"}, description=(
+    "the admission pass from POST /v1/offices/{office_id}/waiting-room; required while the slot's office has an "
+    "active waiting room (GET /v1/offices/{office_id}/waiting-room), ignored otherwise"))]}
+openapi.EXTRAS[("post", "/v1/applications/{application_id}/appointment")] = ADMISSION_PASS
+openapi.EXTRAS[("put", "/v1/applications/{application_id}/appointment")] = ADMISSION_PASS

@@ -131,7 +131,9 @@ openapi.OPERATIONS.extend([
     ("delete", "/v1/applications/{application_id}/appointment", "Cancel: the seat is released at once; the application closes",
      "Applications", "APPLICANT", None, {204: "cancelled", 409: "nothing to cancel"}),
     ("put", "/v1/applications/{application_id}/appointment", "Reschedule once, after payment, at the latest the day before",
-     "Applications", "APPLICANT", "Reschedule", {200: "Application", 409: "reschedule-not-allowed or slot-full"}),
+     "Applications", "APPLICANT", "Reschedule", {200: "Application", 409: "reschedule-not-allowed or slot-full",
+                                                 429: "waiting-room: the office's waiting room is active and no "
+                                                      "X-Admission-Pass was sent", 403: "admission-pass-invalid"}),
     ("post", "/v1/applications/{application_id}/waitlist", "Wait for a seat on a full date; freed seats are offered in order",
      "Applications", "APPLICANT", "Waitlist", {201: "WaitlistPosition", 409: "seats-available"}),
     ("post", "/v1/offices/{office_id}/day-reschedules", "Move every appointment of a day (force majeure); audited",

@@ -1,0 +1,420 @@
+"""The waiting room in front of booking, kept in the gateway's store so every worker and replica
+shares it (the rules are in admission.py; docs/waiting-room.md tells the whole design).
+
+Documents of the collection `waiting_room` (all keyed by `_id`, the only lookup FerretDB serves
+from an index; deleted a day after their room closes):
+- `<room>|a|<account>`: the account's place (one per account per room: a unique insert). During the
+  draw it holds a random lot; afterwards, or for a late comer, the number of its ticket and its
+  admission time.
+- `<room>|t|<n>`: the n-th numbered place after the draw, with its admission time, each 1/rate after
+  the one before (a gap-free sequence: a place is an insert at the next free number).
+- `<room>|draw`: the draw, made once by whichever request first finds it missing after the draw
+  closed (+ DRAW_GRACE_S for clocks and slow inserts); a unique insert, so every process uses the same.
+- `<room>|head`: a hint of how far the numbering got, so a new worker does not read it from 1.
+Supervisors' switches live in `waiting_room_switches` (`_id` = office).
+
+Nothing runs in the background and nothing lives only in one process's memory (caches aside): a
+replica that dies loses the requests it was answering, never a place or an admission time.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import logging
+import math
+import threading
+import time
+
+from flask import Flask, g, request
+from prometheus_client import Counter
+from pymongo.errors import DuplicateKeyError
+
+from passport.v1 import office_pb2
+from servicekit import mongo
+from servicekit.cache import Memo, TtlCache
+from servicekit.config import env, env_float, env_int
+from servicekit.mongo import insert_unique
+from services.gateway import admission, auth, clients, loadshed
+from services.gateway.expiring import ExpiringCollection
+from services.gateway.problems import Problem, response
+
+logger = logging.getLogger("gateway.waiting_room")
+
+PASS_HEADER = "X-Admission-Pass"
+DRAW_GRACE_S = 3.0  # after the draw closes: clock skew between replicas and an insert still under way
+RETENTION = dt.timedelta(days=1)
+PLACES = ExpiringCollection("waiting_room")
+SWITCHES = "waiting_room_switches"
+
+ROOM_EVENTS = Counter("gateway_waiting_room_total", "Waiting-room outcomes: places taken (drawn or numbered), "
+                      "passes issued, bookings refused without or with a bad pass, bookings let through.",
+                      ["event"])
+
+
+@functools.cache
+def settings() -> admission.Settings:
+    return admission.Settings(
+        rate=env_float("WAITING_ROOM_ADMISSIONS_PER_MINUTE", 600) / 60.0,
+        draw_seconds=env_float("WAITING_ROOM_DRAW_SECONDS", 30),
+        always_on=frozenset(o.strip() for o in env("WAITING_ROOM_OFFICES", "").split(",") if o.strip()),
+        release_minutes=env_float("WAITING_ROOM_RELEASE_MINUTES", 0),
+        prequeue_minutes=env_float("WAITING_ROOM_PREQUEUE_MINUTES", 15))
+
+
+@functools.cache
+def pass_ttl_s() -> float:
+    return env_float("WAITING_ROOM_PASS_SECONDS", 180)
+
+
+@functools.cache
+def _key() -> bytes:
+    return admission.pass_key(auth._secret())
+
+
+# -- which room is active -------------------------------------------------------------------------
+_switch_cache = TtlCache(env_float("WAITING_ROOM_SWITCH_CACHE_SECONDS", 2), max_entries=1_000)
+_release_cache = TtlCache(60, max_entries=1_000)
+
+
+_last_switch: dict[str, dict | None] = {}
+
+
+def switch_of(office_id: str) -> dict | None:
+    """The supervisor's switch of the office (each worker reads it at most every 2 s). With the store
+    unreachable, the last one read stands for the cache time: one request pays the driver's timeout
+    per 2 s, not every booking queued behind the single flight."""
+    def read():
+        try:
+            doc = mongo.database("gateway")[SWITCHES].find_one({"_id": office_id})
+        except mongo.STORE_UNREACHABLE:
+            logger.warning("waiting-room switch unreadable; the last one read stands", extra={"office_id": office_id})
+            return (_last_switch.get(office_id),)
+        _last_switch[office_id] = _switch_dict(doc) if doc else None
+        return (_last_switch[office_id],)
+    return _switch_cache.get(office_id, read)[0]
+
+
+def _switch_dict(doc: dict) -> dict:
+    return {"active": doc["active"], "from": _epoch(doc["from"]), "until": _epoch(doc["until"]),
+            "rate": doc.get("rate"), "draw_seconds": doc.get("draw_seconds")}
+
+
+def release_openings(office_id: str) -> list[float]:
+    """When the office's FCFS releases open (from booking; each worker asks at most once a minute)."""
+    if settings().release_minutes <= 0:
+        return []
+
+    def read():
+        reply = clients.call(clients.office().ListReleases, office_pb2.ListReleasesRequest(office_id=office_id))
+        out = []
+        for r in reply.items:
+            if r.mode == "FCFS" and r.opens_at:
+                out.append(dt.datetime.fromisoformat(r.opens_at.replace("Z", "+00:00")).timestamp())
+        return out
+    try:
+        return _release_cache.get(office_id, read)
+    except Problem:
+        return []  # booking unreachable: it answers the booking itself with 503 anyway
+
+
+def room_of(office_id: str, now: float | None = None) -> admission.Room | None:
+    now = admission.now_s() if now is None else now
+    return admission.active_room(office_id, now, switch_of(office_id), release_openings(office_id), settings())
+
+
+def set_switch(office_id: str, active: bool, minutes: float, rate: float | None, draw_seconds: float | None,
+               by: str) -> dict:
+    """A supervisor turns the room on (or off) for `minutes` from now. Turning on a room already on
+    keeps it (and everybody's place, and when its draw closed): only its end and pace change."""
+    now = dt.datetime.now(dt.timezone.utc)
+    store = mongo.database("gateway")[SWITCHES]
+    current = store.find_one({"_id": office_id})
+    start = now
+    if current and current["active"] and active and _epoch(current["until"]) > now.timestamp():
+        start, draw_seconds = _aware(current["from"]), current.get("draw_seconds")
+    doc = {"_id": office_id, "active": active, "from": start, "until": now + dt.timedelta(minutes=minutes),
+           "rate": rate, "draw_seconds": draw_seconds, "by": by, "at": now}
+    store.replace_one({"_id": office_id}, doc, upsert=True)
+    _switch_cache.invalidate(office_id)  # this worker at once; the others within their cache time
+    logger.info("waiting room switched", extra={"office_id": office_id, "active": active, "minutes": minutes})
+    return _switch_dict(doc)
+
+
+def clear_switch(office_id: str) -> None:
+    mongo.database("gateway")[SWITCHES].delete_one({"_id": office_id})
+
+
+# -- places ----------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Place:
+    room: admission.Room
+    status: str                   # drawing | waiting | admitted | expired
+    position: int | None          # people ahead + 1 while waiting; None until the draw is made
+    admit_at: float | None
+    wait_s: float
+    admission_pass: str | None = None
+    pass_expires_at: float | None = None
+
+    @property
+    def poll_after(self) -> int:
+        if self.status == "drawing":
+            return max(1, int(min(30, self.wait_s + 1)))
+        return admission.poll_after(self.wait_s) if self.status == "waiting" else 0
+
+
+class Rooms:
+    """Places in rooms, stored; `store()` gives the collection (a test passes its own)."""
+
+    def __init__(self, store=None):
+        self._store = store
+        self._draws: dict[str, dict] = {}     # room -> {"rank": {account: rank}, "count", "rate"}
+        self._ends: dict[str, int] = {}       # room -> next ticket number this process expects
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        # (room, account) -> admission time: fixed once known, so asking again costs no store read here
+        self._known = Memo(200_000)
+
+    def store(self, now: dt.datetime):
+        return self._store if self._store is not None else PLACES.get(now)
+
+    def place(self, room: admission.Room, account_id: str, now: float, join: bool) -> Place | None:
+        """The account's place in `room` (taken first when `join` and it has none): the same on every ask."""
+        claim_id = f"{room.room_id}|a|{account_id}"
+        known = self._known.get(claim_id)
+        if known is not None:
+            return self._answer(room, account_id, known, now)
+        when = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+        store = self.store(when)
+        claim = store.find_one({"_id": claim_id})
+        expires = dt.datetime.fromtimestamp(room.until, dt.timezone.utc) + RETENTION
+        if claim is None:
+            if not join:
+                return None
+            if room.in_draw(now):
+                claim = {"_id": claim_id, "room": room.room_id, "account": account_id, "lot": admission.draw_key(),
+                         "joined": now, "expires": expires}
+                if insert_unique(store, claim):
+                    ROOM_EVENTS.labels("place-drawn").inc()
+                else:
+                    claim = store.find_one({"_id": claim_id})
+            else:
+                if now < room.draw_closes_at + DRAW_GRACE_S and room.draw_seconds > 0:
+                    return Place(room, "drawing", None, None, room.draw_closes_at + DRAW_GRACE_S - now)
+                claim = self._numbered(store, room, account_id, now, expires, claim_id)
+        if claim.get("admit_at") is None:  # a drawn place: its rank comes from the draw
+            if now < room.draw_closes_at + DRAW_GRACE_S:
+                return Place(room, "drawing", None, None, room.draw_closes_at + DRAW_GRACE_S - now)
+            draw = self._draw(store, room, now, expires)
+            rank = draw["rank"].get(account_id)
+            if rank is None:  # its insert came after the draw was made: numbered after it
+                claim = self._numbered(store, room, account_id, now, expires, claim_id, replace=True)
+            else:
+                claim = dict(claim, admit_at=admission.drawn_admit_at(room, rank, draw["rate"]))
+        self._known.put(claim_id, claim["admit_at"])
+        return self._answer(room, account_id, claim["admit_at"], now)
+
+    def _answer(self, room, account_id, admit_at: float, now: float) -> Place:
+        if now < admit_at:
+            rate = room.rate
+            return Place(room, "waiting", max(1, admission.ahead_of(admit_at, now, rate)), admit_at, admit_at - now)
+        if now >= admit_at + pass_ttl_s():
+            return Place(room, "expired", 0, admit_at, 0.0)
+        token, expires = admission.sign_pass(_key(), account_id, room, admit_at, pass_ttl_s())
+        ROOM_EVENTS.labels("pass-issued").inc()
+        return Place(room, "admitted", 0, admit_at, 0.0, token, expires)
+
+    # numbered places ------------------------------------------------------------------------
+    def _numbered(self, store, room, account_id, now, expires, claim_id, replace: bool = False) -> dict:
+        """A ticket at the end of the line, then the account's claim on it. Two asks of one account
+        at once may both take a ticket: the claim (a unique insert) keeps one, the other ticket is a
+        gap of 1/rate in the pace, never a second place."""
+        n, admit_at = self._ticket(store, room, account_id, now, expires)
+        claim = {"_id": claim_id, "room": room.room_id, "account": account_id, "ticket": n, "admit_at": admit_at,
+                 "joined": now, "expires": expires}
+        if replace:
+            store.update_one({"_id": claim_id, "ticket": {"$exists": False}},
+                             {"$set": {"ticket": n, "admit_at": admit_at}})
+            return store.find_one({"_id": claim_id})
+        if insert_unique(store, claim):
+            ROOM_EVENTS.labels("place-numbered").inc()
+            return claim
+        return store.find_one({"_id": claim_id})
+
+    def _ticket(self, store, room, account_id, now, expires) -> tuple[int, float]:
+        with self._guard:
+            lock = self._locks.setdefault(room.room_id, threading.Lock())
+        with lock:  # one taker per process: the processes only step on each other
+            base = self._base_admit(store, room, now, expires)
+            n = self._ends.get(room.room_id) or self._first_free(store, room)
+            while True:
+                if n == 1:
+                    previous = base
+                else:
+                    before = store.find_one({"_id": f"{room.room_id}|t|{n - 1}"}, {"admit_at": 1})
+                    if before is None:  # only from a stale hint: step back
+                        n -= 1
+                        continue
+                    previous = before["admit_at"]
+                admit_at = admission.next_admit_at(previous, now, room.rate)
+                if insert_unique(store, {"_id": f"{room.room_id}|t|{n}", "room": room.room_id, "account": account_id,
+                                         "admit_at": admit_at, "joined": now, "expires": expires}):
+                    break
+                n += 1
+            self._ends[room.room_id] = n + 1
+            if n % 20 == 0:  # a hint for other processes' first ticket; a lost race only costs them steps
+                try:
+                    store.update_one({"_id": f"{room.room_id}|head"}, {"$max": {"n": n},
+                                     "$setOnInsert": {"expires": expires}}, upsert=True)
+                except DuplicateKeyError:  # two first upserts at once
+                    pass
+            return n, admit_at
+
+    def _first_free(self, store, room) -> int:
+        head = store.find_one({"_id": f"{room.room_id}|head"}) or {}
+        n = max(1, int(head.get("n", 1)))
+        while store.find_one({"_id": f"{room.room_id}|t|{n}"}, {"_id": 1}) is not None:
+            n += 1
+        return n
+
+    def _base_admit(self, store, room, now, expires) -> float:
+        """The admission time before ticket 1: the last drawn place's, or just before the room's draw closed."""
+        if room.draw_seconds <= 0:
+            return room.draw_closes_at - 1.0 / room.rate
+        draw = self._draw(store, room, now, expires)
+        if draw["count"] == 0:
+            return room.draw_closes_at - 1.0 / room.rate
+        return admission.drawn_admit_at(room, draw["count"], draw["rate"])
+
+    # the draw -------------------------------------------------------------------------------
+    def _draw(self, store, room, now, expires) -> dict:
+        cached = self._draws.get(room.room_id)
+        if cached is not None:
+            return cached
+        doc = store.find_one({"_id": f"{room.room_id}|draw"})
+        if doc is None:
+            # every drawn place of the room (one scan, once per room, after the draw closed)
+            entries = [(d["account"], d["lot"]) for d in store.find(
+                {"room": room.room_id, "lot": {"$exists": True}}, {"account": 1, "lot": 1, "joined": 1})
+                if d.get("joined", 0) < room.draw_closes_at]
+            doc = {"_id": f"{room.room_id}|draw", "order": admission.draw_order(entries), "rate": room.rate,
+                   "made_at": now, "expires": expires}
+            if insert_unique(store, doc):
+                logger.info("waiting room drawn", extra={"room": room.room_id, "places": len(doc["order"])})
+            else:
+                doc = store.find_one({"_id": f"{room.room_id}|draw"})
+        draw = {"rank": {a: i + 1 for i, a in enumerate(doc["order"])}, "count": len(doc["order"]),
+                "rate": doc["rate"]}
+        with self._guard:
+            if len(self._draws) > 100:
+                self._draws.clear()
+            self._draws[room.room_id] = draw
+        return draw
+
+
+ROOMS = Rooms()
+
+
+# -- in front of the load shedder ------------------------------------------------------------------
+ROOM_ENDPOINTS = ("waiting_room.take_place", "waiting_room.room_state")
+BOOKING_ENDPOINTS = ("applications.book_appointment", "appointments.reschedule_appointment")
+
+
+def install(app: Flask) -> loadshed.Limiter:
+    """Register before the load shedder. A booking at an office whose room is active is checked for its
+    pass here, so the refusals (most of a rush's booking requests: everyone without a pass, bots
+    every 20 ms) cost no place among booking's in-flight requests and no service call. The room's own
+    requests, cheap (a place is read from this process's memory after the first ask), are bounded by
+    a limiter of their own (WAITING_ROOM_MAX_INFLIGHT per worker) instead of booking's: beyond it,
+    503 overloaded with Retry-After, as the load shedder answers."""
+    limiter = loadshed.Limiter(max_inflight=env_int("WAITING_ROOM_MAX_INFLIGHT", 8), queue_timeout_s=0.1,
+                               max_waiting=env_int("WAITING_ROOM_MAX_WAITING", 8))
+
+    @app.before_request
+    def in_front():
+        endpoint = request.endpoint
+        if endpoint in BOOKING_ENDPOINTS and request.method in ("POST", "PUT"):
+            guard()
+        elif endpoint in ROOM_ENDPOINTS:
+            refused = limiter.try_acquire()
+            if refused is not None:
+                loadshed.SHED.labels(request.method, request.url_rule.rule, "waiting-room-" + refused).inc()
+                return response(Problem(503, "overloaded", "the service is busy right now; please retry shortly",
+                                        retry_after=loadshed.RETRY_AFTER_S))
+            g.room_admitted = True
+            g.loadshed_exempt = True  # bounded by its own limiter above
+        return None
+
+    @app.after_request
+    def paced(resp):
+        # An admitted booking shed with 503: its holder may try again after Retry-After, not sooner
+        # (a bot retrying every 20 ms would otherwise win the seats among the admitted).
+        if g.get("admitted_account") and resp.status_code in (429, 503):
+            _not_before.put(g.admitted_account, time.monotonic() + int(resp.headers.get("Retry-After", "1")))
+        return resp
+
+    @app.teardown_request
+    def release(_exc):
+        if g.pop("room_admitted", False):
+            limiter.release()
+
+    app.extensions["waiting_room"] = limiter
+    return limiter
+
+
+def guard() -> None:
+    """Booking and rescheduling: while the slot's office has an active room, only with a valid pass.
+    Runs before the view (and its Idempotency-Key record, so a refusal is never replayed as the answer)."""
+    body = request.get_json(silent=True)
+    slot_id = body.get("slot_id") if isinstance(body, dict) else None
+    if not isinstance(slot_id, str) or slot_id.count("-") < 3:
+        return  # the view refuses it
+    office_id, _day, lane, _start = slot_id.split("-", 3)
+    if lane == "OUTREACH":  # outreach seats are a group's, by invitation
+        return
+    principal = auth.current()
+    if principal is None or principal.role != "APPLICANT":
+        return  # the view answers 401/403
+    room = room_of(office_id)
+    if room is not None:
+        check_pass(room, principal.account_id)
+        wait = (_not_before.get(principal.account_id) or 0) - time.monotonic()
+        if wait > 0:
+            ROOM_EVENTS.labels("refused-too-early").inc()
+            raise Problem(429, "too-many-requests", "retry this booking after Retry-After, not sooner",
+                          retry_after=max(1, math.ceil(wait)))
+        g.admitted_account = principal.account_id
+
+
+# account -> when its admitted booking may be tried again (this worker; bounded)
+_not_before = Memo(100_000)
+
+
+def check_pass(room: admission.Room, account_id: str) -> None:
+    token = request.headers.get(PASS_HEADER, "")
+    where = f"/v1/offices/{room.office_id}/waiting-room"
+    if not token:
+        ROOM_EVENTS.labels("refused-no-pass").inc()
+        problem = Problem(429, "waiting-room",
+                          f"booking at {room.office_id} goes through its waiting room now: take a place with POST "
+                          f"{where} and send the admission pass it gives in the {PASS_HEADER} header",
+                          retry_after=5, params={"office_id": room.office_id, "path": where},
+                          headers={"Link": f'<{where}>; rel="waiting-room"'})
+        raise problem
+    try:
+        admission.verify_pass(_key(), token, account_id, room)
+    except admission.PassRefused as refused:
+        ROOM_EVENTS.labels("refused-bad-pass").inc()
+        problem = Problem(403, "admission-pass-invalid", f"{refused}; take (or look up) your place with POST {where}",
+                          params={"office_id": room.office_id, "path": where},
+                          headers={"Link": f'<{where}>; rel="waiting-room"'})
+        raise problem from None
+    ROOM_EVENTS.labels("admitted-booking").inc()
+
+
+def _epoch(moment) -> float:
+    return _aware(moment).timestamp() if isinstance(moment, dt.datetime) else float(moment)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

@@ -1,0 +1,173 @@
+"""The waiting room in front of booking, through the real stack (gateway workers sharing FerretDB).
+
+A supervisor opens JYP's room (a draw of everybody there in the first seconds, then admissions at a
+pace); one slot holds SEATS seats. APPLICANTS people want one, BOTS of them "brokers' bots" that
+ask every 20 ms and ignore Retry-After, the others ask when told. Checked: booking without a valid
+pass is refused (429 with the way in, or 403 for a forged, expired or someone else's pass) and books
+nothing; everybody is admitted in the order of the draw, however often they asked; no seat is sold
+twice; and the bots' share of the seats is not above their share of the people, within chance.
+
+Only 127.0.0.1 is addressed; threads are bounded (one per applicant, APPLICANTS in all)."""
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pymongo
+import pytest
+
+from deploy.local.stack import LOCAL_SECRETS
+from services.gateway import admission
+from tests.integration.helpers import close_waiting_room, open_waiting_room, supervisor_of
+
+OFFICE = "JYP"
+APPLICANTS, BOTS, SEATS = 40, 10, 12
+PER_MINUTE = 120          # 2 admissions a second: below what booking takes here, so seats follow admissions
+DRAW_SECONDS = 12         # everybody arrives within it
+BOT_INTERVAL_S = 0.02
+
+
+@pytest.fixture(scope="module")
+def jyp(api):
+    return supervisor_of(api, OFFICE)
+
+
+@pytest.fixture(scope="module")
+def rush_slot(api, jyp):
+    """A JYP day whose only REGULAR seats are SEATS seats at 09:00."""
+    slot = api.first_working_slot(OFFICE, "REGULAR", skip_days=9)
+    day = slot["date"]
+    for body in ({"capacity": 0}, {"capacity": SEATS, "start_time": "09:00"}):
+        reply = api.put(f"/v1/offices/{OFFICE}/quota", {"date": day, "lane": "REGULAR", "reason": "waiting-room test",
+                                                        **body}, token=jyp)
+        assert reply.status == 200, reply.body
+    return f"{OFFICE}-{day.replace('-', '')}-REGULAR-0900"
+
+
+def applicant(api) -> dict:
+    person = api.register_applicant()
+    created = api.create_application(person["token"], office_id=OFFICE)
+    assert created.status == 201, created.body
+    return {"account_id": person["account_id"], "token": person["token"],
+            "application_id": created.body["application_id"]}
+
+
+def book(api, who: dict, slot_id: str, admission_pass: str | None = None):
+    headers = {"X-Admission-Pass": admission_pass} if admission_pass else {}
+    return api.post(f"/v1/applications/{who['application_id']}/appointment", {"slot_id": slot_id},
+                    token=who["token"], headers=headers, timeout=30)
+
+
+def test_booking_needs_a_valid_pass_while_the_room_is_open(api, jyp, rush_slot, booking_db):
+    who, other = applicant(api), applicant(api)
+    assert api.get(f"/v1/offices/{OFFICE}/waiting-room").body == {"office_id": OFFICE, "active": False}
+    assert api.post(f"/v1/offices/{OFFICE}/waiting-room", token=who["token"]).status == 409  # closed: book directly
+    room = open_waiting_room(api, jyp, OFFICE, per_minute=6, draw_seconds=0)
+    try:
+        refused = book(api, who, rush_slot)
+        assert refused.status == 429, refused.body
+        assert refused.body["type"].endswith("/waiting-room") and refused.body["title"] == "Ruang tunggu aktif"
+        assert refused.headers["Retry-After"] and "waiting-room" in refused.headers["Link"]
+        english = api.post(f"/v1/applications/{who['application_id']}/appointment", {"slot_id": rush_slot},
+                           token=who["token"], headers={"Accept-Language": "en"})
+        assert "waiting room" in english.body["detail"]
+
+        r = admission.Room(OFFICE, room["room_id"], time.time() - 60, time.time() + 600, 0.1, 0, "supervisor")
+        key = admission.pass_key(LOCAL_SECRETS["JWT_SECRET"])
+        forged, _ = admission.sign_pass(b"not the gateway's key, whatever it may be", who["account_id"], r,
+                                        time.time() - 1, 120)
+        expired, _ = admission.sign_pass(key, who["account_id"], r, time.time() - 400, 180)
+        for bad in (forged, expired, "not-a-pass"):
+            answer = book(api, who, rush_slot, bad)
+            assert answer.status == 403 and answer.body["type"].endswith("/admission-pass-invalid"), answer.body
+
+        first = api.post(f"/v1/offices/{OFFICE}/waiting-room", token=other["token"])  # an empty line: in at once
+        assert first.status == 200 and first.body["status"] == "admitted", first.body
+        assert book(api, who, rush_slot, first.body["admission_pass"]).status == 403  # someone else's pass
+        place = api.post(f"/v1/offices/{OFFICE}/waiting-room", token=who["token"]).body
+        assert place["status"] == "waiting" and place["position"] == 1 and place["estimated_wait_seconds"] > 0
+        assert api.post(f"/v1/offices/{OFFICE}/waiting-room", token=who["token"]).body["admit_at"] == place["admit_at"]
+
+        assert booking_db.seats.count_documents({"application_id": who["application_id"]}) == 0  # nothing booked
+        assert api.get(f"/v1/applications/{who['application_id']}", token=who["token"]).body["appointment"] is None
+        booked = book(api, other, rush_slot, first.body["admission_pass"])
+        assert booked.status == 201, booked.body
+        api.delete(f"/v1/applications/{other['application_id']}/appointment", token=other["token"])
+    finally:
+        close_waiting_room(api, jyp, OFFICE)
+    assert api.get(f"/v1/offices/{OFFICE}/waiting-room").body["active"] is False
+
+
+def test_bots_that_ask_every_20_ms_do_not_win_more_than_their_share(api, stack, jyp, rush_slot, booking_db):
+    with ThreadPoolExecutor(6) as pool:
+        people = list(pool.map(lambda _i: applicant(api), range(APPLICANTS)))
+    bots = {p["account_id"] for p in people[:BOTS]}
+    outcome: dict[str, str] = {}
+    admitted_at: dict[str, float] = {}
+    counts = collections.Counter()
+    start = threading.Barrier(APPLICANTS)
+    deadline = time.monotonic() + 240
+
+    def run(who: dict) -> None:
+        bot = who["account_id"] in bots
+        start.wait()
+        admission_pass = None
+        while time.monotonic() < deadline:
+            if admission_pass is None:
+                if bot:  # a bot also tries the booking itself every time, pass or not
+                    tried = book(api, who, rush_slot)
+                    counts["bot-tries-without-pass"] += 1
+                    assert tried.status in (429, 503), tried.body  # never a seat without a pass
+                place = api.post(f"/v1/offices/{OFFICE}/waiting-room", token=who["token"], timeout=30)
+                counts["polls-bot" if bot else "polls-person"] += 1
+                if place.status == 200 and place.body["status"] == "admitted":
+                    admission_pass = place.body["admission_pass"]
+                    admitted_at[who["account_id"]] = dt.datetime.fromisoformat(place.body["admit_at"]).timestamp()
+                    continue
+                assert place.status in (200, 503), place.body
+                if place.status == 200 and place.body["status"] == "expired":
+                    outcome[who["account_id"]] = "expired"
+                    return
+                wait = float(place.headers.get("Retry-After", "1"))
+            else:
+                answer = book(api, who, rush_slot, admission_pass)
+                if answer.status == 201:
+                    outcome[who["account_id"]] = "booked"
+                    return
+                if answer.status == 409:  # slot-full: a definitive answer
+                    outcome[who["account_id"]] = answer.body["type"].rsplit("/", 1)[1]
+                    return
+                assert answer.status in (429, 503), answer.body  # shed, or retried before Retry-After
+                wait = float(answer.headers.get("Retry-After", "1"))
+            time.sleep(BOT_INTERVAL_S if bot else wait)
+
+    room_id = open_waiting_room(api, jyp, OFFICE, per_minute=PER_MINUTE, draw_seconds=DRAW_SECONDS)["room_id"]
+    try:
+        with ThreadPoolExecutor(APPLICANTS) as pool:
+            list(pool.map(run, people))
+    finally:
+        close_waiting_room(api, jyp, OFFICE)
+
+    assert len(outcome) == APPLICANTS, f"not finished: {APPLICANTS - len(outcome)}"
+    booked = [a for a, o in outcome.items() if o == "booked"]
+    seats = booking_db.seats.count_documents({"slot_id": rush_slot})
+    assert len(booked) == seats == SEATS, (len(booked), seats, collections.Counter(outcome.values()))  # no overbooking
+
+    # Nobody was admitted out of the draw's order, however often they asked.
+    gateway = pymongo.MongoClient(stack.env()["MONGO_URI"], directConnection=True)["passport_gateway"]
+    draw = gateway.waiting_room.find_one({"_id": f"{room_id}|draw"})
+    assert draw is not None and sorted(draw["order"]) == sorted(p["account_id"] for p in people), \
+        "everybody arrived within the draw"
+    by_admission = sorted(admitted_at, key=admitted_at.get)
+    assert by_admission == draw["order"]
+
+    bot_seats = sum(1 for a in booked if a in bots)
+    ratio = (bot_seats / SEATS) / (BOTS / APPLICANTS)
+    print(f"bots {BOTS}/{APPLICANTS} took {bot_seats}/{SEATS} seats: share ratio {ratio:.2f}; polls {dict(counts)}")
+    # The draw makes the bots' seats hypergeometric (40 people, 10 bots, 12 seats): mean 3 (ratio 1.0),
+    # P(>= 8) = 2.3e-4. First come, first served, the bots took 10 of 12 (ratio 3.3).
+    assert bot_seats <= 7, ratio
+    assert counts["polls-bot"] > 5 * counts["polls-person"]  # they did hammer

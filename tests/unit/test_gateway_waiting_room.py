@@ -1,0 +1,265 @@
+"""The waiting room's admission rules (services/gateway/admission.py) and its places kept in a store
+(waiting_room.Rooms on the in-memory store): order, one place per account, pace, the pass."""
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from servicekit.cache import Memo
+
+from services.gateway import admission, waiting_room
+from tests.unit.fakemongo import Collection
+
+T0 = 1_800_000_000.0
+SETTINGS = admission.Settings(rate=2.0, draw_seconds=30, always_on=frozenset(), release_minutes=0,
+                              prequeue_minutes=15)
+
+
+@pytest.fixture(autouse=True)
+def secret(monkeypatch):
+    monkeypatch.setenv("JWT_SECRET", "unit-test-secret-of-the-waiting-room-0123456789")
+    waiting_room._key.cache_clear()
+    yield
+    waiting_room._key.cache_clear()
+
+
+def room(draw_seconds: float = 0, rate: float = 2.0, opened: float = T0) -> admission.Room:
+    return admission.Room("TBK", f"TBK:s{int(opened)}", opened, opened + 3600, rate, draw_seconds, "supervisor")
+
+
+# -- which room is active ---------------------------------------------------------------------
+def test_no_room_unless_switched_on_or_configured():
+    assert admission.active_room("TBK", T0, None, [T0 - 60], SETTINGS) is None  # releases: off by default
+
+
+def test_a_supervisor_switch_opens_a_room_for_its_time_and_wins_over_the_schedule():
+    on = {"active": True, "from": T0, "until": T0 + 600, "rate": 5.0, "draw_seconds": 0}
+    r = admission.active_room("TBK", T0 + 10, on, [], SETTINGS)
+    assert (r.room_id, r.rate, r.draw_seconds, r.source) == (f"TBK:s{int(T0)}", 5.0, 0, "supervisor")
+    assert admission.active_room("TBK", T0 + 600, on, [], SETTINGS) is None
+    off = {"active": False, "from": T0, "until": T0 + 600}
+    always = admission.Settings(2.0, 30, frozenset({"*"}), 0, 15)
+    assert admission.active_room("TBK", T0 + 10, off, [], always) is None
+    assert admission.active_room("TBK", T0 + 700, off, [], always).source == "config"
+
+
+def test_a_release_is_guarded_from_before_its_opening_and_drawn_until_after_it():
+    settings = admission.Settings(2.0, 30, frozenset(), release_minutes=20, prequeue_minutes=15)
+    opens = T0 + 3600
+    assert admission.active_room("TBK", opens - 16 * 60, None, [opens], settings) is None
+    r = admission.active_room("TBK", opens - 10 * 60, None, [opens], settings)
+    assert r.source == "release" and r.draw_closes_at == opens + 30 and r.until == opens + 20 * 60
+    assert admission.active_room("TBK", opens + 20 * 60, None, [opens], settings) is None
+
+
+# -- order and pace ---------------------------------------------------------------------------
+def test_asking_again_returns_the_same_place():
+    rooms, r = waiting_room.Rooms(Collection()), room()
+    first = rooms.place(r, "acc-1", T0 + 1, join=True)
+    again = [rooms.place(r, "acc-1", T0 + 1 + i * 0.02, join=True) for i in range(50)]
+    assert {p.admit_at for p in again} == {first.admit_at}
+
+
+def test_numbered_places_are_admitted_in_arrival_order_at_the_rate():
+    rooms, r = waiting_room.Rooms(Collection()), room(rate=2.0)
+    places = [rooms.place(r, f"acc-{i}", T0 + 1 + i * 0.01, join=True) for i in range(10)]
+    admits = [p.admit_at for p in places]
+    assert admits == sorted(admits)
+    assert admits[0] == pytest.approx(T0 + 1)  # an empty line admits at once
+    assert all(b - a == pytest.approx(0.5) for a, b in zip(admits, admits[1:]))  # a burst is spread at the rate
+    assert [p.position for p in places[1:]] == list(range(1, 10))
+    assert places[0].status == "admitted" and places[0].admission_pass
+
+
+def test_two_processes_sharing_the_store_keep_one_line():
+    store = Collection()
+    a, b, r = waiting_room.Rooms(store), waiting_room.Rooms(store), room(rate=4.0)
+    admits = [(a if i % 2 else b).place(r, f"acc-{i}", T0 + 1 + i * 0.001, join=True).admit_at for i in range(20)]
+    assert admits == sorted(admits) and len(set(admits)) == 20
+    tickets = sorted(int(k.rsplit("|", 1)[1]) for k in store.docs if "|t|" in k)
+    assert tickets == list(range(1, 21))  # gap-free: each place one number
+
+
+def test_in_the_draw_the_order_is_chance_not_speed():
+    """Everybody in the room before the draw closes is ordered by lot: who asked first or most often
+    (a bot every 20 ms) gets no better place on average."""
+    early_ranks = []
+    for trial in range(60):
+        rooms, r = waiting_room.Rooms(Collection()), room(draw_seconds=30)
+        for i in range(10):  # acc-0 arrives first and asks 100 times; the others once, later
+            for _ in range(100 if i == 0 else 1):
+                assert rooms.place(r, f"acc-{i}", T0 + 1 + i, join=True).status == "drawing"
+        after = T0 + 30 + waiting_room.DRAW_GRACE_S
+        places = {i: rooms.place(r, f"acc-{i}", after, join=True) for i in range(10)}
+        admits = sorted(p.admit_at for p in places.values())
+        assert all(b - a == pytest.approx(0.5) for a, b in zip(admits, admits[1:]))
+        early_ranks.append(admits.index(places[0].admit_at) + 1)
+    mean = sum(early_ranks) / len(early_ranks)
+    assert 3.5 <= mean <= 7.5, mean  # uniform over 1..10: mean 5.5; first-come would give 1
+
+
+def test_after_the_draw_newcomers_queue_behind_the_drawn():
+    rooms, r = waiting_room.Rooms(Collection()), room(draw_seconds=10, rate=1.0)
+    for i in range(5):
+        rooms.place(r, f"drawn-{i}", T0 + i, join=True)
+    late = T0 + 10 + waiting_room.DRAW_GRACE_S
+    drawn_last = max(rooms.place(r, f"drawn-{i}", late, join=True).admit_at for i in range(5))
+    newcomer = rooms.place(r, "late", late + 0.1, join=True)
+    assert newcomer.admit_at == pytest.approx(drawn_last + 1.0)
+    assert newcomer.status == "waiting" and newcomer.position >= 1
+
+
+def test_joining_just_after_the_draw_closed_waits_for_the_draw_without_a_place():
+    rooms, r = waiting_room.Rooms(Collection()), room(draw_seconds=10)
+    place = rooms.place(r, "acc", T0 + 11, join=True)
+    assert place.status == "drawing" and place.position is None and place.wait_s > 0
+
+
+def test_a_place_taken_after_the_draw_was_made_is_numbered_after_it():
+    store = Collection()
+    rooms, r = waiting_room.Rooms(store), room(draw_seconds=10, rate=1.0)
+    rooms.place(r, "on-time", T0 + 1, join=True)
+    made = T0 + 10 + waiting_room.DRAW_GRACE_S
+    drawn = rooms.place(r, "on-time", made, join=True)
+    # a request that decided "in the draw" but whose insert landed after the draw was made
+    store.insert_one({"_id": f"{r.room_id}|a|slow", "room": r.room_id, "account": "slow", "lot": 1,
+                      "joined": T0 + 9.9, "expires": None})
+    slow = rooms.place(r, "slow", made + 1, join=True)
+    assert slow.admit_at == pytest.approx(drawn.admit_at + 1.0)
+    assert rooms.place(r, "slow", made + 2, join=True).admit_at == slow.admit_at
+
+
+def test_a_pass_expires_and_asking_again_does_not_renew_it():
+    rooms, r = waiting_room.Rooms(Collection()), room()
+    admitted = rooms.place(r, "acc", T0 + 1, join=True)
+    assert admitted.status == "admitted"
+    later = rooms.place(r, "acc", T0 + 1 + waiting_room.pass_ttl_s() - 1, join=True)
+    assert later.pass_expires_at == admitted.pass_expires_at
+    assert rooms.place(r, "acc", T0 + 1 + waiting_room.pass_ttl_s(), join=True).status == "expired"
+
+
+def test_reading_a_place_never_takes_one():
+    rooms = waiting_room.Rooms(Collection())
+    assert rooms.place(room(), "acc", T0 + 1, join=False) is None
+
+
+# -- the pass ---------------------------------------------------------------------------------
+def key() -> bytes:
+    return waiting_room._key()
+
+
+def live_room() -> admission.Room:
+    now = time.time()
+    return admission.Room("TBK", f"TBK:s{int(now)}", now - 10, now + 600, 2.0, 0, "supervisor")
+
+
+def test_a_pass_admits_its_account_to_its_room_only():
+    r = live_room()
+    token, _ = admission.sign_pass(key(), "acc-1", r, time.time() - 1, 60)
+    assert admission.verify_pass(key(), token, "acc-1", r)["room"] == r.room_id
+    with pytest.raises(admission.PassRefused, match="another account"):
+        admission.verify_pass(key(), token, "acc-2", r)
+    other = admission.Room("TBK", "TBK:s1", r.opened_at, r.until, 2.0, 0, "supervisor")
+    with pytest.raises(admission.PassRefused, match="another waiting room"):
+        admission.verify_pass(key(), token, "acc-1", other)
+
+
+def test_a_forged_or_tampered_pass_is_refused():
+    r = live_room()
+    claims = {"sub": "acc-1", "room": r.room_id, "office": "TBK", "aud": admission.PASS_AUDIENCE,
+              "iss": admission.PASS_ISSUER, "nbf": int(time.time()) - 1, "exp": int(time.time()) + 60}
+    forged = jwt.encode(claims, b"a key the gateway does not have" * 2, algorithm="HS256")
+    with pytest.raises(admission.PassRefused, match="not valid"):
+        admission.verify_pass(key(), forged, "acc-1", r)
+    unsigned = jwt.encode(claims, None, algorithm="none")
+    with pytest.raises(admission.PassRefused):
+        admission.verify_pass(key(), unsigned, "acc-1", r)
+    token, _ = admission.sign_pass(key(), "acc-1", r, time.time() - 1, 60)
+    head, body, sig = token.split(".")
+    with pytest.raises(admission.PassRefused):
+        admission.verify_pass(key(), ".".join([head, body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1], sig]),
+                              "acc-1", r)
+    # an access token of the gateway is not a pass (another key, no audience)
+    access = jwt.encode({"sub": "acc-1", "exp": int(time.time()) + 60}, "x" * 40, algorithm="HS256")
+    with pytest.raises(admission.PassRefused):
+        admission.verify_pass(key(), access, "acc-1", r)
+
+
+def test_an_expired_or_early_pass_is_refused():
+    r = live_room()
+    expired, _ = admission.sign_pass(key(), "acc-1", r, time.time() - 120, 60)
+    with pytest.raises(admission.PassRefused, match="expired"):
+        admission.verify_pass(key(), expired, "acc-1", r)
+    early, _ = admission.sign_pass(key(), "acc-1", r, time.time() + 60, 60)
+    with pytest.raises(admission.PassRefused, match="not valid yet"):
+        admission.verify_pass(key(), early, "acc-1", r)
+
+
+def test_position_and_poll_advice():
+    assert admission.ahead_of(T0 + 5, T0, 2.0) == 10
+    assert admission.ahead_of(T0 + 0.1, T0, 2.0) == 1
+    assert admission.ahead_of(T0, T0, 2.0) == 0
+    assert admission.poll_after(0.2) == 1 and admission.poll_after(7.5) == 8 and admission.poll_after(600) == 30
+
+
+# -- in front of the load shedder (the gateway app, no store: the active room is given) -------------
+@pytest.fixture
+def gateway(monkeypatch, tmp_path):
+    from servicekit import identity
+    from services.gateway import app as gateway_app, auth
+    for name, value in identity.make_local_keys(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    auth._signer.cache_clear()
+    r = live_room()
+    monkeypatch.setattr(waiting_room, "room_of", lambda office_id, now=None: r if office_id == "TBK" else None)
+    monkeypatch.setattr(waiting_room, "_not_before", Memo(100))  # no pacing left from another test
+    app = gateway_app.create_app()
+    token, _ttl = auth.issue("acc-1", "APPLICANT", "")
+    yield app, r, {"Authorization": f"Bearer {token}"}
+    identity.current.set(None)
+    auth._signer.cache_clear()
+
+
+def test_a_booking_without_a_valid_pass_is_refused_before_the_load_shedder(gateway):
+    app, r, headers = gateway
+    shedder = app.extensions["loadshed"]
+    shedder._limit = 0.0  # the shedder full: a request that reached it would be a 503
+    client = app.test_client()
+    body = {"slot_id": "TBK-20270104-REGULAR-0900"}
+    refused = client.post("/v1/applications/app-1/appointment", json=body, headers=headers)
+    assert refused.status_code == 429 and refused.json["type"].endswith("/waiting-room")
+    assert refused.headers["Link"] == '</v1/offices/TBK/waiting-room>; rel="waiting-room"'
+    assert refused.headers["Retry-After"] and refused.json["title"] == "Ruang tunggu aktif"
+    forged, _ = admission.sign_pass(b"someone else's key" * 3, "acc-1", r, time.time() - 1, 60)
+    bad = client.put("/v1/applications/app-1/appointment", json=body, headers={**headers, "X-Admission-Pass": forged})
+    assert bad.status_code == 403 and bad.json["type"].endswith("/admission-pass-invalid")
+    valid, _ = admission.sign_pass(key(), "acc-1", r, time.time() - 1, 60)
+    through = client.post("/v1/applications/app-1/appointment", json=body, headers={**headers, "X-Admission-Pass": valid})
+    assert through.status_code == 503 and through.json["type"].endswith("/overloaded")  # reached the shedder
+    other = client.post("/v1/applications/app-1/appointment", json={"slot_id": "BTM-20270104-REGULAR-0900"},
+                        headers=headers)
+    assert other.status_code == 503  # no room at BTM: straight to the shedder, as before
+
+
+def test_the_room_has_a_capacity_of_its_own(gateway):
+    app, _r, headers = gateway
+    app.extensions["waiting_room"]._limit = 0.0
+    app.extensions["waiting_room"].queue_timeout_s = 0
+    answer = app.test_client().post("/v1/offices/TBK/waiting-room", headers=headers)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+
+
+def test_an_admitted_booking_shed_may_not_be_retried_before_retry_after(gateway):
+    app, r, headers = gateway
+    app.extensions["loadshed"]._limit = 0.0  # booking sheds: 503 + Retry-After 1
+    client = app.test_client()
+    valid, _ = admission.sign_pass(key(), "acc-1", r, time.time() - 1, 60)
+    sent = {**headers, "X-Admission-Pass": valid}
+    body = {"slot_id": "TBK-20270104-REGULAR-0900"}
+    assert client.post("/v1/applications/app-1/appointment", json=body, headers=sent).status_code == 503
+    again = client.post("/v1/applications/app-1/appointment", json=body, headers=sent)  # a bot, 20 ms later
+    assert again.status_code == 429 and again.headers["Retry-After"] == "1"
+    time.sleep(1.05)
+    assert client.post("/v1/applications/app-1/appointment", json=body, headers=sent).status_code == 503
