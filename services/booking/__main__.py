@@ -6,7 +6,7 @@ import logging
 from passport.v1 import accounts_pb2_grpc, booking_pb2_grpc, office_pb2_grpc, payment_pb2_grpc, staff_pb2_grpc
 from servicekit import grpcclient, log, mongo
 from servicekit.clock import Clock
-from servicekit.config import GRPC_PORTS, METRICS_PORTS, env, env_float, env_int, secret, service_address
+from servicekit.config import GRPC_PORTS, METRICS_PORTS, env, env_float, env_int, service_address
 from servicekit.grpcserver import ServiceRunner, every
 from servicekit.lease import WindowLease
 from servicekit.consumer import EventConsumer

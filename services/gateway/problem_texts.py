@@ -298,6 +298,7 @@ ERROR_SHAPES: list[tuple[re.Pattern, object]] = [(re.compile(p), t) for p, t in 
      "sidik jari harus dipindai pada {p} ppi; berkas ini {s} ppi"),
 ]]
 ERROR_SENTENCES: dict[str, str] = {
+    "reason must not be empty": "alasan wajib diisi",
     "file is required": "berkas wajib diunggah",
     "the PDF cannot be read or cleaned; scan or export it again":
         "PDF ini tidak dapat dibaca atau dibersihkan; pindai atau ekspor ulang berkasnya",

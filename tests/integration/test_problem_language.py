@@ -14,7 +14,7 @@ def test_problem_title_and_detail_follow_accept_language(api):
     assert ind.body["title"] != eng.body["title"] and ind.body["detail"] != eng.body["detail"]
     assert "tidak ditemukan" in ind.body["detail"].lower()
     # a gateway-made problem (no token) and a validation problem, too
-    anon = api.get(f"/v1/applications/x")
+    anon = api.get("/v1/applications/x")
     assert anon.status == 401 and anon.body["title"] == "Perlu masuk"
     bad = api.post("/v1/applications", {"office_id": "TBK"}, token=person["token"], headers={"Accept-Language": "id"})
     assert bad.status == 422 and bad.body["title"] == "Data belum benar" and bad.body["errors"]
