@@ -254,12 +254,13 @@ def serious_accessibility_violations(driver) -> list[str]:
              .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))));""")
 
 
-def download(api, path: str, pin: str | None = None, token: str | None = None) -> tuple[int, dict, bytes]:
+def download(api, path: str, pin: str | None = None, token: str | None = None,
+             headers: dict | None = None) -> tuple[int, dict, bytes]:
     """GET raw bytes (the test client decodes bodies as text): (status, headers, body)."""
     import urllib.error
     import urllib.parse
     req = urllib.request.Request(api.base + urllib.parse.quote(path, safe="/:"), method="GET")
-    for name, value in {**({"X-Access-Pin": pin} if pin else {}),
+    for name, value in {**(headers or {}), **({"X-Access-Pin": pin} if pin else {}),
                         **({"Authorization": f"Bearer {token}"} if token else {})}.items():
         req.add_header(name, value)
     try:
@@ -267,3 +268,17 @@ def download(api, path: str, pin: str | None = None, token: str | None = None) -
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers), err.read()
+
+
+def forged_settlement(api, bank_reference: str):
+    """A booked applicant and a PaymentSettled for their bill that no bank sent: (person, app id, event)."""
+    from passport.v1 import common_pb2, payment_pb2
+    from servicekit.clock import Clock
+    from servicekit.events import new_event
+    person, app_id, booking = booked_applicant(api)
+    billing = booking["billing"]
+    event = new_event("payment", app_id, payment_pb2.PaymentSettled(
+        billing_code=billing["billing_code"], application_id=app_id, account_id=person["account_id"],
+        office_id="TBK", amount=common_pb2.Money(amount=billing["amount"], currency="IDR"),
+        paid_at="2026-12-03T10:00:00Z", bank_reference=bank_reference), Clock())
+    return person, app_id, event

@@ -29,6 +29,7 @@ from servicekit import grpcclient, pdf
 from servicekit.events import decode
 from services.complaint.domain import attachments as files
 from services.complaint.domain import complaint as domain
+from tests.integration.helpers import download
 
 DB = "passport_complaint"
 
@@ -471,19 +472,6 @@ def test_lost_passport_report_links_to_its_replacement_application(api, stack, s
     events, _ = complaint_events(stack, cid, lambda evs: any(t == "ComplaintLinked" for t, _ in evs))
     link_ev = [p for t, p in events if t == "ComplaintLinked"]
     assert len(link_ev) == 1 and link_ev[0].application_id == app_id and link_ev[0].account_id == person["account_id"]
-
-
-def download(api, path, pin=None, token=None, headers=None) -> tuple[int, dict, bytes]:
-    """GET raw bytes (the test client decodes bodies as text): (status, headers, body)."""
-    req = urllib.request.Request(api.base + urllib.parse.quote(path, safe="/:"), method="GET")
-    for name, value in {**(headers or {}), **({"X-Access-Pin": pin} if pin else {}),
-                        **({"Authorization": f"Bearer {token}"} if token else {})}.items():
-        req.add_header(name, value)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, dict(resp.headers), resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
 
 
 def test_staff_of_the_office_and_the_complainant_download_evidence_and_reads_are_recorded(api, db, staff):

@@ -9,10 +9,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import (GroupAuthorizationFailedError, KafkaConnectionError, KafkaTimeoutError,
                           TopicAuthorizationFailedError)
 
-from passport.v1 import common_pb2, payment_pb2
-from servicekit.clock import Clock
-from servicekit.events import new_event
-from tests.integration.helpers import booked_applicant, metric, wait_for
+from tests.integration.helpers import booked_applicant, forged_settlement, metric, wait_for
 
 REFUSED = (KafkaTimeoutError, KafkaConnectionError)
 QUICK = {"bootstrap_timeout_ms": 6000, "max_block_ms": 6000, "request_timeout_ms": 6000}
@@ -26,16 +23,6 @@ def on_topic(stack, topic: str, event) -> bool:
     return any(m.value == raw for m in read_as(stack, "admin", topic))
 
 
-def forged_settlement(api):
-    person, app_id, booking = booked_applicant(api)
-    billing = booking["billing"]
-    event = new_event("payment", app_id, payment_pb2.PaymentSettled(
-        billing_code=billing["billing_code"], application_id=app_id, account_id=person["account_id"],
-        office_id="TBK", amount=common_pb2.Money(amount=billing["amount"], currency="IDR"),
-        paid_at="2026-12-03T10:00:00Z", bank_reference="FORGED-KAFKA"), Clock())
-    return person, app_id, event
-
-
 def failed_authentications(stack) -> int:
     return (stack.run_dir / "logs" / "kafka.log").read_text(errors="replace").count(
         "Authentication failed during authentication due to invalid credentials")
@@ -46,7 +33,7 @@ def failed_authentications(stack) -> int:
     {"security_protocol": "SSL"},        # TLS, but no user
 ])
 def test_a_client_without_credentials_gets_no_connection(api, stack, transport):
-    person, app_id, event = forged_settlement(api)
+    person, app_id, event = forged_settlement(api, "FORGED-KAFKA")
     options = {**transport, "ssl_cafile": stack.kafka_config()["ssl_cafile"]} if transport["security_protocol"] == "SSL" else transport
     with pytest.raises(REFUSED):
         producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{stack.ports.kafka}", **options, **QUICK)
@@ -60,7 +47,7 @@ def test_a_client_without_credentials_gets_no_connection(api, stack, transport):
 
 
 def test_a_wrong_password_is_refused(api, stack):
-    person, app_id, event = forged_settlement(api)
+    person, app_id, event = forged_settlement(api, "FORGED-KAFKA")
     failures = failed_authentications(stack)
     with pytest.raises(REFUSED):
         producer = KafkaProducer(**{**stack.kafka_config("payment"), "sasl_plain_password": "guessed-Passw0rd"}, **QUICK)
@@ -74,7 +61,7 @@ def test_a_wrong_password_is_refused(api, stack):
 def test_a_service_cannot_write_another_services_topic(api, stack):
     """Booking's user (say booking was taken over) writes a PaymentSettled on payment.events:
     the broker refuses it, nothing reaches the topic, nothing is consumed, nothing is paid."""
-    person, app_id, event = forged_settlement(api)
+    person, app_id, event = forged_settlement(api, "FORGED-KAFKA")
     handled = metric(stack, "booking", "consumer_events_total", event_type="PaymentSettled", outcome="handled")
     producer = KafkaProducer(**stack.kafka_config("booking"), **QUICK)
     try:
