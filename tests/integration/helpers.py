@@ -245,13 +245,25 @@ def chromium(window: str = "1280,900"):
 
 
 def serious_accessibility_violations(driver) -> list[str]:
-    """axe-core's serious and critical WCAG violations on the page the browser shows."""
-    return driver.execute_async_script(
-        AXE.read_text() + """
-        const done = arguments[arguments.length - 1];
-        axe.run(document, {resultTypes: ['violations']}).then(r => done(
-            r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-             .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))));""")
+    """axe-core's serious and critical WCAG violations on the page the browser shows.
+
+    A form post's answer can replace the page while axe runs: its callback is then lost with the old
+    page and the script times out. That is a race of the test, not a finding, so the check waits for
+    the new page to load and runs again on it."""
+    from selenium.common.exceptions import TimeoutException
+    attempts_left = 3
+    while True:
+        wait_for(lambda: driver.execute_script("return document.readyState") == "complete", 30, 0.1)
+        try:
+            return driver.execute_async_script(AXE.read_text() + """
+                const done = arguments[arguments.length - 1];
+                axe.run(document, {resultTypes: ['violations']}).then(r => done(
+                    r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))));""")
+        except TimeoutException:
+            attempts_left -= 1
+            if not attempts_left:
+                raise
 
 
 def download(api, path: str, pin: str | None = None, token: str | None = None,
