@@ -15,6 +15,7 @@ import pymongo
 import pytest
 from bson.binary import Binary
 
+from deploy.local.client import pdf_of
 from deploy.local.stack import LOCAL_SECRETS
 from servicekit import crypto
 from servicekit.clock import Clock
@@ -38,10 +39,13 @@ def new_person() -> dict:
 
 
 def marked_pdf(marker: str) -> bytes:
+    """A real one-page PDF carrying `marker` where qpdf's rewrite keeps it readable (a page key;
+    the content stream may come back compressed)."""
     text = f"BT /F1 12 Tf ({marker}) Tj ET".encode()
-    return (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-            + b"3 0 obj<</Length " + str(len(text)).encode() + b">>stream\n" + text
-            + b"\nendstream endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    return pdf_of([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                   b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R /Marker ("
+                   + marker.encode() + b") >>",
+                   b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream"])
 
 
 @pytest.fixture(scope="module")
