@@ -7,6 +7,7 @@ operation(); docs/openapi.md tells the rules and how schemathesis holds the API 
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from services.gateway import schema
@@ -212,10 +213,12 @@ def query(name: str, schema_: dict, required: bool = False, description: str = "
     return out
 
 
-def query_parameters_of(method: str, flask_rule: str) -> list[dict]:
-    """The query parameters the document declares for a route (`/v1/offices/<office_id>/queue`)."""
+@functools.lru_cache(maxsize=512)
+def query_parameters_of(method: str, flask_rule: str) -> tuple[dict, ...]:
+    """The query parameters the document declares for a route (`/v1/offices/<office_id>/queue`);
+    cached because every request asks (the routes are a fixed, small set)."""
     path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", flask_rule)
-    return [p for p in EXTRAS.get((method.lower(), path), {}).get("query", ()) if p.get("in", "query") == "query"]
+    return tuple(p for p in EXTRAS.get((method.lower(), path), {}).get("query", ()) if p.get("in", "query") == "query")
 
 
 def header(name: str, schema_: dict, required: bool = False, description: str = "") -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 
 from flask import request
 
@@ -84,7 +85,7 @@ def file_content(upload, max_bytes: int, what: str) -> bytes:
     return data
 
 
-def query_parameters(declared: list[dict]) -> None:
+def query_parameters(declared: Sequence[dict]) -> None:
     """Check the request's query against the parameters /openapi.json declares for its operation
     (required, type, enum, length, pattern, date, bounds), so a route can never accept what its
     contract rejects. Routes still read and convert their values."""
