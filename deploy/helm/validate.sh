@@ -260,6 +260,19 @@ main() {
         render_and_check_observability production "$k"
     done
 
+    # The development Kafka and FerretDB of `make cluster-test` (StatefulSets; no policy checks:
+    # they are not the platform's workloads).
+    log "== development charts (dev-kafka, dev-ferretdb)"
+    for c in dev-kafka dev-ferretdb; do
+        check "helm lint --strict $c" "$HELM" lint --strict "$WORK/charts/$c"
+        for k in $KUBE_VERSIONS; do
+            check "helm template $c (k8s $k)" to_file "$WORK/out/$c-$k.yaml" "$HELM" template "$c" "$WORK/charts/$c" \
+                --namespace passport --kube-version "$k"
+            check "kubeconform -strict $c (k8s $k)" "$KUBECONFORM" -strict -summary -kubernetes-version "$k" \
+                -schema-location "$SCHEMA_LOCATION" "$WORK/out/$c-$k.yaml"
+        done
+    done
+
     local promtool
     promtool="$(bash "$REPO/deploy/observability/provision.sh" --print | sed -n 's/^PROMTOOL=//p')"
     if [ -x "$promtool" ]; then
