@@ -5,8 +5,10 @@
 #   - helm template of every chart (and the umbrella) with both, checked by kubeconform -strict
 #     against offline Kubernetes JSON schemas, and by check_manifests.py (hardening, probes, env,
 #     Secrets, NetworkPolicies matching the call graph);
+#   - helm lint and kubeconform of the development charts dev-kafka and dev-ferretdb;
 #   - hadolint on every Dockerfile in docker/, and check_dockerfiles.py: they have not drifted
-#     apart, run what exists, and copy every module of the repository that their code imports.
+#     apart, run what exists, and copy every module of the repository that their code imports;
+#     the hashed lock files (`make lock`) agree with their inputs and with each other.
 #
 # Tools are installed once, keyed by version, under ${PASSPORT_CACHE:-~/.cache/passport-platform}/tools:
 # helm and kubeconform built with `go install` (Go module proxy), kubernetes-validate (its bundled
