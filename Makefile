@@ -10,19 +10,23 @@ PROTOS := $(wildcard protos/passport/v1/*.proto)
 HELM ?= $(shell command -v helm 2>/dev/null || echo $${PASSPORT_CACHE:-$$HOME/.cache/passport-platform}/tools/helm-v3.22.0/helm)
 NAMESPACE ?= passport
 
-.PHONY: rotate-keys help up down logs status demo test unit integration bench protos venv provision provision-web clean deploy charts contracts observe dashboards
+.PHONY: lock rotate-keys help up down logs status demo test unit integration bench protos venv provision provision-web clean deploy charts contracts observe dashboards
 .PHONY: images cluster-up cluster-down cluster-test
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Every package, direct and indirect, from the hashed lock (`make lock`): a file whose hash is not
+# in the lock is refused. pip itself is not upgraded (that download would be the one unhashed).
+$(VENV)/.installed: requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	touch $@
 
-venv: $(VENV)/.installed ## Python environment with pinned dependencies
+venv: $(VENV)/.installed ## Python environment from the hashed lock requirements-dev.lock
+
+lock: ## re-resolve requirements*.lock and docker/requirements/*.lock (hashes) from the direct pins, with a pinned uv
+	bash deploy/lock.sh
 
 gen/python/.stamp: $(VENV)/.installed $(PROTOS)
 	rm -rf gen/python && mkdir -p gen/python

@@ -8,22 +8,22 @@ ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 # ---- builder: dependencies in a venv, protobuf code generated, sources byte-compiled ----------
 FROM ${PYTHON_IMAGE} AS builder
 ARG SERVICE_MODULE=biometrics_capture
-ARG GRPCIO_TOOLS_VERSION=1.85.1
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /build
 
-# This service's runtime dependencies (names in docker/requirements/, versions pinned in
-# requirements.txt) into the venv the final image ships: OpenCV only where it is used.
-COPY requirements.txt docker/requirements/${SERVICE_MODULE}.txt ./
+# This service's runtime dependencies, direct and indirect, from its hashed lock
+# (docker/requirements/<module>.lock, `make lock`) into the venv the final image ships: OpenCV only
+# where it is used; a file whose hash is not in the lock is refused.
+COPY docker/requirements/${SERVICE_MODULE}.lock docker/requirements/protoc.lock ./
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir -c requirements.txt -r ${SERVICE_MODULE}.txt
+ && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r ${SERVICE_MODULE}.lock
 
 # protoc lives in a build-only venv: the generated code is all the final image needs.
 COPY protos/ ./protos/
 RUN python -m venv /opt/protoc \
- && /opt/protoc/bin/pip install --no-cache-dir "grpcio-tools==${GRPCIO_TOOLS_VERSION}" \
+ && /opt/protoc/bin/pip install --no-cache-dir --require-hashes -r protoc.lock \
  && mkdir -p /app/gen/python \
  && /opt/protoc/bin/python -m grpc_tools.protoc -Iprotos --python_out=/app/gen/python \
       --grpc_python_out=/app/gen/python protos/passport/v1/*.proto \

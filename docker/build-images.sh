@@ -17,7 +17,7 @@ ALL=(booking payment biometrics-capture notification complaint gateway)
 [[ -f $REPO/docker/web.Dockerfile ]] && ALL+=(web)
 read -r -a IMAGES <<< "${IMAGES:-${ALL[*]}}"
 cd "$REPO"
-TAG=${IMAGE_TAG:-$(git rev-parse --short=12 HEAD)$(git diff --quiet HEAD -- docker services libs protos requirements.txt || echo -dirty)}
+TAG=${IMAGE_TAG:-$(git rev-parse --short=12 HEAD)$(git diff --quiet HEAD -- docker services libs protos || echo -dirty)}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 
 bash "$REPO/deploy/cluster/install-packages.sh"

@@ -9,7 +9,12 @@
 - the image is complete: every import of the repository's own packages (services.*, servicekit.*,
   passport.v1.*) in a file the image copies resolves to a file the image copies (or, for
   passport.v1, to a proto the builder compiles). A service importing another service's module
-  without its Dockerfile copying it would start in a container with ModuleNotFoundError.
+  without its Dockerfile copying it would start in a container with ModuleNotFoundError;
+- the hashed lock files (`make lock`) agree with their inputs: every entry carries hashes,
+  requirements.lock and requirements-dev.lock pin each direct pin at its version, each image's
+  docker/requirements/<module>.lock holds every name of its .txt at the version of requirements.lock
+  (protoc.lock: of requirements-dev.lock), and no development-only package (the local sinks', the
+  tests') is in the runtime lock or an image's.
 
 Prints one line per problem; exits 1 if any.
 """
@@ -64,7 +69,7 @@ def check(repo: Path) -> list[str]:
     protos = {p.stem for p in (repo / "protos/passport/v1").glob("*.proto")}
     if not protos:
         problems.append("no protos/passport/v1/*.proto for the builder to compile")
-    for path in ("requirements.txt", "services/__init__.py", "libs/servicekit/__init__.py"):
+    for path in ("docker/requirements/protoc.lock", "services/__init__.py", "libs/servicekit/__init__.py"):
         if not (repo / path).is_file():
             problems.append(f"the images copy {path}, which does not exist")
 
@@ -158,8 +163,85 @@ def import_closure(repo: Path, where: str, sources: list[str], protos: set[str])
     return problems
 
 
+def _name(raw: str) -> str:
+    return re.sub(r"[-_.]+", "-", raw).lower()
+
+
+def direct_pins(path: Path) -> dict[str, str | None]:
+    """name -> pinned version (None for a bare name) of a requirements input, following -r."""
+    pins: dict[str, str | None] = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("-r "):
+            pins.update(direct_pins(path.parent / line[3:].strip()))
+            continue
+        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*([^\s;]+))?", line)
+        if m:
+            pins[_name(m.group(1))] = m.group(2)
+    return pins
+
+
+def locked(path: Path) -> tuple[dict[str, str], list[str]]:
+    """name -> version of a hashed lock file, and the names of entries without a hash."""
+    versions, unhashed, current = {}, [], None
+    for line in path.read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)", line)
+        if m:
+            current = _name(m.group(1))
+            versions[current] = m.group(2)
+            unhashed.append(current)
+        elif current and "--hash=sha256:" in line and current in unhashed:
+            unhashed.remove(current)
+    return versions, unhashed
+
+
+def lock_problems(repo: Path) -> list[str]:
+    problems = []
+    pairs = [("requirements.txt", "requirements.lock"), ("requirements-dev.txt", "requirements-dev.lock")]
+    pairs += [(str(f.relative_to(repo)), str(f.with_suffix(".lock").relative_to(repo)))
+              for f in sorted((repo / "docker/requirements").glob("*.txt"))]
+    for src, _ in pairs[2:]:
+        module = Path(src).stem
+        if module != "protoc" and module not in MODULES.values():
+            problems.append(f"{src} names no image of docker/")
+    for module in MODULES.values():
+        if not (repo / f"docker/requirements/{module}.txt").is_file():
+            problems.append(f"docker/requirements/{module}.txt is missing")
+    locks = {}
+    for src, lock in pairs:
+        if not (repo / lock).is_file():
+            problems.append(f"{lock} is missing: run `make lock`")
+            continue
+        versions, unhashed = locked(repo / lock)
+        locks[lock] = versions
+        if unhashed:
+            problems.append(f"{lock}: no --hash for {', '.join(unhashed)} (pip --require-hashes refuses it)")
+        for name, version in direct_pins(repo / src).items():
+            if name not in versions:
+                problems.append(f"{lock} lacks {name} of {src}: run `make lock`")
+            elif version and versions[name] != version:
+                problems.append(f"{lock} pins {name}=={versions[name]}, {src} says {version}: run `make lock`")
+    runtime, dev = locks.get("requirements.lock", {}), locks.get("requirements-dev.lock", {})
+    for lock, versions in locks.items():
+        if not lock.startswith("docker/"):
+            continue
+        reference = dev if lock.endswith("/protoc.lock") else runtime
+        for name, version in versions.items():
+            if reference.get(name) != version:
+                problems.append(f"{lock} pins {name}=={version}, the shared lock {reference.get(name)}: run `make lock`")
+    dev_only = set(direct_pins(repo / "requirements-dev.txt")) - set(direct_pins(repo / "requirements.txt"))
+    for lock, versions in locks.items():
+        if lock == "requirements-dev.lock" or lock.endswith("/protoc.lock"):
+            continue
+        for name in sorted(dev_only & set(versions)):
+            problems.append(f"{lock} holds {name}, a development-only dependency (requirements-dev.txt)")
+    return problems
+
+
 def main() -> int:
-    problems = check(Path(sys.argv[1]).resolve())
+    problems = check(Path(sys.argv[1]).resolve()) + lock_problems(Path(sys.argv[1]).resolve())
     for p in problems:
         print(f"  {p}")
     return 1 if problems else 0

@@ -62,7 +62,47 @@ class Checker:
             self.service(name, d)
             self.network_policy(name)
             self.scaling(name, d)
+        self.mongo_credentials(deployments)
+        for name, job in self.of_kind("Job").items():
+            self.kafka_setup_job(name, job)
         return self.problems
+
+    def mongo_credentials(self, deployments: dict) -> None:
+        """One database credential per service: no two workloads read the same Secret key."""
+        seen: dict[tuple, str] = {}
+        for name, d in deployments.items():
+            for c in d["spec"]["template"]["spec"]["containers"]:
+                for e in c.get("env", []):
+                    ref = e.get("valueFrom", {}).get("secretKeyRef", {}) if e["name"] == "MONGO_URI" else {}
+                    if ref:
+                        key = (ref.get("name"), ref.get("key"))
+                        self.expect(key not in seen, f"Deployment/{name}",
+                                    f"MONGO_URI shares key {key[1]!r} of Secret {key[0]} with {seen.get(key)}: "
+                                    "one credential per service")
+                        seen.setdefault(key, name)
+
+    def kafka_setup_job(self, name: str, job: dict) -> None:
+        where = f"Job/{name}"
+        hooks = job["metadata"].get("annotations", {}).get("helm.sh/hook", "")
+        self.expect({"pre-install", "pre-upgrade"} <= set(hooks.split(",")), where,
+                    "the topics Job must be a pre-install,pre-upgrade hook (before any consumer starts)")
+        pod = job["spec"]["template"]["spec"]
+        self.expect(pod.get("securityContext", {}).get("runAsNonRoot") is True, where, "runAsNonRoot")
+        for c in pod["containers"]:
+            sc = c.get("securityContext", {})
+            self.expect(sc.get("readOnlyRootFilesystem") is True and sc.get("allowPrivilegeEscalation") is False,
+                        where, "read-only root, no privilege escalation")
+            env = {e["name"]: e for e in c.get("env", [])}
+            for k in ("KAFKA_TOPIC_PARTITIONS", "KAFKA_REPLICATION_FACTOR", "KAFKA_MIN_INSYNC_REPLICAS"):
+                self.expect(bool(env.get(k, {}).get("value")), where, f"{k} must be set from values")
+            self.expect(bool(env.get("KAFKA_SASL_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef")), where,
+                        "the admin password must come from a Secret")
+            if self.production:
+                rf = int(env.get("KAFKA_REPLICATION_FACTOR", {}).get("value", 0))
+                isr = int(env.get("KAFKA_MIN_INSYNC_REPLICAS", {}).get("value", 0))
+                self.expect(rf >= 3 and 2 <= isr < rf, where,
+                            f"production topics need replication >= 3 and 2 <= min.insync.replicas < replication "
+                            f"(got {rf}, {isr})")
 
     # -- Deployment --------------------------------------------------------------------------
     def deployment(self, name: str, d: dict) -> None:
@@ -158,6 +198,9 @@ class Checker:
                         "KAFKA_SASL_PASSWORD must come from a Secret")
             self.expect(env.get("KAFKA_SSL_CAFILE", {}).get("value") == "/etc/passport/kafka-ca/ca.crt", where,
                         "KAFKA_SSL_CAFILE must name the mounted CA")
+            # The hook Job made the topics with the operator's settings: a service never guesses them.
+            self.expect(env.get("KAFKA_CREATE_TOPICS", {}).get("value") == "0", where,
+                        "KAFKA_CREATE_TOPICS must be 0 (topics come from the passport-platform hook Job)")
         addrs = {k for k in env if k.endswith("_ADDR")}
         want = {env_var(p) for p in CALLS.get(name, set())}
         self.expect(addrs == want, where, f"peer addresses {sorted(addrs)} != {sorted(want)}")

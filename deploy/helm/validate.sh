@@ -5,8 +5,10 @@
 #   - helm template of every chart (and the umbrella) with both, checked by kubeconform -strict
 #     against offline Kubernetes JSON schemas, and by check_manifests.py (hardening, probes, env,
 #     Secrets, NetworkPolicies matching the call graph);
+#   - helm lint and kubeconform of the development charts dev-kafka and dev-ferretdb;
 #   - hadolint on every Dockerfile in docker/, and check_dockerfiles.py: they have not drifted
-#     apart, run what exists, and copy every module of the repository that their code imports.
+#     apart, run what exists, and copy every module of the repository that their code imports;
+#     the hashed lock files (`make lock`) agree with their inputs and with each other.
 #
 # Tools are installed once, keyed by version, under ${PASSPORT_CACHE:-~/.cache/passport-platform}/tools:
 # helm and kubeconform built with `go install` (Go module proxy), kubernetes-validate (its bundled
@@ -258,6 +260,19 @@ main() {
         done
         render_and_check_observability default "$k"
         render_and_check_observability production "$k"
+    done
+
+    # The development Kafka and FerretDB of `make cluster-test` (StatefulSets; no policy checks:
+    # they are not the platform's workloads).
+    log "== development charts (dev-kafka, dev-ferretdb)"
+    for c in dev-kafka dev-ferretdb; do
+        check "helm lint --strict $c" "$HELM" lint --strict "$WORK/charts/$c"
+        for k in $KUBE_VERSIONS; do
+            check "helm template $c (k8s $k)" to_file "$WORK/out/$c-$k.yaml" "$HELM" template "$c" "$WORK/charts/$c" \
+                --namespace passport --kube-version "$k"
+            check "kubeconform -strict $c (k8s $k)" "$KUBECONFORM" -strict -summary -kubernetes-version "$k" \
+                -schema-location "$SCHEMA_LOCATION" "$WORK/out/$c-$k.yaml"
+        done
     done
 
     local promtool

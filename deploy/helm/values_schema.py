@@ -64,7 +64,17 @@ def service_schema() -> dict:
 def umbrella_schema() -> dict:
     svc = service_schema()
     props = {"global": svc["properties"]["global"],
-             "observability": {"type": "object"}}
+             "observability": {"type": "object"},
+             # templates/kafka-setup.yaml: the topics and ACLs hook Job
+             "kafkaSetup": {"type": "object", "additionalProperties": False, "properties": {
+                 "enabled": {"type": "boolean"},
+                 "image": {"type": "object", "additionalProperties": False, "properties": {
+                     "registry": {"type": ["string", "null"]}, "repository": {"type": "string"},
+                     "tag": {"type": ["string", "number", "null"]}}},
+                 "username": {"type": "string"},
+                 "passwordSecretName": {"type": "string"},
+                 "waitSeconds": {"type": "integer", "minimum": 0},
+                 "backoffLimit": {"type": "integer", "minimum": 0}}}}
     for name in SERVICES:
         props[name] = {"type": "object", "additionalProperties": False,
                        "properties": {k: v for k, v in svc["properties"].items() if k not in SERVICES}}

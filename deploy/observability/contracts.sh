@@ -9,6 +9,12 @@
 #   HEAD, when protos/ has uncommitted changes (the working tree against the last commit);
 #   HEAD~1 (in CI the checkout is a clone of the submitted main: its parent is what landed before);
 #   none: there is no earlier commit (or no git) -> breaking is skipped with a note, lint still runs.
+# Then also against the last release, what is deployed (an N-1 peer must still understand HEAD):
+#   CONTRACTS_RELEASE=<git ref>      explicit;
+#   else the newest tag named v<digits>... reachable from HEAD (`git describe --tags --abbrev=0
+#   --match 'v[0-9]*'`): a release is tagged `git tag -a v0.2.0 -m ...` when it is deployed;
+#   none (no such tag yet) -> this second check is skipped with a note; the same commit as the
+#   first baseline -> not run twice.
 #
 #   bash deploy/observability/contracts.sh            # this repository
 #   bash deploy/observability/contracts.sh /some/clone  # another checkout (used by the tests)
@@ -45,16 +51,37 @@ elif git_ok && has_ref HEAD; then
     fi
 fi
 
+breaking() {  # ref label: buf breaking of protos/ against that commit's protos/
+    local ref=$1 label=$2 commit
+    commit="$(git rev-parse --short "$ref")"
+    if ! git cat-file -e "$ref:protos" 2>/dev/null; then
+        echo "note: $label $ref ($commit) has no protos/; buf breaking against it skipped"
+        return 0
+    fi
+    # buf reads the baseline from git itself; a full commit id is a ref every git accepts.
+    echo "== buf breaking protos --against $ref ($commit, $label)"
+    "$BUF" breaking protos --against ".git#ref=$(git rev-parse "$ref"),subdir=protos"
+    echo "PASS  buf breaking against $ref ($commit)"
+}
+
 if [ -z "$against" ]; then
     echo "note: no earlier commit to compare with (no git history); buf breaking skipped"
     exit 0
 fi
-commit="$(git rev-parse --short "$against")"
-if ! git cat-file -e "$against:protos" 2>/dev/null; then
-    echo "note: $against ($commit) has no protos/; buf breaking skipped"
-    exit 0
+breaking "$against" "the last commit"
+
+release=""
+if [ -n "${CONTRACTS_RELEASE:-}" ]; then
+    has_ref "$CONTRACTS_RELEASE" || { echo "contracts.sh: CONTRACTS_RELEASE=$CONTRACTS_RELEASE is not a commit" >&2; exit 2; }
+    release="$CONTRACTS_RELEASE"
+else
+    release="$(git describe --tags --abbrev=0 --match 'v[0-9]*' HEAD 2>/dev/null || true)"
 fi
-# buf reads the baseline from git itself; a full commit id is a ref every git accepts.
-echo "== buf breaking protos --against $against ($commit)"
-"$BUF" breaking protos --against ".git#ref=$(git rev-parse "$against"),subdir=protos"
-echo "PASS  buf breaking against $against ($commit)"
+if [ -z "$release" ]; then
+    echo "note: no release tag (v*) reachable from HEAD; buf breaking against the last release skipped" \
+         "(tag each deployed release: git tag -a vX.Y.Z)"
+elif [ "$(git rev-parse "$release^{commit}")" = "$(git rev-parse "$against^{commit}")" ]; then
+    echo "note: the last release $release is the commit already compared with"
+else
+    breaking "$release" "the last release"
+fi

@@ -8,6 +8,10 @@ ACLs decide what that user may write and read (deploy/local/kafka_acl.py):
   KAFKA_SASL_USERNAME       this service's Kafka user
   KAFKA_SASL_PASSWORD       its password (a secret: demo values refused outside local mode)
   KAFKA_SSL_CAFILE          the CA that signed the brokers' certificates (default: the system's)
+Topics (created by the admin: the local stack at start, a cluster's Helm hook Job, kafka_access.py):
+  KAFKA_TOPIC_PARTITIONS, KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS   their settings
+  KAFKA_CREATE_TOPICS       1 (default): a service also creates its topics when missing; 0 in a
+                            cluster, where the hook Job made them with the operator's settings
 """
 from __future__ import annotations
 
@@ -64,15 +68,28 @@ def producer(client_id: str) -> KafkaProducer:
         retries=5)
 
 
-def ensure_topics(topics, client_id: str) -> None:
-    """Create topics that do not exist yet (partitions and replication from the environment).
-    A service's user may create only its own topics (ACLs); the others are created by the admin."""
-    partitions = env_int("KAFKA_TOPIC_PARTITIONS", 3)
+def topic_settings() -> tuple[int, int, dict[str, str]]:
+    """Partitions, replication factor and topic configs (min.insync.replicas) of a new topic."""
     replication = env_int("KAFKA_REPLICATION_FACTOR", 1)
+    # acks=all waits for these replicas: with replication 3, two survive one broker's loss.
+    min_insync = env_int("KAFKA_MIN_INSYNC_REPLICAS", max(1, replication - 1))
+    if not 1 <= min_insync <= replication:
+        raise ConfigError(f"KAFKA_MIN_INSYNC_REPLICAS must be between 1 and KAFKA_REPLICATION_FACTOR ({replication}), "
+                          f"got {min_insync}")
+    return env_int("KAFKA_TOPIC_PARTITIONS", 3), replication, {"min.insync.replicas": str(min_insync)}
+
+
+def ensure_topics(topics, client_id: str) -> None:
+    """Create topics that do not exist yet (settings from the environment), unless
+    KAFKA_CREATE_TOPICS=0 (a cluster: a Helm hook Job created them; a missing one is the operator's
+    to make, not a consumer's to guess). A service's user may create only its own topics (ACLs)."""
+    if not env_bool("KAFKA_CREATE_TOPICS", True):
+        return
+    partitions, replication, configs = topic_settings()
     admin = KafkaAdminClient(**client_config(), client_id=client_id, request_timeout_ms=10000)
     try:
         existing = set(admin.list_topics())
-        wanted = [NewTopic(t, partitions, replication) for t in topics if t not in existing]
+        wanted = [NewTopic(t, partitions, replication, topic_configs=configs) for t in topics if t not in existing]
         if wanted:
             try:
                 admin.create_topics(wanted)

@@ -8,13 +8,16 @@ PaymentSettled on payment.events, and a client without a user gets nowhere at al
     python -m servicekit.kafka_access setup [--passwords FILE]
 uses this process's Kafka settings (servicekit.kafka: KAFKA_SASL_USERNAME must be a super user, the
 admin), creates or updates the service users from FILE (JSON {user: password}) if given, creates the
-topics and the ACLs. Running it again changes nothing.
+topics (KAFKA_TOPIC_PARTITIONS, KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS; an existing
+topic gets the min.insync.replicas and, if fewer, the partitions asked) and the ACLs. Running it
+again changes nothing. In a cluster the platform chart's pre-install/pre-upgrade hook Job runs it.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from servicekit.events import ALL_TOPICS, TOPICS
@@ -66,11 +69,15 @@ def acls() -> list:
 
 
 def setup(admin_config: dict, passwords: dict[str, str] | None = None, partitions: int = 3,
-          replication: int = 1) -> None:
-    """Users (when passwords are given), topics and ACLs, idempotently, as the admin user."""
+          replication: int = 1, topic_configs: dict[str, str] | None = None) -> list[str]:
+    """Users (when passwords are given), topics and ACLs, idempotently, as the admin user.
+    Returns what it changed (for the Job's log)."""
     from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic, ScramMechanism, UserScramCredentialUpsertion
+    from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic, ScramMechanism, \
+        UserScramCredentialUpsertion
     from kafka.errors import TopicAlreadyExistsError
+    topic_configs = topic_configs or {}
+    changed = []
     admin = KafkaAdminClient(**admin_config, client_id="passport-kafka-setup", request_timeout_ms=15000)
     try:
         if passwords:
@@ -80,17 +87,31 @@ def setup(admin_config: dict, passwords: dict[str, str] | None = None, partition
             if failed:
                 raise RuntimeError(f"Kafka refused to set the SCRAM credentials of {sorted(failed)}: {failed}")
         existing = set(admin.list_topics())
-        wanted = [NewTopic(t, partitions, replication) for t in all_topics() if t not in existing]
+        wanted = [NewTopic(t, partitions, replication, topic_configs=topic_configs)
+                  for t in all_topics() if t not in existing]
         if wanted:
             try:
                 admin.create_topics(wanted)
+                changed += [f"created topic {t.name}" for t in wanted]
             except TopicAlreadyExistsError:
                 pass
+        present = [t for t in all_topics() if t in existing]
+        if present and topic_configs:  # incremental: other settings of the topic stay as they are
+            admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, t, configs=dict(topic_configs))
+                                 for t in present])
+        grow = {}
+        for desc in admin.describe_topics(present) if present else []:
+            if len(desc.get("partitions", [])) < partitions:
+                grow[desc.get("topic") or desc.get("name")] = NewPartitions(partitions)
+        if grow:  # partitions only ever grow (a key's partition moves: ordering per key restarts)
+            admin.create_partitions(grow)
+            changed += [f"topic {t} grown to {partitions} partitions" for t in grow]
         result = admin.create_acls(acls())  # an ACL that exists already is accepted again, unchanged
         if result.get("failed"):
             raise RuntimeError(f"Kafka refused ACLs: {result['failed'][:3]}")
     finally:
         admin.close()
+    return changed
 
 
 def main(argv=None) -> None:
@@ -109,8 +130,21 @@ def main(argv=None) -> None:
     unknown = set(passwords or {}) - set(SERVICES)
     if unknown:
         sys.exit(f"--passwords names users that are not services: {sorted(unknown)}")
-    setup(kafka.client_config(), passwords, env_int("KAFKA_TOPIC_PARTITIONS", 3), env_int("KAFKA_REPLICATION_FACTOR", 1))
-    print(f"Kafka users {sorted(passwords or {})} set; topics and ACLs of {len(SERVICES)} services in place")
+    partitions, replication, configs = kafka.topic_settings()
+    deadline = time.monotonic() + env_int("KAFKA_SETUP_TIMEOUT_S", 0)
+    while True:  # a broker that is still starting (a fresh cluster's hook Job) is waited for, bounded
+        try:
+            changed = setup(kafka.client_config(), passwords, partitions, replication, configs)
+            break
+        except Exception as exc:  # noqa: BLE001 - any failure is retried until the deadline, then raised
+            if time.monotonic() >= deadline:
+                raise
+            print(f"Kafka not ready for the setup yet ({exc}); retrying", file=sys.stderr)
+            time.sleep(3)
+    for line in changed:
+        print(line)
+    print(f"Kafka users {sorted(passwords or {})} set; topics ({partitions} partitions, replication {replication}, "
+          f"{configs}) and ACLs of {len(SERVICES)} services in place")
 
 
 if __name__ == "__main__":

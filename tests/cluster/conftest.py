@@ -99,6 +99,28 @@ def create_trust_secrets(kube: Kube) -> None:
                  f"--from-file=signing.key={local['IDENTITY_SIGNING_KEY']}")
 
 
+def create_kafka_secrets(kube: Kube) -> None:
+    """SASL_SSL as the local stack runs it: the development Kafka's certificate (Secret kafka-tls,
+    CN and DNS name `kafka`, from a CA of this run), its SCRAM users (passport-kafka-users), each
+    service's password (<service>-kafka), the admin's for the hook Job (passport-kafka-admin) and
+    the CA the clients trust (passport-kafka-ca)."""
+    from servicekit import kafka_access, tls
+    keys = Path(tempfile.mkdtemp(prefix="passport-cluster-kafka-"))
+    tls.make_local_ca(keys, identities=("kafka",))
+    files = tls.local_files(keys, "kafka")
+    kube.kubectl("create", "secret", "generic", "kafka-tls", f"--from-file=ca.crt={files.ca}",
+                 f"--from-file=tls.crt={files.cert}", f"--from-file=tls.key={files.key}")
+    kube.kubectl("create", "secret", "generic", "passport-kafka-ca", f"--from-file=ca.crt={files.ca}")
+    passwords = {user: secrets.token_urlsafe(24) for user in (kafka_access.ADMIN, "broker", *kafka_access.SERVICES)}
+    kube.kubectl("create", "secret", "generic", "passport-kafka-users",
+                 *[f"--from-literal={user}={password}" for user, password in passwords.items()])
+    kube.kubectl("create", "secret", "generic", "passport-kafka-admin",
+                 f"--from-literal=password={passwords[kafka_access.ADMIN]}")
+    for service in kafka_access.SERVICES:
+        kube.kubectl("create", "secret", "generic", f"{service}-kafka", f"--from-literal=password={passwords[service]}")
+    shutil.rmtree(keys, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def platform(kube: Kube):
     tag = image_tag()
@@ -111,10 +133,14 @@ def platform(kube: Kube):
     sh(kube.bin / "kubectl", "delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true",
        timeout=600, env=kube.env)
     sh(kube.bin / "kubectl", "create", "namespace", NAMESPACE, env=kube.env)
-    kube.kubectl("create", "secret", "generic", "passport-mongo", "--from-literal=uri=mongodb://ferretdb:27017/")
+    # One key per service (the charts read their own). The development FerretDB has no users, so the
+    # six URIs are alike here; what is proven is the wiring, not the database's per-user rights.
+    kube.kubectl("create", "secret", "generic", "passport-mongo",
+                 *[f"--from-literal={s}=mongodb://ferretdb:27017/" for s in SERVICES])
     kube.kubectl("create", "secret", "generic", "passport-secrets",
                  *[f"--from-literal={k}={v}" for k, v in SECRETS.items()])
     create_trust_secrets(kube)
+    create_kafka_secrets(kube)
 
     tmp = Path(tempfile.mkdtemp(prefix="passport-cluster-"))
     charts = charts_copy(tmp)
@@ -126,10 +152,11 @@ def platform(kube: Kube):
     values = tmp / "values-local.yaml"
     values.write_text(json.dumps({
         "global": {"image": {"registry": "localhost", "tag": tag, "pullPolicy": "Never"},
-                   # The development Kafka (deploy/helm/dev-kafka) has no users yet: the explicit local
-                   # opt-out from SASL_SSL (docs/security.md, "What is not done yet").
-                   "kafka": {"bootstrapServers": "kafka:9092", "securityProtocol": "PLAINTEXT"},
-                   "env": {"PASSPORT_LOCAL_MODE": "1"},
+                   # The development Kafka (deploy/helm/dev-kafka) speaks SASL_SSL with SCRAM users
+                   # (create_kafka_secrets): the charts' defaults, nothing to override; the hook Job
+                   # makes the topics and ACLs before the services start.
+                   # No PASSPORT_LOCAL_MODE: fresh secrets, no plaintext opt-out, as in production.
+                   "kafka": {"bootstrapServers": "kafka:9092"},
                    # This machine's 2 cores are shared with other builds: starting Python may take
                    # minutes and a probe seconds, so the probes are more patient than production's.
                    "probes": {"startup": {"failureThreshold": 150},

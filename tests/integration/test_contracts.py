@@ -92,3 +92,32 @@ def test_without_history_breaking_is_skipped_with_a_note(tmp_path):
     out = contracts(copy)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "buf breaking skipped" in out.stdout
+
+
+def test_a_break_since_the_last_release_fails_even_when_the_last_commit_has_it(tmp_path):
+    """A field dropped after release v0.1.0, then an unrelated commit: against HEAD~1 nothing changed,
+    but a peer still running v0.1.0 would break, so the release check fails."""
+    repo = scratch_repo(tmp_path)
+    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "-c", "commit.gpgsign=false"]
+    run(*git, "tag", "-a", "v0.1.0", "-m", "release", cwd=repo, check=True)
+    remove_first_field(repo)
+    run(*git, "commit", "-q", "-am", "drop a field", cwd=repo, check=True)
+    (repo / "README").write_text("unrelated\n")
+    run(*git, "add", "README", cwd=repo, check=True)
+    run(*git, "commit", "-q", "-m", "unrelated", cwd=repo, check=True)
+    out = contracts(repo)
+    assert out.returncode != 0, out.stdout
+    assert "PASS  buf breaking against HEAD~1" in out.stdout, out.stdout
+    assert "buf breaking protos --against v0.1.0" in out.stdout, out.stdout
+    assert "deleted" in (out.stdout + out.stderr).lower(), out.stdout + out.stderr
+
+
+def test_without_a_release_tag_the_release_check_is_skipped_with_a_note(tmp_path):
+    repo = scratch_repo(tmp_path)
+    (repo / "README").write_text("second commit\n")
+    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "-c", "commit.gpgsign=false"]
+    run(*git, "add", "README", cwd=repo, check=True)
+    run(*git, "commit", "-q", "-m", "second", cwd=repo, check=True)
+    out = contracts(repo)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no release tag (v*) reachable from HEAD" in out.stdout, out.stdout

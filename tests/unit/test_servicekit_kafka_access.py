@@ -58,3 +58,24 @@ def test_reads_are_the_consumed_topics_with_the_services_own_group():
     assert not any(op in ("ALL", "ALTER", "DELETE") for s in kafka_access.SERVICES
                    for _k, _n, op in kafka_access.permissions(s))
     assert set(kafka_access.CONSUMES["payment"]) == {TOPICS["booking"]}  # settles nothing from other topics
+
+
+def test_topic_settings_come_from_the_environment(monkeypatch):
+    for name in ("KAFKA_TOPIC_PARTITIONS", "KAFKA_REPLICATION_FACTOR", "KAFKA_MIN_INSYNC_REPLICAS"):
+        monkeypatch.delenv(name, raising=False)
+    assert kafka.topic_settings() == (3, 1, {"min.insync.replicas": "1"})
+    monkeypatch.setenv("KAFKA_REPLICATION_FACTOR", "3")
+    monkeypatch.setenv("KAFKA_TOPIC_PARTITIONS", "12")
+    assert kafka.topic_settings() == (12, 3, {"min.insync.replicas": "2"})  # one broker may be lost
+    monkeypatch.setenv("KAFKA_MIN_INSYNC_REPLICAS", "4")
+    with pytest.raises(ConfigError, match="KAFKA_MIN_INSYNC_REPLICAS"):
+        kafka.topic_settings()
+
+
+def test_a_cluster_service_creates_no_topic(monkeypatch):
+    """KAFKA_CREATE_TOPICS=0: ensure_topics returns before it opens any connection (the charts set
+    it; the Helm hook Job made the topics). With no broker at that address, a connection would fail."""
+    monkeypatch.setenv("KAFKA_CREATE_TOPICS", "0")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    kafka.ensure_topics(["booking.events"], "test")
+    assert kafka.ensure_topics_quietly(["booking.events"], "test") is True

@@ -32,15 +32,24 @@ secretEnv: {}
 peers: {}
 # Workloads (app.kubernetes.io/name) allowed to call this service; the gateway takes any source.
 callers: []
+# MONGO_URI: key uriKey of Secret secretName. One credential per service: the key defaults to the
+# chart's name (booking, payment, ...), each URI carrying that service's own database user, whose
+# rights the database limits to the service's database (passport_<service>).
 mongo:
   enabled: true
   secretName: passport-mongo
-  uriKey: uri
+  uriKey: ""                  # default: the chart's name
 kafka:
   enabled: true
   bootstrapServers: kafka:9092
+  # The settings of the topics the passport-platform chart's hook Job creates (and of any a service
+  # creates when createTopics is on): acks=all is acknowledged once minInsyncReplicas have it.
   replicationFactor: 1
   topicPartitions: 3
+  minInsyncReplicas: 1
+  # false: services never create topics (KAFKA_CREATE_TOPICS=0); the hook Job made them with the
+  # settings above before any pod started. true only where no such Job runs.
+  createTopics: false
   # SASL/SCRAM over TLS (libs/servicekit/kafka.py, ACLs from libs/servicekit/kafka_access.py): the
   # user is the service's name; its password is key `password` of Secret credentialsSecretName, and the
   # CA of the brokers' certificates key `ca.crt` of Secret caSecretName. PLAINTEXT is refused by the

@@ -7,6 +7,10 @@
   value: {{ $c.kafka.replicationFactor | int | quote }}
 - name: KAFKA_TOPIC_PARTITIONS
   value: {{ $c.kafka.topicPartitions | int | quote }}
+- name: KAFKA_MIN_INSYNC_REPLICAS
+  value: {{ $c.kafka.minInsyncReplicas | int | quote }}
+- name: KAFKA_CREATE_TOPICS
+  value: {{ ternary "1" "0" (eq (toString $c.kafka.createTopics) "true") | quote }}
 - name: KAFKA_SECURITY_PROTOCOL
   value: {{ $c.kafka.securityProtocol | quote }}
 {{- if eq $c.kafka.securityProtocol "SASL_SSL" }}
@@ -28,7 +32,8 @@
   valueFrom:
     secretKeyRef:
       name: {{ required "mongo.secretName is required" $c.mongo.secretName }}
-      key: {{ required "mongo.uriKey is required" $c.mongo.uriKey }}
+      # this service's own credential (a key per service)
+      key: {{ $c.mongo.uriKey | default (include "platform-lib.name" .) }}
 {{- end }}
 {{- if eq $c.server "grpc" }}
 - name: GRPC_PORT
