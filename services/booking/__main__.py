@@ -65,7 +65,7 @@ def main() -> None:
                         booking_lead_minutes=env_int("BOOKING_LEAD_MINUTES", 30), document_keys=keys)
     waitlist = Waitlist(apps, clock)
     ballots = releases.Ballots(db, apps, policy, audit, clock, waitlist)
-    outreach = Outreach(db, apps, clock)
+    outreach = Outreach(db, apps, clock, keys)
     apps.outreach_gate = outreach.admits
     stats = statistics.Statistics(db, apps.calendar)
     for part in (audit, ballots, stats, outreach, waitlist):
