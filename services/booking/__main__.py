@@ -52,6 +52,7 @@ def main() -> None:
     log.event(logging.getLogger(NAME), "password hashing cost", logging.WARNING if passwords.below_owasp() else logging.INFO,
               scrypt_n=n, scrypt_r=r, scrypt_p=p, below_owasp=passwords.below_owasp())
     factors = SecondFactors(db, key_ring("TOTP_ENCRYPTION_KEYS"))
+    factors.ensure_indexes()
     login = Login(accounts, factors, clock, env("STAFF_TOTP", "required"), codes_clock=Clock(0))
     audit = audit_log.AuditLog(db, clock)
     policy = releases.ReleasePolicy(db, calendar.load(), clock)

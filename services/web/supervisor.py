@@ -272,12 +272,14 @@ def install(app: Flask, h, api, staff_required, page, flash_problem) -> None:
     @supervisor
     @h.once
     def sup_staff_action(account_id: str, action: str):
-        if action not in ("password-reset", "deactivation"):
+        if action not in ("password-reset", "totp-reset", "deactivation"):
             abort(404)
         answer = api("POST", f"/v1/offices/{office()}/staff/{quote(account_id, safe='')}/{action}", {})
         if answer.ok and action == "password-reset":
             g.sess["new_password"] = {"name": answer.body["full_name"], "email": answer.body["email"],
                                       "password": answer.body["temporary_password"]}
+        elif answer.ok and action == "totp-reset":
+            flash("sup.staff.totp_was_reset", name=answer.body["full_name"])
         elif answer.ok:
             flash("sup.staff.deactivated", name=answer.body["full_name"])
         else:

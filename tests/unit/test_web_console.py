@@ -167,8 +167,9 @@ def test_staff_without_an_authenticator_app_enrol_by_qr_and_are_signed_in_by_its
         if path == "/v1/auth/totp/enrolment/confirm":
             if body.get("otp") != "123456":
                 return gateway.Answer(401, {"type": problem + "otp-invalid"}, {})
-            return gateway.Answer(200, {"access_token": "tok-officer"}, {})
+            return gateway.Answer(200, {"access_token": "tok-officer", "recovery_codes": codes}, {})
         return original(self, method, path, body, *a, **kw)
+    codes = [f"ABCD-EFGH-JK{n:02d}" for n in range(10)]
     monkeypatch.setattr(FakeGateway, "__call__", totp)
     page = client.get("/petugas/login").get_data(as_text=True)
     assert 'name="otp"' in page and 'autocomplete="one-time-code"' in page
@@ -182,7 +183,10 @@ def test_staff_without_an_authenticator_app_enrol_by_qr_and_are_signed_in_by_its
     assert wrong.status_code == 200 and "<svg" in html and "salah" in html  # the same QR again
     done = client.post("/petugas/2fa/konfirmasi", data={"csrf": csrf_of(html), "email": "o@x", "password": "p",
                                                         "otp": "123 456", "uri": uri, "secret": "x"})
-    assert done.status_code == 303 and client.get("/petugas").status_code == 200
+    shown = done.get_data(as_text=True)  # the recovery codes, this once, then on to the console
+    assert done.status_code == 200 and all(c in shown for c in codes) and 'id="codes-done"' in shown
+    assert client.get("/petugas").status_code == 200
+    assert not any(c in client.get("/petugas").get_data(as_text=True) for c in codes)
     assert ("/v1/auth/totp/enrolment/confirm", {"email": "o@x", "password": "p", "otp": "123456"}) in sent
 
 
