@@ -17,6 +17,8 @@ STAT_FIELDS = ("offered", "booked", "paid", "checked_in", "no_show", "issued")
 COMPLAINT_STATUSES = ("OPEN", "IN_PROGRESS", "RESOLVED", "REJECTED")
 QUOTA_DAYS = 14
 MAX_STATEMENT = 2 * 1024 * 1024  # the gateway's limit for a bank statement
+# Outcomes of statement lines the bank did not confirm (the API's reconciliation answer): listed per line.
+BANK_REFUSALS = ("bank-unknown-reference", "bank-amount-mismatch", "bank-not-paid", "bank-unavailable")
 # (endpoint, catalogue key) of the supervisor's pages, in the order of the navigation.
 SUPERVISOR_PAGES = [("sup_quota", "console.nav.quota"), ("sup_audit", "console.nav.audit"),
                     ("sup_statistics", "console.nav.statistics"), ("sup_complaints", "console.nav.complaints"),
@@ -161,7 +163,8 @@ def install(app: Flask, h, api, staff_required, page, flash_problem) -> None:
         status = request.args.get("status") if request.args.get("status") in ("PENDING", "PAID_OUT") else ""
         answer = api("GET", f"/v1/offices/{office()}/refunds" + (f"?status={status}" if status else ""))
         return page("refunds.html", items=answer.body["items"] if answer.ok else [], status=status,
-                    report=g.sess.pop("reconciliation", None), message=None if answer.ok else h.problem_text(answer))
+                    report=g.sess.pop("reconciliation", None), message=None if answer.ok else h.problem_text(answer),
+                    bank_refusals=BANK_REFUSALS)
 
     @app.post("/petugas/refund/<billing_code>/bayar")
     @supervisor
