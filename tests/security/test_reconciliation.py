@@ -9,7 +9,10 @@ import hashlib
 import uuid
 
 from deploy.local import bank_simulator
-from tests.integration.helpers import booked_applicant, eventually, supervisor_of
+from deploy.local.stack import DEMO_STAFF
+from tests.integration.helpers import booked_applicant, eventually
+
+SUPERVISOR = next(s for s in DEMO_STAFF if s["role"] == "SUPERVISOR" and s["office_id"] == "TBK")
 
 HEADER = "bank_reference,billing_code,amount,paid_at\n"
 
@@ -28,7 +31,7 @@ def billing_status(api, person, app_id) -> str:
 def test_a_made_up_reference_is_refused_and_a_real_one_settles(api, stack):
     person, app_id, booking = booked_applicant(api)
     billing = booking["billing"]
-    token = supervisor_of(api, "TBK")
+    token = api.login(SUPERVISOR["email"], SUPERVISOR["password"])
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     fake = f"FAKE-{uuid.uuid4().hex[:12]}"
     forged = HEADER + f"{fake},{billing['billing_code']},{billing['amount']},{now}\n"
