@@ -33,6 +33,7 @@ SECRETS = {
     "payment": {"BANK_CALLBACK_SECRET"},
     "biometrics-capture": {"BIOMETRICS_ENCRYPTION_KEYS"},
     "booking": {"TOTP_ENCRYPTION_KEYS", "BOOKING_ENCRYPTION_KEYS", "BOOKING_LOOKUP_KEYS"},
+    "complaint": {"COMPLAINT_ENCRYPTION_KEYS"},
 }
 UID = 10001
 
@@ -213,7 +214,8 @@ class Checker:
             self.expect(bool(ref.get("name") and ref.get("key")), where, f"{var} must come from a Secret")
         for var, e in env.items():
             self.expect(var not in ("JWT_SECRET", "BANK_CALLBACK_SECRET", "BIOMETRICS_ENCRYPTION_KEYS",
-                                    "TOTP_ENCRYPTION_KEYS", "BOOKING_ENCRYPTION_KEYS", "BOOKING_LOOKUP_KEYS")
+                                    "TOTP_ENCRYPTION_KEYS", "BOOKING_ENCRYPTION_KEYS", "BOOKING_LOOKUP_KEYS",
+                                    "COMPLAINT_ENCRYPTION_KEYS")
                         or "value" not in e, where, f"{var} must not be a plain value")
 
     def service(self, name: str, d: dict) -> None:

@@ -6,7 +6,10 @@ payment service's status queries, and signs and sends settlement notifications t
         [--bank-reference R] [--paid-at RFC3339] [--no-notify] [--state FILE] [--secret S]
     python -m deploy.local.bank_simulator statement > statement.csv
 
-Status API: GET /v1/billings/{billing_code}/payments -> {"billing_code", "payments": [...]}.
+Status API: GET /v1/billings/{billing_code}/payments -> {"billing_code", "payments": [...]};
+GET /v1/payments/{bank_reference} -> 200 {"bank_reference", "billing_code", "amount", "status": "PAID",
+"paid_at"} or 404 {"bank_reference", "status": "UNKNOWN"}, signed like a notification (X-Signature
+over the raw body): the payment service settles a reconciliation line only on this answer.
 Notifications: POST {gateway}/v1/payments/notifications, raw JSON body, header
 X-Signature: sha256=<hex HMAC-SHA256(BANK_CALLBACK_SECRET, raw body)>.
 The record is a JSON-lines file (BANK_SIMULATOR_STATE, else $RUN_DIR/bank_simulator.jsonl).
@@ -24,6 +27,7 @@ import re
 import sys
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from http.server import ThreadingHTTPServer
@@ -83,13 +87,35 @@ def new_payment(billing_code: str, amount: int, bank_reference: str | None = Non
             "bank_reference": bank_reference or "SIM-" + uuid.uuid4().hex[:16].upper()}
 
 
+def payment_status(path: Path, bank_reference: str) -> tuple[int, dict]:
+    """The bank's answer about one payment (the first recorded under that reference)."""
+    for p in payments(path):
+        if p.get("bank_reference") == bank_reference:
+            return 200, {"bank_reference": bank_reference, "billing_code": p.get("billing_code"),
+                         "amount": p.get("amount"), "status": "PAID", "paid_at": p.get("paid_at")}
+    return 404, {"bank_reference": bank_reference, "status": "UNKNOWN"}
+
+
 class Handler(JsonHandler):
     state: Path = Path(".run/bank_simulator.jsonl")
+    secret: str = DEFAULT_SECRET
+
+    def answer_signed(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Signature", sign(self.secret, data))
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_GET(self):
         m = re.fullmatch(r"/v1/billings/(\d{1,32})/payments", self.path)
         if self.path == "/healthz":
             return self.answer(200, {"status": "ok"})
+        ref = re.fullmatch(r"/v1/payments/([^/?#]{1,200})", self.path)
+        if ref:
+            return self.answer_signed(*payment_status(self.state, urllib.parse.unquote(ref.group(1))))
         if not m:
             return self.answer(404, {"error": "not found"})
         code = m.group(1)
@@ -108,6 +134,8 @@ def main(argv=None) -> int:
     serve.add_argument("--port", type=int, default=8090)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--run-marker", help=argparse.SUPPRESS)
+    serve.add_argument("--secret", default=os.environ.get("BANK_CALLBACK_SECRET", DEFAULT_SECRET),
+                       help="signs the status answers (the payment service verifies them)")
     pay = sub.add_parser("pay", help="record a payment and send its signed notification")
     pay.add_argument("--gateway", default=os.environ.get("GATEWAY_URL", "http://127.0.0.1:8080"))
     pay.add_argument("--billing-code", required=True)
@@ -121,7 +149,7 @@ def main(argv=None) -> int:
     path = state_path(args.state)
 
     if args.command == "serve":
-        Handler.state = path
+        Handler.state, Handler.secret = path, args.secret
         server = ThreadingHTTPServer((args.host, args.port), Handler)
         print(json.dumps({"service": "bank-simulator", "msg": f"listening on {args.host}:{args.port}",
                           "state": str(path)}), flush=True)

@@ -482,7 +482,7 @@ class Stack:
         under an older key or still in clear are sealed under the first key. `keys_env` overrides
         the key settings (tests rotate to a new key with it)."""
         lines = []
-        for module in ("services.booking.cli", "services.biometrics_capture.cli"):
+        for module in ("services.booking.cli", "services.biometrics_capture.cli", "services.complaint.cli"):
             out = subprocess.run([sys.executable, "-m", module, "rotate-keys"], env={**self.env(), **(keys_env or {})},
                                  cwd=REPO, capture_output=True, text=True)
             if out.returncode not in (0, 2):  # 2: a record changed meanwhile, run it again

@@ -35,6 +35,8 @@ ALLOWED_CALLERS_OF: dict[str, frozenset[str]] = {
     "passport.v1.AccountService": frozenset({"gateway", "notification", "complaint"}),
     "passport.v1.AccountService/CreateStaff": frozenset(),
     "passport.v1.StaffService": frozenset({"gateway"}),
+    # a supervisor's statement upload comes through the gateway only (booking needs billing, not this)
+    "passport.v1.PaymentService/Reconcile": frozenset({"gateway"}),
 }
 # Any certified platform identity may ask whether a server is healthy.
 OPEN_TO_ANY_PEER = frozenset({"grpc.health.v1.Health"})

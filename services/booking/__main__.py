@@ -52,6 +52,7 @@ def main() -> None:
     log.event(logging.getLogger(NAME), "password hashing cost", logging.WARNING if passwords.below_owasp() else logging.INFO,
               scrypt_n=n, scrypt_r=r, scrypt_p=p, below_owasp=passwords.below_owasp())
     factors = SecondFactors(db, key_ring("TOTP_ENCRYPTION_KEYS"))
+    factors.ensure_indexes()
     login = Login(accounts, factors, clock, env("STAFF_TOTP", "required"), codes_clock=Clock(0))
     audit = audit_log.AuditLog(db, clock)
     policy = releases.ReleasePolicy(db, calendar.load(), clock)
@@ -65,7 +66,7 @@ def main() -> None:
                         booking_lead_minutes=env_int("BOOKING_LEAD_MINUTES", 30), document_keys=keys)
     waitlist = Waitlist(apps, clock)
     ballots = releases.Ballots(db, apps, policy, audit, clock, waitlist)
-    outreach = Outreach(db, apps, clock)
+    outreach = Outreach(db, apps, clock, keys)
     apps.outreach_gate = outreach.admits
     stats = statistics.Statistics(db, apps.calendar)
     for part in (audit, ballots, stats, outreach, waitlist):

@@ -26,7 +26,7 @@ def main() -> None:
     booking = Booking(service_address("booking", GRPC_PORTS["booking"]))
     calendars = BookingCalendars(booking.offices, clock)
     calendars.prime(timeout_s=settings.calendar_wait_s)
-    repository = ComplaintRepository(db, clock)
+    repository = ComplaintRepository(db, clock, settings.contact_keys)
     repository.ensure_indexes()
     complaints = Complaints(repository, calendars, clock, booking)
     runner = ServiceRunner(NAME, env_int("GRPC_PORT", GRPC_PORTS[NAME]), env_int("METRICS_PORT", METRICS_PORTS[NAME]))

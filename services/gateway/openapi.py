@@ -77,7 +77,8 @@ SCHEMAS = {
                       password=PASSWORD),
     "AccountCreated": obj(["account_id"], account_id=S),
     "Credentials": obj(["email", "password"], email=S, password=S,
-                       otp={"type": "string", "description": "staff with an authenticator app: its 6-digit code"}),
+                       otp={"type": "string", "description": "staff with an authenticator app: its 6-digit code, "
+                            "or one of its unused recovery codes (XXXX-XXXX-XXXX, each once)"}),
     "Token": obj(["access_token", "token_type", "expires_in"], access_token=S, token_type=S, expires_in=I),
     "Me": obj(["account_id", "full_name", "role"], account_id=S, full_name=S,
               role=enum(("APPLICANT",) + schema.STAFF_ROLES), office_id=S, nik=S),

@@ -33,11 +33,11 @@ def main() -> None:
     refunds = Refunds(repos, clock)
     settlements = Settlements(repos, clock, settings.expiry_grace, on_settled=refunds.on_settled,
                               paid_at_skew=settings.paid_at_skew)
-    bank = BankClient(settings.bank_api_url, settings.bank_api_timeout_s)
+    bank = BankClient(settings.bank_api_url, settings.bank_api_timeout_s, settings.bank_secret)
 
     runner = ServiceRunner(NAME, settings.grpc_port, settings.metrics_port)
     runner.add(payment_pb2_grpc.add_PaymentServiceServicer_to_server,
-               PaymentServicer(billings, settlements, bank, refunds), "passport.v1.PaymentService")
+               PaymentServicer(billings, settlements, bank, refunds, repos.reconciliations), "passport.v1.PaymentService")
     runner.add_worker("outbox_relay", OutboxRelay(db, NAME, clock).run)
     runner.add_worker("consumer", EventConsumer(db, NAME, list(CONSUMES[NAME]), handlers(refunds, settlements)).run)
     sweeper = ExpirySweeper(settlements, settings.sweep_scan_every_s, settings.sweep_lookback)

@@ -20,3 +20,6 @@ SETTLEMENT_LATENCY = Histogram(
 RECONCILIATION_MISMATCHES = Counter(
     "payment_reconciliation_mismatches_total", "Statement lines that did not match our records.",
     ["kind"])  # kind: missing_ours|missing_bank|mismatched
+BANK_CONFIRMATIONS = Counter(
+    "payment_bank_confirmations_total", "Answers of the bank's status API to a reconciliation line.",
+    ["result"])  # result: paid|unknown|other|unavailable

@@ -149,8 +149,8 @@ def install(app: Flask, h: Helpers) -> None:
         if answer.ok:
             done = signed_in(answer.body["access_token"])
             if done:
-                flash("console.totp.enrolled")
-                return done
+                # The recovery codes are in this page only: never in the session, a flash or a log.
+                return page("totp_codes.html", codes=answer.body.get("recovery_codes", []), target=done.location)
         uri, secret = request.form.get("uri", ""), request.form.get("secret", "")
         if answer.slug in ("otp-invalid", "invalid-credentials", "validation-error") and uri.startswith("otpauth://totp/") \
                 and secret.isalnum() and len(uri) < 512:

@@ -17,6 +17,8 @@ STAT_FIELDS = ("offered", "booked", "paid", "checked_in", "no_show", "issued")
 COMPLAINT_STATUSES = ("OPEN", "IN_PROGRESS", "RESOLVED", "REJECTED")
 QUOTA_DAYS = 14
 MAX_STATEMENT = 2 * 1024 * 1024  # the gateway's limit for a bank statement
+# Outcomes of statement lines the bank did not confirm (the API's reconciliation answer): listed per line.
+BANK_REFUSALS = ("bank-unknown-reference", "bank-amount-mismatch", "bank-not-paid", "bank-unavailable")
 # (endpoint, catalogue key) of the supervisor's pages, in the order of the navigation.
 SUPERVISOR_PAGES = [("sup_quota", "console.nav.quota"), ("sup_audit", "console.nav.audit"),
                     ("sup_statistics", "console.nav.statistics"), ("sup_complaints", "console.nav.complaints"),
@@ -161,7 +163,8 @@ def install(app: Flask, h, api, staff_required, page, flash_problem) -> None:
         status = request.args.get("status") if request.args.get("status") in ("PENDING", "PAID_OUT") else ""
         answer = api("GET", f"/v1/offices/{office()}/refunds" + (f"?status={status}" if status else ""))
         return page("refunds.html", items=answer.body["items"] if answer.ok else [], status=status,
-                    report=g.sess.pop("reconciliation", None), message=None if answer.ok else h.problem_text(answer))
+                    report=g.sess.pop("reconciliation", None), message=None if answer.ok else h.problem_text(answer),
+                    bank_refusals=BANK_REFUSALS)
 
     @app.post("/petugas/refund/<billing_code>/bayar")
     @supervisor
@@ -272,12 +275,14 @@ def install(app: Flask, h, api, staff_required, page, flash_problem) -> None:
     @supervisor
     @h.once
     def sup_staff_action(account_id: str, action: str):
-        if action not in ("password-reset", "deactivation"):
+        if action not in ("password-reset", "totp-reset", "deactivation"):
             abort(404)
         answer = api("POST", f"/v1/offices/{office()}/staff/{quote(account_id, safe='')}/{action}", {})
         if answer.ok and action == "password-reset":
             g.sess["new_password"] = {"name": answer.body["full_name"], "email": answer.body["email"],
                                       "password": answer.body["temporary_password"]}
+        elif answer.ok and action == "totp-reset":
+            flash("sup.staff.totp_was_reset", name=answer.body["full_name"])
         elif answer.ok:
             flash("sup.staff.deactivated", name=answer.body["full_name"])
         else:

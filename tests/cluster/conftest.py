@@ -29,6 +29,7 @@ SECRETS = {
     "booking-encryption-keys": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "booking-lookup-keys": "h1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "totp-encryption-keys": "t1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    "complaint-encryption-keys": "c1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
 }
 
 

@@ -353,7 +353,11 @@ def test_an_officer_enrols_an_authenticator_app_by_qr_and_then_needs_its_code(st
     desk.fill("#f-password", officer["password"])
     desk.fill("#f-otp", totp.now())
     desk.click("main form button[type=submit]")
-    assert "Antrean hari ini" in desk.text()  # the first code confirmed the app and signed in
+    # the first code confirmed the app and signed in: the ten recovery codes are shown this once
+    codes = [li.text for li in desk.d.find_elements(By.CSS_SELECTOR, "#recovery-codes li")]
+    assert len(set(codes)) == 10 and "Kode pemulihan" in desk.text()
+    desk.click("#codes-done")
+    assert "Antrean hari ini" in desk.text()
     desk.logout()
 
     desk.login(officer)  # the password alone is no longer enough
@@ -362,5 +366,13 @@ def test_an_officer_enrols_an_authenticator_app_by_qr_and_then_needs_its_code(st
     desk.fill("#f-email", email)
     desk.fill("#f-password", officer["password"])
     desk.fill("#f-otp", totp.now())
+    desk.click("main form button[type=submit]")
+    assert "Antrean hari ini" in desk.text()
+    desk.logout()
+
+    desk.login(officer)  # a lost phone: a recovery code instead, typed as printed
+    desk.fill("#f-email", email)
+    desk.fill("#f-password", officer["password"])
+    desk.fill("#f-otp", codes[0])
     desk.click("main form button[type=submit]")
     assert "Antrean hari ini" in desk.text()

@@ -306,6 +306,7 @@ def test_reconciliation_of_a_statement(api, stack, payment_db, tmp_path):
     matched = payment_for(paid)
     assert notify(api, matched).status == 200
     lost = payment_for(missed)  # the bank has it; its notification never came
+    bank_simulator.record_payment(bank_simulator.state_path(stack.env()["BANK_SIMULATOR_STATE"]), lost)
     ours_only = payment_for(unpaid)
     assert notify(api, ours_only).status == 200  # we have it; the statement will not
     wrong = payment_for(paid)

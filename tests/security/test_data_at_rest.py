@@ -1,6 +1,7 @@
-"""Personal data at rest, against the real store: after a journey (register, upload documents) no
-NIK, email, phone or document bytes are in the store's files in clear, while the features that look
-them up still work; and the key-rotation commands re-encrypt (and migrate clear) records for real,
+"""Personal data at rest, against the real store: after a journey (register, upload documents, an
+anonymous complaint with a contact, an outreach request) no NIK, email, phone, reporter or organiser
+contact or document bytes are in the store's files in clear, while the features that look them up
+still work; and the key-rotation commands re-encrypt (and migrate clear) records for real,
 resumably and idempotently."""
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from servicekit.clock import Clock
 from services.biometrics_capture.adapters.repository import CaptureRepository
 from services.booking.adapters.accounts import Accounts
 from services.booking.adapters.documents import Documents
+from services.booking.adapters.office_records import OutreachRepository
+from services.booking.domain import calendar
+from services.complaint.adapters.repository import ComplaintRepository
 from services.booking.domain.passwords import hash_password
 from tests.integration.conftest import staff_token
 from tests.integration.helpers import found_in_store, store_files
@@ -93,6 +97,42 @@ def test_after_a_journey_no_nik_email_phone_or_document_is_in_the_store_files_in
     assert set(control) == {"name", "document hash"}, control
 
 
+def later_working_day(office_id: str, nth: int) -> str:
+    cal = calendar.load()
+    office = cal.offices[office_id]
+    today = office.today(dt.datetime.now(dt.timezone.utc))
+    return cal.working_days(office, today + dt.timedelta(days=1), nth)[-1].isoformat()
+
+
+def test_reporter_and_organiser_contacts_are_not_in_the_store_files_in_clear(api, stack, client):
+    reporter = {"email": f"saksi.{secrets.token_hex(6)}@contoh.id", "phone": f"0812{random.randrange(10 ** 7, 10 ** 8)}"}
+    description = f"Ada calo di depan kantor {secrets.token_hex(8)}."
+    filed = api.post("/v1/complaints", {"category": "BROKER_OR_EXTORTION", "office_id": "TBK", "anonymous": True,
+                                        "description": description, "contact_email": reporter["email"],
+                                        "contact_phone": reporter["phone"]})
+    assert filed.status == 201, filed.body
+    organiser_phone = f"0815{random.randrange(10 ** 7, 10 ** 8)}"
+    organiser = new_person()
+    assert api.post("/v1/accounts", organiser).status == 201
+    asked = api.post("/v1/outreach-requests", {
+        "office_id": "TBK", "organisation": "Desa Pongkar", "location": "Balai Desa Pongkar, Tebing, Karimun",
+        "date": later_working_day("TBK", 9), "people": 60, "contact_phone": organiser_phone},
+        token=api.login(organiser["email"], PASSWORD))
+    assert asked.status == 201, asked.body
+    # staff still read the organiser's phone; the complaint record holds the reporter's sealed
+    listed = api.get("/v1/offices/TBK/outreach-requests", token=staff_token(api, "OFFICER")).body["items"]
+    assert [r["contact_phone"] for r in listed if r["request_id"] == asked.body["request_id"]] == [organiser_phone]
+    record = client["passport_complaint"]["complaints"].find_one({"_id": filed.body["complaint_id"]})
+    assert "contact" not in record and record["key_id"]
+    ring = crypto.KeyRing(LOCAL_SECRETS["COMPLAINT_ENCRYPTION_KEYS"])
+    assert ComplaintRepository(client["passport_complaint"], Clock(), ring).contact(record["_id"]) == reporter
+
+    assert found_in_store(stack, {"reporter email": reporter["email"], "reporter phone": reporter["phone"],
+                                  "organiser phone": organiser_phone}) == {}
+    # control: the scan sees the complaint store (the description stays in clear, see docs/security.md)
+    assert set(found_in_store(stack, {"description": description})) == {"description"}
+
+
 def _bio_record(ring, capture_id: str, image: bytes) -> dict:
     return {"_id": capture_id, "application_id": "app_rotation", "office_id": "TBK", "kind": "photo",
             "at": dt.datetime.now(dt.timezone.utc), "format": "png", "size": len(image), **ring.seal(image, capture_id)}
@@ -107,8 +147,9 @@ def test_rotate_keys_re_encrypts_and_migrates_the_store_resumably_and_idempotent
     old_ring = crypto.KeyRing(LOCAL_SECRETS["BOOKING_ENCRYPTION_KEYS"])
     old_lookup = crypto.LookupKeys(LOCAL_SECRETS["BOOKING_LOOKUP_KEYS"])
     old_bio = crypto.KeyRing(LOCAL_SECRETS["BIOMETRICS_ENCRYPTION_KEYS"])
-    new = {"BOOKING_ENCRYPTION_KEYS": "k2:" + _b64(32),
-           "BOOKING_LOOKUP_KEYS": "h2:" + _b64(32), "BIOMETRICS_ENCRYPTION_KEYS": "b2:" + _b64(32)}
+    old_complaint = crypto.KeyRing(LOCAL_SECRETS["COMPLAINT_ENCRYPTION_KEYS"])
+    new = {"BOOKING_ENCRYPTION_KEYS": "k2:" + _b64(32), "BOOKING_LOOKUP_KEYS": "h2:" + _b64(32),
+           "BIOMETRICS_ENCRYPTION_KEYS": "b2:" + _b64(32), "COMPLAINT_ENCRYPTION_KEYS": "c2:" + _b64(32)}
     keys_env = {"MONGO_DATABASE": name,
                 **{k: f"{v},{LOCAL_SECRETS[k]}" for k, v in new.items()}}
     try:
@@ -131,6 +172,12 @@ def test_rotate_keys_re_encrypts_and_migrates_the_store_resumably_and_idempotent
         db["documents"].insert_one({"_id": "app_legacy:KK:0", "application_id": "app_legacy", "kind": "KK",
                                     "data": Binary(marked_pdf("legacy-kk")), "sha256": "", "uploaded_at": clock.now()})
         contents["app_legacy:KK:0"] = marked_pdf("legacy-kk")
+        # contacts: one sealed under the old key, one from before contacts were sealed, of each kind
+        sealed_contact = {"_id": "cmp-sealed", "office_id": "TBK", **old_complaint.seal(b'{"phone": "081200000001"}', "cmp-sealed")}
+        db["complaints"].insert_many([sealed_contact, {"_id": "cmp-clear", "office_id": "TBK",
+                                                       "contact": {"email": "lama@contoh.id"}}])
+        OutreachRepository(db, old_ring).add({"_id": "out_sealed", "office_id": "TBK", "contact_phone": "081200000002"})
+        db["outreach_requests"].insert_one({"_id": "out_clear", "office_id": "TBK", "contact_phone": "081200000003"})
         images = {f"cap-{i}": secrets.token_bytes(64) for i in range(4)}
         for cid, image in images.items():
             CaptureRepository(db, clock).add_capture(_bio_record(old_bio, cid, image))
@@ -153,14 +200,14 @@ def test_rotate_keys_re_encrypts_and_migrates_the_store_resumably_and_idempotent
         first = _counts(stack.rotate_keys(keys_env))
         assert sum(first.pop("documents")) == 4, "the run resumed with the 4 documents left"
         assert first == {"accounts": (4, 1, 0), "nik_claims": (3, 1, 0), "email_claims": (4, 1, 0),
-                         "captures": (4, 0, 0)}, first
+                         "outreach_requests": (1, 1, 0), "captures": (4, 0, 0), "complaints": (1, 1, 0)}, first
         again = _counts(stack.rotate_keys(keys_env))
-        assert set(again.values()) == {(0, 0, 0)} and len(again) == 5, "a second run finds nothing to do"
+        assert set(again.values()) == {(0, 0, 0)} and len(again) == 7, "a second run finds nothing to do"
 
-        for collection in ("documents", "accounts", "captures"):
+        for collection in ("documents", "accounts", "captures", "outreach_requests", "complaints"):
             docs = list(db[collection].find())
-            assert docs and all(d.get("key_id") in ("k2", "b2") for d in docs), collection
-            assert not any({"data", "nik", "email", "phone"} & d.keys() for d in docs), collection
+            assert docs and all(d.get("key_id") in ("k2", "b2", "c2") for d in docs), collection
+            assert not any({"data", "nik", "email", "phone", "contact", "contact_phone"} & d.keys() for d in docs), collection
         for claims in ("nik_claims", "email_claims"):
             assert {c["kid"] for c in db[claims].find()} == {"h2"} and all(c["_id"].startswith("h2:") for c in db[claims].find())
 
@@ -176,6 +223,11 @@ def test_rotate_keys_re_encrypts_and_migrates_the_store_resumably_and_idempotent
         assert {rid: Documents(db, clock, ring).content(rid) for rid in contents} == contents
         bio = crypto.KeyRing(only_new["BIOMETRICS_ENCRYPTION_KEYS"])
         assert {c["_id"]: bio.open(c, c["_id"]) for c in db["captures"].find()} == images
+        contacts = ComplaintRepository(db, clock, crypto.KeyRing(only_new["COMPLAINT_ENCRYPTION_KEYS"]))
+        assert (contacts.contact("cmp-sealed"), contacts.contact("cmp-clear")) == (
+            {"phone": "081200000001"}, {"email": "lama@contoh.id"})
+        phones = OutreachRepository(db, ring)
+        assert [phones.get(f"out_{k}")["contact_phone"] for k in ("sealed", "clear")] == ["081200000002", "081200000003"]
     finally:
         client.drop_database(name)
 

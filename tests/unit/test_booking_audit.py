@@ -168,6 +168,27 @@ def test_a_fact_from_another_service_is_audited_once_however_often_it_is_deliver
     assert audit.check_chain(docs)["ok"]
 
 
+def test_a_reconciled_statement_is_audited_with_its_supervisor_and_hash():
+    """Issue 18: who reconciled which file (payment's StatementReconciled) is in the chain, once."""
+    from services.booking.entrypoints import kafka_handlers as reactions
+    from passport.v1 import payment_pb2
+
+    class Envelope:
+        event_id = "ev-reconciled-1"
+    coll = FakeCollection()
+    log = make_log(coll)
+    run = payment_pb2.StatementReconciled(reconciliation_id="r1", office_id="TBK", actor_account_id="acc_sup",
+                                          actor_role="SUPERVISOR", statement_sha256="ab" * 32, lines=3, settled=1,
+                                          refused=2, reconciled_at="2026-03-02T01:00:00Z")
+    handle = reactions.handlers(apps=None, audit=log)["StatementReconciled"]
+    handle(Envelope(), run)
+    handle(Envelope(), run)  # redelivered
+    [doc] = coll.in_order()
+    assert (doc["action"], doc["actor_account_id"], doc["actor_role"], doc["office_id"]) == (
+        "STATEMENT_RECONCILED", "acc_sup", "SUPERVISOR", "TBK")
+    assert doc["details"]["statement_sha256"] == "ab" * 32 and doc["details"]["refused"] == 2
+
+
 def test_counter_actions_of_biometrics_events_are_audited_once_each():
     """Issue 16: the photo override, fingers recorded missing, the supervisor's approval (in
     BiometricsCaptured) and the interview (InterviewCompleted) each become one entry, however often

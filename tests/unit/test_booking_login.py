@@ -56,7 +56,8 @@ def enrolled(mode="required"):
     login, clock, db = world(mode)
     secret, uri = login.start_enrolment(STAFF, PASSWORD)
     assert uri.startswith("otpauth://totp/") and "secret=" + secret in uri
-    login.confirm_enrolment(STAFF, PASSWORD, code(secret, clock))
+    _, recovery = login.confirm_enrolment(STAFF, PASSWORD, code(secret, clock))
+    assert len(recovery) == 10
     clock.advance(seconds=30)  # the next step: the enrolment's own code is used
     return login, clock, db, secret
 
@@ -151,3 +152,38 @@ def test_password_cost_defaults_to_owasp_and_unknown_emails_pay_the_same_cost():
     assert not passwords.verify_password(PASSWORD, "scrypt$garbage")
     with pytest.raises(ValueError):
         passwords.configure(1000, 8, 1)
+
+
+def test_recovery_codes_are_ten_shown_once_stored_as_digests_and_each_signs_in_once():
+    login, clock, db = world()
+    secret, _ = login.start_enrolment(STAFF, PASSWORD)
+    doc, codes = login.confirm_enrolment(STAFF, PASSWORD, code(secret, clock))
+    assert len(set(codes)) == 10 and all(len(c) == 14 and c.count("-") == 2 for c in codes)
+    stored = repr(db["totp_recovery_codes"].docs)
+    assert len(db["totp_recovery_codes"].docs) == 10
+    assert not any(c in stored or c.replace("-", "") in stored for c in codes)  # digests only
+    assert login.authenticate(STAFF, PASSWORD, codes[0])["_id"] == doc["_id"]
+    assert refused(login.authenticate, STAFF, PASSWORD, codes[0]) == ("unauthenticated", "otp-invalid")  # once
+    assert login.authenticate(STAFF, PASSWORD, codes[1].lower().replace("-", " "))  # as typed off paper
+    assert login.factors.recovery_codes_left(doc["_id"]) == 8
+    assert refused(login.authenticate, STAFF, PASSWORD, "AAAA-BBBB-CCCC") == ("unauthenticated", "otp-invalid")
+    # a code is no way round the password
+    assert refused(login.authenticate, STAFF, "Salah-Sekali-2026", codes[2])[1] == "invalid-credentials"
+    # a reset (lost phone) removes the app and its codes: the officer enrols again and gets new ones
+    login.factors.remove(doc["_id"])
+    assert not db["totp_recovery_codes"].docs
+    assert refused(login.authenticate, STAFF, PASSWORD, codes[3]) == ("unauthenticated", "otp-enrolment-required")
+    again, _ = login.start_enrolment(STAFF, PASSWORD)
+    clock.advance(seconds=60)
+    _, fresh = login.confirm_enrolment(STAFF, PASSWORD, code(again, clock))
+    assert not set(fresh) & set(codes) and login.factors.recovery_codes_left(doc["_id"]) == 10
+
+
+def test_recovery_codes_of_one_account_do_not_open_another():
+    login, clock, db = world()
+    login.accounts.create_staff("Ani", "ani@tbk.example", PASSWORD, "OFFICER", "TBK")
+    secret, _ = login.start_enrolment(STAFF, PASSWORD)
+    _, codes = login.confirm_enrolment(STAFF, PASSWORD, code(secret, clock))
+    other, _ = login.start_enrolment("ani@tbk.example", PASSWORD)
+    login.confirm_enrolment("ani@tbk.example", PASSWORD, code(other, clock))
+    assert refused(login.authenticate, "ani@tbk.example", PASSWORD, codes[0]) == ("unauthenticated", "otp-invalid")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from passport.v1 import common_pb2
+from servicekit.config import DEMO_SECRETS
+from servicekit.crypto import KeyRing
 from servicekit.errors import DomainError
 from services.booking.usecases.outreach import Outreach
 from tests.unit.test_booking_abandon import CALLER, booking_world
@@ -19,7 +21,7 @@ def world():
     apps, _, app_id = booking_world()
     audited = []
     apps.on_staff_action = lambda caller, action, office, details: audited.append(action)
-    outreach = Outreach(apps.db, apps, apps.clock)
+    outreach = Outreach(apps.db, apps, apps.clock, KeyRing(DEMO_SECRETS["BOOKING_ENCRYPTION_KEYS"]))
     apps.outreach_gate = outreach.admits
     return apps, outreach, app_id, audited
 
@@ -69,3 +71,20 @@ def test_a_rejection_says_why_and_gives_no_code():
     rejected = outreach.decide(SUPERVISOR, "TBK", asked["request_id"], False, 0, "", "no team free that day")
     assert rejected["status"] == "REJECTED" and rejected["invitation_code"] == "" and rejected["reason"]
     assert audited == ["OUTREACH_REJECTED"]
+
+
+def test_the_organisers_phone_is_sealed_at_rest_and_rotation_seals_old_clear_requests():
+    """Issue 18: no organiser phone in clear in the store; staff still read it."""
+    apps, outreach, _, _ = world()
+    made = outreach.request(ORGANISER, "TBK", "Desa Pongkar", "Balai desa Pongkar, Karimun", DAY.isoformat(), 60,
+                            "081298765432")
+    stored = apps.db["outreach_requests"].docs[made["request_id"]]
+    assert "contact_phone" not in stored and b"081298765432" not in repr(stored).encode()
+    assert outreach.get(SUPERVISOR, made["request_id"])["contact_phone"] == "081298765432"
+    assert [v["contact_phone"] for v in outreach.list(SUPERVISOR, "TBK")] == ["081298765432"]
+    old = {k: v for k, v in stored.items() if k not in ("key_id", "nonce", "ciphertext")}
+    apps.db["outreach_requests"].insert_one(dict(old, _id="out_old", contact_phone="081200000000"))
+    assert outreach.repository.get("out_old")["contact_phone"] == "081200000000"  # readable until sealed
+    assert outreach.repository.rotate_keys().migrated == 1
+    assert "contact_phone" not in apps.db["outreach_requests"].docs["out_old"]
+    assert outreach.repository.get("out_old")["contact_phone"] == "081200000000"

@@ -89,3 +89,29 @@ def test_a_reset_or_a_deactivation_bumps_the_token_version_and_is_audited(world)
     assert again["token_version"] == 2
     assert [e[1] for e in audit.entries] == ["STAFF_CREATED", "STAFF_PASSWORD_RESET", "STAFF_DEACTIVATED"]
     assert staff.token_state("stf_nobody") == (False, 0)
+
+
+def test_a_head_resets_an_officers_authenticator_app_and_it_is_audited(world):
+    """Issue 18: a lost phone. The secret and the recovery codes go; the officer enrols again."""
+    import base64
+    import pyotp
+    from servicekit.crypto import KeyRing
+    from services.booking.adapters.second_factor import SecondFactors
+    from services.booking.usecases.login import Login
+    _, accounts, audit = world
+    factors = SecondFactors(accounts.accounts.database,
+                            KeyRing("t1:" + base64.b64encode(bytes(range(32))).decode()))
+    staff = Staff(accounts, audit, accounts.clock, factors)
+    login = Login(accounts, factors, accounts.clock, "required")
+    officer, password = staff.create_officer(HEAD, "TBK", "Budi", "budi@tbk.example")
+    secret, _ = login.start_enrolment("budi@tbk.example", password)
+    _, codes = login.confirm_enrolment("budi@tbk.example", password, pyotp.TOTP(secret).at(accounts.clock.now()))
+    other_head = common_pb2.Caller(account_id="stf_btm", role="SUPERVISOR", office_id="BTM")
+    assert problem(lambda: staff.reset_second_factor(other_head, "TBK", officer["_id"])) == "forbidden"
+    an_officer = common_pb2.Caller(account_id=officer["_id"], role="OFFICER", office_id="TBK")
+    assert problem(lambda: staff.reset_second_factor(an_officer, "TBK", officer["_id"])) == "forbidden"
+    assert factors.confirmed_secret(officer["_id"]) == secret  # refused: nothing changed
+    staff.reset_second_factor(HEAD, "TBK", officer["_id"])
+    assert factors.confirmed_secret(officer["_id"]) is None and factors.recovery_codes_left(officer["_id"]) == 0
+    assert problem(lambda: login.authenticate("budi@tbk.example", password, codes[0])) == "otp-enrolment-required"
+    assert audit.entries[-1] == ("stf_head", "STAFF_TOTP_RESET", "TBK", {"account_id": officer["_id"]})

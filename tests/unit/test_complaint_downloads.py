@@ -16,6 +16,8 @@ from PIL import Image
 
 from passport.v1 import common_pb2
 from servicekit.clock import FixedClock
+from servicekit.config import DEMO_SECRETS
+from servicekit.crypto import KeyRing
 from servicekit.errors import DomainError
 from services.complaint.domain import attachments as files
 from services.complaint.adapters import calendars
@@ -42,7 +44,7 @@ def gt_filter(monkeypatch):
 @pytest.fixture()
 def setup():
     clock = FixedClock(dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.timezone.utc))
-    store = Complaints(ComplaintRepository(FakeDb(), clock), CALENDARS, clock)
+    store = Complaints(ComplaintRepository(FakeDb(), clock, KeyRing(DEMO_SECRETS["COMPLAINT_ENCRYPTION_KEYS"])), CALENDARS, clock)
     record, pin = store.file(NOBODY, "BROKER_OR_EXTORTION", "TBK", "Calo di loket 2 meminta uang.", "", True)
     exif = Image.Exif()
     exif[0x010F] = GPS_TEXT

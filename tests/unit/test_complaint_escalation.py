@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 from passport.v1 import common_pb2
 from servicekit.clock import FixedClock
+from servicekit.config import DEMO_SECRETS
+from servicekit.crypto import KeyRing
 from servicekit.events import decode
 from services.complaint.adapters import calendars
 from services.complaint.adapters.repository import ComplaintRepository
@@ -33,7 +35,7 @@ def escalations(store) -> list[tuple[str, str]]:
 def test_breaches_escalate_once_each_counting_only_working_days():
     # Friday 9 Jan 2026, 16:00 in Jakarta; Fri 16 Jan is a national holiday
     clock = FixedClock(dt.datetime(2026, 1, 9, 16, tzinfo=WIB))
-    store = Complaints(ComplaintRepository(FakeDb(), clock), CALENDARS, clock)
+    store = Complaints(ComplaintRepository(FakeDb(), clock, KeyRing(DEMO_SECRETS["COMPLAINT_ENCRYPTION_KEYS"])), CALENDARS, clock)
     silent, _ = store.file(common_pb2.Caller(), "SERVICE", "TBK", "Tidak ada jawaban.", "", True)
     answered, _ = store.file(common_pb2.Caller(), "SERVICE", "TBK", "Loket tutup.", "", True)
 

@@ -9,6 +9,8 @@ import pytest
 
 from passport.v1 import common_pb2
 from servicekit.clock import FixedClock
+from servicekit.config import DEMO_SECRETS
+from servicekit.crypto import KeyRing
 from servicekit.errors import DomainError
 from services.complaint.adapters import calendars
 from services.complaint.adapters.repository import ComplaintRepository
@@ -37,7 +39,7 @@ class Booking:
 
 def store(booking) -> Complaints:
     clock = FixedClock(dt.datetime(2026, 3, 2, 3, tzinfo=dt.timezone.utc))
-    return Complaints(ComplaintRepository(FakeDb(), clock), CALENDARS, clock, booking)
+    return Complaints(ComplaintRepository(FakeDb(), clock, KeyRing(DEMO_SECRETS["COMPLAINT_ENCRYPTION_KEYS"])), CALENDARS, clock, booking)
 
 
 def test_the_complainants_own_application_is_referenced():

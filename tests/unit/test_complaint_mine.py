@@ -58,3 +58,31 @@ def test_an_anonymous_reporter_may_leave_a_contact_that_never_leaves_the_service
         with pytest.raises(DomainError) as err:
             s.file(caller, "SERVICE", "TBK", "Antrean lama.", "", anonymous, **kwargs)
         assert err.value.kind == "invalid"
+
+
+def test_a_reporters_contact_is_sealed_at_rest_and_rotation_seals_old_clear_records():
+    """Issue 18: the store holds no reporter address in clear; a record from before is sealed by
+    rotate-keys, and a new key takes over (the old one still opens what it sealed)."""
+    from servicekit.crypto import KeyRing
+    from services.complaint.adapters.repository import ComplaintRepository
+    s = store(Booking())
+    record, _ = s.file(common_pb2.Caller(), "BROKER_OR_EXTORTION", "TBK", "Ada calo.", "", True,
+                       contact_email="saksi@contoh.example", contact_phone="081234567890")
+    stored = s.repository.complaints.docs[record["_id"]]
+    assert "contact" not in stored and stored["key_id"] == "c1"
+    assert b"081234567890" not in repr(stored).encode() and b"saksi@contoh" not in repr(stored).encode()
+    assert s.reporter_contact(record["_id"]) == {"email": "saksi@contoh.example", "phone": "081234567890"}
+    assert s.repository.get(record["_id"]).contact["phone"] == "081234567890"
+    old = dict(stored, _id="old-1", tracking_code="OLD1", contact={"phone": "081111111111"})
+    for f in ("key_id", "nonce", "ciphertext", "_outbox"):
+        old.pop(f)
+    s.repository.complaints.insert_one(old)  # written before contacts were sealed
+    assert s.repository.contact("old-1") == {"phone": "081111111111"}
+    assert s.repository.rotate_keys().migrated == 1
+    assert "contact" not in s.repository.complaints.docs["old-1"] and s.repository.contact("old-1") == {"phone": "081111111111"}
+    both = KeyRing("c2:" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=," + s.repository.keys.current + ":"
+                   + "bG9jYWwtZGV2LWNvbXBsYWludC1jb250YWN0LWtleSE=")
+    rotated = ComplaintRepository(s.repository.db, s.clock, both)
+    assert rotated.rotate_keys().resealed == 2
+    assert rotated.contact(record["_id"])["email"] == "saksi@contoh.example"
+    assert {d.get("key_id") for d in s.repository.complaints.docs.values() if "ciphertext" in d} == {"c2"}

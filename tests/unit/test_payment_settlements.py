@@ -18,6 +18,8 @@ from services.payment.domain.statement import parse_csv
 from services.payment.usecases.billing import Billings
 from services.payment.usecases.reconciliation import reconcile
 from services.payment.usecases.settlement import Settlements
+from services.payment.adapters.bank import BankClient
+from tests.unit import bank_sim
 from tests.unit.fakemongo import Database as FakeDb
 
 UTC = dt.timezone.utc
@@ -234,8 +236,16 @@ def test_grace_period_delays_expiry(world):
 
 
 # -- reconciliation ----------------------------------------------------------------------------
-def test_reconciliation_reports_and_settles_what_we_missed(world):
+@pytest.fixture()
+def bank(tmp_path):
+    """The bank simulator and the adapter that asks it: (BankClient, record)."""
+    with bank_sim.serving(tmp_path / "bank.jsonl") as (url, record):
+        yield BankClient(url, 2.0, bank_sim.SECRET), record
+
+
+def test_reconciliation_reports_and_settles_what_we_missed(world, bank):
     clock, db, store, settlements, billing = world
+    client, record = bank
     b2 = store.issue("hold-2", "app-2", "acc-2", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
     b3 = store.issue("hold-3", "app-3", "acc-3", "TBK", fee(), rfc3339(T0 + dt.timedelta(hours=2)))
     pay(settlements, billing, "REF-1", paid_at=T0 + dt.timedelta(minutes=1))
@@ -248,14 +258,15 @@ def test_reconciliation_reports_and_settles_what_we_missed(world):
         f"REF-4,{b3.code},1,{rfc3339(T0 + dt.timedelta(minutes=4))}",
         f"REF-5,{billing_codes.new_code()},5,{rfc3339(T0 + dt.timedelta(minutes=5))}",
         "REF-6,x,notanumber,2026-03-02T08:00:00+07:00"])
-    report = reconcile(settlements, parse_csv(csv_text))
+    record(b2.code, b2.amount, "REF-2", rfc3339(T0 + dt.timedelta(minutes=2)))  # the bank has it
+    report = reconcile(settlements, parse_csv(csv_text), bank=client)
     refs = {k: [i["line"]["bank_reference"] for i in v] for k, v in report.items()}
     assert refs["matched"] == ["REF-1"]
     assert refs["missing_ours"] == ["REF-2"] and report["missing_ours"][0]["outcome"] == "SETTLED"
     assert refs["missing_bank"] == ["REF-3"]
     assert sorted(refs["mismatched"]) == ["REF-4", "REF-5", "REF-6"]
     assert settlements.status(b2)[0] == "PAID"  # settled through reconciliation
-    again = reconcile(settlements, parse_csv(csv_text))
+    again = reconcile(settlements, parse_csv(csv_text), bank=client)
     assert [i["line"]["bank_reference"] for i in again["matched"]] == ["REF-1", "REF-2"]
 
 

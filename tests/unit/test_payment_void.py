@@ -63,8 +63,10 @@ def test_a_billing_paid_before_its_void_is_refunded(world):
 
 
 
-def test_reconciliation_lists_a_payment_of_a_void_billing_for_follow_up(world):
+def test_reconciliation_lists_a_payment_of_a_void_billing_for_follow_up(world, tmp_path):
+    from services.payment.adapters.bank import BankClient
     from services.payment.usecases.reconciliation import reconcile
+    from tests.unit import bank_sim
     _, _, settlements, owed, billing = world
     handlers(owed, settlements)["BookingAbandoned"](Envelope(), abandoned())
     with pytest.raises(DomainError):
@@ -74,4 +76,7 @@ def test_reconciliation_lists_a_payment_of_a_void_billing_for_follow_up(world):
     report = reconcile(settlements, [line])
     assert [i["outcome"] for i in report["mismatched"]] == ["VOID"] and not report["matched"]
     unseen = dict(line, bank_reference="R-VOID-2")  # a payment the notification never told us of
-    assert [i["outcome"] for i in reconcile(settlements, [unseen])["mismatched"]] == ["billing-void"]
+    with bank_sim.serving(tmp_path / "bank.jsonl") as (url, record):
+        record(billing.code, billing.amount, "R-VOID-2", unseen["paid_at"])  # the bank confirms it
+        report = reconcile(settlements, [unseen], bank=BankClient(url, 2.0, bank_sim.SECRET))
+    assert [i["outcome"] for i in report["mismatched"]] == ["billing-void"]

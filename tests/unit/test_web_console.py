@@ -167,8 +167,9 @@ def test_staff_without_an_authenticator_app_enrol_by_qr_and_are_signed_in_by_its
         if path == "/v1/auth/totp/enrolment/confirm":
             if body.get("otp") != "123456":
                 return gateway.Answer(401, {"type": problem + "otp-invalid"}, {})
-            return gateway.Answer(200, {"access_token": "tok-officer"}, {})
+            return gateway.Answer(200, {"access_token": "tok-officer", "recovery_codes": codes}, {})
         return original(self, method, path, body, *a, **kw)
+    codes = [f"ABCD-EFGH-JK{n:02d}" for n in range(10)]
     monkeypatch.setattr(FakeGateway, "__call__", totp)
     page = client.get("/petugas/login").get_data(as_text=True)
     assert 'name="otp"' in page and 'autocomplete="one-time-code"' in page
@@ -182,7 +183,10 @@ def test_staff_without_an_authenticator_app_enrol_by_qr_and_are_signed_in_by_its
     assert wrong.status_code == 200 and "<svg" in html and "salah" in html  # the same QR again
     done = client.post("/petugas/2fa/konfirmasi", data={"csrf": csrf_of(html), "email": "o@x", "password": "p",
                                                         "otp": "123 456", "uri": uri, "secret": "x"})
-    assert done.status_code == 303 and client.get("/petugas").status_code == 200
+    shown = done.get_data(as_text=True)  # the recovery codes, this once, then on to the console
+    assert done.status_code == 200 and all(c in shown for c in codes) and 'id="codes-done"' in shown
+    assert client.get("/petugas").status_code == 200
+    assert not any(c in client.get("/petugas").get_data(as_text=True) for c in codes)
     assert ("/v1/auth/totp/enrolment/confirm", {"email": "o@x", "password": "p", "otp": "123456"}) in sent
 
 
@@ -200,3 +204,32 @@ def test_an_enrolled_officer_is_asked_for_the_code(client, monkeypatch):
     assert "kode 6 angka" in html and re.search(r'name="otp"[^>]* required', html)
     signed = client.post("/petugas/login", data={"csrf": csrf_of(html), "email": "o@x", "password": "p", "otp": "123456"})
     assert signed.status_code == 303
+
+
+def test_statement_lines_the_bank_did_not_confirm_are_listed_with_their_reason(client, monkeypatch):
+    import io
+    original = client.fake.__class__.__call__
+    line = {"bank_reference": "FAKE-1", "billing_code": "820260302000001", "amount": 350000,
+            "paid_at": "2026-12-03T01:00:00Z", "outcome": "bank-unknown-reference"}
+
+    def head(self, method, path, body=None, *a, **kw):
+        if path == "/v1/me":
+            return gateway.Answer(200, {"account_id": "acc_sup", "full_name": "Kepala", "role": "SUPERVISOR",
+                                        "office_id": "TBK"}, {})
+        if path.startswith("/v1/offices/TBK/refunds"):
+            return gateway.Answer(200, {"items": []}, {})
+        if path == "/v1/offices/TBK/reconciliations":
+            return gateway.Answer(200, {"matched": [], "missing_ours": [], "missing_bank": [],
+                                        "mismatched": [line, dict(line, bank_reference="OTHER-2", outcome="some difference")]}, {})
+        return original(self, method, path, body, *a, **kw)
+    monkeypatch.setattr(FakeGateway, "__call__", head)
+    page = client.get("/petugas/login").get_data(as_text=True)
+    assert client.post("/petugas/login", data={"csrf": csrf_of(page), "email": "s@x", "password": "p"}).status_code == 303
+    html = client.get("/petugas/refund").get_data(as_text=True)
+    done = client.post("/petugas/refund/rekonsiliasi", data={"csrf": csrf_of(html), "idem": "k1",
+                       "statement": (io.BytesIO(b"bank_reference,billing_code,amount,paid_at\n"), "s.csv")},
+                       content_type="multipart/form-data")
+    assert done.status_code == 303
+    shown = client.get("/petugas/refund").get_data(as_text=True)
+    refused = shown[shown.index('id="reconciliation-refused"'):]
+    assert "FAKE-1" in refused and "Bank tidak mengenal referensi ini" in refused and "OTHER-2" not in refused

@@ -7,6 +7,7 @@ import datetime as dt
 
 from servicekit import events, outbox
 from servicekit.clock import Clock
+from servicekit.crypto import KeyRing, RotationReport, rotate
 from servicekit.mongo import append_numbered, insert_unique, read_numbered
 
 from services.booking.adapters.mapping import event_to_proto
@@ -84,22 +85,39 @@ class WaitlistRepository:
 
 
 class OutreachRepository:
-    """Requests, the one decision on each (keyed by the request), and invitation codes."""
+    """Requests, the one decision on each (keyed by the request), and invitation codes. The
+    organiser's contact phone is sealed with the booking key ring (`key_id`, `nonce`, `ciphertext`,
+    the request id as associated data); a request from before keeps `contact_phone` in clear until
+    `rotate-keys` seals it."""
 
-    def __init__(self, db):
+    def __init__(self, db, keys: KeyRing):
         self.requests, self.decisions, self.codes = db["outreach_requests"], db["outreach_decisions"], db["outreach_codes"]
+        self.keys = keys
 
     def ensure_indexes(self) -> None:
         self.requests.create_index([("office_id", 1), ("date", 1)])
 
     def add(self, doc: dict) -> None:
-        self.requests.insert_one(doc)
+        stored = dict(doc)
+        stored.update(self.keys.seal(stored.pop("contact_phone").encode(), doc["_id"]))
+        self.requests.insert_one(stored)
+
+    def _opened(self, doc: dict | None) -> dict | None:
+        if doc is not None and "ciphertext" in doc:
+            doc = {k: v for k, v in doc.items() if k not in ("key_id", "nonce", "ciphertext")} | {
+                "contact_phone": self.keys.open(doc, doc["_id"]).decode()}
+        return doc
 
     def get(self, request_id: str) -> dict | None:
-        return self.requests.find_one({"_id": request_id})
+        return self._opened(self.requests.find_one({"_id": request_id}))
 
     def of_office(self, office_id: str) -> list[dict]:
-        return list(self.requests.find({"office_id": office_id}).sort("date", 1))
+        return [self._opened(d) for d in self.requests.find({"office_id": office_id}).sort("date", 1)]
+
+    def rotate_keys(self) -> RotationReport:
+        """Seal every organiser's phone under the current key, old-key and clear ones alike."""
+        return rotate(self.requests, self.keys, clear_fields=("contact_phone",),
+                      clear_plaintext=lambda d: d["contact_phone"].encode())
 
     def decide(self, decision: dict) -> bool:
         return insert_unique(self.decisions, decision)

@@ -4,7 +4,9 @@ A secret is stored AES-GCM encrypted (TOTP_ENCRYPTION_KEYS="kid:base64key[,...]"
 encrypts, every listed key decrypts, so keys rotate by putting a new one first), bound to its account
 id as associated data; it never appears in a log or a reply after enrolment. A used step is a keyed
 insert `<account>:<step>`, atomic on FerretDB and MongoDB, so two replicas cannot both accept a code
-(one small record per staff sign-in, looked up by `_id` only).
+(one small record per staff sign-in, looked up by `_id` only). Recovery codes are stored as SHA-256
+digests only, one record each `<account>:<digest>`; a code is used by deleting its record, which
+one caller alone can do, so a code signs in once.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from servicekit.mongo import insert_unique
 class SecondFactors:
     def __init__(self, db, ring: KeyRing):
         self.secrets, self.used, self.accounts = db["totp_secrets"], db["totp_used_steps"], db["accounts"]
+        self.recovery = db["totp_recovery_codes"]
         self.ring = ring
 
     def _seal(self, account_id: str, secret: str) -> dict:
@@ -43,7 +46,24 @@ class SecondFactors:
                                                                "enrolled_at": at}, "$unset": {"pending": ""}})
 
     def remove(self, account_id: str) -> None:
+        """The secret and its recovery codes go together (a reset: the officer enrols again)."""
         self.secrets.delete_one({"_id": account_id})
+        self.recovery.delete_many({"account_id": account_id})
+
+    def ensure_indexes(self) -> None:
+        self.recovery.create_index("account_id")
+
+    def replace_recovery_codes(self, account_id: str, digests: list[str], at: dt.datetime) -> None:
+        self.recovery.delete_many({"account_id": account_id})
+        for d in digests:
+            self.recovery.insert_one({"_id": f"{account_id}:{d}", "account_id": account_id, "created_at": at})
+
+    def use_recovery_code(self, account_id: str, digest: str) -> bool:
+        """True once per code: whoever deletes its record used it."""
+        return self.recovery.delete_one({"_id": f"{account_id}:{digest}"}).deleted_count == 1
+
+    def recovery_codes_left(self, account_id: str) -> int:
+        return self.recovery.count_documents({"account_id": account_id})
 
     def use_step(self, account_id: str, step: int, at: dt.datetime) -> bool:
         """False when this account's code of `step` was accepted before (a replay)."""

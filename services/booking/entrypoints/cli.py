@@ -3,7 +3,8 @@
     python -m services.booking.cli create-staff --role OFFICER --office TBK --email ... --name ...
     python -m services.booking.cli ensure-staff '<json list>'   (idempotent; used by the demo seed)
     python -m services.booking.cli verify-audit   (walks the audit hash chain, reports the first broken link)
-    python -m services.booking.cli rotate-keys    (documents and account fields under the newest keys)
+    python -m services.booking.cli rotate-keys    (documents, account fields and outreach organisers' phones
+                                                   under the newest keys)
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def main(argv=None) -> int:
     ensure = sub.add_parser("ensure-staff", help="create staff accounts that do not exist yet")
     ensure.add_argument("accounts_json")
     sub.add_parser("verify-audit", help="verify the hash chain of the audit log; exit 1 at a broken link")
-    sub.add_parser("rotate-keys", help="encrypt documents and account fields under the first key of "
+    sub.add_parser("rotate-keys", help="encrypt documents, account fields and outreach organisers' phones under the first key of "
                    "BOOKING_ENCRYPTION_KEYS (old keys and clear records alike) and re-key the lookup hashes "
                    "under the first key of BOOKING_LOOKUP_KEYS; idempotent, run again after an interruption")
     args = parser.parse_args(argv)
@@ -47,7 +48,9 @@ def main(argv=None) -> int:
     db, keys = mongo.database("booking"), key_ring("BOOKING_ENCRYPTION_KEYS")
     accounts = Accounts(db, Clock(), keys, lookup_keys("BOOKING_LOOKUP_KEYS"))
     if args.command == "rotate-keys":
-        reports = [Documents(db, Clock(), keys).rotate_keys(), *accounts.rotate_keys()]
+        from services.booking.adapters.office_records import OutreachRepository
+        reports = [Documents(db, Clock(), keys).rotate_keys(), *accounts.rotate_keys(),
+                   OutreachRepository(db, keys).rotate_keys()]
         for report in reports:
             print(report.line())
         # something changed meanwhile: its record is still under an old key, so the old key stays

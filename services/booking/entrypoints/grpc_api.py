@@ -35,8 +35,8 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
         return accounts_pb2.TotpEnrolment(secret=secret, otpauth_uri=uri)
 
     def ConfirmTotpEnrolment(self, request, context):
-        return accounts_pb2.Account(**public_view(self.login.confirm_enrolment(request.email, request.password,
-                                                                               request.otp)))
+        doc, codes = self.login.confirm_enrolment(request.email, request.password, request.otp)
+        return accounts_pb2.Account(**public_view(doc), recovery_codes=codes)
 
     def GetAccount(self, request, context):
         return accounts_pb2.Account(**public_view(self.accounts.get(request.account_id)))

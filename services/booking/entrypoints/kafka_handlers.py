@@ -57,8 +57,21 @@ def handlers(apps: Applications, audit=None) -> dict:
                                "amount": event.amount.amount, "bank_reference": event.bank_reference},
                               source=envelope.event_id)
 
+    def statement_reconciled(envelope, event):
+        # Who settled money on a statement's word, and which file exactly (its SHA-256), is audited.
+        if audit is not None:
+            audit.append_once(common_pb2.Caller(account_id=event.actor_account_id or "payment",
+                                                role=event.actor_role, office_id=event.office_id),
+                              "STATEMENT_RECONCILED", event.office_id,
+                              {"reconciliation_id": event.reconciliation_id,
+                               "statement_sha256": event.statement_sha256, "lines": event.lines,
+                               "settled": event.settled, "refused": event.refused,
+                               "reconciled_at": event.reconciled_at},
+                              source=envelope.event_id)
+
     return {"PaymentSettled": settled, "BillingExpired": expired, "LatePaymentReceived": late,
-            "BiometricsCaptured": captured, "InterviewCompleted": interviewed, "RefundPaidOut": refund_paid_out}
+            "BiometricsCaptured": captured, "InterviewCompleted": interviewed, "RefundPaidOut": refund_paid_out,
+            "StatementReconciled": statement_reconciled}
 
 
 def counter_action_details(application_id: str, action) -> dict:

@@ -23,6 +23,9 @@ class StaffServicer(staff_pb2_grpc.StaffServiceServicer):
         doc, password = self.staff.reset_password(request.caller, request.office_id, request.account_id)
         return staff_account_proto(doc, password)
 
+    def ResetTotp(self, request, context):
+        return staff_account_proto(self.staff.reset_second_factor(request.caller, request.office_id, request.account_id))
+
     def Deactivate(self, request, context):
         return staff_account_proto(self.staff.deactivate(request.caller, request.office_id, request.account_id))
 

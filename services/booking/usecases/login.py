@@ -4,9 +4,14 @@ STAFF_TOTP=required (production, the default): a staff member without a confirme
 refused with otp-enrolment-required and enrols (password + first code) before any token is issued.
 STAFF_TOTP=optional (the local stack and its demo staff, set explicitly in deploy/local/stack.py):
 staff without a secret sign in with the password alone; once enrolled, the code is always needed.
+Enrolment also issues ten one-time recovery codes (shown once, stored as digests): any one of them
+stands in for the TOTP code once, for a lost phone until the head of office resets the factor.
 """
 from __future__ import annotations
 
+import logging
+
+from servicekit import log
 from servicekit.clock import Clock
 from servicekit.errors import DomainError
 
@@ -16,6 +21,7 @@ from services.booking.domain import passwords
 from services.booking.domain import second_factor as totp
 
 STAFF_ROLES = ("OFFICER", "SUPERVISOR")
+logger = logging.getLogger("booking.login")
 
 
 def _refused(problem: str, detail: str) -> DomainError:
@@ -47,6 +53,11 @@ class Login:
             return doc
         if not (otp or "").strip():
             raise _refused("otp-required", "enter the 6-digit code of your authenticator app")
+        if totp.recovery_form(otp) is not None:
+            if not self.factors.use_recovery_code(doc["_id"], totp.recovery_digest(doc["_id"], otp)):
+                raise _refused("otp-invalid", "the recovery code is wrong or already used")
+            log.event(logger, "staff signed in with a recovery code", left=self.factors.recovery_codes_left(doc["_id"]))
+            return doc
         self._accept_code(doc["_id"], secret, otp)
         return doc
 
@@ -60,7 +71,8 @@ class Login:
         self.factors.start(doc["_id"], secret, self.clock.now())
         return secret, totp.provisioning_uri(secret, doc["email"])
 
-    def confirm_enrolment(self, email: str, password: str, otp: str) -> dict:
+    def confirm_enrolment(self, email: str, password: str, otp: str) -> tuple[dict, list[str]]:
+        """The account and its ten new recovery codes (the only time they are seen in clear)."""
         doc = self._staff(email, password)
         if self.factors.confirmed_secret(doc["_id"]) is not None:
             raise DomainError("exists", "otp-already-enrolled", "an authenticator app is already enrolled")
@@ -68,8 +80,11 @@ class Login:
         if pending is None:
             raise DomainError("conflict", "otp-enrolment-not-started", "start the enrolment first (scan the QR code)")
         self._accept_code(doc["_id"], pending, otp)
-        self.factors.confirm(doc["_id"], pending, self.clock.now())
-        return doc
+        codes = totp.new_recovery_codes()
+        self.factors.replace_recovery_codes(doc["_id"], [totp.recovery_digest(doc["_id"], c) for c in codes],
+                                            self.clock.now())
+        self.factors.confirm(doc["_id"], pending, self.clock.now())  # last: the codes exist once it counts
+        return doc, codes
 
     def _staff(self, email: str, password: str) -> dict:
         doc = self._password(email, password)

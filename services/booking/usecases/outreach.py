@@ -15,6 +15,7 @@ import secrets
 import uuid
 
 from servicekit.clock import Clock, rfc3339
+from servicekit.crypto import KeyRing
 from servicekit.errors import DomainError, invalid
 
 from services.booking.adapters.office_records import OutreachRepository
@@ -27,9 +28,9 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read out ove
 
 
 class Outreach:
-    def __init__(self, db, applications, clock: Clock):
+    def __init__(self, db, applications, clock: Clock, keys: KeyRing):
         self.apps, self.clock = applications, clock
-        self.repository = OutreachRepository(db)
+        self.repository = OutreachRepository(db, keys)  # keys seal the organiser's phone
 
     def ensure_indexes(self) -> None:
         self.repository.ensure_indexes()

@@ -39,6 +39,14 @@ class Staff:
         self.audit.append(caller, "STAFF_PASSWORD_RESET", office_id, {"account_id": doc["_id"]})
         return self.accounts.get(doc["_id"]), password
 
+    def reset_second_factor(self, caller, office_id: str, account_id: str) -> dict:
+        """A lost phone (or used-up recovery codes): the TOTP secret and its codes go; the officer
+        enrols again (STAFF_TOTP=required: at its next sign-in, before any token)."""
+        doc = self._officer(caller, office_id, account_id)
+        self.factors.remove(doc["_id"])
+        self.audit.append(caller, "STAFF_TOTP_RESET", office_id, {"account_id": doc["_id"]})
+        return self.accounts.get(doc["_id"])
+
     def deactivate(self, caller, office_id: str, account_id: str) -> dict:
         doc = self._officer(caller, office_id, account_id)
         if doc.get("active", True):

@@ -13,12 +13,16 @@ Storage rules (FerretDB: no transactions, non-atomic updates):
 - `assignments`: key `<complaint_id>:assignment:<n>`; the current assignee is the highest n.
 - `links`: key `<complaint_id>:link` (a report links once), unique `application_id` (an
   application is the replacement of one report), carrying ComplaintLinked.
+An anonymous reporter's contact (email, phone) is sealed in the complaint record with the key ring
+COMPLAINT_ENCRYPTION_KEYS (`key_id`, `nonce`, `ciphertext`; the complaint id as associated data);
+a record from before that keeps `contact` in clear until `rotate-keys` seals it.
 Records with events go in with them (servicekit.outbox), so no event is lost or sent for a
 record that was not stored. The collections are public attributes for the tests' inspection.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 from bson import Binary
@@ -26,6 +30,7 @@ from bson import Binary
 from servicekit import events as envelopes
 from servicekit import outbox
 from servicekit.clock import Clock
+from servicekit.crypto import KeyRing, RotationReport, rotate
 from servicekit.mongo import append_numbered, insert_unique, read_numbered
 
 from services.complaint.adapters.protos import event_proto
@@ -64,9 +69,13 @@ def complaint_from_doc(doc: dict) -> Complaint:
         application_id=doc.get("application_id", ""))
 
 
+def _contact_plaintext(contact: dict) -> bytes:
+    return json.dumps(contact, sort_keys=True).encode()
+
+
 class ComplaintRepository:
-    def __init__(self, db, clock: Clock):
-        self.db, self.clock = db, clock
+    def __init__(self, db, clock: Clock, contact_keys: KeyRing):
+        self.db, self.clock, self.keys = db, clock, contact_keys
         self.complaints = db["complaints"]
         self.responses = db["responses"]
         self.escalations = db["escalations"]
@@ -100,35 +109,51 @@ class ComplaintRepository:
     def add(self, complaint: Complaint, caused: list[Event]) -> dict | None:
         """The stored record, or None when its id or tracking code was taken (draw again)."""
         doc = complaint_to_doc(complaint)
-        return doc if self._insert_with_events(self.complaints, doc, caused, complaint.complaint_id) else None
+        stored = dict(doc)
+        if "contact" in stored:  # the addresses never reach the store in clear
+            stored.update(self.keys.seal(_contact_plaintext(stored.pop("contact")), complaint.complaint_id))
+        return doc if self._insert_with_events(self.complaints, stored, caused, complaint.complaint_id) else None
+
+    def _opened(self, doc: dict) -> dict:
+        """A stored record with its sealed contact opened (as complaint_from_doc reads it)."""
+        if "ciphertext" in doc:
+            doc = dict(doc, contact=json.loads(self.keys.open(doc, doc["_id"])))
+        return doc
+
+    def _complaint(self, doc: dict | None) -> Complaint | None:
+        return None if doc is None else complaint_from_doc(self._opened(doc))
 
     def get(self, complaint_id: str) -> Complaint | None:
-        doc = self.complaints.find_one({"_id": complaint_id}, {"_outbox": 0}) if complaint_id else None
-        return None if doc is None else complaint_from_doc(doc)
+        return self._complaint(self.complaints.find_one({"_id": complaint_id}, {"_outbox": 0}) if complaint_id else None)
 
     def by_tracking_code(self, code: str) -> Complaint | None:
-        doc = self.complaints.find_one({"tracking_code": code})
-        return None if doc is None else complaint_from_doc(doc)
+        return self._complaint(self.complaints.find_one({"tracking_code": code}))
 
     def office_complaints(self, office_id: str, limit: int = 500) -> list[Complaint]:
         docs = self.complaints.find({"office_id": office_id}).sort("created_at", -1).limit(limit)
-        return [complaint_from_doc(d) for d in docs]
+        return [self._complaint(d) for d in docs]
 
     def account_complaints(self, account_id: str, application_id: str = "", limit: int = 200) -> list[Complaint]:
         query = {"account_id": account_id}
         if application_id:
             query["application_id"] = application_id
         docs = self.complaints.find(query, {"_outbox": 0, "pin_hash": 0, "pin_salt": 0}).sort("created_at", -1)
-        return [complaint_from_doc(d) for d in docs.limit(limit)]
+        return [self._complaint(d) for d in docs.limit(limit)]
 
     def first_response_overdue(self, now: dt.datetime) -> list[Complaint]:
         """Complaints whose first response was due before `now`: the only ones that can breach."""
         docs = self.complaints.find({"first_response_due": {"$lt": now}}, SUMMARY).sort("first_response_due", 1)
-        return [complaint_from_doc(d) for d in docs]
+        return [self._complaint(d) for d in docs]
 
     def contact(self, complaint_id: str) -> dict:
-        doc = self.complaints.find_one({"_id": complaint_id}, {"contact": 1}) if complaint_id else None
-        return dict((doc or {}).get("contact") or {})
+        doc = self.complaints.find_one({"_id": complaint_id}, {"contact": 1, "key_id": 1, "nonce": 1, "ciphertext": 1}) \
+            if complaint_id else None
+        return dict(self._opened(doc).get("contact") or {}) if doc else {}
+
+    def rotate_keys(self) -> RotationReport:
+        """Seal every reporter contact under the current key: old-key and clear ones alike (crypto.rotate)."""
+        return rotate(self.complaints, self.keys, clear_fields=("contact",),
+                      clear_plaintext=lambda d: _contact_plaintext(d["contact"]))
 
     # -- PIN failures --------------------------------------------------------------------------
     def pin_failures_since(self, code: str, since: dt.datetime) -> int:

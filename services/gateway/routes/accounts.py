@@ -36,20 +36,20 @@ def _credentials(method, with_otp: bool):
     attempts.check("login-account", body["email"])
     try:
         return clients.call(method, accounts_pb2.AuthenticateRequest(
-            email=body["email"], password=body["password"], otp=(body["otp"] or "")[:16]))
+            email=body["email"], password=body["password"], otp=(body["otp"] or "")[:32]))
     except Problem as problem:
         if problem.status == 401 and problem.slug not in RIGHT_PASSWORD:
             attempts.record("login-account", body["email"])
         raise
 
 
-def _token_of(account):
+def _token_of(account, **extra):
     version = None
     if account.role in auth.STAFF_ROLES:  # staff tokens carry the account's token version (routes/staff.py)
         version = clients.call(clients.staff().GetTokenState,
                                staff_pb2.TokenStateRequest(account_id=account.account_id)).token_version
     access_token, ttl = auth.issue(account.account_id, account.role, account.office_id, version)
-    return jsonify({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl})
+    return jsonify({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl, **extra})
 
 
 @bp.post("/v1/auth/token")
@@ -67,8 +67,10 @@ def start_totp_enrolment():
 
 @bp.post("/v1/auth/totp/enrolment/confirm")
 def confirm_totp_enrolment():
-    """The first code confirms the secret and signs in: the answer is an access token."""
-    return _token_of(_credentials(clients.accounts().ConfirmTotpEnrolment, with_otp=True))
+    """The first code confirms the secret and signs in: the answer is an access token and the ten
+    one-time recovery codes (shown this once; stored as digests only)."""
+    account = _credentials(clients.accounts().ConfirmTotpEnrolment, with_otp=True)
+    return _token_of(account, recovery_codes=list(account.recovery_codes))
 
 
 @bp.get("/v1/me")
@@ -117,6 +119,11 @@ def confirm_password_reset():
 
 openapi.SCHEMAS.update({
     "TotpEnrolment": openapi.obj(["secret", "otpauth_uri"], secret=openapi.S, otpauth_uri=openapi.S),
+    "TokenWithRecoveryCodes": openapi.obj(
+        ["access_token", "token_type", "expires_in", "recovery_codes"], access_token=openapi.S, token_type=openapi.S,
+        expires_in=openapi.I, recovery_codes={"type": "array", "items": {"type": "string", "pattern": "^[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$"},
+                                              "minItems": 10, "maxItems": 10,
+                                              "description": "one-time codes instead of the app's code; shown this once"}),
     "CredentialsWithOtp": openapi.obj(["email", "password", "otp"], email=openapi.S, password=openapi.S,
                                       otp={"type": "string", "pattern": "^[0-9]{6}$"}),
     "PasswordResetRequest": openapi.obj(["email"], email=openapi.S),
@@ -131,8 +138,8 @@ openapi.OPERATIONS.extend([
      {200: "TotpEnrolment", 401: "wrong email or password", 403: "otp-staff-only",
       409: "otp-already-enrolled (the head of office resets it with the password)"}),
     ("post", "/v1/auth/totp/enrolment/confirm", "Staff: confirm the authenticator app with its first code; "
-     "answers an access token", "Accounts", None, "CredentialsWithOtp",
-     {200: "Token", 401: "wrong email or password, or otp-invalid", 403: "otp-staff-only",
+     "answers an access token and ten one-time recovery codes", "Accounts", None, "CredentialsWithOtp",
+     {200: "TokenWithRecoveryCodes", 401: "wrong email or password, or otp-invalid", 403: "otp-staff-only",
       409: "otp-enrolment-not-started or otp-already-enrolled"}),
     ("post", "/v1/auth/password-reset", "Send a one-time code (6 digits, 15 minutes, single use) to the account's contacts",
      "Accounts", None, "PasswordResetRequest", {202: "ResetAccepted"}),

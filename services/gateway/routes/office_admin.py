@@ -133,7 +133,7 @@ openapi.SCHEMAS.update({
         "type": "string", "description": "e.g. QUOTA_SET, BALLOT_CREATED, OUTREACH_REJECTED, OFFICE_DAY_RESCHEDULED, "
         "PASSPORT_ISSUED, priority-confirmed, priority-refused, STAFF_CREATED; from other services' events: "
         "PHOTO_OVERRIDDEN, FINGER_RECORDED_MISSING, MISSING_FINGERS_APPROVED, INTERVIEW_RECORDED (biometrics), "
-        "REFUND_PAID_OUT (payment), whose details carry source_event"},
+        "REFUND_PAID_OUT, STATEMENT_RECONCILED (payment), whose details carry source_event"},
                               details={"type": "object"}, prev_hash=S, hash=S),
     "AuditVerification": openapi.obj(ok=B, entries=I, first_broken_seq={"type": "integer", "nullable": True},
                                      reason={"type": "string", "nullable": True}),

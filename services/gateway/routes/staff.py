@@ -62,6 +62,15 @@ def reset_password(office_id: str, account_id: str):
     return jsonify(staff_json(account))
 
 
+@bp.post("/v1/offices/<office_id>/staff/<account_id>/totp-reset")
+@auth.required("SUPERVISOR")
+def reset_totp(office_id: str, account_id: str):
+    supervisor = _supervisor_of(office_id)
+    account = clients.call(clients.staff().ResetTotp, staff_pb2.StaffAccountRequest(
+        caller=supervisor.caller(), office_id=office_id, account_id=account_id[:64]))
+    return jsonify(staff_json(account))
+
+
 @bp.post("/v1/offices/<office_id>/staff/<account_id>/deactivation")
 @auth.required("SUPERVISOR")
 def deactivate(office_id: str, account_id: str):
@@ -91,6 +100,9 @@ openapi.OPERATIONS.extend([
      "Give an officer a new generated password; its open sessions end at once (audited)", "Staff",
      "SUPERVISOR", None, {200: "StaffAccount with temporary_password", 404: "account-not-found (not an officer "
                                                                               "of this office)"}),
+    ("post", "/v1/offices/{office_id}/staff/{account_id}/totp-reset",
+     "Remove an officer's authenticator app and recovery codes (a lost phone); it enrols again at its next "
+     "sign-in (audited)", "Staff", "SUPERVISOR", None, {200: "StaffAccount", 404: "account-not-found"}),
     ("post", "/v1/offices/{office_id}/staff/{account_id}/deactivation",
      "Deactivate an officer: it cannot sign in, and every token it holds answers 401 token-revoked at once "
      "(audited)", "Staff", "SUPERVISOR", None, {200: "StaffAccount", 404: "account-not-found"}),

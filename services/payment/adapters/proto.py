@@ -38,6 +38,12 @@ def statement_lines_from_proto(lines) -> list[dict]:
              "paid_at": ln.paid_at} for ln in lines]
 
 
+def statement_csv(lines: list[dict]) -> str:
+    """Lines sent as messages, written as the CSV they stand for (what the audit's SHA-256 is of)."""
+    return "bank_reference,billing_code,amount,paid_at\n" + "".join(
+        f"{ln['bank_reference']},{ln['billing_code']},{ln['amount']},{ln['paid_at']}\n" for ln in lines)
+
+
 def report_to_proto(report: dict) -> payment_pb2.ReconcileReport:
     def items(kind):
         return [payment_pb2.ReconcileItem(line=payment_pb2.StatementLine(

@@ -15,6 +15,8 @@ are written in one insert. Collections:
 - `mismatches`      _id = bank_reference: a payment whose amount differs from the billing.
 - `cancellations`   _id = appointment_id: booking's cancellation as first received.
 - `refund_payouts`  _id = `<refund id>:paid_out`: the PENDING -> PAID_OUT transition and its audit.
+- `reconciliations` _id = a new id per run: who reconciled which statement (SHA-256), with its
+                    StatementReconciled event (booking audits it).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from services.payment.adapters import records
 from services.payment.adapters.events import TOPIC, envelopes_of
 from services.payment.adapters.expiry_queue import ExpiryQueue
 from services.payment.domain.billing import Billing, Claim, Outcome, Payment
-from services.payment.domain.events import Event
+from services.payment.domain.events import Event, StatementReconciled
 from services.payment.domain.payments import AmountMismatch, LatePayment
 from services.payment.domain.refund import Cancellation, Payout, Refund, payout_id_for
 
@@ -232,16 +234,30 @@ class RefundRepository(_Repository):
         return records.cancellation_from_doc(doc) if doc else None
 
 
+class ReconciliationRepository(_Repository):
+    def __init__(self, db, clock: Clock):
+        super().__init__(db, clock)
+        self.runs = db["reconciliations"]
+
+    def add(self, run: StatementReconciled) -> bool:
+        doc = {"_id": run.reconciliation_id, "office_id": run.office_id, "actor_account_id": run.actor_account_id,
+               "actor_role": run.actor_role, "statement_sha256": run.statement_sha256, "lines": run.lines,
+               "settled": run.settled, "refused": run.refused, "reconciled_at": run.reconciled_at}
+        return self._insert(self.runs, doc, [run])
+
+
 @dataclass(frozen=True)
 class Repositories:
     """The repositories over one database, as the use cases receive them."""
     billings: BillingRepository
     settlements: SettlementRepository
     refunds: RefundRepository
+    reconciliations: ReconciliationRepository
 
     @classmethod
     def over(cls, db, clock: Clock) -> "Repositories":
-        return cls(BillingRepository(db, clock), SettlementRepository(db, clock), RefundRepository(db, clock))
+        return cls(BillingRepository(db, clock), SettlementRepository(db, clock), RefundRepository(db, clock),
+                   ReconciliationRepository(db, clock))
 
     def ensure_indexes(self) -> None:
         self.billings.ensure_indexes()

@@ -94,3 +94,22 @@ class RefundPaidOut(Event):
     paid_out_at: dt.datetime
     actor_account_id: str
     bank_reference: str
+
+
+@dataclass(frozen=True)
+class StatementReconciled:
+    """A supervisor reconciled a bank statement: who, which file (its SHA-256), what it did. Not
+    about one application: keyed on the topic by its office."""
+    reconciliation_id: str
+    office_id: str
+    actor_account_id: str
+    actor_role: str
+    statement_sha256: str
+    lines: int
+    settled: int
+    refused: int
+    reconciled_at: dt.datetime
+
+    @property
+    def application_id(self) -> str:  # the topic key (adapters/events.py): the office's runs in order
+        return f"office:{self.office_id}"

@@ -15,7 +15,7 @@ from services.payment.adapters.repositories import Repositories
 from services.payment.domain.refund import STATUSES, RefundView
 from services.payment.domain.reconciliation import BUCKETS
 from services.payment.domain.statement import parse_csv
-from services.payment.usecases.reconciliation import reconcile
+from services.payment.usecases.reconciliation import reconcile, record_run
 from services.payment.usecases.refunds import Refunds
 from services.payment.usecases.settlement import Settlements
 
@@ -24,8 +24,10 @@ RECONCILE_HELP = """Reconciliation of a bank statement with our records.
     python -m services.payment.reconcile statement.csv [--office TBK] [--json]
 
 CSV columns: bank_reference,billing_code,amount,paid_at. Reports lines that match, payments the
-bank has and we missed (settled now, through the same path as a notification), payments we have
-that the statement lacks (within the statement's period), and lines that differ from our records.
+bank has and we missed (settled now, through the same path as a notification, each only once the
+bank's status API at BANK_API_URL confirms it with a signed answer), payments we have that the
+statement lacks (within the statement's period), and lines that differ from our records. Who ran it
+and the file's SHA-256 go into the audit log.
 """
 
 REFUNDS_HELP = """Refunds: money the state owes back to an applicant, and its payout.
@@ -54,8 +56,13 @@ def reconcile_main(argv=None) -> int:
     except DomainError as err:
         print(f"error: {err.detail}", file=sys.stderr)
         return 2
+    from services.payment.adapters.bank import BankClient
+    from services.payment.config import Settings
+    settings = Settings.from_env()
     repos, clock = _repositories()
-    report = reconcile(Settlements(repos, clock), lines, args.office)
+    bank = BankClient(settings.bank_api_url, settings.bank_api_timeout_s, settings.bank_secret)
+    report = reconcile(Settlements(repos, clock), lines, args.office, bank)
+    record_run(repos.reconciliations, clock, report, text, args.office, f"cli:{getpass.getuser()}", "OPERATOR")
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -12,7 +12,8 @@ from services.payment.adapters.bank import BankClient
 from services.payment.domain.billing import Billing
 from services.payment.domain.statement import parse_csv
 from services.payment.usecases.billing import Billings
-from services.payment.usecases.reconciliation import reconcile
+from services.payment.adapters.repositories import ReconciliationRepository
+from services.payment.usecases.reconciliation import reconcile, record_run
 from services.payment.usecases.refunds import Refunds
 from services.payment.usecases.settlement import Settlements
 
@@ -20,8 +21,10 @@ logger = logging.getLogger("payment")
 
 
 class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
-    def __init__(self, billings: Billings, settlements: Settlements, bank: BankClient, refunds: Refunds):
+    def __init__(self, billings: Billings, settlements: Settlements, bank: BankClient, refunds: Refunds,
+                 reconciliations: ReconciliationRepository):
         self.billings, self.settlements, self.bank, self.refunds = billings, settlements, bank, refunds
+        self.reconciliations = reconciliations
 
     def _view(self, billing: Billing, fresh: bool = False) -> payment_pb2.Billing:
         status, paid_at = self.settlements.status(billing, fresh)
@@ -61,5 +64,13 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
         return self._view(billing)
 
     def Reconcile(self, request, context):
+        # The caller is the signed identity the gateway verified (servicekit.grpcserver), not a field.
+        caller = request.caller
+        if caller.role != "SUPERVISOR" or not request.office_id or caller.office_id != request.office_id:
+            raise DomainError("forbidden", "forbidden", "only the supervisor of this office may reconcile its statements")
         lines = parse_csv(request.csv) if request.csv else proto.statement_lines_from_proto(request.lines)
-        return proto.report_to_proto(reconcile(self.settlements, lines, request.office_id))
+        report = reconcile(self.settlements, lines, request.office_id, self.bank)
+        statement = request.csv or proto.statement_csv(lines)
+        record_run(self.reconciliations, self.settlements.clock, report, statement, request.office_id,
+                   caller.account_id, caller.role)
+        return proto.report_to_proto(report)
