@@ -233,3 +233,13 @@ def test_statement_lines_the_bank_did_not_confirm_are_listed_with_their_reason(c
     shown = client.get("/petugas/refund").get_data(as_text=True)
     refused = shown[shown.index('id="reconciliation-refused"'):]
     assert "FAKE-1" in refused and "Bank tidak mengenal referensi ini" in refused and "OTHER-2" not in refused
+
+
+def test_input_constraints_reach_the_browser_as_attributes_not_escaped_text(client):
+    """A field's extra attributes (pattern, maxlength, inputmode) are real attributes; escaped into
+    text they were ignored by the browser."""
+    login = client.get("/petugas/login").get_data(as_text=True)
+    assert 'autofocus="autofocus"' in login and "&#34;" not in login
+    register = client.get("/register").get_data(as_text=True)
+    nik = re.search(r'<input id="f-nik"[^>]*>', register).group(0)
+    assert 'inputmode="numeric"' in nik and 'maxlength="16"' in nik and "&#34;" not in nik
