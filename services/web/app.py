@@ -1,5 +1,5 @@
 """The applicant web app's pages. Every fact comes from the gateway's public API (services/web/gateway.py);
-this process keeps only sessions (services/web/sessions.py). See docs/web.md."""
+this service keeps only sessions, in its own database (services/web/sessions.py). See docs/web.md."""
 from __future__ import annotations
 
 import datetime as dt
@@ -26,6 +26,8 @@ from werkzeug.exceptions import HTTPException
 from services.web import console, gateway, messages, supervisor
 from services.web.gateway import Busy
 from services.web.sessions import Store
+from servicekit import mongo
+from servicekit.config import env_bool, secret
 
 logger = logging.getLogger("web")
 COOKIE = "sid"
@@ -80,7 +82,8 @@ def lanes_of(app: dict) -> list[str]:
     return lanes
 
 
-def create_app() -> Flask:
+def create_app(store: Store | None = None) -> Flask:
+    """The app; `store` is the session store (default: this service's database, WEB_SESSION_KEYS)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD + 256 * 1024
     # Assets are linked with their content hash (?v=), so a browser may keep them for a year.
@@ -88,7 +91,11 @@ def create_app() -> Flask:
     versions = {f.name: hashlib.sha256(f.read_bytes()).hexdigest()[:10]
                 for f in Path(app.static_folder).iterdir() if f.is_file()}
     secure_cookie = os.environ.get("WEB_COOKIE_SECURE", "0") == "1"
-    store = Store()
+    # Sessions in the web service's own database, sealed with WEB_SESSION_KEYS (required at start).
+    if store is None:
+        store = Store(mongo.database("web"), secret("WEB_SESSION_KEYS"))
+        if env_bool("WEB_SESSION_SWEEPER", True):
+            store.start_sweeper()
     pool = ThreadPoolExecutor(max_workers=int(os.environ.get("WEB_LISTING_PARALLELISM", "3")))
 
     # -- session, CSRF, language -----------------------------------------------------------
@@ -97,17 +104,38 @@ def create_app() -> Flask:
         g.started = time.perf_counter()
         if request.endpoint in ("static", "metrics", "healthz", "readyz"):
             return None  # no session for assets and probes
-        g.sid, g.sess, g.new_session = store.load(request.cookies.get(COOKIE))
+        try:
+            g.session = store.load(request.cookies.get(COOKIE))
+        except mongo.STORE_UNREACHABLE:
+            return store_down()
+        g.sess = g.session.data
         g.lang = g.sess.get("lang", "id")
         if request.method == "POST":
             sent = request.form.get("csrf", "")
             if not hmac.compare_digest(sent.encode(), g.sess["csrf"].encode()):
                 return render("error.html", title=t("csrf.title"), message=t("csrf.body")), 400
 
+    def store_down() -> Response:
+        """The session store is briefly unreachable: a 503 with Retry-After, nothing was done."""
+        logger.warning("session store unreachable")
+        g.pop("sess", None)
+        resp = Response(render("error.html", title=t("session.down_title"), message=t("session.down")), status=503)
+        resp.headers["Retry-After"] = "5"
+        return resp
+
     @app.after_request
     def finish(resp: Response):
-        if g.get("new_session") or g.get("rotated"):
-            resp.set_cookie(COOKIE, g.sid, httponly=True, samesite="Lax", secure=secure_cookie, path="/")
+        session = g.get("session")
+        if session is not None and "sess" in g:
+            try:
+                store.save(session)
+            except mongo.STORE_UNREACHABLE:
+                resp = store_down()
+            else:
+                if session.dropped:
+                    resp.delete_cookie(COOKIE, path="/")
+                elif g.get("rotated") or request.cookies.get(COOKIE) != session.sid:
+                    resp.set_cookie(COOKIE, session.sid, httponly=True, samesite="Lax", secure=secure_cookie, path="/")
         resp.headers["Content-Security-Policy"] = CSP
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "same-origin"
@@ -289,9 +317,8 @@ def create_app() -> Flask:
         return render("register.html", form=form, errors=errors, message=message)
 
     def start_login(token: str):
-        g.sid = store.rotate(g.sid)
+        store.rotate(g.session)  # same data under a new id; the pre-login id is deleted
         g.rotated = True
-        g.sess = store.load(g.sid)[1]
         g.sess["token"] = token
 
     @app.route("/login", methods=["GET", "POST"])
@@ -343,8 +370,9 @@ def create_app() -> Flask:
     @app.post("/logout")
     def logout():
         lang = g.lang
-        store.drop(g.sid)
-        g.sid, g.sess, _ = store.load(None)
+        store.drop(g.session)  # deleted in the store: the old cookie opens nothing on any replica
+        g.session = store.load(None)
+        g.sess = g.session.data
         g.sess["lang"] = lang
         g.rotated = True
         flash("logout.done")

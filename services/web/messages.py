@@ -333,6 +333,8 @@ ID = {
     "csrf.body": "Formulir ini sudah lama dibuka. Buka lagi halamannya dan kirim ulang.",
     "error.title": "Terjadi kesalahan",
     "error.generic": "Maaf, terjadi kesalahan di pihak kami. Coba lagi sebentar lagi.",
+    "session.down_title": "Sebentar lagi",
+    "session.down": "Layanan sedang tidak bisa membuka sesi Anda. Tidak ada yang diproses; coba lagi dalam beberapa detik.",
     "footer.help": "Butuh bantuan? Datang ke kantor imigrasi atau buat pengaduan.",
     # The API's problem types as sentences (services/gateway/problems.py, the services' DomainErrors).
     "p.generic": "Permintaan tidak bisa diproses (kode {status}). Coba lagi.",
@@ -721,6 +723,8 @@ EN = {
     "csrf.body": "This form was opened too long ago. Open the page again and resend.",
     "error.title": "Something went wrong",
     "error.generic": "Sorry, something went wrong on our side. Please try again shortly.",
+    "session.down_title": "One moment",
+    "session.down": "The service cannot open your session right now. Nothing was processed; please try again in a few seconds.",
     "footer.help": "Need help? Visit the immigration office or file a complaint.",
     "p.generic": "The request could not be processed (code {status}). Please try again.",
     "p.validation-error": "Some fields are not right yet.",
