@@ -40,6 +40,8 @@ CATEGORIES = ("SERVICE", "BROKER_OR_EXTORTION", "LOST_PASSPORT", "DAMAGED_PASSPO
 PRIORITY_GROUPS = ("ELDERLY", "CHILD_UNDER_5", "DISABLED", "PREGNANT")
 # Statuses after which an appointment may still be shown as proof at the counter.
 PROOF_STATUSES = ("AWAITING_PAYMENT", "PAID", "CHECKED_IN")
+# A ballot's date and lane stay closed to first-come-first-served booking until its draw is done.
+PENDING_BALLOT_STATUSES = ("SCHEDULED", "OPEN", "CLOSED")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
@@ -411,7 +413,20 @@ def create_app(store: Store | None = None) -> Flask:
         return render("status.html", a=application, office=office_of(application["office_id"]),
                       notifications=notes.body["items"] if notes.ok else [],
                       waitlisted=g.sess.get("waitlist", {}).get(app_id),
-                      entered=g.sess.get("ballots", {}).get(app_id))
+                      entered=latest_entry(app_id) if application["status"] == "DRAFT" else None)
+
+    def ballot_entries(app_id: str) -> list[dict]:
+        """The entries made with this application, read back from the API (booking owns them)."""
+        answer = api("GET", f"/v1/applications/{quote(app_id)}/ballot-entries")
+        return (answer.body.get("items") or []) if answer.ok and isinstance(answer.body, dict) else []
+
+    def latest_entry(app_id: str) -> dict | None:
+        items = ballot_entries(app_id)
+        if not items:
+            return None
+        e = items[-1]
+        return {"ballot_id": e["ballot_id"], "date": e["ballot"]["date"], "lane": e["ballot"]["lane"],
+                "draw_at": e["ballot"]["draw_at"], "outcome": e.get("outcome")}
 
     @app.route("/applications/<app_id>/documents", methods=["GET", "POST"])
     @login_required
@@ -456,7 +471,7 @@ def create_app(store: Store | None = None) -> Flask:
         labels = [t("doc." + grp[0]) if len(grp) == 1 else
                   t("docs.one_of", list=", ".join(t("doc." + k) for k in grp)) for grp in missing]
         return render("documents.html", a=application, have=have, missing="; ".join(labels), kinds=kinds,
-                      errors=errors)
+                      errors=errors, office=office_of(application["office_id"]))
 
     def listing(office_id: str, day: dt.date, lane: str) -> list[dict]:
         answer = gateway.call("GET", f"/v1/offices/{quote(office_id)}/slots?" + urlencode({"date": day.isoformat(), "lane": lane}))
@@ -483,25 +498,36 @@ def create_app(store: Store | None = None) -> Flask:
         listings = dict(zip(days, pool.map(lambda d: listing(application["office_id"], d, lane), days)))
         as_of = dt.datetime.now(zone)
         times = listings.get(chosen) if chosen in listings else (listing(application["office_id"], chosen, lane) if chosen else None)
+        every_ballot = office_ballots(application["office_id"])
+        ballots = taking_entries(every_ballot, lanes) if mode == "book" and application["status"] == "DRAFT" else []
+        # Dates of this lane whose seats go by a draw not yet done: booking them is refused
+        # (409 ballot-pending), so the calendar says "by ballot" instead of counting seats.
+        by_ballot = {b["date"]: b for b in every_ballot
+                     if b.get("lane") == lane and b.get("status") in PENDING_BALLOT_STATUSES}
+        enterable = {b["ballot_id"] for b in ballots}
         cells = []
         for d in days:
-            items = listings[d]
-            cells.append({"date": d, "open": bool(items), "remaining": sum(s["remaining"] for s in items)})
+            items, ballot = listings[d], by_ballot.get(d.isoformat())
+            cells.append({"date": d, "open": bool(items), "remaining": sum(s["remaining"] for s in items),
+                          "ballot": ballot, "enter": ballot["ballot_id"] if ballot and ballot["ballot_id"] in enterable else None})
         pad = days[0].weekday()  # Monday first, like Indonesian wall calendars
-        ballots = open_ballots(application, lanes) if mode == "book" and application["status"] == "DRAFT" else []
         return render("slots.html", a=application, office=office, lanes=lanes, lane=lane, cells=cells, pad=pad,
                       chosen=chosen, times=times, as_of=as_of, mode=mode, zone_abbr=as_of.strftime("%Z"),
-                      ballots=ballots, entered=g.sess.get("ballots", {}).get(application["application_id"]))
+                      ballots=ballots,
+                      entered_ids={e["ballot_id"] for e in ballot_entries(app_id)} if ballots else set(),
+                      chosen_ballot=by_ballot.get(chosen.isoformat()) if chosen else None)
 
-    def open_ballots(application: dict, lanes: list[str]) -> list[dict]:
-        """The office's ballots taking entries now for a lane this application may book (an office
-        that releases by ballot gives those dates' seats by draw, not first come first served)."""
-        answer = gateway.call("GET", f"/v1/offices/{quote(application['office_id'])}/ballots")
-        if not answer.ok:
-            return []
+    def office_ballots(office_id: str) -> list[dict]:
+        """Every ballot the office has published (an office that releases by ballot gives those
+        dates' seats by draw, not first come first served)."""
+        answer = gateway.call("GET", f"/v1/offices/{quote(office_id)}/ballots")
+        return (answer.body.get("items") or []) if answer.ok and isinstance(answer.body, dict) else []
+
+    def taking_entries(every_ballot: list[dict], lanes: list[str]) -> list[dict]:
+        """The ballots taking entries now for a lane this application may book."""
         now = dt.datetime.now(dt.timezone.utc)
         out = []
-        for b in answer.body.get("items") or []:
+        for b in every_ballot:
             try:
                 window = (dt.datetime.fromisoformat(b["entries_open_at"]), dt.datetime.fromisoformat(b["entries_close_at"]))
             except (KeyError, TypeError, ValueError):
@@ -625,12 +651,8 @@ def create_app(store: Store | None = None) -> Flask:
             return redirect(back, 303)
         path = f"/v1/offices/{quote(application['office_id'])}/ballots/{quote(ballot_id)}/entries"
         answer = api("POST", path, {"application_id": app_id}, key=request.form.get("idem"))
-        if answer.status == 201:
-            entered = {"ballot_id": ballot_id, "entry_id": answer.body["entry_id"],
-                       "date": request.form.get("date", ""), "lane": request.form.get("lane", ""),
-                       "draw_at": request.form.get("draw_at", "")}
-            g.sess.setdefault("ballots", {})[app_id] = entered
-            flash("ballot.done", date=fmt_date(entered["date"]), draw=fmt_time(entered["draw_at"]))
+        if answer.status == 201:  # the status and slot pages read the entry back from the API
+            flash("ballot.done", date=fmt_date(request.form.get("date", "")), draw=fmt_time(request.form.get("draw_at", "")))
             return redirect(url_for("status", app_id=app_id), 303)
         if answer.status == 404 and answer.slug == "application-not-found":
             abort(404)
@@ -659,10 +681,11 @@ def create_app(store: Store | None = None) -> Flask:
         if answer.status in (404, 409):  # 409 no-billing-yet: no appointment booked
             return render("error.html", title=t("billing.none_title"), message=t("billing.none")), answer.status
         bill = answer.body
-        zone = ZoneInfo(office_of(application["office_id"]).get("timezone") or "Asia/Jakarta")
+        office = office_of(application["office_id"])
+        zone = ZoneInfo(office.get("timezone") or "Asia/Jakarta")
         expires = dt.datetime.fromisoformat(bill["expires_at"]) if bill.get("expires_at") else None
         left = int((expires - dt.datetime.now(dt.timezone.utc)).total_seconds()) if expires else 0
-        return render("billing.html", a=application, b=bill, left=max(0, left),
+        return render("billing.html", a=application, b=bill, left=max(0, left), office=office,
                       expires_local=expires.astimezone(zone) if expires else None)
 
     @app.post("/applications/<app_id>/billing/recheck")
