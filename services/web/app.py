@@ -277,7 +277,9 @@ def create_app(store: Store | None = None) -> Flask:
             ok = gateway.call("GET", "/healthz").ok
         except Busy:
             ok = False
-        return ({"status": "ready"}, 200) if ok else ({"status": "gateway unreachable"}, 503)
+        if not ok:
+            return {"status": "gateway unreachable"}, 503
+        return ({"status": "ready"}, 200) if store.ping() else ({"status": "session store unreachable"}, 503)
 
     @app.get("/metrics")
     def metrics():

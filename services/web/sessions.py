@@ -87,6 +87,14 @@ class Store:
         self._lease = WindowLease(db, "web-session-sweep", SWEEP_EVERY_S, self.clock)
         self._swept_to: int | None = None
 
+    def ping(self) -> bool:
+        """Readiness: the session store answers."""
+        try:
+            self.sessions.database.client.admin.command("ping")
+            return True
+        except Exception:  # unreachable, or not a real client (tests): not ready
+            return False
+
     # -- a request's session ----------------------------------------------------------------
     def load(self, sid: str | None) -> Session:
         """The session under the cookie's `sid` if alive, else a fresh one (written by save())."""
