@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import threading
 
@@ -43,6 +44,7 @@ TOUCH_S = 60            # an unchanged session's expiry is pushed at most once a
 WINDOW_S = 600          # expiry windows of the sweeper
 LOOKBACK_WINDOWS = 48 * 3600 // WINDOW_S  # at start a replica sweeps the last 48 h of windows
 SWEEP_EVERY_S = 60
+SID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 
 def lookup_keys(ring_spec: str) -> LookupKeys:
@@ -65,10 +67,6 @@ class Session:
         self.sid, self.data, self.new = sid, data, new
         self.key, self.fingerprint, self.touch_due, self.window = key, fingerprint, touch_due, window
         self.dropped = False
-
-
-def _fresh() -> dict:
-    return {"csrf": secrets.token_urlsafe(24), "lang": "id"}
 
 
 def _fingerprint(data: dict) -> bytes:
@@ -98,7 +96,7 @@ class Store:
     # -- a request's session ----------------------------------------------------------------
     def load(self, sid: str | None) -> Session:
         """The session under the cookie's `sid` if alive, else a fresh one (written by save())."""
-        if sid and len(sid) < 100:
+        if sid and SID.fullmatch(sid):
             for key in self.hashes.digests(sid):  # the current key first; older ones until their sessions idle out
                 doc = self.sessions.find_one({"_id": key})
                 if doc is None:
@@ -115,7 +113,16 @@ class Store:
                     break
                 touch_due = doc["expires_at"] - now < self.idle - dt.timedelta(seconds=TOUCH_S)
                 return Session(sid, data, False, key, _fingerprint(data), touch_due, doc.get("window"))
-        return Session(secrets.token_urlsafe(32), _fresh(), True)
+            # Not stored (never written, idled out or logged out): a fresh anonymous session under
+            # the same id; whatever it held is gone, and a login gives it a new id anyway.
+            return Session(sid, self._fresh(sid), True)
+        sid = secrets.token_urlsafe(32)
+        return Session(sid, self._fresh(sid), True)
+
+    def _fresh(self, sid: str) -> dict:
+        """A new session's data. Its CSRF token is derived from the id, so a visitor who only reads
+        pages costs no write: the session is stored once it holds something of its own."""
+        return {"csrf": self.hashes.digest("csrf:" + sid).partition(":")[2][:32], "lang": "id"}
 
     def rotate(self, session: Session) -> None:
         """A new id for the same data (at sign-in: an id seen before sign-in is not reused); the old
@@ -134,7 +141,7 @@ class Store:
     def save(self, session: Session) -> None:
         """Write what changed: a new session is inserted; an existing one is updated (never
         re-created: a request still running when its session was logged out does not revive it)."""
-        if session.dropped:
+        if session.dropped or (session.new and session.data == self._fresh(session.sid)):
             return
         fingerprint = _fingerprint(session.data)
         if not session.new and fingerprint == session.fingerprint and not session.touch_due:
@@ -149,7 +156,10 @@ class Store:
         if window != session.window:  # queued for the sweeper before it can be missed
             self._appender.append(window, _entry_key(window), lambda n: {"session": session.key})
         if session.new:
-            insert_unique(self.sessions, {"_id": session.key, **fields})
+            if not insert_unique(self.sessions, {"_id": session.key, **fields}):
+                # A parallel first request of the same anonymous id stored it first (a login
+                # always makes a new id, so this never brings back a logged-out session).
+                self.sessions.update_one({"_id": session.key}, {"$set": fields})
         else:
             self.sessions.update_one({"_id": session.key}, {"$set": fields})
         session.new, session.fingerprint, session.touch_due, session.window = False, fingerprint, False, window

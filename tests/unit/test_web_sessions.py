@@ -125,6 +125,7 @@ def test_sessions_under_an_older_key_still_open_after_a_new_key_is_put_first():
     s = rotated.load(sid)
     assert s.data["token"] == TOKEN
     fresh = rotated.load(None)
+    fresh.data["lang"] = "en"
     rotated.save(fresh)
     assert db["sessions"].docs[fresh.key]["key_id"] == "k2" and fresh.key.startswith("k2:")
 
@@ -135,3 +136,18 @@ def test_a_record_that_does_not_open_is_dropped_not_served():
     [doc] = db["sessions"].docs.values()
     doc["ciphertext"] = bson.Binary(bytes(doc["ciphertext"])[:-1] + b"\0")
     assert store.load(sid).new and db["sessions"].docs == {}
+
+
+def test_a_visitor_who_only_reads_pages_costs_no_write_and_keeps_a_working_csrf_token():
+    store, db, _ = make()
+    first = store.load(None)
+    store.save(first)
+    assert db["sessions"].docs == {}  # nothing of its own yet
+    again = store.load(first.sid)  # the next page (e.g. the login form posted back)
+    assert again.new and again.sid == first.sid and again.data["csrf"] == first.data["csrf"]
+    other = store.load(None)
+    assert other.data["csrf"] != first.data["csrf"]
+    again.data["lang"] = "en"  # the language switch: now it is stored
+    store.save(again)
+    assert store.load(first.sid).data["lang"] == "en" and len(db["sessions"].docs) == 1
+    assert store.load("not-a-session-id").sid != "not-a-session-id"
