@@ -246,6 +246,9 @@ def create_app(store: Store | None = None) -> Flask:
         resp.headers["Retry-After"] = str(err.retry_after)
         return resp
 
+    for unreachable in mongo.STORE_UNREACHABLE:  # e.g. the pre-login record deleted at rotation
+        app.register_error_handler(unreachable, lambda _err: store_down())
+
     @app.errorhandler(LoggedOut)
     def logged_out(_err):
         flash("login.expired", "warn")

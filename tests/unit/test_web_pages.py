@@ -124,3 +124,20 @@ def test_a_page_of_no_office_names_none_and_a_cookie_replayed_after_logout_opens
     client.set_cookie("sid", cookie)
     again = client.get("/applications/app_1")
     assert again.status_code == 302 and "/login" in again.headers["Location"]
+
+
+def test_an_unreachable_session_store_answers_503_with_retry_after(monkeypatch):
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    monkeypatch.setattr(gateway, "call", FakeGateway())
+    store = Store(Database(), keys.RING_1)
+    app = create_app(store)
+    client = app.test_client()
+
+    def down(*_a, **_kw):
+        raise ServerSelectionTimeoutError("no server")
+    monkeypatch.setattr(store.sessions, "find_one", down)
+    client.set_cookie("sid", "a" * 43)
+    answer = client.get("/applications")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert "Tidak ada yang diproses" in answer.get_data(as_text=True)
