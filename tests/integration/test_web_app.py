@@ -427,7 +427,7 @@ def test_entering_the_ballot_of_an_office_that_releases_by_ballot(web, browser, 
     day = cal.working_days(dps, dps.today(dt.datetime.now(dt.timezone.utc)) + dt.timedelta(days=1), 6)[-1]
     now = dt.datetime.now(dt.timezone.utc)
     window = {"date": day.isoformat(), "lane": "REGULAR", "entries_open_at": (now - dt.timedelta(seconds=1)).isoformat(),
-              "entries_close_at": (now + dt.timedelta(seconds=75)).isoformat()}
+              "entries_close_at": (now + dt.timedelta(seconds=120)).isoformat()}
     created = api.post("/v1/offices/DPS/ballots", window, token=supervisor)
     assert created.status == 201, created.body
     ballot = created.body
@@ -435,7 +435,7 @@ def test_entering_the_ballot_of_an_office_that_releases_by_ballot(web, browser, 
     page, person = Page(browser, web.web_url), new_person()
     register(page, person)
     app_id = start_application(page, tmp_path, office_id="DPS")
-    # The ballot's date chosen at once: one calendar load, so the 75 s entry window is still open after it.
+    # The ballot's date chosen at once: one calendar load, inside the entry window (120 s: a loaded machine needs it).
     page.open(f"/applications/{app_id}/slots?date={day.isoformat()}")
     section = page.d.find_element(By.ID, "ballots").text
     assert "Undian kursi" in section and ballot["commitment"][:16] in section, section
