@@ -55,6 +55,6 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8080
-# gunicorn as PID 1 (exec) so SIGTERM reaches it. One worker with threads: sessions live in the
-# process (services/web/sessions.py). Extra gunicorn settings: GUNICORN_CMD_ARGS.
+# gunicorn as PID 1 (exec) so SIGTERM reaches it. One worker with threads per pod (sessions live in the
+# web service's database, services/web/sessions.py: scale by pods). Extra gunicorn settings: GUNICORN_CMD_ARGS.
 ENTRYPOINT ["gunicorn", "--workers", "1", "--threads", "16", "--bind", "0.0.0.0:8080", "--worker-tmp-dir", "/tmp", "--graceful-timeout", "10", "--timeout", "60", "--access-logfile", "-", "services.web.wsgi:app"]

@@ -22,11 +22,11 @@ CALLS = {
     "biometrics-capture": {"booking"},
     "notification": {"booking"},
     "complaint": {"booking"},
-    "web": {"gateway"},  # the applicant web app: the gateway's public HTTP API only (no store, no Kafka)
+    "web": {"gateway"},  # the web app: the gateway's public HTTP API only (its own session store, no Kafka)
 }
 HTTP_SERVERS = {"gateway": "8080", "web": "8080"}  # HTTP workloads and the port their callers use
-STATELESS = {"web"}  # no MongoDB, no Kafka
-NO_KAFKA = STATELESS | {"gateway"}  # the gateway publishes and consumes nothing: no Kafka user
+STATELESS: set[str] = set()  # no MongoDB, no Kafka (none since the web app keeps its sessions in its database)
+NO_KAFKA = {"gateway", "web"}  # they publish and consume nothing: no Kafka user
 CALLERS = {s: {c for c, callees in CALLS.items() if s in callees} for s in SERVICES}
 SECRETS = {
     "gateway": {"JWT_SECRET", "BANK_CALLBACK_SECRET"},
@@ -34,6 +34,7 @@ SECRETS = {
     "biometrics-capture": {"BIOMETRICS_ENCRYPTION_KEYS"},
     "booking": {"TOTP_ENCRYPTION_KEYS", "BOOKING_ENCRYPTION_KEYS", "BOOKING_LOOKUP_KEYS"},
     "complaint": {"COMPLAINT_ENCRYPTION_KEYS"},
+    "web": {"WEB_SESSION_KEYS"},
 }
 UID = 10001
 
@@ -215,7 +216,7 @@ class Checker:
         for var, e in env.items():
             self.expect(var not in ("JWT_SECRET", "BANK_CALLBACK_SECRET", "BIOMETRICS_ENCRYPTION_KEYS",
                                     "TOTP_ENCRYPTION_KEYS", "BOOKING_ENCRYPTION_KEYS", "BOOKING_LOOKUP_KEYS",
-                                    "COMPLAINT_ENCRYPTION_KEYS")
+                                    "COMPLAINT_ENCRYPTION_KEYS", "WEB_SESSION_KEYS")
                         or "value" not in e, where, f"{var} must not be a plain value")
 
     def service(self, name: str, d: dict) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import time
 import uuid
 import urllib.error
 import urllib.request
@@ -87,7 +88,13 @@ class Api:
         return person
 
     def login(self, email: str, password: str) -> str:
-        reply = self.post("/v1/auth/token", {"email": email, "password": password})
+        # A 503 says "nothing was done, retry after Retry-After" (e.g. a first staff sign-in that
+        # rehashes the password passing the answer budget on a loaded machine); a person retries too.
+        for _ in range(5):
+            reply = self.post("/v1/auth/token", {"email": email, "password": password})
+            if reply.status != 503:
+                break
+            time.sleep(min(5, int(reply.headers.get("Retry-After") or 1)))
         assert reply.status == 200, reply.body
         return reply.body["access_token"]
 

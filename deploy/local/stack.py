@@ -408,7 +408,8 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.web}"
 
     def start_web(self, extra_env: dict | None = None) -> None:
-        """The applicant web app (services/web): one process with threads (its sessions live in memory)."""
+        """The applicant web app (services/web): one process with threads; its sessions live in its own
+        database (passport_web on the stack's FerretDB, through MONGO_URI), sealed with WEB_SESSION_KEYS."""
         env = {**self.env(), "GATEWAY_URL": self.gateway_url, **(extra_env or {})}
         self.start("web", [
             str(Path(sys.executable).parent / "gunicorn"), "--workers", "1", "--threads", "16",

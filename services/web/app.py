@@ -1,5 +1,5 @@
 """The applicant web app's pages. Every fact comes from the gateway's public API (services/web/gateway.py);
-this process keeps only sessions (services/web/sessions.py). See docs/web.md."""
+this service keeps only sessions, in its own database (services/web/sessions.py). See docs/web.md."""
 from __future__ import annotations
 
 import datetime as dt
@@ -26,6 +26,8 @@ from werkzeug.exceptions import HTTPException
 from services.web import console, gateway, messages, supervisor
 from services.web.gateway import Busy
 from services.web.sessions import Store
+from servicekit import mongo
+from servicekit.config import env_bool, secret
 
 logger = logging.getLogger("web")
 COOKIE = "sid"
@@ -38,6 +40,8 @@ CATEGORIES = ("SERVICE", "BROKER_OR_EXTORTION", "LOST_PASSPORT", "DAMAGED_PASSPO
 PRIORITY_GROUPS = ("ELDERLY", "CHILD_UNDER_5", "DISABLED", "PREGNANT")
 # Statuses after which an appointment may still be shown as proof at the counter.
 PROOF_STATUSES = ("AWAITING_PAYMENT", "PAID", "CHECKED_IN")
+# A ballot's date and lane stay closed to first-come-first-served booking until its draw is done.
+PENDING_BALLOT_STATUSES = ("SCHEDULED", "OPEN", "CLOSED")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
@@ -80,7 +84,8 @@ def lanes_of(app: dict) -> list[str]:
     return lanes
 
 
-def create_app() -> Flask:
+def create_app(store: Store | None = None) -> Flask:
+    """The app; `store` is the session store (default: this service's database, WEB_SESSION_KEYS)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD + 256 * 1024
     # Assets are linked with their content hash (?v=), so a browser may keep them for a year.
@@ -88,7 +93,11 @@ def create_app() -> Flask:
     versions = {f.name: hashlib.sha256(f.read_bytes()).hexdigest()[:10]
                 for f in Path(app.static_folder).iterdir() if f.is_file()}
     secure_cookie = os.environ.get("WEB_COOKIE_SECURE", "0") == "1"
-    store = Store()
+    # Sessions in the web service's own database, sealed with WEB_SESSION_KEYS (required at start).
+    if store is None:
+        store = Store(mongo.database("web"), secret("WEB_SESSION_KEYS"))
+        if env_bool("WEB_SESSION_SWEEPER", True):
+            store.start_sweeper()
     pool = ThreadPoolExecutor(max_workers=int(os.environ.get("WEB_LISTING_PARALLELISM", "3")))
 
     # -- session, CSRF, language -----------------------------------------------------------
@@ -97,17 +106,38 @@ def create_app() -> Flask:
         g.started = time.perf_counter()
         if request.endpoint in ("static", "metrics", "healthz", "readyz"):
             return None  # no session for assets and probes
-        g.sid, g.sess, g.new_session = store.load(request.cookies.get(COOKIE))
+        try:
+            g.session = store.load(request.cookies.get(COOKIE))
+        except mongo.STORE_UNREACHABLE:
+            return store_down()
+        g.sess = g.session.data
         g.lang = g.sess.get("lang", "id")
         if request.method == "POST":
             sent = request.form.get("csrf", "")
             if not hmac.compare_digest(sent.encode(), g.sess["csrf"].encode()):
                 return render("error.html", title=t("csrf.title"), message=t("csrf.body")), 400
 
+    def store_down() -> Response:
+        """The session store is briefly unreachable: a 503 with Retry-After, nothing was done."""
+        logger.warning("session store unreachable")
+        g.pop("sess", None)
+        resp = Response(render("error.html", title=t("session.down_title"), message=t("session.down")), status=503)
+        resp.headers["Retry-After"] = "5"
+        return resp
+
     @app.after_request
     def finish(resp: Response):
-        if g.get("new_session") or g.get("rotated"):
-            resp.set_cookie(COOKIE, g.sid, httponly=True, samesite="Lax", secure=secure_cookie, path="/")
+        session = g.get("session")
+        if session is not None and "sess" in g:
+            try:
+                store.save(session)
+            except mongo.STORE_UNREACHABLE:
+                resp = store_down()
+            else:
+                if session.dropped:
+                    resp.delete_cookie(COOKIE, path="/")
+                elif g.get("rotated") or request.cookies.get(COOKIE) != session.sid:
+                    resp.set_cookie(COOKIE, session.sid, httponly=True, samesite="Lax", secure=secure_cookie, path="/")
         resp.headers["Content-Security-Policy"] = CSP
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "same-origin"
@@ -216,6 +246,9 @@ def create_app() -> Flask:
         resp.headers["Retry-After"] = str(err.retry_after)
         return resp
 
+    for unreachable in mongo.STORE_UNREACHABLE:  # e.g. the pre-login record deleted at rotation
+        app.register_error_handler(unreachable, lambda _err: store_down())
+
     @app.errorhandler(LoggedOut)
     def logged_out(_err):
         flash("login.expired", "warn")
@@ -247,7 +280,9 @@ def create_app() -> Flask:
             ok = gateway.call("GET", "/healthz").ok
         except Busy:
             ok = False
-        return ({"status": "ready"}, 200) if ok else ({"status": "gateway unreachable"}, 503)
+        if not ok:
+            return {"status": "gateway unreachable"}, 503
+        return ({"status": "ready"}, 200) if store.ping() else ({"status": "session store unreachable"}, 503)
 
     @app.get("/metrics")
     def metrics():
@@ -289,9 +324,8 @@ def create_app() -> Flask:
         return render("register.html", form=form, errors=errors, message=message)
 
     def start_login(token: str):
-        g.sid = store.rotate(g.sid)
+        store.rotate(g.session)  # same data under a new id; the pre-login id is deleted
         g.rotated = True
-        g.sess = store.load(g.sid)[1]
         g.sess["token"] = token
 
     @app.route("/login", methods=["GET", "POST"])
@@ -343,8 +377,9 @@ def create_app() -> Flask:
     @app.post("/logout")
     def logout():
         lang = g.lang
-        store.drop(g.sid)
-        g.sid, g.sess, _ = store.load(None)
+        store.drop(g.session)  # deleted in the store: the old cookie opens nothing on any replica
+        g.session = store.load(None)
+        g.sess = g.session.data
         g.sess["lang"] = lang
         g.rotated = True
         flash("logout.done")
@@ -383,7 +418,20 @@ def create_app() -> Flask:
         return render("status.html", a=application, office=office_of(application["office_id"]),
                       notifications=notes.body["items"] if notes.ok else [],
                       waitlisted=g.sess.get("waitlist", {}).get(app_id),
-                      entered=g.sess.get("ballots", {}).get(app_id))
+                      entered=latest_entry(app_id) if application["status"] == "DRAFT" else None)
+
+    def ballot_entries(app_id: str) -> list[dict]:
+        """The entries made with this application, read back from the API (booking owns them)."""
+        answer = api("GET", f"/v1/applications/{quote(app_id)}/ballot-entries")
+        return (answer.body.get("items") or []) if answer.ok and isinstance(answer.body, dict) else []
+
+    def latest_entry(app_id: str) -> dict | None:
+        items = ballot_entries(app_id)
+        if not items:
+            return None
+        e = items[-1]
+        return {"ballot_id": e["ballot_id"], "date": e["ballot"]["date"], "lane": e["ballot"]["lane"],
+                "draw_at": e["ballot"]["draw_at"], "outcome": e.get("outcome")}
 
     @app.route("/applications/<app_id>/documents", methods=["GET", "POST"])
     @login_required
@@ -428,7 +476,7 @@ def create_app() -> Flask:
         labels = [t("doc." + grp[0]) if len(grp) == 1 else
                   t("docs.one_of", list=", ".join(t("doc." + k) for k in grp)) for grp in missing]
         return render("documents.html", a=application, have=have, missing="; ".join(labels), kinds=kinds,
-                      errors=errors)
+                      errors=errors, office=office_of(application["office_id"]))
 
     def listing(office_id: str, day: dt.date, lane: str) -> list[dict]:
         answer = gateway.call("GET", f"/v1/offices/{quote(office_id)}/slots?" + urlencode({"date": day.isoformat(), "lane": lane}))
@@ -455,25 +503,36 @@ def create_app() -> Flask:
         listings = dict(zip(days, pool.map(lambda d: listing(application["office_id"], d, lane), days)))
         as_of = dt.datetime.now(zone)
         times = listings.get(chosen) if chosen in listings else (listing(application["office_id"], chosen, lane) if chosen else None)
+        every_ballot = office_ballots(application["office_id"])
+        ballots = taking_entries(every_ballot, lanes) if mode == "book" and application["status"] == "DRAFT" else []
+        # Dates of this lane whose seats go by a draw not yet done: booking them is refused
+        # (409 ballot-pending), so the calendar says "by ballot" instead of counting seats.
+        by_ballot = {b["date"]: b for b in every_ballot
+                     if b.get("lane") == lane and b.get("status") in PENDING_BALLOT_STATUSES}
+        enterable = {b["ballot_id"] for b in ballots}
         cells = []
         for d in days:
-            items = listings[d]
-            cells.append({"date": d, "open": bool(items), "remaining": sum(s["remaining"] for s in items)})
+            items, ballot = listings[d], by_ballot.get(d.isoformat())
+            cells.append({"date": d, "open": bool(items), "remaining": sum(s["remaining"] for s in items),
+                          "ballot": ballot, "enter": ballot["ballot_id"] if ballot and ballot["ballot_id"] in enterable else None})
         pad = days[0].weekday()  # Monday first, like Indonesian wall calendars
-        ballots = open_ballots(application, lanes) if mode == "book" and application["status"] == "DRAFT" else []
         return render("slots.html", a=application, office=office, lanes=lanes, lane=lane, cells=cells, pad=pad,
                       chosen=chosen, times=times, as_of=as_of, mode=mode, zone_abbr=as_of.strftime("%Z"),
-                      ballots=ballots, entered=g.sess.get("ballots", {}).get(application["application_id"]))
+                      ballots=ballots,
+                      entered_ids={e["ballot_id"] for e in ballot_entries(app_id)} if ballots else set(),
+                      chosen_ballot=by_ballot.get(chosen.isoformat()) if chosen else None)
 
-    def open_ballots(application: dict, lanes: list[str]) -> list[dict]:
-        """The office's ballots taking entries now for a lane this application may book (an office
-        that releases by ballot gives those dates' seats by draw, not first come first served)."""
-        answer = gateway.call("GET", f"/v1/offices/{quote(application['office_id'])}/ballots")
-        if not answer.ok:
-            return []
+    def office_ballots(office_id: str) -> list[dict]:
+        """Every ballot the office has published (an office that releases by ballot gives those
+        dates' seats by draw, not first come first served)."""
+        answer = gateway.call("GET", f"/v1/offices/{quote(office_id)}/ballots")
+        return (answer.body.get("items") or []) if answer.ok and isinstance(answer.body, dict) else []
+
+    def taking_entries(every_ballot: list[dict], lanes: list[str]) -> list[dict]:
+        """The ballots taking entries now for a lane this application may book."""
         now = dt.datetime.now(dt.timezone.utc)
         out = []
-        for b in answer.body.get("items") or []:
+        for b in every_ballot:
             try:
                 window = (dt.datetime.fromisoformat(b["entries_open_at"]), dt.datetime.fromisoformat(b["entries_close_at"]))
             except (KeyError, TypeError, ValueError):
@@ -597,12 +656,8 @@ def create_app() -> Flask:
             return redirect(back, 303)
         path = f"/v1/offices/{quote(application['office_id'])}/ballots/{quote(ballot_id)}/entries"
         answer = api("POST", path, {"application_id": app_id}, key=request.form.get("idem"))
-        if answer.status == 201:
-            entered = {"ballot_id": ballot_id, "entry_id": answer.body["entry_id"],
-                       "date": request.form.get("date", ""), "lane": request.form.get("lane", ""),
-                       "draw_at": request.form.get("draw_at", "")}
-            g.sess.setdefault("ballots", {})[app_id] = entered
-            flash("ballot.done", date=fmt_date(entered["date"]), draw=fmt_time(entered["draw_at"]))
+        if answer.status == 201:  # the status and slot pages read the entry back from the API
+            flash("ballot.done", date=fmt_date(request.form.get("date", "")), draw=fmt_time(request.form.get("draw_at", "")))
             return redirect(url_for("status", app_id=app_id), 303)
         if answer.status == 404 and answer.slug == "application-not-found":
             abort(404)
@@ -631,10 +686,11 @@ def create_app() -> Flask:
         if answer.status in (404, 409):  # 409 no-billing-yet: no appointment booked
             return render("error.html", title=t("billing.none_title"), message=t("billing.none")), answer.status
         bill = answer.body
-        zone = ZoneInfo(office_of(application["office_id"]).get("timezone") or "Asia/Jakarta")
+        office = office_of(application["office_id"])
+        zone = ZoneInfo(office.get("timezone") or "Asia/Jakarta")
         expires = dt.datetime.fromisoformat(bill["expires_at"]) if bill.get("expires_at") else None
         left = int((expires - dt.datetime.now(dt.timezone.utc)).total_seconds()) if expires else 0
-        return render("billing.html", a=application, b=bill, left=max(0, left),
+        return render("billing.html", a=application, b=bill, left=max(0, left), office=office,
                       expires_local=expires.astimezone(zone) if expires else None)
 
     @app.post("/applications/<app_id>/billing/recheck")

@@ -87,9 +87,8 @@ def install(app: Flask, h: Helpers) -> None:
         offices = gateway.call("GET", "/v1/offices")
         office = next((o for o in (offices.body or {}).get("items", [])
                        if o["office_id"] == me.body.get("office_id")), {})
-        g.sid = h.store.rotate(g.sid)  # a session id seen before sign-in is not reused
+        h.store.rotate(g.session)  # a session id seen before sign-in is not reused
         g.rotated = True
-        g.sess = h.store.load(g.sid)[1]
         g.sess["staff"] = {"token": token, "role": me.body["role"], "name": me.body["full_name"],
                            "account_id": me.body["account_id"], "office_id": me.body.get("office_id", ""),
                            "office_name": office.get("name", me.body.get("office_id", "")),

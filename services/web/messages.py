@@ -14,7 +14,7 @@ LANGUAGES = ("id", "en")
 
 ID = {
     "app.name": "Paspor Online",
-    "app.tagline": "Kantor Imigrasi Tanjung Balai Karimun",
+    "app.tagline": "Layanan paspor Imigrasi Indonesia",  # a page of one office names that office instead
     "nav.skip": "Langsung ke isi",
     "nav.home": "Beranda",
     "nav.applications": "Permohonan saya",
@@ -136,6 +136,9 @@ ID = {
     "slots.seats": "{n} kursi",
     "slots.full": "Penuh",
     "slots.closed": "Tutup",
+    "slots.by_ballot": "Lewat undian",
+    "slots.by_ballot_enter": "Undian: ikut",
+    "slots.ballot_date": "Kursi tanggal ini dibagikan lewat undian (diundi {draw}), tidak bisa dipesan langsung. Sisa kursi setelah undian dibuka untuk umum.",
     "slots.times_for": "Jam tersedia pada {date}",
     "slots.pick_date": "Pilih tanggal di kalender untuk melihat jamnya.",
     "slots.time_seats": "{start}–{end}, sisa {n}",
@@ -159,6 +162,8 @@ ID = {
     "ballot.done": "Anda terdaftar di undian {date}, diundi {draw}. Jika terpilih, kursi dan tagihannya muncul "
                    "di halaman ini dan dikirim lewat SMS/email; jika tidak, Anda masuk daftar tunggu.",
     "ballot.entered": "Terdaftar di undian {date} ({lane}); diundi {draw}.",
+    "ballot.lost": "Tidak terpilih di undian {date} ({lane}). Anda masuk daftar tunggu tanggal itu.",
+    "ballot.ineligible": "Entri undian {date} ({lane}) tidak memenuhi syarat saat diundi. Silakan pilih jadwal lain.",
     "billing.title": "Tagihan",
     "billing.code": "Kode billing",
     "billing.amount": "Jumlah",
@@ -333,6 +338,8 @@ ID = {
     "csrf.body": "Formulir ini sudah lama dibuka. Buka lagi halamannya dan kirim ulang.",
     "error.title": "Terjadi kesalahan",
     "error.generic": "Maaf, terjadi kesalahan di pihak kami. Coba lagi sebentar lagi.",
+    "session.down_title": "Sebentar lagi",
+    "session.down": "Layanan sedang tidak bisa membuka sesi Anda. Tidak ada yang diproses; coba lagi dalam beberapa detik.",
     "footer.help": "Butuh bantuan? Datang ke kantor imigrasi atau buat pengaduan.",
     # The API's problem types as sentences (services/gateway/problems.py, the services' DomainErrors).
     "p.generic": "Permintaan tidak bisa diproses (kode {status}). Coba lagi.",
@@ -402,7 +409,7 @@ ID = {
 
 EN = {
     "app.name": "Passport Online",
-    "app.tagline": "Tanjung Balai Karimun Immigration Office",
+    "app.tagline": "Indonesian Immigration passport service",
     "nav.skip": "Skip to content",
     "nav.home": "Home",
     "nav.applications": "My applications",
@@ -524,6 +531,9 @@ EN = {
     "slots.seats": "{n} seats",
     "slots.full": "Full",
     "slots.closed": "Closed",
+    "slots.by_ballot": "By ballot",
+    "slots.by_ballot_enter": "Ballot: enter",
+    "slots.ballot_date": "The seats of this date are given by ballot (drawn {draw}), not booked directly. Seats left after the draw open to everyone.",
     "slots.times_for": "Times on {date}",
     "slots.pick_date": "Choose a date in the calendar to see its times.",
     "slots.time_seats": "{start}–{end}, {n} left",
@@ -547,6 +557,8 @@ EN = {
     "ballot.done": "You have entered the ballot for {date}, drawn {draw}. If drawn, your seat and its bill show "
                    "on this page and come by SMS/email; if not, you join the waiting list.",
     "ballot.entered": "Entered in the ballot for {date} ({lane}); drawn {draw}.",
+    "ballot.lost": "Not drawn in the ballot for {date} ({lane}). You are on that date's waiting list.",
+    "ballot.ineligible": "Your ballot entry for {date} ({lane}) was not eligible at the draw. Please choose another time.",
     "billing.title": "Bill",
     "billing.code": "Billing code",
     "billing.amount": "Amount",
@@ -721,6 +733,8 @@ EN = {
     "csrf.body": "This form was opened too long ago. Open the page again and resend.",
     "error.title": "Something went wrong",
     "error.generic": "Sorry, something went wrong on our side. Please try again shortly.",
+    "session.down_title": "One moment",
+    "session.down": "The service cannot open your session right now. Nothing was processed; please try again in a few seconds.",
     "footer.help": "Need help? Visit the immigration office or file a complaint.",
     "p.generic": "The request could not be processed (code {status}). Please try again.",
     "p.validation-error": "Some fields are not right yet.",

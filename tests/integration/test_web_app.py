@@ -19,15 +19,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pymongo
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from deploy.local.client import SAMPLE_PDF, Api
-from deploy.local.stack import OFFICE_SUPERVISORS, REPO
+from deploy.local.stack import LOCAL_SECRETS, OFFICE_SUPERVISORS, REPO
 from tests.integration.conftest import running_stack, staff_token
 from services.booking.domain import calendar
-from tests.integration.helpers import (chromium, close_waiting_room, mails_to, open_waiting_room,
+from services.web.sessions import Store
+from tests.integration.helpers import (chromium, close_waiting_room, found_in_store, mails_to, open_waiting_room,
                                        serious_accessibility_violations)
 
 PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000")) + 300
@@ -425,7 +427,7 @@ def test_entering_the_ballot_of_an_office_that_releases_by_ballot(web, browser, 
     day = cal.working_days(dps, dps.today(dt.datetime.now(dt.timezone.utc)) + dt.timedelta(days=1), 6)[-1]
     now = dt.datetime.now(dt.timezone.utc)
     window = {"date": day.isoformat(), "lane": "REGULAR", "entries_open_at": (now - dt.timedelta(seconds=1)).isoformat(),
-              "entries_close_at": (now + dt.timedelta(seconds=75)).isoformat()}
+              "entries_close_at": (now + dt.timedelta(seconds=120)).isoformat()}
     created = api.post("/v1/offices/DPS/ballots", window, token=supervisor)
     assert created.status == 201, created.body
     ballot = created.body
@@ -433,10 +435,18 @@ def test_entering_the_ballot_of_an_office_that_releases_by_ballot(web, browser, 
     page, person = Page(browser, web.web_url), new_person()
     register(page, person)
     app_id = start_application(page, tmp_path, office_id="DPS")
-    page.open(f"/applications/{app_id}/slots")
+    # The ballot's date chosen at once: one calendar load, inside the entry window (120 s: a loaded machine needs it).
+    page.open(f"/applications/{app_id}/slots?date={day.isoformat()}")
     section = page.d.find_element(By.ID, "ballots").text
     assert "Undian kursi" in section and ballot["commitment"][:16] in section, section
     assert day.strftime("%d-%m-%Y") in section and "diundi" in section
+    # The calendar says the date goes by ballot (no seat count nobody can book) and links to entering it;
+    # the header names the page's office, not Tanjung Balai Karimun.
+    cell = page.d.find_element(By.CSS_SELECTOR, f"table.cal a[href='#ballot-{ballot['ballot_id']}']")
+    assert "Undian: ikut" in cell.text and "kursi" not in cell.text, cell.text
+    assert "Ngurah Rai" in page.d.find_element(By.CSS_SELECTOR, "header .brand span").text
+    assert "lewat undian" in page.d.find_element(By.ID, "times").text
+    assert not page.d.find_elements(By.ID, "book")
     page.shot("ballot-id")
     page.submit(f"#enter-{ballot['ballot_id']}")
     assert f"/applications/{app_id}" in page.d.current_url and "Anda terdaftar di undian" in page.text()
@@ -484,3 +494,37 @@ def test_the_waiting_room_shows_the_place_in_line_and_books_when_admitted(web, b
     token = api.login(person["email"], PASSWORD)
     app = api.get(f"/v1/applications/{app_id}", token=token).body
     assert [t["status"] for t in app["timeline"]].count("AWAITING_PAYMENT") == 1
+
+
+def test_a_session_outlives_a_restart_of_the_web_process_and_logout_really_ends_it(web, browser):
+    """Sessions live in the web service's own database: a restart logs nobody out; the store holds
+    neither the cookie's id nor the access token in clear; an old cookie replayed after logout opens
+    nothing (the record is deleted, not just forgotten by one process)."""
+    page, person = Page(browser, web.web_url), new_person()
+    register(page, person)
+    assert page.d.current_url.endswith("/applications")
+    cookie = page.d.get_cookie("sid")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    web.stop("web")
+    web.start_web({"WEB_LISTING_PARALLELISM": "1"})
+    page.open("/applications")
+    assert page.d.current_url.endswith("/applications"), page.text()  # still logged in, no login page
+    assert page.d.get_cookie("sid")["value"] == cookie["value"]
+
+    # The session's access token, opened as the web app opens it, is nowhere in the store's files in clear.
+    db = pymongo.MongoClient(web.env()["MONGO_URI"], directConnection=True, tz_aware=True)["passport_web"]
+    try:
+        store = Store(db, LOCAL_SECRETS["WEB_SESSION_KEYS"])
+        token = store.load(cookie["value"]).data.get("token")
+        assert token and token.count(".") == 2
+        assert found_in_store(web, {"access token": token, "cookie id": cookie["value"]}) == {}
+        assert db["sessions"].find_one({"_id": {"$regex": cookie["value"]}}) is None
+    finally:
+        db.client.close()
+
+    page.d.find_element(By.CSS_SELECTOR, "nav form button[type=submit]").click()
+    page.check()
+    page.d.delete_all_cookies()
+    page.d.add_cookie({"name": "sid", "value": cookie["value"], "path": "/", "httpOnly": True, "sameSite": "Lax"})
+    page.open("/applications")
+    assert "/login" in page.d.current_url  # the replayed cookie is a stranger now

@@ -146,3 +146,54 @@ def test_the_release_calendar_groups_the_horizon_by_opening_and_says_what_is_ope
     assert is_open["2026-12-29"] and not is_open["2027-01-04"]  # 28 days ahead at 09:00 WIB
     scheduled = next(i for i in items if "2027-01-04" in i["dates"])
     assert scheduled["opens_at"] == "2026-12-07T09:00:00+07:00" and scheduled["mode"] == "FCFS"
+
+
+def test_an_applicant_reads_back_the_entries_of_their_own_application_with_each_outcome():
+    """ListApplicationBallotEntries: entries are found by their keys (`<ballot>:<account>`), only for
+    the caller's own application; another person's application is not found."""
+    from types import SimpleNamespace
+
+    from servicekit.clock import FixedClock
+    from tests.unit.fakemongo import Database
+
+    now = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.timezone.utc)
+    headers = {"app-1": {"office_id": "DPS", "account_id": "acc-1"}, "app-2": {"office_id": "DPS", "account_id": "acc-1"},
+               "app-9": {"office_id": "DPS", "account_id": "acc-9"}}
+
+    class Apps:
+        slot_repository = SimpleNamespace(seats_offered=lambda *a: 4)
+
+        def office(self, office_id):
+            return CAL.offices[office_id]
+
+        def get(self, caller, application_id):
+            header = headers.get(application_id)
+            if header is None or header["account_id"] != caller.account_id:
+                raise DomainError("not_found", "application-not-found", "no such application")
+            return header
+
+    db = Database()
+    ballots = releases.Ballots(db, Apps(), policy=None, audit=None, clock=FixedClock(now))
+    for day, lane in (("2026-12-10", "REGULAR"), ("2026-12-11", "REGULAR")):
+        bid = releases.ballot_id("DPS", dt.date.fromisoformat(day), lane)
+        ballots.repository.add({"_id": bid, "office_id": "DPS", "date": day, "lane": lane,
+                                "entries_open_at": now - dt.timedelta(hours=1), "entries_close_at": now + dt.timedelta(hours=1),
+                                "draw_at": now + dt.timedelta(hours=1), "commitment": "c"})
+    first, second = "DPS-20261210-REGULAR", "DPS-20261211-REGULAR"
+    ballots.repository.add_entry({"_id": f"{first}:acc-1", "entry_id": "ent_1", "ballot_id": first,
+                                  "application_id": "app-1", "account_id": "acc-1", "at": now})
+    ballots.repository.add_entry({"_id": f"{second}:acc-1", "entry_id": "ent_2", "ballot_id": second,
+                                  "application_id": "app-2", "account_id": "acc-1", "at": now})
+    ballots.repository.add_outcome({"_id": f"{first}:ent_1", "ballot_id": first, "entry_id": "ent_1", "position": 1,
+                                    "outcome": "WON", "slot_id": "DPS-20261210-0800-REGULAR", "application_id": "app-1"})
+    me = SimpleNamespace(role="APPLICANT", account_id="acc-1")
+    [entry] = ballots.entries_of_application(me, "app-1")
+    assert entry["entry"] == {"entry_id": "ent_1", "ballot_id": first, "application_id": "app-1",
+                              "entered_at": "2026-12-01T11:00:00+08:00"}
+    assert entry["ballot"]["date"] == "2026-12-10" and entry["ballot"]["status"] == "OPEN"
+    assert (entry["outcome"], entry["slot_id"]) == ("WON", "DPS-20261210-0800-REGULAR")
+    [other] = ballots.entries_of_application(me, "app-2")
+    assert other["entry"]["ballot_id"] == second and other["outcome"] == "" and other["slot_id"] == ""
+    with pytest.raises(DomainError) as err:
+        ballots.entries_of_application(me, "app-9")
+    assert err.value.problem == "application-not-found"

@@ -11,6 +11,9 @@ import pytest
 from services.booking.domain import ballots as releases
 from services.web import charts, console_messages, gateway, messages, supervisor
 from services.web.app import create_app
+from services.web.sessions import Store
+from tests.unit import keys
+from tests.unit.fakemongo import Database
 
 WEB = Path(__file__).resolve().parents[2] / "services" / "web"
 
@@ -89,7 +92,7 @@ class FakeGateway:
 def client(monkeypatch):
     fake = FakeGateway()
     monkeypatch.setattr(gateway, "call", fake)
-    app = create_app()
+    app = create_app(Store(Database(), keys.RING_1))  # sessions on the shared fake store
     app.testing = True
     c = app.test_client()
     c.fake = fake

@@ -237,6 +237,12 @@ class BallotRepository:
     def entries_of(self, ballot_id: str) -> dict[str, dict]:
         return {e["entry_id"]: e for e in self.entries.find({"ballot_id": ballot_id})}
 
+    def entry(self, ballot_id: str, account_id: str) -> dict | None:
+        return self.entries.find_one({"_id": f"{ballot_id}:{account_id}"})
+
+    def outcome(self, ballot_id: str, entry_id: str) -> dict | None:
+        return self.outcomes.find_one({"_id": f"{ballot_id}:{entry_id}"})
+
     def outcomes_of(self, ballot_id: str) -> list[dict]:
         return list(self.outcomes.find({"ballot_id": ballot_id}).sort("position", 1))
 

@@ -79,6 +79,13 @@ class OfficeServicer(office_pb2_grpc.OfficeServiceServicer):
         return office_pb2.BallotEntry(**self.ballots.enter(request.caller, request.office_id, request.ballot_id,
                                                            request.application_id))
 
+    def ListApplicationBallotEntries(self, request, context):
+        return office_pb2.ListApplicationBallotEntriesResponse(items=[
+            office_pb2.ApplicationBallotEntry(entry=office_pb2.BallotEntry(**e["entry"]),
+                                              ballot=office_pb2.Ballot(**e["ballot"]),
+                                              outcome=e["outcome"], slot_id=e["slot_id"])
+            for e in self.ballots.entries_of_application(request.caller, request.application_id)])
+
     def ListReleases(self, request, context):
         return office_pb2.ListReleasesResponse(items=[
             office_pb2.Release(**dict(r, ballots=[office_pb2.Ballot(**b) for b in r["ballots"]]))

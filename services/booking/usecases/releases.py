@@ -230,6 +230,25 @@ class Ballots:
         return {"entry_id": entry["entry_id"], "ballot_id": bid, "application_id": application_id,
                 "entered_at": rfc3339(entry["at"], office.tz)}
 
+    def entries_of_application(self, caller, application_id: str) -> list[dict]:
+        """The entries made with the caller's application: per ballot of its office, the entry keyed
+        `<ballot>:<account>` and its outcome `<ballot>:<entry>` are read by `_id` (no scan of entries)."""
+        if caller.role != "APPLICANT":
+            raise DomainError("forbidden", "forbidden", "only applicants have ballot entries")
+        header = self.apps.get(caller, application_id)  # not found unless it is the caller's own
+        office = self.apps.office(header["office_id"])
+        out = []
+        for doc in self.repository.of_office(header["office_id"]):
+            entry = self.repository.entry(doc["_id"], caller.account_id)
+            if entry is None or entry["application_id"] != application_id:
+                continue
+            decided = self.repository.outcome(doc["_id"], entry["entry_id"]) or {}
+            out.append({"entry": {"entry_id": entry["entry_id"], "ballot_id": doc["_id"],
+                                  "application_id": application_id, "entered_at": rfc3339(entry["at"], office.tz)},
+                        "ballot": self.view(doc), "outcome": decided.get("outcome", ""),
+                        "slot_id": decided.get("slot_id") or ""})
+        return sorted(out, key=lambda e: e["entry"]["entered_at"])
+
     # -- the draw worker -------------------------------------------------------------------
     def run_due(self) -> int:
         """One cycle of the draw worker (every replica runs it): draw and seat due ballots."""

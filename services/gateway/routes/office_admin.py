@@ -108,6 +108,17 @@ def enter_ballot(office_id: str, ballot_id: str):
                     "application_id": reply.application_id, "entered_at": reply.entered_at}), 201
 
 
+@bp.get("/v1/applications/<application_id>/ballot-entries")
+@auth.required("APPLICANT")
+def application_ballot_entries(application_id: str):
+    reply = clients.call(clients.office().ListApplicationBallotEntries, office_pb2.ListApplicationBallotEntriesRequest(
+        caller=auth.current().caller(), application_id=application_id))
+    return jsonify({"items": [{"entry_id": e.entry.entry_id, "ballot_id": e.entry.ballot_id,
+                               "application_id": e.entry.application_id, "entered_at": e.entry.entered_at,
+                               "ballot": ballot_json(e.ballot), "outcome": e.outcome or None,
+                               "slot_id": e.slot_id or None} for e in reply.items]})
+
+
 @bp.get("/v1/offices/<office_id>/ballots/<ballot_id>/result")
 def ballot_result(office_id: str, ballot_id: str):
     r = clients.call(clients.office().GetBallotResult,
@@ -154,6 +165,11 @@ openapi.SCHEMAS.update({
                            dates={"type": "array", "items": S}, status=openapi.enum(schema.RELEASE_STATUSES),
                            ballots={"type": "array", "items": {"$ref": "#/components/schemas/Ballot"}}),
     "BallotEntryRequest": openapi.obj(["application_id"], application_id=openapi.text()),
+    "ApplicationBallotEntry": openapi.obj(
+        entry_id=S, ballot_id=S, application_id=S, entered_at=S, ballot={"$ref": "#/components/schemas/Ballot"},
+        outcome={"type": "string", "nullable": True,  # a plain string: OpenAPI 3.0 has no nullable enum
+                 "description": " | ".join(schema.BALLOT_OUTCOMES) + "; null until the draw has decided this entry"},
+        slot_id={"type": "string", "nullable": True, "description": "the seat won (WON only)"}),
     "BallotResult": openapi.obj(ballot_id=S, commitment={"type": "string", "nullable": True}, seed=S, secret=S, entry_ids={"type": "array", "items": S},
                                 order={"type": "array", "items": S}, drawn_at=S, complete=B,
                                 outcomes={"type": "array", "items": openapi.obj(
@@ -183,6 +199,10 @@ openapi.OPERATIONS.extend([
      "Enter a ballot with a DRAFT application (once per NIK)", "Ballots", "APPLICANT", "BallotEntryRequest",
      {201: "BallotEntry", 409: "ballot-not-open, already-entered, lane-not-allowed, application-not-draft",
       404: "no such ballot or application"}),
+    ("get", "/v1/applications/{application_id}/ballot-entries",
+     "The ballot entries made with one of the caller's applications, each with its ballot (status, draw time) "
+     "and, once the draw decided it, the outcome", "Ballots", "APPLICANT", None,
+     {200: "items: ApplicationBallotEntry[]", 404: "application-not-found: no such application of the caller"}),
     ("get", "/v1/offices/{office_id}/ballots/{ballot_id}/result",
      "The drawn result: seed, secret, entries, order and outcomes (re-run it with "
      "`python -m services.booking.releases verify-draw`)", "Ballots", None, None,
