@@ -417,8 +417,13 @@ def create_app(store: Store | None = None) -> Flask:
         notes = api("GET", f"/v1/applications/{quote(app_id)}/notifications")
         return render("status.html", a=application, office=office_of(application["office_id"]),
                       notifications=notes.body["items"] if notes.ok else [],
-                      waitlisted=g.sess.get("waitlist", {}).get(app_id),
+                      waitlisted=waitlist_place(app_id) if application["status"] == "DRAFT" else None,
                       entered=latest_entry(app_id) if application["status"] == "DRAFT" else None)
+
+    def waitlist_place(app_id: str) -> dict | None:
+        """Where the application waits now, read from the API (the place moves as seats are offered)."""
+        answer = api("GET", f"/v1/applications/{quote(app_id)}/waitlist")
+        return answer.body if answer.ok and isinstance(answer.body, dict) and answer.body.get("waiting") else None
 
     def ballot_entries(app_id: str) -> list[dict]:
         """The entries made with this application, read back from the API (booking owns them)."""
@@ -636,7 +641,6 @@ def create_app(store: Store | None = None) -> Flask:
         body = {"date": request.form.get("date", ""), "lane": request.form.get("lane", "")}
         answer = api("POST", f"/v1/applications/{quote(app_id)}/waitlist", body, key=request.form.get("idem"))
         if answer.status == 201:
-            g.sess.setdefault("waitlist", {})[app_id] = {**body, "position": answer.body["position"]}
             flash("waitlist.done", position=answer.body["position"], date=fmt_date(body["date"]))
             return redirect(url_for("status", app_id=app_id), 303)
         if answer.status == 404:

@@ -122,6 +122,12 @@ def test_freed_seats_go_to_the_waitlist_in_order(api, supervisor):
     other_date = api.first_working_slot(skip_days=2)["date"]
     refused = api.post(f"/v1/applications/{early[1]}/waitlist", {"date": other_date, "lane": "REGULAR"}, token=early[0]["token"])
     assert refused.status == 409 and refused.body["type"].endswith("/seats-available")
+    place = api.get(f"/v1/applications/{waiting[1][1]}/waitlist", token=waiting[1][0]["token"])
+    assert place.status == 200 and place.body == {"application_id": waiting[1][1], "waiting": True, "date": date,
+                                                  "lane": "REGULAR", "position": 2}
+    never = api.get(f"/v1/applications/{early[1]}/waitlist", token=early[0]["token"])
+    assert never.status == 200 and never.body["waiting"] is False and never.body["position"] == 0
+    assert api.get(f"/v1/applications/{waiting[1][1]}/waitlist", token=early[0]["token"]).status == 404
 
     assert api.delete(f"/v1/applications/{holder_app}/appointment", token=holder["token"]).status == 204
     (first, first_app), (second, second_app) = waiting
@@ -129,6 +135,9 @@ def test_freed_seats_go_to_the_waitlist_in_order(api, supervisor):
     view = api.get(f"/v1/applications/{first_app}", token=first["token"]).body
     assert view["appointment"]["slot_id"] == slot_id and view["billing"]["billing_code"]
     assert status_of(api, second, second_app) == "DRAFT"
+    assert api.get(f"/v1/applications/{first_app}/waitlist", token=first["token"]).body["waiting"] is False
+    assert api.get(f"/v1/applications/{second_app}/waitlist", token=second["token"]).body["position"] == 1, \
+        "the second moved up, read back without joining again"
     again = api.post(f"/v1/applications/{second_app}/waitlist", {"date": date, "lane": "REGULAR"}, token=second["token"])
     assert again.status == 201 and again.body["position"] == 1, "the second moved up"
 

@@ -120,6 +120,9 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
         return booking_pb2.JoinWaitlistResponse(position=self.waitlist.join(
             request.caller, request.application_id, request.date, request.lane))
 
+    def GetWaitlistPosition(self, request, context):
+        return booking_pb2.WaitlistPosition(**self.waitlist.position_of(request.caller, request.application_id))
+
     def RescheduleOfficeDay(self, request, context):
         moved, cancelled = self.apps.reschedule_office_day(request.caller, request.office_id, request.date,
                                                            request.to_date, request.reason)

@@ -63,6 +63,15 @@ class Waitlist:
             entry = existing
         return entry
 
+    def position_of(self, caller, application_id: str) -> dict:
+        """The caller's own application's place in line now (it moves as those ahead are offered seats)."""
+        self.apps.owned(caller, application_id)
+        entry = self.line.entry_of(application_id)
+        position = self.position(entry) if entry is not None else 0
+        if not position:
+            return {"date": "", "lane": "", "position": 0}
+        return {"date": entry["date"], "lane": entry["lane"], "position": position}
+
     def position(self, entry: dict) -> int:
         waiting = [e["_id"] for e in self.line.waiting(entry["office_id"], entry["date"], entry["lane"])]
         return waiting.index(entry["_id"]) + 1 if entry["_id"] in waiting else 0

@@ -73,6 +73,15 @@ def join_waitlist(application_id: str):
                     "position": reply.position}), 201
 
 
+@bp.get("/v1/applications/<application_id>/waitlist")
+@auth.required("APPLICANT")
+def waitlist_position(application_id: str):
+    reply = clients.call(clients.booking().GetWaitlistPosition, booking_pb2.GetApplicationRequest(
+        caller=auth.current().caller(), application_id=application_id))
+    return jsonify({"application_id": application_id, "waiting": reply.position > 0,
+                    "date": reply.date or None, "lane": reply.lane or None, "position": reply.position})
+
+
 @bp.post("/v1/offices/<office_id>/day-reschedules")
 @auth.required("SUPERVISOR")
 @idempotent
@@ -110,6 +119,9 @@ openapi.SCHEMAS.update({
     "Waitlist": openapi.obj(["date", "lane"], date=openapi.DATE, lane=openapi.enum(schema.LANES)),
     "WaitlistPosition": openapi.obj(["application_id", "date", "lane", "position"], application_id=openapi.S,
                                     date=openapi.S, lane=openapi.S, position=openapi.I),
+    "WaitlistState": openapi.obj(["application_id", "waiting", "date", "lane", "position"], application_id=openapi.S,
+                                 waiting=openapi.B, date=openapi.nullable(openapi.S), lane=openapi.nullable(openapi.S),
+                                 position=openapi.I),
     "DayReschedule": openapi.obj(["date", "to_date", "reason"], date=openapi.DATE, to_date=openapi.DATE,
                                  reason=openapi.text()),
     "DayRescheduled": openapi.obj(office_id=openapi.S, date=openapi.S, to_date=openapi.S, moved=openapi.I,
@@ -136,6 +148,10 @@ openapi.OPERATIONS.extend([
                                                       "X-Admission-Pass was sent", 403: "admission-pass-invalid"}),
     ("post", "/v1/applications/{application_id}/waitlist", "Wait for a seat on a full date; freed seats are offered in order",
      "Applications", "APPLICANT", "Waitlist", {201: "WaitlistPosition", 409: "seats-available"}),
+    ("get", "/v1/applications/{application_id}/waitlist",
+     "Where the application waits now (position 1 is offered the next freed seat); waiting false once "
+     "offered a seat or never in line", "Applications", "APPLICANT", None,
+     {200: "WaitlistState", 404: "application-not-found: no such application of the caller"}),
     ("post", "/v1/offices/{office_id}/day-reschedules", "Move every appointment of a day (force majeure); audited",
      "Offices", "SUPERVISOR", "DayReschedule", {200: "DayRescheduled"}),
     ("post", "/v1/applications/{application_id}/issuance", "Issue the passport (APPROVED -> ISSUED)", "At the office",
