@@ -10,10 +10,7 @@ import pytest
 
 from services.booking.domain import ballots as releases
 from services.web import charts, console_messages, gateway, messages, supervisor
-from services.web.app import create_app
-from services.web.sessions import Store
-from tests.unit import keys
-from tests.unit.fakemongo import Database
+from tests.unit.web_client import client_with, csrf_of
 
 WEB = Path(__file__).resolve().parents[2] / "services" / "web"
 
@@ -90,17 +87,7 @@ class FakeGateway:
 
 @pytest.fixture
 def client(monkeypatch):
-    fake = FakeGateway()
-    monkeypatch.setattr(gateway, "call", fake)
-    app = create_app(Store(Database(), keys.RING_1))  # sessions on the shared fake store
-    app.testing = True
-    c = app.test_client()
-    c.fake = fake
-    return c
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    return client_with(monkeypatch, FakeGateway())
 
 
 def test_a_refused_staff_token_signs_the_officer_out_on_the_next_request(client):

@@ -14,6 +14,7 @@ from services.web.app import create_app
 from services.web.sessions import Store
 from tests.unit import keys
 from tests.unit.fakemongo import Database
+from tests.unit.web_client import client_with, csrf_of
 
 ZONE = ZoneInfo("Asia/Makassar")
 TOMORROW = dt.datetime.now(ZONE).date() + dt.timedelta(days=1)
@@ -70,17 +71,7 @@ class FakeGateway:
 
 @pytest.fixture
 def client(monkeypatch):
-    fake = FakeGateway()
-    monkeypatch.setattr(gateway, "call", fake)
-    app = create_app(Store(Database(), keys.RING_1))
-    app.testing = True
-    c = app.test_client()
-    c.fake = fake
-    return c
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    return client_with(monkeypatch, FakeGateway())
 
 
 def log_in(client) -> None:

@@ -53,31 +53,30 @@ def create_officer(office_id: str):
     return jsonify(staff_json(account)), 201
 
 
+def _account_action(rpc: str, office_id: str, account_id: str):
+    """A supervisor's action on one staff account of their office; answers the account after it."""
+    supervisor = _supervisor_of(office_id)
+    account = clients.call(getattr(clients.staff(), rpc), staff_pb2.StaffAccountRequest(
+        caller=supervisor.caller(), office_id=office_id, account_id=account_id[:64]))
+    return jsonify(staff_json(account))
+
+
 @bp.post("/v1/offices/<office_id>/staff/<account_id>/password-reset")
 @auth.required("SUPERVISOR")
 def reset_password(office_id: str, account_id: str):
-    supervisor = _supervisor_of(office_id)
-    account = clients.call(clients.staff().ResetPassword, staff_pb2.StaffAccountRequest(
-        caller=supervisor.caller(), office_id=office_id, account_id=account_id[:64]))
-    return jsonify(staff_json(account))
+    return _account_action("ResetPassword", office_id, account_id)
 
 
 @bp.post("/v1/offices/<office_id>/staff/<account_id>/totp-reset")
 @auth.required("SUPERVISOR")
 def reset_totp(office_id: str, account_id: str):
-    supervisor = _supervisor_of(office_id)
-    account = clients.call(clients.staff().ResetTotp, staff_pb2.StaffAccountRequest(
-        caller=supervisor.caller(), office_id=office_id, account_id=account_id[:64]))
-    return jsonify(staff_json(account))
+    return _account_action("ResetTotp", office_id, account_id)
 
 
 @bp.post("/v1/offices/<office_id>/staff/<account_id>/deactivation")
 @auth.required("SUPERVISOR")
 def deactivate(office_id: str, account_id: str):
-    supervisor = _supervisor_of(office_id)
-    account = clients.call(clients.staff().Deactivate, staff_pb2.StaffAccountRequest(
-        caller=supervisor.caller(), office_id=office_id, account_id=account_id[:64]))
-    return jsonify(staff_json(account))
+    return _account_action("Deactivate", office_id, account_id)
 
 
 S, B = openapi.S, openapi.B
