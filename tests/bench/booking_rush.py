@@ -213,11 +213,11 @@ def create_release(api: Http, tokens: dict[str, str], layout, seats: int, cal) -
 
     def put(job):
         office_id, body = job
-        for _ in range(5):
-            status, reply, _h, _s = api.request("PUT", f"/v1/offices/{office_id}/quota", body, tokens[office_id])
+        for _ in range(30):  # a busy setup is answered 503 + Retry-After: wait as told
+            status, reply, headers, _s = api.request("PUT", f"/v1/offices/{office_id}/quota", body, tokens[office_id])
             if status == 200:
                 return
-            time.sleep(0.5)
+            time.sleep(min(5.0, float(dict(headers or {}).get("Retry-After", 1) or 1)))
         raise RuntimeError(f"quota for {office_id} {body['date']} failed: {status} {reply}")
 
     with ThreadPoolExecutor(8) as pool:
