@@ -10,6 +10,9 @@
   passport.v1.*) in a file the image copies resolves to a file the image copies (or, for
   passport.v1, to a proto the builder compiles). A service importing another service's module
   without its Dockerfile copying it would start in a container with ModuleNotFoundError;
+- the image installs what its code imports: every third-party module imported by the service's
+  own files and by the servicekit modules they reach is provided by a distribution in the image's
+  lock (a servicekit module gaining `import jwt` must not leave an image without PyJWT);
 - the hashed lock files (`make lock`) agree with their inputs: every entry carries hashes,
   requirements.lock and requirements-dev.lock pin each direct pin at its version, each image's
   docker/requirements/<module>.lock holds every name of its .txt at the version of requirements.lock
@@ -113,6 +116,64 @@ def check(repo: Path) -> list[str]:
             if not (repo / "services" / module / "__main__.py").is_file():
                 problems.append(f"{where}: services/{module}/__main__.py does not exist")
         problems += import_closure(repo, where, copied_sources(instrs, module), protos)
+        lock = repo / f"docker/requirements/{module}.lock"
+        if lock.is_file():
+            problems += missing_distributions(repo, where, module, set(locked(lock)[0]))
+    return problems
+
+
+# Top-level (or dotted) module -> the distribution that provides it, where the names differ; any
+# other third-party module is its own distribution's name. Longest dotted prefix wins.
+DISTRIBUTIONS = {
+    "PIL": "pillow", "cv2": "opencv-python-headless", "jwt": "pyjwt", "kafka": "kafka-python",
+    "grpc": "grpcio", "grpc_health": "grpcio-health-checking", "grpc_reflection": "grpcio-reflection",
+    "google.protobuf": "protobuf", "bson": "pymongo", "gridfs": "pymongo",
+    "opentelemetry": "opentelemetry-api", "opentelemetry.sdk": "opentelemetry-sdk",
+    "opentelemetry.exporter.otlp.proto.http": "opentelemetry-exporter-otlp-proto-http",
+}
+# Imports that a shared module makes only when a caller of another kind uses it.
+ONLY_WHEN_CALLED = {("libs/servicekit/tracing.py", "flask"),  # Flask apps' request hooks (gateway, web)
+                    ("libs/servicekit/errors.py", "grpc")}    # gRPC servicers' status codes
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out += [(node.lineno, node.module)] + [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+    return out
+
+
+def missing_distributions(repo: Path, where: str, module: str, installed: set[str]) -> list[str]:
+    """Third-party imports of services/<module>/ and of the servicekit modules they reach, against
+    the distributions of the image's lock."""
+    todo = sorted((repo / "services" / module).rglob("*.py"))
+    seen, problems, reported = set(), [], set()
+    while todo:
+        path = todo.pop()
+        if path in seen or "__pycache__" in path.parts:
+            continue
+        seen.add(path)
+        rel = str(path.relative_to(repo))
+        for lineno, name in _imports(path):
+            top = name.split(".")[0]
+            if top == "servicekit":
+                target = repo / "libs" / (name.replace(".", "/") + ".py")
+                if target.is_file():
+                    todo.append(target)
+                continue
+            if top in sys.stdlib_module_names or top in ("services", "passport", "__future__"):
+                continue
+            if (rel, top) in ONLY_WHEN_CALLED:
+                continue
+            prefix = max((k for k in DISTRIBUTIONS if name == k or name.startswith(k + ".")), key=len, default=None)
+            dist = _name(DISTRIBUTIONS[prefix] if prefix else top)
+            if dist not in installed and (rel, dist) not in reported:
+                reported.add((rel, dist))
+                problems.append(f"{where}: {rel}:{lineno} imports {name}, but {dist} is not in "
+                                f"docker/requirements/{module}.lock (name it in {module}.txt, run `make lock`)")
     return problems
 
 

@@ -73,3 +73,19 @@ def _after_hashes(text: str, start: int) -> str:
     while rest and rest[0].lstrip().startswith("--hash"):
         rest.pop(0)
     return "\n" + "\n".join(rest)
+
+
+def test_every_image_installs_what_its_code_imports():
+    problems = [p for p in check_dockerfiles.check(REPO) if "is not in docker/requirements" in p]
+    assert problems == []
+
+
+def test_an_import_reached_through_the_shared_library_needs_the_images_lock():
+    # payment imports servicekit's gRPC client, which imports identity, which imports jwt (PyJWT):
+    # the payment image once shipped without it and did not start.
+    installed = set(check_dockerfiles.locked(REPO / "docker/requirements/payment.lock")[0])
+    problems = check_dockerfiles.missing_distributions(REPO, "docker/payment.Dockerfile", "payment",
+                                                      installed - {"pyjwt"})
+    assert any("libs/servicekit/identity.py" in p and "pyjwt is not in docker/requirements/payment.lock" in p
+               for p in problems), problems
+    assert all("pyjwt" in p for p in problems)
