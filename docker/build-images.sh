@@ -60,9 +60,13 @@ for name in "${IMAGES[@]}"; do
   # The image starts: as its non-root user, with a read-only root, its whole import closure loads
   # (podman with runc and cgroupfs: crun refuses this machine's hybrid cgroup v1 layout).
   module=$(sed -n 's/^ARG SERVICE_MODULE=//p' "docker/$name.Dockerfile" | head -1)
-  # gateway: its WSGI module (the app is built at import); web: its app module (building the app
-  # needs WEB_SESSION_KEYS and its store, which a smoke check without network has not).
-  case $module in gateway) entry=services.gateway.wsgi ;; web) entry=services.web.app ;; *) entry=services.$module.__main__ ;; esac
+  # gateway and web: their app modules and gunicorn's worker class, not the WSGI modules, which
+  # build the app and so need the signing key, session keys and store a check without network has not.
+  case $module in
+    gateway) entry="services.gateway.app, services.gateway.worker" ;;
+    web) entry=services.web.app ;;
+    *) entry=services.$module.__main__ ;;
+  esac
   # /tmp is a tmpfs as in the cluster (the gateway's prometheus multiprocess directory lives there).
   podman --runtime runc --cgroup-manager cgroupfs run --rm --read-only --tmpfs /tmp --network none \
     --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --entrypoint python \
