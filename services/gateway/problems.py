@@ -1,13 +1,17 @@
 """RFC 9457 problem+json answers, and the mapping of service errors (gRPC statuses) onto them."""
 from __future__ import annotations
 
+import logging
+
 import grpc
 from flask import has_request_context, jsonify, request
 
+from servicekit import log
 from servicekit.errors import params_of, problem_of
 from services.gateway.problem_texts import indonesian, indonesian_errors
 
 BASE = "https://passport.example/problems/"
+logger = logging.getLogger("gateway.problems")
 
 GRPC_TO_HTTP = {
     grpc.StatusCode.INVALID_ARGUMENT: 422, grpc.StatusCode.NOT_FOUND: 404,
@@ -15,7 +19,11 @@ GRPC_TO_HTTP = {
     grpc.StatusCode.ABORTED: 409, grpc.StatusCode.UNAUTHENTICATED: 401,
     grpc.StatusCode.PERMISSION_DENIED: 403, grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
     grpc.StatusCode.UNAVAILABLE: 503, grpc.StatusCode.DEADLINE_EXCEEDED: 503,
+    # The gateway never cancels its own calls (its limit is the deadline): CANCELLED is a server
+    # that stopped mid-call (a pod rolled or deleted), so the caller is told to retry, as for UNAVAILABLE.
+    grpc.StatusCode.CANCELLED: 503,
 }
+TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED)
 DEFAULT_SLUG = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 409: "conflict",
                 422: "validation-error", 429: "too-many-requests", 503: "service-unavailable",
                 500: "internal-error"}
@@ -85,9 +93,11 @@ def from_rpc_error(err: grpc.RpcError) -> Problem:
     status = GRPC_TO_HTTP.get(err.code(), 500)
     slug, errors = problem_of(err)
     if status == 500:
+        # the code only: a service's details may carry what the applicant sent
+        log.event(logger, "service call failed", level=logging.ERROR, grpc_code=err.code().name)
         return Problem(500, "internal-error", "an internal error occurred; it has been logged")
     detail = err.details() or title_of(DEFAULT_SLUG[status])
-    if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not slug:
+    if err.code() in TRANSIENT and not slug:
         detail = "a service is temporarily unavailable; please retry shortly"
     return Problem(status, slug or DEFAULT_SLUG[status], detail, errors,
                    retry_after=2 if status in (429, 503) else None, params=params_of(err))

@@ -64,6 +64,21 @@ def test_service_refusals_map_to_problem_details():
     assert p.status == 500 and "secret" not in p.detail
 
 
+def test_a_call_cut_by_a_stopping_server_is_a_503_with_retry_after():
+    # grpcio answers CANCELLED to a call in flight when its server stops (a pod rolled or deleted):
+    # the cluster test's rollout saw three 500s from it
+    p = from_rpc_error(_FakeRpcError(grpc.StatusCode.CANCELLED, "CANCELLED"))
+    assert (p.status, p.slug, p.retry_after) == (503, "service-unavailable", 2)
+    assert p.detail == "a service is temporarily unavailable; please retry shortly"
+
+
+def test_a_500_from_a_service_is_logged_with_its_code_only(caplog):
+    with caplog.at_level("ERROR", logger="gateway.problems"):
+        from_rpc_error(_FakeRpcError(grpc.StatusCode.DATA_LOSS, "nik 3171010101010001"))
+    record, = caplog.records
+    assert record.fields == {"grpc_code": "DATA_LOSS"} and "3171" not in record.getMessage()
+
+
 def test_ttl_cache_computes_once_per_key_while_fresh_even_under_parallel_callers():
     import threading
     import time as _time
