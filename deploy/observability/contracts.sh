@@ -53,14 +53,14 @@ fi
 
 breaking() {  # ref label: buf breaking of protos/ against that commit's protos/
     local ref=$1 label=$2 commit
-    commit="$(git rev-parse --short "$ref")"
+    commit="$(git rev-parse --short "$ref^{commit}")"
     if ! git cat-file -e "$ref:protos" 2>/dev/null; then
         echo "note: $label $ref ($commit) has no protos/; buf breaking against it skipped"
         return 0
     fi
     # buf reads the baseline from git itself; a full commit id is a ref every git accepts.
     echo "== buf breaking protos --against $ref ($commit, $label)"
-    "$BUF" breaking protos --against ".git#ref=$(git rev-parse "$ref"),subdir=protos"
+    "$BUF" breaking protos --against ".git#ref=$(git rev-parse "$ref^{commit}"),subdir=protos"
     echo "PASS  buf breaking against $ref ($commit)"
 }
 
