@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("PASSPORT_CACHE", Path.home() / ".cache/passport-platform"))
 CLUSTER = REPO / "deploy/cluster/cluster.sh"
 NAMESPACE = "passport"
-SERVICES = ["booking", "payment", "biometrics-capture", "notification", "complaint", "gateway"]
+SERVICES = ["booking", "payment", "biometrics-capture", "notification", "complaint", "gateway", "web"]
 # Fresh secrets per run: the services refuse the public demo values outside a local stack.
 SECRETS = {
     "jwt-secret": secrets.token_urlsafe(48),
@@ -30,6 +30,7 @@ SECRETS = {
     "booking-lookup-keys": "h1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "totp-encryption-keys": "t1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "complaint-encryption-keys": "c1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    "web-session-keys": "w1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
 }
 
 

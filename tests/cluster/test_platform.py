@@ -1,22 +1,50 @@
 """The platform on a real Kubernetes: the journey through the gateway Service, booking scaled out,
-rolled to a new image tag and a pod deleted, each under a booking load, then `helm test`."""
+rolled to a new image tag and a pod deleted, each under a booking load; booking deployed alone (a new
+chart version while the others stay, then the previous release's image against the others at the
+current one); then `helm test`."""
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from deploy.local.client import Api
-from tests.cluster.conftest import REPO, Kube, record, sh
+from tests.cluster.conftest import CACHE, REPO, SERVICES, Kube, record, sh
 
 
-def test_applicant_journey_through_the_gateway_service(platform):
-    api = Api(platform["gateway"])
+class PatientApi(Api):
+    """A client that does what a 503 says: waits Retry-After and asks again (for up to a minute).
+    Right after a rollout the gateway may still hold a connection to a stopping pod for a moment."""
+
+    def request(self, method, path, body=None, **kw):
+        until = time.monotonic() + 60
+        while True:
+            reply = super().request(method, path, body, **kw)
+            if reply.status != 503 or time.monotonic() > until:
+                return reply
+            time.sleep(float(reply.headers.get("Retry-After") or 2))
+
+
+def test_applicant_journey_through_the_gateway_service(platform, kube):
     record("install_seconds", round(platform["install_seconds"], 1))
+    journey(PatientApi(platform["gateway"]))
+    # The applicant web app, through its own Service: the landing page in Bahasa Indonesia.
+    web_ip = kube.json("get", "service", "web")["spec"]["clusterIP"]
+    page = urllib.request.urlopen(f"http://{web_ip}:8080/", timeout=10).read().decode()
+    assert '<html lang="id">' in page and "Buat paspor tanpa antre dan tanpa calo" in page
+
+
+def journey(api: Api) -> None:
+    """Register, book, get billed, receive the events' notifications, read the timeline."""
     assert api.get("/readyz").status == 200
     deps = api.get("/readyz/dependencies")
     assert deps.status == 200, deps.body
@@ -51,9 +79,10 @@ class BookingLoad:
     def __init__(self, api: Api, threads: int = 4):
         self.api = api
         self.people = []
+        patient = PatientApi(api.base)
         for _ in range(threads):
-            person = api.register_applicant()
-            created = api.create_application(person["token"], documents=False)
+            person = patient.register_applicant()
+            created = patient.create_application(person["token"], documents=False)
             assert created.status == 201, created.body
             self.people.append((person["token"], created.body["application_id"]))
         self.stop = threading.Event()
@@ -167,8 +196,94 @@ def test_booking_pod_deleted_under_load(platform, kube):
     assert sum(load.answers.values()) > 0
     assert not load.bad, load.bad[:5]
     # Nothing accepted was lost: every application of the load is still there.
+    patient = PatientApi(platform["gateway"])
     for token, app_id in load.people:
-        assert api.get(f"/v1/applications/{app_id}", token=token).status == 200
+        assert patient.get(f"/v1/applications/{app_id}", token=token).status == 200
+
+
+def pods_by_app(kube: Kube, apps) -> dict[str, set[str]]:
+    return {app: {p["metadata"]["uid"] for p in kube.ready_pods(app)} for app in apps}
+
+
+def test_booking_chart_upgraded_alone(platform, kube, tmp_path):
+    """The booking team ships a new chart version; the umbrella's upgrade changes booking's objects
+    only: every other service keeps its pods, and the load sees nothing but 200 (or 503 + Retry-After)."""
+    api = Api(platform["gateway"])
+    others = [s for s in SERVICES if s != "booking"]
+    before = pods_by_app(kube, others)
+    charts = tmp_path / "charts"
+    sh("cp", "-R", platform["charts"], charts)
+    booking_chart = charts / "booking/Chart.yaml"
+    booking_chart.write_text(re.sub(r"(?m)^version: .*$", "version: 0.2.0", booking_chart.read_text()))
+    umbrella = charts / "passport-platform/Chart.yaml"
+    umbrella.write_text(re.sub(r"(- name: booking\n\s+version: )\S+", r"\g<1>0.2.0", umbrella.read_text()))
+    (charts / "passport-platform/Chart.lock").unlink(missing_ok=True)  # pins booking 0.1.0
+    for old in (charts / "passport-platform/charts").glob("booking-*.tgz"):
+        old.unlink()
+    kube.helm_("dependency", "build", charts / "passport-platform")
+    with BookingLoad(api) as load:
+        time.sleep(5)
+        started = time.monotonic()
+        kube.helm_("upgrade", "passport", charts / "passport-platform", "-f", platform["values"],
+                   "--wait", "--atomic", "--timeout", "10m")
+        upgraded_s = time.monotonic() - started
+        time.sleep(5)
+    labels = {p["metadata"]["labels"].get("helm.sh/chart") for p in kube.ready_pods("booking")}
+    after = pods_by_app(kube, others)
+    record("booking_chart_alone", {"seconds": round(upgraded_s, 1), "answers": dict(load.answers)})
+    assert labels == {"booking-0.2.0"}, labels
+    assert after == before, "a service other than booking was restarted by booking's chart upgrade"
+    assert sum(load.answers.values()) > 0
+    assert not load.bad, load.bad[:5]
+    journey(api)
+
+
+def previous_release() -> str:
+    """CLUSTER_PREVIOUS_RELEASE, else the newest release tag (v*) reachable from HEAD."""
+    if os.environ.get("CLUSTER_PREVIOUS_RELEASE"):
+        return os.environ["CLUSTER_PREVIOUS_RELEASE"]
+    found = subprocess.run(["git", "describe", "--tags", "--abbrev=0", "--match", "v[0-9]*", "HEAD"],
+                           cwd=REPO, capture_output=True, text=True)
+    if found.returncode != 0:
+        pytest.fail("no release tag (v*) reachable from HEAD: tag the deployed release (git tag -a vX.Y.Z)")
+    return found.stdout.strip()
+
+
+def build_release_image(release: str, service: str) -> str:
+    """The release's code (services/, libs/, protos/) in an image made by this revision's recipe
+    (docker/: Dockerfiles and locks), tagged with the release."""
+    src = Path(tempfile.mkdtemp(prefix="passport-release-"))
+    last_tag = CACHE / "images/last-tag"
+    current = last_tag.read_text()
+    try:
+        sh("bash", "-c", f"git -C {REPO} archive {release} services libs protos | tar -x -C {src}")
+        sh("bash", "-c", f"git -C {REPO} archive HEAD docker deploy/cluster | tar -x -C {src}")
+        epoch = sh("git", "-C", REPO, "log", "-1", "--format=%ct", release).strip()
+        sh("bash", src / "docker/build-images.sh", timeout=3600, cwd=src,
+           env=dict(os.environ, IMAGES=service, IMAGE_TAG=release, SOURCE_DATE_EPOCH=epoch))
+    finally:
+        last_tag.write_text(current)  # the build script records its tag as the last one built
+        shutil.rmtree(src, ignore_errors=True)
+    return f"localhost/passport/{service}:{release}"
+
+
+def test_booking_at_the_previous_release_against_the_rest(platform, kube):
+    """N-1: booking at the previous release's code, every other service at this revision; the
+    journey (gRPC both ways, events both ways through Kafka) passes."""
+    release = previous_release()
+    image = build_release_image(release, "booking")
+    sh("bash", REPO / "deploy/cluster/cluster.sh", "import", image, timeout=900)
+    try:
+        kube.helm_("upgrade", "passport", platform["charts"] / "passport-platform", "-f", platform["values"],
+                   "--set", f"booking.image.tag={release}", "--wait", "--atomic", "--timeout", "10m")
+        assert {p["spec"]["containers"][0]["image"] for p in kube.ready_pods("booking")} == {image}
+        assert {p["spec"]["containers"][0]["image"] for p in kube.ready_pods("payment")} == {
+            f"localhost/passport/payment:{platform['tag']}"}
+        journey(PatientApi(platform["gateway"]))
+        record("previous_release", {"booking": release, "others": platform["tag"]})
+    finally:
+        kube.helm_("upgrade", "passport", platform["charts"] / "passport-platform", "-f", platform["values"],
+                   "--wait", "--atomic", "--timeout", "10m")
 
 
 def test_helm_test(platform, kube):
