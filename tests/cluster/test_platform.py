@@ -235,7 +235,7 @@ def test_booking_chart_upgraded_alone(platform, kube, tmp_path):
     assert after == before, "a service other than booking was restarted by booking's chart upgrade"
     assert sum(load.answers.values()) > 0
     assert not load.bad, load.bad[:5]
-    journey(api)
+    journey(PatientApi(platform["gateway"]))
 
 
 def previous_release() -> str:
