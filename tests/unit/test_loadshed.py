@@ -186,3 +186,59 @@ def test_the_worker_hands_the_app_the_time_a_request_arrived(monkeypatch):
     w.handle_request(None, conn)
     assert seen and before <= seen[0] <= before + 0.01
     assert worker.arrived_at() is None  # cleared once the request is answered
+
+
+# -- pass holders (issue 19): admitted means served ------------------------------------------------
+def _waiter(limiter, outcome, **kwargs):
+    t = threading.Thread(target=lambda: outcome.append(limiter.try_acquire(**kwargs)))
+    t.start()
+    return t
+
+
+def test_pass_holders_have_reserved_places_while_they_come():
+    limiter = loadshed.Limiter(max_inflight=4, queue_timeout_s=0.0, max_waiting=0, reserved=2,
+                               max_priority_waiting=4)
+    assert [limiter.try_acquire() for _ in range(4)] == [None, None, None, None]  # no pass holder yet: all 4
+    for _ in range(4):
+        limiter.release()
+    assert limiter.try_acquire(priority=True, timeout_s=0) is None
+    assert [limiter.try_acquire() for _ in range(2)] == [None, "queue-full"]  # 2 of 4 kept for pass holders
+    assert limiter.try_acquire(priority=True, timeout_s=0) is None  # the reserved places
+    assert limiter.try_acquire(priority=True, timeout_s=0) is None
+    assert limiter.try_acquire(priority=True, timeout_s=0) == "priority-queue-full"
+
+
+def test_a_pass_holder_waits_its_turn_first_in_first_out_and_before_ordinary_waiters():
+    limiter = loadshed.Limiter(max_inflight=1, queue_timeout_s=5.0, max_waiting=4, max_priority_waiting=2)
+    assert limiter.try_acquire() is None
+    order: list[str] = []
+    ordinary = _waiter(limiter, order)  # an ordinary request waits first
+    while limiter.waiting == 0:
+        time.sleep(0.005)
+    first: list = []
+    second: list = []
+    t1 = _waiter(limiter, first, priority=True, timeout_s=5.0)
+    while limiter.priority_waiting < 1:
+        time.sleep(0.005)
+    t2 = _waiter(limiter, second, priority=True, timeout_s=5.0)
+    while limiter.priority_waiting < 2:
+        time.sleep(0.005)
+    assert limiter.try_acquire(priority=True, timeout_s=5.0) == "priority-queue-full"  # its line is bounded
+    limiter.release()
+    t1.join(5)
+    assert first == [None] and second == [] and order == []  # the first pass holder, not the ordinary waiter
+    limiter.release()
+    t2.join(5)
+    assert second == [None] and order == []
+    limiter.release()
+    ordinary.join(5)
+    assert order == [None]
+    limiter.release()
+
+
+def test_a_pass_holder_is_answered_within_its_wait():
+    limiter = loadshed.Limiter(max_inflight=1, queue_timeout_s=0.0, max_waiting=0, max_priority_waiting=2)
+    assert limiter.try_acquire() is None
+    started = time.monotonic()
+    assert limiter.try_acquire(priority=True, timeout_s=0.1) == "priority-timeout"
+    assert time.monotonic() - started < 1.0 and limiter.priority_waiting == 0
