@@ -82,6 +82,7 @@ PACE_TICK_S = 1.0      # the room's clock is re-measured at most once a second (
 PACE_WINDOW_S = 5      # ...from the admitted bookings answered in the last 5 seconds
 PACE_GROWTH = 1.25     # without congestion the pace grows by a quarter per second, up to the ceiling
 CONGESTED_WAIT_S = 0.5  # a pass holder who waited this long for booking is congestion
+PACE_HISTORY = 400     # past clock segments kept (one a second at most)
 
 
 @functools.cache
@@ -258,11 +259,24 @@ class Rooms:
             rate = max(doc["rate"] * PACE_GROWTH, doc["rate"] + floor)
         rate = min(room.rate, max(floor, rate))
         v = doc["v"] + (now - doc["at"]) * doc["rate"] / room.rate
+        # the past segments (when the clock passed which time, at what pace): a pass starts when the
+        # clock passed its place, read from them (PACE_HISTORY seconds: longer than a pass lives)
+        hist = (doc.get("hist") or [])[-PACE_HISTORY:] + [[doc["v"], doc["at"], doc["rate"]]]
         moved = store.update_one({"_id": doc["_id"], "at": doc["at"]},
-                                 {"$set": {"v": v, "at": now, "rate": rate, "cut": cut}})
+                                 {"$set": {"v": v, "at": now, "rate": rate, "cut": cut, "hist": hist}})
         if moved.modified_count:
-            return dict(doc, v=v, at=now, rate=rate, cut=cut)
+            return dict(doc, v=v, at=now, rate=rate, cut=cut, hist=hist)
         return store.find_one({"_id": doc["_id"]}) or doc  # another request advanced it first
+
+    def passed_at(self, room: admission.Room, admit_at: float, now: float) -> float:
+        """The real time the room's clock reached `admit_at` (from the store's clock, read afresh, and
+        its past segments): increasing with `admit_at`, so passes start in the room's order."""
+        doc = self._pace_doc(room, now)
+        for v, at, rate in reversed((doc.get("hist") or []) + [[doc["v"], doc["at"], doc["rate"]]]):
+            if admit_at >= v:
+                return min(now, at + (admit_at - v) * room.rate / rate)
+        v, at, rate = (doc.get("hist") or [[doc["v"], doc["at"], doc["rate"]]])[0]
+        return min(now, at - (v - admit_at) * room.rate / rate)  # before the history kept: long expired
 
     def count(self, room: admission.Room, second: int, counts: dict[str, int]) -> None:
         """Admitted bookings' outcomes (`done`, `congested`) added to that second's counter."""
@@ -323,7 +337,10 @@ class Rooms:
         if passed is None:
             # when the clock passed the place, kept once in the place so asking again never extends the pass
             store = self.store(dt.datetime.fromtimestamp(now, dt.timezone.utc))
-            estimate = now - (virtual - admit_at) * room.rate / rate
+            if room.draw_seconds > 0 and now < room.draw_closes_at:
+                estimate = admit_at  # cannot happen (nobody is admitted before the close): real time
+            else:
+                estimate = self.passed_at(room, admit_at, now)
             store.update_one({"_id": claim_id, "passed_at": {"$exists": False}}, {"$set": {"passed_at": estimate}})
             passed = (store.find_one({"_id": claim_id}, {"passed_at": 1}) or {}).get("passed_at", estimate)
             self._passed.put(claim_id, passed)

@@ -240,6 +240,24 @@ def test_an_admitted_place_keeps_its_pass_expiry_while_the_pace_changes():
     assert first.status == again.status == "admitted" and again.pass_expires_at == first.pass_expires_at
 
 
+def test_passes_start_in_the_room_order_whenever_they_are_first_asked_for():
+    store = Collection()
+    rooms, r = waiting_room.Rooms(store), room(rate=4.0)
+    for i in range(40):
+        rooms.place(r, f"acc-{i}", T0 + 1 + i * 0.001, join=True)
+    for second in range(int(T0) + 1, int(T0) + 4):
+        rooms.count(r, second, {"done": 1, "congested": 1})
+    for t in range(2, 12):  # the clock moves, slower then faster
+        rooms.clock(r, T0 + t)
+        if t == 6:
+            rooms.count(r, int(T0) + 5, {"done": 3, "congested": 1})
+    # asked late, in a shuffled order, by fresh processes: the starts follow the line
+    starts = {i: waiting_room.Rooms(store).place(r, f"acc-{i}", T0 + 12, join=True) for i in (9, 2, 7, 0, 5, 1)}
+    admitted = sorted(i for i, p in starts.items() if p.status == "admitted")
+    assert len(admitted) >= 3
+    assert [starts[i].admit_at for i in admitted] == sorted(starts[i].admit_at for i in admitted)
+
+
 # -- in front of the load shedder (the gateway app, no store: the active room is given) -------------
 @pytest.fixture
 def gateway(monkeypatch, tmp_path):
