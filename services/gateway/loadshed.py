@@ -211,3 +211,48 @@ def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float 
 
     app.extensions["loadshed"] = limiter
     return limiter
+
+
+# Requests that hash a password (scrypt, CPU-bound on purpose: ~0.1-0.5 s of a core each). A burst of
+# sign-ins would fill the shared in-flight places and be refused in a fraction of a second while the
+# CPU still keeps up; in their own line they wait their turn (a slower sign-in, not a 503), at most
+# GATEWAY_LOGIN_MAX_INFLIGHT hashing per worker (as many as booking hashes at once: more only queues
+# there, past the call's deadline) and for at most GATEWAY_LOGIN_QUEUE_MS.
+PASSWORD_ENDPOINTS = ("accounts.token", "accounts.register", "accounts.start_totp_enrolment",
+                      "accounts.confirm_totp_enrolment", "accounts.confirm_password_reset")
+LOGIN_RETRY_AFTER_S = 2
+
+
+def install_lane(app: Flask, name: str, endpoints: tuple[str, ...], limiter: Limiter,
+                 retry_after_s: int = RETRY_AFTER_S) -> Limiter:
+    """Give `endpoints` a limiter of their own instead of the shared one (register before install()):
+    beyond it, 503 overloaded with Retry-After, as the shared one answers."""
+    flag = f"lane_{name}"
+
+    @app.before_request
+    def lane():
+        if request.endpoint not in endpoints:
+            return None
+        refused = limiter.try_acquire()
+        if refused is not None:
+            SHED.labels(request.method, request.url_rule.rule, f"{name}-{refused}").inc()
+            return response(Problem(503, "overloaded", "the service is busy right now; please retry shortly",
+                                    retry_after=retry_after_s))
+        g.setdefault(flag, True)
+        g.loadshed_exempt = True
+        return None
+
+    @app.teardown_request
+    def release(_exc):
+        if g.pop(flag, False):
+            limiter.release()
+
+    app.extensions[f"lane-{name}"] = limiter
+    return limiter
+
+
+def install_logins(app: Flask) -> Limiter:
+    limiter = Limiter(max_inflight=env_int("GATEWAY_LOGIN_MAX_INFLIGHT", 2),
+                      queue_timeout_s=env_int("GATEWAY_LOGIN_QUEUE_MS", 10_000) / 1000.0,
+                      max_waiting=env_int("GATEWAY_LOGIN_MAX_WAITING", 32))
+    return install_lane(app, "logins", PASSWORD_ENDPOINTS, limiter, LOGIN_RETRY_AFTER_S)

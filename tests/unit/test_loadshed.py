@@ -242,3 +242,37 @@ def test_a_pass_holder_is_answered_within_its_wait():
     started = time.monotonic()
     assert limiter.try_acquire(priority=True, timeout_s=0.1) == "priority-timeout"
     assert time.monotonic() - started < 1.0 and limiter.priority_waiting == 0
+
+
+# -- sign-ins wait in a line of their own (issue 19) ------------------------------------------------
+def test_a_burst_of_sign_ins_waits_in_its_own_line_instead_of_being_refused():
+    app = Flask(__name__)
+    gate = threading.Event()
+
+    @app.post("/v1/auth/token")
+    def token():
+        gate.wait(5)  # the password hash
+        return jsonify(ok=True)
+
+    @app.get("/v1/other")
+    def other():
+        return jsonify(ok=True)
+
+    lane = loadshed.install_lane(app, "logins", ("token",),
+                                 loadshed.Limiter(max_inflight=1, queue_timeout_s=5.0, max_waiting=3), 2)
+    shared = loadshed.install(app, loadshed.Limiter(max_inflight=1, queue_timeout_s=0.0, max_waiting=0))
+    answers: list = []
+    senders = [threading.Thread(target=lambda: answers.append(app.test_client().post("/v1/auth/token").status_code))
+               for _ in range(4)]
+    for t in senders:
+        t.start()
+    while lane.inflight + lane.waiting < 4:
+        time.sleep(0.005)
+    beyond = app.test_client().post("/v1/auth/token")  # the line is full: told when to come back
+    assert beyond.status_code == 503 and beyond.headers["Retry-After"] == "2"
+    assert app.test_client().get("/v1/other").status_code == 200  # sign-ins take no shared place
+    assert shared.inflight == 0
+    gate.set()
+    for t in senders:
+        t.join(5)
+    assert answers == [200, 200, 200, 200]  # one hash at a time, every one answered
