@@ -269,14 +269,14 @@ class Rooms:
         return store.find_one({"_id": doc["_id"]}) or doc  # another request advanced it first
 
     def passed_at(self, room: admission.Room, admit_at: float, now: float) -> float:
-        """The real time the room's clock reached `admit_at` (from the store's clock, read afresh, and
-        its past segments): increasing with `admit_at`, so passes start in the room's order."""
+        """The real time the room's clock reaches (or reached) `admit_at`, from the store's clock read
+        afresh and its past segments: increasing with `admit_at`, so passes start in the room's order."""
         doc = self._pace_doc(room, now)
         for v, at, rate in reversed((doc.get("hist") or []) + [[doc["v"], doc["at"], doc["rate"]]]):
             if admit_at >= v:
-                return min(now, at + (admit_at - v) * room.rate / rate)
+                return at + (admit_at - v) * room.rate / rate
         v, at, rate = (doc.get("hist") or [[doc["v"], doc["at"], doc["rate"]]])[0]
-        return min(now, at - (v - admit_at) * room.rate / rate)  # before the history kept: long expired
+        return at - (v - admit_at) * room.rate / rate  # before the history kept: long expired
 
     def count(self, room: admission.Room, second: int, counts: dict[str, int]) -> None:
         """Admitted bookings' outcomes (`done`, `congested`) added to that second's counter."""
@@ -329,20 +329,22 @@ class Rooms:
 
     def _answer(self, room, account_id, admit_at: float, now: float, claim_id: str) -> Place:
         """`admit_at` is on the room's clock; the pass's times are real ones."""
-        virtual, rate = self.clock(room, now)
-        if virtual < admit_at:
-            wait = (admit_at - virtual) * room.rate / rate
-            return Place(room, "waiting", max(1, admission.ahead_of(admit_at, virtual, room.rate)), now + wait, wait)
         passed = self._passed.get(claim_id)
         if passed is None:
-            # when the clock passed the place, kept once in the place so asking again never extends the pass
+            virtual, rate = self.clock(room, now)
+            if virtual < admit_at or (room.draw_seconds > 0 and now < room.draw_closes_at):
+                wait = (admit_at - virtual) * room.rate / rate
+                return Place(room, "waiting", max(1, admission.ahead_of(admit_at, virtual, room.rate)), now + wait,
+                             max(wait, 0.0))
+            # admitted by this worker's view of the clock: confirmed on the store's (another replica
+            # may have slowed it), and when it passed the place kept once, so asking again never
+            # extends the pass and passes start in the room's order
+            crossing = self.passed_at(room, admit_at, now)
+            if crossing > now:
+                return Place(room, "waiting", 1, crossing, crossing - now)
             store = self.store(dt.datetime.fromtimestamp(now, dt.timezone.utc))
-            if room.draw_seconds > 0 and now < room.draw_closes_at:
-                estimate = admit_at  # cannot happen (nobody is admitted before the close): real time
-            else:
-                estimate = self.passed_at(room, admit_at, now)
-            store.update_one({"_id": claim_id, "passed_at": {"$exists": False}}, {"$set": {"passed_at": estimate}})
-            passed = (store.find_one({"_id": claim_id}, {"passed_at": 1}) or {}).get("passed_at", estimate)
+            store.update_one({"_id": claim_id, "passed_at": {"$exists": False}}, {"$set": {"passed_at": crossing}})
+            passed = (store.find_one({"_id": claim_id}, {"passed_at": 1}) or {}).get("passed_at", crossing)
             self._passed.put(claim_id, passed)
         if now >= passed + pass_ttl_s():
             return Place(room, "expired", 0, passed, 0.0)
