@@ -230,11 +230,15 @@ class Rooms:
         store = self.store(dt.datetime.fromtimestamp(now, dt.timezone.utc))
         doc = store.find_one({"_id": f"{room.room_id}|pace"})
         if doc is None:
-            # the clock starts at the draw's close (or now), at the ceiling
-            start = room.draw_closes_at if room.draw_seconds > 0 and now - room.draw_closes_at < 60 else now
             expires = dt.datetime.fromtimestamp(room.until, dt.timezone.utc) + RETENTION
-            doc = {"_id": f"{room.room_id}|pace", "v": start, "at": start, "started": start, "rate": room.rate,
-                   "expires": expires}
+            if room.draw_seconds > 0 and now - room.draw_closes_at < 60:
+                # after a draw everybody is there at once: the clock starts when the draw is made (not
+                # with DRAW_GRACE_S of admissions at once), at half the ceiling, and finds the pace
+                v, at, rate = room.draw_closes_at, room.draw_closes_at + DRAW_GRACE_S, room.rate / 2
+            else:  # people come one by one: at the ceiling from now
+                v, at, rate = now, now, room.rate
+            rate = max(min(min_rate(), room.rate), rate)
+            doc = {"_id": f"{room.room_id}|pace", "v": v, "at": at, "started": at, "rate": rate, "expires": expires}
             if not insert_unique(store, doc):
                 doc = store.find_one({"_id": f"{room.room_id}|pace"})
         return doc
