@@ -217,7 +217,8 @@ def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float 
 # sign-ins would fill the shared in-flight places and be refused in a fraction of a second while the
 # CPU still keeps up; in their own line they wait their turn (a slower sign-in, not a 503), at most
 # GATEWAY_LOGIN_MAX_INFLIGHT hashing per worker (as many as booking hashes at once: more only queues
-# there, past the call's deadline) and for at most GATEWAY_LOGIN_QUEUE_MS (5 s: below the usual client timeout of 10 s, or the wait would end in no answer at all).
+# there, past the call's deadline) and for at most GATEWAY_LOGIN_QUEUE_MS (5 s: below a client's usual
+# 10 s timeout, or the wait would end in no answer at all).
 PASSWORD_ENDPOINTS = ("accounts.token", "accounts.register", "accounts.start_totp_enrolment",
                       "accounts.confirm_totp_enrolment", "accounts.confirm_password_reset")
 LOGIN_RETRY_AFTER_S = 2
