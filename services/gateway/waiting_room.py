@@ -265,7 +265,8 @@ class Rooms:
         v = doc["v"] + (now - doc["at"]) * doc["rate"] / room.rate
         # the past segments (when the clock passed which time, at what pace): a pass starts when the
         # clock passed its place, read from them (PACE_HISTORY seconds: longer than a pass lives)
-        hist = (doc.get("hist") or [])[-PACE_HISTORY:] + [[doc["v"], doc["at"], doc["rate"]]]
+        # (documents, not [v, at, rate] lists: FerretDB 1.x stores no nested arrays)
+        hist = (doc.get("hist") or [])[-PACE_HISTORY:] + [{"v": doc["v"], "at": doc["at"], "rate": doc["rate"]}]
         moved = store.update_one({"_id": doc["_id"], "at": doc["at"]},
                                  {"$set": {"v": v, "at": now, "rate": rate, "cut": cut, "hist": hist}})
         if moved.modified_count:
@@ -276,11 +277,12 @@ class Rooms:
         """The real time the room's clock reaches (or reached) `admit_at`, from the store's clock read
         afresh and its past segments: increasing with `admit_at`, so passes start in the room's order."""
         doc = self._pace_doc(room, now)
-        for v, at, rate in reversed((doc.get("hist") or []) + [[doc["v"], doc["at"], doc["rate"]]]):
-            if admit_at >= v:
-                return at + (admit_at - v) * room.rate / rate
-        v, at, rate = (doc.get("hist") or [[doc["v"], doc["at"], doc["rate"]]])[0]
-        return at - (v - admit_at) * room.rate / rate  # before the history kept: long expired
+        segments = (doc.get("hist") or []) + [doc]
+        for seg in reversed(segments):
+            if admit_at >= seg["v"]:
+                return seg["at"] + (admit_at - seg["v"]) * room.rate / seg["rate"]
+        first = segments[0]  # before the history kept: long expired
+        return first["at"] - (first["v"] - admit_at) * room.rate / first["rate"]
 
     def count(self, room: admission.Room, second: int, counts: dict[str, int]) -> None:
         """Admitted bookings' outcomes (`done`, `congested`) added to that second's counter."""

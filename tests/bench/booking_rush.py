@@ -695,7 +695,7 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
         if room:
             doc = pymongo.MongoClient(mongo_uri, directConnection=True)["passport_gateway"].waiting_room.find_one(
                 {"_id": f"{body['room_id']}|pace"}) or {}
-            rates = [h[2] for h in doc.get("hist", [])] + ([doc["rate"]] if doc else [])
+            rates = [h["rate"] for h in doc.get("hist", [])] + ([doc["rate"]] if doc else [])
             if rates:
                 pace = (f"; adaptive pace {min(rates) * 60:.0f}-{max(rates) * 60:.0f}/min, "
                         f"mean {sum(rates) / len(rates) * 60:.0f}/min")
