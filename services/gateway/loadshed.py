@@ -183,6 +183,7 @@ def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float 
             # its own line for what is left of the answer's budget
             refused = limiter.try_acquire(priority=True, timeout_s=priority_wait - queued_s)
             g.priority_waited_s = time.perf_counter() - now
+            g.budget_from = time.perf_counter()  # the booking call's budget starts now (clients._timeout)
         else:
             refused = "queued-too-long" if queued_s > max_queue_wait_s else limiter.try_acquire()
         if refused is None:

@@ -75,7 +75,8 @@ def min_rate() -> float:
 @functools.cache
 def pass_queue_s() -> float:
     """How long a pass holder's booking may wait for a place in booking's in-flight limit."""
-    return env_float("WAITING_ROOM_PASS_QUEUE_MS", 1500) / 1000.0
+    # 0.8 s + the booking call's 1.2 s budget (which starts after this wait): answered within ~2 s
+    return env_float("WAITING_ROOM_PASS_QUEUE_MS", 800) / 1000.0
 
 
 PACE_TICK_S = 1.0      # the room's clock is re-measured at most once a second (by whichever request comes)
