@@ -276,3 +276,15 @@ def test_a_burst_of_sign_ins_waits_in_its_own_line_instead_of_being_refused():
     for t in senders:
         t.join(5)
     assert answers == [200, 200, 200, 200]  # one hash at a time, every one answered
+
+
+def test_a_pass_holders_call_budget_starts_after_its_wait_in_line():
+    """The wait in the pass holders' line must not come off the booking call's deadline (it did once:
+    every call of a holder that had waited timed out after booking had held its seat)."""
+    from services.gateway import clients
+    app = Flask(__name__)
+    with app.test_request_context("/v1/x"):
+        g.started = time.perf_counter() - 1.0  # arrived a second ago, most of it in the line
+        assert clients._timeout(1.3) == pytest.approx(max(clients.MIN_CALL_S, clients.ANSWER_BUDGET_S - 1.0), abs=0.05)
+        g.budget_from = time.perf_counter()  # got its place now
+        assert clients._timeout(1.3) == pytest.approx(min(1.3, clients.ANSWER_BUDGET_S), abs=0.05)
