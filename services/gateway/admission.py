@@ -110,10 +110,11 @@ def ahead_of(admit_at: float, now: float, rate: float) -> int:
 
 
 def poll_after(wait_s: float) -> int:
-    """When a waiting client should ask again. A place's admission time is fixed when it is taken, so
-    the wait is exact: within half a minute, come back just when admitted (whoever asks sooner gains
-    nothing, whoever follows the advice loses at most the rounding); otherwise every 30 s."""
-    return int(min(30, max(1, math.ceil(wait_s - 1e-9))))
+    """When a waiting client should ask again. The wait is an estimate (the room's pace follows what
+    booking completes, and may grow): within 2 s come back just when admitted, otherwise at half the
+    wait (at most 30 s), so a client that follows the advice is late by at most a second or so."""
+    wait_s = wait_s - 1e-9
+    return int(min(30, max(1, math.ceil(wait_s if wait_s <= 2 else wait_s / 2))))
 
 
 # -- the pass ----------------------------------------------------------------------------------

@@ -138,6 +138,7 @@ def create_app() -> Flask:
     accesslog.install(app)
     listing_cache.install(app)  # fresh cached listings are answered before admission: they cost no call
     waiting_room.install(app)  # before the shedder: bookings without a pass are refused without a place in it
+    loadshed.install_logins(app)  # password hashing waits in a line of its own, not among the bookings
     loadshed.install(app)  # after the request-id hook: refusals carry their X-Request-Id
     return app
 

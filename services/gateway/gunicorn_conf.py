@@ -26,6 +26,13 @@ import os  # noqa: E402
 
 threads = int(os.environ.get("GATEWAY_THREADS", "32"))
 
+# Idle keep-alive connections are closed after this long (gunicorn's default is 2 s). A client that
+# reuses a connection just as the server closes it gets no answer at all (a "dropped connection":
+# nothing on the wire says whether the request was seen). With 2 s, a client that waits Retry-After
+# (1-2 s) and is then descheduled for a moment on a busy host hits that race; 20 s moves it past any
+# Retry-After the gateway gives. Idle connections cost a file descriptor, not a thread (gthread).
+keepalive = int(os.environ.get("GATEWAY_KEEPALIVE_SECONDS", "20"))
+
 # gunicorn's own lines (master and worker start/stop, timeouts) as JSON, like the app's lines; its
 # access log stays off: the app writes one (services/gateway/accesslog.py).
 logconfig_dict = {

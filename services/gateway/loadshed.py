@@ -16,6 +16,7 @@ Health, readiness, metrics and docs are never shed (probes must see the truth un
 """
 from __future__ import annotations
 
+import collections
 import threading
 import time
 
@@ -42,25 +43,49 @@ class Limiter:
     found the service unavailable), and grows back by 1/limit with each request that did not. Under
     overload a fixed limit admits more requests than the starved services finish within their
     deadline, so every admitted request fails, and late; the adaptive limit admits what can still
-    be finished."""
+    be finished.
+
+    Priority holders (bookings carrying a valid admission pass, issue 19) are served before the
+    others: `reserved` of the limit's places are theirs only, they wait in a FIFO line of their own
+    (at most `max_priority_waiting`, each for the time it is given), and while one of them waits no
+    ordinary request takes a freed place. So a person let in by the waiting room is not out-run by
+    whoever retries fastest."""
 
     BACKOFF = 0.75
 
-    def __init__(self, max_inflight: int, queue_timeout_s: float, max_waiting: int, min_inflight: int = 1):
+    def __init__(self, max_inflight: int, queue_timeout_s: float, max_waiting: int, min_inflight: int = 1,
+                 reserved: int = 0, max_priority_waiting: int = 0):
         if max_inflight < 1:
             raise ValueError("max_inflight must be at least 1")
         self.max_inflight, self.queue_timeout_s = max_inflight, max(0.0, queue_timeout_s)
         self.min_inflight = min(max(1, min_inflight), max_inflight)
         self.max_waiting = max(0, max_waiting)
+        self.reserved = max(0, reserved)
+        self.max_priority_waiting = max(0, max_priority_waiting)
         self._cond = threading.Condition()
         self._waiting = 0
         self._inflight = 0
         self._limit = float(max_inflight)
+        self._line: collections.deque = collections.deque()  # priority waiters, first come first served
+        self._priority_seen = float("-inf")
 
-    def try_acquire(self) -> str | None:
-        """None when admitted (call release() later); otherwise why not: 'queue-full' or 'timeout'."""
+    RESERVE_FOR_S = 10.0  # places stay reserved this long after the last priority holder came
+
+    def _ordinary_room(self) -> bool:
+        # the reserved places are kept free while priority holders come (a waiting room is open:
+        # otherwise they would be idle capacity); at least one place stays ordinary
+        limit = int(self._limit)
+        if time.monotonic() - self._priority_seen < self.RESERVE_FOR_S:
+            limit = max(min(1, limit), limit - self.reserved)
+        return not self._line and self._inflight < limit
+
+    def try_acquire(self, priority: bool = False, timeout_s: float | None = None) -> str | None:
+        """None when admitted (call release() later); otherwise why not: 'queue-full' or 'timeout'.
+        `priority`: a pass holder (see the class), waiting up to `timeout_s` in its own line."""
+        if priority:
+            return self._acquire_priority(self.queue_timeout_s if timeout_s is None else timeout_s)
         with self._cond:
-            if self._inflight < int(self._limit):
+            if self._ordinary_room():
                 self._inflight += 1
                 return None
             if self._waiting >= self.max_waiting or self.queue_timeout_s == 0:
@@ -68,7 +93,7 @@ class Limiter:
             self._waiting += 1
             try:
                 until = time.monotonic() + self.queue_timeout_s
-                while self._inflight >= int(self._limit):
+                while not self._ordinary_room():
                     left = until - time.monotonic()
                     if left <= 0:
                         return "timeout"
@@ -77,6 +102,33 @@ class Limiter:
                 return None
             finally:
                 self._waiting -= 1
+
+    def _acquire_priority(self, timeout_s: float) -> str | None:
+        with self._cond:
+            self._priority_seen = time.monotonic()
+            if not self._line and self._inflight < int(self._limit):
+                self._inflight += 1
+                return None
+            if len(self._line) >= self.max_priority_waiting or timeout_s <= 0:
+                return "priority-queue-full"
+            me = object()
+            self._line.append(me)
+            try:
+                until = time.monotonic() + timeout_s
+                while not (self._line[0] is me and self._inflight < int(self._limit)):
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        return "priority-timeout"
+                    self._cond.wait(left)
+                self._inflight += 1
+                return None
+            finally:
+                self._line.remove(me)
+                self._cond.notify_all()  # the next in line (or an ordinary waiter) may go now
+
+    @property
+    def priority_waiting(self) -> int:
+        return len(self._line)
 
     def release(self, overloaded: bool = False) -> None:
         """`overloaded`: the request ended in a service's 503 (shrink the limit)."""
@@ -106,7 +158,9 @@ class Limiter:
 def from_env() -> Limiter:
     return Limiter(max_inflight=env_int("GATEWAY_MAX_INFLIGHT", 6), min_inflight=env_int("GATEWAY_MIN_INFLIGHT", 1),
                    queue_timeout_s=env_int("GATEWAY_QUEUE_TIMEOUT_MS", 250) / 1000.0,
-                   max_waiting=env_int("GATEWAY_MAX_WAITING", 2))
+                   max_waiting=env_int("GATEWAY_MAX_WAITING", 2),
+                   reserved=env_int("GATEWAY_PASS_RESERVED_INFLIGHT", 2),
+                   max_priority_waiting=env_int("GATEWAY_PASS_MAX_WAITING", 24))
 
 
 def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float | None = None) -> Limiter:
@@ -123,7 +177,15 @@ def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float 
             return None  # exempt: bounded by a limiter of its own (the waiting room's)
         now = time.perf_counter()
         queued_s = now - g.get("started", now)
-        refused = "queued-too-long" if queued_s > max_queue_wait_s else limiter.try_acquire()
+        priority_wait = g.get("priority_wait_s")
+        if priority_wait is not None:
+            # a pass holder (waiting_room.guard): never shed for its queueing in gunicorn, waits in
+            # its own line for what is left of the answer's budget
+            refused = limiter.try_acquire(priority=True, timeout_s=priority_wait - queued_s)
+            g.priority_waited_s = time.perf_counter() - now
+            g.budget_from = time.perf_counter()  # the booking call's budget starts now (clients._timeout)
+        else:
+            refused = "queued-too-long" if queued_s > max_queue_wait_s else limiter.try_acquire()
         if refused is None:
             g.loadshed_admitted = True
             return None
@@ -150,3 +212,49 @@ def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float 
 
     app.extensions["loadshed"] = limiter
     return limiter
+
+
+# Requests that hash a password (scrypt, CPU-bound on purpose: ~0.1-0.5 s of a core each). A burst of
+# sign-ins would fill the shared in-flight places and be refused in a fraction of a second while the
+# CPU still keeps up; in their own line they wait their turn (a slower sign-in, not a 503), at most
+# GATEWAY_LOGIN_MAX_INFLIGHT hashing per worker (as many as booking hashes at once: more only queues
+# there, past the call's deadline) and for at most GATEWAY_LOGIN_QUEUE_MS (5 s: below a client's usual
+# 10 s timeout, or the wait would end in no answer at all).
+PASSWORD_ENDPOINTS = ("accounts.token", "accounts.register", "accounts.start_totp_enrolment",
+                      "accounts.confirm_totp_enrolment", "accounts.confirm_password_reset")
+LOGIN_RETRY_AFTER_S = 2
+
+
+def install_lane(app: Flask, name: str, endpoints: tuple[str, ...], limiter: Limiter,
+                 retry_after_s: int = RETRY_AFTER_S) -> Limiter:
+    """Give `endpoints` a limiter of their own instead of the shared one (register before install()):
+    beyond it, 503 overloaded with Retry-After, as the shared one answers."""
+    flag = f"lane_{name}"
+
+    @app.before_request
+    def lane():
+        if request.endpoint not in endpoints:
+            return None
+        refused = limiter.try_acquire()
+        if refused is not None:
+            SHED.labels(request.method, request.url_rule.rule, f"{name}-{refused}").inc()
+            return response(Problem(503, "overloaded", "the service is busy right now; please retry shortly",
+                                    retry_after=retry_after_s))
+        g.setdefault(flag, True)
+        g.loadshed_exempt = True
+        return None
+
+    @app.teardown_request
+    def release(_exc):
+        if g.pop(flag, False):
+            limiter.release()
+
+    app.extensions[f"lane-{name}"] = limiter
+    return limiter
+
+
+def install_logins(app: Flask) -> Limiter:
+    limiter = Limiter(max_inflight=env_int("GATEWAY_LOGIN_MAX_INFLIGHT", 2),
+                      queue_timeout_s=env_int("GATEWAY_LOGIN_QUEUE_MS", 5_000) / 1000.0,
+                      max_waiting=env_int("GATEWAY_LOGIN_MAX_WAITING", 32))
+    return install_lane(app, "logins", PASSWORD_ENDPOINTS, limiter, LOGIN_RETRY_AFTER_S)

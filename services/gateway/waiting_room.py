@@ -11,6 +11,9 @@ from an index; deleted a day after their room closes):
 - `<room>|draw`: the draw, made once by whichever request first finds it missing after the draw
   closed (+ DRAW_GRACE_S for clocks and slow inserts); a unique insert, so every process uses the same.
 - `<room>|head`: a hint of how far the numbering got, so a new worker does not read it from 1.
+- `<room>|pace`: the room's clock (see `Rooms.clock`): admissions follow what booking completes.
+- `<room>|n|<second>`: that second's admitted bookings answered (`done`) and shed or kept waiting
+  (`congested`), counted by every worker of every replica: what the pace is measured from.
 Supervisors' switches live in `waiting_room_switches` (`_id` = office).
 
 Nothing runs in the background and nothing lives only in one process's memory (caches aside): a
@@ -60,6 +63,27 @@ def settings() -> admission.Settings:
         always_on=frozenset(o.strip() for o in env("WAITING_ROOM_OFFICES", "").split(",") if o.strip()),
         release_minutes=env_float("WAITING_ROOM_RELEASE_MINUTES", 0),
         prequeue_minutes=env_float("WAITING_ROOM_PREQUEUE_MINUTES", 15))
+
+
+@functools.cache
+def min_rate() -> float:
+    """The pace's floor (admissions per second): the room never stops admitting, even when nothing
+    was booked in the last seconds (admitted people who do not book would otherwise stall it)."""
+    return max(0.1, env_float("WAITING_ROOM_MIN_ADMISSIONS_PER_MINUTE", 60) / 60.0)
+
+
+@functools.cache
+def pass_queue_s() -> float:
+    """How long a pass holder's booking may wait for a place in booking's in-flight limit."""
+    # 0.8 s + the booking call's 1.2 s budget (which starts after this wait): answered within ~2 s
+    return env_float("WAITING_ROOM_PASS_QUEUE_MS", 800) / 1000.0
+
+
+PACE_TICK_S = 1.0      # the room's clock is re-measured at most once a second (by whichever request comes)
+PACE_WINDOW_S = 5      # ...from the admitted bookings answered in the last 5 seconds
+PACE_GROWTH = 1.25     # without congestion the pace grows by a quarter per second, up to the ceiling
+CONGESTED_WAIT_S = 0.5  # a pass holder who waited this long for booking is congestion
+PACE_HISTORY = 400     # past clock segments kept (one a second at most)
 
 
 @functools.cache
@@ -174,6 +198,102 @@ class Rooms:
         self._guard = threading.Lock()
         # (room, account) -> admission time: fixed once known, so asking again costs no store read here
         self._known = Memo(200_000)
+        self._passed = Memo(200_000)          # (room, account) -> when the pass starts (real time)
+        self._paces: dict[str, tuple[float, dict]] = {}   # room -> (read at, monotonic; its clock document)
+        self._pace_lock = threading.Lock()
+
+    # the room's clock ------------------------------------------------------------------------
+    def clock(self, room: admission.Room, now: float) -> tuple[float, float]:
+        """(the room's virtual time, the pace now in admissions per second). Admission times are laid
+        out at the room's ceiling rate (`room.rate`: the configured or the supervisor's pace); the
+        room's clock runs at pace/ceiling of real time, so a place is admitted when the clock reaches
+        its admission time. The pace follows booking: once a second, whichever request comes first
+        measures the admitted bookings answered in the last seconds across every replica (counters in
+        the store); when some pass holder was shed or kept waiting, the pace drops to what booking
+        completed, otherwise it grows by a quarter, between the floor and the ceiling. The clock is
+        one document advanced by compare-and-set on its time, so two replicas never both move it."""
+        if room.draw_seconds > 0 and now < room.draw_closes_at:
+            return now, room.rate  # nobody is admitted before the draw closes
+        read_at, doc = self._paces.get(room.room_id, (None, None))
+        stale = doc is None or time.monotonic() - read_at > 0.5 or now - doc["at"] >= PACE_TICK_S
+        # one thread per process re-reads or moves the clock; the others extrapolate the last one read
+        if stale and self._pace_lock.acquire(blocking=doc is None):
+            try:
+                doc = self._advance(room, self._pace_doc(room, now), now)
+                if len(self._paces) > 100:
+                    self._paces.clear()
+                self._paces[room.room_id] = (time.monotonic(), doc)
+            finally:
+                self._pace_lock.release()
+        return doc["v"] + max(0.0, now - doc["at"]) * doc["rate"] / room.rate, doc["rate"]
+
+    def _pace_doc(self, room, now) -> dict:
+        store = self.store(dt.datetime.fromtimestamp(now, dt.timezone.utc))
+        doc = store.find_one({"_id": f"{room.room_id}|pace"})
+        if doc is None:
+            expires = dt.datetime.fromtimestamp(room.until, dt.timezone.utc) + RETENTION
+            if room.draw_seconds > 0 and now - room.draw_closes_at < 60:
+                # after a draw everybody is there at once: the clock starts when the draw is made (not
+                # with DRAW_GRACE_S of admissions at once), at half the ceiling, and finds the pace
+                v, at, rate = room.draw_closes_at, room.draw_closes_at + DRAW_GRACE_S, room.rate / 2
+            else:  # people come one by one: at the ceiling from now
+                v, at, rate = now, now, room.rate
+            rate = max(min(min_rate(), room.rate), rate)
+            doc = {"_id": f"{room.room_id}|pace", "v": v, "at": at, "started": at, "rate": rate, "expires": expires}
+            if not insert_unique(store, doc):
+                doc = store.find_one({"_id": f"{room.room_id}|pace"})
+        return doc
+
+    def _advance(self, room, doc, now) -> dict:
+        if now - doc["at"] < PACE_TICK_S:
+            return doc
+        store = self.store(dt.datetime.fromtimestamp(now, dt.timezone.utc))
+        second = int(now)
+        keys = [f"{room.room_id}|n|{t}" for t in range(second - PACE_WINDOW_S, second)]
+        done = congested = 0
+        cut = doc.get("cut", 0)  # congestion before the last cut has been answered already
+        for c in store.find({"_id": {"$in": keys}}):
+            done += c.get("done", 0)
+            if int(c["_id"].rsplit("|", 1)[1]) >= cut:
+                congested += c.get("congested", 0)
+        window = max(1.0, min(PACE_WINDOW_S, now - doc.get("started", doc["at"])))
+        floor = min(min_rate(), room.rate)
+        if congested:
+            rate, cut = done / window, second  # what booking completed: admit no faster
+        else:
+            rate = max(doc["rate"] * PACE_GROWTH, doc["rate"] + floor)
+        rate = min(room.rate, max(floor, rate))
+        v = doc["v"] + (now - doc["at"]) * doc["rate"] / room.rate
+        # the past segments (when the clock passed which time, at what pace): a pass starts when the
+        # clock passed its place, read from them (PACE_HISTORY seconds: longer than a pass lives)
+        # (documents, not [v, at, rate] lists: FerretDB 1.x stores no nested arrays)
+        hist = (doc.get("hist") or [])[-PACE_HISTORY:] + [{"v": doc["v"], "at": doc["at"], "rate": doc["rate"]}]
+        moved = store.update_one({"_id": doc["_id"], "at": doc["at"]},
+                                 {"$set": {"v": v, "at": now, "rate": rate, "cut": cut, "hist": hist}})
+        if moved.modified_count:
+            return dict(doc, v=v, at=now, rate=rate, cut=cut, hist=hist)
+        return store.find_one({"_id": doc["_id"]}) or doc  # another request advanced it first
+
+    def passed_at(self, room: admission.Room, admit_at: float, now: float) -> float:
+        """The real time the room's clock reaches (or reached) `admit_at`, from the store's clock read
+        afresh and its past segments: increasing with `admit_at`, so passes start in the room's order."""
+        doc = self._pace_doc(room, now)
+        segments = (doc.get("hist") or []) + [doc]
+        for seg in reversed(segments):
+            if admit_at >= seg["v"]:
+                return seg["at"] + (admit_at - seg["v"]) * room.rate / seg["rate"]
+        first = segments[0]  # before the history kept: long expired
+        return first["at"] - (first["v"] - admit_at) * room.rate / first["rate"]
+
+    def count(self, room: admission.Room, second: int, counts: dict[str, int]) -> None:
+        """Admitted bookings' outcomes (`done`, `congested`) added to that second's counter."""
+        store = self.store(dt.datetime.fromtimestamp(second, dt.timezone.utc))
+        expires = dt.datetime.fromtimestamp(room.until, dt.timezone.utc) + RETENTION
+        key = {"_id": f"{room.room_id}|n|{second}"}
+        try:
+            store.update_one(key, {"$inc": counts, "$setOnInsert": {"expires": expires}}, upsert=True)
+        except DuplicateKeyError:  # two first upserts of the second at once: add to the winner's
+            store.update_one(key, {"$inc": counts})
 
     def store(self, now: dt.datetime):
         return self._store if self._store is not None else PLACES.get(now)
@@ -183,7 +303,7 @@ class Rooms:
         claim_id = f"{room.room_id}|a|{account_id}"
         known = self._known.get(claim_id)
         if known is not None:
-            return self._answer(room, account_id, known, now)
+            return self._answer(room, account_id, known, now, claim_id)
         when = dt.datetime.fromtimestamp(now, dt.timezone.utc)
         store = self.store(when)
         claim = store.find_one({"_id": claim_id})
@@ -212,17 +332,32 @@ class Rooms:
             else:
                 claim = dict(claim, admit_at=admission.drawn_admit_at(room, rank, draw["rate"]))
         self._known.put(claim_id, claim["admit_at"])
-        return self._answer(room, account_id, claim["admit_at"], now)
+        return self._answer(room, account_id, claim["admit_at"], now, claim_id)
 
-    def _answer(self, room, account_id, admit_at: float, now: float) -> Place:
-        if now < admit_at:
-            rate = room.rate
-            return Place(room, "waiting", max(1, admission.ahead_of(admit_at, now, rate)), admit_at, admit_at - now)
-        if now >= admit_at + pass_ttl_s():
-            return Place(room, "expired", 0, admit_at, 0.0)
-        token, expires = admission.sign_pass(_key(), account_id, room, admit_at, pass_ttl_s())
+    def _answer(self, room, account_id, admit_at: float, now: float, claim_id: str) -> Place:
+        """`admit_at` is on the room's clock; the pass's times are real ones."""
+        passed = self._passed.get(claim_id)
+        if passed is None:
+            virtual, rate = self.clock(room, now)
+            if virtual < admit_at or (room.draw_seconds > 0 and now < room.draw_closes_at):
+                wait = (admit_at - virtual) * room.rate / rate
+                return Place(room, "waiting", max(1, admission.ahead_of(admit_at, virtual, room.rate)), now + wait,
+                             max(wait, 0.0))
+            # admitted by this worker's view of the clock: confirmed on the store's (another replica
+            # may have slowed it), and when it passed the place kept once, so asking again never
+            # extends the pass and passes start in the room's order
+            crossing = self.passed_at(room, admit_at, now)
+            if crossing > now:
+                return Place(room, "waiting", 1, crossing, crossing - now)
+            store = self.store(dt.datetime.fromtimestamp(now, dt.timezone.utc))
+            store.update_one({"_id": claim_id, "passed_at": {"$exists": False}}, {"$set": {"passed_at": crossing}})
+            passed = (store.find_one({"_id": claim_id}, {"passed_at": 1}) or {}).get("passed_at", crossing)
+            self._passed.put(claim_id, passed)
+        if now >= passed + pass_ttl_s():
+            return Place(room, "expired", 0, passed, 0.0)
+        token, expires = admission.sign_pass(_key(), account_id, room, passed, pass_ttl_s())
         ROOM_EVENTS.labels("pass-issued").inc()
-        return Place(room, "admitted", 0, admit_at, 0.0, token, expires)
+        return Place(room, "admitted", 0, passed, 0.0, token, expires)
 
     # numbered places ------------------------------------------------------------------------
     def _numbered(self, store, room, account_id, now, expires, claim_id, replace: bool = False) -> dict:
@@ -246,6 +381,7 @@ class Rooms:
             lock = self._locks.setdefault(room.room_id, threading.Lock())
         with lock:  # one taker per process: the processes only step on each other
             base = self._base_admit(store, room, now, expires)
+            virtual, _rate = self.clock(room, now)  # an empty line admits at once: now on the room's clock
             n = self._ends.get(room.room_id) or self._first_free(store, room)
             while True:
                 if n == 1:
@@ -256,7 +392,7 @@ class Rooms:
                         n -= 1
                         continue
                     previous = before["admit_at"]
-                admit_at = admission.next_admit_at(previous, now, room.rate)
+                admit_at = admission.next_admit_at(previous, virtual, room.rate)
                 if insert_unique(store, {"_id": f"{room.room_id}|t|{n}", "room": room.room_id, "account": account_id,
                                          "admit_at": admit_at, "joined": now, "expires": expires}):
                     break
@@ -315,6 +451,43 @@ class Rooms:
 ROOMS = Rooms()
 
 
+class Tally:
+    """The outcomes of admitted bookings, summed per room and second in this process and written by a
+    background thread every quarter second: one store write per second per worker, none in a request."""
+
+    def __init__(self, rooms: Rooms):
+        self._rooms, self._lock, self._counts, self._thread = rooms, threading.Lock(), {}, None
+
+    def add(self, room: admission.Room, event: str, now: float) -> None:
+        with self._lock:
+            key = (room, int(now))
+            per = self._counts.setdefault(key, {})
+            per[event] = per.get(event, 0) + 1
+            if self._thread is None or not self._thread.is_alive():  # started lazily: after gunicorn's fork
+                self._thread = threading.Thread(target=self._run, name="waiting-room-tally", daemon=True)
+                self._thread.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+        for (room, second), per in counts.items():
+            try:
+                self._rooms.count(room, second, per)
+            except mongo.STORE_UNREACHABLE:
+                logger.warning("waiting-room pace not counted: the store is unreachable")
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(0.25)
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - a counter must never stop the thread for good
+                logger.exception("waiting-room tally failed")
+
+
+TALLY = Tally(ROOMS)
+
+
 # -- in front of the load shedder ------------------------------------------------------------------
 ROOM_ENDPOINTS = ("waiting_room.take_place", "waiting_room.room_state")
 BOOKING_ENDPOINTS = ("applications.book_appointment", "appointments.reschedule_appointment")
@@ -347,16 +520,28 @@ def install(app: Flask) -> loadshed.Limiter:
 
     @app.after_request
     def paced(resp):
+        if not g.get("admitted_account"):
+            return resp
         # An admitted booking shed with 503: its holder may try again after Retry-After, not sooner
         # (a bot retrying every 20 ms would otherwise win the seats among the admitted).
-        if g.get("admitted_account") and resp.status_code in (429, 503):
+        if resp.status_code in (429, 503):
             _not_before.put(g.admitted_account, time.monotonic() + int(resp.headers.get("Retry-After", "1")))
+        # what the room's pace is measured from: booking answered (a seat or a definitive no), or a
+        # pass holder was shed or kept waiting (booking is behind the room's pace)
+        if resp.status_code == 503 or g.get("priority_waited_s", 0.0) > CONGESTED_WAIT_S:
+            TALLY.add(g.admitted_room, "congested", admission.now_s())
+        if resp.status_code < 500 and resp.status_code != 429:
+            TALLY.add(g.admitted_room, "done", admission.now_s())
         return resp
 
     @app.teardown_request
     def release(_exc):
         if g.pop("room_admitted", False):
             limiter.release()
+        account = g.pop("booking_account", None)
+        if account is not None:
+            with _booking_guard:
+                _booking_now.discard(account)
 
     app.extensions["waiting_room"] = limiter
     return limiter
@@ -377,20 +562,35 @@ def guard() -> None:
         return  # the view answers 401/403
     room = room_of(office_id)
     if room is not None:
-        check_pass(room, principal.account_id)
+        claims = check_pass(room, principal.account_id)
         wait = (_not_before.get(principal.account_id) or 0) - time.monotonic()
         if wait > 0:
             ROOM_EVENTS.labels("refused-too-early").inc()
             raise Problem(429, "too-many-requests", "retry this booking after Retry-After, not sooner",
                           retry_after=max(1, math.ceil(wait)))
-        g.admitted_account = principal.account_id
+        # one booking per account at a time in this worker: a second copy sent while the first waits
+        # in line would only take someone else's place in it
+        with _booking_guard:
+            if principal.account_id in _booking_now:
+                ROOM_EVENTS.labels("refused-too-early").inc()
+                raise Problem(429, "too-many-requests", "your booking is already being processed; retry "
+                              "after Retry-After if it fails", retry_after=1)
+            _booking_now.add(principal.account_id)
+        g.booking_account = principal.account_id
+        g.admitted_account, g.admitted_room = principal.account_id, room
+        # admitted means served: the load shedder lets it wait its turn among pass holders (never
+        # past the pass's life) instead of refusing it in favour of whoever retries fastest
+        g.priority_wait_s = max(0.0, min(pass_queue_s(), claims["exp"] - admission.now_s()))
 
 
 # account -> when its admitted booking may be tried again (this worker; bounded)
 _not_before = Memo(100_000)
+# accounts whose admitted booking this worker is answering now
+_booking_now: set[str] = set()
+_booking_guard = threading.Lock()
 
 
-def check_pass(room: admission.Room, account_id: str) -> None:
+def check_pass(room: admission.Room, account_id: str) -> dict:
     token = request.headers.get(PASS_HEADER, "")
     where = f"/v1/offices/{room.office_id}/waiting-room"
     if not token:
@@ -402,7 +602,7 @@ def check_pass(room: admission.Room, account_id: str) -> None:
                           headers={"Link": f'<{where}>; rel="waiting-room"'})
         raise problem
     try:
-        admission.verify_pass(_key(), token, account_id, room)
+        claims = admission.verify_pass(_key(), token, account_id, room)
     except admission.PassRefused as refused:
         ROOM_EVENTS.labels("refused-bad-pass").inc()
         problem = Problem(403, "admission-pass-invalid", f"{refused}; take (or look up) your place with POST {where}",
@@ -410,6 +610,7 @@ def check_pass(room: admission.Room, account_id: str) -> None:
                           headers={"Link": f'<{where}>; rel="waiting-room"'})
         raise problem from None
     ROOM_EVENTS.labels("admitted-booking").inc()
+    return claims
 
 
 def _epoch(moment) -> float:

@@ -308,7 +308,7 @@ def setup_applicants(api: Http, n: int, office_of, jwt_secret: str | None, concu
                 setup_failures[(status, slug_of(status, reply))] += 1
                 return None
         return {"account_id": account_id, "token": token, "office_id": office_id,
-                "application_id": app["application_id"]}
+                "application_id": app["application_id"], "email": person["email"]}
 
     started, done = time.monotonic(), []
     with ThreadPoolExecutor(concurrency) as pool:
@@ -672,8 +672,8 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
              f"{BOT_INTERVAL_S * 1000:.0f} ms; {seats} seats per run --"]
     measured = None
     for day, room in zip(days, (False, True)):
-        if room and per_minute <= 0:  # what booking completed just before, on this machine, under these bots
-            per_minute = max(10, int(0.8 * 60 * measured))
+        if room and per_minute <= 0:  # the pace's ceiling: twice what booking completed just before, on this
+            per_minute = max(60, int(2 * 60 * measured))  # machine, under these bots (the room finds the pace)
         release = create_release(api, tokens, [(office_id, day)], seats, cal)
         people = setup_applicants(api, n, lambda _i: office_id, jwt_secret, setup_concurrency)
         bots = {p["account_id"] for p in random.sample(people, round(len(people) * bot_share))}
@@ -691,7 +691,15 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
                 api.request("DELETE", f"/v1/offices/{office_id}/waiting-room", None, tokens[office_id])
         inv = invariants(mongo_uri, release, people, {})
         measured = r["booked"] / r["seconds"] if r["seconds"] else 1.0
-        label = (f"with the waiting room ({per_minute}/min, draw {draw_seconds} s)" if room
+        pace = ""
+        if room:
+            doc = pymongo.MongoClient(mongo_uri, directConnection=True)["passport_gateway"].waiting_room.find_one(
+                {"_id": f"{body['room_id']}|pace"}) or {}
+            rates = [h["rate"] for h in doc.get("hist", [])] + ([doc["rate"]] if doc else [])
+            if rates:
+                pace = (f"; adaptive pace {min(rates) * 60:.0f}-{max(rates) * 60:.0f}/min, "
+                        f"mean {sum(rates) / len(rates) * 60:.0f}/min")
+        label = (f"with the waiting room (ceiling {per_minute}/min{pace}, draw {draw_seconds} s)" if room
                  else f"without a waiting room ({measured:.2f} bookings/s over the run)")
         lines += [
             f"{label}:",
@@ -705,7 +713,41 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
             "  requests (what, who, status): " + ", ".join(
                 f"{w}/{who}/{st} {c}" for (w, who, st), c in sorted(r["counts"].items())),
         ]
+    lines += login_burst(api, people)
     return lines
+
+
+def login_burst(api: Http, people: list[dict], n: int = 64) -> list[str]:
+    """n applicants sign in at once (one scrypt each, at the bench stack's cost): the gateway's line for
+    sign-ins should answer every one (200), none with 503, at what the CPU hashes."""
+    chosen = people[:n]
+    statuses = collections.Counter()
+    go = threading.Barrier(len(chosen))
+    load_before = os.getloadavg()[0]
+
+    def one(a: dict) -> None:
+        go.wait()
+        status, _b, _h, _s = Http(api_base(api)).request("POST", "/v1/auth/token",
+                                                         {"email": a["email"], "password": PASSWORD})
+        statuses[status] += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(a,), daemon=True) for a in chosen]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    ok = statuses.get(200, 0)
+    cores = os.cpu_count() or 1
+    return [f"-- sign-in burst: {len(chosen)} at once (bench stack's scrypt cost N=2^14 p=1) --",
+            f"  {'answers':<42} " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
+            f"  {'signed in / s, per core':<42} {ok / seconds:.1f}, {ok / seconds / cores:.1f} "
+            f"({cores} cores shared with the stack and the bench; load {load_before:.1f})"]
+
+
+def api_base(api: Http) -> str:
+    return f"http://{api.host}:{api.port}"
 
 
 # -- baseline server --------------------------------------------------------------------------

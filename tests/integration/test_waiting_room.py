@@ -171,3 +171,80 @@ def test_bots_that_ask_every_20_ms_do_not_win_more_than_their_share(api, stack, 
     # P(>= 8) = 2.3e-4. First come, first served, the bots took 10 of 12 (ratio 3.3).
     assert bot_seats <= 7, ratio
     assert counts["polls-bot"] > 5 * counts["polls-person"]  # they did hammer
+
+
+def test_pass_holders_are_served_while_retriers_without_a_pass_are_told_to_wait(api, jyp, booking_db):
+    """Admitted means served: pass holders booking all at once are answered by booking (201), never
+    shed, while applicants without a pass retrying every 20 ms only ever get the room's 429."""
+    holders_n, retriers_n = 16, 6
+    slot = api.first_working_slot(OFFICE, "REGULAR", skip_days=16)  # not the rush_slot's day
+    for body in ({"capacity": 0}, {"capacity": holders_n, "start_time": "10:00"}):
+        reply = api.put(f"/v1/offices/{OFFICE}/quota", {"date": slot["date"], "lane": "REGULAR",
+                                                         "reason": "waiting-room test", **body}, token=jyp)
+        assert reply.status == 200, reply.body
+    slot_id = f"{OFFICE}-{slot['date'].replace('-', '')}-REGULAR-1000"
+    with ThreadPoolExecutor(6) as pool:
+        holders = list(pool.map(lambda _i: applicant(api), range(holders_n)))
+        retriers = list(pool.map(lambda _i: applicant(api), range(retriers_n)))
+    open_waiting_room(api, jyp, OFFICE, per_minute=60_000, draw_seconds=0)  # an empty line: in at once
+    try:
+        state = api.get(f"/v1/offices/{OFFICE}/waiting-room").body
+        assert state["active"] and 1 <= state["pace_per_minute"] <= 60_000, state
+        passes = {}
+        for who in holders:
+            place = api.post(f"/v1/offices/{OFFICE}/waiting-room", token=who["token"]).body
+            assert place["status"] in ("admitted", "waiting"), place
+            while place["status"] == "waiting":
+                time.sleep(place["poll_after_seconds"])
+                place = api.post(f"/v1/offices/{OFFICE}/waiting-room", token=who["token"]).body
+            passes[who["account_id"]] = place["admission_pass"]
+        stop = threading.Event()
+        refusals = collections.Counter()
+
+        def retry(who):
+            while not stop.is_set():
+                answer = book(api, who, slot_id)
+                refusals[(answer.status, (answer.body or {}).get("type", "").rsplit("/", 1)[-1])] += 1
+                time.sleep(BOT_INTERVAL_S)
+
+        start = threading.Barrier(holders_n)
+
+        def holder(who):
+            start.wait()
+            answers = []
+            for _ in range(10):
+                answer = book(api, who, slot_id, passes[who["account_id"]])
+                answers.append(answer.status)
+                if answer.status != 429 and answer.status != 503:
+                    break
+                time.sleep(float(answer.headers.get("Retry-After", "1")))
+            return answers
+
+        with ThreadPoolExecutor(retriers_n) as bots:
+            for who in retriers:
+                bots.submit(retry, who)
+            with ThreadPoolExecutor(holders_n) as pool:
+                answers = list(pool.map(holder, holders))
+            stop.set()
+    finally:
+        close_waiting_room(api, jyp, OFFICE)
+    print(f"pass holders' answers {answers}; retriers without a pass {dict(refusals)}")
+    assert all(a[-1] == 201 for a in answers), answers
+    assert not any(503 in a for a in answers), answers  # admitted means served: none shed
+    assert set(refusals) == {(429, "waiting-room")}, refusals
+    assert booking_db.seats.count_documents({"slot_id": slot_id}) == holders_n
+
+
+def test_a_burst_of_sign_ins_waits_in_line_instead_of_being_refused(api):
+    """16 applicants sign in at once (one scrypt each): every one is answered 200, none 503."""
+    with ThreadPoolExecutor(4) as pool:
+        people = list(pool.map(lambda _i: api.register_applicant(), range(16)))
+    go = threading.Barrier(len(people))
+
+    def sign_in(person):
+        go.wait()
+        return api.post("/v1/auth/token", {"email": person["email"], "password": person["password"]}, timeout=60)
+
+    with ThreadPoolExecutor(len(people)) as pool:
+        replies = list(pool.map(sign_in, people))
+    assert [r.status for r in replies] == [200] * len(people), [(r.status, r.body) for r in replies if r.status != 200]

@@ -94,7 +94,10 @@ def test_in_the_draw_the_order_is_chance_not_speed():
         after = T0 + 30 + waiting_room.DRAW_GRACE_S
         places = {i: rooms.place(r, f"acc-{i}", after, join=True) for i in range(10)}
         admits = sorted(p.admit_at for p in places.values())
-        assert all(b - a == pytest.approx(0.5) for a, b in zip(admits, admits[1:]))
+        # the first admitted when the draw is made, the others one per second: after a draw the
+        # room's clock starts at half its ceiling (2/s) and finds the pace from there
+        assert places[0].admit_at == after or admits[0] == pytest.approx(after)
+        assert all(b - a == pytest.approx(1.0) for a, b in zip(admits, admits[1:]))
         early_ranks.append(admits.index(places[0].admit_at) + 1)
     mean = sum(early_ranks) / len(early_ranks)
     assert 3.5 <= mean <= 7.5, mean  # uniform over 1..10: mean 5.5; first-come would give 1
@@ -201,7 +204,61 @@ def test_position_and_poll_advice():
     assert admission.ahead_of(T0 + 5, T0, 2.0) == 10
     assert admission.ahead_of(T0 + 0.1, T0, 2.0) == 1
     assert admission.ahead_of(T0, T0, 2.0) == 0
-    assert admission.poll_after(0.2) == 1 and admission.poll_after(7.5) == 8 and admission.poll_after(600) == 30
+    # the wait is an estimate (the pace follows booking): come back at half of it, exactly when close
+    assert admission.poll_after(0.2) == 1 and admission.poll_after(1.5) == 2 and admission.poll_after(7.5) == 4
+    assert admission.poll_after(600) == 30
+
+
+# -- the pace follows booking (the room's clock) ---------------------------------------------------
+def test_the_pace_drops_to_what_booking_completes_when_pass_holders_wait_and_grows_back():
+    store = Collection()
+    a, b, r = waiting_room.Rooms(store), waiting_room.Rooms(store), room(rate=10.0)
+    places = [a.place(r, f"acc-{i}", T0 + 1 + i * 0.001, join=True) for i in range(100)]
+    assert places[-1].position == 99 and places[-1].wait_s == pytest.approx(9.8, abs=0.05)
+    for second in range(int(T0) + 1, int(T0) + 6):  # booking answered 2 a second and pass holders waited
+        b.count(r, second, {"done": 2, "congested": 1})
+    virtual, rate = b.clock(r, T0 + 6)
+    assert rate == pytest.approx(2.0)  # measured across "replicas": a counted, b moved the clock
+    later = a.place(r, "acc-99", T0 + 8.5, join=True)  # another process reads the moved clock
+    assert later.status == "waiting" and later.wait_s > 10  # 44 ahead at 2-3 a second, not 4.4 s at 10
+    virtual2, rate2 = a.clock(r, T0 + 9.6)  # no congestion counted since: the pace grows back
+    assert 2.0 < rate2 < 10.0 and virtual2 > virtual
+
+
+def test_the_pace_never_falls_below_the_floor(monkeypatch):
+    monkeypatch.setattr(waiting_room, "min_rate", lambda: 1.0)
+    store = Collection()
+    rooms, r = waiting_room.Rooms(store), room(rate=10.0)
+    rooms.place(r, "acc-1", T0 + 1, join=True)
+    rooms.count(r, int(T0) + 3, {"congested": 5})  # nothing booked, pass holders shed
+    assert rooms.clock(r, T0 + 4)[1] == pytest.approx(1.0)
+
+
+def test_an_admitted_place_keeps_its_pass_expiry_while_the_pace_changes():
+    store = Collection()
+    rooms, r = waiting_room.Rooms(store), room(rate=2.0)
+    first = rooms.place(r, "acc-1", T0 + 1, join=True)
+    rooms.count(r, int(T0) + 2, {"congested": 3, "done": 1})
+    again = waiting_room.Rooms(store).place(r, "acc-1", T0 + 30, join=True)  # another process, a new pace
+    assert first.status == again.status == "admitted" and again.pass_expires_at == first.pass_expires_at
+
+
+def test_passes_start_in_the_room_order_whenever_they_are_first_asked_for():
+    store = Collection()
+    rooms, r = waiting_room.Rooms(store), room(rate=4.0)
+    for i in range(40):
+        rooms.place(r, f"acc-{i}", T0 + 1 + i * 0.001, join=True)
+    for second in range(int(T0) + 1, int(T0) + 4):
+        rooms.count(r, second, {"done": 1, "congested": 1})
+    for t in range(2, 12):  # the clock moves, slower then faster
+        rooms.clock(r, T0 + t)
+        if t == 6:
+            rooms.count(r, int(T0) + 5, {"done": 3, "congested": 1})
+    # asked late, in a shuffled order, by fresh processes: the starts follow the line
+    starts = {i: waiting_room.Rooms(store).place(r, f"acc-{i}", T0 + 12, join=True) for i in (9, 2, 7, 0, 5, 1)}
+    admitted = sorted(i for i, p in starts.items() if p.status == "admitted")
+    assert len(admitted) >= 3
+    assert [starts[i].admit_at for i in admitted] == sorted(starts[i].admit_at for i in admitted)
 
 
 # -- in front of the load shedder (the gateway app, no store: the active room is given) -------------
@@ -215,6 +272,8 @@ def gateway(monkeypatch, tmp_path):
     r = live_room()
     monkeypatch.setattr(waiting_room, "room_of", lambda office_id, now=None: r if office_id == "TBK" else None)
     monkeypatch.setattr(waiting_room, "_not_before", Memo(100))  # no pacing left from another test
+    monkeypatch.setattr(waiting_room, "pass_queue_s", lambda: 0.2)  # a pass holder's wait for a full shedder
+    monkeypatch.setattr(waiting_room, "TALLY", waiting_room.Tally(waiting_room.Rooms(Collection())))
     app = gateway_app.create_app()
     token, _ttl = auth.issue("acc-1", "APPLICANT", "")
     yield app, r, {"Authorization": f"Bearer {token}"}
@@ -263,3 +322,30 @@ def test_an_admitted_booking_shed_may_not_be_retried_before_retry_after(gateway)
     assert again.status_code == 429 and again.headers["Retry-After"] == "1"
     time.sleep(1.05)
     assert client.post("/v1/applications/app-1/appointment", json=body, headers=sent).status_code == 503
+
+
+def test_a_pass_holder_waits_for_booking_while_a_retrier_without_a_pass_is_told_to_wait(gateway):
+    """Admitted means served: with booking's in-flight places taken, a pass holder's booking waits
+    its turn (and reaches booking as soon as a place frees up) instead of being shed, a second copy
+    of it is refused at once, and a booking without a pass is answered with the room's 429."""
+    import threading as th
+    app, r, headers = gateway
+    shedder = app.extensions["loadshed"]
+    for _ in range(shedder.limit):
+        assert shedder.try_acquire() is None  # booking busy
+    client = app.test_client()
+    body = {"slot_id": "TBK-20270104-REGULAR-0900"}
+    valid, _ = admission.sign_pass(key(), "acc-1", r, time.time() - 1, 60)
+    outcome = []
+    holder = th.Thread(target=lambda: outcome.append(app.test_client().post(
+        "/v1/applications/app-1/appointment", json=body, headers={**headers, "X-Admission-Pass": valid})))
+    holder.start()
+    while shedder.priority_waiting == 0:
+        time.sleep(0.005)
+    copy = client.post("/v1/applications/app-1/appointment", json=body, headers={**headers, "X-Admission-Pass": valid})
+    assert copy.status_code == 429 and copy.json["type"].endswith("/too-many-requests")
+    no_pass = client.post("/v1/applications/app-1/appointment", json=body, headers=headers)
+    assert no_pass.status_code == 429 and no_pass.json["type"].endswith("/waiting-room") and no_pass.headers["Retry-After"]
+    shedder.release()  # a place frees up: the pass holder goes to booking (no booking service here: 5xx)
+    holder.join(5)
+    assert outcome and outcome[0].status_code != 503 or outcome[0].json["type"].endswith("/service-unavailable")

@@ -186,3 +186,105 @@ def test_the_worker_hands_the_app_the_time_a_request_arrived(monkeypatch):
     w.handle_request(None, conn)
     assert seen and before <= seen[0] <= before + 0.01
     assert worker.arrived_at() is None  # cleared once the request is answered
+
+
+# -- pass holders (issue 19): admitted means served ------------------------------------------------
+def _waiter(limiter, outcome, **kwargs):
+    t = threading.Thread(target=lambda: outcome.append(limiter.try_acquire(**kwargs)))
+    t.start()
+    return t
+
+
+def test_pass_holders_have_reserved_places_while_they_come():
+    limiter = loadshed.Limiter(max_inflight=4, queue_timeout_s=0.0, max_waiting=0, reserved=2,
+                               max_priority_waiting=4)
+    assert [limiter.try_acquire() for _ in range(4)] == [None, None, None, None]  # no pass holder yet: all 4
+    for _ in range(4):
+        limiter.release()
+    assert limiter.try_acquire(priority=True, timeout_s=0) is None
+    assert [limiter.try_acquire() for _ in range(2)] == [None, "queue-full"]  # 2 of 4 kept for pass holders
+    assert limiter.try_acquire(priority=True, timeout_s=0) is None  # the reserved places
+    assert limiter.try_acquire(priority=True, timeout_s=0) is None
+    assert limiter.try_acquire(priority=True, timeout_s=0) == "priority-queue-full"
+
+
+def test_a_pass_holder_waits_its_turn_first_in_first_out_and_before_ordinary_waiters():
+    limiter = loadshed.Limiter(max_inflight=1, queue_timeout_s=5.0, max_waiting=4, max_priority_waiting=2)
+    assert limiter.try_acquire() is None
+    order: list[str] = []
+    ordinary = _waiter(limiter, order)  # an ordinary request waits first
+    while limiter.waiting == 0:
+        time.sleep(0.005)
+    first: list = []
+    second: list = []
+    t1 = _waiter(limiter, first, priority=True, timeout_s=5.0)
+    while limiter.priority_waiting < 1:
+        time.sleep(0.005)
+    t2 = _waiter(limiter, second, priority=True, timeout_s=5.0)
+    while limiter.priority_waiting < 2:
+        time.sleep(0.005)
+    assert limiter.try_acquire(priority=True, timeout_s=5.0) == "priority-queue-full"  # its line is bounded
+    limiter.release()
+    t1.join(5)
+    assert first == [None] and second == [] and order == []  # the first pass holder, not the ordinary waiter
+    limiter.release()
+    t2.join(5)
+    assert second == [None] and order == []
+    limiter.release()
+    ordinary.join(5)
+    assert order == [None]
+    limiter.release()
+
+
+def test_a_pass_holder_is_answered_within_its_wait():
+    limiter = loadshed.Limiter(max_inflight=1, queue_timeout_s=0.0, max_waiting=0, max_priority_waiting=2)
+    assert limiter.try_acquire() is None
+    started = time.monotonic()
+    assert limiter.try_acquire(priority=True, timeout_s=0.1) == "priority-timeout"
+    assert time.monotonic() - started < 1.0 and limiter.priority_waiting == 0
+
+
+# -- sign-ins wait in a line of their own (issue 19) ------------------------------------------------
+def test_a_burst_of_sign_ins_waits_in_its_own_line_instead_of_being_refused():
+    app = Flask(__name__)
+    gate = threading.Event()
+
+    @app.post("/v1/auth/token")
+    def token():
+        gate.wait(5)  # the password hash
+        return jsonify(ok=True)
+
+    @app.get("/v1/other")
+    def other():
+        return jsonify(ok=True)
+
+    lane = loadshed.install_lane(app, "logins", ("token",),
+                                 loadshed.Limiter(max_inflight=1, queue_timeout_s=5.0, max_waiting=3), 2)
+    shared = loadshed.install(app, loadshed.Limiter(max_inflight=1, queue_timeout_s=0.0, max_waiting=0))
+    answers: list = []
+    senders = [threading.Thread(target=lambda: answers.append(app.test_client().post("/v1/auth/token").status_code))
+               for _ in range(4)]
+    for t in senders:
+        t.start()
+    while lane.inflight + lane.waiting < 4:
+        time.sleep(0.005)
+    beyond = app.test_client().post("/v1/auth/token")  # the line is full: told when to come back
+    assert beyond.status_code == 503 and beyond.headers["Retry-After"] == "2"
+    assert app.test_client().get("/v1/other").status_code == 200  # sign-ins take no shared place
+    assert shared.inflight == 0
+    gate.set()
+    for t in senders:
+        t.join(5)
+    assert answers == [200, 200, 200, 200]  # one hash at a time, every one answered
+
+
+def test_a_pass_holders_call_budget_starts_after_its_wait_in_line():
+    """The wait in the pass holders' line must not come off the booking call's deadline (it did once:
+    every call of a holder that had waited timed out after booking had held its seat)."""
+    from services.gateway import clients
+    app = Flask(__name__)
+    with app.test_request_context("/v1/x"):
+        g.started = time.perf_counter() - 1.0  # arrived a second ago, most of it in the line
+        assert clients._timeout(1.3) == pytest.approx(max(clients.MIN_CALL_S, clients.ANSWER_BUDGET_S - 1.0), abs=0.05)
+        g.budget_from = time.perf_counter()  # got its place now
+        assert clients._timeout(1.3) == pytest.approx(min(1.3, clients.ANSWER_BUDGET_S), abs=0.05)

@@ -35,7 +35,9 @@ def _room_json(office_id: str, room: admission.Room | None) -> dict:
     return {"office_id": office_id, "active": True, "room_id": room.room_id, "source": room.source,
             "opened_at": _time(room.opened_at), "until": _time(room.until),
             "draw_closes_at": _time(room.draw_closes_at) if room.draw_seconds > 0 else None,
-            "admissions_per_minute": round(room.rate * 60, 3), "pass_seconds": int(waiting_room.pass_ttl_s())}
+            "admissions_per_minute": round(room.rate * 60, 3),
+            "pace_per_minute": round(waiting_room.ROOMS.clock(room, admission.now_s())[1] * 60, 3),
+            "pass_seconds": int(waiting_room.pass_ttl_s())}
 
 
 @bp.get("/v1/offices/<office_id>/waiting-room")
@@ -94,7 +96,10 @@ NULLABLE_S = {"type": "string", "nullable": True}
 openapi.SCHEMAS.update({
     "WaitingRoom": openapi.obj(["office_id", "active"], office_id=S, active=B, room_id=S,
                                source=openapi.enum(("supervisor", "release", "config")), opened_at=S, until=S,
-                               draw_closes_at=NULLABLE_S, admissions_per_minute={"type": "number"},
+                               draw_closes_at=NULLABLE_S,
+                               admissions_per_minute={"type": "number", "description": "the pace's ceiling"},
+                               pace_per_minute={"type": "number", "description": "admissions per minute now: "
+                                                "what booking completes, between a floor and the ceiling"},
                                pass_seconds=I),
     "WaitingRoomPlace": openapi.obj(
         ["office_id", "room_id", "status", "estimated_wait_seconds", "poll_after_seconds"], office_id=S, room_id=S,
