@@ -305,10 +305,12 @@ def test_anonymous_complaint_and_follow_up(web, browser, tmp_path):
 
 def fill_gateway(port: int) -> socket.socket:
     """A request the gateway admits and that then waits for the rest of its body. Sent while the web
-    app's own page requests may still be in flight, it can be refused at once (503): then again."""
+    app's own page requests may still be in flight, it can be refused at once (503): then again.
+    A complaint, not a registration: sign-ins and registrations hash a password and wait in a line
+    of their own, so they would not take the shared place."""
     for _ in range(40):
         hold = socket.create_connection(("127.0.0.1", port))
-        hold.sendall(b"POST /v1/accounts HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+        hold.sendall(b"POST /v1/complaints HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 100000\r\n\r\n{")
         hold.settimeout(1.0)
         try:
