@@ -92,16 +92,22 @@ class Limiter:
                 return "queue-full"
             self._waiting += 1
             try:
-                until = time.monotonic() + self.queue_timeout_s
-                while not self._ordinary_room():
-                    left = until - time.monotonic()
-                    if left <= 0:
-                        return "timeout"
-                    self._cond.wait(left)
+                if not self._wait_for(self._ordinary_room, self.queue_timeout_s):
+                    return "timeout"
                 self._inflight += 1
                 return None
             finally:
                 self._waiting -= 1
+
+    def _wait_for(self, ready, timeout_s: float) -> bool:
+        """Wait (holding the condition between wake-ups) until ready() or timeout_s passed."""
+        until = time.monotonic() + timeout_s
+        while not ready():
+            left = until - time.monotonic()
+            if left <= 0:
+                return False
+            self._cond.wait(left)
+        return True
 
     def _acquire_priority(self, timeout_s: float) -> str | None:
         with self._cond:
@@ -114,12 +120,8 @@ class Limiter:
             me = object()
             self._line.append(me)
             try:
-                until = time.monotonic() + timeout_s
-                while not (self._line[0] is me and self._inflight < int(self._limit)):
-                    left = until - time.monotonic()
-                    if left <= 0:
-                        return "priority-timeout"
-                    self._cond.wait(left)
+                if not self._wait_for(lambda: self._line[0] is me and self._inflight < int(self._limit), timeout_s):
+                    return "priority-timeout"
                 self._inflight += 1
                 return None
             finally:

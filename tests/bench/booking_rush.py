@@ -143,6 +143,17 @@ class Recorder:
             self.rows.append((kind, status, slug_of(status, body), seconds))
 
 
+def all_at_once(one, items: list) -> float:
+    """Run one(item) for every item, a thread each, all started together; the seconds until all end."""
+    started = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(item,), daemon=True) for item in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -644,13 +655,7 @@ def bots_rush(api: Http, applicants: list[dict], bots: set[str], release: dict[s
             pause(headers)
         outcome.setdefault(a["account_id"], "out-of-time")
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=one, args=(a,), daemon=True) for a in applicants]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - started
+    seconds = all_at_once(one, applicants)
     booked = [acc for acc, o in outcome.items() if o == "booked"]
     bot_seats = sum(1 for acc in booked if acc in bots)
     share_seats = bot_seats / len(booked) if booked else 0.0
@@ -731,13 +736,7 @@ def login_burst(api: Http, people: list[dict], n: int = 64) -> list[str]:
                                                          {"email": a["email"], "password": PASSWORD})
         statuses[status] += 1
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=one, args=(a,), daemon=True) for a in chosen]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - started
+    seconds = all_at_once(one, chosen)
     ok = statuses.get(200, 0)
     cores = os.cpu_count() or 1
     return [f"-- sign-in burst: {len(chosen)} at once (bench stack's scrypt cost N=2^14 p=1) --",
