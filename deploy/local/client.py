@@ -48,11 +48,22 @@ class Reply:
 
 
 class Api:
-    def __init__(self, base_url: str):
-        self.base = base_url.rstrip("/")
+    """`patience_s`: for that long a 503 is waited out as it says (Retry-After, at most 5 s a time)
+    and the request sent again, as a person does; 0 (the default) returns every answer as it came."""
 
-    def request(self, method: str, path: str, body=None, token: str | None = None, headers=None,
-                raw: bytes | None = None, content_type: str = "application/json", timeout: float = 30) -> Reply:
+    def __init__(self, base_url: str, patience_s: float = 0):
+        self.base, self.patience_s = base_url.rstrip("/"), patience_s
+
+    def request(self, method: str, path: str, body=None, patience_s: float | None = None, **kw) -> Reply:
+        until = time.monotonic() + (self.patience_s if patience_s is None else patience_s)
+        while True:
+            reply = self._send(method, path, body, **kw)
+            if reply.status != 503 or time.monotonic() >= until:
+                return reply
+            time.sleep(min(5.0, float(reply.headers.get("Retry-After") or 1)))
+
+    def _send(self, method: str, path: str, body=None, token: str | None = None, headers=None,
+              raw: bytes | None = None, content_type: str = "application/json", timeout: float = 30) -> Reply:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.base + path, data=data, method=method)
         if data is not None:
@@ -90,11 +101,8 @@ class Api:
     def login(self, email: str, password: str) -> str:
         # A 503 says "nothing was done, retry after Retry-After" (e.g. a first staff sign-in that
         # rehashes the password passing the answer budget on a loaded machine); a person retries too.
-        for _ in range(5):
-            reply = self.post("/v1/auth/token", {"email": email, "password": password})
-            if reply.status != 503:
-                break
-            time.sleep(min(5, int(reply.headers.get("Retry-After") or 1)))
+        reply = self.post("/v1/auth/token", {"email": email, "password": password},
+                          patience_s=max(self.patience_s, 20))
         assert reply.status == 200, reply.body
         return reply.body["access_token"]
 

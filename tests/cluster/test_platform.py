@@ -18,25 +18,18 @@ from pathlib import Path
 import pytest
 
 from deploy.local.client import Api
-from tests.cluster.conftest import CACHE, REPO, SERVICES, Kube, record, sh
+from tests.cluster.conftest import REPO, SERVICES, Kube, record, sh
 
 
-class PatientApi(Api):
-    """A client that does what a 503 says: waits Retry-After and asks again (for up to a minute).
-    Right after a rollout the gateway may still hold a connection to a stopping pod for a moment."""
-
-    def request(self, method, path, body=None, **kw):
-        until = time.monotonic() + 60
-        while True:
-            reply = super().request(method, path, body, **kw)
-            if reply.status != 503 or time.monotonic() > until:
-                return reply
-            time.sleep(float(reply.headers.get("Retry-After") or 2))
+def patient(platform) -> Api:
+    """A client that does what a 503 says for up to a minute: right after a rollout the gateway may
+    still send a call to a stopping pod."""
+    return Api(platform["gateway"], patience_s=60)
 
 
 def test_applicant_journey_through_the_gateway_service(platform, kube):
     record("install_seconds", round(platform["install_seconds"], 1))
-    journey(PatientApi(platform["gateway"]))
+    journey(patient(platform))
     # The applicant web app, through its own Service: the landing page in Bahasa Indonesia.
     web_ip = kube.json("get", "service", "web")["spec"]["clusterIP"]
     page = urllib.request.urlopen(f"http://{web_ip}:8080/", timeout=10).read().decode()
@@ -79,10 +72,10 @@ class BookingLoad:
     def __init__(self, api: Api, threads: int = 4):
         self.api = api
         self.people = []
-        patient = PatientApi(api.base)
+        waits = Api(api.base, patience_s=60)
         for _ in range(threads):
-            person = patient.register_applicant()
-            created = patient.create_application(person["token"], documents=False)
+            person = waits.register_applicant()
+            created = waits.create_application(person["token"], documents=False)
             assert created.status == 201, created.body
             self.people.append((person["token"], created.body["application_id"]))
         self.stop = threading.Event()
@@ -196,9 +189,9 @@ def test_booking_pod_deleted_under_load(platform, kube):
     assert sum(load.answers.values()) > 0
     assert not load.bad, load.bad[:5]
     # Nothing accepted was lost: every application of the load is still there.
-    patient = PatientApi(platform["gateway"])
+    waits = patient(platform)
     for token, app_id in load.people:
-        assert patient.get(f"/v1/applications/{app_id}", token=token).status == 200
+        assert waits.get(f"/v1/applications/{app_id}", token=token).status == 200
 
 
 def pods_by_app(kube: Kube, apps) -> dict[str, set[str]]:
@@ -235,7 +228,7 @@ def test_booking_chart_upgraded_alone(platform, kube, tmp_path):
     assert after == before, "a service other than booking was restarted by booking's chart upgrade"
     assert sum(load.answers.values()) > 0
     assert not load.bad, load.bad[:5]
-    journey(PatientApi(platform["gateway"]))
+    journey(patient(platform))
 
 
 def previous_release() -> str:
@@ -253,8 +246,6 @@ def build_release_image(release: str, service: str) -> str:
     """The release's code (services/, libs/, protos/) in an image made by this revision's recipe
     (docker/: Dockerfiles and locks), tagged with the release."""
     src = Path(tempfile.mkdtemp(prefix="passport-release-"))
-    last_tag = CACHE / "images/last-tag"
-    current = last_tag.read_text()
     try:
         sh("bash", "-c", f"git -C {REPO} archive {release} services libs protos | tar -x -C {src}")
         sh("bash", "-c", f"git -C {REPO} archive HEAD docker deploy/cluster | tar -x -C {src}")
@@ -262,7 +253,6 @@ def build_release_image(release: str, service: str) -> str:
         sh("bash", src / "docker/build-images.sh", timeout=3600, cwd=src,
            env=dict(os.environ, IMAGES=service, IMAGE_TAG=release, SOURCE_DATE_EPOCH=epoch))
     finally:
-        last_tag.write_text(current)  # the build script records its tag as the last one built
         shutil.rmtree(src, ignore_errors=True)
     return f"localhost/passport/{service}:{release}"
 
@@ -279,7 +269,7 @@ def test_booking_at_the_previous_release_against_the_rest(platform, kube):
         assert {p["spec"]["containers"][0]["image"] for p in kube.ready_pods("booking")} == {image}
         assert {p["spec"]["containers"][0]["image"] for p in kube.ready_pods("payment")} == {
             f"localhost/passport/payment:{platform['tag']}"}
-        journey(PatientApi(platform["gateway"]))
+        journey(patient(platform))
         record("previous_release", {"booking": release, "others": platform["tag"]})
     finally:
         kube.helm_("upgrade", "passport", platform["charts"] / "passport-platform", "-f", platform["values"],
