@@ -53,6 +53,18 @@ def insert_unique(collection, document: dict) -> bool:
         return False
 
 
+def upsert(collection, filter: dict, update: dict) -> None:
+    """update_one (or replace_one, for a whole document) with upsert, surviving a lost race to create
+    the document: two first upserts at once both miss it, both insert, and the loser is answered
+    DuplicateKeyError (by FerretDB always, by MongoDB outside the cases it retries itself). The
+    document exists then, so the same update is applied to it once more."""
+    write = collection.update_one if any(key.startswith("$") for key in update) else collection.replace_one
+    try:
+        write(filter, update, upsert=True)
+    except DuplicateKeyError:
+        write(filter, update, upsert=True)
+
+
 def read_numbered(collection, key: Callable[[int], str], first: int = 0, projection=None) -> list[dict]:
     """A gap-free numbered sequence `key(first), key(first + 1), ...`, read by `_id` until the first
     missing number (FerretDB serves only `_id` equality from an index; any other filter scans)."""

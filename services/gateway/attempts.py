@@ -14,6 +14,7 @@ import ipaddress
 from flask import request
 
 from servicekit.config import env, env_int
+from servicekit.mongo import upsert
 from services.gateway import auth
 from services.gateway.expiring import ExpiringCollection
 from services.gateway.problems import Problem
@@ -78,8 +79,8 @@ def check(kind: str, subject: str) -> None:
 def record(kind: str, subject: str) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     index, ends = _window(now)
-    COUNTERS.get(now).update_one({"_id": _id(kind, subject, index)},
-                                 {"$inc": {"count": 1}, "$setOnInsert": {"expires": ends}}, upsert=True)
+    upsert(COUNTERS.get(now), {"_id": _id(kind, subject, index)},
+           {"$inc": {"count": 1}, "$setOnInsert": {"expires": ends}})
 
 
 def spend(kind: str, subject: str) -> None:

@@ -31,13 +31,12 @@ import time
 
 from flask import Flask, g, request
 from prometheus_client import Counter
-from pymongo.errors import DuplicateKeyError
 
 from passport.v1 import office_pb2
 from servicekit import mongo
 from servicekit.cache import Memo, TtlCache
 from servicekit.config import env, env_float, env_int
-from servicekit.mongo import insert_unique
+from servicekit.mongo import insert_unique, upsert
 from services.gateway import admission, auth, clients, loadshed
 from services.gateway.expiring import ExpiringCollection
 from services.gateway.problems import Problem, response
@@ -159,7 +158,7 @@ def set_switch(office_id: str, active: bool, minutes: float, rate: float | None,
         start, draw_seconds = _aware(current["from"]), current.get("draw_seconds")
     doc = {"_id": office_id, "active": active, "from": start, "until": now + dt.timedelta(minutes=minutes),
            "rate": rate, "draw_seconds": draw_seconds, "by": by, "at": now}
-    store.replace_one({"_id": office_id}, doc, upsert=True)
+    upsert(store, {"_id": office_id}, doc)
     _switch_cache.invalidate(office_id)  # this worker at once; the others within their cache time
     logger.info("waiting room switched", extra={"office_id": office_id, "active": active, "minutes": minutes})
     return _switch_dict(doc)
@@ -290,10 +289,7 @@ class Rooms:
         store = self.store(dt.datetime.fromtimestamp(second, dt.timezone.utc))
         expires = dt.datetime.fromtimestamp(room.until, dt.timezone.utc) + RETENTION
         key = {"_id": f"{room.room_id}|n|{second}"}
-        try:
-            store.update_one(key, {"$inc": counts, "$setOnInsert": {"expires": expires}}, upsert=True)
-        except DuplicateKeyError:  # two first upserts of the second at once: add to the winner's
-            store.update_one(key, {"$inc": counts})
+        upsert(store, key, {"$inc": counts, "$setOnInsert": {"expires": expires}})
 
     def store(self, now: dt.datetime):
         return self._store if self._store is not None else PLACES.get(now)
@@ -399,11 +395,7 @@ class Rooms:
                 n += 1
             self._ends[room.room_id] = n + 1
             if n % 20 == 0:  # a hint for other processes' first ticket; a lost race only costs them steps
-                try:
-                    store.update_one({"_id": f"{room.room_id}|head"}, {"$max": {"n": n},
-                                     "$setOnInsert": {"expires": expires}}, upsert=True)
-                except DuplicateKeyError:  # two first upserts at once
-                    pass
+                upsert(store, {"_id": f"{room.room_id}|head"}, {"$max": {"n": n}, "$setOnInsert": {"expires": expires}})
             return n, admit_at
 
     def _first_free(self, store, room) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from servicekit.crypto import KeyRing
-from servicekit.mongo import insert_unique
+from servicekit.mongo import insert_unique, upsert
 
 
 class SecondFactors:
@@ -38,8 +38,7 @@ class SecondFactors:
 
     def start(self, account_id: str, secret: str, at: dt.datetime) -> None:
         """A new pending secret (a second start replaces the first: only the last QR shown counts)."""
-        self.secrets.update_one({"_id": account_id}, {"$set": {"pending": self._seal(account_id, secret),
-                                                               "started_at": at}}, upsert=True)
+        upsert(self.secrets, {"_id": account_id}, {"$set": {"pending": self._seal(account_id, secret), "started_at": at}})
 
     def confirm(self, account_id: str, secret: str, at: dt.datetime) -> None:
         self.secrets.update_one({"_id": account_id}, {"$set": {"confirmed": self._seal(account_id, secret),

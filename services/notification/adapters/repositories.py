@@ -16,7 +16,7 @@ import datetime as dt
 from servicekit import outbox
 from servicekit.clock import Clock
 from servicekit.events import TOPICS, new_event
-from servicekit.mongo import Appender, insert_unique, read_numbered
+from servicekit.mongo import Appender, insert_unique, read_numbered, upsert
 
 from services.notification.adapters.proto import failed_to_proto
 from services.notification.domain.delivery import Delivery, NotificationFailed
@@ -67,8 +67,8 @@ class PreferencesStore:
 
     def save(self, account_id: str, prefs: Preferences) -> None:
         # Only the account itself writes its preferences, so a whole-document replace is safe.
-        self.collection.replace_one({"_id": account_id}, {"_id": account_id, "language": prefs.language,
-                                                          "channels": list(prefs.channels)}, upsert=True)
+        upsert(self.collection, {"_id": account_id},
+               {"_id": account_id, "language": prefs.language, "channels": list(prefs.channels)})
 
 
 class ApplicationLog:
