@@ -46,7 +46,7 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor):
         cid = log.correlation_id.get()
         if cid:
             metadata.append((CORRELATION_KEY, cid))
-        assertion = identity.current.get()
+        assertion = identity.assertion()
         if assertion:
             metadata.append((identity.HEADER, assertion))
         timeout = details.timeout if details.timeout is not None else self.deadline_s

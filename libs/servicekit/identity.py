@@ -10,6 +10,7 @@ key after TTL_S."""
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,18 @@ AUDIENCE = "passport-services"
 TTL_S = 60
 ROLES = frozenset({"APPLICANT", "OFFICER", "SUPERVISOR"})
 
-# The assertion of the request or call being served; the gRPC client relays it to peers.
-current: contextvars.ContextVar[str | None] = contextvars.ContextVar("identity_assertion", default=None)
+# The assertion of the request or call being served; the gRPC client relays it to peers. The gateway
+# sets a function that signs it, so a request answered without a call (shed, cached) signs nothing.
+current: contextvars.ContextVar = contextvars.ContextVar("identity_assertion", default=None)
+
+
+def assertion() -> str | None:
+    """The assertion to relay with a call: the one being served, signed now if it was deferred."""
+    value = current.get()
+    if callable(value):
+        value = value()
+        current.set(value)
+    return value
 
 
 class InvalidAssertion(Exception):
@@ -44,6 +55,8 @@ class Signer:
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
         self._key = load_pem_private_key(private_key_pem, password=None)
         self.key_id = key_id
+        self._recent: dict[tuple, tuple[int, str]] = {}
+        self._recent_lock = threading.Lock()
 
     @classmethod
     def from_paths(cls, private_key_path: str, key_id: str) -> "Signer":
@@ -58,6 +71,22 @@ class Signer:
         claims = {"sub": account_id, "role": role, "office_id": office_id, "iss": ISSUER, "aud": AUDIENCE,
                   "iat": issued, "exp": issued + TTL_S}
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.key_id})
+
+    REUSE_S = TTL_S // 2  # a reused assertion still has at least half its life when a service checks it
+
+    def sign_reused(self, account_id: str, role: str, office_id: str = "") -> str:
+        """The principal's assertion signed less than REUSE_S ago, or a new one: an applicant's
+        retries and page loads within half a minute cost one EdDSA signature, not one each."""
+        key, now = (account_id, role, office_id), time.time()
+        hit = self._recent.get(key)
+        if hit is not None and now - hit[0] < self.REUSE_S:
+            return hit[1]
+        token = self.sign(account_id, role, office_id, now=now)
+        with self._recent_lock:
+            if len(self._recent) >= 50_000:  # bounded: start over rather than grow
+                self._recent.clear()
+            self._recent[key] = (int(now), token)
+        return token
 
 
 class Verifier:

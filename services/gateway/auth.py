@@ -73,8 +73,10 @@ def current() -> Principal | None:
         principal = Principal(claims["sub"], claims.get("role", ""), claims.get("office_id") or "")
         if principal.role in STAFF_ROLES:
             _check_staff_token(principal.account_id, claims.get("tv", 0))
-        # Services believe the signed assertion relayed with every gRPC call, not the body's caller.
-        identity.current.set(_signer().sign(principal.account_id, principal.role, principal.office_id))
+        # Services believe the signed assertion relayed with every gRPC call, not the body's caller;
+        # signed when the first call needs it (a shed or cached answer makes none).
+        identity.current.set(functools.partial(_signer().sign_reused, principal.account_id, principal.role,
+                                               principal.office_id))
     g.principal = principal
     return principal
 

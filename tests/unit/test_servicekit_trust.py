@@ -70,6 +70,32 @@ def test_a_signed_identity_verifies_and_names_the_principal(keys):
     assert principal == identity.Principal("acc-1", "OFFICER", "TBK")
 
 
+def test_a_principal_s_assertion_is_reused_for_half_its_life_and_still_verifies(keys, monkeypatch):
+    signer, verifier, *_ = keys
+    now = [time.time()]
+    monkeypatch.setattr(identity.time, "time", lambda: now[0])
+    first = signer.sign_reused("acc-1", "APPLICANT")
+    monkeypatch.undo()
+    assert verifier.verify(first) == identity.Principal("acc-1", "APPLICANT", "")
+    monkeypatch.setattr(identity.time, "time", lambda: now[0])
+    now[0] += identity.Signer.REUSE_S - 1
+    assert signer.sign_reused("acc-1", "APPLICANT") == first  # one signature for a burst of retries
+    assert signer.sign_reused("acc-2", "APPLICANT") != first  # never another principal's
+    assert signer.sign_reused("acc-1", "OFFICER", "TBK") != first
+    now[0] += 1
+    assert signer.sign_reused("acc-1", "APPLICANT") != first
+
+
+def test_a_deferred_assertion_is_signed_once_and_only_when_a_call_needs_it():
+    signed = []
+    identity.current.set(lambda: signed.append(1) or "token")
+    assert signed == []  # a request answered without a call signs nothing
+    assert identity.assertion() == "token" and identity.assertion() == "token"
+    assert signed == [1]
+    identity.current.set(None)
+    assert identity.assertion() is None
+
+
 def test_forged_expired_or_unknown_assertions_are_refused(keys, tmp_path):
     signer, verifier, forger, *_ = keys
     with pytest.raises(identity.InvalidAssertion):
