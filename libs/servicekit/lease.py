@@ -19,11 +19,14 @@ class WindowLease:
         self.coll = db["leases"]
         self.name, self.window_s, self.clock = name, window_s, clock
         self._won: int | None = None
+        self._lost: int | None = None  # a window another holder has: nobody can take it from them
 
     def held(self) -> bool:
         window = int(self.clock.now().timestamp()) // self.window_s
         if self._won == window:
             return True
+        if self._lost == window:  # asked already this window: no round trip until the next
+            return False
         lease_id = f"{self.name}:{window}"
         if insert_unique(self.coll, {"_id": lease_id, "name": self.name, "window": window,
                                      "holder": HOLDER, "at": self.clock.now()}):
@@ -34,6 +37,7 @@ class WindowLease:
         if doc and doc.get("holder") == HOLDER:  # e.g. this process restarted within the window
             self._won = window
             return True
+        self._lost = window
         return False
 
     def only_holder(self, work: Callable[[], int]) -> Callable[[], int]:

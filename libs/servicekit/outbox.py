@@ -26,7 +26,7 @@ from bson.binary import Binary
 from kafka.errors import KafkaError
 
 from passport.v1 import envelope_pb2
-from servicekit import kafka, metrics
+from servicekit import idle, kafka, metrics
 from servicekit.clock import Clock
 from servicekit.events import TOPICS
 from servicekit.lease import WindowLease
@@ -36,6 +36,7 @@ logger = logging.getLogger("servicekit.outbox")
 
 INTENTS = "outbox_intents"
 INTENT_GRACE = dt.timedelta(seconds=60)  # an intent without its record after this was abandoned
+IDLE_MAX_S = 2.0  # an idle relay looks at most this seldom; a write in its own process wakes it at once
 
 
 def insert(collection, record: dict, events: list[envelope_pb2.EventEnvelope], topic: str, clock: Clock) -> bool:
@@ -49,6 +50,8 @@ def insert(collection, record: dict, events: list[envelope_pb2.EventEnvelope], t
     if inserted and time.monotonic() - started > INTENT_GRACE.total_seconds() / 2:
         # stalled between the two inserts: the relay may have dropped the intent as abandoned
         insert_unique(collection.database[INTENTS], dict(intent, at=clock.now()))
+    if inserted:
+        idle.wake(INTENTS)
     return inserted
 
 
@@ -134,17 +137,24 @@ class OutboxRelay:
             self._producer = None
 
     def run(self, stop, interval_s: float = 0.5) -> None:
-        """Worker loop: fast while there is work, backs off while Kafka is unreachable."""
+        """Worker loop: at once while there is work; idle, it looks ever more seldom (interval_s
+        doubling up to IDLE_MAX_S: an idle platform should not poll its store) unless a write of this
+        process wakes it; it backs off up to 5 s while Kafka is unreachable. A record written by
+        another replica waits at most IDLE_MAX_S."""
+        waiting = idle.register(INTENTS, interval_s, IDLE_MAX_S)
         backoff = interval_s
-        while not stop.is_set():
-            try:
-                published = self.cycle()
+        try:
+            while not stop.is_set():
+                try:
+                    published = self.cycle()
+                except Exception:
+                    logger.exception("outbox relay cycle failed")
+                    backoff = min(backoff * 2, 5.0)
+                    stop.wait(backoff)
+                    continue
                 metrics.WORKER_LAST_RUN.labels("outbox_relay").set_to_current_time()
                 backoff = interval_s
-                if published:
-                    continue
-            except Exception:
-                logger.exception("outbox relay cycle failed")
-                backoff = min(backoff * 2, 5.0)
-            stop.wait(backoff)
-        self._close_producer()
+                waiting.after(acted=published > 0)
+        finally:
+            idle.unregister(INTENTS, waiting)
+            self._close_producer()

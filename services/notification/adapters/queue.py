@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from servicekit import idle
 from servicekit.mongo import insert_unique
 
 
@@ -34,8 +35,11 @@ def entry(message: dict, due_at: dt.datetime) -> dict:
 
 
 def enqueue(db, message: dict, due_at: dt.datetime) -> bool:
-    """Idempotent: False when the message is queued already."""
-    return insert_unique(of(db, message["channel"]), entry(message, due_at))
+    """Idempotent: False when the message is queued already. Wakes this process's idle sender."""
+    queued = insert_unique(of(db, message["channel"]), entry(message, due_at))
+    if queued:
+        idle.wake(of(db, message["channel"]).name)
+    return queued
 
 
 class DueQueues:

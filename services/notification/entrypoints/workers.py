@@ -5,24 +5,31 @@ from __future__ import annotations
 import logging
 import threading
 
-from servicekit import metrics
+from servicekit import idle, metrics
 
+from services.notification.adapters import queue as due_queue
 from services.notification.usecases.delivery import Delivery
 from services.notification.usecases.reminders import Reminders
 
 
 
-def delivery_loop(delivery: Delivery, channel: str, idle_s: float = 0.5):
+def delivery_loop(delivery: Delivery, channel: str, idle_s: float = 0.5, idle_max_s: float = 2.0):
+    """Sends while there is work; idle, it polls its due queue ever more seldom (idle_s doubling up to
+    idle_max_s), and a message queued by this process wakes it at once."""
     def run(stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                acted = delivery.cycle(channel)
-                metrics.WORKER_LAST_RUN.labels(f"delivery:{channel}").set_to_current_time()
-            except Exception:
-                logging.getLogger("notification.delivery").exception("delivery cycle for %s failed", channel)
-                acted = 0
-            if not acted:
-                stop.wait(idle_s)
+        queue = due_queue.of(delivery.queues.db, channel).name
+        waiting = idle.register(queue, idle_s, idle_max_s)
+        try:
+            while not stop.is_set():
+                try:
+                    acted = delivery.cycle(channel)
+                    metrics.WORKER_LAST_RUN.labels(f"delivery:{channel}").set_to_current_time()
+                except Exception:
+                    logging.getLogger("notification.delivery").exception("delivery cycle for %s failed", channel)
+                    acted = 0
+                waiting.after(acted=bool(acted))
+        finally:
+            idle.unregister(queue, waiting)
     return run
 
 
