@@ -143,6 +143,21 @@ class Recorder:
             self.rows.append((kind, status, slug_of(status, body), seconds))
 
 
+def bare_sellout(base_url: str, people: int) -> float:
+    """Bookings/s of the bare baseline when `people` each book once at the same moment."""
+    if people <= 0:
+        return float("nan")
+    booked, lock = [0], threading.Lock()
+
+    def one(_i: int) -> None:
+        if Http(base_url).request("POST", "/insert", {})[0] == 201:
+            with lock:
+                booked[0] += 1
+
+    seconds = all_at_once(one, list(range(people)))
+    return booked[0] / seconds
+
+
 def all_at_once(one, items: list) -> float:
     """Run one(item) for every item, a thread each, all started together; the seconds until all end."""
     started = time.perf_counter()
@@ -172,7 +187,10 @@ def start_stack(horizon_days: int):
                              # setup registers BENCH_APPLICANTS accounts (the rush signs its tokens
                              # itself): the pre-OWASP hash cost saves ~20 core-minutes of setup;
                              # logins_bench measures the real cost
-                             "PASSWORD_SCRYPT_N": "16384", "PASSWORD_SCRYPT_P": "1"})
+                             "PASSWORD_SCRYPT_N": "16384", "PASSWORD_SCRYPT_P": "1",
+                             # traces sampled as docs/observability.md advises for production (the
+                             # local stack records every span: a file line per request and store command)
+                             "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"})
     print(f"starting a bench stack in {run_dir} (ports {PORT_BASE}..{PORT_BASE + 99})", flush=True)
     try:
         stack.up()
@@ -569,8 +587,11 @@ def invariants(mongo_uri: str, slots: dict[str, dict], applicants: list[dict], b
     per_account = collections.Counter(d["account_id"] for d in db.applications.find(
         {"account_id": {"$in": account_ids}}, {"account_id": 1}))
     dup_accounts = sum(1 for n in per_account.values() if n > 1)
-    niks = collections.Counter(d.get("nik") for d in db.accounts.find({"_id": {"$in": account_ids}}, {"nik": 1}))
-    dup_niks = sum(1 for n in niks.values() if n > 1)
+    # NIKs are sealed in the account; their uniqueness is one claim document per NIK (its _id a keyed
+    # digest) naming the one account: an account holding no claim, or several, is a duplicate
+    claims = collections.Counter(d["account_id"] for d in db.nik_claims.find(
+        {"account_id": {"$in": account_ids}}, {"account_id": 1}))
+    dup_niks = sum(1 for a in account_ids if claims[a] != 1)
     seats_per_app = collections.Counter(d["application_id"] for d in db.seats.find(
         {"slot_id": {"$in": slot_ids}}, {"application_id": 1}))
     stored = {(d["application_id"], d["hold_id"]) for d in db.seats.find(
@@ -599,6 +620,7 @@ def bots_rush(api: Http, applicants: list[dict], bots: set[str], release: dict[s
     lock = threading.Lock()
     go = threading.Barrier(len(applicants))
     end = time.monotonic() + deadline_s
+    started, last_booked = time.monotonic(), [0.0]
 
     def one(a: dict) -> None:
         bot = a["account_id"] in bots
@@ -645,6 +667,7 @@ def bots_rush(api: Http, applicants: list[dict], bots: set[str], release: dict[s
             slug = slug_of(status, body)
             if status == 201 or slug == "appointment-exists":
                 outcome[a["account_id"]] = "booked"
+                last_booked[0] = max(last_booked[0], time.monotonic() - started)
                 return
             if slug == "waiting-room" or slug == "admission-pass-invalid":
                 in_room, admission_pass = True, None
@@ -660,7 +683,7 @@ def bots_rush(api: Http, applicants: list[dict], bots: set[str], release: dict[s
     bot_seats = sum(1 for acc in booked if acc in bots)
     share_seats = bot_seats / len(booked) if booked else 0.0
     share_people = len(bots) / len(applicants)
-    return {"seconds": seconds, "booked": len(booked), "bot_seats": bot_seats, "bots": len(bots),
+    return {"seconds": seconds, "sold_out_s": last_booked[0], "booked": len(booked), "bot_seats": bot_seats, "bots": len(bots),
             "people": len(applicants), "ratio": share_seats / share_people if share_people else float("nan"),
             "outcomes": collections.Counter(outcome.values()), "counts": counts,
             "dropped": sum(n for (_w, _who, status), n in counts.items() if status == 0)}
@@ -668,20 +691,20 @@ def bots_rush(api: Http, applicants: list[dict], bots: set[str], release: dict[s
 
 def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n: int, bot_share: float,
                   seats: int, per_minute: int, draw_seconds: int, jwt_secret: str | None, setup_concurrency: int,
-                  mongo_uri: str) -> list[str]:
-    """The same rush twice on two fresh office-days of one office (fresh applicants each): without
-    and with the waiting room. Returns the report's lines."""
+                  mongo_uri: str) -> tuple[list[str], dict]:
+    """The same rush three times on fresh office-days of one office (fresh applicants each): only
+    people (the booking-heavy sell-out), then with bots without and with the waiting room. Returns the
+    report's lines and the figures the verdict needs."""
     office_id = "BTM"
-    days = cal.working_days(cal.offices[office_id], first_day, 2)
-    lines = [f"-- brokers' bots: {n} applicants, {round(n * bot_share)} of them bots asking every "
-             f"{BOT_INTERVAL_S * 1000:.0f} ms; {seats} seats per run --"]
-    measured = None
-    for day, room in zip(days, (False, True)):
+    days = cal.working_days(cal.offices[office_id], first_day, 3)
+    lines = [f"-- booking-heavy: {n} people following Retry-After, one thread each, all at once; {seats} seats --"]
+    figures, measured = {}, None
+    for day, (with_bots, room) in zip(days, ((False, False), (True, False), (True, True))):
         if room and per_minute <= 0:  # the pace's ceiling: twice what booking completed just before, on this
             per_minute = max(60, int(2 * 60 * measured))  # machine, under these bots (the room finds the pace)
         release = create_release(api, tokens, [(office_id, day)], seats, cal)
         people = setup_applicants(api, n, lambda _i: office_id, jwt_secret, setup_concurrency)
-        bots = {p["account_id"] for p in random.sample(people, round(len(people) * bot_share))}
+        bots = {p["account_id"] for p in random.sample(people, round(len(people) * bot_share))} if with_bots else set()
         if room:
             status, body, _h, _s = api.request("PUT", f"/v1/offices/{office_id}/waiting-room", {
                 "active": True, "minutes": 30, "admissions_per_minute": per_minute, "draw_seconds": draw_seconds,
@@ -695,7 +718,25 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
             if room:
                 api.request("DELETE", f"/v1/offices/{office_id}/waiting-room", None, tokens[office_id])
         inv = invariants(mongo_uri, release, people, {})
+        figures.setdefault("overbooked", 0)
+        figures["overbooked"] += inv["overbooked"]
+        figures["dropped"] = figures.get("dropped", 0) + r["dropped"]
+        figures["undecided"] = figures.get("undecided", 0) + sum(
+            v for k, v in r["outcomes"].items() if k not in ("booked", "sold-out"))
+        if not with_bots:
+            rate = r["booked"] / r["sold_out_s"] if r["sold_out_s"] else 0.0
+            figures["sellout_rate"] = rate
+            lines += [f"  {'sold out: seats booked / seconds':<42} {r['booked']} / {r['sold_out_s']:.1f} s = "
+                      f"{rate:.1f} bookings/s (seats held / offered {inv['held']} / {inv['seats']}, "
+                      f"overbooked {inv['overbooked']})",
+                      f"  {'dropped connections':<42} {r['dropped']}",
+                      "  outcomes: " + ", ".join(f"{k} {v}" for k, v in r["outcomes"].most_common()),
+                      f"-- brokers' bots: {n} applicants, {round(n * bot_share)} of them bots asking every "
+                      f"{BOT_INTERVAL_S * 1000:.0f} ms; {seats} seats per run --"]
+            continue
         measured = r["booked"] / r["seconds"] if r["seconds"] else 1.0
+        if room:
+            figures["bots_ratio"] = r["ratio"]
         pace = ""
         if room:
             doc = pymongo.MongoClient(mongo_uri, directConnection=True)["passport_gateway"].waiting_room.find_one(
@@ -719,7 +760,7 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
                 f"{w}/{who}/{st} {c}" for (w, who, st), c in sorted(r["counts"].items())),
         ]
     lines += login_burst(api, people)
-    return lines
+    return lines, figures
 
 
 def login_burst(api: Http, people: list[dict], n: int = 64) -> list[str]:
@@ -843,9 +884,9 @@ def main(argv=None) -> int:
 
         first = dt.date.today() + dt.timedelta(days=7)
         if args.bots_only:
-            bots_lines = bots_scenario(api, tokens, cal, first, args.bots_applicants, args.bots_share, args.bots_seats,
-                                       args.bots_per_minute, args.bots_draw_seconds, jwt_secret,
-                                       args.setup_concurrency, mongo_uri)
+            bots_lines, _figures = bots_scenario(api, tokens, cal, first, args.bots_applicants, args.bots_share,
+                                                 args.bots_seats, args.bots_per_minute, args.bots_draw_seconds,
+                                                 jwt_secret, args.setup_concurrency, mongo_uri)
             print("\n".join(["brokers' bots benchmark (issue 19)",
                              f"{'machine':<44} {os.cpu_count()} cores, {_mem_gb()} GB RAM; all on one host",
                              *bots_lines]), flush=True)
@@ -893,6 +934,9 @@ def main(argv=None) -> int:
         try:
             base_s = closed_loop(Http(f"http://127.0.0.1:{baseline_port}"), len(rush_rows), args.concurrency,
                                  "POST", "/insert", base_rec)
+            # the booking-heavy scenario's people against the bare app: one thread each, all at once,
+            # one booking (= one unique insert) each
+            base_sellout = bare_sellout(f"http://127.0.0.1:{baseline_port}", args.bots_applicants)
         finally:
             resume_platform(paused)
         stop_process(baseline)
@@ -912,12 +956,19 @@ def main(argv=None) -> int:
         missing_ra = sum(1 for r in over_rec.rows if r[0] == "missing-retry-after")
         all_booked = dict(booked, **booked2)
         inv2 = invariants(mongo_uri, dict(release1, **release2), applicants, all_booked)
-        bots_lines = []
+        bots_lines, bots = [], {}
         if args.bots_applicants > 0:  # on the working days after the overload's release
-            print("brokers' bots scenario", flush=True)
-            bots_lines = bots_scenario(api, tokens, cal, max(d for _o, d in layout2) + dt.timedelta(days=1),
-                                       args.bots_applicants, args.bots_share, args.bots_seats, args.bots_per_minute,
-                                       args.bots_draw_seconds, jwt_secret, args.setup_concurrency, mongo_uri)
+            print("booking-heavy and brokers' bots scenarios", flush=True)
+            bots_lines, bots = bots_scenario(api, tokens, cal, max(d for _o, d in layout2) + dt.timedelta(days=1),
+                                             args.bots_applicants, args.bots_share, args.bots_seats,
+                                             args.bots_per_minute, args.bots_draw_seconds, jwt_secret,
+                                             args.setup_concurrency, mongo_uri)
+
+        print("idle cost and store round trips per booking", flush=True)
+        idle = idle_cost(stack)
+        probe = round_trips_per_booking(api, tokens, cal, stack, applicants, all_booked,
+                                        max(d for _o, d in layout2) + dt.timedelta(days=14),
+                                        idle.get("store_per_s", {}))
 
         # -- the table ------------------------------------------------------------------------
         rs, bs, os_ = summarize(rush_rows, rush_s), summarize(base_rec.rows, base_s), summarize(over_rows, args.overload_seconds)
@@ -983,9 +1034,10 @@ def main(argv=None) -> int:
             "answers:",
             *[f"  {k:<40} {n:>7}" for k, n in status_mix.most_common()],
             *bots_lines,
-            f"{'verdict':<{w}} " + ("all targets met" if (served_ratio >= 0.5 and slow == 0 and unanswered == 0
-                                    and missing_ra == 0 and not any(inv2[k] for k in ("overbooked", "dup_open_apps", "dup_niks", "multi_seat_apps", "lost")))
-                                   else "targets NOT all met (see above)"),
+            *cost_lines(idle, probe, store, len(booked), w),
+            *issue19_verdict(w, bots, base_sellout, len(booked2) / args.overload_seconds, len(booked) / rush_s,
+                             slow, unanswered, missing_ra, inv2, idle,
+                             dropped=sum(1 for r in rush_rows if r[1] == 0) + bots.get("dropped", 0)),
         ]
         print("\n".join(lines), flush=True)
         return 0
@@ -998,6 +1050,126 @@ def main(argv=None) -> int:
                 print(f"bench run directory kept: {stack.run_dir}")
             else:
                 shutil.rmtree(stack.run_dir, ignore_errors=True)
+
+
+IDLE_SETTLE_S, IDLE_WINDOW_S = 20.0, 60.0
+
+
+def idle_cost(stack) -> dict:
+    """After everything: the stack's CPU (% of one core, by process) and store round trips per second
+    over IDLE_WINDOW_S with no client traffic, once IDLE_SETTLE_S let the last reactions finish."""
+    if stack is None:
+        return {}
+    time.sleep(IDLE_SETTLE_S)
+    cpu0, store0, t0 = cpu_seconds(stack), store_commands(stack), time.monotonic()
+    time.sleep(IDLE_WINDOW_S)
+    cpu1, store1, seconds = cpu_seconds(stack), store_commands(stack), time.monotonic() - t0
+    cpu = {name: (cpu1[name] - cpu0.get(name, 0.0)) / seconds * 100 for name in cpu1}
+    store = store1 - store0
+    busiest = sorted({k[:3] for k in store}, key=lambda k: -store[k + ("s",)])[:8]
+    return {"cpu_pct": sum(cpu.values()), "by_process": sorted(cpu.items(), key=lambda kv: -kv[1]),
+            "store_per_s": per_service(store, seconds),
+            "busiest": [(k, store[k + ("n",)] / seconds, store[k + ("s",)] / seconds * 1000) for k in busiest]}
+
+
+def per_service(store: collections.Counter, divisor: float) -> dict[str, float]:
+    """Store round trips per service (booking replicas summed) divided by `divisor`."""
+    out = collections.Counter()
+    for (service, _cmd, _coll, kind), n in store.items():
+        if kind == "n":
+            out[service] += n / divisor
+    return dict(out)
+
+
+def round_trips_per_booking(api: Http, tokens: dict[str, str], cal, stack, applicants: list[dict], booked: dict,
+                            first_day: dt.date, background: dict[str, float], n: int = 20,
+                            settle_s: float = 10.0) -> dict:
+    """n applicants still without a seat book one seat each, one after another, on an otherwise quiet
+    platform; the store round trips of every service, per booking: while the bookings were answered,
+    and with what reacted to them in the next settle_s (events, billing, notifications). The idle
+    background (`background`, per second) is subtracted."""
+    if stack is None:
+        return {}
+    waiting = collections.defaultdict(list)
+    for a in applicants:
+        if a["application_id"] not in booked:
+            waiting[a["office_id"]].append(a)
+    office_id, people = max(waiting.items(), key=lambda kv: len(kv[1]))
+    people = people[:n]
+    day = cal.working_days(cal.offices[office_id], first_day, 1)[0]
+    slots = sorted(create_release(api, tokens, [(office_id, day)], len(people), cal))
+    store0, t0, done = store_commands(stack), time.monotonic(), 0
+    for a in people:
+        for slot_id in slots:
+            status, body = book_with_retries(api, Recorder(), a, slot_id)
+            if status == 201:
+                done += 1
+                break
+    store1, t1 = store_commands(stack), time.monotonic()
+    time.sleep(settle_s)
+    store2, t2 = store_commands(stack), time.monotonic()
+    if not done:
+        return {}
+
+    def net(store, seconds):
+        return {svc: max(0.0, k - background.get(svc, 0.0) * seconds) / done
+                for svc, k in per_service(store, 1).items()}
+
+    return {"bookings": done, "answered": net(store1 - store0, t1 - t0), "with_reactions": net(store2 - store0, t2 - t0)}
+
+
+def cost_lines(idle: dict, probe: dict, rush_store: collections.Counter, rush_bookings: int, w: int) -> list[str]:
+    if not idle:
+        return ["-- idle cost, store round trips per booking: n/a (reused stack) --"]
+    services = sorted(set(probe.get("with_reactions", {})) | set(idle["store_per_s"]))
+    rush = per_service(rush_store, max(1, rush_bookings))
+    lines = [f"-- idle cost (after the run: {IDLE_SETTLE_S:.0f} s to settle, then {IDLE_WINDOW_S:.0f} s without traffic) --",
+             f"{'idle stack CPU, % of one core':<{w}} {idle['cpu_pct']:.1f}  ("
+             + ", ".join(f"{name} {pct_:.1f}" for name, pct_ in idle["by_process"] if pct_ >= 0.05) + ")",
+             f"{'idle store round trips / s, by service':<{w}} "
+             + ", ".join(f"{svc} {idle['store_per_s'].get(svc, 0):.1f}" for svc in services),
+             "  busiest idle store commands (service, command, collection: per second, ms waited per second):",
+             *[f"    {svc:<12} {cmd:<10} {coll:<24} {n:>6.2f} {ms:>8.1f}" for (svc, cmd, coll), n, ms in idle["busiest"]],
+             f"-- store round trips per booking ({probe.get('bookings', 0)} bookings one after another on the quiet "
+             "platform, idle background subtracted) --",
+             f"  {'service':<20} {'answering':>10} {'+ reactions':>12} {'rush (all requests / bookings)':>32}"]
+    for svc in services:
+        lines.append(f"  {svc:<20} {probe.get('answered', {}).get(svc, 0):>10.1f} "
+                     f"{probe.get('with_reactions', {}).get(svc, 0):>12.1f} {rush.get(svc, 0):>32.1f}")
+    lines.append(f"  {'all':<20} {sum(probe.get('answered', {}).values()):>10.1f} "
+                 f"{sum(probe.get('with_reactions', {}).values()):>12.1f} {sum(rush.values()):>32.1f}")
+    return lines
+
+
+def issue19_verdict(w: int, bots: dict, base_sellout: float, overload_bps: float, rush_bps: float, slow: int,
+                    unanswered: int, missing_ra: int, inv: dict, idle: dict, dropped: int) -> list[str]:
+    """Issue 19's targets, each with its figure, and one verdict naming what is not met."""
+    sellout = bots.get("sellout_rate", float("nan"))
+    checks = [
+        ("sell-out rate / bare baseline's (booking-heavy)",
+         f"{sellout:.1f} / {base_sellout:.1f} bookings/s = {sellout / base_sellout:.2f}" if base_sellout else "n/a",
+         ">= 0.6", bool(base_sellout) and sellout / base_sellout >= 0.6),
+        ("bots' share of seats / of people (room)", f"{bots.get('bots_ratio', float('nan')):.2f}", "<= 1.1",
+         bots.get("bots_ratio", 99) <= 1.1),
+        ("dropped connections (rush, scenarios)", str(dropped + unanswered), "0", dropped + unanswered == 0),
+        ("people without 201 or a definitive 409", str(bots.get("undecided", "n/a")), "0", bots.get("undecided") == 0),
+        ("overload: > 2 s, no answer, no Retry-After", f"{slow}, {unanswered}, {missing_ra}", "0, 0, 0",
+         slow == unanswered == missing_ra == 0),
+        ("bookings/s in overload / in the rush", f"{overload_bps:.1f} / {rush_bps:.1f} = {overload_bps / rush_bps:.2f}",
+         ">= 0.8", overload_bps / rush_bps >= 0.8),
+        ("overbooked, duplicates, lost",
+         str(sum(inv[k] for k in ("overbooked", "dup_open_apps", "dup_niks", "multi_seat_apps", "lost"))
+             + bots.get("overbooked", 0)), "0",
+         not any(inv[k] for k in ("overbooked", "dup_open_apps", "dup_niks", "multi_seat_apps", "lost"))
+         and not bots.get("overbooked")),
+        ("idle stack CPU, % of one core", f"{idle.get('cpu_pct', float('nan')):.1f}", "<= 5",
+         idle.get("cpu_pct", 99) <= 5),
+    ]
+    lines = ["-- issue 19's targets --"]
+    lines += [f"{name:<{w}} {figure}  (target {target}: {'met' if ok else 'NOT met'})" for name, figure, target, ok in checks]
+    missed = [name for name, _f, _t, ok in checks if not ok]
+    lines.append(f"{'verdict':<{w}} " + ("all targets met" if not missed else "NOT met: " + "; ".join(missed)))
+    return lines
 
 
 def stack_groups(stack) -> dict[int, str]:
