@@ -42,7 +42,15 @@ class _WithinBudget:
 
     def __getattr__(self, name):
         method = getattr(self._stub, name)
-        return lambda request: method(request, timeout=_timeout(self._deadline_s))
+
+        def budgeted(request):
+            started = time.perf_counter()
+            try:
+                return method(request, timeout=_timeout(self._deadline_s))
+            finally:
+                if has_request_context():  # the load shedder reads a slow call as congestion
+                    g.budgeted_call_s = g.get("budgeted_call_s", 0.0) + time.perf_counter() - started
+        return budgeted
 
 
 def _timeout(deadline_s: float) -> float:

@@ -1,7 +1,8 @@
 """Load shedding: under overload every request gets a quick answer instead of timing out.
 
 Each gateway worker process admits at most GATEWAY_MAX_INFLIGHT requests to the /v1 API at a
-time, fewer while admitted requests end in a service's 503 (an adaptive limit, see Limiter). A
+time, fewer while admitted requests end in a service's 503 or their booking call took more than
+GATEWAY_SLOW_CALL_MS (700 ms of the 1.2 s answer budget) (an adaptive limit, see Limiter). A
 request that finds them all busy waits at most GATEWAY_QUEUE_TIMEOUT_MS for a place, and at most
 GATEWAY_MAX_WAITING requests wait at once; anything beyond is answered at once with 503 problem+json `overloaded` and `Retry-After: 1`. Waiting is kept short and bounded on purpose:
 a thread that waits is a thread that cannot answer, and gunicorn queues connections in front of
@@ -204,10 +205,14 @@ def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float 
     shown = [limiter.limit]
     ADMISSION_LIMIT.set(shown[0])
 
+    slow_call_s = env_int("GATEWAY_SLOW_CALL_MS", 700) / 1000.0
+
     @app.teardown_request
     def release(_exc):
         if g.pop("loadshed_admitted", False):
-            limiter.release(overloaded=g.get("loadshed_status") == 503)
+            # congestion: a service's 503, or a budgeted (booking) call that used most of its answer
+            # budget - shrinking then, before calls miss the deadline, wastes no booking's work
+            limiter.release(overloaded=g.get("loadshed_status") == 503 or g.get("budgeted_call_s", 0.0) > slow_call_s)
             if limiter.limit != shown[0]:  # only on a change: a multiprocess gauge write is a file write
                 shown[0] = limiter.limit
                 ADMISSION_LIMIT.set(shown[0])

@@ -146,6 +146,30 @@ def test_a_service_503_shrinks_the_limit_of_the_gateway():
     assert loadshed.ADMISSION_LIMIT._value.get() == 3  # what SREs see of the adaptive limit
 
 
+def test_a_booking_call_that_used_most_of_its_budget_shrinks_the_limit_before_calls_miss_it():
+    """Shrinking only on deadline 503s let a third of the admitted bookings in an overload run out of
+    time after booking had done their work; a slow answer is the earlier sign."""
+    from services.gateway import clients
+    limiter = loadshed.Limiter(max_inflight=4, queue_timeout_s=0.0, max_waiting=0)
+    app = Flask(__name__)
+    delays = iter([0.01, 0.8, 0.01])
+
+    class Stub:
+        def Book(self, request, timeout):
+            time.sleep(next(delays))
+            return "booked"
+
+    @app.post("/v1/book")
+    def book():
+        return clients._WithinBudget(Stub(), 1.3).Book(None)
+
+    loadshed.install(app, limiter)
+    client = app.test_client()
+    assert client.post("/v1/book").status_code == 200 and limiter.limit == 4  # quick: no change
+    assert client.post("/v1/book").status_code == 200 and limiter.limit == 3  # slow success: shrinks
+    assert client.post("/v1/book").status_code == 200 and limiter.limit == 3  # quick: grows by 1/3
+
+
 def test_a_request_that_waited_too_long_for_a_thread_is_refused_without_taking_a_place():
     limiter = loadshed.Limiter(max_inflight=4, queue_timeout_s=0.0, max_waiting=0)
     app = Flask(__name__)
