@@ -2,7 +2,12 @@
 
 Fixed windows counted in the gateway's store (shared by every worker and replica). A login is
 refused before its password is hashed once the account has had LOGIN_FAILURES_PER_ACCOUNT wrong
-passwords in the window, so the 6th guess costs the server nothing. Per-client limits are high on
+passwords in the window, so the 6th guess costs the server nothing.
+
+Each attempt is one document `<subject's window>|<n>` inserted at the first free number (an insert
+under a unique `_id` is atomic on FerretDB too, where a counter's `$inc` is read-modify-write and
+parallel guesses lost most of their increments); "limit reached" is whether entry limit-1 exists,
+one read by `_id`, and a refusal writes nothing. Per-client limits are high on
 purpose: on Indonesian mobile networks thousands of people share one address (carrier-grade NAT).
 Subjects are stored as keyed hashes, never as the email or address itself."""
 from __future__ import annotations
@@ -14,7 +19,7 @@ import ipaddress
 from flask import request
 
 from servicekit.config import env, env_int
-from servicekit.mongo import upsert
+from servicekit.mongo import Appender
 from services.gateway import auth
 from services.gateway.expiring import ExpiringCollection
 from services.gateway.problems import Problem
@@ -66,24 +71,40 @@ def _id(kind: str, subject: str, index: int) -> str:
     return auth.keyed_hash(f"{kind}|{index}|{subject.strip().lower()}")
 
 
+_appenders: dict = {}  # per collection: remembers where each subject's count ended in this process
+
+
+def _entries(kind: str, subject: str):
+    """(collection, the key of entry n, the window's end, now) of `subject`'s attempts of `kind`."""
+    now = dt.datetime.now(dt.timezone.utc)
+    index, ends = _window(now)
+    base = _id(kind, subject, index)
+    return COUNTERS.get(now), (lambda n: f"{base}|{n}"), ends, now
+
+
+def _refuse(ends: dt.datetime, now: dt.datetime) -> Problem:
+    return Problem(429, "too-many-attempts", "too many attempts; wait before trying again",
+                   retry_after=max(1, int((ends - now).total_seconds())))
+
+
 def check(kind: str, subject: str) -> None:
     """429 with Retry-After (the end of the window) once `subject` has used up its attempts."""
-    now = dt.datetime.now(dt.timezone.utc)
-    index, ends = _window(now)
-    seen = COUNTERS.get(now).find_one({"_id": _id(kind, subject, index)}, {"count": 1})
-    if seen and seen.get("count", 0) >= limits()[kind]:
-        raise Problem(429, "too-many-attempts", "too many attempts; wait before trying again",
-                      retry_after=max(1, int((ends - now).total_seconds())))
+    store, key, ends, now = _entries(kind, subject)
+    if store.find_one({"_id": key(limits()[kind] - 1)}, {"_id": 1}) is not None:
+        raise _refuse(ends, now)
 
 
-def record(kind: str, subject: str) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
-    index, ends = _window(now)
-    upsert(COUNTERS.get(now), {"_id": _id(kind, subject, index)},
-           {"$inc": {"count": 1}, "$setOnInsert": {"expires": ends}})
+def record(kind: str, subject: str) -> int:
+    """Count one attempt; returns how many were counted before it (in this window)."""
+    store, key, ends, _now = _entries(kind, subject)
+    appender = _appenders.setdefault(getattr(store, "full_name", None) or id(store), Appender(store))
+    return appender.append_at(key(0), key, lambda _n: {"expires": ends})[1]
 
 
 def spend(kind: str, subject: str) -> None:
-    """One attempt that counts whatever its outcome (registrations, reset requests)."""
+    """One attempt that counts whatever its outcome (registrations, reset requests). Attempts made
+    at the same moment all count, and those beyond the limit are refused too."""
     check(kind, subject)
-    record(kind, subject)
+    if record(kind, subject) >= limits()[kind]:
+        _store, _key, ends, now = _entries(kind, subject)
+        raise _refuse(ends, now)

@@ -37,6 +37,7 @@ def test_registrations_and_resets_per_client_end_in_429_with_retry_after(monkeyp
     monkeypatch.setenv("JWT_SECRET", "unit-test-secret-of-at-least-32-characters")
     monkeypatch.setattr(attempts.COUNTERS, "get", lambda _now: store)
     monkeypatch.setattr(attempts, "limits", lambda: {kind: 3})
+    monkeypatch.setattr(attempts, "_appenders", {})
     for _ in range(3):
         attempts.spend(kind, "198.51.100.7")
     with pytest.raises(Problem) as refused:
@@ -45,3 +46,22 @@ def test_registrations_and_resets_per_client_end_in_429_with_retry_after(monkeyp
     assert 1 <= refused.value.retry_after <= 15 * 60
     attempts.spend(kind, "198.51.100.8")  # another person behind another address is not affected
     assert "198.51.100.7" not in repr(store.docs)  # counted under a keyed hash, not the address
+
+
+def test_each_attempt_is_its_own_numbered_entry_and_a_refusal_writes_nothing(monkeypatch):
+    from services.gateway.problems import Problem
+    from tests.unit.fakemongo import Collection
+    store = Collection("attempts")
+    monkeypatch.setenv("JWT_SECRET", "unit-test-secret-of-at-least-32-characters")
+    monkeypatch.setattr(attempts.COUNTERS, "get", lambda _now: store)
+    monkeypatch.setattr(attempts, "limits", lambda: {"login-account": 5})
+    monkeypatch.setattr(attempts, "_appenders", {})
+    assert [attempts.record("login-account", "a@example.id") for _ in range(5)] == [0, 1, 2, 3, 4]
+    with pytest.raises(Problem):
+        attempts.check("login-account", "A@example.id ")  # the same account however it is typed
+    entries = len(store.docs)
+    for _ in range(10):
+        with pytest.raises(Problem):
+            attempts.check("login-account", "a@example.id")
+    assert len(store.docs) == entries == 5
+    attempts.check("login-account", "b@example.id")  # another account: free
