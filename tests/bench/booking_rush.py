@@ -29,10 +29,15 @@ gateway workers) unless --gateway URL and --mongo URI name a running one, and st
 5. Overload (open loop): a second release, booked by the applicants still without a seat at
    FACTOR x the rush's sustained request rate for a bounded time; every request must be answered
    (success, full, or 429/503 with Retry-After) within 2 s.
-6. Brokers' bots (issue 19): on one office-day of SEATS seats, N applicants of whom 10% are bots
-   asking every 20 ms whatever Retry-After says, the others following it; run once without and
-   once with the office's waiting room (a fresh day and fresh applicants each). Prints the bots'
-   share of the seats over their share of the applicants (target with the room: <= 1.1).
+6. Booking-heavy sell-out and brokers' bots (issue 19): on one office-day of SEATS seats, N people,
+   one thread each, all at once, following Retry-After: seats / seconds to sell out, against the
+   bare app's bookings/s for the same N people (measured in step 4). Then N applicants of whom 10%
+   are bots asking every 20 ms whatever Retry-After says, run once without and once with the
+   office's waiting room (a fresh day and fresh applicants each): the bots' share of the seats over
+   their share of the applicants (target with the room: <= 1.1).
+7. Idle cost: the stack's CPU and store round trips over a minute without traffic; then store round
+   trips per booking by service (bookings one after another on the quiet platform).
+8. Issue 19's targets, each with its figure and a verdict.
 All traffic goes to 127.0.0.1. Prints one plain-text table; asserts nothing.
 """
 from __future__ import annotations
