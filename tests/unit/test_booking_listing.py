@@ -121,6 +121,33 @@ def test_the_reaper_frees_orphans_and_looks_at_a_current_seat_again_only_after_t
     assert apps.reap_seats() == 0 and transitions.finds > 0
 
 
+def test_between_full_passes_the_reaper_reads_only_the_seats_held_since_its_last_pass():
+    """Reading every held seat every few seconds cost the idle store more the more seats were held."""
+    apps, slot_id = listing_stack(seat_hint_s=0)
+    clock, repo = apps.clock, apps.sweepers.seats
+    read, held_before = [], repo.held_before
+    repo.held_before = lambda cutoff, since=None: [read.append(s["_id"]) or s for s in held_before(cutoff, since)]
+
+    def seat(n, app, status, hold, held_at):
+        apps.applications.insert_one({"_id": app, "account_id": "acc-" + app, "office_id": "TBK"})
+        apps.transitions.insert_one({"_id": f"{app}:0000", "application_id": app, "seq": 0, "status": status,
+                                     "state": {"appointment": {"hold_id": hold}} if status != "DRAFT" else {}})
+        apps.seats.insert_one({"_id": f"{slot_id}#{n}", "slot_id": slot_id, "holder": f"{app}#0",
+                               "application_id": app, "hold_id": hold, "held_at": held_at})
+
+    seat(0, "app-old", "AWAITING_PAYMENT", "apt-0", clock.now() - dt.timedelta(hours=2))
+    assert apps.reap_seats() == 0 and read == [f"{slot_id}#0"]  # the first pass reads every seat
+    clock.advance(seconds=5)
+    seat(1, "app-crashed", "DRAFT", "apt-1", clock.now())  # an attempt that will never be recorded
+    read.clear()
+    assert apps.reap_seats() == 0 and read == []  # not yet ABANDON_AFTER old; the old seat is not read
+    clock.advance(seconds=11)
+    assert apps.reap_seats() == 1 and read == [f"{slot_id}#1"]  # only the new seat, freed
+    read.clear()
+    clock.advance(hours=1)
+    assert apps.reap_seats() == 0 and read == [f"{slot_id}#0"]  # the full pass of the hour
+
+
 def test_a_retry_never_shares_the_seat_of_a_booking_still_in_progress():
     """Sharing it, the first request could free the seat (no billing) after the retry recorded it."""
     import pytest

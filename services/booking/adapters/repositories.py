@@ -183,8 +183,10 @@ class SeatRepository:
                                      {"$group": {"_id": "$slot_id", "n": {"$sum": 1}}}])
         return {r["_id"]: r["n"] for r in rows}
 
-    def held_before(self, cutoff: dt.datetime):
-        return self.seats.find({"held_at": {"$lt": cutoff}}, {"application_id": 1, "hold_id": 1})
+    def held_before(self, cutoff: dt.datetime, since: dt.datetime | None = None):
+        """Seats held before `cutoff` (and from `since`, when given)."""
+        held = {"$lt": cutoff} if since is None else {"$lt": cutoff, "$gte": since}
+        return self.seats.find({"held_at": held}, {"application_id": 1, "hold_id": 1})
 
     def release(self, seat_id: str, hold_id: str | None = None) -> int:
         """Free one seat (only while it is still this hold's, when `hold_id` is given)."""

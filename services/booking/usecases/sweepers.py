@@ -11,7 +11,7 @@ from services.booking import metrics
 from services.booking.adapters.repositories import SeatRepository
 from services.booking.domain.application import hold_of
 from services.booking.domain.calendar import Calendar
-from services.booking.domain.seats import ABANDON_AFTER, REAP_RECHECK
+from services.booking.domain.seats import ABANDON_AFTER, REAP_OVERLAP, REAP_RECHECK
 from services.booking.usecases.applications import ApplicationRecords
 from services.booking.usecases.booking import Booking
 
@@ -21,17 +21,28 @@ class Sweepers:
                  clock: Clock):
         self.records, self.booking, self.seats, self.calendar, self.clock = records, booking, seats, calendar, clock
         self._current_seats = Memo()  # hold id -> when the reaper last found it its appointment's seat
+        self._full_pass_at: dt.datetime | None = None  # when this process last read every held seat
+        self._scanned_until: dt.datetime | None = None  # the cutoff of its last pass
+        self._undecided: dict[str, dict] = {}  # seats to look at again next pass (the log moved meanwhile)
 
     def reap_seats(self, orphan_after: dt.timedelta | None = None) -> int:
         """Seats left behind by a crash, a store outage or a timed-out request: held by a closed
         application, or by a booking or reschedule that was never recorded (not the appointment's
-        current seat), once no request can still be recording them (ABANDON_AFTER). A seat found to
-        be its open application's current one is looked at again only after REAP_RECHECK: it can be
-        left behind only by a crash while its application closes, which is rare."""
+        current seat), once no request can still be recording them (ABANDON_AFTER). Each pass reads
+        only the seats held since the last one (a seat orphaned by an attempt is new), and every
+        REAP_RECHECK all of them: a seat found to be its open application's current one can be left
+        behind only by a crash while its application closes, which is rare, so it is looked at
+        again only then (reading every seat's log every few seconds was most of the idle store)."""
         freed = 0
         now = self.clock.now()
         cutoff = now - (orphan_after or ABANDON_AFTER)
-        for seat in self.seats.held_before(cutoff):
+        full = self._full_pass_at is None or now - self._full_pass_at >= REAP_RECHECK or self._scanned_until is None
+        since = None if full else self._scanned_until - REAP_OVERLAP
+        seats = {seat["_id"]: seat for seat in self.seats.held_before(cutoff, since)}
+        for seat_id, seat in list(self._undecided.items()):
+            seats.setdefault(seat_id, seat)
+        self._undecided.clear()
+        for seat in seats.values():
             checked = self._current_seats.get(seat["hold_id"])
             if checked is not None and now - checked < REAP_RECHECK:
                 continue
@@ -40,6 +51,11 @@ class Sweepers:
                 freed += 1
             elif hold_of(self.records.latest(header["_id"])) == seat["hold_id"]:
                 self._current_seats.put(seat["hold_id"], now)
+            elif len(self._undecided) < 10_000:  # neither freed nor current: decided again next pass
+                self._undecided[seat["_id"]] = seat
+        if full:
+            self._full_pass_at = now
+        self._scanned_until = cutoff
         return freed
 
     def mark_no_shows(self, office_id: str | None = None) -> int:
