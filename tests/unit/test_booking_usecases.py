@@ -139,7 +139,11 @@ def test_an_unpaid_billing_expires_and_a_paid_appointment_not_checked_in_becomes
     assert apps.mark_no_shows("TBK") == 0, "not before the day is over"
     apps.clock.advance(days=2)
     assert apps.mark_no_shows("TBK") == 1 and apps.latest(second)["status"] == "NO_SHOW"
-    assert apps.mark_no_shows("TBK") == 0, "once"
+    scans, ids_paid_for_before = [], apps.records.repository.ids_paid_for_before
+    apps.records.repository.ids_paid_for_before = lambda *a: scans.append(a) or ids_paid_for_before(*a)
+    assert apps.mark_no_shows("TBK") == 0 and scans == [], "once per office day: no second scan"
+    apps.clock.advance(days=1)
+    assert apps.mark_no_shows("TBK") == 0 and len(scans) == 1  # the next day: swept again
 
 
 def test_from_check_in_to_handover_through_the_desk_and_the_biometrics_facts():

@@ -24,6 +24,7 @@ class Sweepers:
         self._full_pass_at: dt.datetime | None = None  # when this process last read every held seat
         self._scanned_until: dt.datetime | None = None  # the cutoff of its last pass
         self._undecided: dict[str, dict] = {}  # seats to look at again next pass (the log moved meanwhile)
+        self._no_shows_swept: dict[str, str] = {}  # office -> the office day this process swept it for
 
     def reap_seats(self, orphan_after: dt.timedelta | None = None) -> int:
         """Seats left behind by a crash, a store outage or a timed-out request: held by a closed
@@ -59,12 +60,16 @@ class Sweepers:
         return freed
 
     def mark_no_shows(self, office_id: str | None = None) -> int:
-        """After an appointment's day ends (office time), a PAID application not checked in is NO_SHOW."""
+        """After an appointment's day ends (office time), a PAID application not checked in is NO_SHOW.
+        Once per office and office day in this process: the days before today do not change within
+        it, and the query reads every PAID transition (it scanned them all every minute)."""
         marked = 0
         for office in self.calendar.offices.values():
             if office_id and office.office_id != office_id:
                 continue
             today = office.today(self.clock.now()).isoformat()
+            if self._no_shows_swept.get(office.office_id) == today:
+                continue
             for application_id in self.records.repository.ids_paid_for_before(office.office_id, today):
                 app = self.records.repository.get(application_id)
                 change = app.no_show(today)
@@ -74,4 +79,5 @@ class Sweepers:
                     marked += 1
                     metrics.RELEASED.labels(app.office_id, "NO_SHOW").inc()
                 self.records.free(app.header)
+            self._no_shows_swept[office.office_id] = today  # only once the whole office went through
         return marked
