@@ -97,7 +97,8 @@ def check(kind: str, subject: str) -> None:
 def record(kind: str, subject: str) -> int:
     """Count one attempt; returns how many were counted before it (in this window)."""
     store, key, ends, _now = _entries(kind, subject)
-    appender = _appenders.setdefault(getattr(store, "full_name", None) or id(store), Appender(store))
+    name = getattr(store, "full_name", None) or id(store)
+    appender = _appenders.get(name) or _appenders.setdefault(name, Appender(store))
     return appender.append_at(key(0), key, lambda _n: {"expires": ends})[1]
 
 
