@@ -19,6 +19,12 @@ ABANDON_DEFERRED = Counter("booking_abandon_deferred_total",
                            "(the seat reaper frees it within seconds).")
 
 
+def forget_quota() -> None:
+    """Another replica exports the quota gauges this minute: this one exports none."""
+    QUOTA_CAPACITY.clear()
+    QUOTA_HELD.clear()
+
+
 def refresh_quota(apps) -> None:
     """Worker cycle: capacity and held seats of every office's open dates, by lane."""
     for office in apps.calendar.offices.values():

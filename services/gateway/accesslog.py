@@ -37,6 +37,18 @@ class Summary:
         with self._lock:
             self._counts[key] += 1
 
+    def count(self, method: str, route: str, status: int) -> None:
+        """Count a summarized answer (the front door's refusals too); write the summary when due."""
+        self.add((method if method in _METHODS else "OTHER", route, status))
+        self.write_if_due()
+
+    def write_if_due(self) -> None:
+        due = self.due()
+        if due is not None:
+            covered, counts = due
+            log.event(logger, "access summary", seconds=round(covered, 1), answers=[
+                {"method": m, "route": r, "status": s, "count": n} for (m, r, s), n in sorted(counts.items())])
+
     def due(self) -> tuple[float, collections.Counter] | None:
         """(seconds covered, counts) when there are counts and the last summary is old enough."""
         now = self.clock()
@@ -56,17 +68,14 @@ def install(app: Flask) -> Summary:
         method = request.method if request.method in _METHODS else "OTHER"
         route = request.url_rule.rule if request.url_rule else "unmatched"
         if resp.status_code in (429, 503) and "Retry-After" in resp.headers:
-            summary.add((method, route, resp.status_code))
-        else:
-            started = g.get("started")
-            log.event(logger, "access", method=method, route=route, status=resp.status_code,
-                      ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
-                      bytes=resp.calculate_content_length())
-        due = summary.due()
-        if due is not None:
-            covered, counts = due
-            log.event(logger, "access summary", seconds=round(covered, 1), answers=[
-                {"method": m, "route": r, "status": s, "count": n} for (m, r, s), n in sorted(counts.items())])
+            summary.count(method, route, resp.status_code)
+            return resp
+        started = g.get("started")
+        log.event(logger, "access", method=method, route=route, status=resp.status_code,
+                  ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
+                  bytes=resp.calculate_content_length())
+        summary.write_if_due()
         return resp
 
+    app.extensions["access_summary"] = summary
     return summary

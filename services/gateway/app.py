@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 
 import grpc
 from flask import Flask, Response, current_app, g, jsonify, request
@@ -15,7 +14,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from servicekit import grpcclient, log, mongo, tracing
 from servicekit.config import GRPC_PORTS, service_address
 from servicekit.metrics import LATENCY_BUCKETS
-from services.gateway import accesslog, auth, listing_cache, loadshed, openapi, waiting_room, worker
+from services.gateway import accesslog, auth, front_door, listing_cache, loadshed, openapi, waiting_room, worker
 from services.gateway.problems import Problem, response
 from services.gateway.validation import query_parameters
 from services.gateway.routes import accounts, applications, appointments, offices
@@ -52,8 +51,8 @@ def create_app() -> Flask:
 
     @app.before_request
     def start():
-        rid = request.headers.get("X-Request-Id", "")
-        g.request_id = rid if 0 < len(rid) <= 128 and rid.isprintable() else str(uuid.uuid4())
+        g.request_id = request.environ.get("passport.request_id") or front_door.request_id(
+            request.headers.get("X-Request-Id", ""))
         g.log_token = log.correlation_id.set(g.request_id)
         auth.start_request()
         arrived = worker.arrived_at()  # includes the wait for a gunicorn thread, when the worker knows it
@@ -65,13 +64,7 @@ def create_app() -> Flask:
     def finish(resp):
         resp.headers["X-Request-Id"] = g.get("request_id", "")
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        # gunicorn accepts any upper-case word as a method: keep the label set bounded
-        method = request.method if request.method in KNOWN_METHODS else "OTHER"
-        HTTP_REQUESTS.labels(method, route, str(resp.status_code)).inc()
-        HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - g.get("started", time.perf_counter()))
-        if route == BOOKING_ROUTE and method == "POST":
-            BOOKING_SECONDS.labels({2: "success", 4: "refused"}.get(resp.status_code // 100, "error")).observe(
-                time.perf_counter() - g.get("started", time.perf_counter()))
+        observe(request.method, route, resp.status_code, g.get("started", time.perf_counter()))
         return resp
 
     @app.teardown_request
@@ -139,8 +132,29 @@ def create_app() -> Flask:
     listing_cache.install(app)  # fresh cached listings are answered before admission: they cost no call
     waiting_room.install(app)  # before the shedder: bookings without a pass are refused without a place in it
     loadshed.install_logins(app)  # password hashing waits in a line of its own, not among the bookings
-    loadshed.install(app)  # after the request-id hook: refusals carry their X-Request-Id
+    limiter = loadshed.install(app)  # after the request-id hook: refusals carry their X-Request-Id
+    summary = app.extensions["access_summary"]
+
+    def observe_refusal(method: str, route: str, status: int, started: float) -> None:
+        observe(method, route, status, started)
+        summary.count(method, route, status)
+
+    # last: the door wraps everything above and answers an overload's refusals without Flask
+    app.wsgi_app = front_door.FrontDoor(app, limiter, observe_refusal,
+                                        room_open=lambda office_id: waiting_room.room_of(office_id) is not None,
+                                        max_queue_wait_s=loadshed.default_max_queue_wait_s())
     return app
+
+
+def observe(method: str, route: str, status: int, started: float) -> None:
+    """An answer in the HTTP metrics (and the booking SLO's histogram)."""
+    # gunicorn accepts any upper-case word as a method: keep the label set bounded
+    method = method if method in KNOWN_METHODS else "OTHER"
+    seconds = time.perf_counter() - started
+    HTTP_REQUESTS.labels(method, route, str(status)).inc()
+    HTTP_SECONDS.labels(method, route).observe(seconds)
+    if route == BOOKING_ROUTE and method == "POST":
+        BOOKING_SECONDS.labels({2: "success", 4: "refused"}.get(status // 100, "error")).observe(seconds)
 
 
 def _serving(service: str) -> bool:

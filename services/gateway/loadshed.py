@@ -129,6 +129,11 @@ class Limiter:
                 self._line.remove(me)
                 self._cond.notify_all()  # the next in line (or an ordinary waiter) may go now
 
+    def full(self) -> bool:
+        """Whether an ordinary newcomer would be refused now without waiting (read without the lock:
+        a hint for the front door, which refuses before Flask; the shedder decides the others)."""
+        return not self._ordinary_room() and (self._waiting >= self.max_waiting or self.queue_timeout_s == 0)
+
     @property
     def priority_waiting(self) -> int:
         return len(self._line)
@@ -166,13 +171,17 @@ def from_env() -> Limiter:
                    max_priority_waiting=env_int("GATEWAY_PASS_MAX_WAITING", 24))
 
 
+def default_max_queue_wait_s() -> float:
+    return env_int("GATEWAY_MAX_QUEUE_WAIT_MS", 500) / 1000.0
+
+
 def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float | None = None) -> Limiter:
     """Guard every /v1 route of `app` with `limiter` (default: from the environment).
     Register after the request-id hook (which notes when the request arrived) so refusals carry
     their X-Request-Id."""
     limiter = limiter or from_env()
     if max_queue_wait_s is None:
-        max_queue_wait_s = env_int("GATEWAY_MAX_QUEUE_WAIT_MS", 500) / 1000.0
+        max_queue_wait_s = default_max_queue_wait_s()
 
     @app.before_request
     def admit():

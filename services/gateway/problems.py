@@ -46,9 +46,12 @@ def title_of(slug: str) -> str:
 
 
 def language() -> str:
-    """`id` or `en` from the request's Accept-Language (highest q wins, ties by order); Indonesian by
-    default and outside a request."""
-    header = request.headers.get("Accept-Language", "") if has_request_context() else ""
+    """`id` or `en` from the request's Accept-Language; Indonesian by default and outside a request."""
+    return language_of(request.headers.get("Accept-Language", "") if has_request_context() else "")
+
+
+def language_of(header: str) -> str:
+    """`id` or `en` from an Accept-Language header (highest q wins, ties by order); Indonesian by default."""
     best, best_q = "id", 0.0
     for part in header.split(","):
         tag, _, params = part.strip().partition(";")
@@ -66,7 +69,11 @@ def texts(slug: str, status: int, detail: str, params: dict | None = None) -> tu
     """(title, detail) in the request's language: English keeps the service's detail; Indonesian
     comes from the one catalogue (problem_texts.py), with the values the detail names. The `type`
     URI never changes."""
-    if language() == "en":
+    return texts_in(language(), slug, status, detail, params)
+
+
+def texts_in(lang: str, slug: str, status: int, detail: str, params: dict | None = None) -> tuple[str, str]:
+    if lang == "en":
         return title_of(slug), detail
     return indonesian(slug, status, detail, params or {})
 

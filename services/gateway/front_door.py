@@ -1,0 +1,115 @@
+"""The first code a request meets, before Flask: it names the request (X-Request-Id) and, under
+overload, answers the load shedder's refusal itself.
+
+In a 3x overload most requests are refused with 503 `overloaded`, and a refusal made by Flask (a
+request context, every before/after hook, a JSON encoding) cost about as much CPU as the gunicorn
+worker's own handling: at ~1,400 requests/s the gateway's workers took both cores, and the
+services were left no CPU to finish the bookings that had been admitted (5 bookings in 20 s).
+Here the same refusal is a URL match, a look at the shedder and pre-encoded bytes.
+
+The door refuses only what the load shedder would refuse at once: a /v1 request subject to it (not
+a password sign-in or the waiting room, which have lanes of their own; not a slot listing, which the
+listing cache may answer; not a booking carrying an admission pass, which waits in the pass
+holders' line) while the shedder has no free place and no free place to wait, or after it waited
+longer than GATEWAY_MAX_QUEUE_WAIT_MS for a thread. A booking for an office whose waiting room is
+open goes on to Flask, where the room tells it where to queue (429 `waiting-room`). Everything else
+goes on, and the shedder decides as before. A door refusal is counted like any other (metrics, the
+access summary) but starts no trace span.
+"""
+from __future__ import annotations
+
+import io
+import json
+import random
+import time
+import uuid
+from typing import Callable
+
+from werkzeug.exceptions import HTTPException
+
+from services.gateway import loadshed, worker
+from services.gateway.problems import BASE, language_of, texts_in
+
+# Endpoints the shedder does not guard itself (each has its own line or cheap answer)
+NOT_AT_THE_DOOR = frozenset(loadshed.PASSWORD_ENDPOINTS) | {
+    "waiting_room.take_place", "waiting_room.room_state", "offices.list_slots"}
+BOOKING_ENDPOINTS = ("applications.book_appointment", "appointments.reschedule_appointment")
+DETAIL = "the service is busy right now; please retry shortly"
+
+
+def request_id(header: str) -> str:
+    """The client's X-Request-Id when it is a sane one, else a new random id. From `random`, not
+    uuid4 (os.urandom: a system call per request, ~10% of a worker's time in an overload); a
+    correlation id needs to be unique, not secret. Python reseeds `random` in each forked worker."""
+    if 0 < len(header) <= 128 and header.isprintable():
+        return header
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
+def _body(lang: str) -> bytes:
+    title, detail = texts_in(lang, "overloaded", 503, DETAIL, {})
+    return json.dumps({"type": BASE + "overloaded", "title": title, "status": 503, "detail": detail}).encode()
+
+
+class FrontDoor:
+    """WSGI middleware around the Flask app's wsgi_app. `observe(method, route, status, started)`
+    records an answer in the gateway's metrics and access summary; `room_open(office_id)` says
+    whether an office's waiting room is open."""
+
+    def __init__(self, app, limiter: loadshed.Limiter, observe: Callable[[str, str, int, float], None],
+                 room_open: Callable[[str], bool], max_queue_wait_s: float):
+        self.app, self.inner = app, app.wsgi_app
+        self.limiter, self.observe, self.room_open = limiter, observe, room_open
+        self.max_queue_wait_s = max_queue_wait_s
+        self.bodies = {lang: _body(lang) for lang in ("id", "en")}
+
+    def __call__(self, environ, start_response):
+        environ["passport.request_id"] = rid = request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(loadshed.PREFIX) or "HTTP_X_ADMISSION_PASS" in environ:
+            return self.inner(environ, start_response)
+        arrived = worker.arrived_at()
+        started = arrived if arrived is not None else time.perf_counter()
+        if time.perf_counter() - started > self.max_queue_wait_s:
+            reason = "queued-too-long"
+        elif self.limiter.full():
+            reason = "queue-full"
+        else:
+            return self.inner(environ, start_response)
+        try:
+            rule, _args = self.app.url_map.bind_to_environ(environ).match(return_rule=True)
+        except HTTPException:
+            return self.inner(environ, start_response)  # 404/405: Flask words those
+        if rule.endpoint in NOT_AT_THE_DOOR:
+            return self.inner(environ, start_response)
+        if rule.endpoint in BOOKING_ENDPOINTS and self._room_open_for(environ):
+            return self.inner(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "")
+        loadshed.SHED.labels(method, rule.rule, "door-" + reason).inc()
+        lang = language_of(environ.get("HTTP_ACCEPT_LANGUAGE", ""))
+        body = self.bodies[lang]
+        start_response("503 SERVICE UNAVAILABLE", [
+            ("Content-Type", "application/problem+json"), ("Content-Length", str(len(body))),
+            ("Content-Language", lang), ("Vary", "Accept-Language"),
+            ("Retry-After", str(loadshed.RETRY_AFTER_S)), ("X-Request-Id", rid)])
+        self.observe(method, rule.rule, 503, started)
+        return [body]
+
+    def _room_open_for(self, environ) -> bool:
+        """Whether the booking's slot is at an office with an open room. Reads the (small) body and
+        puts it back for Flask; a body it cannot read goes on to Flask, which words the 4xx."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return True
+        if not 0 < length <= 4096:
+            return True
+        data = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(data)
+        try:
+            slot_id = json.loads(data).get("slot_id")
+        except (ValueError, AttributeError):
+            return True
+        if not isinstance(slot_id, str) or slot_id.count("-") < 3:
+            return True
+        return self.room_open(slot_id.split("-", 1)[0])

@@ -1,0 +1,109 @@
+"""The gateway's front door: under overload, the load shedder's refusal is answered before Flask (the
+same 503 problem+json with Retry-After, in the applicant's language), and only what the shedder
+would refuse at once is refused there."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from prometheus_client import REGISTRY
+
+from servicekit.cache import Memo
+from services.gateway import admission, front_door, waiting_room, worker
+
+
+@pytest.fixture
+def gateway(monkeypatch, tmp_path):
+    from servicekit import identity
+    from services.gateway import app as gateway_app, auth
+    monkeypatch.setenv("JWT_SECRET", "unit-test-secret-of-the-front-door-0123456789")
+    for name, value in identity.make_local_keys(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    auth._signer.cache_clear()
+    now = time.time()
+    room = admission.Room("TBK", f"TBK:s{int(now)}", now - 60, now + 3600, 2.0, 0, "supervisor")
+    monkeypatch.setattr(waiting_room, "room_of", lambda office_id, now=None: room if office_id == "TBK" else None)
+    monkeypatch.setattr(waiting_room, "_not_before", Memo(100))
+    app = gateway_app.create_app()
+    token, _ttl = auth.issue("acc-1", "APPLICANT", "")
+    yield app, {"Authorization": f"Bearer {token}"}
+    identity.current.set(None)
+    auth._signer.cache_clear()
+
+
+def door_refusals(route: str, reason: str) -> float:
+    return REGISTRY.get_sample_value("gateway_requests_shed_total", {
+        "method": "POST", "route": route, "reason": "door-" + reason}) or 0.0
+
+
+BOOK = "/v1/applications/<application_id>/appointment"
+
+
+def fill(app) -> None:
+    """Every in-flight place and waiting place of the shedder taken."""
+    shedder = app.extensions["loadshed"]
+    while shedder.try_acquire() is None:
+        pass
+    shedder._waiting = shedder.max_waiting
+
+
+def test_a_full_shedder_is_answered_at_the_door_in_the_applicants_language(gateway, monkeypatch):
+    app, headers = gateway
+    fill(app)
+    views = []
+    monkeypatch.setattr(app, "full_dispatch_request", lambda: views.append(1))  # Flask must not be reached
+    before = door_refusals(BOOK, "queue-full")
+    client = app.test_client()
+    body = {"slot_id": "BTM-20270104-REGULAR-0900"}
+    refused = client.post("/v1/applications/app-1/appointment", json=body,
+                          headers={**headers, "X-Request-Id": "rid-42"})
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+    assert refused.mimetype == "application/problem+json" and refused.headers["X-Request-Id"] == "rid-42"
+    assert refused.json["type"].endswith("/overloaded") and refused.json["title"] == "Layanan sedang sibuk"
+    assert refused.headers["Content-Language"] == "id"
+    english = client.post("/v1/applications/app-1/appointment", json=body,
+                          headers={**headers, "Accept-Language": "en-GB,en;q=0.9"})
+    assert english.status_code == 503 and english.json["detail"] == front_door.DETAIL
+    assert english.headers["Content-Language"] == "en" and len(english.headers["X-Request-Id"]) == 36
+    assert views == [] and door_refusals(BOOK, "queue-full") == before + 2
+
+
+def test_what_has_a_line_of_its_own_is_not_refused_at_the_door(gateway):
+    app, headers = gateway
+    fill(app)
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    # a booking at an office whose room is open: the room tells it where to queue
+    room = client.post("/v1/applications/app-1/appointment", json={"slot_id": "TBK-20270104-REGULAR-0900"},
+                       headers=headers)
+    assert room.status_code == 429 and room.json["type"].endswith("/waiting-room")
+    # a pass holder waits in the pass holders' line (and here is refused by the shedder, not the door)
+    before = door_refusals(BOOK, "queue-full")
+    holder = client.post("/v1/applications/app-1/appointment", json={"slot_id": "BTM-20270104-REGULAR-0900"},
+                         headers={**headers, "X-Admission-Pass": "not-a-pass"})
+    assert holder.status_code != 503 or holder.json["type"].endswith("/overloaded")
+    assert door_refusals(BOOK, "queue-full") == before
+    # unknown paths are Flask's to word (its shedder runs before routing: a 503 from Flask, not the door)
+    client.post("/v1/nowhere", json={})
+    assert REGISTRY.get_sample_value("gateway_requests_shed_total", {
+        "method": "POST", "route": "unmatched", "reason": "queue-full"}) >= 1
+
+
+def test_a_request_that_waited_too_long_for_a_thread_is_refused_at_the_door(gateway):
+    app, headers = gateway
+    before = door_refusals(BOOK, "queued-too-long")
+    worker._current.arrived_at = time.perf_counter() - 5.0  # as the arrival-stamped worker notes it
+    try:
+        late = app.test_client().post("/v1/applications/app-1/appointment",
+                                      json={"slot_id": "BTM-20270104-REGULAR-0900"}, headers=headers)
+    finally:
+        worker._current.arrived_at = None
+    assert late.status_code == 503 and late.headers["Retry-After"] == "1"
+    assert door_refusals(BOOK, "queued-too-long") == before + 1
+
+
+def test_request_ids_are_the_clients_when_sane_and_fresh_otherwise():
+    assert front_door.request_id("abc-123") == "abc-123"
+    fresh = {front_door.request_id("") for _ in range(1000)} | {front_door.request_id("x" * 200)}
+    assert len(fresh) == 1001 and all(len(r) == 36 and r[14] == "4" for r in fresh)
+    assert front_door.request_id("bad\nid") != "bad\nid"
