@@ -801,7 +801,7 @@ def start_baseline(port: int, mongo_uri: str, workers: int, log_path: Path) -> s
                PYTHONPATH=f"{REPO}:{REPO / 'libs'}:{REPO / 'gen' / 'python'}")
     log = open(log_path, "ab")
     proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers),
-                             "--worker-class", "services.gateway.worker.ArrivalStampedWorker", "--threads", os.environ.get("GATEWAY_THREADS", "32"), "--bind", f"127.0.0.1:{port}",
+                             "--worker-class", "services.gateway.worker.ArrivalStampedWorker", "--threads", os.environ.get("GATEWAY_THREADS", "8"), "--bind", f"127.0.0.1:{port}",
                              "--timeout", "30", "tests.bench.baseline_app:app"],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     api = Http(f"http://127.0.0.1:{port}")
@@ -988,7 +988,7 @@ def main(argv=None) -> int:
         lines = [
             "release rush benchmark",
             f"{'machine':<{w}} {os.cpu_count()} cores, {_mem_gb()} GB RAM, FerretDB (SQLite) store, Kafka; all on one host",
-            f"{'stack':<{w}} gateway gunicorn gthread (arrival-stamped) x{workers} workers x{os.environ.get('GATEWAY_THREADS', '32')} threads, booking x2 replicas",
+            f"{'stack':<{w}} gateway gunicorn gthread (arrival-stamped) x{workers} workers x{os.environ.get('GATEWAY_THREADS', '8')} threads, booking x2 replicas",
             f"{'applicants (with accounts and applications)':<{w}} {len(applicants)}",
             f"{'release':<{w}} {args.offices} offices x {args.seats} seats = {sum(s['capacity'] for s in release1.values())} seats",
             f"{'client':<{w}} closed loop, {args.concurrency} threads, keep-alive",
