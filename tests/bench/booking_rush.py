@@ -703,10 +703,10 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
     office_id = "BTM"
     days = cal.working_days(cal.offices[office_id], first_day, 3)
     lines = [f"-- booking-heavy: {n} people following Retry-After, one thread each, all at once; {seats} seats --"]
-    figures, measured = {}, None
+    figures, sold_out_rate = {}, 0.0
     for day, (with_bots, room) in zip(days, ((False, False), (True, False), (True, True))):
-        if room and per_minute <= 0:  # the pace's ceiling: twice what booking completed just before, on this
-            per_minute = max(60, int(2 * 60 * measured))  # machine, under these bots (the room finds the pace)
+        if room and per_minute <= 0:  # the pace's ceiling: twice the bookings/s this machine sold out at just
+            per_minute = max(60, int(2 * 60 * sold_out_rate))  # before, people only (the room finds the pace below it)
         release = create_release(api, tokens, [(office_id, day)], seats, cal)
         people = setup_applicants(api, n, lambda _i: office_id, jwt_secret, setup_concurrency)
         bots = {p["account_id"] for p in random.sample(people, round(len(people) * bot_share))} if with_bots else set()
@@ -730,7 +730,7 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
             v for k, v in r["outcomes"].items() if k not in ("booked", "sold-out"))
         if not with_bots:
             rate = r["booked"] / r["sold_out_s"] if r["sold_out_s"] else 0.0
-            figures["sellout_rate"] = rate
+            figures["sellout_rate"] = sold_out_rate = rate
             lines += [f"  {'sold out: seats booked / seconds':<42} {r['booked']} / {r['sold_out_s']:.1f} s = "
                       f"{rate:.1f} bookings/s (seats held / offered {inv['held']} / {inv['seats']}, "
                       f"overbooked {inv['overbooked']})",
@@ -739,7 +739,6 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
                       f"-- brokers' bots: {n} applicants, {round(n * bot_share)} of them bots asking every "
                       f"{BOT_INTERVAL_S * 1000:.0f} ms; {seats} seats per run --"]
             continue
-        measured = r["booked"] / r["seconds"] if r["seconds"] else 1.0
         if room:
             figures["bots_ratio"] = r["ratio"]
         pace = ""
@@ -751,7 +750,8 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
                 pace = (f"; adaptive pace {min(rates) * 60:.0f}-{max(rates) * 60:.0f}/min, "
                         f"mean {sum(rates) / len(rates) * 60:.0f}/min")
         label = (f"with the waiting room (ceiling {per_minute}/min{pace}, draw {draw_seconds} s)" if room
-                 else f"without a waiting room ({measured:.2f} bookings/s over the run)")
+                 else f"without a waiting room ({r['booked'] / r['seconds'] if r['seconds'] else 0:.2f} bookings/s "
+                      "over the run)")
         lines += [
             f"{label}:",
             f"  {'bots seats / seats (bots / people)':<42} {r['bot_seats']} / {r['booked']} "
@@ -856,8 +856,8 @@ def main(argv=None) -> int:
     p.add_argument("--bots-share", type=float, default=float(e("BENCH_BOTS_SHARE", 0.1)))
     p.add_argument("--bots-seats", type=int, default=int(e("BENCH_BOTS_SEATS", 120)))
     p.add_argument("--bots-per-minute", type=int, default=int(e("BENCH_BOTS_PER_MINUTE", 0)),
-                   help="the waiting room's admissions per minute in the bots scenario (0: 80%% of the bookings/s "
-                        "the run without a room completed, i.e. what booking takes on this machine now)")
+                   help="the waiting room's admissions per minute in the bots scenario (0: twice the bookings/s "
+                        "the booking-heavy run, people only, sold out at: what booking does on this machine now)")
     p.add_argument("--bots-draw-seconds", type=int, default=int(e("BENCH_BOTS_DRAW_SECONDS", 20)))
     p.add_argument("--bots-only", action="store_true", help="run only the brokers' bots scenario")
     args = p.parse_args(argv)
