@@ -112,4 +112,7 @@ class FrontDoor:
             return True
         if not isinstance(slot_id, str) or slot_id.count("-") < 3:
             return True
-        return self.room_open(slot_id.split("-", 1)[0])
+        try:
+            return self.room_open(slot_id.split("-", 1)[0])
+        except Exception:  # noqa: BLE001 - undecided here: Flask's guard asks again and answers (or logs) it
+            return True

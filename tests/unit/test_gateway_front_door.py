@@ -107,3 +107,17 @@ def test_request_ids_are_the_clients_when_sane_and_fresh_otherwise():
     fresh = {front_door.request_id("") for _ in range(1000)} | {front_door.request_id("x" * 200)}
     assert len(fresh) == 1001 and all(len(r) == 36 and r[14] == "4" for r in fresh)
     assert front_door.request_id("bad\nid") != "bad\nid"
+
+
+def test_a_room_that_cannot_be_read_is_left_to_flask(gateway, monkeypatch):
+    app, headers = gateway
+    fill(app)
+
+    def unreadable(office_id, now=None):
+        raise RuntimeError("store gone")
+    monkeypatch.setattr(waiting_room, "room_of", unreadable)
+    before = door_refusals(BOOK, "queue-full")
+    answer = app.test_client().post("/v1/applications/app-1/appointment",
+                                    json={"slot_id": "BTM-20270104-REGULAR-0900"}, headers=headers)
+    assert door_refusals(BOOK, "queue-full") == before  # not refused at the door
+    assert answer.status_code == 500 and answer.json["type"].endswith("/internal-error")  # Flask's guard logged it
