@@ -1212,11 +1212,35 @@ def pause_platform(stack) -> list[int]:
 
 
 def resume_platform(paused: list[int]) -> None:
+    """SIGCONT the paused groups, each group's members before its leader: gunicorn's master (the
+    gateway group's leader) takes workers whose heartbeat is older than its 30 s timeout for hung and
+    restarts them all, so after a pause longer than that (the baseline at the default scale) the
+    workers must run and beat first, or the next phase meets freshly booted workers."""
+    members = [pid for pid, pgid in _process_groups().items() if pgid in paused and pid != pgid]
+    for pid in members:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    if members:
+        time.sleep(2.0)  # a gthread worker beats at least once a second
     for pgid in paused:
         try:
             os.killpg(pgid, signal.SIGCONT)
         except ProcessLookupError:
             pass
+
+
+def _process_groups() -> dict[int, int]:
+    """pid -> process group id of every process (from /proc/*/stat)."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(stat.parent.name)] = int(fields[2])  # after "pid (comm)": state, ppid, pgrp
+    return out
 
 
 def cpu_seconds(stack) -> dict[str, float]:
