@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pymongo
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
@@ -322,6 +323,15 @@ def fill_gateway(port: int) -> socket.socket:
     raise AssertionError("the gateway never admitted the holding request")
 
 
+def _replaced(element) -> bool:
+    """Whether the page `element` belonged to has been replaced by another."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    return False
+
+
 def test_waiting_page_when_the_gateway_is_full_books_exactly_once(web, browser, tmp_path):
     page, person = Page(browser, web.web_url), new_person()
     register(page, person)
@@ -335,8 +345,8 @@ def test_waiting_page_when_the_gateway_is_full_books_exactly_once(web, browser, 
     try:
         browser.find_element(By.ID, "book").click()
         # the form's answer may still be loading when click() returns: wait for the page it lands on
-        page.wait_for(lambda: browser.find_elements(By.ID, "waiting"), timeout_s=30, what="the waiting page")
-        assert browser.find_element(By.ID, "waiting").is_displayed()
+        page.wait_for(lambda: browser.find_element(By.ID, "waiting").is_displayed(), timeout_s=30,
+                      what="the waiting page")
         # Hold the page's own countdown while it is checked, then retry by the button (the no-JS path).
         browser.execute_script("for (let i = 0; i < 10000; i++) { clearInterval(i); }")
         waiting = browser.find_element(By.ID, "waiting").text
@@ -344,9 +354,14 @@ def test_waiting_page_when_the_gateway_is_full_books_exactly_once(web, browser, 
         assert "tidak akan memesan dua kali" in page.text()
         page.check()
         page.shot("31-waiting-id")
+        before = browser.find_element(By.ID, "waiting")
         browser.find_element(By.ID, "retry").click()
-        page.wait_for(lambda: browser.find_elements(By.ID, "waiting"), timeout_s=30, what="the waiting page again")
-        assert browser.find_element(By.ID, "waiting").is_displayed()  # still full: waiting again
+        # the same page comes back: wait until it replaced the one clicked on (a quick 503 answer lands
+        # between a find and a look at the old page's element)
+        page.wait_for(lambda: _replaced(before), timeout_s=30, what="the retry's answer")
+        # still full: waiting again (its own countdown may resend meanwhile: a replaced page is looked at again)
+        page.wait_for(lambda: browser.find_element(By.ID, "waiting").is_displayed(), timeout_s=30,
+                      what="the waiting page again")
     finally:
         hold.close()  # the held request ends; the gateway has room again
     # The page resends the same form by itself (same Idempotency-Key) and lands on the bill.
