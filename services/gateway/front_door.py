@@ -27,14 +27,12 @@ from typing import Callable
 
 from werkzeug.exceptions import HTTPException
 
-from services.gateway import loadshed, worker
+from services.gateway import listing_cache, loadshed, waiting_room, worker
 from services.gateway.problems import BASE, language_of, texts_in
 
 # Endpoints the shedder does not guard itself (each has its own line or cheap answer)
-NOT_AT_THE_DOOR = frozenset(loadshed.PASSWORD_ENDPOINTS) | {
-    "waiting_room.take_place", "waiting_room.room_state", "offices.list_slots"}
-BOOKING_ENDPOINTS = ("applications.book_appointment", "appointments.reschedule_appointment")
-DETAIL = "the service is busy right now; please retry shortly"
+NOT_AT_THE_DOOR = frozenset(loadshed.PASSWORD_ENDPOINTS) | frozenset(waiting_room.ROOM_ENDPOINTS) | {
+    listing_cache.ENDPOINT}
 
 
 def request_id(header: str) -> str:
@@ -47,7 +45,7 @@ def request_id(header: str) -> str:
 
 
 def _body(lang: str) -> bytes:
-    title, detail = texts_in(lang, "overloaded", 503, DETAIL, {})
+    title, detail = texts_in(lang, "overloaded", 503, loadshed.BUSY, {})
     return json.dumps({"type": BASE + "overloaded", "title": title, "status": 503, "detail": detail}).encode()
 
 
@@ -82,7 +80,7 @@ class FrontDoor:
             return self.inner(environ, start_response)  # 404/405: Flask words those
         if rule.endpoint in NOT_AT_THE_DOOR:
             return self.inner(environ, start_response)
-        if rule.endpoint in BOOKING_ENDPOINTS and self._room_open_for(environ):
+        if rule.endpoint in waiting_room.BOOKING_ENDPOINTS and self._room_open_for(environ):
             return self.inner(environ, start_response)
         method = environ.get("REQUEST_METHOD", "")
         loadshed.SHED.labels(method, rule.rule, "door-" + reason).inc()

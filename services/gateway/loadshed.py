@@ -33,6 +33,7 @@ ADMISSION_LIMIT = Gauge("gateway_admission_limit", "The adaptive in-flight limit
                         "over the live gateway worker processes.", multiprocess_mode="livesum")
 PREFIX = "/v1/"
 RETRY_AFTER_S = 1
+BUSY = "the service is busy right now; please retry shortly"  # the `overloaded` problem's detail
 
 
 class Limiter:
@@ -203,7 +204,7 @@ def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float 
             return None
         route = request.url_rule.rule if request.url_rule else "unmatched"
         SHED.labels(request.method, route, refused).inc()
-        return response(Problem(503, "overloaded", "the service is busy right now; please retry shortly",
+        return response(Problem(503, "overloaded", BUSY,
                                 retry_after=RETRY_AFTER_S))
 
     @app.after_request
@@ -254,7 +255,7 @@ def install_lane(app: Flask, name: str, endpoints: tuple[str, ...], limiter: Lim
         refused = limiter.try_acquire()
         if refused is not None:
             SHED.labels(request.method, request.url_rule.rule, f"{name}-{refused}").inc()
-            return response(Problem(503, "overloaded", "the service is busy right now; please retry shortly",
+            return response(Problem(503, "overloaded", BUSY,
                                     retry_after=retry_after_s))
         g.setdefault(flag, True)
         g.loadshed_exempt = True

@@ -504,7 +504,7 @@ def install(app: Flask) -> loadshed.Limiter:
             refused = limiter.try_acquire()
             if refused is not None:
                 loadshed.SHED.labels(request.method, request.url_rule.rule, "waiting-room-" + refused).inc()
-                return response(Problem(503, "overloaded", "the service is busy right now; please retry shortly",
+                return response(Problem(503, "overloaded", loadshed.BUSY,
                                         retry_after=loadshed.RETRY_AFTER_S))
             g.room_admitted = True
             g.loadshed_exempt = True  # bounded by its own limiter above

@@ -1231,16 +1231,18 @@ def resume_platform(paused: list[int]) -> None:
             pass
 
 
-def _process_groups() -> dict[int, int]:
-    """pid -> process group id of every process (from /proc/*/stat)."""
-    out = {}
+def _proc_stats():
+    """(pid, the fields of /proc/<pid>/stat after "pid (comm)": state, ppid, pgrp, ...) of every process."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            yield int(stat.parent.name), stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[int(stat.parent.name)] = int(fields[2])  # after "pid (comm)": state, ppid, pgrp
-    return out
+
+
+def _process_groups() -> dict[int, int]:
+    """pid -> process group id of every process."""
+    return {pid: int(fields[2]) for pid, fields in _proc_stats()}
 
 
 def cpu_seconds(stack) -> dict[str, float]:
@@ -1251,12 +1253,8 @@ def cpu_seconds(stack) -> dict[str, float]:
     tick = os.sysconf("SC_CLK_TCK")
     groups = stack_groups(stack)
     out = collections.Counter()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pgid = int(fields[2])  # after "pid (comm)": state, ppid, pgrp, ...
+    for _pid, fields in _proc_stats():
+        pgid = int(fields[2])
         if pgid in groups:
             out[groups[pgid]] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return dict(out)

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from servicekit.cache import Memo
-from services.gateway import admission, front_door, waiting_room, worker
+from services.gateway import admission, front_door, loadshed, waiting_room, worker
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_a_full_shedder_is_answered_at_the_door_in_the_applicants_language(gatew
     assert refused.headers["Content-Language"] == "id"
     english = client.post("/v1/applications/app-1/appointment", json=body,
                           headers={**headers, "Accept-Language": "en-GB,en;q=0.9"})
-    assert english.status_code == 503 and english.json["detail"] == front_door.DETAIL
+    assert english.status_code == 503 and english.json["detail"] == loadshed.BUSY
     assert english.headers["Content-Language"] == "en" and len(english.headers["X-Request-Id"]) == 36
     assert views == [] and door_refusals(BOOK, "queue-full") == before + 2
 
