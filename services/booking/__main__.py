@@ -99,9 +99,9 @@ def main() -> None:
     # The quota gauges count every open slot's seats (a scan on FerretDB, ~150 ms per office): one
     # replica a minute exports them and the others export none, so sums over replicas stay right.
     quota_every = env_int("QUOTA_METRICS_INTERVAL_SECONDS", 60)
-    quota_lease = WindowLease(db, "quota-metrics", quota_every, clock)
-    runner.add_worker("quota_metrics", every(quota_every, "quota_metrics", lambda: booking_metrics.refresh_quota(apps)
-                                             if quota_lease.held() else booking_metrics.forget_quota()))
+    quota_lease, quota = WindowLease(db, "quota-metrics", quota_every, clock), booking_metrics.QuotaGauges(apps)
+    runner.add_worker("quota_metrics", every(quota_every, "quota_metrics",
+                                             lambda: quota.refresh() if quota_lease.held() else quota.forget()))
     runner.add_worker("no_show_sweeper", every(60, "no_show_sweeper",
                                                WindowLease(db, "no-show-sweeper", 60, clock).only_holder(apps.mark_no_shows)))
     runner.add_worker("waitlist_offers", every(env_int("WAITLIST_INTERVAL_SECONDS", 5), "waitlist_offers",

@@ -163,3 +163,42 @@ def test_a_priority_seat_needs_the_groups_proof_and_the_officer_decides_on_it_at
     assert number.startswith("A"), "a refused claim queues in the regular lane"
     assert staff_actions == [("priority-refused", {"application_id": app_id, "priority_group": "DISABLED"})]
     assert "priority proof refused" in apps.latest(app_id)["note"]
+
+
+class CountingSeatReads:
+    """Counts the range reads (`find`) of seats: what the reaper does in a window."""
+
+    def __init__(self, collection):
+        self.collection, self.reads = collection, 0
+
+    def find(self, *args, **kwargs):
+        self.reads += 1
+        return self.collection.find(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.collection, name)
+
+
+def test_the_reaper_reads_no_seats_for_a_window_in_which_no_seat_was_held_or_freed():
+    apps, slot_id, app_id = booking_world()
+    apps.seats = seats = CountingSeatReads(apps.seats)
+    apps.reap_seats()  # the first pass reads every held seat
+    assert seats.reads == 1
+    apps.clock.advance(seconds=5)
+    apps.reap_seats()
+    assert seats.reads == 1, "a quiet window: no read of seats"
+    apps.book(CALLER, app_id, slot_id)
+    apps.clock.advance(seconds=ABANDON_AFTER.total_seconds() + 1)
+    assert apps.reap_seats() == 0  # the booking's seat is its appointment
+    assert seats.reads == 2, "a seat was held in the window: it is read"
+    for _ in range(30):  # the window moves on past that minute
+        apps.clock.advance(seconds=5)
+        apps.reap_seats()
+    reads = seats.reads
+    apps.clock.advance(seconds=5)
+    apps.reap_seats()
+    assert seats.reads == reads, "quiet again"
+    apps.cancel(CALLER, app_id)  # frees the seat: its minute is marked too
+    apps.clock.advance(seconds=5)
+    apps.reap_seats()
+    assert seats.reads == reads + 1

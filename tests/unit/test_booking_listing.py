@@ -132,8 +132,8 @@ def test_between_full_passes_the_reaper_reads_only_the_seats_held_since_its_last
         apps.applications.insert_one({"_id": app, "account_id": "acc-" + app, "office_id": "TBK"})
         apps.transitions.insert_one({"_id": f"{app}:0000", "application_id": app, "seq": 0, "status": status,
                                      "state": {"appointment": {"hold_id": hold}} if status != "DRAFT" else {}})
-        apps.seats.insert_one({"_id": f"{slot_id}#{n}", "slot_id": slot_id, "holder": f"{app}#0",
-                               "application_id": app, "hold_id": hold, "held_at": held_at})
+        repo.take({"_id": f"{slot_id}#{n}", "slot_id": slot_id, "holder": f"{app}#0",
+                   "application_id": app, "hold_id": hold, "held_at": held_at})
 
     seat(0, "app-old", "AWAITING_PAYMENT", "apt-0", clock.now() - dt.timedelta(hours=2))
     assert apps.reap_seats() == 0 and read == [f"{slot_id}#0"]  # the first pass reads every seat

@@ -36,7 +36,7 @@ class Applications:
         self.gates = Gates(release_gate=release_gate, outreach_gate=outreach_gate, on_staff_action=on_staff_action)
         self.seat_hints = SeatHints(seat_hint_s, free_ttl_s=free_seat_hint_s)
         self.application_repository = ApplicationRepository(db, clock)
-        self.seat_repository = SeatRepository(db, self.seat_hints)
+        self.seat_repository = SeatRepository(db, self.seat_hints, clock)
         self.slot_repository = SlotRepository(db)
         self.queue_numbers = QueueNumberRepository(db)
         self.documents = Documents(db, clock, document_keys)

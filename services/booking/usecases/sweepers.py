@@ -33,13 +33,16 @@ class Sweepers:
         only the seats held since the last one (a seat orphaned by an attempt is new), and every
         REAP_RECHECK all of them: a seat found to be its open application's current one can be left
         behind only by a crash while its application closes, which is rare, so it is looked at
-        again only then (reading every held seat every 5 s grew the idle store's work with the seats)."""
+        again only then (reading every held seat every 5 s grew the idle store's work with the seats).
+        A window in which no seat changed is not read at all (SeatChangeMinutes)."""
         freed = 0
         now = self.clock.now()
         cutoff = now - (orphan_after or ABANDON_AFTER)
         full = self._full_pass_at is None or now - self._full_pass_at >= REAP_RECHECK  # also the first pass
         since = None if full else self._scanned_until - REAP_OVERLAP
-        seats = {seat["_id"]: seat for seat in self.seats.held_before(cutoff, since)}
+        seats = {}
+        if full or self.seats.changes.any_between(since, cutoff):
+            seats = {seat["_id"]: seat for seat in self.seats.held_before(cutoff, since)}
         for seat_id, seat in list(self._undecided.items()):
             seats.setdefault(seat_id, seat)
         self._undecided.clear()
@@ -56,6 +59,7 @@ class Sweepers:
                 self._undecided[seat["_id"]] = seat
         if full:
             self._full_pass_at = now
+            self.seats.changes.forget_before(now - 2 * REAP_RECHECK)  # no window reaches that far back
         self._scanned_until = cutoff
         return freed
 
