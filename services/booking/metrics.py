@@ -5,6 +5,8 @@ import datetime as dt
 
 from prometheus_client import Counter, Gauge
 
+from services.booking.domain.seats import REAP_OVERLAP
+
 QUOTA_CAPACITY = Gauge("booking_quota_capacity_seats",
                        "Seats offered in the open horizon (today and later), by office and lane.",
                        ["office_id", "lane"])
@@ -21,8 +23,8 @@ ABANDON_DEFERRED = Counter("booking_abandon_deferred_total",
                            "(the seat reaper frees it within seconds).")
 
 
-# The quota gauges recount held seats when a seat changed since the last count (SeatChangeMinutes,
-# a minute back for replicas' clocks) and at least this often; counting scans seats on FerretDB 1.24.
+# The quota gauges recount held seats when a seat changed since they last looked (SeatChanges,
+# REAP_OVERLAP back for replicas' clocks) and at least this often; a count scans seats on FerretDB 1.24.
 RECOUNT_AT_LEAST = dt.timedelta(minutes=10)
 
 
@@ -33,6 +35,7 @@ class QuotaGauges:
     def __init__(self, apps):
         self.apps = apps
         self._counted_at: dt.datetime | None = None
+        self._looked_at: dt.datetime | None = None  # for seat changes
         self._held: dict[str, int] = {}  # slot id -> seats held, at _counted_at
 
     def refresh(self) -> None:
@@ -42,9 +45,10 @@ class QuotaGauges:
         slot_ids = [slot_id for _, slots in offices.values() for slot_id in slots]
         if (self._counted_at is None or now - self._counted_at >= RECOUNT_AT_LEAST
                 or not set(slot_ids) <= set(self._held)  # a new day or new slots
-                or apps.seat_repository.changes.any_between(self._counted_at - dt.timedelta(minutes=1), now)):
+                or apps.seat_repository.changes.any_between(self._looked_at - REAP_OVERLAP, now)):
             self._held = dict.fromkeys(slot_ids, 0) | apps.seat_repository.held_counts(slot_ids)
             self._counted_at = now
+        self._looked_at = now
         for office_id, (office, slots) in offices.items():
             capacity, taken = {}, {}
             for slot_id, slot in slots.items():

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from servicekit.clock import FixedClock
 from services.booking import metrics
-from services.booking.adapters.repositories import SeatChangeMinutes
+from services.booking.adapters.repositories import SeatChanges
 from services.booking.domain import calendar
 from tests.unit.fakemongo import Database
 
@@ -33,7 +33,7 @@ def quota_world():
     apps = SimpleNamespace(
         calendar=SimpleNamespace(offices={office_id: cal.offices[office_id]}), clock=clock,
         slot_repository=SimpleNamespace(lanes_and_capacities_from=lambda office, day: slots),
-        seat_repository=SimpleNamespace(held_counts=held_counts, changes=SeatChangeMinutes(Database())))
+        seat_repository=SimpleNamespace(held_counts=held_counts, changes=SeatChanges(Database())))
     return apps, office_id, list(slots), counts
 
 
@@ -57,8 +57,9 @@ def test_held_seats_are_recounted_only_after_a_seat_changed_or_ten_minutes():
     gauges.refresh()
     assert counts["scans"] == 1 and held(office_id, "REGULAR") == 2, "nothing changed: no count"
     counts["held"] = {first: 3}
-    apps.seat_repository.changes.mark(apps.clock.now() - dt.timedelta(seconds=30))  # a hold, 30 s ago
-    apps.clock.advance(minutes=1)
+    apps.clock.advance(seconds=30)
+    apps.seat_repository.changes.mark(apps.clock.now())  # a hold
+    apps.clock.advance(seconds=30)
     gauges.refresh()
     assert counts["scans"] == 2 and held(office_id, "REGULAR") == 3
     apps.clock.advance(minutes=2)

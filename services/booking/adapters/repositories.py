@@ -146,48 +146,50 @@ class ApplicationRepository:
                       TOPIC, self.clock)
 
 
-class SeatChangeMinutes:
-    """The minutes in which a seat was held or freed, one small document each (`_id` = the UTC
-    minute), so readers of many seats (the reaper's window, the quota gauges) skip quiet minutes:
-    on FerretDB 1.24 a range read of seats scans them all, and idle it did so every 5 s. A replica
-    writes a minute once (an insert it remembers); the mark goes in before the seat does."""
+class SeatChanges:
+    """The 10-second spans in which a seat was held or freed, one small document each (`_id` = the
+    span's UTC start), so readers of many seats (the reaper's window, the quota gauges) skip quiet
+    spans: on FerretDB 1.24 a range read of seats scans them all, and idle it did so every 5 s. A
+    replica writes a span once (an insert it remembers); the mark goes in before the seat does."""
+
+    SPAN = dt.timedelta(seconds=10)
 
     def __init__(self, db):
-        self.minutes = db["seat_change_minutes"]
-        self._marked: str | None = None  # the latest minute this process marked
+        self.spans = db["seat_change_spans"]
+        self._marked: str | None = None  # the latest span this process marked
 
     def mark(self, at: dt.datetime) -> None:
-        minute = _minute_key(at)
-        if minute != self._marked:
-            insert_unique(self.minutes, {"_id": minute})
-            self._marked = minute
+        span = _span_key(at)
+        if span != self._marked:
+            insert_unique(self.spans, {"_id": span})
+            self._marked = span
 
     def any_between(self, since: dt.datetime, until: dt.datetime) -> bool:
-        """A seat changed in a minute from `since`'s to `until`'s (both included)? `_id` lookups only."""
-        at = since.replace(second=0, microsecond=0)
+        """A seat changed in a span from `since`'s to `until`'s (both included)? `_id` lookups only."""
+        at = since.replace(second=since.second // 10 * 10, microsecond=0)
         while at <= until:
-            if self.minutes.find_one({"_id": _minute_key(at)}, {"_id": 1}) is not None:
+            if self.spans.find_one({"_id": _span_key(at)}, {"_id": 1}) is not None:
                 return True
-            at += dt.timedelta(minutes=1)
+            at += self.SPAN
         return False
 
     def forget_before(self, before: dt.datetime) -> None:
-        self.minutes.delete_many({"_id": {"$lt": _minute_key(before)}})
+        self.spans.delete_many({"_id": {"$lt": _span_key(before)}})
 
 
-def _minute_key(at: dt.datetime) -> str:
+def _span_key(at: dt.datetime) -> str:
     if at.tzinfo is not None:
         at = at.astimezone(dt.timezone.utc)
-    return at.strftime("%Y-%m-%dT%H:%M")
+    return at.strftime("%Y-%m-%dT%H:%M:") + str(at.second // 10)
 
 
 class SeatRepository:
     """Seat holds. Every release tells the replica's seat hints (a freed seat may be offered again),
-    and every change marks its minute (SeatChangeMinutes)."""
+    and every change marks its span (SeatChanges)."""
 
     def __init__(self, db, hints: SeatHints, clock: Clock):
         self.seats, self.hints, self.clock = db["seats"], hints, clock
-        self.changes = SeatChangeMinutes(db)
+        self.changes = SeatChanges(db)
 
     def ensure_indexes(self) -> None:
         self.seats.create_index("slot_id")

@@ -17,9 +17,10 @@ ABANDON_AFTER = dt.timedelta(seconds=10)
 BOOKING_IN_FLIGHT = ABANDON_AFTER
 # How often the reaper reads every held seat, and so looks again at a seat it found current (left
 # behind only by a crash in the moment an application closes): between these full passes it reads
-# only the seats held since its last pass (REAP_OVERLAP back, for slow inserts and replicas' clocks).
+# only the seats held since its last pass (REAP_OVERLAP back, for slow inserts and replicas' clocks;
+# a seat a window missed all the same is found by the next full pass).
 REAP_RECHECK = dt.timedelta(minutes=60)
-REAP_OVERLAP = dt.timedelta(seconds=60)
+REAP_OVERLAP = dt.timedelta(seconds=15)
 
 
 def holder_of(application_id: str, generation: int) -> str:

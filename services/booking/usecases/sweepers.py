@@ -34,7 +34,7 @@ class Sweepers:
         REAP_RECHECK all of them: a seat found to be its open application's current one can be left
         behind only by a crash while its application closes, which is rare, so it is looked at
         again only then (reading every held seat every 5 s grew the idle store's work with the seats).
-        A window in which no seat changed is not read at all (SeatChangeMinutes)."""
+        A window in which no seat changed is not read at all (SeatChanges)."""
         freed = 0
         now = self.clock.now()
         cutoff = now - (orphan_after or ABANDON_AFTER)
