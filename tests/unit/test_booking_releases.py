@@ -197,3 +197,30 @@ def test_an_applicant_reads_back_the_entries_of_their_own_application_with_each_
     with pytest.raises(DomainError) as err:
         ballots.entries_of_application(me, "app-9")
     assert err.value.problem == "application-not-found"
+
+
+def test_the_draw_worker_reads_the_ballots_at_the_next_draw_or_every_half_minute_not_every_cycle():
+    """The worker runs every 2 s in every replica; idle, each cycle read the ballots."""
+    from servicekit.clock import FixedClock
+    from tests.unit.fakemongo import Database
+    t0 = dt.datetime(2026, 12, 1, 3, tzinfo=dt.timezone.utc)
+    clock = FixedClock(t0)
+    ballots = releases.Ballots(Database(), None, None, None, clock)
+    reads, drawn = [], []
+    find = ballots.repository.ballots.find
+    ballots.repository.ballots.find = lambda *a, **k: reads.append(clock.now()) or find(*a, **k)
+    ballots.draw = lambda ballot: drawn.append(ballot["_id"]) or True
+    # scheduled by another replica: this one learns of it by reading
+    ballots.repository.add({"_id": "DPS-20261210-REGULAR", "office_id": "DPS", "date": "2026-12-10", "lane": "REGULAR",
+                            "entries_open_at": t0, "entries_close_at": t0 + dt.timedelta(seconds=45),
+                            "draw_at": t0 + dt.timedelta(seconds=45), "commitment": "c"})
+
+    def cycle_at(seconds):
+        clock.at = t0 + dt.timedelta(seconds=seconds)
+        return ballots.run_due()
+
+    assert [cycle_at(s) for s in (0, 10, 28)] == [0, 0, 0] and len(reads) == 1  # then RELOOK
+    assert cycle_at(30) == 0 and len(reads) == 2
+    assert cycle_at(44) == 0 and len(reads) == 2
+    assert cycle_at(45) == 1 and drawn == ["DPS-20261210-REGULAR"] and len(reads) == 3  # at its draw time
+    assert cycle_at(47) == 0 and len(reads) == 3

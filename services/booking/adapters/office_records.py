@@ -188,8 +188,9 @@ class BallotRepository:
     def of_office(self, office_id: str, limit: int = 200) -> list[dict]:
         return list(self.ballots.find({"office_id": office_id}).sort([("date", -1), ("lane", 1)]).limit(limit))
 
-    def due(self, now: dt.datetime, lookback: dt.timedelta) -> list[dict]:
-        return list(self.ballots.find({"draw_at": {"$lte": now, "$gte": now - lookback}}))
+    def drawn_from(self, since: dt.datetime) -> list[dict]:
+        """Ballots whose draw is at or after `since` (drawn lately, or still to draw)."""
+        return list(self.ballots.find({"draw_at": {"$gte": since}}))
 
     def keep_secret(self, ballot_id: str, secret: str) -> str:
         """The ballot's secret: this one, or the one a parallel request stored first."""

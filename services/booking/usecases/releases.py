@@ -37,6 +37,9 @@ from services.booking.domain.calendar import Calendar
 
 RECOVER_AFTER = dt.timedelta(seconds=30)  # another replica's unfinished draw is taken over after this
 LOOKBACK = dt.timedelta(days=7)
+# Between draws a replica reads the ballots again after this (one scheduled by another replica is
+# seen within it; its own are seen at once), not every cycle of the draw worker.
+RELOOK = dt.timedelta(seconds=30)
 
 
 # -- the release gate and ballots ------------------------------------------------------------
@@ -82,6 +85,7 @@ class Ballots:
         self.waitlist = waitlist  # losers are put on it
         self.repository = BallotRepository(db)
         self._mine: set[str] = set()  # draws this process inserted: it executes them at once
+        self._look_at: dt.datetime | None = None  # when the draw worker reads the ballots again
 
     def ensure_indexes(self) -> None:
         self.repository.ensure_indexes()
@@ -121,6 +125,7 @@ class Ballots:
                "commitment": commitment_of(secret)}
         if not self.repository.add(doc):
             raise DomainError("exists", "ballot-exists", f"a ballot for {lane} seats on {date} exists: {bid}")
+        self._look_at = None  # its draw time is read at the next cycle
         self.audit.append(caller, "BALLOT_CREATED", office_id, {
             "ballot_id": bid, "date": date, "lane": lane, "entries_open_at": rfc3339(opens, office.tz),
             "entries_close_at": rfc3339(closes, office.tz), "draw_at": rfc3339(draw_at, office.tz),
@@ -251,16 +256,19 @@ class Ballots:
 
     # -- the draw worker -------------------------------------------------------------------
     def run_due(self) -> int:
-        """One cycle of the draw worker (every replica runs it): draw and seat due ballots."""
+        """One cycle of the draw worker (every replica runs it): draw and seat due ballots. The
+        ballots are read when one is due to be drawn, or RELOOK after the last read; an unfinished
+        draw is looked at again the next cycle."""
         now = self.clock.now()
-        due = self.repository.due(now, LOOKBACK)
-        if not due:
+        if self._look_at is not None and now < self._look_at:
             return 0
-        done = self.repository.done_of([b["_id"] for b in due])
-        finished = 0
-        for ballot in due:
-            if ballot["_id"] + ":done" not in done:
-                finished += self.draw(ballot)
+        ballots = self.repository.drawn_from(now - LOOKBACK)
+        due = [b for b in ballots if b["draw_at"] <= now]
+        look_at = min([b["draw_at"] for b in ballots if b["draw_at"] > now] + [now + RELOOK])
+        done = self.repository.done_of([b["_id"] for b in due]) if due else set()
+        undone = [b for b in due if b["_id"] + ":done" not in done]
+        finished = sum(self.draw(ballot) for ballot in undone)
+        self._look_at = look_at if finished == len(undone) else None
         return finished
 
     def draw(self, ballot: dict) -> bool:
