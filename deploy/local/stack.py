@@ -323,7 +323,10 @@ class Stack:
             "offsets.topic.replication.factor=1", "offsets.topic.num.partitions=10",
             "transaction.state.log.replication.factor=1", "transaction.state.log.min.isr=1",
             "share.coordinator.state.topic.replication.factor=1", "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=false", "",
+            "group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=false",
+            # the controller appends a no-op record to the metadata log when idle (default every
+            # 500 ms) so brokers notice a lost controller; one node has no one to tell quickly
+            "metadata.max.idle.interval.ms=5000", "",
         ]))
         (data / "log4j2.yaml").write_text(_LOG4J2)
         classpath = f"{KAFKA_LIB}/*"

@@ -45,6 +45,7 @@ class EventConsumer:
         self.dlq_topic = f"{group}.dlq"
         self._producer = None
         self._lag_checked = 0.0
+        self._consumed_since_lag = True  # events handled since the lag was last asked for
 
     # -- one message -------------------------------------------------------------------------
     def process(self, topic: str, value: bytes) -> str:
@@ -124,12 +125,15 @@ class EventConsumer:
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
         try:
             while not stop.is_set():
-                batches = consumer.poll(timeout_ms=500)
+                # events wake it at once; the timeout only bounds how soon it notices a stop (each
+                # empty return costs the client's IO thread a round of wake-ups: 2 s, not 0.5 s)
+                batches = consumer.poll(timeout_ms=2000)
                 for tp, messages in batches.items():
                     for msg in messages:
                         self.process(tp.topic, msg.value)
                 if batches:
                     consumer.commit()
+                    self._consumed_since_lag = True
                 metrics.WORKER_LAST_RUN.labels(f"consumer:{self.group}").set_to_current_time()
                 self._report_lag(consumer)
         except KafkaError:
@@ -139,9 +143,11 @@ class EventConsumer:
             consumer.close(autocommit=False)
 
     def _report_lag(self, consumer: KafkaConsumer) -> None:
-        if time.monotonic() - self._lag_checked < 10:
+        """Every 10 s while events come (the first time after they stop shows the lag caught up),
+        every minute while none do: each is a request to the broker, most of an idle consumer's."""
+        if time.monotonic() - self._lag_checked < (10 if self._consumed_since_lag else 60):
             return
-        self._lag_checked = time.monotonic()
+        self._lag_checked, self._consumed_since_lag = time.monotonic(), False
         assigned = list(consumer.assignment())
         if not assigned:
             return

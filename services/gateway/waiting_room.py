@@ -445,16 +445,19 @@ ROOMS = Rooms()
 
 class Tally:
     """The outcomes of admitted bookings, summed per room and second in this process and written by a
-    background thread every quarter second: one store write per second per worker, none in a request."""
+    background thread every quarter second while there are any: one store write per second per
+    worker, none in a request; the thread sleeps until the next outcome when there is none."""
 
     def __init__(self, rooms: Rooms):
         self._rooms, self._lock, self._counts, self._thread = rooms, threading.Lock(), {}, None
+        self._added = threading.Event()
 
     def add(self, room: admission.Room, event: str, now: float) -> None:
         with self._lock:
             key = (room, int(now))
             per = self._counts.setdefault(key, {})
             per[event] = per.get(event, 0) + 1
+            self._added.set()
             if self._thread is None or not self._thread.is_alive():  # started lazily: after gunicorn's fork
                 self._thread = threading.Thread(target=self._run, name="waiting-room-tally", daemon=True)
                 self._thread.start()
@@ -462,6 +465,7 @@ class Tally:
     def flush(self) -> None:
         with self._lock:
             counts, self._counts = self._counts, {}
+            self._added.clear()
         for (room, second), per in counts.items():
             try:
                 self._rooms.count(room, second, per)
@@ -470,6 +474,7 @@ class Tally:
 
     def _run(self) -> None:
         while True:
+            self._added.wait()
             time.sleep(0.25)
             try:
                 self.flush()
