@@ -15,7 +15,7 @@ from servicekit.events import decode
 from services.booking.domain.application import Application, Change
 from services.booking.domain.seats import ABANDON_AFTER
 from services.booking.domain.calendar import slot_documents
-from tests.unit.test_booking_listing import DAY, listing_stack
+from tests.unit.test_booking_listing import DAY, CountingFinds, listing_stack
 
 ACCOUNT = {"_id": "acc-1", "birth_date": "1990-05-17"}
 CALLER = common_pb2.Caller(account_id="acc-1", role="APPLICANT")
@@ -165,38 +165,24 @@ def test_a_priority_seat_needs_the_groups_proof_and_the_officer_decides_on_it_at
     assert "priority proof refused" in apps.latest(app_id)["note"]
 
 
-class CountingSeatReads:
-    """Counts the range reads (`find`) of seats: what the reaper does in a window."""
-
-    def __init__(self, collection):
-        self.collection, self.reads = collection, 0
-
-    def find(self, *args, **kwargs):
-        self.reads += 1
-        return self.collection.find(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.collection, name)
-
-
 def test_the_reaper_reads_no_seats_for_a_window_in_which_no_seat_was_held_or_freed():
     apps, slot_id, app_id = booking_world()
-    apps.seats = seats = CountingSeatReads(apps.seats)
+    apps.seats = seats = CountingFinds(apps.seats, "find")  # the reaper's range reads
     apps.reap_seats()  # the first pass reads every held seat
-    assert seats.reads == 1
+    assert seats.finds == 1
     apps.clock.advance(seconds=5)
     apps.reap_seats()
-    assert seats.reads == 1, "a quiet window: no read of seats"
+    assert seats.finds == 1, "a quiet window: no read of seats"
     apps.book(CALLER, app_id, slot_id)
     apps.clock.advance(seconds=ABANDON_AFTER.total_seconds() + 1)
     assert apps.reap_seats() == 0  # the booking's seat is its appointment
-    assert seats.reads == 2, "a seat was held in the window: it is read"
+    assert seats.finds == 2, "a seat was held in the window: it is read"
     for _ in range(10):  # the window moves on past that span
         apps.clock.advance(seconds=5)
         apps.reap_seats()
-    reads = seats.reads
+    finds = seats.finds
     apps.clock.advance(seconds=5)
     apps.reap_seats()
-    assert seats.reads == reads, "quiet again"
+    assert seats.finds == finds, "quiet again"
     apps.cancel(CALLER, app_id)  # frees the seat: its span is marked too (the quota gauges recount)
     assert apps.seat_repository.changes.any_between(apps.clock.now(), apps.clock.now())

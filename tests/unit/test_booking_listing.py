@@ -13,17 +13,20 @@ DAY = dt.date(2026, 12, 1)  # a Tuesday, a working day at TBK
 
 
 class CountingFinds:
-    """Wraps a fake collection and counts its `find_one` calls (store round trips)."""
+    """Wraps a fake collection and counts the calls of one of its reads (`find_one` unless told)."""
 
-    def __init__(self, collection):
-        self.collection, self.finds = collection, 0
-
-    def find_one(self, *args, **kwargs):
-        self.finds += 1
-        return self.collection.find_one(*args, **kwargs)
+    def __init__(self, collection, method: str = "find_one"):
+        self.collection, self.method, self.finds = collection, method, 0
 
     def __getattr__(self, name):
-        return getattr(self.collection, name)
+        attr = getattr(self.collection, name)
+        if name != self.method:
+            return attr
+
+        def counted(*args, **kwargs):
+            self.finds += 1
+            return attr(*args, **kwargs)
+        return counted
 
 
 def listing_stack(seat_hint_s: float):
