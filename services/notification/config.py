@@ -2,7 +2,7 @@
 NOTIFY_ORDER_HOLD_S [2] how long an application's message waits before it is due (ordering);
 NOTIFY_RETRY_BASE_S [1], NOTIFY_RETRY_MAX_DELAY_S [300], NOTIFY_MAX_ATTEMPTS [12],
 NOTIFY_STALE_ATTEMPT_S [60] the retry policy; NOTIFY_BATCH [100], NOTIFY_SEND_CONCURRENCY [8],
-NOTIFY_CAUSE_WAIT_S [1800], NOTIFY_SWEEP_INTERVAL_S [300] delivery; NOTIFY_REMINDER_HOUR [9],
+NOTIFY_CAUSE_WAIT_S [1800], NOTIFY_SWEEP_INTERVAL_S [1800] delivery; NOTIFY_REMINDER_HOUR [9],
 NOTIFY_REMINDER_POLL_S [30] reminders; CONTACT_DEADLINE_S [3] contact lookups; WEB_BASE_URL
 [http://127.0.0.1:8081] the applicant web app the messages link to (the booking proof page). Channel settings
 (SMTP_*, SMS_*) are read by adapters/channels.py.
@@ -42,7 +42,7 @@ def load() -> Settings:
     return Settings(order_hold_s=env_float("NOTIFY_ORDER_HOLD_S", 2.0), retry=retry_policy(),
                     batch=env_int("NOTIFY_BATCH", 100), send_concurrency=env_int("NOTIFY_SEND_CONCURRENCY", 8),
                     cause_wait_s=env_float("NOTIFY_CAUSE_WAIT_S", 1800.0),
-                    sweep_interval_s=env_float("NOTIFY_SWEEP_INTERVAL_S", 300.0),
+                    sweep_interval_s=env_float("NOTIFY_SWEEP_INTERVAL_S", 1800.0),
                     reminder_hour=env_int("NOTIFY_REMINDER_HOUR", 9),
                     reminder_poll_s=env_float("NOTIFY_REMINDER_POLL_S", 30.0),
                     contact_deadline_s=env_float("CONTACT_DEADLINE_S", 3.0),
