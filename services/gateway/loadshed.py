@@ -41,11 +41,8 @@ class Limiter:
     newcomers wait at once (the others are refused without waiting).
 
     `limit` adapts between `min_inflight` and `max_inflight` (AIMD, as TCP does): it shrinks by
-    BACKOFF when an admitted request ends in a 503 from a service (its call hit the deadline or
-    found the service unavailable), and grows back by 1/limit with each request that did not. As TCP
-    halves its window once per loss event, not once per lost packet, requests admitted before the
-    last shrink do not shrink it again: they were all let in under the old limit (release's
-    `admitted_at`); counted one by one, a burst of slow calls took the limit to its minimum. Under
+    BACKOFF each time an admitted request ends in a 503 from a service (its call hit the deadline or
+    found the service unavailable), and grows back by 1/limit with each request that did not. Under
     overload a fixed limit admits more requests than the starved services finish within their
     deadline, so every admitted request fails, and late; the adaptive limit admits what can still
     be finished.
@@ -73,7 +70,6 @@ class Limiter:
         self._limit = float(max_inflight)
         self._line: collections.deque = collections.deque()  # priority waiters, first come first served
         self._priority_seen = float("-inf")
-        self._shrunk_at = float("-inf")  # time.monotonic() of the last shrink
 
     RESERVE_FOR_S = 10.0  # places stay reserved this long after the last priority holder came
 
@@ -143,17 +139,14 @@ class Limiter:
     def priority_waiting(self) -> int:
         return len(self._line)
 
-    def release(self, overloaded: bool = False, admitted_at: float | None = None) -> None:
-        """`overloaded`: the request ended in a service's 503 (shrink the limit, unless it was admitted
-        before the last shrink: `admitted_at`, its time.monotonic() when admitted)."""
+    def release(self, overloaded: bool = False) -> None:
+        """`overloaded`: the request ended in a service's 503 (shrink the limit)."""
         with self._cond:
             if self._inflight <= 0:
                 raise ValueError("released more places than were acquired")
             self._inflight -= 1
             if overloaded:
-                if admitted_at is None or admitted_at >= self._shrunk_at:
-                    self._limit = max(float(self.min_inflight), self._limit * self.BACKOFF)
-                    self._shrunk_at = time.monotonic()
+                self._limit = max(float(self.min_inflight), self._limit * self.BACKOFF)
             else:
                 self._limit = min(float(self.max_inflight), self._limit + 1.0 / self._limit)
             self._cond.notify_all()
@@ -207,7 +200,7 @@ def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float 
         else:
             refused = "queued-too-long" if queued_s > max_queue_wait_s else limiter.try_acquire()
         if refused is None:
-            g.loadshed_admitted = time.monotonic()
+            g.loadshed_admitted = True
             return None
         route = request.url_rule.rule if request.url_rule else "unmatched"
         SHED.labels(request.method, route, refused).inc()
@@ -226,12 +219,10 @@ def install(app: Flask, limiter: Limiter | None = None, max_queue_wait_s: float 
 
     @app.teardown_request
     def release(_exc):
-        admitted_at = g.pop("loadshed_admitted", None)
-        if admitted_at is not None:
+        if g.pop("loadshed_admitted", False):
             # congestion: a service's 503, or a budgeted (booking) call that used most of its answer
             # budget - shrinking then, before calls miss the deadline, wastes no booking's work
-            limiter.release(overloaded=g.get("loadshed_status") == 503 or g.get("budgeted_call_s", 0.0) > slow_call_s,
-                            admitted_at=admitted_at)
+            limiter.release(overloaded=g.get("loadshed_status") == 503 or g.get("budgeted_call_s", 0.0) > slow_call_s)
             if limiter.limit != shown[0]:  # only on a change: a multiprocess gauge write is a file write
                 shown[0] = limiter.limit
                 ADMISSION_LIMIT.set(shown[0])

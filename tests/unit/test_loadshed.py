@@ -130,23 +130,6 @@ def test_the_limit_shrinks_while_admitted_requests_fail_with_503_and_grows_back(
     assert limiter.limit == 6
 
 
-def test_requests_admitted_together_shrink_the_limit_once_as_tcp_counts_one_loss_per_window():
-    """d5 (2026-12-05): 57 slow or failed bookings in a 20 s overload, each shrinking by a quarter,
-    held the limit at its minimum while booking could take more; the fresh workers of d4 booked 0.90
-    of the rush's rate, the rush's own workers 0.60."""
-    limiter = loadshed.Limiter(max_inflight=6, queue_timeout_s=0.0, max_waiting=0)
-    admitted = []
-    for _ in range(4):  # four requests in flight under the limit of 6
-        assert limiter.try_acquire() is None
-        admitted.append(time.monotonic())
-    for at in admitted:  # all four end slow: one congestion event
-        limiter.release(overloaded=True, admitted_at=at)
-    assert limiter.limit == 4  # 6 x 0.75 once, not 6 x 0.75^4 = 1
-    assert limiter.try_acquire() is None  # admitted after that shrink: its own event
-    limiter.release(overloaded=True, admitted_at=time.monotonic())
-    assert limiter.limit == 3
-
-
 def test_a_service_503_shrinks_the_limit_of_the_gateway():
     limiter = loadshed.Limiter(max_inflight=4, queue_timeout_s=0.0, max_waiting=0)
     app = Flask(__name__)
