@@ -966,7 +966,12 @@ def main(argv=None) -> int:
         over_rec, booked2 = Recorder(), {}
         print(f"overload: {rate:.0f} req/s for {args.overload_seconds:.0f} s "
               f"({len(waiting)} applicants without a seat)", flush=True)
-        total, late, senders = overload(gateway_url, waiting, release2, rate, args.overload_seconds, over_rec, booked2)
+        trace = AdmissionTrace(gateway_url)
+        trace.start()
+        try:
+            total, late, senders = overload(gateway_url, waiting, release2, rate, args.overload_seconds, over_rec, booked2)
+        finally:
+            trace.stop()
         over_rows = [r for r in over_rec.rows if r[0] == "overload"]
         missing_ra = sum(1 for r in over_rec.rows if r[0] == "missing-retry-after")
         all_booked = dict(booked, **booked2)
@@ -1046,6 +1051,7 @@ def main(argv=None) -> int:
             f"{'429/503 without Retry-After':<{w}} {missing_ra}",
             f"{'latency p50 / p95 / p99 / max (ms)':<{w}} {os_['p50']:.0f} / {os_['p95']:.0f} / {os_['p99']:.0f} / {os_['max']:.0f}",
             f"{'bookings during overload':<{w}} {len(booked2)}",
+            *trace.lines(w),
             "answers:",
             *[f"  {k:<40} {n:>7}" for k, n in status_mix.most_common()],
             *bots_lines,
@@ -1065,6 +1071,61 @@ def main(argv=None) -> int:
                 print(f"bench run directory kept: {stack.run_dir}")
             else:
                 shutil.rmtree(stack.run_dir, ignore_errors=True)
+
+
+class AdmissionTrace:
+    """The gateway's adaptive admission limit (summed over its workers) and its booking answers,
+    scraped from its /metrics every PERIOD_S while the overload runs: why the overload books what
+    it books (the limit, the booking answers per second by outcome, their mean time)."""
+
+    PERIOD_S = 2.0
+    LINE = re.compile(r'^(gateway_admission_limit|gateway_booking_duration_seconds_(?:count|sum))(\{[^}]*\})? ([0-9.e+-]+)$')
+
+    def __init__(self, base_url: str):
+        self.url, self.samples, self._stop = f"{base_url}/metrics", [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(30)
+        self._sample()
+
+    def _run(self):
+        while not self._stop.wait(0 if not self.samples else self.PERIOD_S):
+            self._sample()
+
+    def _sample(self):
+        try:
+            text = urllib.request.urlopen(self.url, timeout=5).read().decode()
+        except OSError:
+            return
+        limit, count, total = 0.0, collections.Counter(), collections.Counter()
+        for line in text.splitlines():
+            m = self.LINE.match(line)
+            if not m:
+                continue
+            outcome = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or "")).get("outcome", "")
+            if m.group(1) == "gateway_admission_limit":
+                limit += float(m.group(3))
+            elif m.group(1).endswith("_count"):
+                count[outcome] += float(m.group(3))
+            else:
+                total[outcome] += float(m.group(3))
+        self.samples.append((time.monotonic(), limit, count, total))
+
+    def lines(self, w: int) -> list[str]:
+        if len(self.samples) < 2:
+            return [f"{'admission trace':<{w}} no samples"]
+        t0, rows = self.samples[0][0], []
+        for (ta, _la, ca, sa), (tb, lb, cb, sb) in zip(self.samples, self.samples[1:]):
+            n = {k: cb[k] - ca[k] for k in ("success", "refused", "error")}
+            mean = (sb["success"] - sa["success"]) / n["success"] * 1000 if n["success"] else 0.0
+            rows.append(f"  {tb - t0:5.1f} s  limit {lb:4.0f}  booking answers 2xx {n['success']:4.0f} "
+                        f"(mean {mean:5.0f} ms), 4xx {n['refused']:4.0f}, 5xx incl. shed {n['error']:5.0f}")
+        return [f"admission trace (gateway limit summed over workers, at start {self.samples[0][1]:.0f}):", *rows]
 
 
 IDLE_SETTLE_S, IDLE_WINDOW_S = 20.0, 60.0
