@@ -12,6 +12,10 @@ from servicekit.clock import Clock
 from servicekit.mongo import insert_unique
 
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+# A frequent sweeper's lease window, longer than its run interval: one lease round trip per replica
+# per window, not per run (an idle platform should not write to its store every few seconds); the
+# cost is that a dead holder's sweeps wait at most this long for another replica.
+SWEEPER_WINDOW_S = 30
 
 
 class WindowLease:

@@ -36,7 +36,7 @@ logger = logging.getLogger("servicekit.outbox")
 
 INTENTS = "outbox_intents"
 INTENT_GRACE = dt.timedelta(seconds=60)  # an intent without its record after this was abandoned
-IDLE_MAX_S = 2.0  # an idle relay looks at most this seldom; a write in its own process wakes it at once
+IDLE_MAX_S = 5.0  # an idle relay looks at most this seldom; a write in its own process wakes it at once
 
 
 def insert(collection, record: dict, events: list[envelope_pb2.EventEnvelope], topic: str, clock: Clock) -> bool:

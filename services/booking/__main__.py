@@ -8,7 +8,7 @@ from servicekit import grpcclient, log, mongo
 from servicekit.clock import Clock
 from servicekit.config import GRPC_PORTS, METRICS_PORTS, env, env_float, env_int, service_address
 from servicekit.grpcserver import ServiceRunner, every
-from servicekit.lease import WindowLease
+from servicekit.lease import SWEEPER_WINDOW_S, WindowLease
 from servicekit.consumer import EventConsumer
 from servicekit.kafka_access import CONSUMES
 from servicekit.crypto import key_ring, lookup_keys
@@ -94,8 +94,8 @@ def main() -> None:
     # is still a keyed insert or a conditional delete, safe if two ran). Seats of interrupted bookings
     # come back within seconds: the reaper runs every SEAT_REAPER_INTERVAL_SECONDS.
     reap_every = env_int("SEAT_REAPER_INTERVAL_SECONDS", 5)
-    runner.add_worker("seat_reaper", every(reap_every, "seat_reaper",
-                                           WindowLease(db, "seat-reaper", reap_every, clock).only_holder(apps.reap_seats)))
+    reaper_lease = WindowLease(db, "seat-reaper", max(reap_every, SWEEPER_WINDOW_S), clock)
+    runner.add_worker("seat_reaper", every(reap_every, "seat_reaper", reaper_lease.only_holder(apps.reap_seats)))
     # The quota gauges count every open slot's seats (a scan on FerretDB, ~150 ms per office): one
     # replica a minute exports them and the others export none, so sums over replicas stay right.
     quota_every = env_int("QUOTA_METRICS_INTERVAL_SECONDS", 60)

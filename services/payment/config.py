@@ -33,6 +33,6 @@ class Settings:
             bank_api_timeout_s=env_float("BANK_API_TIMEOUT_SECONDS", 3.0),
             bank_secret=secret("BANK_CALLBACK_SECRET"),  # required: checked at start
             sweep_interval_s=env_float("PAYMENT_SWEEP_INTERVAL_SECONDS", 1.0),
-            sweep_scan_every_s=env_float("PAYMENT_SWEEP_SCAN_SECONDS", 600),
+            sweep_scan_every_s=env_float("PAYMENT_SWEEP_SCAN_SECONDS", 3600),
             sweep_lookback=dt.timedelta(hours=env_float("PAYMENT_SWEEP_LOOKBACK_HOURS", 48)),
         )

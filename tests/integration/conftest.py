@@ -26,7 +26,7 @@ PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000"))
 # Tests book "the first free slot" one after another, so they read availability fresh: the
 # listing caches (booking's 2 s, the gateway's 3 s) and the seat hints (covered by unit tests and
 # exercised by `make bench`) are off.
-# Payment's safety-net scan of billings runs every 5 s (10 min in production), so a test that moves a
+# Payment's safety-net scan of billings runs every 5 s (hourly in production), so a test that moves a
 # billing's deadline in the store sees it expire.
 TEST_ENV = {"SLOT_HORIZON_DAYS": "24", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
             "GATEWAY_ANSWER_BUDGET_SECONDS": "5", "GATEWAY_MAX_QUEUE_WAIT_MS": "5000",

@@ -12,7 +12,7 @@ import datetime as dt
 from passport.v1 import common_pb2
 from servicekit.clock import Clock
 from servicekit.errors import DomainError, invalid
-from servicekit.lease import WindowLease
+from servicekit.lease import SWEEPER_WINDOW_S, WindowLease
 
 from services.booking.adapters.office_records import WaitlistRepository
 from services.booking.domain import rules
@@ -24,7 +24,7 @@ class Waitlist:
     def __init__(self, apps: Applications, clock: Clock):
         self.apps, self.clock = apps, clock
         self.line = WaitlistRepository(apps.db, clock)
-        self.lease = WindowLease(apps.db, "waitlist-offers", window_s=10, clock=clock)
+        self.lease = WindowLease(apps.db, "waitlist-offers", window_s=SWEEPER_WINDOW_S, clock=clock)
 
     def ensure_indexes(self) -> None:
         self.line.ensure_indexes()

@@ -13,7 +13,7 @@ from services.notification.usecases.reminders import Reminders
 
 
 
-def delivery_loop(delivery: Delivery, channel: str, idle_s: float = 0.5, idle_max_s: float = 2.0):
+def delivery_loop(delivery: Delivery, channel: str, idle_s: float = 0.5, idle_max_s: float = 5.0):
     """Sends while there is work; idle, it polls its due queue ever more seldom (idle_s doubling up to
     idle_max_s), and a message queued by this process wakes it at once."""
     def run(stop: threading.Event) -> None:
