@@ -124,10 +124,36 @@ def test_the_limit_shrinks_while_admitted_requests_fail_with_503_and_grows_back(
     assert limiter.try_acquire() is None
     assert limiter.try_acquire() == "queue-full"  # only one place now
     limiter.release()
-    for _ in range(40):  # answers come in time again
+    for _ in range(20):  # answers come in time again, every place taken
+        held = 0
+        while limiter.try_acquire() is None:
+            held += 1
+        assert held == limiter.limit
+        for _ in range(held):
+            limiter.release()
+    assert limiter.limit == 6
+
+
+def test_the_limit_grows_only_while_it_is_in_use():
+    """A quiet spell must not grow the limit back to the maximum: a sudden overload would get in at
+    once (RFC 7661's congestion window validation, for the same reason)."""
+    limiter = loadshed.Limiter(max_inflight=6, queue_timeout_s=0.0, max_waiting=0)
+    for _ in range(3):
+        assert limiter.try_acquire() is None
+        limiter.release(overloaded=True)
+    assert limiter.limit == 2  # 6 * 0.75^3 = 2.5
+    for _ in range(50):  # one request at a time: the limit of 2 is never reached
         assert limiter.try_acquire() is None
         limiter.release()
-    assert limiter.limit == 6
+    assert limiter.limit == 2
+    for _ in range(2):  # every place taken: the first release of each round finds the limit in use
+        held = 0
+        while limiter.try_acquire() is None:
+            held += 1
+        assert held == 2
+        for _ in range(held):
+            limiter.release()
+    assert limiter.limit == 3  # 2.53 + 1/2.53 + 1/2.92
 
 
 def test_a_service_503_shrinks_the_limit_of_the_gateway():
