@@ -47,6 +47,7 @@ import collections
 import datetime as dt
 import http.client
 import json
+import math
 import os
 import random
 import re
@@ -768,6 +769,7 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
             f"({r['bots']} / {r['people']})",
             f"  {'bots share of seats / share of people':<42} {r['ratio']:.2f}"
             + ("  (target <= 1.1: " + ("met" if r["ratio"] <= 1.1 else "NOT met") + ")" if room else ""),
+            *([fair_draw_line(r)] if room else []),
             f"  {'duration, dropped connections':<42} {r['seconds']:.1f} s, {r['dropped']}",
             f"  {'overbooked seats, seats held / offered':<42} {inv['overbooked']}, {inv['held']} / {inv['seats']}",
             "  outcomes: " + ", ".join(f"{k} {v}" for k, v in r["outcomes"].most_common()),
@@ -776,6 +778,25 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
         ]
     lines += login_burst(api, people)
     return lines, figures
+
+
+def fair_draw(people: int, bots: int, seats: int) -> list[float]:
+    """P(the bots get k of the seats), k = 0..seats, when `seats` of `people` applicants (`bots` of them
+    bots) are chosen at random (hypergeometric): what a perfectly fair room gives, run to run."""
+    ways = math.comb(people, seats)
+    return [math.comb(bots, k) * math.comb(people - bots, seats - k) / ways for k in range(seats + 1)]
+
+
+def fair_draw_line(r: dict) -> str:
+    """How likely a perfectly fair room is to give what this run gave: with 120 seats the bots' ratio
+    of a fair draw varies by ~0.28 (one standard deviation) from run to run."""
+    if not r["booked"] or not r["bots"] or r["people"] <= r["booked"]:
+        return f"  {'a fair draw':<42} -"
+    odds = fair_draw(r["people"], r["bots"], r["booked"])
+    share = r["bots"] / r["people"]
+    within = sum(p for k, p in enumerate(odds) if k / r["booked"] / share <= 1.1)
+    return (f"  {'a fair draw of as many people':<42} gives the bots >= {r['bot_seats']} seats in "
+            f"{sum(odds[r['bot_seats']:]):.0%} of runs, a ratio <= 1.1 in {within:.0%}")
 
 
 def login_burst(api: Http, people: list[dict], n: int = 64) -> list[str]:
