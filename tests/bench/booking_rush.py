@@ -989,10 +989,13 @@ def main(argv=None) -> int:
               f"({len(waiting)} applicants without a seat)", flush=True)
         trace = AdmissionTrace(gateway_url)
         trace.start()
+        cpu_before, senders_before = cpu_seconds(stack), _children_cpu()
         try:
             total, late, senders = overload(gateway_url, waiting, release2, rate, args.overload_seconds, over_rec, booked2)
         finally:
             trace.stop()
+        over_cpu = sorted(((name, secs - cpu_before.get(name, 0.0)) for name, secs in cpu_seconds(stack).items()),
+                          key=lambda pair: -pair[1]) + [("the bench's senders", _children_cpu() - senders_before)]
         over_rows = [r for r in over_rec.rows if r[0] == "overload"]
         missing_ra = sum(1 for r in over_rec.rows if r[0] == "missing-retry-after")
         all_booked = dict(booked, **booked2)
@@ -1072,6 +1075,9 @@ def main(argv=None) -> int:
             f"{'429/503 without Retry-After':<{w}} {missing_ra}",
             f"{'latency p50 / p95 / p99 / max (ms)':<{w}} {os_['p50']:.0f} / {os_['p95']:.0f} / {os_['p99']:.0f} / {os_['max']:.0f}",
             f"{'bookings during overload':<{w}} {len(booked2)}",
+            f"{'CPU seconds in the overload, by process':<{w}} "
+            + ", ".join(f"{name} {secs:.0f}" for name, secs in over_cpu if secs >= 0.5)
+            + f" (of {os.cpu_count() or 1} cores x {args.overload_seconds:.0f} s)",
             *trace.lines(w),
             "answers:",
             *[f"  {k:<40} {n:>7}" for k, n in status_mix.most_common()],
@@ -1325,6 +1331,13 @@ def _proc_stats():
 def _process_groups() -> dict[int, int]:
     """pid -> process group id of every process."""
     return {pid: int(fields[2]) for pid, fields in _proc_stats()}
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the overload's sender processes)."""
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_seconds(stack) -> dict[str, float]:
