@@ -47,8 +47,7 @@ class Limiter:
     more requests than the starved services finish within their deadline, so every admitted request
     fails, and late; the adaptive limit admits what can still be finished. It grows only while in use
     as TCP's window does (RFC 7661): a limit nobody reached says nothing about what the services can
-    take, and one grown back to the maximum in a quiet spell let a sudden overload in all at once
-    (bench d7: 24 in flight at its start, bookings of 768 ms, the limit at 5 two seconds later).
+    take, and one grown back to the maximum in a quiet spell would let a sudden overload in at once.
 
     Priority holders (bookings carrying a valid admission pass, issue 19) are served before the
     others: `reserved` of the limit's places are theirs only, they wait in a FIFO line of their own
