@@ -789,7 +789,7 @@ def fair_draw(people: int, bots: int, seats: int) -> list[float]:
 
 def fair_draw_line(r: dict) -> str:
     """How likely a perfectly fair room is to give what this run gave: with 120 seats the bots' ratio
-    of a fair draw varies by ~0.28 (one standard deviation) from run to run."""
+    of a fair draw varies by ~0.24 (one standard deviation) from run to run."""
     if not r["booked"] or not r["bots"] or r["people"] <= r["booked"]:
         return f"  {'a fair draw':<42} -"
     odds = fair_draw(r["people"], r["bots"], r["booked"])
