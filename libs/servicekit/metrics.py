@@ -59,6 +59,21 @@ WORKER_LAST_RUN = Gauge(
     "When a background worker (relay, sweeper, consumer) last completed a cycle.", ["worker"])
 
 
+class Children:
+    """A labelled metric's children by label values, each looked up once: `labels()` takes a lock and
+    builds a key on every call, a cost that shows at thousands of answers a second (the gateway's
+    refusals). The label values stay as bounded as the metric's own."""
+
+    def __init__(self, metric):
+        self.metric, self._children = metric, {}
+
+    def __call__(self, *values: str):
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.metric.labels(*values)
+        return child
+
+
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from servicekit import grpcclient, log, mongo, tracing
 from servicekit.config import GRPC_PORTS, service_address
-from servicekit.metrics import LATENCY_BUCKETS
+from servicekit.metrics import LATENCY_BUCKETS, Children
 from services.gateway import accesslog, auth, front_door, listing_cache, loadshed, openapi, waiting_room, worker
 from services.gateway.problems import Problem, response
 from services.gateway.validation import query_parameters
@@ -36,6 +36,7 @@ BOOKING_SECONDS = Histogram("gateway_booking_duration_seconds", "Time to answer 
                             "(book a seat), by outcome: success (2xx), refused (4xx), error (5xx).",
                             ["outcome"], buckets=(0.25, 0.5, 1, 1.5, 2, 3, 5, 10))
 BOOKING_ROUTE = "/v1/applications/<application_id>/appointment"
+_requests, _seconds, _booking_seconds = Children(HTTP_REQUESTS), Children(HTTP_SECONDS), Children(BOOKING_SECONDS)
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BLUEPRINTS = [accounts.bp, offices.bp, applications.bp, appointments.bp, complaint_routes.bp, payments.bp, biometrics_routes.bp,
               office_admin.bp, proof.bp, outreach.bp, counter.bp, biometrics_supervision.bp, staff.bp,
@@ -151,10 +152,10 @@ def observe(method: str, route: str, status: int, started: float) -> None:
     # gunicorn accepts any upper-case word as a method: keep the label set bounded
     method = method if method in KNOWN_METHODS else "OTHER"
     seconds = time.perf_counter() - started
-    HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    HTTP_SECONDS.labels(method, route).observe(seconds)
+    _requests(method, route, str(status)).inc()
+    _seconds(method, route).observe(seconds)
     if route == BOOKING_ROUTE and method == "POST":
-        BOOKING_SECONDS.labels({2: "success", 4: "refused"}.get(status // 100, "error")).observe(seconds)
+        _booking_seconds({2: "success", 4: "refused"}.get(status // 100, "error")).observe(seconds)
 
 
 def _serving(service: str) -> bool:

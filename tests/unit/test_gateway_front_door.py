@@ -121,3 +121,29 @@ def test_a_room_that_cannot_be_read_is_left_to_flask(gateway, monkeypatch):
                                     json={"slot_id": "BTM-20270104-REGULAR-0900"}, headers=headers)
     assert door_refusals(BOOK, "queue-full") == before  # not refused at the door
     assert answer.status_code == 500 and answer.json["type"].endswith("/internal-error")  # Flask's guard logged it
+
+
+def test_what_matches_no_route_is_worded_by_flask_not_refused_at_the_door(gateway):
+    """The door matches routes with one adapter bound at the first request (no per-request bind)."""
+    app, headers = gateway
+    fill(app)
+    client = app.test_client()
+    before = door_refusals(BOOK, "queue-full")
+    wrong_method = client.delete("/v1/applications/app-1/appointment", headers=headers)
+    non_ascii = client.post("/v1/applications/%C3%A9%E2%82%AC/appointment",
+                            json={"slot_id": "BTM-20270104-REGULAR-0900"}, headers=headers)
+    unmatched = client.post("/v1/applications/app-1/appointment/x", json={}, headers=headers)
+    assert door_refusals(BOOK, "queue-full") == before + 1  # only the well-formed booking (é€ is an id)
+    assert non_ascii.status_code == 503 and non_ascii.json["type"].endswith("/overloaded")
+    for answer in (wrong_method, unmatched):  # Flask's shedder or router answers, in problem+json
+        assert answer.mimetype == "application/problem+json" and answer.status_code in (404, 405, 503)
+
+
+def test_a_metric_child_is_looked_up_once():
+    from prometheus_client import CollectorRegistry, Counter
+    from servicekit.metrics import Children
+    counter = Counter("children_probe_total", "probe", ["route"], registry=CollectorRegistry())
+    children = Children(counter)
+    assert children("/a") is children("/a") is counter.labels("/a")
+    children("/a").inc(2)
+    assert counter.labels("/a")._value.get() == 2
