@@ -127,6 +127,24 @@ class Appender:
         return doc, n
 
 
+class NumberedReader:
+    """read_numbered for many sequences of one collection whose entries never change once written
+    (logs), remembering in this process each sequence's entries read so far: a later read looks up
+    only after them (one `_id` miss when nothing was added). Bounded: it only saves lookups."""
+
+    def __init__(self, collection, projection=None, max_entries: int = 20_000):
+        self.collection, self.projection = collection, projection
+        self._read = Memo(max_entries)
+
+    def read(self, sequence: Hashable, key: Callable[[int], str], first: int = 0) -> list[dict]:
+        known = self._read.get(sequence, ())
+        later = read_numbered(self.collection, key, first + len(known), self.projection)
+        if later:
+            known = known + tuple(later)
+            self._read.put(sequence, known)
+        return list(known)  # the entries themselves, shared with later reads: read them, never change them
+
+
 class CommandMetrics(monitoring.CommandListener):
     """Store round trips by command and collection: shows which collections a request touches and
     which commands are slow (e.g. a FerretDB filter that scans). Labels are code-defined names."""

@@ -70,3 +70,36 @@ def test_a_replica_reads_only_the_transitions_after_the_log_it_read_before():
     apps.transitions.finds = 0
     assert [t["status"] for t in apps.history("app1")] == ["DRAFT", "AWAITING_PAYMENT", "PAID"]
     assert apps.transitions.finds == 2
+
+
+def test_a_numbered_reader_looks_up_only_after_the_entries_it_read_before():
+    from servicekit.mongo import NumberedReader
+    entries = Counting(Database()["entries"])
+    reader = NumberedReader(entries)
+    assert reader.read("seq", key) == [] and entries.finds == 1  # one miss
+    for n in range(3):
+        entries.collection.insert_one({"_id": key(n), "n": n})
+    entries.finds = 0
+    assert [d["n"] for d in reader.read("seq", key)] == [0, 1, 2] and entries.finds == 4
+    entries.finds = 0
+    assert [d["n"] for d in reader.read("seq", key)] == [0, 1, 2] and entries.finds == 1  # nothing new
+    entries.collection.insert_one({"_id": key(3), "n": 3})  # another process appended
+    entries.finds = 0
+    assert [d["n"] for d in reader.read("seq", key)] == [0, 1, 2, 3] and entries.finds == 2
+    assert [d["_id"] for d in reader.read("other", lambda n: f"other:{n}", first=1)] == []
+
+
+def test_the_notification_log_reads_each_entry_once_per_process():
+    from servicekit.clock import FixedClock as Clock
+    from services.notification.adapters.repositories import ApplicationLog
+    log = ApplicationLog(Database(), Clock(dt.datetime(2026, 12, 5, 9, tzinfo=dt.timezone.utc)))
+    log.collection = Counting(log.collection)
+    log._reader.collection = log.collection
+    log.append("app-1", "ev-1", [], {"event_id": "ev-1", "event_type": "ApplicationCreated", "service_type": "NEW",
+                                      "event_at": dt.datetime(2026, 12, 5, 9, tzinfo=dt.timezone.utc)})
+    log.append("app-1", "ev-2", [], {"event_id": "ev-2", "event_type": "AppointmentBooked",
+                                      "event_at": dt.datetime(2026, 12, 5, 9, 1, tzinfo=dt.timezone.utc)})
+    assert [f["event_id"] for f in log.facts("app-1")] == ["ev-1", "ev-2"]
+    log.collection.finds = 0
+    assert [f["event_id"] for f in log.facts("app-1")] == ["ev-1", "ev-2"] and log.collection.finds == 1
+    assert log.items("app-1") == [] and log.collection.finds == 2

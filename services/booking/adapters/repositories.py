@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from servicekit import events, outbox
 from servicekit.cache import Memo
 from servicekit.clock import Clock
-from servicekit.mongo import append_numbered, insert_unique, read_numbered
+from servicekit.mongo import NumberedReader, append_numbered, insert_unique, read_numbered
 
 from services.booking.adapters.mapping import event_to_proto
 from services.booking.domain.application import Application, Change
@@ -42,13 +42,20 @@ class ApplicationRepository:
         self.db, self.clock = db, clock
         self.applications, self.open_claims = db["applications"], db["open_applications"]
         self.by_account = db["account_applications"]
-        self.transitions = db["transitions"]
         self.late_payments = db["late_payments"]
         # Headers are never updated, so a replica remembers them (a rush retries the same applications).
         self._headers = Memo()
         # Transition records are immutable and numbered without gaps, so the log read last is a
         # valid prefix: a replica reads only what came after it (a DRAFT application: one lookup).
-        self._history_read = Memo(max_entries=20_000)
+        self._history_read = NumberedReader(db["transitions"], projection={"_outbox": 0})
+
+    @property
+    def transitions(self):
+        return self._history_read.collection
+
+    @transitions.setter
+    def transitions(self, collection) -> None:  # tests count its round trips
+        self._history_read.collection = collection
 
     def ensure_indexes(self) -> None:
         self.applications.create_index("account_id")
@@ -102,13 +109,7 @@ class ApplicationRepository:
     def history(self, application_id: str) -> list[dict]:
         """The transition log, read by `_id` point lookups `<application>:<seq>` (contiguous from 0);
         only the records after the prefix this replica read before are looked up."""
-        known = self._history_read.get(application_id, ())
-        later = read_numbered(self.transitions, lambda n: f"{application_id}:{n:04d}", first=len(known),
-                              projection={"_outbox": 0})
-        history = known + tuple(later)
-        if later:
-            self._history_read.put(application_id, history)
-        return list(history)
+        return self._history_read.read(application_id, lambda n: f"{application_id}:{n:04d}")
 
     def load(self, header: dict) -> Application:
         return Application(header, self.history(header["_id"]))

@@ -16,7 +16,7 @@ import datetime as dt
 from servicekit import outbox
 from servicekit.clock import Clock
 from servicekit.events import TOPICS, new_event
-from servicekit.mongo import Appender, insert_unique, read_numbered, upsert
+from servicekit.mongo import Appender, NumberedReader, insert_unique, upsert
 
 from services.notification.adapters.proto import failed_to_proto
 from services.notification.domain.delivery import Delivery, NotificationFailed
@@ -74,11 +74,13 @@ class PreferencesStore:
 class ApplicationLog:
     """Each application's delivery log: entries `<application_id>:<n>` listing an event's messages
     and its fact. Only inserts at the first free n, so the entries stay contiguous and are read by
-    `_id` probes until the first gap: the cost is the application's own messages."""
+    `_id` probes until the first gap: the cost is the application's own messages, and an entry never
+    changes, so this process reads each one once (each event's delivery reads the log again)."""
 
     def __init__(self, db, clock: Clock):
         self.collection, self.clock = db["application_log"], clock
         self._appender = Appender(self.collection)
+        self._reader = NumberedReader(self.collection)
 
     def append(self, application_id: str, event_id: str, items: list[dict], fact: dict | None = None) -> int:
         """A re-handled event may append its messages twice; readers drop the copy."""
@@ -89,7 +91,7 @@ class ApplicationLog:
     def items(self, application_id: str) -> list[dict]:
         """The logged messages of the application, once each (without status)."""
         items: dict[str, dict] = {}
-        for entry in read_numbered(self.collection, _log_key(application_id), first=1):
+        for entry in self._reader.read(application_id, _log_key(application_id), first=1):
             for item in entry["messages"]:
                 items.setdefault(item["_id"], dict(item))
         return list(items.values())
@@ -97,8 +99,7 @@ class ApplicationLog:
     def facts(self, application_id: str) -> list[dict]:
         """The facts of every event of the application seen so far (once each), in event order."""
         facts: dict[str, dict] = {}
-        for entry in read_numbered(self.collection, _log_key(application_id), first=1,
-                                   projection={"fact": 1, "event_id": 1, "messages": 1}):
+        for entry in self._reader.read(application_id, _log_key(application_id), first=1):
             fact = entry.get("fact")
             if not fact and entry.get("messages"):  # logged before facts existed: its type and time only
                 first = entry["messages"][0]
