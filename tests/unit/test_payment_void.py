@@ -80,3 +80,27 @@ def test_reconciliation_lists_a_payment_of_a_void_billing_for_follow_up(world, t
         record(billing.code, billing.amount, "R-VOID-2", unseen["paid_at"])  # the bank confirms it
         report = reconcile(settlements, [unseen], bank=BankClient(url, 2.0, bank_sim.SECRET))
     assert [i["outcome"] for i in report["mismatched"]] == ["billing-void"]
+
+
+def test_a_billing_just_issued_is_answered_without_reading_the_refunds(world):
+    from passport.v1 import payment_pb2
+    from services.payment.entrypoints.grpc_api import PaymentServicer
+    _, db, settlements, owed, billing = world
+    handlers(owed, settlements)["BookingAbandoned"](Envelope(), abandoned())
+    with pytest.raises(DomainError):  # paid all the same: app-1 is owed a refund
+        pay(settlements, billing, "R-PHANTOM")
+    servicer = PaymentServicer(Billings(Repositories.over(db, FixedClock(T0)), FeeSchedule.load(), FixedClock(T0)),
+                               settlements, bank=None, refunds=owed, reconciliations=None)
+    looked_up = []
+    owed.repo.for_application = lambda application_id, scan=owed.repo.for_application: looked_up.append(1) or scan(
+        application_id)
+    request = payment_pb2.IssueBillingRequest(
+        appointment_id="hold-9", application_id="app-1", account_id="acc-1", office_id="TBK",
+        fee=payment_pb2.FeeParameters(passport_type="ORDINARY", validity_years=5, service_type="NEW"),
+        expires_at="2026-03-02T12:00:00+07:00")
+    fresh = servicer.IssueBilling(request, None)
+    assert fresh.status == "UNPAID" and list(fresh.refunds) == [] and looked_up == []
+    again = servicer.IssueBilling(request, None)  # a retry answers the billing as GetBilling would
+    assert again.billing_code == fresh.billing_code and [r.reason for r in again.refunds] == ["BOOKING_NOT_COMPLETED"]
+    assert [r.reason for r in servicer.GetBilling(payment_pb2.GetBillingRequest(application_id="app-1"), None).refunds] \
+        == ["BOOKING_NOT_COMPLETED"]

@@ -27,8 +27,12 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
         self.reconciliations = reconciliations
 
     def _view(self, billing: Billing, fresh: bool = False) -> payment_pb2.Billing:
+        """A billing just issued has no outcome and nothing owed back for it: its view reads nothing
+        (the application's refunds are a query by a field the store scans for, on the booking's
+        synchronous path; GetBilling lists them)."""
         status, paid_at = self.settlements.status(billing, fresh)
-        return proto.billing_to_proto(billing, status, paid_at, self.refunds.for_application(billing.application_id))
+        refunds = [] if fresh else self.refunds.for_application(billing.application_id)
+        return proto.billing_to_proto(billing, status, paid_at, refunds)
 
     def ListRefunds(self, request, context):
         views = self.refunds.list(request.office_id, request.status, request.limit)
