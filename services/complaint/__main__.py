@@ -5,6 +5,7 @@ from passport.v1 import complaint_pb2_grpc
 from servicekit import log, mongo
 from servicekit.clock import Clock
 from servicekit.config import GRPC_PORTS, METRICS_PORTS, env_int, service_address
+from servicekit.due_windows import DueSweeper
 from servicekit.grpcserver import ServiceRunner, every
 from servicekit.outbox import OutboxRelay
 
@@ -33,8 +34,8 @@ def main() -> None:
     runner.add(complaint_pb2_grpc.add_ComplaintServiceServicer_to_server, ComplaintServicer(complaints),
                "passport.v1.ComplaintService")
     runner.add_worker("outbox_relay", OutboxRelay(db, NAME, clock).run)
-    runner.add_worker("escalation_sweeper",
-                      every(settings.sweep_interval_s, "complaint_escalation_sweeper", complaints.sweep))
+    sweeper = DueSweeper(lambda _first: complaints.sweep(), complaints.sweep_due, settings.sweep_scan_every_s)
+    runner.add_worker("escalation_sweeper", every(settings.sweep_interval_s, "complaint_escalation_sweeper", sweeper))
     runner.add_worker("complaint_statistics", every(60, "complaint_statistics", complaints.refresh_metrics))
     runner.run()
 

@@ -16,7 +16,7 @@ from services.payment.config import NAME, Settings
 from services.payment.domain.fees import FeeSchedule
 from services.payment.entrypoints.events import handlers
 from services.payment.entrypoints.grpc_api import PaymentServicer
-from services.payment.entrypoints.sweeper import ExpirySweeper
+from services.payment.entrypoints.sweeper import expiry_sweeper
 from services.payment.usecases.billing import Billings
 from services.payment.usecases.refunds import Refunds
 from services.payment.usecases.settlement import Settlements
@@ -40,7 +40,7 @@ def main() -> None:
                PaymentServicer(billings, settlements, bank, refunds, repos.reconciliations), "passport.v1.PaymentService")
     runner.add_worker("outbox_relay", OutboxRelay(db, NAME, clock).run)
     runner.add_worker("consumer", EventConsumer(db, NAME, list(CONSUMES[NAME]), handlers(refunds, settlements)).run)
-    sweeper = ExpirySweeper(settlements, settings.sweep_scan_every_s, settings.sweep_lookback)
+    sweeper = expiry_sweeper(settlements, settings.sweep_scan_every_s, settings.sweep_lookback)
     runner.add_worker("expiry_sweeper", every(settings.sweep_interval_s, "expiry_sweeper", sweeper))
     runner.run()
 

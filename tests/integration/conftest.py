@@ -26,13 +26,14 @@ PORT_BASE = int(os.environ.get("PASSPORT_TEST_PORT_BASE", "20000"))
 # Tests book "the first free slot" one after another, so they read availability fresh: the
 # listing caches (booking's 2 s, the gateway's 3 s) and the seat hints (covered by unit tests and
 # exercised by `make bench`) are off.
-# Payment's safety-net scan of billings runs every 5 s (hourly in production), so a test that moves a
-# billing's deadline in the store sees it expire.
+# Payment's safety-net scan of billings and complaint's scan of complaints past a deadline run every
+# 5 s (hourly in production), so a test that moves a deadline in the store sees it acted on.
 TEST_ENV = {"SLOT_HORIZON_DAYS": "24", "GATEWAY_BOOKING_RPC_DEADLINE_SECONDS": "5",
             "GATEWAY_ANSWER_BUDGET_SECONDS": "5", "GATEWAY_MAX_QUEUE_WAIT_MS": "5000",
             "GATEWAY_THREADS": "8", "GATEWAY_MAX_INFLIGHT": "8", "GATEWAY_MIN_INFLIGHT": "8", "WAITLIST_INTERVAL_SECONDS": "1",
             "SLOT_LIST_CACHE_SECONDS": "0", "SEAT_HINT_SECONDS": "0", "FREE_SEAT_HINT_SECONDS": "0",
             "GATEWAY_LISTING_CACHE_SECONDS": "0", "PAYMENT_SWEEP_SCAN_SECONDS": "5",
+            "COMPLAINT_SWEEP_SCAN_SECONDS": "5",
             "NOTIFY_REMINDER_POLL_S": "1",
             # Tests register and sign in hundreds of accounts on 2 shared cores: scrypt at the pre-OWASP
             # cost (N=2^14, p=1, ~4x cheaper) here only; the booking service logs it as below OWASP.

@@ -197,6 +197,21 @@ def test_a_complaint_of_another_office_is_invisible_to_this_office(api, staff):
     assert resp.status == 404
 
 
+def test_filing_queues_both_deadlines_for_the_sweeper(api, db):
+    """The escalation sweeper reads the SLA queue's windows that passed, by `_id` (its scan of every
+    complaint past a deadline is the hourly safety net): filing writes both deadlines there, each in
+    the window it falls in, before the complaint."""
+    from services.complaint.adapters.repository import SLA_WINDOW_S
+    reply = file(api, category="SERVICE")
+    assert reply.status == 201, reply.body
+    cid = reply.body["complaint_id"]
+    complaint = db.complaints.find_one({"_id": cid})
+    queued = {e["kind"]: e["_id"] for e in db.sla_due.find({"complaint_id": cid})}
+    assert set(queued) == {"FIRST_RESPONSE", "RESOLUTION"}
+    for kind, due in (("FIRST_RESPONSE", complaint["first_response_due"]), ("RESOLUTION", complaint["resolution_due"])):
+        assert queued[kind].split(":")[0] == str(int(due.timestamp()) // SLA_WINDOW_S)
+
+
 def test_a_breach_escalates_exactly_once(api, stack, db, staff):
     """A complaint filed weeks ago (written straight to the store, as the clock cannot be moved in a
     running service) and never answered: the sweeper escalates both breaches, once each."""

@@ -59,3 +59,46 @@ def test_breaches_escalate_once_each_counting_only_working_days():
     history = store.view(store.repository.complaints.find_one({"_id": silent["_id"]}), staff=True).history
     assert [(h.type, h.kind, h.role) for h in history if h.type == "ESCALATION"] == [
         ("ESCALATION", "FIRST_RESPONSE", "SYSTEM"), ("ESCALATION", "RESOLUTION", "SYSTEM")]
+
+
+def test_the_deadline_queue_escalates_the_same_breaches_reading_complaints_only_by_key():
+    """The sweeper's regular pass reads the SLA queue's windows that passed, by `_id`; it never scans
+    the complaints (the full scan is the safety net at start-up and hourly)."""
+    clock = FixedClock(dt.datetime(2026, 1, 9, 16, tzinfo=WIB))
+    store = Complaints(ComplaintRepository(FakeDb(), clock, KeyRing(DEMO_SECRETS["COMPLAINT_ENCRYPTION_KEYS"])), CALENDARS, clock)
+    assert store.sweep_due() == 0  # starts at the current window (as at start-up)
+    silent, _ = store.file(common_pb2.Caller(), "SERVICE", "TBK", "Tidak ada jawaban.", "", True)
+    answered, _ = store.file(common_pb2.Caller(), "SERVICE", "TBK", "Loket tutup.", "", True)
+    queued = store.repository.sla_due.entries.docs
+    assert sorted((e["complaint_id"], e["kind"]) for e in queued.values()) == sorted(
+        (c["_id"], k) for c in (silent, answered) for k in ("FIRST_RESPONSE", "RESOLUTION"))
+    complaints = store.repository.complaints
+    scan = complaints.find
+
+    def by_key_only(query, *args, **kwargs):
+        assert set(query) == {"_id"} and isinstance(query["_id"], str), query
+        return scan(query, *args, **kwargs)
+    complaints.find = by_key_only
+
+    clock.at = dt.datetime(2026, 1, 14, 23, 59, tzinfo=WIB)
+    assert store.sweep_due() == 0
+    store.respond(OFFICER, answered["_id"], "Sedang kami periksa.", "IN_PROGRESS")
+    clock.at = dt.datetime(2026, 1, 15, 0, 1, tzinfo=WIB)  # past the first-response deadline's window
+    assert store.sweep_due() == 1 and store.sweep_due() == 0
+    assert escalations(store) == [(silent["_id"], "FIRST_RESPONSE")]
+    clock.at = dt.datetime(2026, 1, 20, 0, 1, tzinfo=WIB)
+    assert store.sweep_due() == 2 and store.sweep_due() == 0
+    complaints.find = scan
+    assert store.sweep() == 0  # the safety net finds nothing the queue missed
+    assert escalations(store) == sorted([(silent["_id"], "FIRST_RESPONSE"), (silent["_id"], "RESOLUTION"),
+                                         (answered["_id"], "RESOLUTION")])
+
+
+def test_a_deadline_queued_without_its_complaint_escalates_nothing():
+    clock = FixedClock(dt.datetime(2026, 1, 9, 16, tzinfo=WIB))
+    repository = ComplaintRepository(FakeDb(), clock, KeyRing(DEMO_SECRETS["COMPLAINT_ENCRYPTION_KEYS"]))
+    store = Complaints(repository, CALENDARS, clock)
+    store.sweep_due()
+    repository.sla_due.add(clock.at + dt.timedelta(seconds=30), {"complaint_id": "never-written", "kind": "RESOLUTION"})
+    clock.at += dt.timedelta(minutes=2)
+    assert store.sweep_due() == 0 and not repository.escalations.docs

@@ -172,7 +172,7 @@ def test_the_expiry_queue_expires_each_billing_once_after_its_window_without_sca
     clock.advance(minutes=1)
     assert settlements.sweep_due() == 1  # the second one, once
     other_replica = settlements_on(db, clock)
-    other_replica._next_window = settlements._next_window - 20
+    other_replica._windows._next = settlements._windows._next - 20
     assert other_replica.sweep_due() == 0  # the same windows again: decided already
     assert [t for t, _, _ in events_of(db, "outcomes")] == ["BillingExpired", "BillingExpired"]
 

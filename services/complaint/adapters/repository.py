@@ -5,6 +5,9 @@ Storage rules (FerretDB: no transactions, non-atomic updates):
 - `responses`: one record per response (history); the closing response (RESOLVED/REJECTED) has
   the key `<complaint_id>:closed`, so a complaint is closed at most once.
 - `escalations`: key `<complaint_id>:<kind>`, so each breach escalates exactly once.
+- `sla_due`: each complaint's two deadlines (FIRST_RESPONSE, RESOLUTION) by the 10-second window they
+  fall in, written before the complaint (servicekit/due_windows.py): the escalation sweeper reads the
+  windows that passed by `_id`, not every complaint past its first deadline.
 - `pin_failures`: one inserted record per wrong PIN (counted in a window), never a counter.
 - `attachments`: key `<complaint_id>:attachment:<n>` (n = 1..MAX_ATTACHMENTS, gap-free, read by
   `_id`), the bytes as binary with their sha256; never updated.
@@ -31,6 +34,7 @@ from servicekit import events as envelopes
 from servicekit import outbox
 from servicekit.clock import Clock
 from servicekit.crypto import KeyRing, RotationReport, rotate
+from servicekit.due_windows import WindowQueue
 from servicekit.mongo import append_numbered, insert_unique, read_numbered
 
 from services.complaint.adapters.protos import event_proto
@@ -40,6 +44,7 @@ from services.complaint.domain.events import Event
 TOPIC = envelopes.TOPICS["complaint"]
 # What lists and sweeps never need: the description is long, the PIN hash is secret.
 SUMMARY = {"_outbox": 0, "description": 0, "pin_hash": 0, "pin_salt": 0}
+SLA_WINDOW_S = 10  # deadlines are days apart; a breach is escalated within ~15 s of its deadline
 
 
 def complaint_to_doc(c: Complaint) -> dict:
@@ -84,6 +89,7 @@ class ComplaintRepository:
         self.attachment_reads = db["attachment_reads"]
         self.assignments = db["assignments"]
         self.links = db["links"]
+        self.sla_due = WindowQueue(db["sla_due"], SLA_WINDOW_S)
 
     def ensure_indexes(self) -> None:
         self.complaints.create_index("tracking_code", unique=True)
@@ -113,6 +119,18 @@ class ComplaintRepository:
         if "contact" in stored:  # the addresses never reach the store in clear
             stored.update(self.keys.seal(_contact_plaintext(stored.pop("contact")), complaint.complaint_id))
         return doc if self._insert_with_events(self.complaints, stored, caused, complaint.complaint_id) else None
+
+    def queue_deadlines(self, complaint: Complaint) -> None:
+        """The complaint's two deadlines in the SLA queue: before its record, so none is ever missed."""
+        for kind, due in (("FIRST_RESPONSE", complaint.first_response_due), ("RESOLUTION", complaint.resolution_due)):
+            self.sla_due.add(due, {"complaint_id": complaint.complaint_id, "kind": kind})
+
+    def deadlines_in(self, window: int) -> list[tuple[str, str]]:
+        """(complaint id, kind) of the deadlines queued in `window`."""
+        return [(e["complaint_id"], e["kind"]) for e in self.sla_due.entries_in(window)]
+
+    def summary(self, complaint_id: str) -> Complaint | None:
+        return self._complaint(self.complaints.find_one({"_id": complaint_id}, SUMMARY))
 
     def _opened(self, doc: dict) -> dict:
         """A stored record with its sealed contact opened (as complaint_from_doc reads it)."""
@@ -204,6 +222,9 @@ class ComplaintRepository:
     # -- escalations ---------------------------------------------------------------------------
     def escalations_of(self, complaint_id: str) -> list[dict]:
         return list(self.escalations.find({"complaint_id": complaint_id}, {"_outbox": 0}))
+
+    def is_escalated(self, complaint_id: str, kind: str) -> bool:
+        return self.escalations.find_one({"_id": f"{complaint_id}:{kind}"}, {"_id": 1}) is not None
 
     def escalated_keys(self, complaint_ids: list[str]) -> set[str]:
         return {e["_id"] for e in self.escalations.find({"complaint_id": {"$in": complaint_ids}}, {"_id": 1})}

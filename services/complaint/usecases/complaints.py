@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from passport.v1 import complaint_pb2
 from servicekit import log, pdf
 from servicekit.clock import Clock
+from servicekit.due_windows import WindowCursor
 from servicekit.errors import DomainError, invalid
 
 from services.complaint import metrics
@@ -35,6 +36,7 @@ class Complaints:
         """`peers` answers application(caller, id) -> ApplicationInfo and staff(account_id) ->
         StaffInfo | None (adapters/booking.py over gRPC; a fake in unit tests)."""
         self.repository, self.calendars, self.clock, self.peers = repository, calendars, clock, peers
+        self._deadline_windows = WindowCursor(repository.sla_due.window_of)  # the SLA windows not swept yet
 
     # -- filing ------------------------------------------------------------------------------
     def file(self, caller, category: str, office_id: str, description: str, application_id: str,
@@ -57,6 +59,7 @@ class Complaints:
         for _attempt in range(5):  # a tracking code already drawn: draw another
             complaint, caused = Complaint.file(filing, self.calendars[office_id], str(uuid.uuid4()),
                                                rules.new_tracking_code(), pin, salt, now)
+            self.repository.queue_deadlines(complaint)
             record = self.repository.add(complaint, caused)
             if record is not None:
                 metrics.FILED.labels(office_id, filing.category).inc()
@@ -274,8 +277,28 @@ class Complaints:
         return protos.replacement_report_proto(link, police)
 
     # -- escalation --------------------------------------------------------------------------
+    def sweep_due(self) -> int:
+        """Escalate the breaches of the deadlines queued in the windows that passed since the last
+        call, each window read once by `_id` (an empty one: one lookup). Returns new escalations."""
+        now, created = self.clock.now(), 0
+        for window in self._deadline_windows.passed(now):
+            for complaint_id, kind in self.repository.deadlines_in(window):
+                created += self._escalate_if_breached(complaint_id, kind, now)
+        return created
+
+    def _escalate_if_breached(self, complaint_id: str, kind: str, now) -> bool:
+        if self.repository.is_escalated(complaint_id, kind):
+            return False
+        c = self.repository.summary(complaint_id)
+        if c is None:  # a deadline queued for a complaint whose record was never written
+            return False
+        history = self.repository.histories([complaint_id])[complaint_id]
+        return kind in c.breaches(now, history) and self._escalate(c, kind, now)
+
     def sweep(self, batch: int = 500) -> int:
-        """Escalate every breach not escalated yet; returns the number of new escalations."""
+        """The safety net under the deadline queue (at start-up, then every COMPLAINT_SWEEP_SCAN_SECONDS):
+        escalate every breach not escalated yet, reading every complaint past its first deadline.
+        Returns the number of new escalations."""
         now = self.clock.now()
         created = 0
         candidates = self.repository.first_response_overdue(now)

@@ -13,6 +13,7 @@ from typing import Callable
 
 from servicekit import log
 from servicekit.clock import Clock, rfc3339
+from servicekit.due_windows import WindowCursor
 from servicekit.errors import DomainError
 
 from services.payment import metrics
@@ -35,7 +36,7 @@ class Settlements:
         # so a cancellation that arrived before the money can still owe its refund (usecases/refunds.py).
         self.billings, self.settled, self.refunds = repos.billings, repos.settlements, repos.refunds
         self.clock, self.grace, self.on_settled, self.paid_at_skew = clock, expiry_grace, on_settled, paid_at_skew
-        self._next_window: int | None = None  # the first expiry window not swept yet
+        self._windows = WindowCursor(window_of)  # the expiry windows not swept yet
 
     def ensure_indexes(self) -> None:
         self.settled.ensure_indexes()
@@ -234,14 +235,10 @@ class Settlements:
         """Expire the billings of every expiry window that has wholly passed (deadline + grace), each
         window read once by `_id`. The first call starts at the current window: a full `sweep` at
         start-up covers what fell due before."""
-        last = window_of(self.clock.now() - self.grace) - 1
-        if self._next_window is None:
-            self._next_window = last + 1
         expired = 0
-        while self._next_window <= last:
-            expired += sum(self._expire_if_due(code) for code in self.billings.queued_in(self._next_window)
+        for window in self._windows.passed(self.clock.now() - self.grace):
+            expired += sum(self._expire_if_due(code) for code in self.billings.queued_in(window)
                            if self.outcome_of(code) is None)
-            self._next_window += 1
         return expired
 
     def _expire_if_due(self, code: str) -> bool:
