@@ -61,7 +61,9 @@ class FrontDoor:
         self.limiter, self.observe, self.room_open = limiter, observe, room_open
         self.max_queue_wait_s = max_queue_wait_s
         self.bodies = {lang: _body(lang) for lang in ("id", "en")}
-        self._routes = None  # the URL map bound once (bind_to_environ per request: ~15% of a refusal)
+        # the URL map bound once (bind_to_environ per request was ~15% of a refusal); rules added
+        # later are still matched (the adapter reads the map)
+        self._routes = app.url_map.bind("gateway")
         self._shed = Children(loadshed.SHED)
 
     def __call__(self, environ, start_response):
@@ -96,8 +98,6 @@ class FrontDoor:
     def _rule_of(self, path: str, method: str):
         """The route a path and method match, or None. The gateway matches no host or subdomain, so
         one adapter serves every request; PATH_INFO is WSGI's latin-1 text, as werkzeug decodes it."""
-        if self._routes is None:
-            self._routes = self.app.url_map.bind("gateway")
         try:
             return self._routes.match(path.encode("latin-1").decode("utf-8", "replace"), method,
                                       return_rule=True)[0]

@@ -179,7 +179,7 @@ def test_the_expiry_queue_expires_each_billing_once_after_its_window_without_sca
 
 def test_a_stray_expiry_entry_expires_nothing_early(world):
     clock, db, store, settlements, billing = world
-    from services.payment.domain.expiry import window_of
+    window_of = store.expiry_queue.queue.window_of
     settlements.sweep_due()
     store.expiry_queue.add(billing.code, T0 + dt.timedelta(seconds=20))  # e.g. a code drawn twice
     store.expiry_queue.add("000000000000000", T0 + dt.timedelta(seconds=20))  # its billing never written

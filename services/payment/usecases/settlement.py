@@ -20,7 +20,6 @@ from services.payment import metrics
 from services.payment.adapters.repositories import Repositories
 from services.payment.domain.billing import (
     AMOUNT_MISMATCH, EXPIRE_FIRST, EXPIRED, OVERPAYMENT, SETTLE, SETTLES_IT, Billing, Outcome, Payment)
-from services.payment.domain.expiry import window_of
 from services.payment.domain.payments import PAID_AT_SKEW, AmountMismatch, LatePayment, validate, validate_source
 from services.payment.domain.peer_facts import BookingAbandoned
 from services.payment.domain.refund import BOOKING_NOT_COMPLETED, PENDING, Refund
@@ -36,7 +35,7 @@ class Settlements:
         # so a cancellation that arrived before the money can still owe its refund (usecases/refunds.py).
         self.billings, self.settled, self.refunds = repos.billings, repos.settlements, repos.refunds
         self.clock, self.grace, self.on_settled, self.paid_at_skew = clock, expiry_grace, on_settled, paid_at_skew
-        self._windows = WindowCursor(window_of)  # the expiry windows not swept yet
+        self._windows = WindowCursor(self.billings.expiry_queue.queue.window_of)  # the expiry windows not swept yet
 
     def ensure_indexes(self) -> None:
         self.settled.ensure_indexes()
