@@ -143,6 +143,7 @@ def create_app() -> Flask:
     # last: the door wraps everything above and answers an overload's refusals without Flask
     app.wsgi_app = front_door.FrontDoor(app, limiter, observe_refusal,
                                         room_open=lambda office_id: waiting_room.room_of(office_id) is not None,
+                                        room_known=waiting_room.room_known,
                                         max_queue_wait_s=loadshed.default_max_queue_wait_s())
     return app
 

@@ -15,6 +15,11 @@ longer than GATEWAY_MAX_QUEUE_WAIT_MS for a thread. A booking for an office whos
 open goes on to Flask, where the room tells it where to queue (429 `waiting-room`). Everything else
 goes on, and the shedder decides as before. A door refusal is counted like any other (metrics, the
 access summary) but starts no trace span.
+
+The door is asked twice over: as WSGI middleware, by the request's thread; and, on a kept-alive
+connection while the shedder is full, by the gunicorn worker's poller thread before any thread is
+involved (worker.py, `refusal(..., may_wait=False)`: the same answer, but a room not read yet is
+left to a thread rather than read there).
 """
 from __future__ import annotations
 
@@ -53,12 +58,14 @@ def _body(lang: str) -> bytes:
 class FrontDoor:
     """WSGI middleware around the Flask app's wsgi_app. `observe(method, route, status, started)`
     records an answer in the gateway's metrics and access summary; `room_open(office_id)` says
-    whether an office's waiting room is open."""
+    whether an office's waiting room is open, `room_known(office_id)` the same from what the worker
+    has read already (None when a read is due)."""
 
     def __init__(self, app, limiter: loadshed.Limiter, observe: Callable[[str, str, int, float], None],
-                 room_open: Callable[[str], bool], max_queue_wait_s: float):
+                 room_open: Callable[[str], bool], max_queue_wait_s: float,
+                 room_known: Callable[[str], bool | None] = lambda office_id: None):
         self.app, self.inner = app, app.wsgi_app
-        self.limiter, self.observe, self.room_open = limiter, observe, room_open
+        self.limiter, self.observe, self.room_open, self.room_known = limiter, observe, room_open, room_known
         self.max_queue_wait_s = max_queue_wait_s
         self.bodies = {lang: _body(lang) for lang in ("id", "en")}
         # the URL map bound once (bind_to_environ per request was ~15% of a refusal); rules added
@@ -67,33 +74,48 @@ class FrontDoor:
         self._shed = Children(loadshed.SHED)
 
     def __call__(self, environ, start_response):
-        environ["passport.request_id"] = rid = request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        environ["passport.request_id"] = request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        arrived = worker.arrived_at()
+        answer = self.refusal(environ, arrived if arrived is not None else time.perf_counter())
+        if answer is None:
+            return self.inner(environ, start_response)
+        status, headers, body = answer
+        start_response(status, headers)
+        return [body]
+
+    def busy(self) -> bool:
+        """Whether the door would refuse a request that did not wait for a thread (the shedder has no
+        free place nor a place to wait): the worker's inline answers are tried only then."""
+        return self.limiter.full()
+
+    def refusal(self, environ, started: float, may_wait: bool = True) -> tuple[str, list, bytes] | None:
+        """The door's 503 for this request (status, headers, body; counted as answered), or None when
+        it goes on to Flask. `may_wait=False` (the worker's inline answers, outside a request thread):
+        never wait on the store, answer None instead when the office's room is not known yet."""
         path = environ.get("PATH_INFO", "")
         if not path.startswith(loadshed.PREFIX) or "HTTP_X_ADMISSION_PASS" in environ:
-            return self.inner(environ, start_response)
-        arrived = worker.arrived_at()
-        started = arrived if arrived is not None else time.perf_counter()
+            return None
         if time.perf_counter() - started > self.max_queue_wait_s:
             reason = "queued-too-long"
         elif self.limiter.full():
             reason = "queue-full"
         else:
-            return self.inner(environ, start_response)
+            return None
         method = environ.get("REQUEST_METHOD", "")
         rule = self._rule_of(path, method)
         if rule is None or rule.endpoint in NOT_AT_THE_DOOR:
-            return self.inner(environ, start_response)  # 404/405: Flask words those
-        if rule.endpoint in waiting_room.BOOKING_ENDPOINTS and self._room_open_for(environ):
-            return self.inner(environ, start_response)
+            return None  # 404/405: Flask words those
+        if rule.endpoint in waiting_room.BOOKING_ENDPOINTS and self._room_open_for(environ, may_wait) is not False:
+            return None
         self._shed(method, rule.rule, "door-" + reason).inc()
         lang = language_of(environ.get("HTTP_ACCEPT_LANGUAGE", ""))
         body = self.bodies[lang]
-        start_response("503 SERVICE UNAVAILABLE", [
-            ("Content-Type", "application/problem+json"), ("Content-Length", str(len(body))),
-            ("Content-Language", lang), ("Vary", "Accept-Language"),
-            ("Retry-After", str(loadshed.RETRY_AFTER_S)), ("X-Request-Id", rid)])
+        headers = [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body))),
+                   ("Content-Language", lang), ("Vary", "Accept-Language"),
+                   ("Retry-After", str(loadshed.RETRY_AFTER_S)),
+                   ("X-Request-Id", environ.get("passport.request_id") or request_id(environ.get("HTTP_X_REQUEST_ID", "")))]
         self.observe(method, rule.rule, 503, started)
-        return [body]
+        return "503 SERVICE UNAVAILABLE", headers, body
 
     def _rule_of(self, path: str, method: str):
         """The route a path and method match, or None. The gateway matches no host or subdomain, so
@@ -104,9 +126,10 @@ class FrontDoor:
         except (HTTPException, UnicodeEncodeError):
             return None
 
-    def _room_open_for(self, environ) -> bool:
-        """Whether the booking's slot is at an office with an open room. Reads the (small) body and
-        puts it back for Flask; a body it cannot read goes on to Flask, which words the 4xx."""
+    def _room_open_for(self, environ, may_wait: bool) -> bool | None:
+        """Whether the booking's slot is at an office with an open room (None: not known without a
+        read). Reads the (small) body and puts it back for Flask; a body it cannot read goes on to
+        Flask, which words the 4xx."""
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -121,7 +144,8 @@ class FrontDoor:
             return True
         if not isinstance(slot_id, str) or slot_id.count("-") < 3:
             return True
+        office_id = slot_id.split("-", 1)[0]
         try:
-            return self.room_open(slot_id.split("-", 1)[0])
+            return self.room_open(office_id) if may_wait else self.room_known(office_id)
         except Exception:  # noqa: BLE001 - undecided here: Flask's guard asks again and answers (or logs) it
             return True

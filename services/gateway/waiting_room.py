@@ -146,6 +146,16 @@ def room_of(office_id: str, now: float | None = None) -> admission.Room | None:
     return admission.active_room(office_id, now, switch_of(office_id), release_openings(office_id), settings())
 
 
+def room_known(office_id: str) -> bool | None:
+    """Whether the office's room is active, from what this worker has read already; None when a read
+    is due. For the front door's answers outside a request thread, which must not wait on the store."""
+    switch = _switch_cache.peek(office_id)
+    openings = _release_cache.peek(office_id) if settings().release_minutes > 0 else []
+    if switch is None or openings is None:
+        return None
+    return admission.active_room(office_id, admission.now_s(), switch[0], openings, settings()) is not None
+
+
 def set_switch(office_id: str, active: bool, minutes: float, rate: float | None, draw_seconds: float | None,
                by: str) -> dict:
     """A supervisor turns the room on (or off) for `minutes` from now. Turning on a room already on

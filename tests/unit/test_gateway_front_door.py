@@ -147,3 +147,47 @@ def test_a_metric_child_is_looked_up_once():
     assert children("/a") is children("/a") is counter.labels("/a")
     children("/a").inc(2)
     assert counter.labels("/a")._value.get() == 2
+
+
+def booking_environ(office: str = "BTM") -> dict:
+    import io
+    body = ('{"slot_id": "%s-20270104-REGULAR-0900"}' % office).encode()
+    return {"REQUEST_METHOD": "POST", "PATH_INFO": "/v1/applications/app-1/appointment",
+            "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "HTTP_X_REQUEST_ID": "rid-7"}
+
+
+def test_an_inline_refusal_never_waits_on_the_store_for_the_room(gateway, monkeypatch):
+    """The worker asks the door outside a request thread (may_wait=False): an office whose room it has
+    not read yet goes on to a thread, which reads it; one it knows is closed is refused there and then."""
+    app, _headers = gateway
+    fill(app)
+    door = app.wsgi_app
+    assert door.busy()
+    monkeypatch.setattr(waiting_room, "room_of", lambda *a, **k: pytest.fail("read the room in the poller"))
+    monkeypatch.setattr(door, "room_known", lambda office_id: None)
+    before = door_refusals(BOOK, "queue-full")
+    assert door.refusal(booking_environ(), time.perf_counter(), may_wait=False) is None
+    monkeypatch.setattr(door, "room_known", lambda office_id: office_id == "TBK")
+    assert door.refusal(booking_environ("TBK"), time.perf_counter(), may_wait=False) is None  # the room's
+    status, headers, body = door.refusal(booking_environ(), time.perf_counter(), may_wait=False)
+    assert status.startswith("503") and dict(headers)["Retry-After"] == "1" and dict(headers)["X-Request-Id"] == "rid-7"
+    assert b"/overloaded" in body and door_refusals(BOOK, "queue-full") == before + 1
+
+
+def test_a_door_with_free_places_is_not_busy_and_refuses_nothing(gateway):
+    app, _headers = gateway
+    assert not app.wsgi_app.busy()
+    assert app.wsgi_app.refusal(booking_environ(), time.perf_counter(), may_wait=False) is None
+
+
+def test_the_room_is_known_only_from_what_the_worker_has_read(monkeypatch):
+    monkeypatch.setattr(waiting_room, "_switch_cache", waiting_room.TtlCache(60))
+    monkeypatch.setattr(waiting_room, "settings", lambda: admission.Settings(
+        rate=10, draw_seconds=0, always_on=frozenset(), release_minutes=0, prequeue_minutes=0))
+    assert waiting_room.room_known("MKS") is None  # not read yet: the caller must not guess
+    waiting_room._switch_cache.get("MKS", lambda: (None,))
+    assert waiting_room.room_known("MKS") is False
+    now = time.time()
+    waiting_room._switch_cache.get("DPS", lambda: ({"active": True, "from": now - 1, "until": now + 60,
+                                                     "rate": None, "draw_seconds": None},))
+    assert waiting_room.room_known("DPS") is True
