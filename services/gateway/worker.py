@@ -19,13 +19,16 @@ thread's result back to the poller: ~56 futex calls and most of ~0.35 ms of CPU 
 kept-alive connection turns readable, the poller thread now peeks at what arrived; a whole, plain
 HTTP/1.1 request (`plain_request`) that the door refuses is read, answered and left kept-alive there
 and then. Anything else, and any doubt, goes to the thread pool exactly as before: nothing is read
-from the socket unless it is answered. A client that does not read its answers (the answer does not
-fit its socket's send buffer at once) is disconnected rather than waited on.
+from the socket unless it is answered. A connection whose earlier answers the client has not taken
+yet (a slow reader, a weak network) is left to a thread too: the poller must never wait on a send.
 """
 from __future__ import annotations
 
+import fcntl
 import io
 import socket
+import struct
+import termios
 import threading
 import time
 
@@ -134,6 +137,8 @@ class ArrivalStampedWorker(ThreadWorker):
             self._door = door if hasattr(door, "refusal") and hasattr(door, "busy") else False
         if not self._door or not self._door.busy():
             return False  # the door refuses nothing now: not even a peek
+        if not _nothing_unsent(conn.sock):
+            return False  # earlier answers not yet taken by the client: a thread may wait on it, the poller not
         try:
             request = plain_request(conn.sock.recv(PEEK_BYTES, socket.MSG_PEEK))
         except OSError:
@@ -160,7 +165,7 @@ class ArrivalStampedWorker(ThreadWorker):
         except OSError:
             sent = -1
         self.keepalived_conns.remove(conn)
-        if sent != len(payload):  # a client that does not read its answers is not waited on
+        if sent != len(payload):  # cannot happen with an empty send queue; if it does, never wait here
             self.poller.unregister(conn.sock)
             self.nr_conns -= 1
             conn.close()
@@ -168,6 +173,15 @@ class ArrivalStampedWorker(ThreadWorker):
         conn.set_timeout()
         self.keepalived_conns.append(conn)  # still readable: the poller calls again for a pipelined one
         return True
+
+
+def _nothing_unsent(sock) -> bool:
+    """Whether the socket's send queue is empty (Linux TIOCOUTQ: bytes not yet sent or acknowledged),
+    so that a small answer is taken whole by one non-blocking send."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0] == 0
+    except OSError:
+        return False
 
 
 _date = (0, "")

@@ -142,8 +142,8 @@ def kept_alive():
     ours.close()
 
 
-def read_all(sock) -> bytes:
-    sock.settimeout(1)
+def read_all(sock, timeout_s: float = 1) -> bytes:
+    sock.settimeout(timeout_s)
     return sock.recv(65536)
 
 
@@ -183,7 +183,17 @@ def test_a_door_that_is_not_busy_costs_no_peek(kept_alive):
     assert door.seen == [] and w.enqueued == [conn]
 
 
-def test_a_client_that_does_not_read_its_answers_is_disconnected(kept_alive):
+def test_a_client_that_has_not_taken_its_earlier_answers_is_left_to_a_thread(kept_alive):
+    w, conn, client = kept_alive
+    door = Door(REFUSAL)
+    w.wsgi = types.SimpleNamespace(wsgi_app=door)
+    conn.sock.send(b"an earlier answer the client has not read yet")
+    client.sendall(request())
+    w.on_client_socket_readable(conn, conn.sock)
+    assert door.seen == [] and w.enqueued == [conn]  # the poller never waits on a send
+
+
+def test_an_answer_that_does_not_go_out_whole_closes_the_connection(kept_alive):
     w, conn, client = kept_alive
     big = (REFUSAL[0], REFUSAL[1], b"x" * (8 << 20))  # more than any socket buffer takes at once
     w.wsgi = types.SimpleNamespace(wsgi_app=Door(big))
@@ -250,12 +260,12 @@ def test_a_real_gunicorn_answers_kept_alive_refusals_inline_with_the_same_bytes(
             client.sendall(booking)
             answer = b""
             while not answer.endswith(b"}"):
-                answer += read_all(client)
+                answer += read_all(client, 30)  # the worker may still be loading the app
             answers.append(re.sub(rb"Date: [^\r]*", b"Date: -", answer))
         client.sendall(booking + booking)  # pipelined: both answered, in order
         both = b""
         while both.count(b"HTTP/1.1 503") < 2 or not both.endswith(b"}"):
-            both += read_all(client)
+            both += read_all(client, 30)
         client.close()
     finally:
         server.terminate()
@@ -264,5 +274,7 @@ def test_a_real_gunicorn_answers_kept_alive_refusals_inline_with_the_same_bytes(
     assert answers[0].startswith(b"HTTP/1.1 503 SERVICE UNAVAILABLE\r\n") and b"\r\nRetry-After: 1\r\n" in answers[0]
     assert b"\r\nX-Request-Id: rid-9\r\n" in answers[0] and b'"title": "Overloaded"' in answers[0]
     # the first request of a connection is a thread's (gthread hands new connections to the pool);
-    # on the kept-alive connection the rest are answered inline
-    assert notes.read_text().split() == ["thread", "inline", "inline", "inline", "inline"]
+    # on the kept-alive connection the next ones are answered inline; the second of a pipelined pair
+    # may find the first's answer not yet acknowledged, and go to a thread
+    decisions = notes.read_text().split()
+    assert decisions[:4] == ["thread", "inline", "inline", "inline"] and len(decisions) == 5
