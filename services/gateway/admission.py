@@ -117,6 +117,14 @@ def poll_after(wait_s: float) -> int:
     return int(min(30, max(1, math.ceil(wait_s if wait_s <= 2 else wait_s / 2))))
 
 
+def poll_after_ms(wait_s: float) -> int:
+    """`poll_after` to the millisecond: within 2 s, the estimated moment of admission itself. In whole
+    seconds a client that follows the advice comes back up to a second after it was admitted, while
+    a bot asking every 20 ms books at once: near the end of the seats that second decided who got one."""
+    wait_ms = max(0.0, wait_s) * 1000
+    return int(math.ceil(min(30_000, wait_ms if wait_s <= 2 else wait_ms / 2)))
+
+
 # -- the pass ----------------------------------------------------------------------------------
 def pass_key(secret: str) -> bytes:
     """A key of its own for passes, derived from the gateway's secret: a pass is never an access token."""

@@ -195,6 +195,10 @@ class Place:
             return max(1, int(min(30, self.wait_s + 1)))
         return admission.poll_after(self.wait_s) if self.status == "waiting" else 0
 
+    @property
+    def poll_after_ms(self) -> int:
+        return admission.poll_after_ms(self.wait_s) if self.status == "waiting" else self.poll_after * 1000
+
 
 class Rooms:
     """Places in rooms, stored; `store()` gives the collection (a test passes its own)."""

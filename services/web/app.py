@@ -609,7 +609,8 @@ def create_app(store: Store | None = None) -> Flask:
         wait = int(place.get("estimated_wait_seconds") or 0)
         resp = Response(render("queue.html", office=office_of(office_id), place=place, admitted=admitted,
                                pending=pending, app_id=app_id, minutes=max(1, round(wait / 60)), seconds=wait,
-                               refresh=int(place.get("poll_after_seconds") or 5)))
+                               refresh=int(place.get("poll_after_seconds") or 5),
+                               refresh_ms=int(place.get("poll_after_ms") or 1000 * int(place.get("poll_after_seconds") or 5))))
         if not admitted:
             resp.headers["Retry-After"] = str(int(place.get("poll_after_seconds") or 5))
         return resp

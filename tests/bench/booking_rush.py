@@ -629,6 +629,7 @@ def bots_rush(api: Http, applicants: list[dict], bots: set[str], release: dict[s
     day = next(iter(release.values()))["date"]
     outcome: dict[str, str] = {}
     counts = collections.Counter()
+    noticed = {"bot": [], "person": []}  # seconds from admission (the pass's start) to the client's holding it
     lock = threading.Lock()
     go = threading.Barrier(len(applicants))
     end = time.monotonic() + deadline_s
@@ -652,6 +653,10 @@ def bots_rush(api: Http, applicants: list[dict], bots: set[str], release: dict[s
                 count("room", status)
                 if status == 200 and place["status"] == "admitted":
                     admission_pass = place["admission_pass"]
+                    if place.get("admit_at"):
+                        admitted_at = dt.datetime.fromisoformat(place["admit_at"].replace("Z", "+00:00")).timestamp()
+                        with lock:
+                            noticed["bot" if bot else "person"].append(time.time() - admitted_at)
                     continue
                 if status == 200 and place["status"] == "expired":
                     outcome[a["account_id"]] = "pass-expired"
@@ -659,7 +664,10 @@ def bots_rush(api: Http, applicants: list[dict], bots: set[str], release: dict[s
                 if status == 409:  # the room closed: book directly
                     in_room = False
                     continue
-                pause(headers, (place or {}).get("poll_after_seconds", 1) if status == 200 else 1)
+                if status == 200 and not bot:  # as the web app does: back at the millisecond the room gives
+                    time.sleep(min(HUMAN_RETRY_CAP_S, place.get("poll_after_ms", 1000 * place["poll_after_seconds"]) / 1000))
+                else:
+                    pause(headers, 1)
                 continue
             if not slots:
                 status, body, headers, _s = api.request("GET", f"/v1/offices/{office_id}/slots?date={day}&lane=REGULAR")
@@ -697,7 +705,7 @@ def bots_rush(api: Http, applicants: list[dict], bots: set[str], release: dict[s
     share_people = len(bots) / len(applicants)
     return {"seconds": seconds, "sold_out_s": last_booked[0], "booked": len(booked), "bot_seats": bot_seats, "bots": len(bots),
             "people": len(applicants), "ratio": share_seats / share_people if share_people else float("nan"),
-            "outcomes": collections.Counter(outcome.values()), "counts": counts,
+            "outcomes": collections.Counter(outcome.values()), "counts": counts, "noticed": noticed,
             "dropped": sum(n for (_w, _who, status), n in counts.items() if status == 0)}
 
 
@@ -769,7 +777,7 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
             f"({r['bots']} / {r['people']})",
             f"  {'bots share of seats / share of people':<42} {r['ratio']:.2f}"
             + ("  (target <= 1.1: " + ("met" if r["ratio"] <= 1.1 else "NOT met") + ")" if room else ""),
-            *([fair_draw_line(r)] if room else []),
+            *([fair_draw_line(r), noticed_line(r["noticed"])] if room else []),
             f"  {'duration, dropped connections':<42} {r['seconds']:.1f} s, {r['dropped']}",
             f"  {'overbooked seats, seats held / offered':<42} {inv['overbooked']}, {inv['held']} / {inv['seats']}",
             "  outcomes: " + ", ".join(f"{k} {v}" for k, v in r["outcomes"].most_common()),
@@ -778,6 +786,16 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
         ]
     lines += login_burst(api, people)
     return lines, figures
+
+
+def noticed_line(noticed: dict[str, list[float]]) -> str:
+    """How late after its admission each client held its pass (median / 90th percentile): a lag only
+    people have is a head start for the bots among the admitted, near the end of the seats."""
+    def quantiles(xs: list[float]) -> str:
+        xs = sorted(xs)
+        return (f"{1000 * xs[len(xs) // 2]:.0f} / {1000 * xs[int(len(xs) * 0.9)]:.0f} ms ({len(xs)})" if xs else "-")
+    return (f"  {'admission noticed after, p50 / p90 (n)':<42} people {quantiles(noticed['person'])}, "
+            f"bots {quantiles(noticed['bot'])}")
 
 
 def fair_draw(people: int, bots: int, seats: int) -> list[float]:

@@ -89,6 +89,8 @@ def test_booking_needs_a_valid_pass_while_the_room_is_open(api, jyp, rush_slot, 
         assert book(api, who, rush_slot, first.body["admission_pass"]).status == 403  # someone else's pass
         place = api.post(f"/v1/offices/{OFFICE}/waiting-room", token=who["token"]).body
         assert place["status"] == "waiting" and place["position"] == 1 and place["estimated_wait_seconds"] > 0
+        # the advice in whole seconds (Retry-After) rounds up; to the millisecond it does not
+        assert 0 < place["poll_after_ms"] <= 1000 * place["poll_after_seconds"] < place["poll_after_ms"] + 1000
         assert api.post(f"/v1/offices/{OFFICE}/waiting-room", token=who["token"]).body["admit_at"] == place["admit_at"]
 
         assert booking_db.seats.count_documents({"application_id": who["application_id"]}) == 0  # nothing booked

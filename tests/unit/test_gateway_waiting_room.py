@@ -349,3 +349,9 @@ def test_a_pass_holder_waits_for_booking_while_a_retrier_without_a_pass_is_told_
     shedder.release()  # a place frees up: the pass holder goes to booking (no booking service here: 5xx)
     holder.join(5)
     assert outcome and outcome[0].status_code != 503 or outcome[0].json["type"].endswith("/service-unavailable")
+
+
+def test_the_advice_to_the_millisecond_is_the_moment_of_admission_when_it_is_near():
+    assert admission.poll_after_ms(0.2) == 200 and admission.poll_after_ms(1.5) == 1500  # not 1 s and 2 s
+    assert admission.poll_after_ms(7.5) == 3750 and admission.poll_after_ms(600) == 30_000  # half, at most 30 s
+    assert admission.poll_after_ms(-0.1) == 0

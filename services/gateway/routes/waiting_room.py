@@ -59,7 +59,8 @@ def take_place(office_id: str):
     place = waiting_room.ROOMS.place(room, auth.current().account_id, now, join=True)
     body = {"office_id": office_id, "room_id": room.room_id, "status": place.status, "position": place.position,
             "estimated_wait_seconds": int(round(place.wait_s)), "admit_at": _time(place.admit_at),
-            "poll_after_seconds": place.poll_after, "admission_pass": place.admission_pass,
+            "poll_after_seconds": place.poll_after, "poll_after_ms": place.poll_after_ms,
+            "admission_pass": place.admission_pass,
             "pass_expires_at": _time(place.pass_expires_at)}
     resp = jsonify(body)
     if place.status in ("waiting", "drawing"):
@@ -107,6 +108,8 @@ openapi.SCHEMAS.update({
         position={"type": "integer", "nullable": True,
                   "description": "people ahead + 1 while waiting; 0 admitted; null until the draw is made"},
         estimated_wait_seconds=I, admit_at=NULLABLE_S, poll_after_seconds=I,
+        poll_after_ms={"type": "integer", "description": "when to ask again, to the millisecond: within 2 s "
+                       "of admission, the moment itself (Retry-After and poll_after_seconds are whole seconds)"},
         admission_pass={"type": "string", "nullable": True,
                         "description": "send it as X-Admission-Pass with POST/PUT .../appointment"},
         pass_expires_at=NULLABLE_S),
