@@ -160,7 +160,10 @@ class ArrivalStampedWorker(ThreadWorker):
         try:
             read = 0
             while read < size:  # peeked: all of it is there, recv only hands it over
-                read += len(conn.sock.recv(size - read))
+                got = len(conn.sock.recv(size - read))
+                if not got:
+                    raise ConnectionResetError("the peeked request is gone")
+                read += got
             sent = conn.sock.send(payload)
         except OSError:
             sent = -1
