@@ -96,6 +96,12 @@ def plain_request(data: bytes) -> tuple[dict, int] | None:
     return environ, size
 
 
+def _head(first_lines: list[str], headers) -> bytes:
+    """A response's head as gunicorn writes it: its first lines (status, Server, Date, Connection),
+    each header, the blank line."""
+    return "".join([*first_lines, *(f"{name}: {value}\r\n" for name, value in headers), "\r\n"]).encode("latin-1")
+
+
 class OneSendResponse(wsgi.Response):
     def write(self, arg):
         """A whole body of known length, before the head went out: head and body in one send.
@@ -103,11 +109,9 @@ class OneSendResponse(wsgi.Response):
         if (self.headers_sent or self.chunked or self._omits_body or not isinstance(arg, bytes)
                 or self.response_length != len(arg)):
             return super().write(arg)
-        head = self.default_headers()
-        head.extend(f"{name}: {value}\r\n" for name, value in self.headers)
         self.headers_sent = True
         self.sent += len(arg)
-        self.sock.sendall(("".join(head) + "\r\n").encode("latin-1") + arg)
+        self.sock.sendall(_head(self.default_headers(), self.headers) + arg)
 
 
 class ArrivalStampedWorker(ThreadWorker):
@@ -154,9 +158,8 @@ class ArrivalStampedWorker(ThreadWorker):
         if answer is None:
             return False
         status, headers, body = answer
-        head = "".join([f"HTTP/1.1 {status}\r\nServer: {SERVER}\r\nDate: {http_date()}\r\nConnection: keep-alive\r\n",
-                        *(f"{name}: {value}\r\n" for name, value in headers), "\r\n"])
-        payload = head.encode("latin-1") + body
+        payload = _head([f"HTTP/1.1 {status}\r\n", f"Server: {SERVER}\r\n", f"Date: {http_date()}\r\n",
+                         "Connection: keep-alive\r\n"], headers) + body
         try:
             read = 0
             while read < size:  # peeked: all of it is there, recv only hands it over
