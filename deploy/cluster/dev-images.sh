@@ -28,7 +28,7 @@ if ! buildah inspect --type image "$KAFKA_IMAGE" >/dev/null 2>&1; then
 fi
 if ! buildah inspect --type image "$FERRETDB_IMAGE" >/dev/null 2>&1; then
   c=$(buildah from scratch)
-  buildah copy --quiet "$c" "$CACHE/ferretdb-v1.24.2-idindex-idfilter/localferretdb" /ferretdb
+  buildah copy --quiet "$c" "$CACHE/ferretdb-v1.24.2-idindex-idfilter-notrack/localferretdb" /ferretdb
   buildah config --entrypoint '["/ferretdb"]' --user 10001:10001 "$c"
   buildah commit --quiet "$c" "$FERRETDB_IMAGE" >/dev/null; buildah rm "$c" >/dev/null
   echo "built $FERRETDB_IMAGE"

@@ -28,7 +28,7 @@ from servicekit.config import DEMO_SECRETS
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("PASSPORT_CACHE", Path.home() / ".cache" / "passport-platform"))
 KAFKA_LIB = CACHE / "kafka-4.3.1" / "lib"
-FERRETDB_BIN = CACHE / "ferretdb-v1.24.2-idindex-idfilter" / "localferretdb"  # see deploy/local/provision.sh
+FERRETDB_BIN = CACHE / "ferretdb-v1.24.2-idindex-idfilter-notrack" / "localferretdb"  # see deploy/local/provision.sh
 
 SERVICES = ["booking", "payment", "biometrics-capture", "notification", "complaint"]
 MODULES = {s: "services." + s.replace("-", "_") for s in SERVICES}
@@ -326,7 +326,11 @@ class Stack:
             "group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=false",
             # the controller appends a no-op record to the metadata log when idle (default every
             # 500 ms) so brokers notice a lost controller; one node has no one to tell quickly
-            "metadata.max.idle.interval.ms=5000", "",
+            "metadata.max.idle.interval.ms=5000",
+            # threads sized for one node on a small host (defaults: 8 request handlers for the broker
+            # and 8 for the controller, 3 + 3 network threads, 10 background, 4 group coordinator):
+            # each idle thread wakes a few times a second, ~0.02% of a core apiece
+            "num.io.threads=2", "num.network.threads=2", "background.threads=2", "group.coordinator.threads=1", "",
         ]))
         (data / "log4j2.yaml").write_text(_LOG4J2)
         classpath = f"{KAFKA_LIB}/*"

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -19,6 +20,12 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("dir", "", "existing directory for the SQLite databases")
 	flag.Parse()
+	// FerretDB's live heap is a few MB, so Go's default (collect when it doubles) collects every few
+	// requests under load: ~15% of its CPU in a mixed workload. Five times the live heap costs MBs.
+	// GOGC in the environment still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	if *dir == "" {
 		log.Fatal("-dir is required")
 	}
