@@ -7,7 +7,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CACHE=${PASSPORT_CACHE:-$HOME/.cache/passport-platform}
 KAFKA_IMAGE=localhost/passport/kafka-dev:4.3.1
-FERRETDB_IMAGE=localhost/passport/ferretdb-dev:v1.24.2
+FERRETDB_IMAGE=localhost/passport/ferretdb-dev:v1.24.2-notrack
 [[ ${1:-} == --print ]] && { echo "$KAFKA_IMAGE $FERRETDB_IMAGE"; exit 0; }
 bash "$REPO/deploy/local/provision.sh" >/dev/null
 # (no `| grep -m1`: with pipefail, buildah's SIGPIPE when grep stops early failed this at random)
