@@ -504,6 +504,17 @@ def test_the_waiting_room_shows_the_place_in_line_and_books_when_admitted(web, b
         assert int(browser.find_element(By.ID, "waiting").get_attribute("data-seconds")) >= 1
         assert browser.find_element(By.ID, "refresh").get_attribute("href").endswith("/queue")
         page.shot("35-queue-id")
+        # The same page in English: the place is kept (it lives in the session), the words change.
+        browser.find_element(By.CSS_SELECTOR, "a.lang").click()
+        page.check()
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+        shown = browser.find_element(By.ID, "queue-position").text
+        assert re.fullmatch(r"Your place in the queue: [1-9]\d*", shown), shown
+        assert "Estimated wait" in page.text() and "does not bring your turn sooner" in page.text()
+        page.shot("35-queue-en")
+        browser.find_element(By.CSS_SELECTOR, "a.lang").click()
+        page.check()
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "id"
         # Admitted (about 30 s later), the page sends the same form with the pass and lands on the bill.
         page.wait_for(lambda: "Kode billing" in page.text(), timeout_s=120, what="the bill after admission")
     finally:
