@@ -7,7 +7,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CACHE=${PASSPORT_CACHE:-$HOME/.cache/passport-platform}
 KAFKA_IMAGE=localhost/passport/kafka-dev:4.3.1
-FERRETDB_IMAGE=localhost/passport/ferretdb-dev:v1.24.2-notrack
+FERRETDB_IMAGE=localhost/passport/ferretdb-dev:v1.24.2-p4
 [[ ${1:-} == --print ]] && { echo "$KAFKA_IMAGE $FERRETDB_IMAGE"; exit 0; }
 bash "$REPO/deploy/local/provision.sh" >/dev/null
 # (no `| grep -m1`: with pipefail, buildah's SIGPIPE when grep stops early failed this at random)
@@ -28,7 +28,7 @@ if ! buildah inspect --type image "$KAFKA_IMAGE" >/dev/null 2>&1; then
 fi
 if ! buildah inspect --type image "$FERRETDB_IMAGE" >/dev/null 2>&1; then
   c=$(buildah from scratch)
-  buildah copy --quiet "$c" "$CACHE/ferretdb-v1.24.2-idindex-idfilter-notrack/localferretdb" /ferretdb
+  buildah copy --quiet "$c" "$CACHE/ferretdb-v1.24.2-p4/localferretdb" /ferretdb
   buildah config --entrypoint '["/ferretdb"]' --user 10001:10001 "$c"
   buildah commit --quiet "$c" "$FERRETDB_IMAGE" >/dev/null; buildah rm "$c" >/dev/null
   echo "built $FERRETDB_IMAGE"

@@ -2,7 +2,7 @@
 # Provisions the local servers the platform runs on, from the package registries only, into a
 # cache outside the checkout keyed by version, so a fresh clone reuses them instead of rebuilding:
 #   $PASSPORT_CACHE/kafka-4.3.1/lib/*.jar     Apache Kafka broker jars (Maven Central)
-#   $PASSPORT_CACHE/ferretdb-v1.24.2-idindex-idfilter-notrack/localferretdb   FerretDB embedded in a tiny Go main
+#   $PASSPORT_CACHE/ferretdb-v1.24.2-p4/localferretdb   FerretDB embedded in a tiny Go main
 # Prints nothing but errors when everything is already there.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,11 +19,12 @@ if [ ! -f "$kafka_dir/.complete" ]; then
   rm -rf "$kafka_dir" && mv "$kafka_dir.tmp" "$kafka_dir" && touch "$kafka_dir/.complete"
 fi
 
-# Built with three reviewed patches (ferretdb/sqlite-id-index.patch: `_id` lookups use the _id index;
-# ferretdb/sqlite-id-filter.patch: so do filters with `_id` and other conditions;
-# ferretdb/resource-tracking-debug-only.patch: no leak-detector bookkeeping per document read); the
-# directory name carries the patch level so a cached build with fewer patches is never reused.
-ferret_dir="$cache/ferretdb-$ferretdb_version-idindex-idfilter-notrack"
+# Built with four reviewed patches, applied in this order (ferretdb/sqlite-id-index.patch: `_id`
+# lookups use the _id index; ferretdb/sqlite-id-filter.patch: so do filters with `_id` and other
+# conditions; ferretdb/resource-tracking-debug-only.patch: no leak-detector bookkeeping per document
+# read; ferretdb/sqlite-id-in.patch: `_id: {$in: [...]}` by the index too); the directory name
+# carries the patch level (p4) so a cached build with fewer patches is never reused.
+ferret_dir="$cache/ferretdb-$ferretdb_version-p4"
 if [ ! -x "$ferret_dir/localferretdb" ]; then
   echo "provision: building FerretDB $ferretdb_version (patched) from the Go module proxy (once)" >&2
   mkdir -p "$ferret_dir"
@@ -32,7 +33,7 @@ if [ ! -x "$ferret_dir/localferretdb" ]; then
   upstream="$(cd "$here/ferretdb" && go mod download -json "github.com/FerretDB/FerretDB@$ferretdb_version" \
               | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')"
   cp -r "$upstream" "$build/ferretdb-src" && chmod -R u+w "$build/ferretdb-src"
-  for p in sqlite-id-index sqlite-id-filter resource-tracking-debug-only; do
+  for p in sqlite-id-index sqlite-id-filter resource-tracking-debug-only sqlite-id-in; do
     (cd "$build/ferretdb-src" && patch -s -p1 --fuzz=0 < "$here/ferretdb/$p.patch")
   done
   (cd "$build" && go mod edit -replace "github.com/FerretDB/FerretDB=./ferretdb-src" \

@@ -28,7 +28,7 @@ from servicekit.config import DEMO_SECRETS
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("PASSPORT_CACHE", Path.home() / ".cache" / "passport-platform"))
 KAFKA_LIB = CACHE / "kafka-4.3.1" / "lib"
-FERRETDB_BIN = CACHE / "ferretdb-v1.24.2-idindex-idfilter-notrack" / "localferretdb"  # see deploy/local/provision.sh
+FERRETDB_BIN = CACHE / "ferretdb-v1.24.2-p4" / "localferretdb"  # see deploy/local/provision.sh
 
 SERVICES = ["booking", "payment", "biometrics-capture", "notification", "complaint"]
 MODULES = {s: "services." + s.replace("-", "_") for s in SERVICES}
