@@ -36,11 +36,35 @@ def test_a_replica_that_lost_a_window_asks_the_store_once_in_that_window():
     lease = WindowLease(db, "reaper", 5, clock)
     lease.coll = Counting(lease.coll)
     assert [lease.held() for _ in range(10)] == [False] * 10
-    assert lease.coll.calls == 2  # one insert that lost, one read of the holder; then nothing
+    assert lease.coll.calls == 1  # one read of this window's and the last one's holders; then nothing
     clock.advance(seconds=5)
-    assert lease.held() is True  # the next window is free: taken
+    assert [lease.held() for _ in range(3)] == [False] * 3  # the last window's holder goes first...
+    assert lease.coll.calls == 2
+    clock.advance(seconds=2.5)
+    assert lease.held() is True  # ...for half a window: then it is taken over
     purged = 1 if (window + 1) % 12 == 0 else 0  # old windows are purged every 12th window
-    assert lease.held() is True and lease.coll.calls == 3 + purged  # its insert (and the purge)
+    assert lease.held() is True and lease.coll.calls == 4 + purged  # a read, its insert (and the purge)
+
+
+def test_the_holder_keeps_the_lease_whoever_asks_first_and_another_takes_over_when_it_stops():
+    db, clock = Database(), FixedClock(T0)
+    mine, theirs = WindowLease(db, "reaper", 10, clock), WindowLease(db, "reaper", 10, clock, holder="other:1")
+    assert mine.held() is True and theirs.held() is False
+    mine.coll = Counting(mine.coll)
+    for _ in range(5):  # window after window the other replica asks first, and the holder keeps it
+        clock.advance(seconds=10)
+        assert theirs.held() is False and mine.held() is True
+        clock.advance(seconds=6)
+        assert theirs.held() is False and mine.held() is True
+        clock.advance(seconds=-6)
+    assert mine.coll.calls in (5, 6)  # the holder's one insert per window (and a purge): no read
+    # the holder stops (dies): the other waits half of the next window, then takes it
+    clock.advance(seconds=10)
+    assert theirs.held() is False
+    clock.advance(seconds=5)
+    assert theirs.held() is True
+    clock.advance(seconds=5)  # the next window's start: back from a pause, it does not take it back
+    assert mine.held() is False and theirs.held() is True
 
 
 class IdleRelay(outbox.OutboxRelay):
