@@ -30,7 +30,7 @@ class WindowLease:
         self.name, self.window_s, self.clock, self.holder = name, window_s, clock, holder
         self._won: int | None = None
         self._lost: int | None = None  # a window another holder has: not asked again in it
-        self._deferred: tuple[int, float] | None = None  # (window, until): the last window's holder goes first
+        self._defer_until = 0.0  # within the first half of a window the last one's holder goes first
 
     def held(self) -> bool:
         now = self.clock.now().timestamp()
@@ -39,7 +39,7 @@ class WindowLease:
             return True
         if self._lost == window:  # asked already this window: no round trip until the next
             return False
-        if self._deferred is not None and self._deferred[0] == window and now < self._deferred[1]:
+        if now < self._defer_until:  # (it lies within this window: a later one is past it)
             return False
         if self._won != window - 1:
             # one read of this window's lease and the last one's: taken already (by this process
@@ -51,7 +51,7 @@ class WindowLease:
                 return self._settle(window, now_by == self.holder)
             until = (window + 0.5) * self.window_s
             if last_by not in (None, self.holder) and now < until:
-                self._deferred = (window, until)
+                self._defer_until = until
                 return False
         if insert_unique(self.coll, {"_id": self._id(window), "name": self.name, "window": window,
                                      "holder": self.holder, "at": self.clock.now()}):
