@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import math
 import random
+import threading
 import time
 
 import jwt
@@ -123,6 +124,46 @@ def poll_after_ms(wait_s: float) -> int:
     a bot asking every 20 ms books at once: near the end of the seats that second decided who got one."""
     wait_ms = max(0.0, wait_s) * 1000
     return int(math.ceil(min(30_000, wait_ms if wait_s <= 2 else wait_ms / 2)))
+
+
+class EarlyAsks:
+    """Asks that came before the time the room gave the client to come back, counted per place in
+    fixed windows (in one process: each remembers the advice it gave). A person's page comes back when
+    told, so it makes none, or a few with several tabs; a bot ignoring Retry-After makes one on nearly
+    every ask. `note` is true once per window, at the early ask past the limit, so the caller acts
+    (moves the place back) once per window at most."""
+
+    TOLERANCE_S = 0.25  # clocks and timers that fire a little early are not early
+
+    def __init__(self, limit: int, window_s: float, max_entries: int = 200_000):
+        self.limit, self.window_s, self.max_entries = limit, window_s, max_entries
+        self._advised: dict[str, float] = {}             # key -> when this process said to come back
+        self._windows: dict[str, tuple[int, int]] = {}   # key -> (window number, early asks in it)
+        self._lock = threading.Lock()
+
+    def note(self, key: str, now: float, come_back_at: float | None) -> bool:
+        """An ask at `now`, answered with `come_back_at` (None: admitted, nothing more to advise).
+        True when this early ask is the one past the limit in its window."""
+        with self._lock:
+            if len(self._advised) >= self.max_entries:
+                self._advised.clear()  # bounded: forgetting only forgives
+                self._windows.clear()
+            advised = self._advised.pop(key, None)
+            if come_back_at is not None:
+                self._advised[key] = come_back_at
+            if advised is None or now >= advised - self.TOLERANCE_S:
+                return False
+            window = int(now // self.window_s)
+            seen, early = self._windows.get(key, (window, 0))
+            early = early + 1 if seen == window else 1
+            self._windows[key] = (window, early)
+        return early == self.limit + 1
+
+
+def moved_back_since_given(moved_back_at: float | None, given_at: float) -> bool:
+    """A place moved back after its admission time was given gets a new one at the end of the line
+    (once per move: the new one is given after the move)."""
+    return moved_back_at is not None and moved_back_at > given_at
 
 
 # -- the pass ----------------------------------------------------------------------------------

@@ -91,6 +91,14 @@ def pass_ttl_s() -> float:
 
 
 @functools.cache
+def early_ask_limit() -> tuple[int, float]:
+    """More asks than this before the time the room gave to come back, within the window, in one
+    gateway process, move a place to the back of the line (a person's page comes back when told; a bot
+    ignoring Retry-After asks every 20 ms)."""
+    return env_int("WAITING_ROOM_EARLY_ASK_LIMIT", 10), env_float("WAITING_ROOM_EARLY_ASK_WINDOW_SECONDS", 60)
+
+
+@functools.cache
 def _key() -> bytes:
     return admission.pass_key(auth._secret())
 
@@ -188,6 +196,7 @@ class Place:
     wait_s: float
     admission_pass: str | None = None
     pass_expires_at: float | None = None
+    moved_back: bool = False      # asked for early again and again, it went to the back of the line
 
     @property
     def poll_after(self) -> int:
@@ -212,6 +221,8 @@ class Rooms:
         # (room, account) -> admission time: fixed once known, so asking again costs no store read here
         self._known = Memo(200_000)
         self._passed = Memo(200_000)          # (room, account) -> when the pass starts (real time)
+        self._early = admission.EarlyAsks(*early_ask_limit())
+        self._moved = Memo(200_000)           # (room, account) -> True: moved back (what this process saw)
         self._paces: dict[str, tuple[float, dict]] = {}   # room -> (read at, monotonic; its clock document)
         self._pace_lock = threading.Lock()
 
@@ -308,6 +319,24 @@ class Rooms:
     def store(self, now: dt.datetime):
         return self._store if self._store is not None else PLACES.get(now)
 
+    def ask(self, room: admission.Room, account_id: str, now: float) -> Place:
+        """An applicant asks for its place (taking one first). Asking more often than the room says
+        buys nothing, and asking before the time it gave, again and again (more than the early-ask limit
+        within its window), moves the place to the back of the line, again each window while it goes
+        on: the first time it would be admitted it is given a new admission time after everybody then
+        in line (`_cross`)."""
+        place = self.place(room, account_id, now, join=True)
+        claim_id = f"{room.room_id}|a|{account_id}"
+        waiting = place.status in ("drawing", "waiting")
+        if self._early.note(claim_id, now, now + place.poll_after_ms / 1000 if waiting else None) and waiting:
+            store = self.store(dt.datetime.fromtimestamp(now, dt.timezone.utc))
+            moved = store.update_one({"_id": claim_id, "passed_at": {"$exists": False}}, {"$max": {"moved_back": now}})
+            if moved.matched_count:
+                self._moved.put(claim_id, True)
+                ROOM_EVENTS.labels("place-moved-back").inc()
+                logger.info("a place asked for too often was moved to the back", extra={"room": room.room_id})
+        return dataclasses.replace(place, moved_back=bool(self._moved.get(claim_id)))
+
     def place(self, room: admission.Room, account_id: str, now: float, join: bool) -> Place | None:
         """The account's place in `room` (taken first when `join` and it has none): the same on every ask."""
         claim_id = f"{room.room_id}|a|{account_id}"
@@ -332,6 +361,8 @@ class Rooms:
                 if now < room.draw_closes_at + DRAW_GRACE_S and room.draw_seconds > 0:
                     return Place(room, "drawing", None, None, room.draw_closes_at + DRAW_GRACE_S - now)
                 claim = self._numbered(store, room, account_id, now, expires, claim_id)
+        if claim.get("moved_back") is not None:
+            self._moved.put(claim_id, True)
         if claim.get("admit_at") is None:  # a drawn place: its rank comes from the draw
             if now < room.draw_closes_at + DRAW_GRACE_S:
                 return Place(room, "drawing", None, None, room.draw_closes_at + DRAW_GRACE_S - now)
@@ -359,15 +390,52 @@ class Rooms:
             crossing = self.passed_at(room, admit_at, now)
             if crossing > now:
                 return Place(room, "waiting", 1, crossing, crossing - now)
-            store = self.store(dt.datetime.fromtimestamp(now, dt.timezone.utc))
-            store.update_one({"_id": claim_id, "passed_at": {"$exists": False}}, {"$set": {"passed_at": crossing}})
-            passed = (store.find_one({"_id": claim_id}, {"passed_at": 1}) or {}).get("passed_at", crossing)
+            passed = self._cross(room, account_id, claim_id, crossing, now)
+            if passed is None:  # moved to the back: answered from its new admission time
+                return self._answer(room, account_id, self._known.get(claim_id), now, claim_id)
             self._passed.put(claim_id, passed)
         if now >= passed + pass_ttl_s():
             return Place(room, "expired", 0, passed, 0.0)
         token, expires = admission.sign_pass(_key(), account_id, room, passed, pass_ttl_s())
         ROOM_EVENTS.labels("pass-issued").inc()
         return Place(room, "admitted", 0, passed, 0.0, token, expires)
+
+    def _cross(self, room, account_id, claim_id, crossing: float, now: float) -> float | None:
+        """The clock passed the place: when its pass starts, kept once in the store (the first to get
+        here sets it) - or None if the place was moved back since its admission time was given: then
+        it has a new one at the end of the line (in `_known`)."""
+        store = self.store(dt.datetime.fromtimestamp(now, dt.timezone.utc))
+        if store.update_one({"_id": claim_id, "passed_at": {"$exists": False}, "moved_back": {"$exists": False}},
+                            {"$set": {"passed_at": crossing}}).modified_count:
+            return crossing
+        doc = store.find_one({"_id": claim_id}) or {}
+        if "passed_at" in doc:
+            return doc["passed_at"]
+        if not admission.moved_back_since_given(doc.get("moved_back"), self._given_at(store, room, doc, now)):
+            if store.update_one({"_id": claim_id, "passed_at": {"$exists": False}},
+                                {"$set": {"passed_at": crossing}}).modified_count:
+                return crossing
+            return (store.find_one({"_id": claim_id}, {"passed_at": 1}) or {}).get("passed_at", crossing)
+        expires = dt.datetime.fromtimestamp(room.until, dt.timezone.utc) + RETENTION
+        n, admit_at = self._ticket(store, room, account_id, now, expires)
+        given = {"numbered_at": doc["numbered_at"]} if "numbered_at" in doc else {"numbered_at": {"$exists": False}}
+        if store.update_one({"_id": claim_id, "passed_at": {"$exists": False}, **given},
+                            {"$set": {"ticket": n, "admit_at": admit_at, "numbered_at": now}}).modified_count:
+            ROOM_EVENTS.labels("place-requeued").inc()
+        else:  # another process moved it at the same time: its ticket stands, this one is a gap
+            admit_at = (store.find_one({"_id": claim_id}) or {}).get("admit_at", admit_at)
+        self._known.put(claim_id, admit_at)
+        self._moved.put(claim_id, True)
+        return None
+
+    def _given_at(self, store, room, doc: dict, now: float) -> float:
+        """When the place's admission time was given: its ticket's, or the draw's for a drawn place."""
+        if "numbered_at" in doc:
+            return doc["numbered_at"]
+        if doc.get("admit_at") is None and "lot" in doc:
+            expires = dt.datetime.fromtimestamp(room.until, dt.timezone.utc) + RETENTION
+            return self._draw(store, room, now, expires)["made_at"]
+        return doc.get("joined", 0.0)
 
     # numbered places ------------------------------------------------------------------------
     def _numbered(self, store, room, account_id, now, expires, claim_id, replace: bool = False) -> dict:
@@ -376,10 +444,10 @@ class Rooms:
         gap of 1/rate in the pace, never a second place."""
         n, admit_at = self._ticket(store, room, account_id, now, expires)
         claim = {"_id": claim_id, "room": room.room_id, "account": account_id, "ticket": n, "admit_at": admit_at,
-                 "joined": now, "expires": expires}
+                 "joined": now, "numbered_at": now, "expires": expires}
         if replace:
             store.update_one({"_id": claim_id, "ticket": {"$exists": False}},
-                             {"$set": {"ticket": n, "admit_at": admit_at}})
+                             {"$set": {"ticket": n, "admit_at": admit_at, "numbered_at": now}})
             return store.find_one({"_id": claim_id})
         if insert_unique(store, claim):
             ROOM_EVENTS.labels("place-numbered").inc()
@@ -435,10 +503,11 @@ class Rooms:
             return cached
         doc = store.find_one({"_id": f"{room.room_id}|draw"})
         if doc is None:
-            # every drawn place of the room (one scan, once per room, after the draw closed)
+            # every drawn place of the room (one scan, once per room, after the draw closed); a place
+            # moved back for asking too often is not drawn: it is numbered after the draw
             entries = [(d["account"], d["lot"]) for d in store.find(
-                {"room": room.room_id, "lot": {"$exists": True}}, {"account": 1, "lot": 1, "joined": 1})
-                if d.get("joined", 0) < room.draw_closes_at]
+                {"room": room.room_id, "lot": {"$exists": True}}, {"account": 1, "lot": 1, "joined": 1, "moved_back": 1})
+                if d.get("joined", 0) < room.draw_closes_at and d.get("moved_back") is None]
             doc = {"_id": f"{room.room_id}|draw", "order": admission.draw_order(entries), "rate": room.rate,
                    "made_at": now, "expires": expires}
             if insert_unique(store, doc):
@@ -446,7 +515,7 @@ class Rooms:
             else:
                 doc = store.find_one({"_id": f"{room.room_id}|draw"})
         draw = {"rank": {a: i + 1 for i, a in enumerate(doc["order"])}, "count": len(doc["order"]),
-                "rate": doc["rate"]}
+                "rate": doc["rate"], "made_at": doc["made_at"]}
         with self._guard:
             if len(self._draws) > 100:
                 self._draws.clear()

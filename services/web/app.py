@@ -592,8 +592,16 @@ def create_app(store: Store | None = None) -> Flask:
         if not pending:
             return redirect(url_for("slots", app_id=app_id), 303)
         office_id = pending["slot_id"].split("-", 1)[0]
-        answer = api("POST", f"/v1/offices/{quote(office_id)}/waiting-room")
-        place = answer.body if answer.ok else {}
+        place = asked_place(office_id)
+        if place is not None:  # asked already and told when to come back: another tab, or a press of "Periksa"
+            answer = gateway.Answer(200, place, {})
+        else:
+            answer = api("POST", f"/v1/offices/{quote(office_id)}/waiting-room")
+            place = answer.body if answer.ok else {}
+            if answer.ok and place["status"] in ("waiting", "drawing"):
+                g.sess.setdefault("room_places", {})[office_id] = {"place": place, "at": time.time()}
+            else:
+                g.sess.get("room_places", {}).pop(office_id, None)
         if answer.status == 404:
             abort(404)
         if answer.ok and place["status"] == "expired":
@@ -614,6 +622,22 @@ def create_app(store: Store | None = None) -> Flask:
         if not admitted:
             resp.headers["Retry-After"] = str(int(place.get("poll_after_seconds") or 5))
         return resp
+
+    def asked_place(office_id: str) -> dict | None:
+        """The place the room gave this session, while the time it gave to come back has not come: the
+        room counts asks before that time against the account (again and again, they move the place to
+        the back of the line), so several tabs or impatient presses are answered here, with the wait
+        counted down, and never reach it early."""
+        asked = g.sess.get("room_places", {}).get(office_id)
+        if not asked:
+            return None
+        elapsed = time.time() - asked["at"]
+        left_ms = int(asked["place"]["poll_after_ms"] - elapsed * 1000)
+        if left_ms <= 0:
+            g.sess["room_places"].pop(office_id, None)
+            return None
+        return dict(asked["place"], poll_after_ms=left_ms, poll_after_seconds=max(1, -(-left_ms // 1000)),
+                    estimated_wait_seconds=max(0, int(asked["place"]["estimated_wait_seconds"] - elapsed)))
 
     def flash_problem(answer: gateway.Answer):
         g.sess.setdefault("flash", []).append({"kind": "error", "text": problem_text(answer)})

@@ -488,7 +488,7 @@ def test_the_waiting_room_shows_the_place_in_line_and_books_when_admitted(web, b
     app_id = start_application(page, tmp_path)
     choose_first_free_day(page, app_id)
     # TBK's room opens, paced at one admission per 10 s; three people take their places first.
-    open_waiting_room(api, supervisor, "TBK", per_minute=6, draw_seconds=0)
+    room_id = open_waiting_room(api, supervisor, "TBK", per_minute=6, draw_seconds=0)["room_id"]
     try:
         for _ in range(3):
             ahead = api.register_applicant()
@@ -515,6 +515,17 @@ def test_the_waiting_room_shows_the_place_in_line_and_books_when_admitted(web, b
         browser.find_element(By.CSS_SELECTOR, "a.lang").click()
         page.check()
         assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "id"
+        # An impatient person presses "Periksa sekarang" a dozen times: the web app answers from the
+        # place it was given until the time told (the room moves a place asked for early more than 10
+        # times in a minute to the back), so the place stays where it was.
+        for _ in range(12):
+            browser.find_element(By.ID, "refresh").click()
+            page.wait_for(lambda: browser.find_elements(By.ID, "queue-position"), timeout_s=30, what="the queue page")
+        after = browser.find_element(By.ID, "queue-position").text
+        assert re.fullmatch(r"Posisi Anda dalam antrean: [1-9]\d*", after) and int(after.split()[-1]) <= int(shown.split()[-1])
+        assert not browser.find_elements(By.ID, "queue-moved-back")
+        gateway_db = pymongo.MongoClient(web.env()["MONGO_URI"], directConnection=True)["passport_gateway"]
+        assert gateway_db.waiting_room.count_documents({"room": room_id, "moved_back": {"$exists": True}}) == 0
         # Admitted (about 30 s later), the page sends the same form with the pass and lands on the bill.
         page.wait_for(lambda: "Kode billing" in page.text(), timeout_s=120, what="the bill after admission")
     finally:

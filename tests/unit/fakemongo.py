@@ -98,7 +98,7 @@ class Collection:
 
 class UpdateResult:
     def __init__(self, modified_count: int):
-        self.modified_count = modified_count
+        self.modified_count = self.matched_count = modified_count  # matched is modified here
 
 
 class DeleteResult:

@@ -148,6 +148,76 @@ def test_reading_a_place_never_takes_one():
     assert rooms.place(room(), "acc", T0 + 1, join=False) is None
 
 
+# -- asking again and again before the time told moves a place back ---------------------------------
+def test_early_asks_are_counted_against_the_advice_and_over_once_per_window():
+    early = admission.EarlyAsks(limit=3, window_s=60)
+    assert not early.note("p", T0, T0 + 5)  # the first ask: nothing advised yet
+    assert not early.note("p", T0 + 5, T0 + 9)  # came back when told
+    assert not early.note("p", T0 + 8.8, T0 + 12)  # within the tolerance
+    assert [early.note("p", T0 + 9 + i * 0.02, T0 + 20) for i in range(6)] == [False] * 3 + [True, False, False]
+    # the next window counts afresh (its first ask came after the time told: not early)
+    assert [early.note("p", T0 + 60 + i * 0.02, T0 + 80) for i in range(5)] == [False] * 4 + [True]
+    assert not early.note("p", T0 + 61, None) and not early.note("p", T0 + 61.1, None)  # admitted: nothing advised
+    assert not early.note("other", T0, T0 + 5)
+
+
+@pytest.fixture
+def early_limit(monkeypatch):
+    monkeypatch.setattr(waiting_room, "early_ask_limit", lambda: (5, 60.0))
+
+
+def test_a_place_asked_for_early_again_and_again_in_the_draw_is_numbered_after_everybody_drawn(early_limit):
+    store = Collection()
+    rooms, r = waiting_room.Rooms(store), room(draw_seconds=10, rate=1.0)
+    for i in range(6):
+        assert rooms.ask(r, f"acc-{i}", T0 + 1 + i).moved_back is False
+    asks = [rooms.ask(r, "acc-0", T0 + 7 + i * 0.02) for i in range(8)]  # a bot: every 20 ms, told to wait
+    assert [a.moved_back for a in asks] == [False] * 5 + [True] * 3  # the 6th early ask, and on
+    made = T0 + 10 + waiting_room.DRAW_GRACE_S
+    places = {i: waiting_room.Rooms(store).ask(r, f"acc-{i}", made) for i in range(6)}  # another process
+    honest = sorted(places[i].admit_at for i in range(1, 6))
+    assert places[0].admit_at == pytest.approx(honest[-1] + 1.0)  # after all five drawn, whatever its lot
+    assert places[0].moved_back and not any(places[i].moved_back for i in range(1, 6))
+    assert "acc-0" not in store.docs[f"{r.room_id}|draw"]["order"]
+
+
+def test_a_place_moved_back_after_its_time_was_given_goes_to_the_end_when_its_turn_comes(early_limit):
+    store = Collection()
+    bot, other, r = waiting_room.Rooms(store), waiting_room.Rooms(store), room(rate=1.0)
+    first = other.ask(r, "bot", T0 + 1)  # an empty line: admitted at once, not moved
+    assert first.status == "admitted"
+    line = [other.ask(r, f"acc-{i}", T0 + 1.1 + i * 0.01) for i in range(4)]  # admitted at T0+2 .. T0+5
+    late = other.ask(r, "late-bot", T0 + 1.2)  # its time is T0 + 6
+    assert late.admit_at == pytest.approx(T0 + 6)
+    for i in range(7):  # asks every 20 ms in another process: past the limit there
+        moved = bot.ask(r, "late-bot", T0 + 1.3 + i * 0.02)
+    assert moved.moved_back and moved.admit_at == pytest.approx(T0 + 6)  # still its old time until its turn
+    for i in range(7):
+        assert bot.ask(r, "bot", T0 + 1.5 + i * 0.02).status == "admitted"  # an admitted place is never moved
+    behind = other.ask(r, "honest-late", T0 + 1.6)  # T0 + 7
+    turn = other.ask(r, "late-bot", T0 + 6.1)  # its turn in the process that still has its old time
+    assert turn.status == "waiting" and turn.admit_at == pytest.approx(behind.admit_at + 1.0)
+    assert turn.moved_back
+    # once: at its new time it is admitted (it stopped asking early), in either process
+    assert bot.place(r, "late-bot", T0 + 8.2, join=True).status == "admitted"
+    assert other.place(r, "late-bot", T0 + 8.3, join=True).admission_pass
+    assert [p.status for p in line] == ["waiting"] * 4
+
+
+def test_a_person_following_the_advice_is_never_moved_back(early_limit):
+    rooms, r = waiting_room.Rooms(Collection()), room(rate=0.2, draw_seconds=20)
+    for i in range(7):
+        rooms.ask(r, f"acc-{i}", T0 + 1)
+    now, seen = T0 + 2, []
+    while now < T0 + 120:
+        place = rooms.ask(r, "acc-7", now)
+        seen.append(place.moved_back)
+        if place.status == "admitted":
+            break
+        now += place.poll_after_ms / 1000
+    assert place.status == "admitted" and len(seen) >= 3 and not any(seen), seen
+
+
 # -- the pass ---------------------------------------------------------------------------------
 def key() -> bytes:
     return waiting_room._key()

@@ -56,12 +56,12 @@ def take_place(office_id: str):
     if room is None:
         raise Problem(409, "waiting-room-closed", f"{office_id} has no waiting room open now; book directly",
                       params={"office_id": office_id})
-    place = waiting_room.ROOMS.place(room, auth.current().account_id, now, join=True)
+    place = waiting_room.ROOMS.ask(room, auth.current().account_id, now)
     body = {"office_id": office_id, "room_id": room.room_id, "status": place.status, "position": place.position,
             "estimated_wait_seconds": int(round(place.wait_s)), "admit_at": _time(place.admit_at),
             "poll_after_seconds": place.poll_after, "poll_after_ms": place.poll_after_ms,
             "admission_pass": place.admission_pass,
-            "pass_expires_at": _time(place.pass_expires_at)}
+            "pass_expires_at": _time(place.pass_expires_at), "moved_back": place.moved_back}
     resp = jsonify(body)
     if place.status in ("waiting", "drawing"):
         resp.headers["Retry-After"] = str(place.poll_after)  # asking sooner moves nobody forward
@@ -112,7 +112,10 @@ openapi.SCHEMAS.update({
                        "of admission, the moment itself (Retry-After and poll_after_seconds are whole seconds)"},
         admission_pass={"type": "string", "nullable": True,
                         "description": "send it as X-Admission-Pass with POST/PUT .../appointment"},
-        pass_expires_at=NULLABLE_S),
+        pass_expires_at=NULLABLE_S,
+        moved_back={"type": "boolean", "description": "the place was asked for before its "
+                    "poll_after time again and again (more than WAITING_ROOM_EARLY_ASK_LIMIT times in a window) and "
+                    "went to the back of the line; it goes back again each window while that goes on"}),
     "WaitingRoomSwitch": openapi.obj(["active", "minutes", "reason"], active=B,
                                      minutes={"type": "integer", "minimum": 1, "maximum": 1440},
                                      admissions_per_minute={"type": "integer", "minimum": 1, "maximum": 60000},
