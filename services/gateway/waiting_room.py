@@ -4,8 +4,9 @@ shares it (the rules are in admission.py; docs/waiting-room.md tells the whole d
 Documents of the collection `waiting_room` (all keyed by `_id`, the only lookup FerretDB serves
 from an index; deleted a day after their room closes):
 - `<room>|a|<account>`: the account's place (one per account per room: a unique insert). During the
-  draw it holds a random lot; afterwards, or for a late comer, the number of its ticket and its
-  admission time.
+  draw it holds a random lot; afterwards, or for a late comer, the number of its ticket, its
+  admission time and when it was given (`numbered_at`); `moved_back` when it was asked for early
+  again and again (`Rooms.ask`), `passed_at` once admitted.
 - `<room>|t|<n>`: the n-th numbered place after the draw, with its admission time, each 1/rate after
   the one before (a gap-free sequence: a place is an insert at the next free number).
 - `<room>|draw`: the draw, made once by whichever request first finds it missing after the draw

@@ -758,12 +758,15 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
                       f"-- brokers' bots: {n} applicants, {round(n * bot_share)} of them bots asking every "
                       f"{BOT_INTERVAL_S * 1000:.0f} ms; {seats} seats per run --"]
             continue
+        pace, moved_line = "", []
         if room:
-            figures["bots_ratio"] = r["ratio"]
-        pace = ""
-        if room:
-            doc = pymongo.MongoClient(mongo_uri, directConnection=True)["passport_gateway"].waiting_room.find_one(
-                {"_id": f"{body['room_id']}|pace"}) or {}
+            store = pymongo.MongoClient(mongo_uri, directConnection=True)["passport_gateway"].waiting_room
+            moved = moved_back(store, body["room_id"], bots)
+            figures["bots_ratio"], figures["people_moved_back"] = r["ratio"], moved["people"]
+            moved_line = [f"  {'moved back (asked early again and again)':<42} bots {moved['bots']} of {len(bots)} "
+                          f"({moved['bots_before_draw']} before the draw), people {moved['people']} of "
+                          f"{len(people) - len(bots)}"]
+            doc = store.find_one({"_id": f"{body['room_id']}|pace"}) or {}
             rates = [h["rate"] for h in doc.get("hist", [])] + ([doc["rate"]] if doc else [])
             if rates:
                 pace = (f"; adaptive pace {min(rates) * 60:.0f}-{max(rates) * 60:.0f}/min, "
@@ -777,7 +780,7 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
             f"({r['bots']} / {r['people']})",
             f"  {'bots share of seats / share of people':<42} {r['ratio']:.2f}"
             + ("  (target <= 1.1: " + ("met" if r["ratio"] <= 1.1 else "NOT met") + ")" if room else ""),
-            *([fair_draw_line(r), noticed_line(r["noticed"])] if room else []),
+            *([fair_draw_line(r), *moved_line, noticed_line(r["noticed"])] if room else []),
             f"  {'duration, dropped connections':<42} {r['seconds']:.1f} s, {r['dropped']}",
             f"  {'overbooked seats, seats held / offered':<42} {inv['overbooked']}, {inv['held']} / {inv['seats']}",
             "  outcomes: " + ", ".join(f"{k} {v}" for k, v in r["outcomes"].most_common()),
@@ -786,6 +789,15 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
         ]
     lines += login_burst(api, people)
     return lines, figures
+
+
+def moved_back(store, room_id: str, bots: set[str]) -> dict[str, int]:
+    """Places of the room the gateway moved to the back for asking early again and again: bots (and
+    how many before the draw was made, i.e. left out of it) and people (who should be none)."""
+    draw = set((store.find_one({"_id": f"{room_id}|draw"}) or {}).get("order", []))
+    moved = [d["account"] for d in store.find({"room": room_id, "moved_back": {"$exists": True}}, {"account": 1})]
+    return {"bots": sum(a in bots for a in moved), "people": sum(a not in bots for a in moved),
+            "bots_before_draw": sum(a in bots and a not in draw for a in moved)}
 
 
 def noticed_line(noticed: dict[str, list[float]]) -> str:
@@ -1270,8 +1282,9 @@ def issue19_verdict(w: int, bots: dict, base_sellout: float, overload_bps: float
         ("sell-out rate / bare baseline's (booking-heavy)",
          f"{sellout:.1f} / {base_sellout:.1f} bookings/s = {sellout / base_sellout:.2f}" if base_sellout else "n/a",
          ">= 0.6", bool(base_sellout) and sellout / base_sellout >= 0.6),
-        ("bots' share of seats / of people (room)", f"{bots.get('bots_ratio', float('nan')):.2f}", "<= 1.1",
-         bots.get("bots_ratio", 99) <= 1.1),
+        ("bots' share of seats / of people (room); people moved back",
+         f"{bots.get('bots_ratio', float('nan')):.2f}; {bots.get('people_moved_back', 'n/a')}", "<= 1.1; 0",
+         bots.get("bots_ratio", 99) <= 1.1 and bots.get("people_moved_back") == 0),
         ("dropped connections (rush, scenarios)", str(dropped + unanswered), "0", dropped + unanswered == 0),
         ("people without 201 or a definitive 409", str(bots.get("undecided", "n/a")), "0", bots.get("undecided") == 0),
         ("overload: > 2 s, no answer, no Retry-After", f"{slow}, {unanswered}, {missing_ra}", "0, 0, 0",
