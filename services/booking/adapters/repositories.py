@@ -11,7 +11,8 @@ updates are not atomic):
 - An application's status is an append-only log of transitions `<application_id>:<seq>`: a
   transition is inserted with the next sequence number, so two racing transitions cannot both
   win; the loser re-reads and decides again. Each transition carries its events (outbox).
-Most reads are `_id` point lookups: FerretDB pushes only `_id` equality down to SQLite.
+Most reads are `_id` lookups (equality, or `$in` lists): on FerretDB only those use an index
+(deploy/local/ferretdb/*.patch); anything else scans.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from servicekit import events, outbox
 from servicekit.cache import Memo
 from servicekit.clock import Clock
-from servicekit.mongo import NumberedReader, append_numbered, insert_unique, read_numbered
+from servicekit.mongo import NumberedReader, append_numbered, find_by_ids, insert_unique, read_numbered
 
 from services.booking.adapters.mapping import event_to_proto
 from services.booking.domain.application import Application, Change
@@ -208,8 +209,9 @@ class SeatRepository:
         except DuplicateKeyError:
             return self.seats.find_one({"_id": seat["_id"]})
 
-    def is_taken(self, seat_id: str) -> bool:
-        return self.seats.find_one({"_id": seat_id}, {"_id": 1}) is not None
+    def taken_among(self, seat_ids: list[str]) -> set[str]:
+        """Which of these seats are held (one read per IDS_PER_READ seats)."""
+        return {d["_id"] for d in find_by_ids(self.seats, seat_ids, {"_id": 1})}
 
     def of_holder(self, holder: str) -> dict | None:
         return self.seats.find_one({"holder": holder})
@@ -256,6 +258,10 @@ class SlotRepository:
 
     def get(self, slot_id: str) -> dict | None:
         return self.slots.find_one({"_id": slot_id})
+
+    def get_many(self, slot_ids: list[str]) -> dict[str, dict]:
+        """The slots of these ids that exist, by id (one read per IDS_PER_READ ids)."""
+        return {d["_id"]: d for d in find_by_ids(self.slots, slot_ids)}
 
     def ids_from(self, office_id: str, first_day: str) -> set[str]:
         return {d["_id"] for d in self.slots.find({"office_id": office_id, "date": {"$gte": first_day}}, {"_id": 1})}

@@ -46,9 +46,9 @@ class SlotCatalogue:
     def list_slots(self, office_id: str, date: str, lane: str = "", hinted: bool = False) -> list[dict]:
         """Slots with their remaining seats, read now (for decisions; see published_slots). Only
         `_id` lookups (FerretDB scans for anything else): slot ids follow from the office's start
-        times, and a slot's seats are `<slot>#0 .. #capacity-1`. `hinted`: count the seats this
-        replica saw taken in the last SEAT_HINT_SECONDS, or free in the last FREE_SEAT_HINT_SECONDS,
-        without reading them (the public view)."""
+        times, and a slot's seats are `<slot>#0 .. #capacity-1`, all read at once. `hinted`: count
+        the seats this replica saw taken in the last SEAT_HINT_SECONDS, or free in the last
+        FREE_SEAT_HINT_SECONDS, without reading them (the public view)."""
         office = self.calendar.office(office_id)
         day = rules.parse_date(date, "date")
         if lane and lane not in rules.LANES:
@@ -56,33 +56,36 @@ class SlotCatalogue:
         ids = [slot_id(office_id, day, each, start) for start in office.slots for each in ([lane] if lane else rules.LANES)]
 
         def read():
-            return [doc for doc in (self.slots.get(i) for i in ids) if doc is not None]
+            found = self.slots.get_many(ids)
+            return [found[i] for i in ids if i in found]
         # The public view may show a capacity up to SEAT_HINT_SECONDS old (a quota change is rare).
         slots = [dict(doc) for doc in self._slot_docs.get((office_id, date, lane), read)] if hinted else read()
+        held = self._held(slots, hinted)
         for s in slots:
-            s["remaining"] = max(0, s["capacity"] - self._held(s, hinted))
+            s["remaining"] = max(0, s["capacity"] - held[s["_id"]])
         return sorted(slots, key=lambda s: (s["start_time"], s["lane"]))
 
-    def _held(self, slot: dict, hinted: bool) -> int:
-        """Seats held: each seat looked up by `_id`, except (when `hinted`) those this replica saw
-        taken in the last SEAT_HINT_SECONDS (a seat is freed rarely, and a free through this replica
-        clears the hints), so in a rush a full slot is listed without store reads, and those it saw
-        free in the last FREE_SEAT_HINT_SECONDS (a few seconds: seats taken through another replica
-        show after that), so an open day is not read seat by seat at every listing."""
-        if slot.get("shrunk"):  # capacity was lowered: seats above it may still be held, so count
-            return self.seats.count_in_slot(slot["_id"])
-        taken, free = self.hints.seen(slot["_id"]) if hinted else (set(), set())
-        held = 0
-        for n in range(slot["capacity"]):
-            if n in taken:
-                held += 1
-            elif n in free:
+    def _held(self, slots: list[dict], hinted: bool) -> dict[str, int]:
+        """Seats held per slot: the seats looked up by `_id` in one read, except (when `hinted`) those
+        this replica saw taken in the last SEAT_HINT_SECONDS (a seat is freed rarely, and a free
+        through this replica clears the hints), so in a rush a full slot is listed without store
+        reads, and those it saw free in the last FREE_SEAT_HINT_SECONDS (a few seconds: seats taken
+        through another replica show after that), so an open day is not read at every listing."""
+        held, unknown = {}, []
+        for slot in slots:
+            if slot.get("shrunk"):  # capacity was lowered: seats above it may still be held, so count
+                held[slot["_id"]] = self.seats.count_in_slot(slot["_id"])
                 continue
-            elif self.seats.is_taken(f"{slot['_id']}#{n}"):
-                held += 1
-                self.hints.saw_taken(slot["_id"], n)
+            taken, free = self.hints.seen(slot["_id"]) if hinted else (set(), set())
+            held[slot["_id"]] = len(taken & set(range(slot["capacity"])))
+            unknown += [(slot["_id"], n) for n in range(slot["capacity"]) if n not in taken and n not in free]
+        found = self.seats.taken_among([f"{slot}#{n}" for slot, n in unknown])
+        for slot, n in unknown:
+            if f"{slot}#{n}" in found:
+                held[slot] += 1
+                self.hints.saw_taken(slot, n)
             else:
-                self.hints.saw_free(slot["_id"], n)
+                self.hints.saw_free(slot, n)
         return held
 
     def set_capacity(self, caller, office_id: str, date: str, lane: str, start_time: str, capacity: int,

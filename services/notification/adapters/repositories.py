@@ -16,7 +16,7 @@ import datetime as dt
 from servicekit import outbox
 from servicekit.clock import Clock
 from servicekit.events import TOPICS, new_event
-from servicekit.mongo import Appender, NumberedReader, insert_unique, upsert
+from servicekit.mongo import Appender, NumberedReader, find_by_ids, insert_unique, upsert
 
 from services.notification.adapters.proto import failed_to_proto
 from services.notification.domain.delivery import Delivery, NotificationFailed
@@ -110,6 +110,9 @@ class ApplicationLog:
         return sorted(facts.values(), key=order_key)
 
 
+CLOSING = ("sent", "skipped", "dead")  # the records that end a message's delivery
+
+
 class DeliveryRecords:
     """The keyed delivery records of each message (domain/delivery.py names them)."""
 
@@ -159,16 +162,19 @@ class DeliveryRecords:
         return {r["message_id"] for r in self.collection.find({"kind": {"$in": ["sent", "dead", "skipped"]}},
                                                                {"message_id": 1})}
 
-    def status_of(self, message_id: str) -> tuple[str, dt.datetime | None]:
-        """What the delivery log shows, by `_id` probes of the closing records."""
-        sent = self.collection.find_one({"_id": f"{message_id}:sent"}, {"at": 1})
-        if sent is not None:
-            return "SENT", sent["at"]
-        if self.collection.find_one({"_id": f"{message_id}:skipped"}, {"_id": 1}) is not None:
-            return "SKIPPED", None
-        if self.collection.find_one({"_id": f"{message_id}:dead"}, {"_id": 1}) is not None:
-            return "FAILED", None
-        return "RECORDED", None
+    def statuses_of(self, message_ids: list[str]) -> dict[str, tuple[str, dt.datetime | None]]:
+        """What the delivery log shows for each message: its closing records (sent, skipped, dead)
+        read by `_id` in one lookup for all the messages."""
+        closing = {d["_id"]: d for d in find_by_ids(
+            self.collection, [f"{mid}:{kind}" for mid in message_ids for kind in CLOSING], {"at": 1})}
+
+        def status(mid: str) -> tuple[str, dt.datetime | None]:
+            if f"{mid}:sent" in closing:
+                return "SENT", closing[f"{mid}:sent"]["at"]
+            if f"{mid}:skipped" in closing:
+                return "SKIPPED", None
+            return ("FAILED", None) if f"{mid}:dead" in closing else ("RECORDED", None)
+        return {mid: status(mid) for mid in message_ids}
 
 
 class PendingReminders:

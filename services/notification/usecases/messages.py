@@ -106,10 +106,11 @@ class Messages:
         if not application_id:
             raise InvalidInput("application_id is required")  # (no field: the answer names none, as before)
         items = self.log.items(application_id)
+        statuses = self.deliveries.statuses_of([item["_id"] for item in items])
         for item in items:
-            item["status"], item["sent_at"] = self.status_of(item["_id"])
+            item["status"], item["sent_at"] = statuses[item["_id"]]
         return sorted(items, key=lambda d: d["created_at"])
 
     def status_of(self, mid: str) -> tuple[str, dt.datetime | None]:
-        return self.deliveries.status_of(mid)
+        return self.deliveries.statuses_of([mid])[mid]
 
