@@ -77,12 +77,19 @@ def upsert(collection, filter: dict, update: dict) -> None:
 
 
 def read_numbered(collection, key: Callable[[int], str], first: int = 0, projection=None) -> list[dict]:
-    """A gap-free numbered sequence `key(first), key(first + 1), ...`, read by `_id` until the first
-    missing number (FerretDB serves only `_id` equality from an index; any other filter scans)."""
-    out = []
-    while (doc := collection.find_one({"_id": key(first + len(out))}, projection)) is not None:
-        out.append(doc)
-    return out
+    """A gap-free numbered sequence `key(first), key(first + 1), ...` up to the first missing number,
+    read by `_id` lists (FerretDB serves only `_id` lookups from an index; any other filter scans) of
+    8, 16, ... keys: a short sequence (an application's status log) costs one round trip, not one per
+    entry. The projection must keep `_id`."""
+    out, batch = [], 8
+    while True:
+        keys = [key(first + len(out) + i) for i in range(batch)]
+        found = {d["_id"]: d for d in collection.find({"_id": {"$in": keys}}, projection)}
+        for k in keys:
+            if k not in found:
+                return out
+            out.append(found[k])
+        batch = min(2 * batch, IDS_PER_READ)
 
 
 def count_numbered(collection, key: Callable[[int], str], first: int = 0) -> int:

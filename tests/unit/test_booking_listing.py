@@ -125,7 +125,7 @@ def test_the_reaper_frees_orphans_and_looks_at_a_current_seat_again_only_after_t
     apps, slot_id = listing_stack(seat_hint_s=0)
     clock = apps.clock
     held_at = clock.now() - dt.timedelta(minutes=30)
-    transitions = CountingFinds(apps.transitions)
+    transitions = CountingFinds(apps.transitions, "find")
     apps.transitions = transitions
     for app, status, hold in (("app-open", "AWAITING_PAYMENT", "apt-1"), ("app-draft", "DRAFT", None)):
         apps.applications.insert_one({"_id": app, "account_id": "acc-" + app, "office_id": "TBK"})

@@ -22,6 +22,10 @@ class Counting:
         self.finds += 1
         return self.collection.find_one(*args, **kwargs)
 
+    def find(self, *args, **kwargs):
+        self.finds += 1
+        return self.collection.find(*args, **kwargs)
+
     def insert_one(self, doc):
         self.inserts += 1
         return self.collection.insert_one(doc)
@@ -62,14 +66,14 @@ def test_a_replica_reads_only_the_transitions_after_the_log_it_read_before():
     for seq in range(2):
         db["transitions"].insert_one({"_id": f"app1:{seq:04d}", "seq": seq, "status": ["DRAFT", "AWAITING_PAYMENT"][seq]})
     assert [t["status"] for t in apps.history("app1")] == ["DRAFT", "AWAITING_PAYMENT"]
-    assert apps.transitions.finds == 3  # two records and the first missing number
+    assert apps.transitions.finds == 1  # the two records and the first missing number, in one read
     apps.transitions.finds = 0
     assert [t["status"] for t in apps.history("app1")] == ["DRAFT", "AWAITING_PAYMENT"]
-    assert apps.transitions.finds == 1  # only the next number
+    assert apps.transitions.finds == 1  # only the numbers after them
     db["transitions"].insert_one({"_id": "app1:0002", "seq": 2, "status": "PAID"})  # appended by another replica
     apps.transitions.finds = 0
     assert [t["status"] for t in apps.history("app1")] == ["DRAFT", "AWAITING_PAYMENT", "PAID"]
-    assert apps.transitions.finds == 2
+    assert apps.transitions.finds == 1
 
 
 def test_a_numbered_reader_looks_up_only_after_the_entries_it_read_before():
@@ -80,13 +84,26 @@ def test_a_numbered_reader_looks_up_only_after_the_entries_it_read_before():
     for n in range(3):
         entries.collection.insert_one({"_id": key(n), "n": n})
     entries.finds = 0
-    assert [d["n"] for d in reader.read("seq", key)] == [0, 1, 2] and entries.finds == 4
+    assert [d["n"] for d in reader.read("seq", key)] == [0, 1, 2] and entries.finds == 1  # one read of 8 keys
     entries.finds = 0
     assert [d["n"] for d in reader.read("seq", key)] == [0, 1, 2] and entries.finds == 1  # nothing new
     entries.collection.insert_one({"_id": key(3), "n": 3})  # another process appended
     entries.finds = 0
-    assert [d["n"] for d in reader.read("seq", key)] == [0, 1, 2, 3] and entries.finds == 2
+    assert [d["n"] for d in reader.read("seq", key)] == [0, 1, 2, 3] and entries.finds == 1
     assert [d["_id"] for d in reader.read("other", lambda n: f"other:{n}", first=1)] == []
+
+
+def test_a_long_sequence_is_read_in_lists_of_growing_size_up_to_its_first_missing_number():
+    from servicekit.mongo import read_numbered
+    entries = Counting(Database()["entries"])
+    for n in range(30):
+        entries.collection.insert_one({"_id": key(n), "n": n})
+    entries.collection.insert_one({"_id": key(31), "n": 31})  # after a gap: not part of the sequence
+    assert [d["n"] for d in read_numbered(entries, key)] == list(range(30))
+    assert entries.finds == 3  # 8 + 16 + 32 keys, where one read per entry took 31
+    entries.finds = 0
+    assert [d["n"] for d in read_numbered(entries, key, first=8)] == list(range(8, 30)) and entries.finds == 2
+    assert read_numbered(entries, key, first=30) == []
 
 
 def test_the_notification_log_reads_each_entry_once_per_process():
