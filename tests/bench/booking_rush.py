@@ -149,10 +149,11 @@ class Recorder:
             self.rows.append((kind, status, slug_of(status, body), seconds))
 
 
-def bare_sellout(base_url: str, people: int) -> float:
-    """Bookings/s of the bare baseline when `people` each book once at the same moment."""
+def bare_sellout(base_url: str, people: int, groups: dict[int, str]) -> tuple[float, float]:
+    """Bookings/s of the bare baseline when `people` each book once at the same moment, and the CPU
+    milliseconds per booking of the processes in `groups` (the bare app and the store)."""
     if people <= 0:
-        return float("nan")
+        return float("nan"), float("nan")
     booked, lock = [0], threading.Lock()
 
     def one(_i: int) -> None:
@@ -160,8 +161,10 @@ def bare_sellout(base_url: str, people: int) -> float:
             with lock:
                 booked[0] += 1
 
+    cpu0 = sum(groups_cpu(groups).values())
     seconds = all_at_once(one, list(range(people)))
-    return booked[0] / seconds
+    cpu_ms = (sum(groups_cpu(groups).values()) - cpu0) * 1000 / max(1, booked[0])
+    return booked[0] / seconds, cpu_ms
 
 
 def all_at_once(one, items: list) -> float:
@@ -1002,7 +1005,9 @@ def main(argv=None) -> int:
                                  "POST", "/insert", base_rec)
             # the booking-heavy scenario's people against the bare app: one thread each, all at once,
             # one booking (= one unique insert) each
-            base_sellout = bare_sellout(f"http://127.0.0.1:{baseline_port}", args.bots_applicants)
+            store_group = {pgid: name for pgid, name in stack_groups(stack).items() if name == "ferretdb"} if stack else {}
+            base_sellout, base_cpu_ms = bare_sellout(f"http://127.0.0.1:{baseline_port}", args.bots_applicants,
+                                                     {baseline.pid: "bare app", **store_group})
         finally:
             resume_platform(paused)
         stop_process(baseline)
@@ -1042,7 +1047,7 @@ def main(argv=None) -> int:
         idle = idle_cost(stack)
         probe = round_trips_per_booking(api, tokens, cal, stack, applicants, all_booked,
                                         max(d for _o, d in layout2) + dt.timedelta(days=14),
-                                        idle.get("store_per_s", {}))
+                                        idle.get("store_per_s", {}), idle.get("by_process", []))
 
         # -- the table ------------------------------------------------------------------------
         rs, bs, os_ = summarize(rush_rows, rush_s), summarize(base_rec.rows, base_s), summarize(over_rows, args.overload_seconds)
@@ -1112,7 +1117,7 @@ def main(argv=None) -> int:
             "answers:",
             *[f"  {k:<40} {n:>7}" for k, n in status_mix.most_common()],
             *bots_lines,
-            *cost_lines(idle, probe, store, len(booked), w),
+            *cost_lines(idle, probe, store, len(booked), w, base_sellout, base_cpu_ms),
             *issue19_verdict(w, bots, base_sellout, len(booked2) / args.overload_seconds, len(booked) / rush_s,
                              slow, unanswered, missing_ra, inv2, idle,
                              dropped=sum(1 for r in rush_rows if r[1] == 0) + bots.get("dropped", 0)),
@@ -1224,12 +1229,13 @@ def per_service(store: collections.Counter, divisor: float) -> dict[str, float]:
 
 
 def round_trips_per_booking(api: Http, tokens: dict[str, str], cal, stack, applicants: list[dict], booked: dict,
-                            first_day: dt.date, background: dict[str, float], n: int = 20,
-                            settle_s: float = 10.0) -> dict:
+                            first_day: dt.date, background: dict[str, float], idle_cpu_pct: list[tuple[str, float]],
+                            n: int = 20, settle_s: float = 10.0) -> dict:
     """n applicants still without a seat book one seat each, one after another, on an otherwise quiet
     platform; the store round trips of every service, per booking: while the bookings were answered,
-    and with what reacted to them in the next settle_s (events, billing, notifications). The idle
-    background (`background`, per second) is subtracted."""
+    and with what reacted to them in the next settle_s (events, billing, notifications); and the CPU
+    milliseconds per booking of each process, reactions included. The idle background
+    (`background`, round trips per second; `idle_cpu_pct`, % of a core by process) is subtracted."""
     if stack is None:
         return {}
     waiting = collections.defaultdict(list)
@@ -1240,7 +1246,7 @@ def round_trips_per_booking(api: Http, tokens: dict[str, str], cal, stack, appli
     people = people[:n]
     day = cal.working_days(cal.offices[office_id], first_day, 1)[0]
     slots = sorted(create_release(api, tokens, [(office_id, day)], len(people), cal))
-    store0, t0, done = store_commands(stack), time.monotonic(), 0
+    store0, cpu0, t0, done = store_commands(stack), cpu_seconds(stack), time.monotonic(), 0
     for a in people:
         for slot_id in slots:
             status, body = book_with_retries(api, Recorder(), a, slot_id)
@@ -1249,18 +1255,23 @@ def round_trips_per_booking(api: Http, tokens: dict[str, str], cal, stack, appli
                 break
     store1, t1 = store_commands(stack), time.monotonic()
     time.sleep(settle_s)
-    store2, t2 = store_commands(stack), time.monotonic()
+    store2, cpu2, t2 = store_commands(stack), cpu_seconds(stack), time.monotonic()
     if not done:
         return {}
+    idle_cpu = dict(idle_cpu_pct)
+    cpu_ms = {name: max(0.0, secs - cpu0.get(name, 0.0) - idle_cpu.get(name, 0.0) / 100 * (t2 - t0)) * 1000 / done
+              for name, secs in cpu2.items()}
 
     def net(store, seconds):
         return {svc: max(0.0, k - background.get(svc, 0.0) * seconds) / done
                 for svc, k in per_service(store, 1).items()}
 
-    return {"bookings": done, "answered": net(store1 - store0, t1 - t0), "with_reactions": net(store2 - store0, t2 - t0)}
+    return {"bookings": done, "answered": net(store1 - store0, t1 - t0), "with_reactions": net(store2 - store0, t2 - t0),
+            "cpu_ms": {name: ms for name, ms in cpu_ms.items() if ms >= 0.05}}
 
 
-def cost_lines(idle: dict, probe: dict, rush_store: collections.Counter, rush_bookings: int, w: int) -> list[str]:
+def cost_lines(idle: dict, probe: dict, rush_store: collections.Counter, rush_bookings: int, w: int,
+               base_sellout: float, base_cpu_ms: float) -> list[str]:
     if not idle:
         return ["-- idle cost, store round trips per booking: n/a (reused stack) --"]
     services = sorted(set(probe.get("with_reactions", {})) | set(idle["store_per_s"]))
@@ -1286,7 +1297,24 @@ def cost_lines(idle: dict, probe: dict, rush_store: collections.Counter, rush_bo
                      f"{probe.get('with_reactions', {}).get(svc, 0):>12.1f} {rush.get(svc, 0):>32.1f}")
     lines.append(f"  {'all':<20} {sum(probe.get('answered', {}).values()):>10.1f} "
                  f"{sum(probe.get('with_reactions', {}).values()):>12.1f} {sum(rush.values()):>32.1f}")
-    return lines
+    return lines + cpu_per_booking_lines(probe.get("cpu_ms", {}), base_sellout, base_cpu_ms, w)
+
+
+def cpu_per_booking_lines(cpu_ms: dict[str, float], base_sellout: float, base_cpu_ms: float, w: int) -> list[str]:
+    """What one booking costs the machine, by process, against one insert of the bare app: with every
+    core busy the platform cannot book faster than cores / CPU per booking, so that bounds the
+    sell-out ratio whatever else is tuned."""
+    if not cpu_ms:
+        return []
+    total, cores = sum(cpu_ms.values()), os.cpu_count() or 1
+    ceiling = cores * 1000 / total
+    return ["-- CPU per booking (the same bookings, reactions included, idle subtracted) --",
+            f"{'CPU ms per booking, by process':<{w}} {total:.1f}  ("
+            + ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(cpu_ms.items(), key=lambda kv: -kv[1])) + ")",
+            f"{'bare app: CPU ms per booking (app + store)':<{w}} {base_cpu_ms:.1f}  (the booking-heavy sell-out's people, "
+            "platform paused)",
+            f"{f'bookings/s all {cores} cores allow at that cost':<{w}} {ceiling:.1f}  = {ceiling / base_sellout:.2f} of the "
+            f"bare app's {base_sellout:.1f}/s: the highest sell-out ratio this cost per booking allows"]
 
 
 def issue19_verdict(w: int, bots: dict, base_sellout: float, overload_bps: float, rush_bps: float, slow: int,
@@ -1390,10 +1418,12 @@ def _children_cpu() -> float:
 def cpu_seconds(stack) -> dict[str, float]:
     """CPU time (user + system) so far of each process of the stack, children included: every
     process is started as its own process group, so sum /proc/*/stat over the group."""
-    if stack is None:
-        return {}
+    return groups_cpu(stack_groups(stack)) if stack is not None else {}
+
+
+def groups_cpu(groups: dict[int, str]) -> dict[str, float]:
+    """CPU time (user + system) so far of these process groups (id -> name), by name."""
     tick = os.sysconf("SC_CLK_TCK")
-    groups = stack_groups(stack)
     out = collections.Counter()
     for _pid, fields in _proc_stats():
         pgid = int(fields[2])
