@@ -714,10 +714,11 @@ def bots_rush(api: Http, applicants: list[dict], bots: set[str], release: dict[s
 
 def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n: int, bot_share: float,
                   seats: int, per_minute: int, draw_seconds: int, jwt_secret: str | None, setup_concurrency: int,
-                  mongo_uri: str) -> tuple[list[str], dict]:
+                  mongo_uri: str, cpu=dict) -> tuple[list[str], dict]:
     """The same rush three times on fresh office-days of one office (fresh applicants each): only
     people (the booking-heavy sell-out), then with bots without and with the waiting room. Returns the
-    report's lines and the figures the verdict needs."""
+    report's lines and the figures the verdict needs. `cpu`: the stack's CPU-seconds by process so
+    far (the sell-out's CPU per booking is printed)."""
     office_id = "BTM"
     days = cal.working_days(cal.offices[office_id], first_day, 3)
     lines = [f"-- booking-heavy: {n} people following Retry-After, one thread each, all at once; {seats} seats --"]
@@ -740,7 +741,9 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
                 raise RuntimeError(f"opening the waiting room failed: {status} {body}")
             time.sleep(2.5)  # every gateway worker reads the switch at most every 2 s
         try:
-            r = bots_rush(api, people, bots, release, room)
+            with CpuSampler(cpu) as sampler:
+                t_start = time.monotonic()
+                r = bots_rush(api, people, bots, release, room)
         finally:
             if room:
                 api.request("DELETE", f"/v1/offices/{office_id}/waiting-room", None, tokens[office_id])
@@ -753,6 +756,10 @@ def bots_scenario(api: Http, tokens: dict[str, str], cal, first_day: dt.date, n:
         if not with_bots:
             rate = r["booked"] / r["sold_out_s"] if r["sold_out_s"] else 0.0
             figures["sellout_rate"] = sold_out_rate = rate
+            cpu_s, own_s, secs = sampler.between(t_start, t_start + r["sold_out_s"])
+            cores = os.cpu_count() or 1
+            figures["sellout_cpu_ms"] = cpu_s * 1000 / r["booked"] if r["booked"] else 0.0
+            figures["sellout_cpu_share"] = (cpu_s / secs / cores, own_s / secs / cores) if secs > 0 else (0.0, 0.0)
             lines += [f"  {'sold out: seats booked / seconds':<42} {r['booked']} / {r['sold_out_s']:.1f} s = "
                       f"{rate:.1f} bookings/s (seats held / offered {inv['held']} / {inv['seats']}, "
                       f"overbooked {inv['overbooked']})",
@@ -1041,7 +1048,7 @@ def main(argv=None) -> int:
             bots_lines, bots = bots_scenario(api, tokens, cal, max(d for _o, d in layout2) + dt.timedelta(days=1),
                                              args.bots_applicants, args.bots_share, args.bots_seats,
                                              args.bots_per_minute, args.bots_draw_seconds, jwt_secret,
-                                             args.setup_concurrency, mongo_uri)
+                                             args.setup_concurrency, mongo_uri, lambda: cpu_seconds(stack))
 
         print("idle cost and store round trips per booking", flush=True)
         idle = idle_cost(stack)
@@ -1117,7 +1124,8 @@ def main(argv=None) -> int:
             "answers:",
             *[f"  {k:<40} {n:>7}" for k, n in status_mix.most_common()],
             *bots_lines,
-            *cost_lines(idle, probe, store, len(booked), w, base_sellout, base_cpu_ms),
+            *cost_lines(idle, probe, store, len(booked), w),
+            *cpu_per_booking_lines(probe.get("cpu_ms", {}), bots, base_sellout, base_cpu_ms, w),
             *issue19_verdict(w, bots, base_sellout, len(booked2) / args.overload_seconds, len(booked) / rush_s,
                              slow, unanswered, missing_ra, inv2, idle,
                              dropped=sum(1 for r in rush_rows if r[1] == 0) + bots.get("dropped", 0)),
@@ -1270,8 +1278,7 @@ def round_trips_per_booking(api: Http, tokens: dict[str, str], cal, stack, appli
             "cpu_ms": {name: ms for name, ms in cpu_ms.items() if ms >= 0.05}}
 
 
-def cost_lines(idle: dict, probe: dict, rush_store: collections.Counter, rush_bookings: int, w: int,
-               base_sellout: float, base_cpu_ms: float) -> list[str]:
+def cost_lines(idle: dict, probe: dict, rush_store: collections.Counter, rush_bookings: int, w: int) -> list[str]:
     if not idle:
         return ["-- idle cost, store round trips per booking: n/a (reused stack) --"]
     services = sorted(set(probe.get("with_reactions", {})) | set(idle["store_per_s"]))
@@ -1297,24 +1304,27 @@ def cost_lines(idle: dict, probe: dict, rush_store: collections.Counter, rush_bo
                      f"{probe.get('with_reactions', {}).get(svc, 0):>12.1f} {rush.get(svc, 0):>32.1f}")
     lines.append(f"  {'all':<20} {sum(probe.get('answered', {}).values()):>10.1f} "
                  f"{sum(probe.get('with_reactions', {}).values()):>12.1f} {sum(rush.values()):>32.1f}")
-    return lines + cpu_per_booking_lines(probe.get("cpu_ms", {}), base_sellout, base_cpu_ms, w)
+    return lines
 
 
-def cpu_per_booking_lines(cpu_ms: dict[str, float], base_sellout: float, base_cpu_ms: float, w: int) -> list[str]:
-    """What one booking costs the machine, by process, against one insert of the bare app: with every
-    core busy the platform cannot book faster than cores / CPU per booking, so that bounds the
-    sell-out ratio whatever else is tuned."""
-    if not cpu_ms:
+def cpu_per_booking_lines(cpu_ms: dict[str, float], bots: dict, base_sellout: float, base_cpu_ms: float,
+                          w: int) -> list[str]:
+    """What a booking costs the machine, against one insert of the bare app. The sell-out runs with
+    the cores nearly full, so its rate is about cores / its CPU per booking: the sell-out ratio only
+    rises as the CPU per booking falls."""
+    if not cpu_ms or not bots.get("sellout_cpu_ms"):
         return []
-    total, cores = sum(cpu_ms.values()), os.cpu_count() or 1
-    ceiling = cores * 1000 / total
-    return ["-- CPU per booking (the same bookings, reactions included, idle subtracted) --",
-            f"{'CPU ms per booking, by process':<{w}} {total:.1f}  ("
+    cores, sellout_ms = os.cpu_count() or 1, bots["sellout_cpu_ms"]
+    return ["-- CPU per booking (all of the stack's processes) --",
+            f"{'one booking alone, reactions included (ms)':<{w}} {sum(cpu_ms.values()):.1f}  ("
             + ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(cpu_ms.items(), key=lambda kv: -kv[1])) + ")",
-            f"{'bare app: CPU ms per booking (app + store)':<{w}} {base_cpu_ms:.1f}  (the booking-heavy sell-out's people, "
-            "platform paused)",
-            f"{f'bookings/s all {cores} cores allow at that cost':<{w}} {ceiling:.1f}  = {ceiling / base_sellout:.2f} of the "
-            f"bare app's {base_sellout:.1f}/s: the highest sell-out ratio this cost per booking allows"]
+            f"{'in the booking-heavy sell-out (ms)':<{w}} {sellout_ms:.1f}  (until the last seat, the sold-out answers "
+            f"included; the stack used {bots['sellout_cpu_share'][0]:.0%} of the {cores} cores, the bench's clients "
+            f"{bots['sellout_cpu_share'][1]:.0%})",
+            f"{'the bare app, per insert (ms)':<{w}} {base_cpu_ms:.1f}  (app + store, the same people, platform paused)",
+            f"{f'bookings/s {cores} cores allow at the sell-out cost':<{w}} {cores * 1000 / sellout_ms:.1f}  = "
+            f"{cores * 1000 / sellout_ms / base_sellout:.2f} of the bare app's {base_sellout:.1f}/s (a ratio of 0.6 "
+            f"needs <= {cores * 1000 / (0.6 * base_sellout):.1f} ms per booking)"]
 
 
 def issue19_verdict(w: int, bots: dict, base_sellout: float, overload_bps: float, rush_bps: float, slow: int,
@@ -1419,6 +1429,35 @@ def cpu_seconds(stack) -> dict[str, float]:
     """CPU time (user + system) so far of each process of the stack, children included: every
     process is started as its own process group, so sum /proc/*/stat over the group."""
     return groups_cpu(stack_groups(stack)) if stack is not None else {}
+
+
+class CpuSampler:
+    """The stack's total CPU-seconds and the bench's own, sampled every `every_s` in a thread, to read
+    the CPU spent between two moments of a run (to the sample's resolution)."""
+
+    def __init__(self, read, every_s: float = 0.2):
+        self.read, self.every_s, self.samples, self._stop = read, every_s, [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append((time.monotonic(), sum(self.read().values()), time.process_time()))
+            if self._stop.wait(self.every_s):
+                return
+
+    def between(self, t0: float, t1: float) -> tuple[float, float, float]:
+        """The stack's CPU-seconds, the bench's and the seconds between the samples nearest to t0 and t1."""
+        first = min(self.samples, key=lambda s: abs(s[0] - t0))
+        last = min(self.samples, key=lambda s: abs(s[0] - t1))
+        return last[1] - first[1], last[2] - first[2], last[0] - first[0]
 
 
 def groups_cpu(groups: dict[int, str]) -> dict[str, float]:
