@@ -9,7 +9,7 @@ import socket
 from typing import Callable
 
 from servicekit.clock import Clock
-from servicekit.mongo import insert_unique
+from servicekit.mongo import find_by_ids, insert_unique
 
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 # A frequent sweeper's lease window, longer than its run interval: one lease round trip per replica
@@ -44,8 +44,8 @@ class WindowLease:
         if self._won != window - 1:
             # one read of this window's lease and the last one's: taken already (by this process
             # before a restart, or another), or the last one's holder may still take it
-            holders = {doc["_id"]: doc.get("holder") for doc in self.coll.find(
-                {"_id": {"$in": [self._id(window - 1), self._id(window)]}}, {"holder": 1})}
+            holders = {doc["_id"]: doc.get("holder") for doc in find_by_ids(
+                self.coll, [self._id(window - 1), self._id(window)], {"holder": 1})}
             now_by, last_by = holders.get(self._id(window)), holders.get(self._id(window - 1))
             if now_by is not None:
                 return self._settle(window, now_by == self.holder)

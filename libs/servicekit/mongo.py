@@ -84,7 +84,7 @@ def read_numbered(collection, key: Callable[[int], str], first: int = 0, project
     out, batch = [], 8
     while True:
         keys = [key(first + len(out) + i) for i in range(batch)]
-        found = {d["_id"]: d for d in collection.find({"_id": {"$in": keys}}, projection)}
+        found = {d["_id"]: d for d in find_by_ids(collection, keys, projection)}
         for k in keys:
             if k not in found:
                 return out

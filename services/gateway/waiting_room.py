@@ -37,7 +37,7 @@ from passport.v1 import office_pb2
 from servicekit import mongo
 from servicekit.cache import Memo, TtlCache
 from servicekit.config import env, env_float, env_int
-from servicekit.mongo import insert_unique, upsert
+from servicekit.mongo import find_by_ids, insert_unique, upsert
 from services.gateway import admission, auth, clients, loadshed
 from services.gateway.expiring import ExpiringCollection
 from services.gateway.problems import Problem, response
@@ -277,7 +277,7 @@ class Rooms:
         keys = [f"{room.room_id}|n|{t}" for t in range(second - PACE_WINDOW_S, second)]
         done = congested = 0
         cut = doc.get("cut", 0)  # congestion before the last cut has been answered already
-        for c in store.find({"_id": {"$in": keys}}):
+        for c in find_by_ids(store, keys):
             done += c.get("done", 0)
             if int(c["_id"].rsplit("|", 1)[1]) >= cut:
                 congested += c.get("congested", 0)

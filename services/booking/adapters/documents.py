@@ -12,7 +12,7 @@ from servicekit.clock import Clock, rfc3339
 from servicekit.config import ConfigError
 from servicekit.crypto import KeyRing, RotationReport, rotate
 from servicekit.errors import invalid
-from servicekit.mongo import append_numbered, read_numbered
+from servicekit.mongo import append_numbered, find_by_ids, read_numbered
 
 from services.booking.domain import rules
 
@@ -51,7 +51,7 @@ class Documents:
         """The groups of `required` ('one of these') with nothing uploaded: one read of every kind's
         first version, by a list of keys (one round trip on the booking path, not one per group)."""
         first = {_version_key(application_id, kind)(0): kind for group in required for kind in group}
-        uploaded = {first[d["_id"]] for d in self.documents.find({"_id": {"$in": list(first)}}, {"_id": 1})}
+        uploaded = {first[d["_id"]] for d in find_by_ids(self.documents, list(first), {"_id": 1})}
         return [" or ".join(group) for group in required if not uploaded.intersection(group)]
 
     def content(self, record_id: str) -> bytes:

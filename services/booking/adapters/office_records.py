@@ -8,7 +8,7 @@ import datetime as dt
 from servicekit import events, outbox
 from servicekit.clock import Clock
 from servicekit.crypto import KeyRing, RotationReport, rotate
-from servicekit.mongo import append_numbered, insert_unique, read_numbered
+from servicekit.mongo import append_numbered, find_by_ids, insert_unique, read_numbered
 
 from services.booking.adapters.mapping import event_to_proto
 from services.booking.adapters.repositories import TOPIC
@@ -64,7 +64,7 @@ class WaitlistRepository:
     def waiting(self, office_id: str, date: str, lane: str) -> list[dict]:
         """The line in order of joining, without the entries decided already."""
         entries = list(self.entries.find({"office_id": office_id, "date": date, "lane": lane}).sort("at", 1))
-        done = {o["_id"] for o in self.offers.find({"_id": {"$in": [e["_id"] for e in entries]}}, {"_id": 1})}
+        done = {o["_id"] for o in find_by_ids(self.offers, [e["_id"] for e in entries], {"_id": 1})}
         return [e for e in entries if e["_id"] not in done]
 
     def lines(self) -> list[dict]:
@@ -216,7 +216,7 @@ class BallotRepository:
 
     def done_of(self, ballot_ids: list[str]) -> set[str]:
         """The `<ballot>:done` ids among `ballot_ids` that exist."""
-        return {d["_id"] for d in self.draws.find({"_id": {"$in": [b + ":done" for b in ballot_ids]}}, {"_id": 1})}
+        return {d["_id"] for d in find_by_ids(self.draws, [b + ":done" for b in ballot_ids], {"_id": 1})}
 
     def mark_done(self, record: dict) -> None:
         insert_unique(self.draws, record)

@@ -159,7 +159,7 @@ class DeliveryRecords:
 
     def closed(self) -> set[str]:
         """Ids of the messages sent, dead-lettered or skipped (a full scan: the sweep only)."""
-        return {r["message_id"] for r in self.collection.find({"kind": {"$in": ["sent", "dead", "skipped"]}},
+        return {r["message_id"] for r in self.collection.find({"kind": {"$in": list(CLOSING)}},
                                                                {"message_id": 1})}
 
     def statuses_of(self, message_ids: list[str]) -> dict[str, tuple[str, dt.datetime | None]]:

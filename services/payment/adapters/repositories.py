@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from servicekit import outbox
 from servicekit.clock import Clock
-from servicekit.mongo import insert_unique
+from servicekit.mongo import find_by_ids, insert_unique
 
 from services.payment.adapters import records
 from services.payment.adapters.events import TOPIC, envelopes_of
@@ -137,7 +137,7 @@ class SettlementRepository(_Repository):
         return records.outcome_from_doc(doc) if doc else None
 
     def decided_among(self, codes: list[str]) -> set[str]:
-        return {o["_id"] for o in self.outcomes.find({"_id": {"$in": codes}}, {"_id": 1})}
+        return {o["_id"] for o in find_by_ids(self.outcomes, codes, {"_id": 1})}
 
     # -- payments --------------------------------------------------------------------------------
     def add_payment(self, payment: Payment) -> bool:
